@@ -1,0 +1,99 @@
+/**
+ * Identifiers, as branded strings so that a replica id cannot be passed where a document id is expected.
+ *
+ * - `ReplicaId`: 16 characters of `[0-9a-z]`, random, one per database file (a device, a tab's leader worker,
+ *   a server-side client). Fixed length and alphabet make it safe to append to an encoded timestamp.
+ * - `OpId`: `<replica>:<seq>`, `seq` a positive safe integer that only grows on its replica; unique forever.
+ * - `DocId`: any 1–128 character string without control characters. Loam generates UUIDv7 (time-ordered, so
+ *   new documents land at the end of the primary-key index), but apps may bring their own ids (e.g. a SKU).
+ */
+import { IdError } from '../errors';
+
+declare const brand: unique symbol;
+type Brand<T, B extends string> = T & { readonly [brand]: B };
+
+export type ReplicaId = Brand<string, 'ReplicaId'>;
+export type OpId = Brand<string, 'OpId'>;
+export type DocId = Brand<string, 'DocId'>;
+
+/** A source of uniformly distributed floats in [0, 1); injectable so tests are reproducible. */
+export type Random = () => number;
+
+const REPLICA_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
+const REPLICA_RE = /^[0-9a-z]{16}$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
+const DOC_ID_RE = /^[^\u0000-\u001f\u007f]{1,128}$/;
+
+/** Creates a new random replica id. */
+export function createReplicaId(random: Random = Math.random): ReplicaId {
+  let id = '';
+  for (let i = 0; i < 16; i++) id += REPLICA_ALPHABET[Math.floor(random() * 36)];
+  return id as ReplicaId;
+}
+
+/** True when `value` is a well-formed replica id. */
+export function isReplicaId(value: unknown): value is ReplicaId {
+  return typeof value === 'string' && REPLICA_RE.test(value);
+}
+
+/** Checks and brands a replica id; throws `IdError` otherwise. */
+export function asReplicaId(value: string): ReplicaId {
+  if (!isReplicaId(value))
+    throw new IdError(`Not a replica id (16 characters of 0-9a-z): ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** Builds the op id of the `seq`-th operation of `replica`. */
+export function createOpId(replica: ReplicaId, seq: number): OpId {
+  if (!Number.isSafeInteger(seq) || seq < 1)
+    throw new IdError(`Op sequence must be a positive integer, got ${seq}`);
+  return `${replica}:${seq}` as OpId;
+}
+
+/** Splits an op id into its replica and sequence number; throws `IdError` if malformed. */
+export function parseOpId(id: string): { replica: ReplicaId; seq: number } {
+  const colon = id.indexOf(':');
+  const replica = id.slice(0, colon);
+  const seq = Number(id.slice(colon + 1));
+  if (
+    colon !== 16 ||
+    !isReplicaId(replica) ||
+    !Number.isSafeInteger(seq) ||
+    seq < 1 ||
+    String(seq) !== id.slice(17)
+  ) {
+    throw new IdError(`Not an op id (<replica>:<seq>): ${JSON.stringify(id)}`);
+  }
+  return { replica, seq };
+}
+
+/** True when `value` is acceptable as a document id. */
+export function isDocId(value: unknown): value is DocId {
+  return typeof value === 'string' && DOC_ID_RE.test(value) && value.isWellFormed();
+}
+
+/** Checks and brands a document id; throws `IdError` otherwise. */
+export function asDocId(value: string): DocId {
+  if (!isDocId(value)) {
+    throw new IdError(
+      `Not a document id (1-128 characters, no control characters): ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+const HEX = '0123456789abcdef';
+
+/**
+ * Generates a UUIDv7 (RFC 9562): 48 bits of Unix milliseconds then 74 random bits. Ids created later sort
+ * later as strings (to the millisecond), which keeps inserts at the end of SQLite's primary-key b-tree.
+ */
+export function createDocId(now: () => number = Date.now, random: Random = Math.random): DocId {
+  const ms = Math.max(0, Math.floor(now()));
+  let hex = ms.toString(16).padStart(12, '0').slice(-12);
+  hex += '7';
+  for (let i = 0; i < 3; i++) hex += HEX[Math.floor(random() * 16)];
+  hex += HEX[8 + Math.floor(random() * 4)];
+  for (let i = 0; i < 15; i++) hex += HEX[Math.floor(random() * 16)];
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}` as DocId;
+}

@@ -1,0 +1,14 @@
+/**
+ * `@loam/core`: the pure heart of Loam shared by the local engine, the relay server and peers.
+ * No I/O: schema, ids, hybrid logical clocks, operations and their encoding, merge, queries and rules.
+ */
+export * from './clock/hlc';
+export * from './errors';
+export * from './ids/ids';
+export * from './merge/doc-state';
+export * from './merge/memory-state';
+export * from './ops/codec';
+export * from './ops/ops';
+export * from './ops/writer';
+export * from './schema/schema';
+export * from './schema/validate';

@@ -1,0 +1,192 @@
+/**
+ * Versioned binary encoding of op batches.
+ *
+ * Layout: one version byte (currently 1), then a MessagePack array of op tuples
+ * `[kind, replica, seq, ts, collection, doc, epoch, ...payload]` with `kind` 0 create, 1 set, 2 increment,
+ * 3 delete, 4 yjs. Dates travel as MessagePack timestamps.
+ *
+ * Decoding is total: whatever the bytes, `decodeOps` returns ops that are well formed (ids, timestamps, names,
+ * values) or throws `OpDecodeError` with a reason (`malformed`, `truncated`, `oversized`,
+ * `unsupported_version`). Time and memory are bounded by the input size: the input is refused above
+ * `maxBytes`, and no MessagePack container may declare more entries than there are bytes left.
+ * Well formed does not mean allowed: schema and permission checks come after decoding.
+ */
+import { Decoder, Encoder, ExtensionCodec } from '@msgpack/msgpack';
+import { isTimestamp, type Timestamp } from '../clock/hlc';
+import { OpDecodeError } from '../errors';
+import { createOpId, type DocId, isDocId, isReplicaId, parseOpId } from '../ids/ids';
+import { MAX_JSON_DEPTH } from '../schema/validate';
+import type { Op, Value } from './ops';
+
+/** The encoding version written by this build. */
+export const OPS_FORMAT_VERSION = 1;
+
+/** Limits applied when decoding. */
+export interface DecodeLimits {
+  /** Largest accepted input, in bytes (default 4 MiB). */
+  readonly maxBytes?: number;
+  /** Largest number of ops in one batch (default 10 000). */
+  readonly maxOps?: number;
+}
+
+const KIND_CODES = { create: 0, set: 1, increment: 2, delete: 3, yjs: 4 } as const;
+const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const PATH_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62}){0,7}$/;
+
+const extensionCodec = new ExtensionCodec();
+const encoder = new Encoder({ extensionCodec, ignoreUndefined: true });
+
+function payloadOf(op: Op): unknown[] {
+  switch (op.kind) {
+    case 'create':
+      return [op.values];
+    case 'set':
+      return [op.path, op.value];
+    case 'increment':
+      return [op.field, op.by];
+    case 'delete':
+      return [];
+    case 'yjs':
+      return [op.field, op.update];
+  }
+}
+
+/** Encodes a batch of ops. */
+export function encodeOps(ops: readonly Op[]): Uint8Array {
+  const tuples = ops.map((op) => {
+    const { replica, seq } = parseOpId(op.id);
+    return [KIND_CODES[op.kind], replica, seq, op.ts, op.collection, op.doc, op.epoch, ...payloadOf(op)];
+  });
+  const body = encoder.encode(tuples);
+  const out = new Uint8Array(body.length + 1);
+  out[0] = OPS_FORMAT_VERSION;
+  out.set(body, 1);
+  return out;
+}
+
+function malformed(message: string): never {
+  throw new OpDecodeError('malformed', message);
+}
+
+function checkValue(value: unknown, depth: number, at: string): Value {
+  if (depth > MAX_JSON_DEPTH + 2) malformed(`${at}: value nested too deeply`);
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') {
+    if (typeof value === 'string' && !value.isWellFormed())
+      malformed(`${at}: string is not well-formed Unicode`);
+    return value;
+  }
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) malformed(`${at}: number is not finite`);
+    return value;
+  }
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) malformed(`${at}: invalid date`);
+    return value;
+  }
+  if (Array.isArray(value)) {
+    for (const item of value) checkValue(item, depth + 1, at);
+    return value as Value[];
+  }
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const [k, v] of Object.entries(value as object)) {
+      if (k === '__proto__') malformed(`${at}: forbidden key`);
+      checkValue(v, depth + 1, at);
+    }
+    return value as Value;
+  }
+  return malformed(`${at}: unsupported value type`);
+}
+
+function decodeTuple(t: unknown, index: number): Op {
+  const at = `op ${index}`;
+  if (!Array.isArray(t) || t.length < 7) malformed(`${at}: expected an op tuple`);
+  const [kind, replica, seq, ts, collection, doc, epoch] = t as unknown[];
+  if (!isReplicaId(replica)) malformed(`${at}: bad replica id`);
+  if (!Number.isSafeInteger(seq) || (seq as number) < 1) malformed(`${at}: bad sequence number`);
+  if (!isTimestamp(ts)) malformed(`${at}: bad timestamp`);
+  if (typeof collection !== 'string' || !NAME_RE.test(collection)) malformed(`${at}: bad collection name`);
+  if (!isDocId(doc)) malformed(`${at}: bad document id`);
+  if (!Number.isSafeInteger(epoch) || (epoch as number) < 0) malformed(`${at}: bad epoch`);
+  const header = {
+    id: createOpId(replica, seq as number),
+    ts: ts as Timestamp,
+    collection,
+    doc: doc as DocId,
+    epoch: epoch as number,
+  };
+  const expectLength = (n: number) => {
+    if (t.length !== n) malformed(`${at}: expected ${n} elements, found ${t.length}`);
+  };
+  const field = (v: unknown, dotted: boolean) => {
+    if (typeof v !== 'string' || !(dotted ? PATH_RE : NAME_RE).test(v)) malformed(`${at}: bad field path`);
+    return v;
+  };
+  switch (kind) {
+    case KIND_CODES.create: {
+      expectLength(8);
+      const values = t[7];
+      if (typeof values !== 'object' || values === null || Array.isArray(values) || values instanceof Date) {
+        malformed(`${at}: create values must be a map`);
+      }
+      for (const k of Object.keys(values)) field(k, false);
+      return { ...header, kind: 'create', values: checkValue(values, 0, at) as { [field: string]: Value } };
+    }
+    case KIND_CODES.set:
+      expectLength(9);
+      return { ...header, kind: 'set', path: field(t[7], true), value: checkValue(t[8], 0, at) };
+    case KIND_CODES.increment:
+      expectLength(9);
+      if (!Number.isSafeInteger(t[8])) malformed(`${at}: increment must be an integer`);
+      return { ...header, kind: 'increment', field: field(t[7], false), by: t[8] as number };
+    case KIND_CODES.delete:
+      expectLength(7);
+      return { ...header, kind: 'delete' };
+    case KIND_CODES.yjs:
+      expectLength(9);
+      if (!(t[8] instanceof Uint8Array)) malformed(`${at}: yjs update must be binary`);
+      return { ...header, kind: 'yjs', field: field(t[7], false), update: t[8] as Uint8Array };
+    default:
+      return malformed(`${at}: unknown op kind ${JSON.stringify(kind)}`);
+  }
+}
+
+/** Decodes a batch written by `encodeOps`; throws `OpDecodeError` on anything else. */
+export function decodeOps(bytes: Uint8Array, limits: DecodeLimits = {}): Op[] {
+  const maxBytes = limits.maxBytes ?? 4 * 1024 * 1024;
+  const maxOps = limits.maxOps ?? 10_000;
+  if (!(bytes instanceof Uint8Array)) malformed('input is not a byte array');
+  if (bytes.length > maxBytes)
+    throw new OpDecodeError('oversized', `${bytes.length} bytes, limit ${maxBytes}`);
+  if (bytes.length === 0) throw new OpDecodeError('truncated', 'empty input');
+  if (bytes[0] !== OPS_FORMAT_VERSION) {
+    throw new OpDecodeError(
+      'unsupported_version',
+      `format version ${bytes[0]}, this build reads ${OPS_FORMAT_VERSION}`,
+    );
+  }
+  const bound = bytes.length;
+  const decoder = new Decoder({
+    extensionCodec,
+    maxStrLength: bound,
+    maxBinLength: bound,
+    maxArrayLength: bound,
+    maxMapLength: bound,
+    maxExtLength: bound,
+  });
+  let body: unknown;
+  try {
+    body = decoder.decode(bytes.subarray(1));
+  } catch (cause) {
+    const message = cause instanceof Error ? cause.message : String(cause);
+    const truncated = /insufficient data/i.test(message);
+    throw new OpDecodeError(truncated ? 'truncated' : 'malformed', message, { cause });
+  }
+  if (!Array.isArray(body)) malformed('expected an array of ops');
+  if (body.length > maxOps) throw new OpDecodeError('oversized', `${body.length} ops, limit ${maxOps}`);
+  try {
+    return body.map(decodeTuple);
+  } catch (cause) {
+    if (cause instanceof OpDecodeError) throw cause;
+    throw new OpDecodeError('malformed', cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
