@@ -53,7 +53,7 @@ export type ScalarInput = Scalar | Date;
 /** Comparison operators taking one value. */
 export type CompareOp = 'eq' | 'ne' | 'lt' | 'lte' | 'gt' | 'gte';
 /** Membership operators taking a list of values. */
-export type SetOp = 'in' | 'nin';
+export type MembershipOp = 'in' | 'nin';
 /** String operators taking a string. */
 export type StringOp = 'prefix' | 'contains';
 
@@ -65,8 +65,8 @@ export interface CompareFilter {
 }
 
 /** Null-safe membership: `in` matches when the field `eq`s some value; `nin` is its exact negation. */
-export interface SetFilter {
-  readonly op: SetOp;
+export interface MembershipFilter {
+  readonly op: MembershipOp;
   readonly field: string;
   readonly values: readonly Scalar[];
 }
@@ -105,7 +105,7 @@ export interface ConstFilter {
 /** A filter: a JSON-serialisable boolean expression over one document. */
 export type Filter =
   | CompareFilter
-  | SetFilter
+  | MembershipFilter
   | ExistsFilter
   | StringFilter
   | LogicFilter

@@ -5,11 +5,11 @@ import type {
   ExistsFilter,
   Filter,
   LogicFilter,
+  MembershipFilter,
+  MembershipOp,
   NotFilter,
   Query,
   ScalarInput,
-  SetFilter,
-  SetOp,
   SortKey,
   StringFilter,
   StringOp,
@@ -21,9 +21,9 @@ function compare(op: CompareOp) {
     validateFilter({ op, field, value }) as CompareFilter;
 }
 
-function set(op: SetOp) {
-  return (field: string, values: readonly ScalarInput[]): SetFilter =>
-    validateFilter({ op, field, values }) as SetFilter;
+function membership(op: MembershipOp) {
+  return (field: string, values: readonly ScalarInput[]): MembershipFilter =>
+    validateFilter({ op, field, values }) as MembershipFilter;
 }
 
 function text(op: StringOp) {
@@ -59,9 +59,9 @@ export const q = {
   /** Greater than or equal; false when the field is null. */
   gte: compare('gte'),
   /** Null-safe membership; `q.in(f, [])` matches nothing. */
-  in: set('in'),
+  in: membership('in'),
   /** Exactly `not(in)`. */
-  nin: set('nin'),
+  nin: membership('nin'),
   /** `exists(f)` is true when `f` is not null/missing; `exists(f, false)` when it is. */
   exists: (field: string, value = true): ExistsFilter =>
     validateFilter({ op: 'exists', field, value }) as ExistsFilter,
