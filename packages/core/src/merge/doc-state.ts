@@ -146,7 +146,7 @@ function incrementCounter(state: DocState, field: string, id: OpId, by: number, 
 export function crdtOf(state: DocState, field: string): Y.Doc {
   let doc = state.crdts[field];
   if (!doc) {
-    doc = new Y.Doc();
+    doc = new Y.Doc({ guid: field });
     state.crdts[field] = doc;
   }
   return doc;

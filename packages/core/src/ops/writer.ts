@@ -209,7 +209,7 @@ export function createWriter(options: WriterOptions): Writer {
               ? (given as unknown[] | undefined)?.length
               : (given as string | undefined)?.length;
           if (!empty) continue;
-          const update = replaceContent(def, new Y.Doc(), given);
+          const update = replaceContent(def, new Y.Doc({ guid: name }), given);
           if (update) crdtOps.push({ ...header(collection, id, epoch), kind: 'yjs', field: name, update });
           continue;
         }
