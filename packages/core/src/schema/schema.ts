@@ -212,7 +212,8 @@ function checkFields(fields: unknown, path: string, insideObject: boolean): void
     const at = `${path}.${name}`;
     if (!NAME_RE.test(name))
       fail(at, 'field names are letters, digits and _ (not starting with a digit), ≤ 63 characters');
-    if (!insideObject && RESERVED.has(name.toLowerCase())) fail(at, `"${name}" is reserved`);
+    if ((!insideObject && RESERVED.has(name.toLowerCase())) || name.startsWith('__'))
+      fail(at, `"${name}" is reserved`);
     if (typeof def !== 'object' || def === null) fail(at, 'field definition must be an object');
     const d = def as Record<string, unknown>;
     if (typeof d.kind !== 'string' || !KINDS.has(d.kind)) fail(at, `unknown kind ${JSON.stringify(d.kind)}`);
