@@ -1,7 +1,6 @@
 import { QueryError } from '../errors';
 import { type Filter, type Query, QueryLimits, type Scalar, type SortKey } from './ast';
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+import { isWellFormedString } from './values';
 
 class Budget {
   nodes = 0;
@@ -36,7 +35,7 @@ function checkKeys(node: Record<string, unknown>, allowed: readonly string[], at
 
 function checkString(value: unknown, at: string): string {
   if (typeof value !== 'string') fail(at, `expected a string, found ${describe(value)}`);
-  if (LONE_SURROGATE.test(value)) fail(at, 'strings must be well-formed Unicode (no lone surrogates)');
+  if (!isWellFormedString(value)) fail(at, 'strings must be well-formed Unicode (no lone surrogates)');
   return value;
 }
 

@@ -36,6 +36,13 @@ export function normalizeValue(value: unknown): Normalized {
   }
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Whether a string is well-formed UTF-16 (no lone surrogates), so that it has one UTF-8 encoding. */
+export function isWellFormedString(value: string): boolean {
+  return !LONE_SURROGATE.test(value);
+}
+
 function rank(c: number): number {
   if (c >= 0xe000) return c - 0x800;
   if (c >= 0xd800) return c + 0x2000;
