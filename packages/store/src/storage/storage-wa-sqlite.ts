@@ -59,6 +59,7 @@ export interface WaSqliteStorageOptions {
 
 /**
  * The pragmas each VFS opens with by default.
+ * Every persistent VFS keeps temporary tables and statement journals in memory (`temp_store=MEMORY`).
  * - AccessHandlePoolVFS: `locking_mode=exclusive` then `journal_mode=WAL` (the WAL index lives in heap memory,
  *   no shared memory needed), `synchronous=NORMAL`.
  * - OriginPrivateFileSystemVFS: `locking_mode=exclusive` (keeps the access handle and the Web Lock between
@@ -67,12 +68,13 @@ export interface WaSqliteStorageOptions {
  */
 export const defaultPragmas: Readonly<Record<WaSqliteVfs, readonly string[]>> = {
   AccessHandlePoolVFS: [
+    'PRAGMA temp_store=MEMORY',
     'PRAGMA locking_mode=exclusive',
     'PRAGMA journal_mode=WAL',
     'PRAGMA synchronous=NORMAL',
   ],
-  OriginPrivateFileSystemVFS: ['PRAGMA locking_mode=exclusive'],
-  IDBBatchAtomicVFS: ['PRAGMA journal_mode=MEMORY'],
+  OriginPrivateFileSystemVFS: ['PRAGMA temp_store=MEMORY', 'PRAGMA locking_mode=exclusive'],
+  IDBBatchAtomicVFS: ['PRAGMA temp_store=MEMORY', 'PRAGMA journal_mode=MEMORY'],
   MemoryVFS: [],
 };
 
