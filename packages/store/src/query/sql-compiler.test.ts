@@ -93,7 +93,11 @@ const scalar: fc.Arbitrary<ScalarInput> = fc.oneof(
   { arbitrary: fc.constantFrom(...DATES), weight: 1 },
   { arbitrary: fc.constantFrom(...STRINGS), weight: 3 },
 );
-const stored = fc.oneof({ arbitrary: fc.constant(undefined), weight: 1 }, { arbitrary: scalar, weight: 4 });
+const stored = fc.oneof(
+  { arbitrary: fc.constant(undefined), weight: 1 },
+  { arbitrary: scalar, weight: 8 },
+  { arbitrary: fc.constantFrom(Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 2 ** 60), weight: 1 },
+);
 
 const idChar = fc.constantFrom('a', 'b', '1', 'é', '\uE000', '\uFFFF', '😀', '\u{10FFFF}');
 const docsArb: fc.Arbitrary<QueryDoc[]> = fc
