@@ -14,7 +14,7 @@ const schema = defineSchema({
         category: f.string({ optional: true, indexed: true }),
         active: f.boolean({ default: true }),
         launched: f.date({ optional: true }),
-        meta: f.json<{ color: string }, true>({ optional: true }),
+        meta: f.json<{ color: string }, { optional: true }>({ optional: true }),
         supplier: f.ref('suppliers', { optional: true }),
         place: f.object(
           { city: f.string(), geo: f.object({ lat: f.number(), lng: f.number() }, { optional: true }) },

@@ -117,24 +117,33 @@ function leaf<K extends FieldKind>(kind: K, opts: Opts<boolean, unknown> | undef
   return def;
 }
 
-/** Field builders: `f.string({ indexed: true })`, `f.object({ city: f.string() }, { optional: true })`... */
+/** No options given: required, no default. */
+type NoOpts = { readonly optional?: never };
+type Opt<T> = T extends { optional: true } ? true : false;
+type Dflt<T> = T extends { default: infer D } ? { readonly default: D } : unknown;
+
+/**
+ * Field builders: `f.string({ indexed: true })`, `f.object({ city: f.string() }, { optional: true })`...
+ * Optionality is read from the options argument itself (not from the context), so `defineSchema` keeps it.
+ */
 export const f = {
-  string: <O extends boolean = false>(opts?: Opts<O, string>) =>
-    leaf('string', opts) as unknown as StringField<O>,
-  number: <O extends boolean = false>(opts?: Opts<O, number>) =>
-    leaf('number', opts) as unknown as NumberField<O>,
-  boolean: <O extends boolean = false>(opts?: Opts<O, boolean>) =>
-    leaf('boolean', opts) as unknown as BooleanField<O>,
-  date: <O extends boolean = false>(opts?: Opts<O, string>) => leaf('date', opts) as unknown as DateField<O>,
-  json: <T = JsonValue, O extends boolean = false>(opts?: Opts<O, JsonValue>) =>
-    leaf('json', opts) as unknown as JsonField<O, T>,
-  ref: <O extends boolean = false>(collection: string, opts?: Opts<O, string>) =>
-    ({ ...leaf('ref', opts), collection }) as unknown as RefField<O>,
-  object: <F extends ObjectFields, O extends boolean = false>(fields: F, opts?: { optional?: O }) =>
-    ({ ...leaf('object', opts), fields }) as unknown as ObjectField<O, F>,
+  string: <const T extends Opts<boolean, string> = NoOpts>(opts?: T) =>
+    leaf('string', opts) as unknown as StringField<Opt<T>> & Dflt<T>,
+  number: <const T extends Opts<boolean, number> = NoOpts>(opts?: T) =>
+    leaf('number', opts) as unknown as NumberField<Opt<T>> & Dflt<T>,
+  boolean: <const T extends Opts<boolean, boolean> = NoOpts>(opts?: T) =>
+    leaf('boolean', opts) as unknown as BooleanField<Opt<T>> & Dflt<T>,
+  date: <const T extends Opts<boolean, string> = NoOpts>(opts?: T) =>
+    leaf('date', opts) as unknown as DateField<Opt<T>> & Dflt<T>,
+  json: <V = JsonValue, const T extends Opts<boolean, JsonValue> = NoOpts>(opts?: T) =>
+    leaf('json', opts) as unknown as JsonField<Opt<T>, V> & Dflt<T>,
+  ref: <const T extends Opts<boolean, string> = NoOpts>(collection: string, opts?: T) =>
+    ({ ...leaf('ref', opts), collection }) as unknown as RefField<Opt<T>> & Dflt<T>,
+  object: <F extends ObjectFields, const T extends { optional?: boolean } = NoOpts>(fields: F, opts?: T) =>
+    ({ ...leaf('object', opts), fields }) as unknown as ObjectField<Opt<T>, F>,
   counter: (opts?: { indexed?: boolean; default?: number }) =>
     leaf('counter', opts) as unknown as CounterField,
-  list: <T = JsonValue>() => leaf('list', undefined) as unknown as ListField<T>,
+  list: <V = JsonValue>() => leaf('list', undefined) as unknown as ListField<V>,
   text: () => leaf('text', undefined) as unknown as TextField,
 } as const;
 
