@@ -15,8 +15,8 @@ import {
   compileFilter,
   compileQuery,
   prefixUpperBound,
+  type QueryParam,
   quoteIdentifier,
-  type SqlParam,
   toSqlValue,
 } from './sql-compiler';
 
@@ -38,7 +38,7 @@ db.exec(`CREATE INDEX docs_a ON ${quoteIdentifier(TABLE)} ("a")`);
  * (the `id` column) the two differ (`1` becomes '1', `1.0` becomes '1.0'), so both bindings are exercised.
  */
 let integersAsInteger = true;
-function bind(value: SqlParam): SqlParam | bigint {
+function bind(value: QueryParam): QueryParam | bigint {
   return integersAsInteger && typeof value === 'number' && Number.isSafeInteger(value)
     ? BigInt(value)
     : value;

@@ -22,12 +22,12 @@
 import { type Filter, type Query, QueryError, type Scalar, type SortKey } from '@loam/core';
 
 /** A value bound to a `?` parameter. */
-export type SqlParam = null | number | string;
+export type QueryParam = null | number | string;
 
 /** A piece of SQL and the values of its `?` parameters, in order. */
 export interface SqlFragment {
   readonly sql: string;
-  readonly params: SqlParam[];
+  readonly params: QueryParam[];
 }
 
 /** Maps a field path (`price`, `address.city`, `id`) to the quoted identifier of its column. May throw `QueryError` for fields that have no column. */
@@ -51,7 +51,7 @@ export function quoteIdentifier(name: string): string {
  * invalid), `undefined` and `NaN` null; numbers and strings unchanged. Throws `QueryError` for anything else
  * (arrays, objects): those have no column.
  */
-export function toSqlValue(value: unknown): SqlParam {
+export function toSqlValue(value: unknown): QueryParam {
   if (value === null || value === undefined) return null;
   if (typeof value === 'boolean') return value ? 1 : 0;
   if (typeof value === 'number') return Number.isNaN(value) ? null : value;
@@ -80,10 +80,10 @@ const FLIPPED = { lt: 'gte', lte: 'gt', gt: 'lte', gte: 'lt' } as const;
 const SQL_OP = { lt: '<', lte: '<=', gt: '>', gte: '>=' } as const;
 
 class Compiler {
-  readonly params: SqlParam[] = [];
+  readonly params: QueryParam[] = [];
   constructor(private readonly column: ColumnOf) {}
 
-  private bind(value: SqlParam): string {
+  private bind(value: QueryParam): string {
     this.params.push(value);
     return '?';
   }
@@ -154,7 +154,7 @@ class Compiler {
   private membership(field: string, values: readonly Scalar[], positive: boolean): string {
     const c = this.column(field);
     let hasNull = false;
-    const seen = new Set<SqlParam>();
+    const seen = new Set<QueryParam>();
     for (const value of values) {
       const v = toSqlValue(value);
       if (v === null) hasNull = true;
