@@ -152,21 +152,34 @@ export function crdtOf(state: DocState, field: string): Y.Doc {
   return doc;
 }
 
-function applyYjs(state: DocState, field: string, update: Uint8Array): boolean {
+/**
+ * Yjs ops whose edit was made directly on a document's Yjs doc by the local writer, with that doc. Applying such
+ * an op to that same doc is a no-op by construction, so it is skipped instead of decoded again. Applying it to any
+ * other state (a reloaded one, another replica) decodes it as usual.
+ */
+const appliedInPlace = new WeakMap<Op, Y.Doc>();
+
+/** Records that `op`'s update was produced by editing `doc` in place (for the local writer). */
+export function markAppliedInPlace(op: Op, doc: Y.Doc): void {
+  appliedInPlace.set(op, doc);
+}
+
+function applyYjs(state: DocState, op: Op & { kind: 'yjs' }): boolean {
+  const { field, update } = op;
   const doc = crdtOf(state, field);
+  if (appliedInPlace.get(op) === doc) return true;
   let changed = false;
-  const onUpdate = () => {
-    changed = true;
+  // afterTransaction, unlike 'update', does not make Yjs encode an update for every transaction.
+  const onTransaction = (tr: Y.Transaction) => {
+    if (tr.changed.size > 0 || tr.deleteSet.clients.size > 0) changed = true;
   };
-  doc.on('update', onUpdate);
+  doc.on('afterTransaction', onTransaction);
   try {
     Y.applyUpdate(doc, update);
   } catch (cause) {
-    throw new OpError(
-      `Malformed Yjs update for field "${field}": ${cause instanceof Error ? cause.message : cause}`,
-    );
+    throw new OpError(`Malformed Yjs update for field "${field}": ${cause instanceof Error ? cause.message : cause}`);
   } finally {
-    doc.off('update', onUpdate);
+    doc.off('afterTransaction', onTransaction);
   }
   return changed;
 }
@@ -246,7 +259,7 @@ export function applyOp(col: CollectionDef, state: DocState, op: Op): boolean {
     case 'increment':
       return incrementCounter(state, op.field, op.id, op.by, op.ts) || changed;
     case 'yjs':
-      return applyYjs(state, op.field, op.update) || changed;
+      return applyYjs(state, op) || changed;
   }
 }
 

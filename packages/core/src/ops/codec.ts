@@ -150,6 +150,30 @@ function decodeTuple(t: unknown, index: number): Op {
   }
 }
 
+const decoders = new Map<number, Decoder>();
+
+/**
+ * A decoder whose container and string limits are the smallest power of two ≥ the input length: no declared
+ * length can make it allocate more than twice the input, and decoders are reused across calls.
+ */
+function decoderFor(length: number): Decoder {
+  let bound = 64;
+  while (bound < length) bound *= 2;
+  let decoder = decoders.get(bound);
+  if (!decoder) {
+    decoder = new Decoder({
+      extensionCodec,
+      maxStrLength: bound,
+      maxBinLength: bound,
+      maxArrayLength: bound,
+      maxMapLength: bound,
+      maxExtLength: bound,
+    });
+    decoders.set(bound, decoder);
+  }
+  return decoder;
+}
+
 /** Decodes a batch written by `encodeOps`; throws `OpDecodeError` on anything else. */
 export function decodeOps(bytes: Uint8Array, limits: DecodeLimits = {}): Op[] {
   const maxBytes = limits.maxBytes ?? 4 * 1024 * 1024;
@@ -164,15 +188,7 @@ export function decodeOps(bytes: Uint8Array, limits: DecodeLimits = {}): Op[] {
       `format version ${bytes[0]}, this build reads ${OPS_FORMAT_VERSION}`,
     );
   }
-  const bound = bytes.length;
-  const decoder = new Decoder({
-    extensionCodec,
-    maxStrLength: bound,
-    maxBinLength: bound,
-    maxArrayLength: bound,
-    maxMapLength: bound,
-    maxExtLength: bound,
-  });
+  const decoder = decoderFor(bytes.length);
   let body: unknown;
   try {
     body = decoder.decode(bytes.subarray(1));

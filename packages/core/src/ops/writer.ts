@@ -12,11 +12,11 @@
  */
 import * as Y from 'yjs';
 import type { Clock } from '../clock/hlc';
-import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors';
+import { AlreadyExistsError, NotFoundError, type Problem, ValidationError } from '../errors';
 import { createDocId, createOpId, type DocId, type ReplicaId } from '../ids/ids';
-import { crdtOf, type DocState, isLive, YJS_ROOT } from '../merge/doc-state';
+import { crdtOf, type DocState, isLive, markAppliedInPlace, YJS_ROOT } from '../merge/doc-state';
 import { type CollectionDef, type FieldDef, getCollection, type Schema } from '../schema/schema';
-import { assertValid } from '../schema/validate';
+import { assertValid, checkFieldValue } from '../schema/validate';
 import type { Op, OpHeader, Value } from './ops';
 
 /** The Yjs client id a replica uses for its edits: a 32-bit hash of the replica id (FNV-1a). */
@@ -171,13 +171,24 @@ export function createWriter(options: WriterOptions): Writer {
       }
     });
 
-  const crdtField = (col: CollectionDef, collection: string, field: string, kind: 'list' | 'text') => {
+  const crdtField = (col: CollectionDef, collection: string, field: string, kind: 'list' | 'text', value?: unknown) => {
     const def = Object.hasOwn(col.fields, field) ? col.fields[field] : undefined;
     if (def?.kind !== kind) {
       throw new ValidationError(collection, [
         { path: [field], expected: `${kind} field`, found: def ? `${def.kind} field` : 'no such field' },
       ]);
     }
+    if (value !== undefined) {
+      const problems: Problem[] = [];
+      checkFieldValue(def, value, [field], problems);
+      if (problems.length) throw new ValidationError(collection, problems);
+    }
+  };
+
+  const inPlaceOp = (collection: string, id: DocId, epoch: number, field: string, doc: Y.Doc, update: Uint8Array) => {
+    const op: Op = { ...header(collection, id, epoch), kind: 'yjs', field, update };
+    markAppliedInPlace(op, doc);
+    return op;
   };
 
   const checkRange = (collection: string, field: string, what: string, value: number, max: number) => {
@@ -227,8 +238,9 @@ export function createWriter(options: WriterOptions): Writer {
       for (const [name, value] of Object.entries(patch)) {
         const def = col.fields[name] as FieldDef;
         if (def.kind === 'list' || def.kind === 'text') {
-          const update = replaceContent(def, crdtOf(live, name), value ?? (def.kind === 'list' ? [] : ''));
-          if (update) ops.push({ ...header(collection, id, live.epoch), kind: 'yjs', field: name, update });
+          const doc = crdtOf(live, name);
+          const update = replaceContent(def, doc, value ?? (def.kind === 'list' ? [] : ''));
+          if (update) ops.push(inPlaceOp(collection, id, live.epoch, name, doc, update));
         } else {
           ops.push({
             ...header(collection, id, live.epoch),
@@ -266,13 +278,12 @@ export function createWriter(options: WriterOptions): Writer {
 
     listInsert(collection, state, id, field, index, items) {
       const col = getCollection(schema, collection);
-      crdtField(col, collection, field, 'list');
-      assertValid(collection, col, { [field]: items }, 'patch');
+      crdtField(col, collection, field, 'list', items);
       const live = liveState(collection, state, id);
       const doc = crdtOf(live, field);
       checkRange(collection, field, 'index', index, doc.getArray(YJS_ROOT).length);
       const update = yjsEdit(doc, (d) => d.getArray<Value>(YJS_ROOT).insert(index, items));
-      return update ? [{ ...header(collection, id, live.epoch), kind: 'yjs', field, update }] : [];
+      return update ? [inPlaceOp(collection, id, live.epoch, field, doc, update)] : [];
     },
 
     listDelete(collection, state, id, field, index, count) {
@@ -284,18 +295,17 @@ export function createWriter(options: WriterOptions): Writer {
       checkRange(collection, field, 'index', index, length);
       checkRange(collection, field, 'count', count, length - index);
       const update = yjsEdit(doc, (d) => d.getArray(YJS_ROOT).delete(index, count));
-      return update ? [{ ...header(collection, id, live.epoch), kind: 'yjs', field, update }] : [];
+      return update ? [inPlaceOp(collection, id, live.epoch, field, doc, update)] : [];
     },
 
     textInsert(collection, state, id, field, index, text) {
       const col = getCollection(schema, collection);
-      crdtField(col, collection, field, 'text');
-      assertValid(collection, col, { [field]: text }, 'patch');
+      crdtField(col, collection, field, 'text', text);
       const live = liveState(collection, state, id);
       const doc = crdtOf(live, field);
       checkRange(collection, field, 'index', index, doc.getText(YJS_ROOT).length);
       const update = yjsEdit(doc, (d) => d.getText(YJS_ROOT).insert(index, text));
-      return update ? [{ ...header(collection, id, live.epoch), kind: 'yjs', field, update }] : [];
+      return update ? [inPlaceOp(collection, id, live.epoch, field, doc, update)] : [];
     },
 
     textDelete(collection, state, id, field, index, count) {
@@ -307,7 +317,7 @@ export function createWriter(options: WriterOptions): Writer {
       checkRange(collection, field, 'index', index, length);
       checkRange(collection, field, 'count', count, length - index);
       const update = yjsEdit(doc, (d) => d.getText(YJS_ROOT).delete(index, count));
-      return update ? [{ ...header(collection, id, live.epoch), kind: 'yjs', field, update }] : [];
+      return update ? [inPlaceOp(collection, id, live.epoch, field, doc, update)] : [];
     },
   };
 }
