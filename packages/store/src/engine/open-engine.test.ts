@@ -1,0 +1,330 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  asReplicaId,
+  createMemoryReplica,
+  defineSchema,
+  f,
+  type MemoryReplica,
+  type Op,
+  q,
+  type Schema,
+} from '@loam/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createRng } from '../../../../test/convergence/random';
+import { fuzzSchema, randomWrite } from '../../../../test/convergence/workload';
+import { createBetterSqlite3Storage } from '../storage/storage-better-sqlite3';
+import type { Engine, LiveQueryEvent } from './engine';
+import { applyLiveEvent } from './live-result';
+import { openEngine } from './open-engine';
+
+const shop = defineSchema({
+  version: 1,
+  collections: {
+    products: {
+      fields: {
+        name: f.string(),
+        price: f.number({ indexed: true }),
+        category: f.string({ optional: true, indexed: true }),
+        active: f.boolean({ default: true }),
+        stock: f.counter(),
+        tags: f.list<string>(),
+        note: f.text(),
+      },
+    },
+  },
+});
+
+let dir: string;
+const open: Engine[] = [];
+async function openAt(file: string, schema: Schema = shop, now?: () => number): Promise<Engine> {
+  const engine = await openEngine({
+    driver: await createBetterSqlite3Storage({ filename: join(dir, file) }),
+    schema,
+    ...(now ? { now } : {}),
+  });
+  open.push(engine);
+  return engine;
+}
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'loam-engine-'));
+});
+afterEach(async () => {
+  for (const e of open.splice(0)) await e.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Collects live-query events and the rebuilt result. */
+function collect(engine: Engine, query: Parameters<Engine['find']>[0]) {
+  const events: LiveQueryEvent[] = [];
+  let docs: ReturnType<typeof applyLiveEvent> = [];
+  const waiters: (() => void)[] = [];
+  const stop = engine.watch({ kind: 'find', query }, (event) => {
+    events.push(event);
+    if (event.kind === 'docs') docs = applyLiveEvent(docs, event);
+    for (const w of waiters.splice(0)) w();
+  });
+  return {
+    events,
+    docs: () => docs,
+    stop,
+    next: () => new Promise<void>((resolve) => waiters.push(resolve)),
+  };
+}
+
+describe('local writes', () => {
+  it('insert, update, increment, list and text edits, delete: read back as written', async () => {
+    const db = await openAt('a.db');
+    const id = await db.insert('products', { name: 'Tea', price: 2.5, tags: ['hot'], note: 'Green' });
+    await db.update('products', id, { price: 3, category: 'drinks' });
+    await db.increment('products', id, 'stock', 5);
+    await db.listInsert('products', id, 'tags', 1, ['organic']);
+    await db.textInsert('products', id, 'note', 5, ' tea');
+    expect(await db.get('products', id)).toEqual({
+      id,
+      name: 'Tea',
+      price: 3,
+      category: 'drinks',
+      active: true,
+      stock: 5,
+      tags: ['hot', 'organic'],
+      note: 'Green tea',
+    });
+    await db.delete('products', id);
+    expect(await db.get('products', id)).toBeUndefined();
+    // create + 2 Yjs ops (tags, note), 2 sets, increment, list edit, text edit, delete
+    expect(await db.pendingCount()).toBe(9);
+  });
+
+  it('refuses a schema-breaking write before storing anything', async () => {
+    const db = await openAt('a.db');
+    await expect(db.insert('products', { name: 'Bad', price: 'free' })).rejects.toMatchObject({
+      code: 'validation_failed',
+      problems: [{ path: ['price'], expected: 'finite number', found: 'string "free"' }],
+    });
+    await expect(db.update('products', 'nope', { price: 1 })).rejects.toMatchObject({ code: 'not_found' });
+    expect(await db.find({ collection: 'products' })).toEqual([]);
+    expect(await db.pendingCount()).toBe(0);
+  });
+
+  it('a transaction that throws leaves nothing behind, and op sequence numbers stay gap-free', async () => {
+    const db = await openAt('a.db');
+    await db.insert('products', { name: 'A', price: 1 });
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.insert('products', { name: 'B', price: 2 });
+        expect(await tx.find({ collection: 'products' })).toHaveLength(2);
+        await tx.insert('products', { name: 'C', price: 'x' });
+      }),
+    ).rejects.toMatchObject({ code: 'validation_failed' });
+    expect((await db.find({ collection: 'products' })).map((d) => d.name)).toEqual(['A']);
+    await db.insert('products', { name: 'D', price: 4 });
+    const seqs = (await db.pendingOps(10)).map((op) => Number(op.id.split(':')[1]));
+    expect(seqs).toEqual([1, 2]);
+  });
+
+  it('a retried transaction with the same request id is applied once and returns the first result', async () => {
+    const db = await openAt('a.db');
+    const id = await db.insert('products', { name: 'A', price: 1 });
+    const sell = () =>
+      db.transaction(
+        async (tx) => {
+          await tx.increment('products', id, 'stock', -1);
+          return 'sold';
+        },
+        { requestId: 'req-1' },
+      );
+    expect(await sell()).toBe('sold');
+    expect(await sell()).toBe('sold');
+    expect((await db.get('products', id))?.stock).toBe(-1);
+  });
+
+  it('persists documents, replica id and op sequence across reopen', async () => {
+    const db = await openAt('a.db');
+    const id = await db.insert('products', { name: 'Kept', price: 9, tags: ['x'], note: 'n' });
+    const replica = db.replica;
+    await db.close();
+    const again = await openAt('a.db');
+    expect(again.replica).toBe(replica);
+    expect(await again.get('products', id)).toMatchObject({ name: 'Kept', tags: ['x'], note: 'n' });
+    await again.textInsert('products', id, 'note', 1, 'o');
+    expect((await again.get('products', id))?.note).toBe('no');
+    expect((await again.pendingOps(10)).map((op) => op.id)).toEqual(
+      [1, 2, 3, 4].map((seq) => `${replica}:${seq}`),
+    );
+  });
+
+  it('answers queries and aggregates with the SQL compiler, and refuses unqueryable fields', async () => {
+    const db = await openAt('a.db');
+    await db.insertMany('products', [
+      { name: 'Tea', price: 2, category: 'drinks' },
+      { name: 'Coffee', price: 3, category: 'drinks' },
+      { name: 'Cake', price: 4, category: 'food' },
+      { name: 'Water', price: 1 },
+    ]);
+    const drinks = await db.find(
+      q.query('products', { filter: q.eq('category', 'drinks'), sort: [q.desc('price')] }),
+    );
+    expect(drinks.map((d) => d.name)).toEqual(['Coffee', 'Tea']);
+    expect(
+      await db.aggregate({
+        collection: 'products',
+        groupBy: ['category'],
+        aggregates: { n: { fn: 'count' }, total: { fn: 'sum', field: 'price' } },
+      }),
+    ).toEqual([
+      { category: null, n: 1, total: 1 },
+      { category: 'drinks', n: 2, total: 5 },
+      { category: 'food', n: 1, total: 4 },
+    ]);
+    await expect(
+      db.find({ collection: 'products', filter: { op: 'eq', field: 'tags', value: 'x' } }),
+    ).rejects.toMatchObject({
+      code: 'query_invalid',
+    });
+  });
+
+  it('runs read-only SQL over collection views and refuses anything that writes', async () => {
+    const db = await openAt('a.db');
+    await db.insert('products', { name: 'Tea', price: 2 });
+    expect(await db.sql('SELECT name, price FROM products WHERE price > ?', [1])).toEqual([
+      { name: 'Tea', price: 2 },
+    ]);
+    await expect(db.sql('DELETE FROM products')).rejects.toMatchObject({ code: 'query_invalid' });
+    await expect(db.sql('WITH x AS (SELECT 1) DELETE FROM loam_doc_products')).rejects.toBeDefined();
+    expect(await db.find({ collection: 'products' })).toHaveLength(1);
+  });
+});
+
+describe('live queries', () => {
+  it('sends the first result, then only changes, and nothing when the result did not change', async () => {
+    const db = await openAt('a.db');
+    const cheap = await db.insert('products', { name: 'Water', price: 1 });
+    const live = collect(db, q.query('products', { filter: q.lt('price', 3), sort: [q.asc('price')] }));
+    await live.next();
+    expect(live.events[0]).toMatchObject({ kind: 'docs', reset: true });
+    expect(live.docs().map((d) => d.name)).toEqual(['Water']);
+
+    const tea = await db.insert('products', { name: 'Tea', price: 2 });
+    await live.next();
+    expect(live.events[1]).toEqual({
+      kind: 'docs',
+      reset: false,
+      order: [cheap, tea],
+      upserts: [expect.objectContaining({ id: tea })],
+    });
+
+    await db.insert('products', { name: 'Caviar', price: 300 });
+    await db.update('products', tea, { price: 0.5 });
+    await live.next();
+    expect(live.docs().map((d) => d.name)).toEqual(['Tea', 'Water']);
+    const before = live.events.length;
+    await db.insert('products', { name: 'Gold', price: 500 });
+    await db.find({ collection: 'products' });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(live.events.length).toBe(before);
+    live.stop();
+  });
+
+  it('keeps aggregates and SQL queries live, including after remote ops', async () => {
+    const db = await openAt('a.db');
+    const events: unknown[] = [];
+    let wake: () => void = () => {};
+    db.watch(
+      { kind: 'aggregate', spec: { collection: 'products', aggregates: { n: { fn: 'count' } } } },
+      (e) => {
+        events.push(e);
+        wake();
+      },
+    );
+    await new Promise<void>((r) => (wake = r));
+    expect(events).toEqual([{ kind: 'rows', rows: [{ n: 0 }] }]);
+    const other = createMemoryReplica({ schema: shop, replica: asReplicaId('other00000000000') });
+    const { ops } = other.insert('products', { name: 'Remote', price: 5 });
+    const next = new Promise<void>((r) => (wake = r));
+    expect(await db.applyRemote(ops)).toBe(1);
+    await next;
+    expect(events[1]).toEqual({ kind: 'rows', rows: [{ n: 1 }] });
+    expect(await db.applyRemote(ops)).toBe(0);
+  });
+});
+
+describe('schema evolution on open', () => {
+  it('migrates additive changes and keeps the data', async () => {
+    const db = await openAt('m.db');
+    const id = await db.insert('products', { name: 'Tea', price: 2 });
+    await db.close();
+    const v2 = defineSchema({
+      version: 2,
+      collections: {
+        products: {
+          fields: { ...shop.collections.products.fields, sku: f.string({ optional: true, indexed: true }) },
+        },
+        stores: { fields: { city: f.string() } },
+      },
+    });
+    const again = await openAt('m.db', v2);
+    await again.update('products', id, { sku: 'T-1' });
+    expect(
+      await again.find({ collection: 'products', filter: { op: 'eq', field: 'sku', value: 'T-1' } }),
+    ).toHaveLength(1);
+    await again.insert('stores', { city: 'Lyon' });
+  });
+
+  it('refuses a change that is not additive, naming it, and leaves the database as it was', async () => {
+    const db = await openAt('m.db');
+    await db.insert('products', { name: 'Tea', price: 2 });
+    await db.close();
+    const bad = defineSchema({
+      version: 2,
+      collections: { products: { fields: { ...shop.collections.products.fields, price: f.string() } } },
+    });
+    await expect(openAt('m.db', bad)).rejects.toThrow(/field "products.price" changed from number to string/);
+    const required = defineSchema({
+      version: 2,
+      collections: { products: { fields: { ...shop.collections.products.fields, sku: f.string() } } },
+    });
+    await expect(openAt('m.db', required)).rejects.toThrow(/new field "products.sku" must be optional/);
+    const ok = await openAt('m.db');
+    expect(await ok.find({ collection: 'products' })).toHaveLength(1);
+  });
+});
+
+describe('agreement with the in-memory reference', () => {
+  it('applying the same remote ops gives the same documents, before and after reopening', async () => {
+    for (const seed of [1, 2, 3]) {
+      const rng = createRng(seed);
+      let time = 1_750_000_000_000;
+      const writers: MemoryReplica[] = [0, 1, 2].map((i) =>
+        createMemoryReplica({
+          schema: fuzzSchema,
+          replica: asReplicaId(`diff${i}${String(seed).padStart(11, '0')}`),
+          now: () => time,
+        }),
+      );
+      const ops: Op[] = [];
+      for (let i = 0; i < 250; i++) {
+        time += rng.int(0, 5);
+        const w = rng.pick(writers);
+        if (rng.chance(0.3)) w.receive(rng.pick(writers).log());
+        ops.push(...randomWrite(w, rng));
+      }
+      const reference = createMemoryReplica({
+        schema: fuzzSchema,
+        replica: asReplicaId('reference0000000'),
+        now: () => time,
+      });
+      reference.receive(ops);
+      const file = `diff-${seed}.db`;
+      const db = await openAt(file, fuzzSchema, () => time);
+      const half = Math.floor(ops.length / 2);
+      for (let i = 0; i < half; i += 17) await db.applyRemote(ops.slice(i, Math.min(i + 17, half)));
+      await db.close();
+      const reopened = await openAt(file, fuzzSchema, () => time);
+      await reopened.applyRemote([...ops.slice(half)].reverse());
+      await reopened.applyRemote(ops.slice(0, 40));
+      expect(await reopened.find({ collection: 'items' })).toEqual(reference.list('items'));
+    }
+  });
+});
