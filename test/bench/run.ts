@@ -45,7 +45,7 @@ async function bundle(file: string, index: number): Promise<string> {
     format: 'esm',
     target: 'node20',
     logLevel: 'warning',
-    external: ['better-sqlite3', 'playwright-core', 'vite', 'esbuild', '@roamhq/wrtc', 'ws', 'pg'],
+    external: ['better-sqlite3', 'playwright-core', 'vite', 'vitest', 'esbuild', '@roamhq/wrtc', 'ws', 'pg'],
     banner: {
       js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
     },

@@ -4,15 +4,10 @@
  * better); the driver's bulk insert is compared with raw wa-sqlite prepared inserts in the same run.
  * `INTERNALS.md` records the figures that chose the default VFS and pragmas.
  */
+import type { Bench } from '../../../../test/bench/bench';
 import { startBrowserHarness, type WorkerHandle } from '../../../../test/browser/harness';
 import type { WaSqliteVfs } from './storage-wa-sqlite';
 import type { Measurement } from './storage-wa-sqlite.browser-worker';
-
-/** One benchmark: runs once and reports one figure, optionally beside a baseline measured in the same run. */
-export interface Bench {
-  readonly name: string;
-  run(): Promise<{ figure: number; unit: string; baseline?: { name: string; figure: number } }>;
-}
 
 const WORKER = '/packages/store/src/storage/storage-wa-sqlite.browser-worker.ts';
 const BULK_ROWS = 100_000;
@@ -50,6 +45,7 @@ function bulk(vfs: WaSqliteVfs, label: string, pragmas: readonly string[]): Benc
         return {
           figure: perSecond(driver),
           unit: 'rows/s',
+          higherIsBetter: true,
           ...(raw
             ? { baseline: { name: 'raw wa-sqlite prepared inserts, same VFS', figure: perSecond(raw) } }
             : {}),
@@ -66,7 +62,7 @@ function small(vfs: WaSqliteVfs, label: string, pragmas: readonly string[]): Ben
         const m = await worker.call<Measurement>('smallTransactions', 'small', vfs, SMALL_TRANSACTIONS, [
           ...pragmas,
         ]);
-        return { figure: perSecond(m), unit: 'transactions/s' };
+        return { figure: perSecond(m), unit: 'transactions/s', higherIsBetter: true };
       }),
   };
 }
