@@ -1,0 +1,140 @@
+/**
+ * Worker entry for `engine.bench.ts`: the engine on wa-sqlite (the VFS the driver picks: OPFS
+ * AccessHandlePoolVFS in Chromium) against raw wa-sqlite prepared statements on the same VFS and pragmas, in one
+ * dedicated worker. Not part of the package's API.
+ */
+import { defineSchema, f } from '@loam/core';
+import * as Comlink from 'comlink';
+import * as SQLite from 'wa-sqlite';
+import { createWaSqliteStorage, defaultPragmas } from '../storage/storage-wa-sqlite';
+import { openEngine } from './open-engine';
+
+const schema = defineSchema({
+  version: 1,
+  collections: {
+    products: {
+      fields: {
+        name: f.string(),
+        price: f.number({ indexed: true }),
+        category: f.string({ indexed: true }),
+        stock: f.counter(),
+      },
+    },
+  },
+});
+
+const product = (i: number) => ({
+  name: `Product ${i}`,
+  price: (i % 500) / 4,
+  category: `cat-${i % 20}`,
+  stock: i % 50,
+});
+
+/** A timing taken inside the worker. */
+export interface Timing {
+  readonly ms: number;
+  readonly operations: number;
+  readonly backend: string;
+}
+
+async function rawDatabase(name: string) {
+  const { default: factory } = await import('wa-sqlite/dist/wa-sqlite.mjs');
+  const { AccessHandlePoolVFS } = await import('wa-sqlite/src/examples/AccessHandlePoolVFS.js');
+  const sqlite3 = SQLite.Factory(await factory());
+  const vfs = new AccessHandlePoolVFS(`/loam-raw/${name}`);
+  await vfs.isReady;
+  sqlite3.vfs_register(vfs as unknown as SQLiteVFS, false);
+  const db = await sqlite3.open_v2(
+    'raw.sqlite3',
+    SQLite.SQLITE_OPEN_CREATE | SQLite.SQLITE_OPEN_READWRITE,
+    vfs.name,
+  );
+  for (const pragma of defaultPragmas.AccessHandlePoolVFS) await sqlite3.exec(db, pragma);
+  await sqlite3.exec(
+    db,
+    'CREATE TABLE products (id TEXT PRIMARY KEY, name, price, category, stock); CREATE INDEX p_price ON products (price); CREATE INDEX p_cat ON products (category)',
+  );
+  const str = sqlite3.str_new(db, 'INSERT INTO products VALUES (?, ?, ?, ?, ?)');
+  const prepared = await sqlite3.prepare_v2(db, sqlite3.str_value(str));
+  if (!prepared) throw new Error('prepare failed');
+  const insert = async (i: number) => {
+    const p = product(i);
+    sqlite3.bind_collection(prepared.stmt, [crypto.randomUUID(), p.name, p.price, p.category, p.stock]);
+    await sqlite3.step(prepared.stmt);
+    await sqlite3.reset(prepared.stmt);
+  };
+  return {
+    sqlite3,
+    db,
+    insert,
+    close: async () => {
+      await sqlite3.finalize(prepared.stmt);
+      sqlite3.str_finish(str);
+      await sqlite3.close(db);
+    },
+  };
+}
+
+const api = {
+  ping: () => 'pong',
+
+  /** `count` documents in one transaction through `insertMany`. */
+  async loamBulk(name: string, count: number): Promise<Timing> {
+    const engine = await openEngine({ driver: await createWaSqliteStorage({ name }), schema });
+    try {
+      const docs = Array.from({ length: count }, (_, i) => product(i));
+      const start = performance.now();
+      await engine.insertMany('products', docs);
+      return { ms: performance.now() - start, operations: count, backend: engine.storage.backend };
+    } finally {
+      await engine.close();
+    }
+  },
+
+  /** The same rows with raw wa-sqlite: one prepared INSERT per document inside BEGIN … COMMIT. */
+  async rawBulk(name: string, count: number): Promise<Timing> {
+    const raw = await rawDatabase(name);
+    try {
+      const start = performance.now();
+      await raw.sqlite3.exec(raw.db, 'BEGIN');
+      for (let i = 0; i < count; i++) await raw.insert(i);
+      await raw.sqlite3.exec(raw.db, 'COMMIT');
+      return {
+        ms: performance.now() - start,
+        operations: count,
+        backend: 'raw wa-sqlite AccessHandlePoolVFS',
+      };
+    } finally {
+      await raw.close();
+    }
+  },
+
+  /** `count` autocommit inserts, one transaction each. */
+  async loamSmall(name: string, count: number): Promise<Timing> {
+    const engine = await openEngine({ driver: await createWaSqliteStorage({ name }), schema });
+    try {
+      const start = performance.now();
+      for (let i = 0; i < count; i++) await engine.insert('products', product(i));
+      return { ms: performance.now() - start, operations: count, backend: engine.storage.backend };
+    } finally {
+      await engine.close();
+    }
+  },
+
+  async rawSmall(name: string, count: number): Promise<Timing> {
+    const raw = await rawDatabase(name);
+    try {
+      const start = performance.now();
+      for (let i = 0; i < count; i++) await raw.insert(i);
+      return {
+        ms: performance.now() - start,
+        operations: count,
+        backend: 'raw wa-sqlite AccessHandlePoolVFS',
+      };
+    } finally {
+      await raw.close();
+    }
+  },
+};
+
+Comlink.expose(api);
