@@ -1,0 +1,370 @@
+/**
+ * The UI-side API of a Loam database: typed collections, live queries and transactions, served by the worker of
+ * this origin's leader tab.
+ *
+ * Invariants:
+ * 1. **Refused before sent.** A document or patch that breaks the schema rejects with `ValidationError` (code
+ *    `validation_failed`, every problem listed) on the UI thread; the worker validates again before storing.
+ * 2. **Every write is idempotent.** Each write and transaction carries a fresh `requestId`; when the leader tab
+ *    closes mid-call, the call is resent to the next leader with the same id, so it lands exactly once.
+ * 3. **Transactions are atomic.** All writes of `db.transaction(fn)` commit together or not at all. If the
+ *    leader changes before the commit is known, `fn` runs again on the new leader under the same `requestId`
+ *    (and does not run again if the first attempt committed): `fn` must have no effects outside `tx`.
+ * 4. **Live queries hand the UI whole results.** A listener receives the full current array each time the result
+ *    changes (rebuilt from the worker's change events; unchanged documents keep their identity), and keeps doing
+ *    so across leader changes. Every `watch*` returns its unsubscribe function.
+ */
+import {
+  type DocId,
+  type DocOf,
+  getCollection,
+  LoamError,
+  type NewDocOf,
+  type PatchOf,
+  type QueryOptions,
+  q,
+  type Schema,
+  ValidationError,
+  type Value,
+  validate,
+} from '@loam/core';
+import {
+  type BeginResult,
+  type DbRequest,
+  rebuildError,
+  type StorageReport,
+  type TxOp,
+  type WatchSpec,
+  type WriteOp,
+} from '@loam/db-worker';
+import {
+  type AggregateFn,
+  applyLiveEvent,
+  type Doc,
+  type LiveQueryEvent,
+  type SqlRow,
+  type SqlValue,
+} from '@loam/store';
+import { type Connection, openConnection, type Role } from './connection';
+import type { LockManagerLike } from './leader-election';
+
+/** Collection names of schema `S`. */
+export type CollectionName<S extends Schema> = keyof S['collections'] & string;
+
+type FieldsOf<S extends Schema, C extends CollectionName<S>> = S['collections'][C]['fields'];
+
+/** Names of the fields of collection `C` whose kind is `K`. */
+export type FieldNameOfKind<S extends Schema, C extends CollectionName<S>, K extends string> = {
+  [F in keyof FieldsOf<S, C>]: FieldsOf<S, C>[F] extends { readonly kind: K } ? F : never;
+}[keyof FieldsOf<S, C>] &
+  string;
+
+/** The function every subscription returns: stops it. Idempotent. */
+export type Unsubscribe = () => void;
+
+/** An aggregate over one collection: output name → function (and field, except for `count`). */
+export interface AggregateOptions {
+  readonly filter?: QueryOptions['filter'];
+  readonly groupBy?: readonly string[];
+  readonly aggregates: { readonly [name: string]: { readonly fn: AggregateFn; readonly field?: string } };
+}
+
+/** Writes and reads of one collection; inside a transaction they are part of it. */
+export interface CollectionWrites<S extends Schema, C extends CollectionName<S>> {
+  /** Inserts a document (its id is generated as a UUIDv7 unless given); resolves with its id. */
+  insert(doc: NewDocOf<S, C>): Promise<DocId>;
+  /** Inserts several documents in one transaction; resolves with their ids in order. */
+  insertMany(docs: readonly NewDocOf<S, C>[]): Promise<DocId[]>;
+  /** Sets the fields in `patch`; `undefined` clears an optional field. Rejects `not_found` for a missing document. */
+  update(id: string, patch: PatchOf<S, C>): Promise<void>;
+  delete(id: string): Promise<void>;
+  /** Adds `by` (an integer, default 1, may be negative) to a counter; concurrent increments all count. */
+  increment(id: string, field: FieldNameOfKind<S, C, 'counter'>, by?: number): Promise<void>;
+  listInsert(id: string, field: FieldNameOfKind<S, C, 'list'>, index: number, items: Value[]): Promise<void>;
+  listDelete(id: string, field: FieldNameOfKind<S, C, 'list'>, index: number, count: number): Promise<void>;
+  textInsert(id: string, field: FieldNameOfKind<S, C, 'text'>, index: number, text: string): Promise<void>;
+  textDelete(id: string, field: FieldNameOfKind<S, C, 'text'>, index: number, count: number): Promise<void>;
+  /** The document, or `undefined` when it does not exist. */
+  get(id: string): Promise<DocOf<S, C> | undefined>;
+  /** Documents matching `options` (filter, sort, limit, offset); see `q` of `@loam/core` for filters. */
+  find(options?: QueryOptions): Promise<DocOf<S, C>[]>;
+}
+
+/** A collection of a database. */
+export interface Collection<S extends Schema, C extends CollectionName<S>> extends CollectionWrites<S, C> {
+  readonly name: C;
+  /** Aggregates (count, sum, avg, min, max, group by) over the collection. */
+  aggregate(options: AggregateOptions): Promise<SqlRow[]>;
+  /**
+   * A live query: `listener` receives the full result now and after every committed change to it (from any tab
+   * or, later, from sync). `onError` receives errors of the query itself (default: logged).
+   */
+  watch(
+    options: QueryOptions,
+    listener: (docs: DocOf<S, C>[]) => void,
+    onError?: (error: LoamError) => void,
+  ): Unsubscribe;
+  /** A live aggregate: `listener` receives the rows now and after every change to them. */
+  watchAggregate(
+    options: AggregateOptions,
+    listener: (rows: SqlRow[]) => void,
+    onError?: (error: LoamError) => void,
+  ): Unsubscribe;
+}
+
+/** What a transaction callback receives. */
+export interface Transaction<S extends Schema> {
+  collection<C extends CollectionName<S>>(name: C): CollectionWrites<S, C>;
+}
+
+/** Options of {@link Database.transaction}. */
+export interface TransactionOptions {
+  /** Id of this transaction for idempotent retries (default: a fresh UUID). Reusing an id that committed returns its recorded result. */
+  readonly requestId?: string;
+}
+
+/** An open database. */
+export interface Database<S extends Schema> {
+  readonly name: string;
+  readonly schema: S;
+  /** Where the data lives: `opfs`, or `indexeddb` where the browser lacks OPFS sync access handles. */
+  readonly storage: StorageReport;
+  /** Whether this tab owns the database worker (`leader`) or reaches another tab's (`follower`). */
+  readonly role: Role;
+  collection<C extends CollectionName<S>>(name: C): Collection<S, C>;
+  /**
+   * Runs `fn` as one atomic transaction and resolves with its result (which must be structured-cloneable). If
+   * `fn` rejects, nothing it wrote is kept and the call rejects with the same error. Do not await other calls
+   * on `db` inside `fn` (they wait for the transaction to end): use `tx`.
+   */
+  transaction<T>(fn: (tx: Transaction<S>) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /** Read-only SQL over the collection views (one view per collection, named like it). */
+  sql(sql: string, params?: readonly SqlValue[]): Promise<SqlRow[]>;
+  /** A live read-only SQL query, re-run after every commit; `listener` receives the rows when they change. */
+  watchSql(
+    sql: string,
+    params: readonly SqlValue[],
+    listener: (rows: SqlRow[]) => void,
+    onError?: (error: LoamError) => void,
+  ): Unsubscribe;
+  /** Called when this tab's role or its leader changes. Returns the unsubscribe function. */
+  onLeaderChange(listener: () => void): Unsubscribe;
+  /** Stops this tab's live queries; in the leader tab, closes the worker (another tab takes over). */
+  close(): Promise<void>;
+}
+
+/** Options of {@link openDatabase}. */
+export interface OpenDatabaseOptions<S extends Schema> {
+  /** Database name: letters, digits, `-`, `_`, `.`. Tabs of one origin with the same name share the database. */
+  readonly name: string;
+  readonly schema: S;
+  /** Starts the database worker (default: `createDbWorker()` of `@loam/db-worker`). Only the leader tab calls it. */
+  readonly worker?: () => Worker;
+  /** Web Locks implementation (default: `navigator.locks`). */
+  readonly locks?: LockManagerLike;
+  /** How long a new leader retries opening files the previous leader's worker still holds. Default 10 s. */
+  readonly openTimeoutMs?: number;
+}
+
+const MAX_TRANSACTION_ATTEMPTS = 5;
+
+function requestId(): string {
+  return globalThis.crypto.randomUUID();
+}
+
+function sameDocs(a: readonly Doc[], b: readonly Doc[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x !== y && JSON.stringify(x) !== JSON.stringify(y)) return false;
+  }
+  return true;
+}
+
+function reportLiveError(error: LoamError): void {
+  console.error(`Loam live query failed (${error.code}): ${error.message}`);
+}
+
+function liveError(event: { code: string; message: string }): LoamError {
+  return rebuildError({ name: 'LoamError', code: event.code, message: event.message });
+}
+
+/**
+ * Opens database `name`: joins the tabs' leader election, starts the worker if this tab is leader, and resolves
+ * once calls can be served. Rejects with `browser_unsupported` without Web Locks or BroadcastChannel, and with
+ * the worker's error (`database_open_failed`, `storage_*`, `schema_*`) when the database cannot be opened.
+ */
+export async function openDatabase<const S extends Schema>(
+  options: OpenDatabaseOptions<S>,
+): Promise<Database<S>> {
+  const connection: Connection = await openConnection({
+    name: options.name,
+    schema: options.schema,
+    ...(options.worker ? { worker: options.worker } : {}),
+    ...(options.locks ? { locks: options.locks } : {}),
+    ...(options.openTimeoutMs === undefined ? {} : { openTimeoutMs: options.openTimeoutMs }),
+  });
+  const { schema } = options;
+
+  function check(collection: string, value: unknown, mode: 'insert' | 'patch'): void {
+    const problems = validate(getCollection(schema, collection), value, mode);
+    if (problems.length > 0) throw new ValidationError(collection, problems);
+  }
+
+  function writes<C extends CollectionName<S>>(
+    name: C,
+    write: (op: WriteOp) => Promise<unknown>,
+    read: (op: Extract<TxOp, { kind: 'get' | 'find' }>) => Promise<unknown>,
+  ): CollectionWrites<S, C> {
+    getCollection(schema, name);
+    const idOp = { collection: name } as const;
+    const run = async (op: WriteOp) => {
+      await write(op);
+    };
+    return {
+      async insert(doc) {
+        check(name, doc, 'insert');
+        return (await write({ kind: 'insert', ...idOp, doc: doc as Record<string, unknown> })) as DocId;
+      },
+      async insertMany(docs) {
+        for (const doc of docs) check(name, doc, 'insert');
+        return (await write({
+          kind: 'insertMany',
+          ...idOp,
+          docs: docs as readonly Record<string, unknown>[],
+        })) as DocId[];
+      },
+      async update(id, patch) {
+        check(name, patch, 'patch');
+        await run({ kind: 'update', ...idOp, id, patch: patch as Record<string, unknown> });
+      },
+      delete: (id) => run({ kind: 'delete', ...idOp, id }),
+      increment: (id, field, by = 1) => run({ kind: 'increment', ...idOp, id, field, by }),
+      listInsert: (id, field, index, items) => run({ kind: 'listInsert', ...idOp, id, field, index, items }),
+      listDelete: (id, field, index, count) => run({ kind: 'listDelete', ...idOp, id, field, index, count }),
+      textInsert: (id, field, index, text) => run({ kind: 'textInsert', ...idOp, id, field, index, text }),
+      textDelete: (id, field, index, count) => run({ kind: 'textDelete', ...idOp, id, field, index, count }),
+      async get(id) {
+        const doc = await read({ kind: 'get', collection: name, id });
+        return (doc ?? undefined) as DocOf<S, C> | undefined;
+      },
+      async find(findOptions = {}) {
+        return (await read({ kind: 'find', query: q.query(name, findOptions) })) as DocOf<S, C>[];
+      },
+    };
+  }
+
+  const request = (r: DbRequest) => connection.request(r);
+
+  function watchRows(
+    spec: WatchSpec,
+    listener: (rows: SqlRow[]) => void,
+    onError: (error: LoamError) => void,
+  ): Unsubscribe {
+    let last: string | undefined;
+    return connection.subscribe(spec, (event: LiveQueryEvent) => {
+      if (event.kind === 'error') onError(liveError(event));
+      else if (event.kind === 'rows') {
+        const text = JSON.stringify(event.rows, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+        if (text === last) return;
+        last = text;
+        listener(event.rows);
+      }
+    });
+  }
+
+  function collection<C extends CollectionName<S>>(name: C): Collection<S, C> {
+    const base = writes(
+      name,
+      (op) => request({ type: 'write', requestId: requestId(), op }),
+      (op) => request({ type: 'read', op }),
+    );
+    return {
+      ...base,
+      name,
+      async aggregate(aggregate) {
+        return (await request({
+          type: 'read',
+          op: { kind: 'aggregate', spec: { collection: name, ...aggregate } },
+        })) as SqlRow[];
+      },
+      watch(findOptions, listener, onError = reportLiveError) {
+        const query = q.query(name, findOptions);
+        let docs: Doc[] = [];
+        let delivered = false;
+        return connection.subscribe({ kind: 'find', query }, (event: LiveQueryEvent) => {
+          if (event.kind === 'error') {
+            onError(liveError(event));
+            return;
+          }
+          if (event.kind !== 'docs') return;
+          const next = applyLiveEvent(docs, event);
+          if (event.reset && delivered && sameDocs(docs, next)) return;
+          docs = next;
+          delivered = true;
+          listener(docs as DocOf<S, C>[]);
+        });
+      },
+      watchAggregate(aggregate, listener, onError = reportLiveError) {
+        return watchRows({ kind: 'aggregate', spec: { collection: name, ...aggregate } }, listener, onError);
+      },
+    };
+  }
+
+  async function transaction<T>(
+    fn: (tx: Transaction<S>) => Promise<T>,
+    txOptions?: TransactionOptions,
+  ): Promise<T> {
+    const id = txOptions?.requestId ?? requestId();
+    for (let attempt = 1; ; attempt++) {
+      const begun = (await request({ type: 'begin', requestId: id })) as BeginResult;
+      if (begun.committed) return begun.result as T;
+      const { txId } = begun;
+      const call = (op: TxOp) => request({ type: 'tx', txId, op });
+      const tx: Transaction<S> = { collection: (name) => writes(name, call, call) };
+      const leaderLost = (error: unknown) =>
+        error instanceof LoamError &&
+        error.code === 'transaction_unknown' &&
+        attempt < MAX_TRANSACTION_ATTEMPTS;
+      let result: T;
+      try {
+        result = await fn(tx);
+      } catch (error) {
+        if (leaderLost(error)) continue;
+        await request({ type: 'rollback', txId }).catch(() => undefined);
+        throw error;
+      }
+      try {
+        return (await request({ type: 'commit', txId, result })) as T;
+      } catch (error) {
+        if (leaderLost(error)) continue;
+        throw error;
+      }
+    }
+  }
+
+  return {
+    name: options.name,
+    schema,
+    get storage() {
+      return connection.storage;
+    },
+    get role() {
+      return connection.role;
+    },
+    collection,
+    transaction,
+    async sql(sql, params) {
+      return (await request({
+        type: 'read',
+        op: params === undefined ? { kind: 'sql', sql } : { kind: 'sql', sql, params },
+      })) as SqlRow[];
+    },
+    watchSql(sql, params, listener, onError = reportLiveError) {
+      return watchRows({ kind: 'sql', sql, params }, listener, onError);
+    },
+    onLeaderChange: (listener) => connection.onLeaderChange(listener),
+    close: () => connection.close(),
+  };
+}

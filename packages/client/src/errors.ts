@@ -1,0 +1,31 @@
+/**
+ * Every error raised by `@loam/client` itself. Errors raised in the worker (validation, not found, storage...)
+ * arrive rebuilt from their `code` as the classes of `@loam/core`, `@loam/store` and `@loam/db-worker`.
+ */
+import { LoamError } from '@loam/core';
+
+/** Stable codes of the errors `@loam/client` raises. */
+export const ClientErrorCode = {
+  /** The database was closed in this tab; no call can run on it any more. */
+  closed: 'database_closed',
+  /** This browser lacks what Loam needs in a tab (Web Locks, BroadcastChannel or module workers). */
+  unsupported: 'browser_unsupported',
+} as const;
+export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
+
+/** A call on a database after `close()` in this tab. */
+export class DatabaseClosedError extends LoamError {
+  constructor() {
+    super(ClientErrorCode.closed, 'The database was closed in this tab: open it again with openDatabase()');
+  }
+}
+
+/** The browser lacks a feature Loam needs. */
+export class UnsupportedBrowserError extends LoamError {
+  constructor(feature: string) {
+    super(
+      ClientErrorCode.unsupported,
+      `This browser lacks ${feature}, which Loam needs: use a current Chromium, Firefox or Safari`,
+    );
+  }
+}

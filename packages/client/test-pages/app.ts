@@ -1,0 +1,121 @@
+/**
+ * Test page of `@loam/client` (browser tests and benchmarks): opens the database named by `?db=` (default
+ * `test`) and exposes `globalThis.app` for Playwright to drive. `?fallback=1` starts the worker without OPFS sync
+ * access handles. Not part of the package's API.
+ */
+import { type DocOf, defineSchema, f, LoamError, type Problem } from '@loam/core';
+import { createDbWorker } from '@loam/db-worker';
+import { openDatabase } from '../src/index';
+
+/** The schema every test page uses. */
+export const schema = defineSchema({
+  version: 1,
+  collections: {
+    notes: {
+      fields: {
+        title: f.string(),
+        n: f.number({ indexed: true }),
+        group: f.string({ optional: true, indexed: true }),
+      },
+    },
+  },
+});
+
+/** A note as read back. */
+export type Note = DocOf<typeof schema, 'notes'>;
+
+/** An error as plain data for the Node side. */
+export interface ErrorInfo {
+  readonly name: string;
+  readonly code: string | undefined;
+  readonly message: string;
+  readonly isLoamError: boolean;
+  readonly problems?: readonly Problem[];
+}
+
+const params = new URL(location.href).searchParams;
+const name = params.get('db') ?? 'test';
+let worker: Worker | undefined;
+const startWorker = () => {
+  worker =
+    params.get('fallback') === '1'
+      ? new Worker(new URL('./no-opfs-worker.ts', import.meta.url), { type: 'module' })
+      : createDbWorker();
+  return worker;
+};
+
+const db = await openDatabase({ name, schema, worker: startWorker });
+const notes = db.collection('notes');
+
+const live = new Map<string, { docs: Note[]; calls: number; stop: () => void }>();
+const resolved: string[] = [];
+
+function errorInfo(error: unknown): ErrorInfo {
+  const e = error as { name?: string; code?: string; message?: string; problems?: readonly Problem[] };
+  return {
+    name: e.name ?? 'Error',
+    code: e.code,
+    message: e.message ?? String(error),
+    isLoamError: error instanceof LoamError,
+    ...(e.problems ? { problems: e.problems } : {}),
+  };
+}
+
+const app = {
+  db,
+  notes,
+  role: () => db.role,
+  storage: () => db.storage,
+  /** Starts a live query on `notes` kept under `key`. */
+  watch(key: string, options: Parameters<typeof notes.watch>[0] = {}) {
+    const entry: { docs: Note[]; calls: number; stop: () => void } = { docs: [], calls: 0, stop: () => {} };
+    entry.stop = notes.watch(options, (docs) => {
+      entry.docs = docs;
+      entry.calls++;
+    });
+    live.set(key, entry);
+  },
+  /** The latest result of live query `key`. */
+  live: (key: string) => live.get(key)?.docs ?? [],
+  calls: (key: string) => live.get(key)?.calls ?? 0,
+  unwatch: (key: string) => live.get(key)?.stop(),
+  /** Runs `fn` and returns its error as plain data, or null when it did not throw. */
+  async failure(fn: () => Promise<unknown>): Promise<ErrorInfo | null> {
+    try {
+      await fn();
+      return null;
+    } catch (error) {
+      return errorInfo(error);
+    }
+  },
+  /** Inserts `count` notes one after the other (`title` = `${prefix}-${i}`), recording each that resolved. */
+  async burst(prefix: string, count: number, group?: string) {
+    for (let i = 0; i < count; i++) {
+      const title = `${prefix}-${i}`;
+      await notes.insert(group === undefined ? { title, n: i } : { title, n: i, group });
+      resolved.push(title);
+    }
+  },
+  /**
+   * `count` transactions one after the other, each inserting the two notes `${prefix}-${i}-a` and `-b`; the
+   * pair's title is recorded once its transaction resolved.
+   */
+  async pairBurst(prefix: string, count: number) {
+    for (let i = 0; i < count; i++) {
+      await db.transaction(async (tx) => {
+        const c = tx.collection('notes');
+        await c.insert({ title: `${prefix}-${i}-a`, n: i, group: prefix });
+        await c.insert({ title: `${prefix}-${i}-b`, n: i, group: prefix });
+      });
+      resolved.push(`${prefix}-${i}`);
+    }
+  },
+  resolved: () => [...resolved],
+  /** Terminates the worker at once, like a crash, and returns what had resolved by then. */
+  killWorker(): string[] {
+    worker?.terminate();
+    return [...resolved];
+  },
+};
+
+(globalThis as unknown as { app: typeof app }).app = app;

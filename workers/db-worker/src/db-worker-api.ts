@@ -1,0 +1,178 @@
+/**
+ * What the database worker exposes over Comlink to the leader tab, and, once open, serves to follower tabs over
+ * the database's BroadcastChannel.
+ *
+ * Invariants:
+ * 1. **One owner.** The worker is started only by the leader tab (Web Lock), so it is the only one opening the
+ *    OPFS files. Opening retries with backoff while the previous leader's worker still holds them
+ *    (`storage_busy`), up to `openTimeoutMs`.
+ * 2. **Errors keep their code.** Everything thrown to a caller is a `LoamError` rebuilt on the other side from its
+ *    `code` (see `errors.ts`, `error-transfer.ts`).
+ * 3. **Followers are served only after `open` resolved**, and the announcement tells them where the data lives.
+ */
+import type { Schema } from '@loam/core';
+import type { Engine, LiveQueryEvent, StorageDriver, StorageDriverInfo } from '@loam/store';
+import { tabLockName } from './channel-protocol';
+import { type ChannelPort, type ChannelServer, serveChannel } from './channel-server';
+import { DbWorkerError, DbWorkerErrorCode } from './errors';
+import type { DbRequest, OpenRequest, StorageReport, WatchSpec } from './protocol';
+import { createRequestHandler, type RequestHandler } from './request-handler';
+
+/** How the worker opens storage and the engine; injected so the same API runs in Node tests. */
+export interface DbWorkerDeps {
+  /** Opens the SQLite database `name` (in a browser worker: wa-sqlite on OPFS, IndexedDB fallback). */
+  readonly openDriver: (name: string) => Promise<StorageDriver>;
+  readonly openEngine: (options: { driver: StorageDriver; schema: Schema }) => Promise<Engine>;
+  /** Opens the follower channel (default: `new BroadcastChannel(name)`). */
+  readonly openChannel?: (name: string) => ChannelPort & { close(): void };
+  /** Calls `gone` when the tab holding Web Lock `lock` has closed (default: `navigator.locks` when present). */
+  readonly whenLockFree?: (lock: string, gone: () => void) => void;
+  /** Transaction idle timeout (ms). */
+  readonly transactionIdleMs?: number;
+}
+
+/** The worker's API. Callbacks given to `watch` are Comlink proxies when called from a tab. */
+export interface DbWorkerApi {
+  /** Answers `'pong'` once the worker's module has loaded. */
+  ping(): string;
+  /** Opens storage and engine (retrying while the files are busy), then serves followers. Resolves where data lives. */
+  open(request: OpenRequest): Promise<StorageReport>;
+  /** Serves one request (see `protocol.ts`). */
+  request(request: DbRequest): Promise<unknown>;
+  /** Starts a live query; resolves with its id for `unwatch`. The listener's first event is a reset. */
+  watch(spec: WatchSpec, listener: (event: LiveQueryEvent) => unknown): Promise<number>;
+  /** Stops live query `id`. Idempotent. */
+  unwatch(id: number): void;
+  /** Stops serving followers, rolls back open transactions and closes the engine and storage. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The API's report of a driver's backend. */
+export function storageReport(info: StorageDriverInfo): StorageReport {
+  const kind =
+    info.backend === 'wa-sqlite/IDBBatchAtomicVFS'
+      ? 'indexeddb'
+      : info.backend === 'wa-sqlite/MemoryVFS'
+        ? 'memory'
+        : info.backend === 'better-sqlite3'
+          ? 'file'
+          : 'opfs';
+  return { kind, backend: info.backend, persistent: info.persistent };
+}
+
+function defaultWhenLockFree(lock: string, gone: () => void): void {
+  const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
+  if (!locks) return;
+  locks.request(lock, { mode: 'exclusive' }, () => gone()).catch(() => undefined);
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function openWithRetry(deps: DbWorkerDeps, name: string, timeoutMs: number): Promise<StorageDriver> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 20;
+  for (;;) {
+    try {
+      return await deps.openDriver(name);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      const retryable = code === 'storage_busy' || code === 'storage_io';
+      if (!retryable || Date.now() + delay > deadline) {
+        if (!retryable) throw error;
+        throw new DbWorkerError(
+          DbWorkerErrorCode.openFailed,
+          `Could not open database "${name}" within ${timeoutMs} ms: another worker still holds its files (close other windows of this app, then reload)`,
+          { cause: error },
+        );
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, 250);
+    }
+  }
+}
+
+/** Creates the worker's API (the worker entry exposes it with Comlink). */
+export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
+  let engine: Engine | undefined;
+  let handler: RequestHandler | undefined;
+  let server: ChannelServer | undefined;
+  let channel: (ChannelPort & { close(): void }) | undefined;
+  let opening: Promise<StorageReport> | undefined;
+  let nextWatch = 0;
+  const watches = new Map<number, () => void>();
+
+  const ready = (): { engine: Engine; handler: RequestHandler } => {
+    if (!engine || !handler) {
+      throw new DbWorkerError(
+        DbWorkerErrorCode.notOpen,
+        'The database is not open (open() first, or it was closed)',
+      );
+    }
+    return { engine, handler };
+  };
+
+  async function open(request: OpenRequest): Promise<StorageReport> {
+    const driver = await openWithRetry(deps, request.name, request.openTimeoutMs ?? 10_000);
+    let opened: Engine;
+    try {
+      opened = await deps.openEngine({ driver, schema: request.schema });
+    } catch (error) {
+      await driver.close();
+      throw error;
+    }
+    engine = opened;
+    handler = createRequestHandler(
+      opened,
+      deps.transactionIdleMs === undefined ? {} : { idleMs: deps.transactionIdleMs },
+    );
+    const storage = storageReport(opened.storage);
+    channel = (deps.openChannel ?? ((name) => new BroadcastChannel(name)))(request.channel);
+    const whenLockFree = deps.whenLockFree ?? defaultWhenLockFree;
+    const { handle } = handler;
+    server = serveChannel({
+      channel,
+      leaderId: request.leaderId,
+      storage,
+      handle,
+      watch: (spec, listener) => opened.watch(spec, listener),
+      watchTab: (tabId, gone) => whenLockFree(tabLockName(request.name, tabId), gone),
+    });
+    return storage;
+  }
+
+  return {
+    ping: () => 'pong',
+    open(request) {
+      opening ??= open(request);
+      return opening;
+    },
+    async request(request) {
+      return await ready().handler.handle(request);
+    },
+    async watch(spec, listener) {
+      const id = ++nextWatch;
+      const unsubscribe = ready().engine.watch(spec, (event) => {
+        Promise.resolve(listener(event)).catch(() => undefined);
+      });
+      watches.set(id, unsubscribe);
+      return id;
+    },
+    unwatch(id) {
+      watches.get(id)?.();
+      watches.delete(id);
+    },
+    async close() {
+      server?.close();
+      channel?.close();
+      server = undefined;
+      channel = undefined;
+      for (const unsubscribe of watches.values()) unsubscribe();
+      watches.clear();
+      handler?.abortAll();
+      handler = undefined;
+      const closing = engine;
+      engine = undefined;
+      await closing?.close();
+    },
+  };
+}

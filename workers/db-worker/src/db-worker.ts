@@ -1,0 +1,35 @@
+/**
+ * The dedicated worker entry: opens the database on wa-sqlite (OPFS, or IndexedDB where OPFS sync access handles
+ * are missing) with the engine of `@loam/store`, and exposes {@link DbWorkerApi} to the leader tab over Comlink.
+ * Start it with `createDbWorker()` from `@loam/db-worker`.
+ */
+
+import { createWaSqliteStorage, openEngine } from '@loam/store';
+import * as Comlink from 'comlink';
+import { createDbWorkerApi, type DbWorkerApi } from './db-worker-api';
+import { registerErrorTransfer } from './error-transfer';
+
+registerErrorTransfer();
+
+const api = createDbWorkerApi({
+  openDriver: (name) => createWaSqliteStorage({ name }),
+  openEngine: (options) => openEngine(options),
+});
+
+const proxies = new Map<number, { [Comlink.releaseProxy]?: () => void }>();
+
+const exposed: DbWorkerApi = {
+  ...api,
+  async watch(spec, listener) {
+    const id = await api.watch(spec, listener);
+    proxies.set(id, listener as { [Comlink.releaseProxy]?: () => void });
+    return id;
+  },
+  unwatch(id) {
+    api.unwatch(id);
+    proxies.get(id)?.[Comlink.releaseProxy]?.();
+    proxies.delete(id);
+  },
+};
+
+Comlink.expose(exposed);

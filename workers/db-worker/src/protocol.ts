@@ -1,0 +1,121 @@
+/**
+ * The requests a database worker serves, as plain structured-cloneable data. The leader tab sends them over
+ * Comlink, follower tabs over a BroadcastChannel (see `channel-protocol.ts`); both reach the same
+ * {@link DbRequestHandler}.
+ *
+ * Invariants:
+ * 1. **Writes are idempotent.** Every `write` and `begin` carries a `requestId` chosen by the caller. A request
+ *    whose id already committed is not applied again: it resolves with the result recorded the first time. A
+ *    caller that lost a reply (its leader tab closed) resends the same request, with the same id, to the next
+ *    leader.
+ * 2. **A transaction is a session.** `begin` opens one engine transaction and resolves once it holds the
+ *    database (or at once with `{ committed: true }` when its `requestId` already committed); `tx` calls run
+ *    inside it in order; `commit` records the caller's result and commits; `rollback`, an error thrown by the
+ *    session's callback, or {@link TRANSACTION_IDLE_MS} without a call undoes all of it.
+ * 3. **Reads are side-effect free** and may be resent freely.
+ */
+import type { Query, Schema, Value } from '@loam/core';
+import type { AggregateSpec, LiveQuerySpec, SqlValue } from '@loam/store';
+
+/** A transaction with no call for this long is rolled back (its tab probably went away). */
+export const TRANSACTION_IDLE_MS = 10_000;
+
+/** One write, as run inside a transaction. */
+export type WriteOp =
+  | { readonly kind: 'insert'; readonly collection: string; readonly doc: Record<string, unknown> }
+  | {
+      readonly kind: 'insertMany';
+      readonly collection: string;
+      readonly docs: readonly Record<string, unknown>[];
+    }
+  | {
+      readonly kind: 'update';
+      readonly collection: string;
+      readonly id: string;
+      readonly patch: Record<string, unknown>;
+    }
+  | { readonly kind: 'delete'; readonly collection: string; readonly id: string }
+  | {
+      readonly kind: 'increment';
+      readonly collection: string;
+      readonly id: string;
+      readonly field: string;
+      readonly by: number;
+    }
+  | {
+      readonly kind: 'listInsert';
+      readonly collection: string;
+      readonly id: string;
+      readonly field: string;
+      readonly index: number;
+      readonly items: Value[];
+    }
+  | {
+      readonly kind: 'listDelete' | 'textDelete';
+      readonly collection: string;
+      readonly id: string;
+      readonly field: string;
+      readonly index: number;
+      readonly count: number;
+    }
+  | {
+      readonly kind: 'textInsert';
+      readonly collection: string;
+      readonly id: string;
+      readonly field: string;
+      readonly index: number;
+      readonly text: string;
+    };
+
+/** One read; `get` and `find` inside a transaction see its own earlier writes. */
+export type ReadOp =
+  | { readonly kind: 'get'; readonly collection: string; readonly id: string }
+  | { readonly kind: 'find'; readonly query: Query }
+  | { readonly kind: 'aggregate'; readonly spec: AggregateSpec }
+  | { readonly kind: 'sql'; readonly sql: string; readonly params?: readonly SqlValue[] };
+
+/** Operations allowed inside a transaction session. */
+export type TxOp = WriteOp | Extract<ReadOp, { kind: 'get' | 'find' }>;
+
+/** Every request a worker serves (live queries apart: they are subscriptions, see `DbWorkerApi.watch`). */
+export type DbRequest =
+  | { readonly type: 'write'; readonly requestId: string; readonly op: WriteOp }
+  | { readonly type: 'read'; readonly op: ReadOp }
+  | { readonly type: 'begin'; readonly requestId: string }
+  | { readonly type: 'tx'; readonly txId: string; readonly op: TxOp }
+  | { readonly type: 'commit'; readonly txId: string; readonly result: unknown }
+  | { readonly type: 'rollback'; readonly txId: string };
+
+/** What `begin` resolves with. */
+export type BeginResult =
+  | { readonly committed: false; readonly txId: string }
+  /** The `requestId` had already committed: nothing ran; `result` is what its commit recorded. */
+  | { readonly committed: true; readonly result: unknown };
+
+/** Serves requests; rejects with Loam errors (which the transports serialise). */
+export type DbRequestHandler = (request: DbRequest) => Promise<unknown>;
+
+/** What `open` needs. */
+export interface OpenRequest {
+  /** Database name (letters, digits, `-`, `_`, `.`). */
+  readonly name: string;
+  readonly schema: Schema;
+  /** Name of the BroadcastChannel follower tabs talk on; the worker serves it once the database is open. */
+  readonly channel: string;
+  /** Id of this leadership (unique per worker start): follower requests are addressed to it. */
+  readonly leaderId: string;
+  /** Give up opening after this long (the previous leader's worker may hold the OPFS files for a moment). */
+  readonly openTimeoutMs?: number;
+}
+
+/** Where the data lives, as the API reports it. */
+export interface StorageReport {
+  /** `opfs` normally; `indexeddb` when the browser lacks OPFS sync access handles; `memory` in tests. */
+  readonly kind: 'opfs' | 'indexeddb' | 'memory' | 'file';
+  /** The SQLite backend behind it, e.g. `wa-sqlite/AccessHandlePoolVFS`. */
+  readonly backend: string;
+  readonly persistent: boolean;
+}
+
+/** The live query a subscription watches, as sent to the worker. */
+export type WatchSpec = LiveQuerySpec;
