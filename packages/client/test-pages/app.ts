@@ -118,4 +118,7 @@ const app = {
   },
 };
 
-(globalThis as unknown as { app: typeof app }).app = app;
+/** The API the test page exposes as `globalThis.app`. */
+export type App = typeof app;
+
+(globalThis as unknown as { app: App }).app = app;

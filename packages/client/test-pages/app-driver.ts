@@ -1,0 +1,63 @@
+/**
+ * Node-side helpers for browser tests and benchmarks that drive `app.html`: open it in a tab and run functions
+ * against its `globalThis.app`. Not part of the package's API.
+ */
+import type { BrowserContext, Page } from 'playwright-core';
+import type { App } from './app';
+
+/** URL path of the test page. */
+export const APP_PAGE = '/packages/client/test-pages/app.html';
+
+/**
+ * Runs `fn(app, arg)` in the page and returns its result. `fn` is sent as source text: it may use only its
+ * parameters and browser globals, never variables of the test file.
+ */
+export function inApp<T, A = null>(
+  page: Page,
+  fn: (app: App, arg: A) => T | Promise<T>,
+  arg?: A,
+): Promise<T> {
+  return page.evaluate(
+    ([source, a]) => new Function(`return (${source})`)()((globalThis as unknown as { app: App }).app, a),
+    [fn.toString(), arg ?? null] as const,
+  ) as Promise<T>;
+}
+
+/** Waits until `predicate(app, arg)` is true in the page (polling), or fails after `timeoutMs`. */
+export async function untilApp<A = null>(
+  page: Page,
+  predicate: (app: App, arg: A) => boolean,
+  arg?: A,
+  timeoutMs = 20_000,
+): Promise<void> {
+  await page.waitForFunction(
+    ([source, a]) => new Function(`return (${source})`)()((globalThis as unknown as { app: App }).app, a),
+    [predicate.toString(), arg ?? null] as const,
+    { timeout: timeoutMs, polling: 20 },
+  );
+}
+
+/** Waits until the page's database is open (`globalThis.app` exists). */
+export async function appReady(page: Page): Promise<Page> {
+  await page.waitForFunction(() => 'app' in globalThis, undefined, { timeout: 20_000 });
+  return page;
+}
+
+/**
+ * Opens the test page for database `db` in a new tab of `context` (tabs of one context share OPFS, locks and
+ * channels), recording the tab's console errors and uncaught errors into `errors`.
+ */
+export async function openTab(
+  context: BrowserContext,
+  origin: string,
+  db: string,
+  errors: string[],
+): Promise<Page> {
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => errors.push(`uncaught: ${e.stack ?? e.message}`));
+  await page.goto(`${origin}${APP_PAGE}?db=${db}`);
+  return await appReady(page);
+}
