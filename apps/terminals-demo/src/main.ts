@@ -34,7 +34,10 @@ rmSync(dataDir, { recursive: true, force: true });
 mkdirSync(dataDir, { recursive: true });
 
 async function terminal(name: string): Promise<Engine> {
-  return openEngine({ driver: await createBetterSqlite3Storage({ filename: join(dataDir, `${name}.db`) }), schema });
+  return openEngine({
+    driver: await createBetterSqlite3Storage({ filename: join(dataDir, `${name}.db`) }),
+    schema,
+  });
 }
 
 /** Sends each terminal the ops it has not seen yet (what the relay or a WebRTC peer will do). */
@@ -58,7 +61,12 @@ const b = await terminal('terminal-b');
 console.log(`Terminal A is replica ${a.replica} on ${a.storage.backend}; terminal B is ${b.replica}.`);
 
 console.log('\n1. The back office stocks the catalog on A; B receives it.');
-const croissant = await a.insert('products', { name: 'Croissant', price: 1.4, category: 'bakery', stock: 20 });
+const croissant = await a.insert('products', {
+  name: 'Croissant',
+  price: 1.4,
+  category: 'bakery',
+  stock: 20,
+});
 await a.insert('products', { name: 'Espresso', price: 2.2, category: 'drinks', stock: 100 });
 await exchange(a, b);
 
@@ -68,7 +76,12 @@ await a.transaction(async (tx) => {
   await tx.increment('products', croissant, 'stock', -3);
 });
 await b.transaction(async (tx) => {
-  await tx.insert('orders', { terminal: 'B', lines: [{ product: croissant, qty: 2 }], total: 2.8, note: 'warm' });
+  await tx.insert('orders', {
+    terminal: 'B',
+    lines: [{ product: croissant, qty: 2 }],
+    total: 2.8,
+    note: 'warm',
+  });
   await tx.increment('products', croissant, 'stock', -2);
 });
 await a.update('products', croissant, { price: 1.5 });
@@ -80,8 +93,12 @@ console.log('\n3. The network is back: they exchange ops and agree. Both sales c
 await exchange(a, b);
 await show('A', a);
 await show('B', b);
-const same = JSON.stringify(await a.find({ collection: 'products' })) === JSON.stringify(await b.find({ collection: 'products' }));
+const same =
+  JSON.stringify(await a.find({ collection: 'products' })) ===
+  JSON.stringify(await b.find({ collection: 'products' }));
 console.log(`\nTerminals agree: ${same ? 'yes' : 'NO'}. Databases: ${dataDir}`);
-console.log('This is an interim demo of the engine; the relay server and the POS app replace it as `npm start`.');
+console.log(
+  'This is an interim demo of the engine; the relay server and the POS app replace it as `npm start`.',
+);
 await a.close();
 await b.close();

@@ -177,7 +177,9 @@ function applyYjs(state: DocState, op: Op & { kind: 'yjs' }): boolean {
   try {
     Y.applyUpdate(doc, update);
   } catch (cause) {
-    throw new OpError(`Malformed Yjs update for field "${field}": ${cause instanceof Error ? cause.message : cause}`);
+    throw new OpError(
+      `Malformed Yjs update for field "${field}": ${cause instanceof Error ? cause.message : cause}`,
+    );
   } finally {
     doc.off('afterTransaction', onTransaction);
   }

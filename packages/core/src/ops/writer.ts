@@ -171,7 +171,13 @@ export function createWriter(options: WriterOptions): Writer {
       }
     });
 
-  const crdtField = (col: CollectionDef, collection: string, field: string, kind: 'list' | 'text', value?: unknown) => {
+  const crdtField = (
+    col: CollectionDef,
+    collection: string,
+    field: string,
+    kind: 'list' | 'text',
+    value?: unknown,
+  ) => {
     const def = Object.hasOwn(col.fields, field) ? col.fields[field] : undefined;
     if (def?.kind !== kind) {
       throw new ValidationError(collection, [
@@ -185,7 +191,14 @@ export function createWriter(options: WriterOptions): Writer {
     }
   };
 
-  const inPlaceOp = (collection: string, id: DocId, epoch: number, field: string, doc: Y.Doc, update: Uint8Array) => {
+  const inPlaceOp = (
+    collection: string,
+    id: DocId,
+    epoch: number,
+    field: string,
+    doc: Y.Doc,
+    update: Uint8Array,
+  ) => {
     const op: Op = { ...header(collection, id, epoch), kind: 'yjs', field, update };
     markAppliedInPlace(op, doc);
     return op;
