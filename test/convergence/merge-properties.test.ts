@@ -3,7 +3,15 @@
  * concurrently (every field kind, deletes and re-creates, counter resets, list and text edits), then the ops are
  * applied to fresh states in different orders, groupings and with duplicates.
  */
-import { asReplicaId, createMemoryReplica, createMemoryState, type Op } from '@loam/core';
+import {
+  asReplicaId,
+  createMemoryReplica,
+  createMemoryState,
+  decodeDocSnapshot,
+  encodeDocSnapshot,
+  type MemoryState,
+  type Op,
+} from '@loam/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRng } from './random';
@@ -103,5 +111,32 @@ describe('merge', () => {
     for (let i = 0; i < 300; i++) randomWrite(replica, rng);
     expect(stateOf(replica.log())).toEqual(replica.state.canonical());
     expect(stateOf([...replica.log()].reverse())).toEqual(replica.state.canonical());
+  });
+
+  it('joining document snapshots equals applying the union of the ops (state-based merge agrees with op-based)', () => {
+    const joinInto = (target: MemoryState, source: MemoryState, ids: readonly string[]) => {
+      for (const id of ids) {
+        const state = source.getState('items', id);
+        if (state) target.mergeState('items', id, decodeDocSnapshot(encodeDocSnapshot(state)));
+      }
+    };
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f'].map((s) => `item-${s}`);
+    fc.assert(
+      fc.property(
+        opSets.chain((ops) => fc.tuple(fc.constant(ops), fc.subarray(ops), fc.subarray(ops))),
+        ([, left, right]) => {
+          const a = createMemoryState(fuzzSchema);
+          for (const op of left) a.apply(op);
+          const b = createMemoryState(fuzzSchema);
+          for (const op of right) b.apply(op);
+          const union = [...new Map([...left, ...right].map((op) => [op.id, op])).values()];
+          joinInto(a, b, ids);
+          expect(a.canonical()).toEqual(stateOf(union));
+          joinInto(a, b, ids);
+          expect(a.canonical()).toEqual(stateOf(union));
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });

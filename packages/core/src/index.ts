@@ -8,6 +8,7 @@ export * from './ids/ids';
 export * from './merge/doc-state';
 export * from './merge/memory-replica';
 export * from './merge/memory-state';
+export * from './merge/snapshot';
 export * from './ops/codec';
 export * from './ops/ops';
 export * from './ops/writer';

@@ -91,9 +91,13 @@ function tieBreak(a: Value, b: Value): number {
   return x.length - y.length;
 }
 
+/** True when a write `(v, t)` beats the register's current write: later timestamp, ties by value bytes. */
+export function registerWins(v: Value, t: Timestamp, current: Register | undefined): boolean {
+  return !current || t > current.t || (t === current.t && tieBreak(v, current.v) > 0);
+}
+
 function writeRegister(state: DocState, path: string, v: Value, t: Timestamp): boolean {
-  const cur = state.regs[path];
-  if (cur && (t < cur.t || (t === cur.t && tieBreak(v, cur.v) <= 0))) return false;
+  if (!registerWins(v, t, state.regs[path])) return false;
   state.regs[path] = { v, t };
   return true;
 }

@@ -16,12 +16,15 @@ import {
   type MaterializedDoc,
   materialize,
 } from './doc-state';
+import { mergeDocState } from './snapshot';
 
 /** All documents of a replica, in memory. */
 export interface MemoryState {
   readonly schema: Schema;
   /** Applies one op (after checking its shape against the schema); true when something changed. */
   apply(op: Op): boolean;
+  /** Joins a document snapshot (e.g. from the server) into this state; true when something changed. */
+  mergeState(collection: string, id: string, incoming: DocState): boolean;
   /** The merge state of a document, if any op touched it. */
   getState(collection: string, id: string): DocState | undefined;
   /** The materialized document, or undefined when it does not exist. */
@@ -55,6 +58,16 @@ export function createMemoryState(schema: Schema): MemoryState {
         docs.set(op.doc, state);
       }
       return applyOp(col, state, op);
+    },
+    mergeState(collection, id, incoming) {
+      getCollection(schema, collection);
+      const docs = docsOf(collection);
+      let state = docs.get(id);
+      if (!state) {
+        state = createDocState();
+        docs.set(id, state);
+      }
+      return mergeDocState(state, incoming);
     },
     getState(collection, id) {
       return collections.get(collection)?.get(id);

@@ -1,0 +1,277 @@
+/**
+ * Encoding of protocol messages: a version byte, then a MessagePack map. Decoding is total and bounded: any input
+ * yields a well-formed message of the expected direction or a `ProtocolError` (`frame_invalid`, `frame_too_large`,
+ * `protocol_version`), in time and memory proportional to the frame's size.
+ */
+
+import { isReplicaId, validateFilter } from '@loam/core';
+import { Decoder, Encoder } from '@msgpack/msgpack';
+import { ProtocolError, SyncErrorCode } from '../errors';
+import {
+  type ClientMessage,
+  type DocSnapshotFrame,
+  type Message,
+  PROTOCOL_VERSION,
+  type Refusal,
+  type ServerMessage,
+  type Subscription,
+} from './messages';
+
+/** Default largest frame, in bytes (the server's `limits.frameBytes` overrides it). */
+export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
+const encoder = new Encoder({ ignoreUndefined: true });
+
+/** Encodes a message as one frame. */
+export function encodeMessage(message: Message): Uint8Array {
+  const body = encoder.encode(message);
+  const out = new Uint8Array(body.length + 1);
+  out[0] = PROTOCOL_VERSION;
+  out.set(body, 1);
+  return out;
+}
+
+const decoders = new Map<number, Decoder>();
+function decoderFor(length: number): Decoder {
+  let bound = 64;
+  while (bound < length) bound *= 2;
+  let decoder = decoders.get(bound);
+  if (!decoder) {
+    decoder = new Decoder({
+      maxStrLength: bound,
+      maxBinLength: bound,
+      maxArrayLength: bound,
+      maxMapLength: bound,
+      maxExtLength: bound,
+    });
+    decoders.set(bound, decoder);
+  }
+  return decoder;
+}
+
+function invalid(message: string): never {
+  throw new ProtocolError(SyncErrorCode.frameInvalid, message);
+}
+
+type Obj = Record<string, unknown>;
+const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+function obj(v: unknown, at: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array)
+    invalid(`${at}: expected a map`);
+  return v as Obj;
+}
+function str(v: unknown, at: string, max = 4096): string {
+  if (typeof v !== 'string' || v.length > max)
+    invalid(`${at}: expected a string of at most ${max} characters`);
+  return v;
+}
+function int(v: unknown, at: string): number {
+  if (!Number.isSafeInteger(v) || (v as number) < 0) invalid(`${at}: expected a non-negative integer`);
+  return v as number;
+}
+function bool(v: unknown, at: string): boolean {
+  if (typeof v !== 'boolean') invalid(`${at}: expected a boolean`);
+  return v;
+}
+function bytes(v: unknown, at: string): Uint8Array {
+  if (!(v instanceof Uint8Array)) invalid(`${at}: expected binary data`);
+  return v;
+}
+function arr(v: unknown, at: string): unknown[] {
+  if (!Array.isArray(v)) invalid(`${at}: expected an array`);
+  return v;
+}
+function collection(v: unknown, at: string): string {
+  const s = str(v, at, 63);
+  if (!NAME_RE.test(s)) invalid(`${at}: not a collection name`);
+  return s;
+}
+function onlyKeys(o: Obj, keys: readonly string[], at: string): void {
+  for (const k of Object.keys(o)) if (!keys.includes(k)) invalid(`${at}: unexpected field "${k}"`);
+}
+
+function subscription(v: unknown, at: string): Subscription {
+  const o = obj(v, at);
+  onlyKeys(o, ['id', 'query'], at);
+  const q = obj(o.query, `${at}.query`);
+  onlyKeys(q, ['collection', 'filter'], `${at}.query`);
+  let filter: import('@loam/core').Filter | undefined;
+  if (q.filter !== undefined) {
+    try {
+      filter = validateFilter(q.filter);
+    } catch (cause) {
+      throw new ProtocolError(SyncErrorCode.frameInvalid, `${at}.query.filter: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
+  }
+  return {
+    id: str(o.id, `${at}.id`, 128),
+    query: { collection: collection(q.collection, `${at}.query.collection`), ...(filter ? { filter } : {}) },
+  };
+}
+
+function clientMessage(o: Obj): ClientMessage {
+  switch (o.t) {
+    case 'hello': {
+      onlyKeys(o, ['t', 'protocol', 'replica', 'token', 'schemaVersion', 'cursor', 'subs'], 'hello');
+      if (!isReplicaId(o.replica)) invalid('hello.replica: not a replica id');
+      return {
+        t: 'hello',
+        protocol: int(o.protocol, 'hello.protocol'),
+        replica: o.replica,
+        token: o.token === null ? null : str(o.token, 'hello.token', 16_384),
+        schemaVersion: int(o.schemaVersion, 'hello.schemaVersion'),
+        cursor: int(o.cursor, 'hello.cursor'),
+        subs: arr(o.subs, 'hello.subs').map((s, i) => subscription(s, `hello.subs[${i}]`)),
+      };
+    }
+    case 'push':
+      onlyKeys(o, ['t', 'batch', 'ops'], 'push');
+      return { t: 'push', batch: int(o.batch, 'push.batch'), ops: bytes(o.ops, 'push.ops') };
+    case 'subscribe':
+      onlyKeys(o, ['t', 'sub'], 'subscribe');
+      return { t: 'subscribe', sub: subscription(o.sub, 'subscribe.sub') };
+    case 'unsubscribe':
+      onlyKeys(o, ['t', 'id'], 'unsubscribe');
+      return { t: 'unsubscribe', id: str(o.id, 'unsubscribe.id', 128) };
+    case 'auth':
+      onlyKeys(o, ['t', 'token'], 'auth');
+      return { t: 'auth', token: str(o.token, 'auth.token', 16_384) };
+    case 'ping':
+      onlyKeys(o, ['t'], 'ping');
+      return { t: 'ping' };
+    default:
+      return invalid(`unknown client message type ${JSON.stringify(o.t)}`);
+  }
+}
+
+function snapshot(v: unknown, at: string): DocSnapshotFrame {
+  const o = obj(v, at);
+  onlyKeys(o, ['collection', 'id', 'state', 'mode'], at);
+  if (o.mode !== 'merge' && o.mode !== 'replace') invalid(`${at}.mode: expected merge or replace`);
+  return {
+    collection: collection(o.collection, `${at}.collection`),
+    id: str(o.id, `${at}.id`, 128),
+    state: bytes(o.state, `${at}.state`),
+    mode: o.mode,
+  };
+}
+
+function refusal(v: unknown, at: string): Refusal {
+  const o = obj(v, at);
+  onlyKeys(o, ['op', 'collection', 'doc', 'code', 'reason'], at);
+  return {
+    op: str(o.op, `${at}.op`, 64),
+    collection: str(o.collection, `${at}.collection`, 63),
+    doc: str(o.doc, `${at}.doc`, 128),
+    code: str(o.code, `${at}.code`, 64),
+    reason: str(o.reason, `${at}.reason`),
+  };
+}
+
+function serverMessage(o: Obj): ServerMessage {
+  switch (o.t) {
+    case 'welcome':
+      onlyKeys(o, ['t', 'protocol', 'server', 'cursor', 'reset', 'user'], 'welcome');
+      if (!isReplicaId(o.server)) invalid('welcome.server: not a replica id');
+      return {
+        t: 'welcome',
+        protocol: int(o.protocol, 'welcome.protocol'),
+        server: o.server,
+        cursor: int(o.cursor, 'welcome.cursor'),
+        reset: bool(o.reset, 'welcome.reset'),
+        user: str(o.user, 'welcome.user', 256),
+      };
+    case 'ack':
+      onlyKeys(o, ['t', 'batch', 'accepted', 'refused'], 'ack');
+      return {
+        t: 'ack',
+        batch: int(o.batch, 'ack.batch'),
+        accepted: arr(o.accepted, 'ack.accepted').map((v, i) => str(v, `ack.accepted[${i}]`, 64)),
+        refused: arr(o.refused, 'ack.refused').map((v, i) => refusal(v, `ack.refused[${i}]`)),
+      };
+    case 'docs': {
+      onlyKeys(o, ['t', 'cursor', 'docs', 'removed', 'sub', 'progress'], 'docs');
+      const progress = o.progress === undefined ? undefined : obj(o.progress, 'docs.progress');
+      return {
+        t: 'docs',
+        cursor: int(o.cursor, 'docs.cursor'),
+        docs: arr(o.docs, 'docs.docs').map((v, i) => snapshot(v, `docs.docs[${i}]`)),
+        removed: arr(o.removed, 'docs.removed').map((v, i) => {
+          const r = obj(v, `docs.removed[${i}]`);
+          onlyKeys(r, ['collection', 'id'], `docs.removed[${i}]`);
+          return {
+            collection: collection(r.collection, `docs.removed[${i}].collection`),
+            id: str(r.id, `docs.removed[${i}].id`, 128),
+          };
+        }),
+        ...(o.sub === undefined ? {} : { sub: str(o.sub, 'docs.sub', 128) }),
+        ...(progress
+          ? {
+              progress: {
+                sent: int(progress.sent, 'docs.progress.sent'),
+                total: int(progress.total, 'docs.progress.total'),
+              },
+            }
+          : {}),
+      };
+    }
+    case 'synced':
+      onlyKeys(o, ['t', 'sub', 'cursor'], 'synced');
+      return { t: 'synced', sub: str(o.sub, 'synced.sub', 128), cursor: int(o.cursor, 'synced.cursor') };
+    case 'pong':
+      onlyKeys(o, ['t'], 'pong');
+      return { t: 'pong' };
+    case 'error':
+      onlyKeys(o, ['t', 'code', 'message', 'fatal', 'sub'], 'error');
+      return {
+        t: 'error',
+        code: str(o.code, 'error.code', 64),
+        message: str(o.message, 'error.message'),
+        fatal: bool(o.fatal, 'error.fatal'),
+        ...(o.sub === undefined ? {} : { sub: str(o.sub, 'error.sub', 128) }),
+      };
+    default:
+      return invalid(`unknown server message type ${JSON.stringify(o.t)}`);
+  }
+}
+
+function decodeFrame(frame: Uint8Array, maxBytes: number): Obj {
+  if (!(frame instanceof Uint8Array)) invalid('frame is not binary');
+  if (frame.length > maxBytes) {
+    throw new ProtocolError(
+      SyncErrorCode.frameTooLarge,
+      `Frame of ${frame.length} bytes exceeds the limit of ${maxBytes}`,
+    );
+  }
+  if (frame.length === 0) invalid('empty frame');
+  if (frame[0] !== PROTOCOL_VERSION) {
+    throw new ProtocolError(
+      SyncErrorCode.protocolVersion,
+      `Protocol version ${frame[0]} is not supported (this build speaks ${PROTOCOL_VERSION})`,
+    );
+  }
+  let body: unknown;
+  try {
+    body = decoderFor(frame.length).decode(frame.subarray(1));
+  } catch (cause) {
+    throw new ProtocolError(
+      SyncErrorCode.frameInvalid,
+      `Frame is not valid MessagePack: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  return obj(body, 'message');
+}
+
+/** Decodes a frame sent by a client (what the server receives). */
+export function decodeClientMessage(frame: Uint8Array, maxBytes = DEFAULT_MAX_FRAME_BYTES): ClientMessage {
+  return clientMessage(decodeFrame(frame, maxBytes));
+}
+
+/** Decodes a frame sent by the server (what a client receives). */
+export function decodeServerMessage(frame: Uint8Array, maxBytes = DEFAULT_MAX_FRAME_BYTES): ServerMessage {
+  return serverMessage(decodeFrame(frame, maxBytes));
+}

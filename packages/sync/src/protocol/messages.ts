@@ -1,0 +1,134 @@
+/**
+ * The wire protocol between a replica and the relay server (and, later, between peers): message types.
+ *
+ * Every frame is one message: a version byte (`PROTOCOL_VERSION`) then a MessagePack map with a `t` (type) field.
+ * `decodeMessage` is total (typed `ProtocolError` for anything malformed, truncated, oversized, of an unknown type
+ * or version) and bounded by the frame size.
+ *
+ * Session, in order:
+ * ```
+ * client                                    server
+ *  hello {replica, token, cursor, subs} ─▶
+ *                                       ◀─  welcome {server, cursor, reset}      or  error {code, fatal: true}
+ *  push {batch, ops} ─▶                                     (bounded batches; any number in flight)
+ *                                       ◀─  ack {batch, accepted, refused}       only once durable
+ *                                       ◀─  docs {cursor, docs, removed, sub?, progress?}   (downloads)
+ *                                       ◀─  synced {sub, cursor}                 a subscription's first full set sent
+ *  subscribe {sub, query} / unsubscribe {sub} / auth {token} / ping ─▶
+ *                                       ◀─  pong / error {code, message, fatal}
+ * ```
+ *
+ * Downloads carry document *snapshots* (the merge state of a document, with the fields the user may not read
+ * removed by the server), never raw ops: a snapshot merges into local state by the same rules as ops
+ * (`mergeDocState`), and it cannot leak a field the user may not read. `mode: 'replace'` means: replace the local
+ * state of that document with this one, then re-apply the local ops not yet acknowledged (used for compensating
+ * writes, permission changes and client resets). `removed` lists documents that left every subscription's view:
+ * the client drops them from the device (removal, not deletion).
+ *
+ * Cursors: the server's documents carry a change counter; `cursor` is the largest the client has received a
+ * complete `docs` message for. A client stores it after applying the message and sends it in `hello` to resume.
+ * When its cursor is older than the server's history horizon, `welcome.reset` is true and the server resends every
+ * subscription in `replace` mode; the client's unacknowledged writes are re-applied on top, never thrown away.
+ */
+import type { ReplicaId } from '@loam/core';
+
+/** The protocol version this build speaks. */
+export const PROTOCOL_VERSION = 1;
+
+/** A subscription: a collection and a filter (the core query AST, without placeholders). */
+export interface SubscriptionQuery {
+  readonly collection: string;
+  readonly filter?: import('@loam/core').Filter;
+}
+
+/** A subscription as the client names it. `id` is chosen by the client and unique on that client. */
+export interface Subscription {
+  readonly id: string;
+  readonly query: SubscriptionQuery;
+}
+
+/** One document's merge state as sent down (see `encodeDocSnapshot` in @loam/core). */
+export interface DocSnapshotFrame {
+  readonly collection: string;
+  readonly id: string;
+  /** `encodeDocSnapshot(redacted state)`. */
+  readonly state: Uint8Array;
+  readonly mode: 'merge' | 'replace';
+}
+
+/** Why a pushed op was refused; the document's authoritative state follows in a `docs` frame (replace mode). */
+export interface Refusal {
+  readonly op: string;
+  readonly collection: string;
+  readonly doc: string;
+  /** Stable code: `permission_denied`, `field_denied`, `row_denied`, `insert_denied`, `delete_denied`, `schema_invalid`, `clock_skew`, `replica_mismatch`, `depends_on_refused`, `limit_exceeded`. */
+  readonly code: string;
+  readonly reason: string;
+}
+
+export type ClientMessage =
+  | {
+      readonly t: 'hello';
+      readonly protocol: number;
+      readonly replica: ReplicaId;
+      /** A JWT, or null to sign in anonymously (when the server allows it). */
+      readonly token: string | null;
+      readonly schemaVersion: number;
+      /** 0 when the client has never synced. */
+      readonly cursor: number;
+      /** The subscriptions the client had (they survive restarts). */
+      readonly subs: readonly Subscription[];
+    }
+  /** `ops` is `encodeOps(batch)`; `batch` numbers the push so the ack can name it. */
+  | { readonly t: 'push'; readonly batch: number; readonly ops: Uint8Array }
+  | { readonly t: 'subscribe'; readonly sub: Subscription }
+  | { readonly t: 'unsubscribe'; readonly id: string }
+  /** A refreshed token; new claims recompute the user's views. */
+  | { readonly t: 'auth'; readonly token: string }
+  | { readonly t: 'ping' };
+
+export type ServerMessage =
+  | {
+      readonly t: 'welcome';
+      readonly protocol: number;
+      /** The server's own replica id (backend writes are stamped with it). */
+      readonly server: ReplicaId;
+      /** The server's current cursor. */
+      readonly cursor: number;
+      /** True when the client's cursor is older than the server's history: a client reset follows. */
+      readonly reset: boolean;
+      /** The user id the token (or anonymous sign-in) resolved to. */
+      readonly user: string;
+    }
+  | {
+      readonly t: 'ack';
+      readonly batch: number;
+      /** Ops durably applied (or already known): drop them from the outbox. */
+      readonly accepted: readonly string[];
+      readonly refused: readonly Refusal[];
+    }
+  | {
+      readonly t: 'docs';
+      /** Store this cursor once the message is applied (0: do not move the cursor). */
+      readonly cursor: number;
+      readonly docs: readonly DocSnapshotFrame[];
+      readonly removed: readonly { readonly collection: string; readonly id: string }[];
+      /** Set while a subscription's first full set streams in. */
+      readonly sub?: string;
+      /** Download progress of that first set. */
+      readonly progress?: { readonly sent: number; readonly total: number };
+    }
+  | { readonly t: 'synced'; readonly sub: string; readonly cursor: number }
+  | { readonly t: 'pong' }
+  | {
+      readonly t: 'error';
+      /** Stable code, e.g. `auth_invalid`, `auth_expired`, `protocol_version`, `frame_invalid`, `frame_too_large`, `limit_exceeded`, `subscription_denied`, `schema_mismatch`. */
+      readonly code: string;
+      readonly message: string;
+      /** The server closes the connection after a fatal error. */
+      readonly fatal: boolean;
+      /** The subscription an error is about, if any. */
+      readonly sub?: string;
+    };
+
+export type Message = ClientMessage | ServerMessage;
