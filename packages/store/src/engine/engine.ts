@@ -14,7 +14,7 @@
  *    document results travel as changes (ids in order plus the changed documents), not whole copies.
  * 5. **Remote ops merge by the conflict rules** of `@loam/core`; applying the same op twice does nothing.
  */
-import type { DocId, MaterializedDoc, Op, Query, ReplicaId, Schema, Value } from '@loam/core';
+import type { DocId, DocState, MaterializedDoc, Op, Query, ReplicaId, Schema, Value } from '@loam/core';
 import type { SqlRow, SqlValue, StorageDriverInfo } from '../storage/driver';
 
 /** A document as read back: `{ id, ...fields }`. */
@@ -91,6 +91,38 @@ export interface CommitInfo {
   readonly ops: readonly Op[];
 }
 
+/** A write the server refused, as recorded in the refused-writes log (`loam_refused`). */
+export interface RefusedWrite {
+  /** The refused op's id. */
+  readonly op: string;
+  readonly collection: string;
+  readonly doc: string;
+  /** Stable code from the server, e.g. `field_denied`. */
+  readonly code: string;
+  /** The server's reason, for people. */
+  readonly reason: string;
+  /** When the refusal was recorded (ms since epoch). */
+  readonly at: number;
+}
+
+/** One document snapshot of a download. */
+export interface DownloadedDoc {
+  readonly collection: string;
+  readonly id: string;
+  readonly state: DocState;
+  /** `merge`: join into the local state. `replace`: take it as the state, then re-apply this replica's unacknowledged ops. */
+  readonly mode: 'merge' | 'replace';
+}
+
+/** A batch of changes from the server, applied in one transaction. */
+export interface Download {
+  readonly docs: readonly DownloadedDoc[];
+  /** Documents that left every subscription: removed from this device (not deleted; no op is written). */
+  readonly removed: readonly { readonly collection: string; readonly id: string }[];
+  /** Sync cursor to store with the changes (under the meta key `cursor`), if any. */
+  readonly cursor?: number;
+}
+
 /** One replica's local database. */
 export interface Engine extends EngineWrites {
   readonly replica: ReplicaId;
@@ -113,6 +145,21 @@ export interface Engine extends EngineWrites {
   pendingCount(): Promise<number>;
   /** Drops acknowledged ops from the outbox (never before the server made them durable). */
   acknowledge(opIds: readonly string[]): Promise<void>;
+  /** The merge state of a document (for snapshots and peers), or undefined when no op touched it. */
+  getState(collection: string, id: string): Promise<DocState | undefined>;
+  /** Applies a download from the server (see `Download`); resolves with the number of documents that changed. */
+  applyDownload(download: Download): Promise<number>;
+  /**
+   * Records refused ops: removes them from the outbox and appends them to the refused-writes log. Live SQL queries
+   * over `loam_refused` (`SELECT * FROM loam_refused ORDER BY at DESC`) update after it.
+   */
+  recordRefusals(refusals: readonly Omit<RefusedWrite, 'at'>[]): Promise<void>;
+  /** The refused-writes log, newest first. */
+  refusedWrites(): Promise<RefusedWrite[]>;
+  /** Reads a sync setting saved in the database (cursor, subscriptions...); undefined when absent. */
+  getMeta(key: string): Promise<unknown>;
+  /** Saves a sync setting (any MessagePack-encodable value) in the database. */
+  setMeta(key: string, value: unknown): Promise<void>;
   /** Called after every committed transaction. Returns the unsubscribe function. */
   onCommit(listener: (info: CommitInfo) => void): () => void;
   /** Waits for running work, stops live queries and closes the storage driver. */

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import {
   asReplicaId,
   createMemoryReplica,
+  type DocState,
+  decodeDocSnapshot,
   defineSchema,
+  encodeDocSnapshot,
   f,
   type MemoryReplica,
   type Op,
@@ -247,6 +250,85 @@ describe('live queries', () => {
     await next;
     expect(events[1]).toEqual({ kind: 'rows', rows: [{ n: 1 }] });
     expect(await db.applyRemote(ops)).toBe(0);
+  });
+});
+
+describe('downloads from the server', () => {
+  /** A server-side replica whose states are sent down as snapshots. */
+  const server = () => createMemoryReplica({ schema: shop, replica: asReplicaId('server0000000000') });
+  const snapshotOf = (replica: MemoryReplica, id: string) =>
+    decodeDocSnapshot(encodeDocSnapshot(replica.state.getState('products', id) as DocState));
+
+  it('merges snapshots with unacknowledged local edits and stores the cursor atomically', async () => {
+    const relay = server();
+    const { id, ops } = relay.insert('products', { name: 'Tea', price: 2, stock: 10 });
+    const db = await openAt('d.db');
+    await db.applyRemote(ops);
+    await db.update('products', id, { category: 'drinks' });
+    await db.increment('products', id, 'stock', -1);
+    relay.update('products', id, { price: 2.5 });
+    relay.increment('products', id, 'stock', -2);
+    const changed = await db.applyDownload({
+      docs: [{ collection: 'products', id, state: snapshotOf(relay, id), mode: 'merge' }],
+      removed: [],
+      cursor: 17,
+    });
+    expect(changed).toBe(1);
+    expect(await db.get('products', id)).toMatchObject({ price: 2.5, category: 'drinks', stock: 7 });
+    expect(await db.getMeta('cursor')).toBe(17);
+  });
+
+  it('a refused write is reverted to the server state, logged, and the other pending writes survive', async () => {
+    const relay = server();
+    const { id, ops } = relay.insert('products', { name: 'Tea', price: 2, stock: 10 });
+    const db = await openAt('d.db');
+    await db.applyRemote(ops);
+    await db.update('products', id, { price: 0.01 });
+    await db.increment('products', id, 'stock', -1);
+    const [priceOp] = await db.pendingOps(1);
+    expect((await db.get('products', id))?.price).toBe(0.01);
+    await db.recordRefusals([
+      {
+        op: priceOp!.id,
+        collection: 'products',
+        doc: id,
+        code: 'field_denied',
+        reason: 'cashiers cannot change prices',
+      },
+    ]);
+    await db.applyDownload({
+      docs: [{ collection: 'products', id, state: snapshotOf(relay, id), mode: 'replace' }],
+      removed: [],
+    });
+    expect(await db.get('products', id)).toMatchObject({ price: 2, stock: 9 });
+    expect(await db.refusedWrites()).toEqual([
+      expect.objectContaining({
+        op: priceOp!.id,
+        code: 'field_denied',
+        reason: 'cashiers cannot change prices',
+      }),
+    ]);
+    expect((await db.pendingOps(10)).map((op) => op.kind)).toEqual(['increment']);
+  });
+
+  it('removes documents that left the view without deleting them or dropping their pending ops', async () => {
+    const relay = server();
+    const { id, ops } = relay.insert('products', { name: 'Tea', price: 2 });
+    const db = await openAt('d.db');
+    await db.applyRemote(ops);
+    await db.increment('products', id, 'stock', 1);
+    await db.applyDownload({ docs: [], removed: [{ collection: 'products', id }] });
+    expect(await db.get('products', id)).toBeUndefined();
+    expect(await db.pendingCount()).toBe(1);
+  });
+
+  it('keeps sync settings across reopen', async () => {
+    const db = await openAt('d.db');
+    await db.setMeta('subscriptions', [{ id: 's', query: { collection: 'products' } }]);
+    await db.close();
+    const again = await openAt('d.db');
+    expect(await again.getMeta('subscriptions')).toEqual([{ id: 's', query: { collection: 'products' } }]);
+    expect(await again.getMeta('missing')).toBeUndefined();
   });
 });
 

@@ -20,6 +20,7 @@ import {
   encodeOps,
   getCollection,
   isReplicaId,
+  mergeDocState,
   type Op,
   type Query,
   QueryError,
@@ -35,7 +36,15 @@ import * as Y from 'yjs';
 import { compileFilter, compileOrderBy, quoteIdentifier } from '../query/sql-compiler';
 import type { SqlExecutor, SqlRow, SqlValue, StorageDriver, StorageTransaction } from '../storage/driver';
 import { type CollectionSql, collectionSql, decodeDoc, loadDocState, rowParams } from './doc-rows';
-import type { AggregateSpec, CommitInfo, Doc, Engine, EngineWrites, TransactionOptions } from './engine';
+import type {
+  AggregateSpec,
+  CommitInfo,
+  Doc,
+  Engine,
+  EngineWrites,
+  RefusedWrite,
+  TransactionOptions,
+} from './engine';
 import { createLiveQueries } from './live-queries';
 import { prepareTables } from './tables';
 
@@ -451,6 +460,88 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
           opIds.map((id) => [id]),
         );
     },
+    getState: (collection, id) => loadDocState(driver, coll(collection), id),
+
+    async applyDownload(download) {
+      let changed = 0;
+      const touched = new Set<string>();
+      await driver.transaction(async (sql) => {
+        const txVersion = version + 1;
+        for (const { collection, id, state: incoming, mode } of download.docs) {
+          const c = coll(collection);
+          let state: DocState;
+          let ops: Op[] = [];
+          if (mode === 'replace') {
+            state = incoming;
+            const pending = await sql.all<{ bytes: Uint8Array }>(
+              'SELECT bytes FROM loam_ops WHERE pending = 1 AND collection = ? AND doc = ? ORDER BY seq',
+              [collection, id],
+            );
+            ops = pending.flatMap((r) => decodeOps(r.bytes));
+            for (const op of ops) applyOp(c.def, state, op);
+          } else {
+            state = (await loadDocState(sql, c, id)) ?? createDocState();
+            if (!mergeDocState(state, incoming)) continue;
+          }
+          await sql.run(c.upsert, rowParams(c, id, state, txVersion));
+          await saveAllYjs(sql, c, id, state);
+          touched.add(collection);
+          changed++;
+        }
+        for (const { collection, id } of download.removed) {
+          const c = coll(collection);
+          const removed = await sql.run(`DELETE FROM ${c.table} WHERE id = ?`, [id]);
+          await sql.run('DELETE FROM loam_yjs WHERE collection = ? AND doc = ?', [collection, id]);
+          if (removed.changes > 0) {
+            touched.add(collection);
+            changed++;
+          }
+        }
+        if (download.cursor !== undefined) {
+          await sql.run('INSERT OR REPLACE INTO loam_sync (key, value) VALUES (?, ?)', [
+            'cursor',
+            encode(download.cursor),
+          ]);
+        }
+        if (touched.size > 0) await saveMeta(sql, txVersion);
+      });
+      if (touched.size > 0) {
+        version += 1;
+        notify({ collections: [...touched], local: false, ops: [] });
+      }
+      return changed;
+    },
+
+    async recordRefusals(refusals) {
+      if (refusals.length === 0) return;
+      const at = Date.now();
+      await driver.transaction(async (sql) => {
+        for (const r of refusals) {
+          await sql.run('DELETE FROM loam_ops WHERE id = ? AND pending = 1', [r.op]);
+          await sql.run(
+            'INSERT OR REPLACE INTO loam_refused (op, collection, doc, code, reason, at) VALUES (?, ?, ?, ?, ?, ?)',
+            [r.op, r.collection, r.doc, r.code, r.reason, at],
+          );
+        }
+      });
+      notify({ collections: [], local: false, ops: [] });
+    },
+
+    async refusedWrites() {
+      return driver.all<RefusedWrite & SqlRow>(
+        'SELECT op, collection, doc, code, reason, at FROM loam_refused ORDER BY at DESC, op',
+      );
+    },
+
+    async getMeta(key) {
+      const row = await driver.get<{ value: Uint8Array }>('SELECT value FROM loam_sync WHERE key = ?', [key]);
+      return row ? decode(row.value) : undefined;
+    },
+
+    async setMeta(key, value) {
+      await driver.run('INSERT OR REPLACE INTO loam_sync (key, value) VALUES (?, ?)', [key, encode(value)]);
+    },
+
     onCommit(listener) {
       commitListeners.add(listener);
       return () => commitListeners.delete(listener);
@@ -464,6 +555,15 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     },
   };
   return engine;
+}
+
+/** Saves the Yjs state of every list and text field of a document, dropping the rows of absent ones. */
+async function saveAllYjs(sql: SqlExecutor, c: CollectionSql, id: string, state: DocState): Promise<void> {
+  for (const field of c.crdtFields) {
+    const doc = state.crdts[field];
+    if (doc) await sql.run(UPSERT_YJS, [c.name, id, field, Y.encodeStateAsUpdate(doc)]);
+    else await sql.run(DELETE_YJS, [c.name, id, field]);
+  }
 }
 
 /** Saves the Yjs state of the list and text fields `ops` touched (or dropped, after a delete or a new epoch). */

@@ -6,6 +6,8 @@
  * loam_ops       every op this replica knows, encoded; pending = 1 while a local op awaits the server's ack (outbox)
  * loam_yjs       Yjs state of each list and text field of each document
  * loam_requests  ids of committed transactions with their results (idempotent retries)
+ * loam_refused   the refused-writes log: ops the server refused, with its code and reason
+ * loam_sync      sync state (cursor, subscriptions), MessagePack values
  * loam_doc_<c>   one row per document of collection <c>: id, _live, _v (row version), _state (merge metadata),
  *                _doc (the materialized document) and one column per scalar leaf (the queryable fields)
  * <c>            a view of loam_doc_<c>'s live rows and scalar columns, for read-only SQL
@@ -50,6 +52,10 @@ CREATE TABLE IF NOT EXISTS loam_yjs (
   PRIMARY KEY (collection, doc, field)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS loam_requests (id TEXT PRIMARY KEY, result BLOB, at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS loam_refused (
+  op TEXT PRIMARY KEY, collection TEXT NOT NULL, doc TEXT NOT NULL, code TEXT NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS loam_sync (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID;
 `;
 
 function indexName(collection: string, path: string): string {
