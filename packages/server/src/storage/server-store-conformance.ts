@@ -1,0 +1,317 @@
+/**
+ * The server storage conformance suite: every {@link ServerStore} must pass every case.
+ *
+ * Framework-agnostic: a case throws to fail. Run them with {@link runServerStoreCase} under any test runner,
+ * passing an `open` function that opens the same (initially empty) database each time it is called, with
+ * {@link conformanceSchema}.
+ */
+import {
+  asReplicaId,
+  createMemoryReplica,
+  type DocId,
+  type DocState,
+  defineSchema,
+  f,
+  isLive,
+  materialize,
+  type Op,
+  type Schema,
+  type Timestamp,
+} from '@loam/core';
+import type { ServerStore } from './server-store';
+
+/** The schema every case uses. */
+export const conformanceSchema: Schema = defineSchema({
+  version: 1,
+  collections: {
+    items: {
+      fields: {
+        name: f.string(),
+        owner: f.string({ indexed: true }),
+        qty: f.number({ optional: true }),
+        stock: f.counter(),
+        tags: f.list(),
+      },
+    },
+  },
+});
+
+/** What a case gets: the open store, and a way to close and reopen the same database. */
+export interface ServerStoreContext {
+  readonly store: ServerStore;
+  reopen(): Promise<ServerStore>;
+}
+
+/** One conformance case. */
+export interface ServerStoreCase {
+  readonly name: string;
+  run(context: ServerStoreContext): Promise<void>;
+}
+
+/** A broken contract. */
+export class ServerStoreConformanceFailure extends Error {
+  override readonly name = 'ServerStoreConformanceFailure';
+}
+
+function check(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new ServerStoreConformanceFailure(message);
+}
+
+function same(actual: unknown, expected: unknown, what: string): void {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  check(a === e, `${what}: expected ${e}, found ${a}`);
+}
+
+const col = conformanceSchema.collections.items!;
+
+function device(name: string) {
+  return createMemoryReplica({ schema: conformanceSchema, replica: asReplicaId(name.padEnd(16, '0')) });
+}
+
+function docValue(state: DocState | undefined, id: string) {
+  return state ? materialize(col, id, state) : undefined;
+}
+
+/** Runs one case against the database `open` opens; every store opened is closed afterwards. */
+export async function runServerStoreCase(testCase: ServerStoreCase, open: () => Promise<ServerStore>) {
+  const opened: ServerStore[] = [await open()];
+  const context: ServerStoreContext = {
+    get store() {
+      return opened[opened.length - 1]!;
+    },
+    async reopen() {
+      await opened[opened.length - 1]!.close();
+      const next = await open();
+      opened.push(next);
+      return next;
+    },
+  };
+  try {
+    await testCase.run(context);
+  } finally {
+    for (const store of opened) await store.close();
+  }
+}
+
+/** Every case of the contract (see `server-store.ts`). */
+export const serverStoreCases: readonly ServerStoreCase[] = [
+  {
+    name: 'a new store has a replica id, version 0 and no horizon, and keeps its replica id across reopening',
+    async run(ctx) {
+      const meta = await ctx.store.meta();
+      check(/^[0-9a-z]{16}$/.test(meta.replica), `replica id ${meta.replica}`);
+      same([meta.version, meta.horizon, meta.nextSeq, meta.clock], [0, 0, 1, undefined], 'fresh meta');
+      const again = await (await ctx.reopen()).meta();
+      same(again.replica, meta.replica, 'replica after reopening');
+    },
+  },
+  {
+    name: 'applies a batch atomically, reports before and after states, and keeps it across reopening',
+    async run(ctx) {
+      const a = device('a');
+      const { id, ops: created } = a.insert('items', { name: 'tea', owner: 'u1', qty: 3 });
+      const first = await ctx.store.applyBatch({ ops: created });
+      same(first.version, 1, 'version of the first batch');
+      same(
+        first.accepted,
+        created.map((o) => o.id),
+        'accepted',
+      );
+      same(first.changes.length, 1, 'changes');
+      check(first.changes[0]!.before === undefined, 'a new document has no before state');
+      same(
+        docValue(first.changes[0]!.after, id),
+        { id, name: 'tea', owner: 'u1', qty: 3, stock: 0, tags: [] },
+        'after',
+      );
+      const update = [...a.update('items', id, { qty: 4 }), ...a.increment('items', id, 'stock', 5)];
+      const second = await ctx.store.applyBatch({ ops: update, clock: a.clock.last(), nextSeq: 7 });
+      same(second.version, 2, 'version of the second batch');
+      same(docValue(second.changes[0]!.before, id)?.qty, 3, 'before image');
+      same(docValue(second.changes[0]!.after, id)?.qty, 4, 'after image');
+      const store = await ctx.reopen();
+      const doc = await store.getDoc('items', id);
+      check(doc, 'document after reopening');
+      same([doc.version, doc.live, docValue(doc.state, id)?.stock], [2, true, 5], 'stored document');
+      const meta = await store.meta();
+      same([meta.version, meta.clock, meta.nextSeq], [2, a.clock.last(), 7], 'meta after reopening');
+    },
+  },
+  {
+    name: 'acknowledges a re-sent op without applying it twice',
+    async run(ctx) {
+      const a = device('a');
+      const { id, ops } = a.insert('items', { name: 'tea', owner: 'u1' });
+      const inc = a.increment('items', id, 'stock', 2);
+      await ctx.store.applyBatch({ ops: [...ops, ...inc] });
+      const again = await ctx.store.applyBatch({ ops: [...inc, ...inc] });
+      same(again.accepted, [inc[0]!.id, inc[0]!.id], 'accepted');
+      same(again.duplicates, [inc[0]!.id, inc[0]!.id], 'duplicates');
+      same([again.changes.length, again.version], [0, 1], 'nothing changed');
+      const store = await ctx.reopen();
+      await store.applyBatch({ ops: inc });
+      same(docValue((await store.getDoc('items', id))?.state, id)?.stock, 2, 'stock counted once');
+    },
+  },
+  {
+    name: 'screens each new op inside the batch: a refused op leaves no trace and is screened again when re-sent',
+    async run(ctx) {
+      const a = device('a');
+      const { id, ops } = a.insert('items', { name: 'tea', owner: 'u1' });
+      const good = a.update('items', id, { qty: 1 });
+      const bad = a.update('items', id, { owner: 'u2' });
+      const seen: string[] = [];
+      const result = await ctx.store.applyBatch({
+        ops: [...ops, ...good, ...bad],
+        screen: (op, before, after, changed) => {
+          seen.push(`${op.id}:${isLive(before)}:${docValue(after, id)?.qty ?? '-'}:${changed}`);
+          return docValue(after, id)?.owner === 'u2' ? { code: 'row_denied', reason: 'owner' } : null;
+        },
+      });
+      same(
+        seen,
+        [`${ops[0]!.id}:false:-:true`, `${good[0]!.id}:true:1:true`, `${bad[0]!.id}:true:1:true`],
+        'screen calls',
+      );
+      same(
+        result.refused.map((r) => [r.op.id, r.refusal.code]),
+        [[bad[0]!.id, 'row_denied']],
+        'refused',
+      );
+      same(result.accepted, [ops[0]!.id, good[0]!.id], 'accepted');
+      same(docValue((await ctx.store.getDoc('items', id))?.state, id)?.owner, 'u1', 'owner unchanged');
+      const resent = await ctx.store.applyBatch({ ops: bad });
+      same([resent.duplicates, resent.accepted], [[], [bad[0]!.id]], 'a refused op is not recorded');
+      same(docValue((await ctx.store.getDoc('items', id))?.state, id)?.owner, 'u2', 'applied when allowed');
+    },
+  },
+  {
+    name: 'a batch that fails changes nothing',
+    async run(ctx) {
+      const a = device('a');
+      const { id, ops } = a.insert('items', { name: 'tea', owner: 'u1' });
+      const broken = { ...ops[0]!, collection: 'nope', id: `${a.replica}:99` } as unknown as Op;
+      let failed = false;
+      try {
+        await ctx.store.applyBatch({ ops: [...ops, broken] });
+      } catch {
+        failed = true;
+      }
+      check(failed, 'a batch with an op of an unknown collection must fail');
+      check((await ctx.store.getDoc('items', id)) === undefined, 'no document stored');
+      same((await ctx.store.meta()).version, 0, 'version unchanged');
+      same((await ctx.store.applyBatch({ ops })).duplicates, [], 'op ids not recorded');
+    },
+  },
+  {
+    name: 'lists changes since a cursor by version, tombstones included',
+    async run(ctx) {
+      const a = device('a');
+      const x = a.insert('items', { name: 'x', owner: 'u1' });
+      const y = a.insert('items', { name: 'y', owner: 'u1' });
+      await ctx.store.applyBatch({ ops: [...x.ops, ...y.ops] });
+      await ctx.store.applyBatch({ ops: a.delete('items', x.id) });
+      await ctx.store.applyBatch({ ops: a.update('items', y.id, { name: 'y2' }) });
+      const since1 = await ctx.store.changedSince('items', 1);
+      same(
+        since1.map((d) => [d.id, d.version, d.live]),
+        [
+          [x.id, 2, false],
+          [y.id, 3, true],
+        ],
+        'since 1',
+      );
+      check(since1[0]!.state.deleted, 'a tombstone carries the deleted state');
+      same((await ctx.store.changedSince('items', 3)).length, 0, 'nothing since the newest version');
+    },
+  },
+  {
+    name: 'finds and counts live documents matching a filter, a page at a time in id order',
+    async run(ctx) {
+      const a = device('a');
+      const ops: Op[] = [];
+      const ids: DocId[] = [];
+      for (let i = 0; i < 7; i++) {
+        const r = a.insert('items', { id: `d${i}`, name: `n${i}`, owner: i % 2 ? 'odd' : 'even', qty: i });
+        ops.push(...r.ops);
+        ids.push(r.id);
+      }
+      ops.push(...a.delete('items', 'd2' as DocId));
+      await ctx.store.applyBatch({ ops });
+      const filter = { op: 'eq', field: 'owner', value: 'even' } as const;
+      same(await ctx.store.countDocs('items', filter), 3, 'count of even, d2 deleted');
+      const first = await ctx.store.findDocs('items', filter, { limit: 2 });
+      const rest = await ctx.store.findDocs('items', filter, { limit: 2, afterId: first.at(-1)!.id });
+      same(
+        [...first, ...rest].map((d) => d.id),
+        ['d0', 'd4', 'd6'],
+        'pages',
+      );
+      same(await ctx.store.countDocs('items', undefined), 6, 'count all');
+      const queried = await ctx.store.queryDocs({
+        collection: 'items',
+        filter: { op: 'gte', field: 'qty', value: 3 },
+        sort: [{ field: 'qty', dir: 'desc' }],
+        limit: 2,
+      });
+      same(
+        queried.map((d) => d.id),
+        ['d6', 'd5'],
+        'query',
+      );
+    },
+  },
+  {
+    name: 'keeps list (Yjs) fields across reopening',
+    async run(ctx) {
+      const a = device('a');
+      const { id, ops } = a.insert('items', { name: 'x', owner: 'u1', tags: ['a'] });
+      await ctx.store.applyBatch({ ops: [...ops, ...a.listInsert('items', id, 'tags', 1, ['b'])] });
+      const store = await ctx.reopen();
+      same(docValue((await store.getDoc('items', id))?.state, id)?.tags, ['a', 'b'], 'tags');
+    },
+  },
+  {
+    name: 'binds a replica id to one user',
+    async run(ctx) {
+      const r = asReplicaId('r'.padEnd(16, '1'));
+      check(await ctx.store.claimReplica(r, 'alice'), 'first claim');
+      check(await ctx.store.claimReplica(r, 'alice'), 'same user again');
+      check(!(await ctx.store.claimReplica(r, 'bob')), 'another user is refused');
+      check(!(await (await ctx.reopen()).claimReplica(r, 'bob')), 'still refused after reopening');
+    },
+  },
+  {
+    name: 'compaction folds away old tombstones and dedupe entries and raises the horizon',
+    async run(ctx) {
+      const a = device('a');
+      const x = a.insert('items', { name: 'x', owner: 'u1' });
+      const del = a.delete('items', x.id);
+      await ctx.store.applyBatch({ ops: x.ops, now: 1000 });
+      await ctx.store.applyBatch({ ops: del, now: 2000 });
+      const y = a.insert('items', { name: 'y', owner: 'u1' });
+      await ctx.store.applyBatch({ ops: y.ops, now: 5000 });
+      same(await ctx.store.compact(3000), 2, 'horizon');
+      check((await ctx.store.getDoc('items', x.id)) === undefined, 'tombstone folded away');
+      check((await ctx.store.getDoc('items', y.id))?.live, 'live document kept');
+      same(
+        (await ctx.store.applyBatch({ ops: y.ops })).duplicates,
+        [y.ops[0]!.id],
+        'recent dedupe entry kept',
+      );
+      same(await ctx.store.compact(3000), 2, 'compacting again keeps the horizon');
+      same((await (await ctx.reopen()).meta()).horizon, 2, 'horizon after reopening');
+    },
+  },
+  {
+    name: 'persists the server clock with the batch',
+    async run(ctx) {
+      const a = device('a');
+      const { ops } = a.insert('items', { name: 'x', owner: 'u1' });
+      const ts = ops[0]!.ts as Timestamp;
+      await ctx.store.applyBatch({ ops, clock: ts });
+      same((await (await ctx.reopen()).meta()).clock, ts, 'clock');
+    },
+  },
+];
