@@ -40,6 +40,8 @@ export interface ConnectionOptions {
   readonly locks?: LockManagerLike;
   /** How long a new leader keeps retrying to open files the previous leader's worker still holds. */
   readonly openTimeoutMs?: number;
+  /** SQLite page cache of the worker, in MiB (default `DEFAULT_CACHE_MIB` of `@loam/db-worker`). */
+  readonly cacheMiB?: number;
 }
 
 /** A tab's connection. */
@@ -125,6 +127,7 @@ export async function openConnection(options: ConnectionOptions): Promise<Connec
       channel: channelName(options.name),
       leaderId: randomId(),
       ...(options.openTimeoutMs === undefined ? {} : { openTimeoutMs: options.openTimeoutMs }),
+      ...(options.cacheMiB === undefined ? {} : { cacheMiB: options.cacheMiB }),
     });
     if (closed) {
       await remote.close();

@@ -164,6 +164,8 @@ export interface OpenDatabaseOptions<S extends Schema> {
   readonly locks?: LockManagerLike;
   /** How long a new leader retries opening files the previous leader's worker still holds. Default 10 s. */
   readonly openTimeoutMs?: number;
+  /** SQLite page cache of the worker, in MiB (default 64; memory is taken only as pages are read). */
+  readonly cacheMiB?: number;
 }
 
 const MAX_TRANSACTION_ATTEMPTS = 5;
@@ -204,6 +206,7 @@ export async function openDatabase<const S extends Schema>(
     ...(options.worker ? { worker: options.worker } : {}),
     ...(options.locks ? { locks: options.locks } : {}),
     ...(options.openTimeoutMs === undefined ? {} : { openTimeoutMs: options.openTimeoutMs }),
+    ...(options.cacheMiB === undefined ? {} : { cacheMiB: options.cacheMiB }),
   });
   const { schema } = options;
 

@@ -44,8 +44,18 @@ const startWorker = () => {
   return worker;
 };
 
+const openStart = performance.now();
 const db = await openDatabase({ name, schema, worker: startWorker });
 const notes = db.collection('notes');
+const opened = performance.now();
+const firstResult =
+  params.get('probe') === '1'
+    ? await notes.find({
+        filter: { op: 'eq', field: 'group', value: 'hot' },
+        sort: [{ field: 'n', dir: 'asc' }],
+      })
+    : [];
+const firstResultAt = performance.now();
 
 const live = new Map<string, { docs: Note[]; calls: number; stop: () => void }>();
 const resolved: string[] = [];
@@ -65,6 +75,12 @@ const app = {
   db,
   notes,
   role: () => db.role,
+  /** With `?probe=1`: ms from calling openDatabase to open, and to the first result of the `hot` query. */
+  coldOpen: () => ({
+    openMs: opened - openStart,
+    firstResultMs: firstResultAt - openStart,
+    rows: firstResult.length,
+  }),
   storage: () => db.storage,
   /** Starts a live query on `notes` kept under `key`. */
   watch(key: string, options: Parameters<typeof notes.watch>[0] = {}) {

@@ -15,13 +15,22 @@ import type { Engine, LiveQueryEvent, StorageDriver, StorageDriverInfo } from '@
 import { tabLockName } from './channel-protocol';
 import { type ChannelPort, type ChannelServer, serveChannel } from './channel-server';
 import { DbWorkerError, DbWorkerErrorCode } from './errors';
-import type { DbRequest, OpenRequest, StorageReport, WatchSpec } from './protocol';
+import {
+  type DbRequest,
+  DEFAULT_CACHE_MIB,
+  type OpenRequest,
+  type StorageReport,
+  type WatchSpec,
+} from './protocol';
 import { createRequestHandler, type RequestHandler } from './request-handler';
 
 /** How the worker opens storage and the engine; injected so the same API runs in Node tests. */
 export interface DbWorkerDeps {
-  /** Opens the SQLite database `name` (in a browser worker: wa-sqlite on OPFS, IndexedDB fallback). */
-  readonly openDriver: (name: string) => Promise<StorageDriver>;
+  /**
+   * Opens the SQLite database `name` (in a browser worker: wa-sqlite on OPFS, IndexedDB fallback) with a page
+   * cache of `cacheMiB`.
+   */
+  readonly openDriver: (name: string, cacheMiB: number) => Promise<StorageDriver>;
   readonly openEngine: (options: { driver: StorageDriver; schema: Schema }) => Promise<Engine>;
   /** Opens the follower channel (default: `new BroadcastChannel(name)`). */
   readonly openChannel?: (name: string) => ChannelPort & { close(): void };
@@ -68,12 +77,17 @@ function defaultWhenLockFree(lock: string, gone: () => void): void {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-async function openWithRetry(deps: DbWorkerDeps, name: string, timeoutMs: number): Promise<StorageDriver> {
+async function openWithRetry(
+  deps: DbWorkerDeps,
+  name: string,
+  cacheMiB: number,
+  timeoutMs: number,
+): Promise<StorageDriver> {
   const deadline = Date.now() + timeoutMs;
   let delay = 20;
   for (;;) {
     try {
-      return await deps.openDriver(name);
+      return await deps.openDriver(name, cacheMiB);
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       const retryable = code === 'storage_busy' || code === 'storage_io';
@@ -112,7 +126,12 @@ export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
   };
 
   async function open(request: OpenRequest): Promise<StorageReport> {
-    const driver = await openWithRetry(deps, request.name, request.openTimeoutMs ?? 10_000);
+    const driver = await openWithRetry(
+      deps,
+      request.name,
+      request.cacheMiB ?? DEFAULT_CACHE_MIB,
+      request.openTimeoutMs ?? 10_000,
+    );
     let opened: Engine;
     try {
       opened = await deps.openEngine({ driver, schema: request.schema });

@@ -4,7 +4,7 @@
  * Start it with `createDbWorker()` from `@loam/db-worker`.
  */
 
-import { createWaSqliteStorage, openEngine } from '@loam/store';
+import { createWaSqliteStorage, defaultPragmas, detectWaSqliteVfs, openEngine } from '@loam/store';
 import * as Comlink from 'comlink';
 import { createDbWorkerApi, type DbWorkerApi } from './db-worker-api';
 import { registerErrorTransfer } from './error-transfer';
@@ -12,7 +12,15 @@ import { registerErrorTransfer } from './error-transfer';
 registerErrorTransfer();
 
 const api = createDbWorkerApi({
-  openDriver: (name) => createWaSqliteStorage({ name }),
+  openDriver: (name, cacheMiB) => {
+    const vfs = detectWaSqliteVfs();
+    if (!vfs) return createWaSqliteStorage({ name });
+    return createWaSqliteStorage({
+      name,
+      vfs,
+      pragmas: [...defaultPragmas[vfs], `PRAGMA cache_size=-${Math.round(cacheMiB * 1024)}`],
+    });
+  },
   openEngine: (options) => openEngine(options),
 });
 

@@ -106,7 +106,16 @@ export interface OpenRequest {
   readonly leaderId: string;
   /** Give up opening after this long (the previous leader's worker may hold the OPFS files for a moment). */
   readonly openTimeoutMs?: number;
+  /** SQLite page cache, in MiB (default {@link DEFAULT_CACHE_MIB}); allocated only as pages are read. */
+  readonly cacheMiB?: number;
 }
+
+/**
+ * The worker's default SQLite page cache. SQLite's own default (2 MiB) makes every live query over scattered rows
+ * re-read its pages from OPFS: measured with 20k notes in Chromium, a 1,000-row indexed query took ~500 ms with
+ * 2 MiB and ~10 ms with a cache holding the table.
+ */
+export const DEFAULT_CACHE_MIB = 64;
 
 /** Where the data lives, as the API reports it. */
 export interface StorageReport {
