@@ -1,6 +1,12 @@
 /**
  * `@loam/sync`: the wire protocol, the client sync engine and its transports.
  */
+
+export * from './client/backoff';
+export * from './client/subscriptions';
+export * from './client/sync-client';
 export * from './errors';
 export * from './protocol/codec';
 export * from './protocol/messages';
+export * from './transport/transport';
+export * from './transport/transport-websocket';
