@@ -149,7 +149,7 @@ export interface SyncClientOptions {
   readonly backoff?: BackoffOptions;
   /** Default: the global `setTimeout`/`clearTimeout`. */
   readonly timers?: Timers;
-  /** Default: `navigator.onLine` and the `online`/`offline` events of `globalThis` where present, else always online. */
+  /** Default: {@link createGlobalConnectivity} (`navigator.onLine` and the `online`/`offline` events). */
   readonly connectivity?: Connectivity;
   /** Largest number of ops in one `push` (default 500). */
   readonly maxBatchOps?: number;
@@ -190,6 +190,8 @@ export interface SyncClient {
 /** Server error codes after which retrying cannot help: the client stops until `start()` is called again. */
 export const FATAL_SERVER_CODES: ReadonlySet<string> = new Set([
   'auth_invalid',
+  'auth_required',
+  'replica_mismatch',
   'schema_mismatch',
   'protocol_version',
   'origin_denied',
@@ -218,23 +220,44 @@ interface LiveSubscription {
   readonly waiters: ((outcome: SubscriptionOutcome) => void)[];
 }
 
-function globalConnectivity(): Connectivity {
+/**
+ * The runtime's connectivity: `navigator.onLine` plus the `online`/`offline` events of `globalThis`. Chromium
+ * updates `navigator.onLine` in dedicated workers without firing those events there, so where `navigator.onLine`
+ * exists it is also checked every `pollMs`; listeners hear each change once. Without `navigator.onLine` (Node) the
+ * device counts as always online.
+ */
+export function createGlobalConnectivity(pollMs = 500): Connectivity {
   const g = globalThis as {
     navigator?: { onLine?: unknown };
     addEventListener?: (type: string, listener: () => void) => void;
     removeEventListener?: (type: string, listener: () => void) => void;
   };
+  const isOnline = () => g.navigator?.onLine !== false;
   return {
-    isOnline: () => g.navigator?.onLine !== false,
+    isOnline,
     onChange(listener) {
-      if (typeof g.addEventListener !== 'function') return () => undefined;
-      const online = () => listener(true);
-      const offline = () => listener(false);
-      g.addEventListener('online', online);
-      g.addEventListener('offline', offline);
+      let last = isOnline();
+      const check = () => {
+        const value = isOnline();
+        if (value === last) return;
+        last = value;
+        listener(value);
+      };
+      const cleanups: (() => void)[] = [];
+      if (typeof g.addEventListener === 'function') {
+        g.addEventListener('online', check);
+        g.addEventListener('offline', check);
+        cleanups.push(() => {
+          g.removeEventListener?.('online', check);
+          g.removeEventListener?.('offline', check);
+        });
+      }
+      if (typeof g.navigator?.onLine === 'boolean') {
+        const interval = setInterval(check, pollMs);
+        cleanups.push(() => clearInterval(interval));
+      }
       return () => {
-        g.removeEventListener?.('online', online);
-        g.removeEventListener?.('offline', offline);
+        for (const c of cleanups) c();
       };
     },
   };
@@ -253,7 +276,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
   const { engine, getToken } = options;
   const now = options.now ?? Date.now;
   const timers = options.timers ?? defaultTimers;
-  const connectivity = options.connectivity ?? globalConnectivity();
+  const connectivity = options.connectivity ?? createGlobalConnectivity();
   const backoff = createBackoff(options.backoff, options.random);
   const maxBatchOps = Math.max(1, options.maxBatchOps ?? 500);
   const maxBatchBytes = Math.max(1, options.maxBatchBytes ?? 512 * 1024);

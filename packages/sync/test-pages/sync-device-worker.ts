@@ -1,0 +1,64 @@
+/**
+ * A test device for `sync-client.browser.test.ts`: a dedicated worker that opens the engine on wa-sqlite (OPFS
+ * in Chromium) and runs the sync client against the relay over the browser's own `WebSocket`, exactly as the
+ * database worker of `@loam/client` would. Exposed over Comlink; not part of the package's API.
+ */
+import { defineSchema, f, type Schema } from '@loam/core';
+import { createWaSqliteStorage, type Engine, openEngine } from '@loam/store';
+import * as Comlink from 'comlink';
+import { createSyncClient, type SyncClient, type SyncStatus } from '../src/index';
+
+/** The schema both devices and the relay use (the relay gets it as JSON). */
+export const deviceSchema = defineSchema({
+  version: 1,
+  collections: {
+    notes: { fields: { title: f.string(), store: f.number({ indexed: true }) } },
+  },
+}) satisfies Schema;
+
+let engine: Engine | undefined;
+let client: SyncClient | undefined;
+const connectivityEvents: string[] = [];
+for (const type of ['online', 'offline'] as const)
+  globalThis.addEventListener(type, () => connectivityEvents.push(type));
+
+function opened(): { engine: Engine; client: SyncClient } {
+  if (!engine || !client) throw new Error('call open() first');
+  return { engine, client };
+}
+
+const api = {
+  ping: () => 'pong',
+  /** Opens the device's database, starts sync against `url` and subscribes to the notes of `store`. */
+  async open(url: string, name: string, token: string, store: number): Promise<string> {
+    engine = await openEngine({ driver: await createWaSqliteStorage({ name }), schema: deviceSchema });
+    client = createSyncClient({
+      engine,
+      url,
+      getToken: async () => token,
+      backoff: { baseMs: 100, maxMs: 2_000 },
+    });
+    client.start();
+    const sub = client.subscribe('notes', { op: 'eq', field: 'store', value: store });
+    await sub.ready;
+    return engine.replica;
+  },
+  async write(title: string, store: number): Promise<string> {
+    return opened().engine.insert('notes', { title, store });
+  },
+  async titles(): Promise<string[]> {
+    const docs = await opened().engine.find({ collection: 'notes', sort: [{ field: 'title', dir: 'asc' }] });
+    return docs.map((d) => String(d.title));
+  },
+  status(): SyncStatus {
+    return opened().client.status();
+  },
+  connectivity(): { onLine: boolean; events: string[] } {
+    return { onLine: navigator.onLine, events: [...connectivityEvents] };
+  },
+};
+
+/** What the test calls. */
+export type SyncDeviceApi = typeof api;
+
+Comlink.expose(api);
