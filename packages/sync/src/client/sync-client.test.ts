@@ -498,7 +498,6 @@ describe('subscriptions (scripted server)', () => {
       progress: { sent: 2, total: 2 },
     });
     conn.send({ t: 'synced', sub: sub.id, cursor: 9 });
-    conn.send({ t: 'docs', cursor: 9, docs: [], removed: [] });
     expect(await sub.ready).toEqual({ status: 'synced' });
     await until(async () => (await engine.getMeta('cursor')) === 9, 'cursor');
     expect(client.status().downloading).toBeNull();

@@ -18,7 +18,8 @@
  *    logged and announced to `onRefused`; the compensating `docs` frame that follows reverts the document).
  * 2. **One ordered pipeline.** Every server frame, upload round and subscription change runs in one serial queue,
  *    in arrival order: a refusal is recorded before the compensating snapshot is applied, and a `docs` frame's
- *    documents, removals and cursor are stored in one engine transaction.
+ *    documents, removals and cursor are stored in one engine transaction. A `synced` frame's cursor (the point the
+ *    server says the session is complete through) is stored too, never moving the cursor back.
  * 3. **Bounded uploads.** At most `maxInFlight` unacknowledged `push` batches are outstanding per connection, each
  *    of at most `maxBatchOps` ops and about `maxBatchBytes` bytes. Ops of a lost connection are sent again on the
  *    next one (the server drops ops it already has).
@@ -581,6 +582,11 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
         return;
       }
       case 'synced': {
+        if (message.cursor > 0) {
+          const stored = await engine.getMeta('cursor');
+          if (typeof stored !== 'number' || stored < message.cursor)
+            await engine.setMeta('cursor', message.cursor);
+        }
         const map = await loadSubs();
         const sub = map.get(message.sub);
         if (sub) {
