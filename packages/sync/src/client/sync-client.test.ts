@@ -189,7 +189,7 @@ async function until<T>(probe: () => T | Promise<T>, what: string): Promise<NonN
       if (!value) throw new Error(`still waiting for ${what}`);
       return value as NonNullable<T>;
     },
-    { timeout: 5_000, interval: 2 },
+    { timeout: 15_000, interval: 2 },
   );
 }
 
@@ -514,6 +514,32 @@ describe('subscriptions (scripted server)', () => {
     expect(again.id).toBe(sub.id);
     expect(await again.ready).toEqual({ status: 'synced' });
     expect(await restarted.subscriptions()).toEqual([{ id: sub.id, query: sub.query, synced: true }]);
+  });
+
+  it('asks for the whole set of a subscription made offline, even when resuming from a cursor', async () => {
+    const engine = await openAt('a.db');
+    await engine.setMeta('cursor', 40);
+    const server = createFakeServer();
+    const { client, timers } = startClient(engine, server);
+    const first = await connected(server, client, 1);
+    const old = client.subscribe('notes', q.eq('store', 1));
+    await until(() => first.received.find((m) => m.t === 'subscribe'), 'subscribe');
+    first.send({ t: 'synced', sub: old.id, cursor: 41 });
+    await old.ready;
+    first.drop();
+    const fresh = client.subscribe('notes', q.eq('store', 2));
+    await until(async () => (await client.subscriptions()).length === 2, 'persisted');
+    timers.advance(timers.delays()[0] ?? 0);
+    const second = await until(() => server.connections[1]?.received[0], 'second hello').then(() =>
+      server.last(),
+    );
+    const hello = second.received[0];
+    expect(hello).toMatchObject({ t: 'hello', cursor: 41, subs: [{ id: old.id }] });
+    second.send({ ...welcome(41), reset: false } as ServerMessage);
+    await until(() => second.received.find((m) => m.t === 'subscribe'), 'subscribe after welcome');
+    expect(second.received.filter((m) => m.t === 'subscribe')).toEqual([
+      { t: 'subscribe', sub: { id: fresh.id, query: fresh.query } },
+    ]);
   });
 
   it('removes on unsubscribe only the documents no remaining subscription covers', async () => {

@@ -19,12 +19,14 @@
  * 2. **One ordered pipeline.** Every server frame, upload round and subscription change runs in one serial queue,
  *    in arrival order: a refusal is recorded before the compensating snapshot is applied, and a `docs` frame's
  *    documents, removals and cursor are stored in one engine transaction. A `synced` frame's cursor (the point the
- *    server says the session is complete through) is stored too, never moving the cursor back.
+ *    server says the session is complete through) is stored too, never moving the cursor back; a `welcome` with
+ *    `reset` clears it (the server's history no longer matches it).
  * 3. **Bounded uploads.** At most `maxInFlight` unacknowledged `push` batches are outstanding per connection, each
  *    of at most `maxBatchOps` ops and about `maxBatchBytes` bytes. Ops of a lost connection are sent again on the
  *    next one (the server drops ops it already has).
- * 4. **Subscriptions survive restarts.** They are persisted (sync setting `subscriptions`) before they are sent;
- *    the next `hello` carries them. Ending one removes from the device the documents no remaining subscription
+ * 4. **Subscriptions survive restarts.** They are persisted (sync setting `subscriptions`) before they are sent.
+ *    `hello` carries those whose first full set arrived once (the server resumes them from the cursor); the others
+ *    are sent as `subscribe` after `welcome`, so their whole set streams in even when the cursor is not 0. Ending one removes from the device the documents no remaining subscription
  *    covers, judged locally (removal, not deletion: no op is written).
  * 5. **Retries are bounded and spread.** Reconnects wait a full-jitter exponential backoff; nothing is attempted
  *    while the device reports itself offline; fatal server errors stop retrying until `start()` is called again.
@@ -503,7 +505,8 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     const cursor = await engine.getMeta('cursor');
     const map = await loadSubs();
     if (conn !== c) return;
-    c.helloSubs = new Set(map.keys());
+    const synced = [...map.values()].filter((s) => s.stored.synced);
+    c.helloSubs = new Set(synced.map((s) => s.stored.id));
     send(c, {
       t: 'hello',
       protocol: PROTOCOL_VERSION,
@@ -511,7 +514,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
       token,
       schemaVersion: engine.schema.version,
       cursor: typeof cursor === 'number' && Number.isSafeInteger(cursor) && cursor >= 0 ? cursor : 0,
-      subs: [...map.values()].map((s) => ({ id: s.stored.id, query: s.stored.query })),
+      subs: synced.map((s) => ({ id: s.stored.id, query: s.stored.query })),
     });
   }
 
@@ -521,6 +524,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
         if (conn !== c) return;
         c.welcomed = true;
         backoff.reset();
+        if (message.reset) await engine.setMeta('cursor', 0);
         const map = await loadSubs();
         for (const [id, s] of map)
           if (!c.helloSubs?.has(id)) send(c, { t: 'subscribe', sub: { id, query: s.stored.query } });
