@@ -5,11 +5,16 @@
  */
 
 import { type CollectionDef, type DocState, type MaterializedDoc, materialize } from '@loam/core';
-import { decode, encode } from '@msgpack/msgpack';
+import { Decoder, Encoder } from '@msgpack/msgpack';
 import * as Y from 'yjs';
 import { quoteIdentifier, toSqlValue } from '../query/sql-compiler';
 import type { SqlExecutor, SqlValue } from '../storage/driver';
 import { columnPaths, docTable } from './tables';
+
+const encoder = new Encoder();
+const decoder = new Decoder();
+const encode = (value: unknown) => encoder.encode(value);
+const decode = (bytes: Uint8Array) => decoder.decode(bytes);
 
 /** Encodes a document's register and counter metadata (Yjs states are stored apart). */
 export function encodeDocState(state: DocState): Uint8Array {

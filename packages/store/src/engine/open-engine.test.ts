@@ -143,6 +143,27 @@ describe('local writes', () => {
     expect((await db.get('products', id))?.stock).toBe(-1);
   });
 
+  it('drops exactly the acknowledged ops from the outbox, even part of a transaction', async () => {
+    const db = await openAt('a.db');
+    const [a, b] = await db.transaction(async (tx) => [
+      await tx.insert('products', { name: 'A', price: 1 }),
+      await tx.insert('products', { name: 'B', price: 2 }),
+    ]);
+    await db.update('products', a as string, { price: 3 });
+    const all = await db.pendingOps(10);
+    expect(all.map((op) => [op.kind, op.doc])).toEqual([
+      ['create', a],
+      ['create', b],
+      ['set', a],
+    ]);
+    await db.acknowledge([(all[1] as Op).id]);
+    expect((await db.pendingOps(10)).map((op) => op.id)).toEqual([all[0]?.id, all[2]?.id]);
+    expect(await db.pendingCount()).toBe(2);
+    await db.acknowledge(all.map((op) => op.id));
+    expect(await db.pendingOps(10)).toEqual([]);
+    expect(await db.pendingCount()).toBe(0);
+  });
+
   it('persists documents, replica id and op sequence across reopen', async () => {
     const db = await openAt('a.db');
     const id = await db.insert('products', { name: 'Kept', price: 9, tags: ['x'], note: 'n' });

@@ -58,9 +58,9 @@ export interface EngineOptions {
   readonly maxDriftMs?: number;
 }
 
-const INSERT_OP = 'INSERT INTO loam_ops (id, collection, doc, bytes, pending) VALUES (?, ?, ?, ?, ?)';
-const INSERT_REMOTE_OP =
-  'INSERT OR IGNORE INTO loam_ops (id, collection, doc, bytes, pending) VALUES (?, ?, ?, ?, 0)';
+const INSERT_OUTBOX = 'INSERT INTO loam_outbox (ops, count) VALUES (?, ?)';
+const INSERT_SEEN = 'INSERT OR IGNORE INTO loam_seen (id) VALUES (?)';
+const OUTBOX_CHUNK = 200;
 const UPSERT_YJS = 'INSERT OR REPLACE INTO loam_yjs (collection, doc, field, state) VALUES (?, ?, ?, ?)';
 const DELETE_YJS = 'DELETE FROM loam_yjs WHERE collection = ? AND doc = ? AND field = ?';
 const SAVE_META =
@@ -189,7 +189,6 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
       touched.add(c.name);
       ops.push(...newOps);
       await sql.run(c.upsert, rowParams(c, id, st, txVersion));
-      for (const op of newOps) await sql.run(INSERT_OP, [op.id, op.collection, op.doc, encodeOps([op]), 1]);
       await saveYjs(sql, c, id, st, newOps);
     };
 
@@ -205,7 +204,6 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
       async insertMany(collection, docs) {
         const c = coll(collection);
         const rows: SqlValue[][] = [];
-        const opRows: SqlValue[][] = [];
         const ids: DocId[] = [];
         for (const doc of docs) {
           const given = doc.id;
@@ -216,14 +214,12 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
           states.set(key(c, id), st);
           ops.push(...newOps);
           rows.push(rowParams(c, id, st, txVersion));
-          for (const op of newOps) opRows.push([op.id, op.collection, op.doc, encodeOps([op]), 1]);
           if (c.crdtFields.length > 0) await saveYjs(sql, c, id, st, newOps);
           ids.push(id);
         }
         if (rows.length) {
           touched.add(c.name);
           await sql.batch(c.upsert, rows);
-          await sql.batch(INSERT_OP, opRows);
         }
         return ids;
       },
@@ -340,7 +336,10 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
             Date.now(),
           ]);
         }
-        if (ctx.ops.length > 0) await saveMeta(sql, txVersion);
+        if (ctx.ops.length > 0) {
+          await sql.run(INSERT_OUTBOX, [encodeOps(ctx.ops), ctx.ops.length]);
+          await saveMeta(sql, txVersion);
+        }
         return value;
       });
       if (!replayed && ctx && ctx.ops.length > 0) {
@@ -418,7 +417,7 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
         const ctx = createContext(sql, txVersion);
         const dirty = new Map<string, { c: CollectionSql; id: string; state: DocState; ops: Op[] }>();
         for (const op of input) {
-          const inserted = await sql.run(INSERT_REMOTE_OP, [op.id, op.collection, op.doc, encodeOps([op])]);
+          const inserted = await sql.run(INSERT_SEEN, [op.id]);
           if (inserted.changes === 0) continue;
           const c = coll(op.collection);
           const state = (await ctx.stateOf(c, op.doc)) ?? createDocState();
@@ -443,22 +442,14 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     },
 
     async pendingOps(limit) {
-      const rows = await driver.all<{ bytes: Uint8Array }>(
-        'SELECT bytes FROM loam_ops WHERE pending = 1 ORDER BY seq LIMIT ?',
-        [limit],
-      );
-      return rows.flatMap((r) => decodeOps(r.bytes));
+      return (await outboxOps(driver, limit)).slice(0, limit);
     },
     async pendingCount() {
-      const row = await driver.get<{ n: number }>('SELECT count(*) AS n FROM loam_ops WHERE pending = 1');
+      const row = await driver.get<{ n: number }>('SELECT total(count) AS n FROM loam_outbox');
       return row?.n ?? 0;
     },
     async acknowledge(opIds) {
-      if (opIds.length)
-        await driver.batch(
-          'UPDATE loam_ops SET pending = 0 WHERE id = ?',
-          opIds.map((id) => [id]),
-        );
+      if (opIds.length) await driver.transaction((sql) => dropFromOutbox(sql, opIds));
     },
     getState: (collection, id) => loadDocState(driver, coll(collection), id),
 
@@ -473,11 +464,7 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
           let ops: Op[] = [];
           if (mode === 'replace') {
             state = incoming;
-            const pending = await sql.all<{ bytes: Uint8Array }>(
-              'SELECT bytes FROM loam_ops WHERE pending = 1 AND collection = ? AND doc = ? ORDER BY seq',
-              [collection, id],
-            );
-            ops = pending.flatMap((r) => decodeOps(r.bytes));
+            ops = (await outboxOps(sql)).filter((op) => op.collection === collection && op.doc === id);
             for (const op of ops) applyOp(c.def, state, op);
           } else {
             state = (await loadDocState(sql, c, id)) ?? createDocState();
@@ -516,8 +503,11 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
       if (refusals.length === 0) return;
       const at = Date.now();
       await driver.transaction(async (sql) => {
+        await dropFromOutbox(
+          sql,
+          refusals.map((r) => r.op),
+        );
         for (const r of refusals) {
-          await sql.run('DELETE FROM loam_ops WHERE id = ? AND pending = 1', [r.op]);
           await sql.run(
             'INSERT OR REPLACE INTO loam_refused (op, collection, doc, code, reason, at) VALUES (?, ?, ?, ?, ?, ?)',
             [r.op, r.collection, r.doc, r.code, r.reason, at],
@@ -555,6 +545,50 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     },
   };
   return engine;
+}
+
+/** Unacknowledged local ops, oldest first: every one, or at least `limit` when given (whole transactions). */
+async function outboxOps(sql: SqlExecutor, limit = Number.POSITIVE_INFINITY): Promise<Op[]> {
+  const out: Op[] = [];
+  let after = 0;
+  while (out.length < limit) {
+    const rows = await sql.all<{ seq: number; ops: Uint8Array }>(
+      'SELECT seq, ops FROM loam_outbox WHERE seq > ? ORDER BY seq LIMIT ?',
+      [after, OUTBOX_CHUNK],
+    );
+    for (const row of rows)
+      out.push(...decodeOps(row.ops, { maxOps: Number.MAX_SAFE_INTEGER, maxBytes: row.ops.length }));
+    if (rows.length < OUTBOX_CHUNK) break;
+    after = (rows[rows.length - 1] as { seq: number }).seq;
+  }
+  return out;
+}
+
+/** Removes ops from the outbox (acknowledged or refused), rewriting the transactions they were part of. */
+async function dropFromOutbox(sql: SqlExecutor, opIds: readonly string[]): Promise<void> {
+  const wanted = new Set(opIds);
+  let after = 0;
+  while (wanted.size > 0) {
+    const rows = await sql.all<{ seq: number; ops: Uint8Array }>(
+      'SELECT seq, ops FROM loam_outbox WHERE seq > ? ORDER BY seq LIMIT ?',
+      [after, OUTBOX_CHUNK],
+    );
+    for (const row of rows) {
+      const ops = decodeOps(row.ops, { maxOps: Number.MAX_SAFE_INTEGER, maxBytes: row.ops.length });
+      const kept = ops.filter((op) => !wanted.has(op.id));
+      if (kept.length === ops.length) continue;
+      for (const op of ops) wanted.delete(op.id);
+      if (kept.length === 0) await sql.run('DELETE FROM loam_outbox WHERE seq = ?', [row.seq]);
+      else
+        await sql.run('UPDATE loam_outbox SET ops = ?, count = ? WHERE seq = ?', [
+          encodeOps(kept),
+          kept.length,
+          row.seq,
+        ]);
+    }
+    if (rows.length < OUTBOX_CHUNK) break;
+    after = (rows[rows.length - 1] as { seq: number }).seq;
+  }
 }
 
 /** Saves the Yjs state of every list and text field of a document, dropping the rows of absent ones. */

@@ -3,7 +3,8 @@
  *
  * ```
  * loam_meta      key → value: replica id, HLC, next op sequence, row version, schema (JSON)
- * loam_ops       every op this replica knows, encoded; pending = 1 while a local op awaits the server's ack (outbox)
+ * loam_outbox    local ops not yet acknowledged by the server: one row per transaction (`encodeOps` of its ops), in order
+ * loam_seen      ids of remote ops already applied (so a re-delivered op is recognised)
  * loam_yjs       Yjs state of each list and text field of each document
  * loam_requests  ids of committed transactions with their results (idempotent retries)
  * loam_refused   the refused-writes log: ops the server refused, with its code and reason
@@ -38,15 +39,8 @@ export function docTable(name: string): string {
 
 const BASE_DDL = `
 CREATE TABLE IF NOT EXISTS loam_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS loam_ops (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  id TEXT NOT NULL UNIQUE,
-  collection TEXT NOT NULL,
-  doc TEXT NOT NULL,
-  bytes BLOB NOT NULL,
-  pending INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS loam_ops_pending ON loam_ops (seq) WHERE pending = 1;
+CREATE TABLE IF NOT EXISTS loam_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, ops BLOB NOT NULL, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS loam_seen (id TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS loam_yjs (
   collection TEXT NOT NULL, doc TEXT NOT NULL, field TEXT NOT NULL, state BLOB NOT NULL,
   PRIMARY KEY (collection, doc, field)

@@ -72,6 +72,7 @@ export const defaultPragmas: Readonly<Record<WaSqliteVfs, readonly string[]>> = 
     'PRAGMA locking_mode=exclusive',
     'PRAGMA journal_mode=WAL',
     'PRAGMA synchronous=NORMAL',
+    'PRAGMA cache_size=-65536',
   ],
   OriginPrivateFileSystemVFS: ['PRAGMA temp_store=MEMORY', 'PRAGMA locking_mode=exclusive'],
   IDBBatchAtomicVFS: ['PRAGMA temp_store=MEMORY', 'PRAGMA journal_mode=MEMORY'],
