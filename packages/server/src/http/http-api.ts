@@ -1,0 +1,281 @@
+/**
+ * The HTTP API for backends, with service credentials (`Authorization: Bearer <serviceToken>`).
+ *
+ * ```
+ * POST   /v1/collections/:c/docs                 body: the document (id optional)   → 201 { doc }
+ * GET    /v1/collections/:c/docs/:id                                                 → 200 { doc } | 404
+ * PATCH  /v1/collections/:c/docs/:id             body: fields to set (null clears)  → 200 { doc }
+ * POST   /v1/collections/:c/docs/:id/increment   body: { field, by }                → 200 { doc }
+ * DELETE /v1/collections/:c/docs/:id                                                 → 200 { deleted: true }
+ * POST   /v1/collections/:c/query                body: { filter?, sort?, limit?, offset? } → 200 { docs }
+ * ```
+ * Bodies and responses are JSON; `date` fields travel as ISO 8601 strings (converted by the schema, in bodies
+ * and in query filters). Every error is `{ code, message, problems? }` with a 4xx status (`bad_request`,
+ * `validation_failed` with one line per problem, `query_invalid`, `unauthorized`, `not_found`, `already_exists`)
+ * and stores nothing. Writes are ops stamped with the server's replica, committed through the same write queue as
+ * device pushes, so they reach subscribed devices and webhooks at once.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  AlreadyExistsError,
+  applyOp,
+  type CollectionDef,
+  createDocState,
+  type DocId,
+  type DocState,
+  type FieldDef,
+  type Filter,
+  fieldAt,
+  LoamError,
+  materialize,
+  NotFoundError,
+  type Op,
+  QueryError,
+  type Schema,
+  SchemaError,
+  ValidationError,
+  validateQuery,
+  type Writer,
+} from '@loam/core';
+import { HttpApiError, ServerErrorCode } from '../errors';
+import type { Metrics } from '../metrics/metrics';
+import type { Relay } from '../relay/relay';
+import type { ServerStore } from '../storage/server-store';
+
+/** Options of {@link createHttpApi}. */
+export interface HttpApiOptions {
+  readonly relay: Relay;
+  readonly store: ServerStore;
+  readonly metrics: Metrics;
+  /** Absent: every request is refused with 401. */
+  readonly serviceToken?: string;
+  /** Largest accepted body, bytes. */
+  readonly maxBodyBytes: number;
+}
+
+/** Handles a request under `/v1/`; returns false for other paths. */
+export type HttpApi = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+
+type Produce = (w: Writer, state: DocState | undefined) => { id: string; ops: Op[] };
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+function toDate(value: unknown): unknown {
+  if (typeof value !== 'string' || !ISO_DATE.test(value)) return value;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? value : d;
+}
+
+/** Converts ISO strings to `Date`s where the schema declares `date` fields (objects included). */
+function convertDates(fields: { readonly [name: string]: FieldDef }, input: Record<string, unknown>) {
+  const out: Record<string, unknown> = { ...input };
+  for (const [name, value] of Object.entries(input)) {
+    const def = Object.hasOwn(fields, name) ? fields[name] : undefined;
+    if (!def) continue;
+    if (def.kind === 'date') out[name] = toDate(value);
+    else if (def.kind === 'object' && value !== null && typeof value === 'object' && !Array.isArray(value))
+      out[name] = convertDates(def.fields, value as Record<string, unknown>);
+  }
+  return out;
+}
+
+function convertFilterDates(col: CollectionDef, filter: unknown): unknown {
+  if (filter === null || typeof filter !== 'object' || Array.isArray(filter)) return filter;
+  const f = filter as Record<string, unknown>;
+  if (Array.isArray(f.filters)) return { ...f, filters: f.filters.map((x) => convertFilterDates(col, x)) };
+  if (f.filter !== undefined) return { ...f, filter: convertFilterDates(col, f.filter) };
+  if (typeof f.field !== 'string' || fieldAt(col, f.field)?.kind !== 'date') return f;
+  const ms = (v: unknown) => {
+    const d = toDate(v);
+    return d instanceof Date ? d.getTime() : v;
+  };
+  return {
+    ...f,
+    ...(f.value !== undefined ? { value: ms(f.value) } : {}),
+    ...(Array.isArray(f.values) ? { values: f.values.map(ms) } : {}),
+  };
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > max) throw new HttpApiError(413, ServerErrorCode.badRequest, `The body exceeds ${max} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '')
+    throw new HttpApiError(400, ServerErrorCode.badRequest, 'The body is empty: send a JSON object');
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new HttpApiError(
+      400,
+      ServerErrorCode.badRequest,
+      `The body is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+}
+
+function objectBody(value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new HttpApiError(400, ServerErrorCode.badRequest, 'The body must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+/** Creates the API handler. */
+export function createHttpApi(options: HttpApiOptions): HttpApi {
+  const { relay, store, metrics } = options;
+  const schema: Schema = relay.schema;
+  const expected = options.serviceToken === undefined ? undefined : digest(options.serviceToken);
+
+  const authorized = (req: IncomingMessage) => {
+    const header = req.headers.authorization;
+    if (!expected || typeof header !== 'string' || !header.startsWith('Bearer ')) return false;
+    return timingSafeEqual(digest(header.slice(7)), expected);
+  };
+
+  const collection = (name: string): CollectionDef => {
+    if (!Object.hasOwn(schema.collections, name))
+      throw new HttpApiError(404, ServerErrorCode.notFound, `Unknown collection "${name}"`);
+    return schema.collections[name] as CollectionDef;
+  };
+
+  /** Runs a backend write producing ops on one document; returns the document after it. */
+  const write = (name: string, id: string | undefined, produce: Produce) => {
+    const col = collection(name);
+    return relay.backendWrite(async (ctx) => {
+      const state = id === undefined ? undefined : await ctx.state(name, id);
+      const { id: docId, ops } = produce(ctx.writer, state);
+      const after = state ?? createDocState();
+      for (const op of ops) applyOp(col, after, op);
+      return { ops, result: materialize(col, docId, after) ?? null };
+    });
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse, path: string[]) => {
+    if (!authorized(req))
+      throw new HttpApiError(
+        401,
+        ServerErrorCode.unauthorized,
+        expected
+          ? 'Send the service token as "Authorization: Bearer <token>"'
+          : 'The HTTP API is off: configure serviceToken',
+      );
+    const [root, name, kind, id, action] = path;
+    if (root !== 'collections' || name === undefined)
+      throw new HttpApiError(404, ServerErrorCode.notFound, 'No such route');
+    const col = collection(name);
+    const method = req.method ?? 'GET';
+    if (kind === 'query' && id === undefined && method === 'POST') {
+      const body = objectBody(await readJson(req, options.maxBodyBytes));
+      const { filter, ...rest } = body;
+      const query = validateQuery({
+        ...rest,
+        collection: name,
+        ...(filter !== undefined ? { filter: convertFilterDates(col, filter) as Filter } : {}),
+      });
+      return send(res, 200, { docs: await store.queryDocs(query) });
+    }
+    if (kind !== 'docs') throw new HttpApiError(404, ServerErrorCode.notFound, 'No such route');
+    if (id === undefined) {
+      if (method !== 'POST')
+        throw new HttpApiError(405, ServerErrorCode.badRequest, `${method} is not allowed here`);
+      const doc = convertDates(col.fields, objectBody(await readJson(req, options.maxBodyBytes)));
+      const result = await write(name, typeof doc.id === 'string' ? doc.id : undefined, (w, state) =>
+        w.insert(name, state, doc),
+      );
+      return send(res, 201, { doc: result });
+    }
+    if (action === 'increment' && method === 'POST') {
+      const body = objectBody(await readJson(req, options.maxBodyBytes));
+      if (typeof body.field !== 'string' || typeof body.by !== 'number')
+        throw new HttpApiError(
+          400,
+          ServerErrorCode.badRequest,
+          'Send { "field": <counter field>, "by": <integer> }',
+        );
+      const { field, by } = body;
+      const result = await write(name, id, (w, state) => ({
+        id,
+        ops: w.increment(name, state, id as DocId, field, by),
+      }));
+      return send(res, 200, { doc: result });
+    }
+    if (action !== undefined) throw new HttpApiError(404, ServerErrorCode.notFound, 'No such route');
+    switch (method) {
+      case 'GET': {
+        const stored = await store.getDoc(name, id);
+        const doc = stored?.live ? materialize(col, id, stored.state) : undefined;
+        if (!doc) throw new NotFoundError(name, id);
+        return send(res, 200, { doc });
+      }
+      case 'PATCH': {
+        const patch = convertDates(col.fields, objectBody(await readJson(req, options.maxBodyBytes)));
+        const result = await write(name, id, (w, state) => ({
+          id,
+          ops: w.update(name, state, id as DocId, patch),
+        }));
+        return send(res, 200, { doc: result });
+      }
+      case 'DELETE':
+        await write(name, id, (w, state) => ({ id, ops: w.delete(name, state, id as DocId) }));
+        return send(res, 200, { deleted: true });
+      default:
+        throw new HttpApiError(405, ServerErrorCode.badRequest, `${method} is not allowed here`);
+    }
+  };
+
+  return async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    if (parts[0] !== 'v1') return false;
+    try {
+      await handle(req, res, parts.slice(1));
+    } catch (error) {
+      const [status, body] = describeError(error);
+      send(res, status, body);
+    }
+    metrics.http(res.statusCode);
+    return true;
+  };
+}
+
+function describeError(error: unknown): [number, { code: string; message: string; problems?: string[] }] {
+  if (error instanceof HttpApiError)
+    return [
+      error.status,
+      {
+        code: error.code,
+        message: error.message,
+        ...(error.problems.length ? { problems: [...error.problems] } : {}),
+      },
+    ];
+  if (error instanceof ValidationError) {
+    const problems = error.problems.map(
+      (p) => `${p.path.length ? p.path.join('.') : '(document)'}: expected ${p.expected}, found ${p.found}`,
+    );
+    return [400, { code: error.code, message: error.message, problems }];
+  }
+  if (error instanceof NotFoundError) return [404, { code: error.code, message: error.message }];
+  if (error instanceof AlreadyExistsError) return [409, { code: error.code, message: error.message }];
+  if (error instanceof SchemaError) return [404, { code: ServerErrorCode.notFound, message: error.message }];
+  if (error instanceof QueryError || error instanceof LoamError)
+    return [400, { code: error.code, message: error.message }];
+  return [500, { code: ServerErrorCode.storage, message: 'The server failed to handle the request' }];
+}

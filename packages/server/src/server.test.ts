@@ -1,0 +1,206 @@
+import { type DocId, decodeDocSnapshot, materialize } from '@loam/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LoamServer, startServer } from './server';
+import { mintToken, startTestServer, tempDir, testConfig, testDevice, testSchema } from './testing/fixtures';
+import { connectClient, type ProtocolClient } from './testing/protocol-client';
+
+const orders = testSchema.collections.orders;
+const tmp = tempDir('loam-server-');
+let server: LoamServer;
+const open: ProtocolClient[] = [];
+
+beforeAll(async () => {
+  server = await startTestServer(tmp.dir);
+});
+afterAll(async () => {
+  for (const c of open) c.close();
+  await server.close();
+  tmp.cleanup();
+});
+
+async function client(url = server.wsUrl) {
+  const c = await connectClient(url);
+  open.push(c);
+  return c;
+}
+
+function decoded(frame: { docs: readonly { id: string; state: Uint8Array }[] }) {
+  return frame.docs.map((d) => materialize(orders, d.id, decodeDocSnapshot(d.state)));
+}
+
+describe('handshake', () => {
+  it('welcomes a signed-in device with the server replica, cursor and user', async () => {
+    const c = await client();
+    const device = testDevice();
+    const welcome = await c.hello({
+      replica: device.replica,
+      token: await mintToken({ sub: 'ann', role: 'manager' }),
+    });
+    expect(welcome).toMatchObject({ t: 'welcome', protocol: 1, reset: false, user: 'ann' });
+    expect(welcome.server).toMatch(/^[0-9a-z]{16}$/);
+    c.send({ t: 'ping' });
+    await c.next('pong');
+  });
+
+  it('refuses a schema version the server does not have, with a clear error', async () => {
+    const c = await client();
+    const token = await mintToken({ sub: 'ann', role: 'manager' });
+    await expect(c.hello({ replica: testDevice().replica, token, schemaVersion: 2 })).rejects.toMatchObject({
+      code: 'schema_mismatch',
+    });
+    expect((await c.closed).code).toBe(1008);
+  });
+
+  it('signs in anonymously when the server allows it', async () => {
+    const c = await client();
+    const device = testDevice();
+    const welcome = await c.hello({ replica: device.replica, token: null });
+    expect(welcome.user).toBe(`anon:${device.replica}`);
+  });
+});
+
+describe('upload and download', () => {
+  it('acknowledges a batch and streams it to a subscribed device, then live changes', async () => {
+    const writer = await client();
+    const reader = await client();
+    const a = testDevice();
+    const b = testDevice();
+    const token = await mintToken({ sub: 'mgr', role: 'manager' });
+    await writer.hello({ replica: a.replica, token });
+    const { id, ops } = a.insert('orders', { storeId: 's-live', owner: 'mgr', total: 10 });
+    const ack = await writer.push(1, ops);
+    expect(ack.accepted).toEqual(ops.map((o) => o.id));
+    expect(ack.refused).toEqual([]);
+
+    await reader.hello({
+      replica: b.replica,
+      token,
+      subs: [
+        {
+          id: 'live',
+          query: { collection: 'orders', filter: { op: 'eq', field: 'storeId', value: 's-live' } },
+        },
+      ],
+    });
+    const first = await reader.next('docs', (m) => m.sub === 'live');
+    expect(decoded(first)).toEqual([expect.objectContaining({ id, total: 10 })]);
+    expect(first.progress).toEqual({ sent: 1, total: 1 });
+    const synced = await reader.next('synced');
+    expect(synced.sub).toBe('live');
+
+    await writer.push(2, a.update('orders', id, { total: 12 }));
+    const live = await reader.next('docs', (m) => m.sub === undefined && m.docs.length > 0);
+    expect(decoded(live)).toEqual([expect.objectContaining({ id, total: 12 })]);
+    expect(live.cursor).toBeGreaterThan(synced.cursor);
+
+    await writer.push(3, a.update('orders', id, { storeId: 's-elsewhere' }));
+    const left = await reader.next('docs', (m) => m.removed.length > 0);
+    expect(left.removed).toEqual([{ collection: 'orders', id }]);
+  });
+
+  it('acknowledges a re-sent batch without applying it twice', async () => {
+    const c = await client();
+    const a = testDevice();
+    await c.hello({ replica: a.replica, token: await mintToken({ sub: 'mgr', role: 'manager' }) });
+    const { id, ops } = a.insert('orders', { storeId: 's-dup', owner: 'mgr', total: 1 });
+    const inc = a.increment('orders', id, 'qty', 5);
+    await c.push(1, [...ops, ...inc]);
+    const again = await c.push(2, inc);
+    expect(again.accepted).toEqual([inc[0]!.id]);
+    const stored = await server.store.getDoc('orders', id);
+    expect(materialize(orders, id, stored!.state)?.qty).toBe(5);
+  });
+
+  it('resumes from a cursor: changed docs in view, removals for docs that left, tombstones for deletes', async () => {
+    const w = await client();
+    const a = testDevice();
+    const token = await mintToken({ sub: 'mgr', role: 'manager' });
+    await w.hello({ replica: a.replica, token });
+    const x = a.insert('orders', { storeId: 's-res', owner: 'mgr', total: 1 });
+    const y = a.insert('orders', { storeId: 's-res', owner: 'mgr', total: 2 });
+    const z = a.insert('orders', { storeId: 's-res', owner: 'mgr', total: 3 });
+    await w.push(1, [...x.ops, ...y.ops, ...z.ops]);
+    const sub = {
+      id: 's',
+      query: { collection: 'orders', filter: { op: 'eq', field: 'storeId', value: 's-res' } },
+    } as const;
+    const r1 = await client();
+    const b = testDevice();
+    await r1.hello({ replica: b.replica, token, subs: [sub] });
+    const { cursor } = await r1.next('synced');
+    r1.close();
+
+    await w.push(2, a.update('orders', x.id, { total: 10 }));
+    await w.push(3, a.update('orders', y.id, { storeId: 's-gone' }));
+    await w.push(4, a.delete('orders', z.id));
+
+    const r2 = await client();
+    const welcome = await r2.hello({ replica: b.replica, token, cursor, subs: [sub] });
+    expect(welcome.reset).toBe(false);
+    const frames = [];
+    await r2.next('synced');
+    for (const m of r2.received) if (m.t === 'docs') frames.push(m);
+    const docs = frames.flatMap((f) => f.docs.map((d) => ({ id: d.id, state: decodeDocSnapshot(d.state) })));
+    const removed = frames.flatMap((f) => f.removed.map((r) => r.id));
+    expect(docs.find((d) => d.id === x.id)?.state.regs.total?.v).toBe(10);
+    expect(docs.find((d) => d.id === z.id)?.state.deleted).toBe(true);
+    expect(removed).toContain(y.id);
+    expect(docs.map((d) => d.id)).not.toContain(y.id);
+  });
+
+  it('resets a device whose cursor is ahead of the server (a restored backup) and resends in replace mode', async () => {
+    const c = await client();
+    const a = testDevice();
+    const token = await mintToken({ sub: 'mgr', role: 'manager' });
+    await c.hello({ replica: a.replica, token });
+    await c.push(1, a.insert('orders', { storeId: 's-reset', owner: 'mgr', total: 1 }).ops);
+    const r = await client();
+    const welcome = await r.hello({
+      replica: testDevice().replica,
+      token,
+      cursor: 1_000_000,
+      subs: [
+        {
+          id: 'r',
+          query: { collection: 'orders', filter: { op: 'eq', field: 'storeId', value: 's-reset' } },
+        },
+      ],
+    });
+    expect(welcome.reset).toBe(true);
+    const frame = await r.next('docs', (m) => m.sub === 'r');
+    expect(frame.docs.map((d) => d.mode)).toEqual(['replace']);
+  });
+});
+
+describe('durability', () => {
+  it('keeps acknowledged data across a restart of the server on the same file', async () => {
+    const local = tempDir('loam-server-restart-');
+    const config = await testConfig(`${local.dir}/server.db`);
+    const first = await startServer({ config });
+    const a = testDevice();
+    const token = await mintToken({ sub: 'mgr', role: 'manager' });
+    const c = await connectClient(first.wsUrl);
+    await c.hello({ replica: a.replica, token });
+    const { id, ops } = a.insert('orders', { storeId: 's-d', owner: 'mgr', total: 42 });
+    await c.push(1, ops);
+    const { replica } = await first.store.meta();
+    await first.close();
+
+    const second = await startServer({ config });
+    try {
+      expect((await second.store.meta()).replica).toBe(replica);
+      const r = await connectClient(second.wsUrl);
+      await r.hello({
+        replica: testDevice().replica,
+        token,
+        subs: [{ id: 'd', query: { collection: 'orders' } }],
+      });
+      const frame = await r.next('docs', (m) => m.sub === 'd');
+      expect(decoded(frame)).toEqual([expect.objectContaining({ id: id as DocId, total: 42 })]);
+      r.close();
+    } finally {
+      await second.close();
+      local.cleanup();
+    }
+  });
+});

@@ -1,0 +1,231 @@
+/**
+ * The relay server: one HTTP server carrying the sync protocol (WebSocket upgrade, any path), the HTTP API
+ * (`/v1/...`), `/healthz` and `/metrics`.
+ *
+ * Start-up: opens (creating) the storage, restores the server clock so it never goes back, folds away history older
+ * than the horizon (then hourly), verifies the configured keys, and listens. `close()` stops accepting, closes every
+ * connection, waits for queued batches to commit and closes the storage.
+ */
+import { mkdirSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { createClock } from '@loam/core';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { createVerifier } from './auth/auth';
+import type { ServerConfig } from './config/config';
+import { ServerErrorCode } from './errors';
+import { createHttpApi } from './http/http-api';
+import { createWebhooks, type Webhooks } from './http/webhooks';
+import { createMetrics, type Metrics } from './metrics/metrics';
+import { createRelay, type Relay } from './relay/relay';
+import { createSession, type Session } from './relay/session';
+import type { ServerStore } from './storage/server-store';
+import { createSqliteServerStore } from './storage/storage-sqlite';
+
+/** Options of {@link startServer}. */
+export interface StartServerOptions {
+  readonly config: ServerConfig;
+  /** A store to use instead of the SQLite file at `config.storagePath`. */
+  readonly store?: ServerStore;
+  /** Wall clock (Unix ms) for the server clock, token expiry and compaction. */
+  readonly now?: () => number;
+  /** First webhook retry delay (default 500 ms). */
+  readonly webhookBaseDelayMs?: number;
+}
+
+/** A running relay. */
+export interface LoamServer {
+  /** `http://host:port` of the HTTP API. */
+  readonly url: string;
+  /** `ws://host:port/sync` for devices. */
+  readonly wsUrl: string;
+  readonly port: number;
+  readonly metrics: Metrics;
+  readonly relay: Relay;
+  readonly store: ServerStore;
+  /** Resolves when no webhook delivery is pending. */
+  webhooksIdle(): Promise<void>;
+  /** Stops the server; idempotent. */
+  close(): Promise<void>;
+}
+
+const COMPACT_EVERY_MS = 3600_000;
+
+function originAllowed(config: ServerConfig, origin: string | undefined): boolean {
+  if (origin === undefined) return true;
+  return config.allowedOrigins.includes('*') || config.allowedOrigins.includes(origin);
+}
+
+function refuseUpgrade(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ code, message });
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 403 ? 'Forbidden' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** Starts a relay with a checked configuration. */
+export async function startServer(options: StartServerOptions): Promise<LoamServer> {
+  const { config } = options;
+  const now = options.now ?? Date.now;
+  if (!options.store && config.storagePath !== ':memory:')
+    mkdirSync(dirname(config.storagePath), { recursive: true });
+  const store =
+    options.store ?? (await createSqliteServerStore({ filename: config.storagePath, schema: config.schema }));
+  const metrics = createMetrics();
+  let webhooks: Webhooks | undefined;
+  try {
+    const meta = await store.meta();
+    const clock = createClock({
+      replica: meta.replica,
+      now,
+      maxDriftMs: config.maxClockDriftMs,
+      ...(meta.clock !== undefined ? { last: meta.clock } : {}),
+    });
+    await store.compact(now() - config.historyHorizonMs);
+    const verifier = await createVerifier(config.auth, now);
+    const relay = createRelay({
+      store,
+      schema: config.schema,
+      rules: config.rules,
+      clock,
+      nextSeq: meta.nextSeq,
+      version: meta.version,
+      now,
+    });
+    webhooks = createWebhooks({
+      hooks: config.webhooks,
+      metrics,
+      ...(options.webhookBaseDelayMs !== undefined ? { baseDelayMs: options.webhookBaseDelayMs } : {}),
+    });
+    const hooks = webhooks;
+    const sessions = new Set<Session>();
+    const perUser = new Map<string, number>();
+    relay.onCommit((commit) => {
+      for (const s of sessions) s.onCommit(commit);
+      hooks.onCommit(commit);
+    });
+
+    const api = createHttpApi({
+      relay,
+      store,
+      metrics,
+      maxBodyBytes: config.limits.frameBytes,
+      ...(config.serviceToken !== undefined ? { serviceToken: config.serviceToken } : {}),
+    });
+    const json = (res: ServerResponse, status: number, body: unknown) => {
+      const text = JSON.stringify(body);
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(text);
+    };
+    const http = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === '/healthz') return json(res, 200, { ok: true, version: relay.version() });
+      if (path === '/metrics') {
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+        return res.end(metrics.render());
+      }
+      api(req, res)
+        .then((handled) => {
+          if (!handled) json(res, 404, { code: ServerErrorCode.notFound, message: 'No such route' });
+        })
+        .catch(() => json(res, 500, { code: ServerErrorCode.storage, message: 'The server failed' }));
+    });
+
+    const wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.frameBytes * 2 + 1024 });
+    const alive = new WeakMap<WebSocket, boolean>();
+    http.on('upgrade', (req, socket, head) => {
+      const origin = req.headers.origin;
+      if (!originAllowed(config, origin)) {
+        metrics.error(ServerErrorCode.originDenied);
+        return refuseUpgrade(socket, 403, ServerErrorCode.originDenied, `Origin ${origin} is not allowed`);
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        alive.set(ws, true);
+        ws.on('pong', () => alive.set(ws, true));
+        metrics.connections++;
+        const session = createSession(ws, {
+          relay,
+          store,
+          verifier,
+          metrics,
+          limits: config.limits,
+          historyHorizon: async () => (await store.meta()).horizon,
+          admit: (user) => {
+            const n = perUser.get(user) ?? 0;
+            if (n >= config.limits.connectionsPerUser) return false;
+            perUser.set(user, n + 1);
+            return true;
+          },
+          release: (user) => {
+            const n = (perUser.get(user) ?? 1) - 1;
+            if (n <= 0) perUser.delete(user);
+            else perUser.set(user, n);
+          },
+          now,
+        });
+        sessions.add(session);
+        ws.on('close', () => {
+          sessions.delete(session);
+          metrics.connections--;
+        });
+      });
+    });
+
+    const keepAlive = setInterval(() => {
+      for (const ws of wss.clients) {
+        if (alive.get(ws) === false) {
+          ws.terminate();
+          continue;
+        }
+        alive.set(ws, false);
+        ws.ping();
+      }
+    }, config.keepAliveMs);
+    keepAlive.unref();
+    const compaction = setInterval(() => {
+      store.compact(now() - config.historyHorizonMs).catch(() => undefined);
+    }, COMPACT_EVERY_MS);
+    compaction.unref();
+
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(config.port, config.host, () => {
+        http.off('error', reject);
+        resolve();
+      });
+    });
+    const port = (http.address() as AddressInfo).port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    let closing: Promise<void> | undefined;
+    return {
+      url: `http://${host}:${port}`,
+      wsUrl: `ws://${host}:${port}/sync`,
+      port,
+      metrics,
+      relay,
+      store,
+      webhooksIdle: () => hooks.idle(),
+      close() {
+        closing ??= (async () => {
+          clearInterval(keepAlive);
+          clearInterval(compaction);
+          for (const ws of wss.clients) ws.terminate();
+          wss.close();
+          const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
+          http.closeAllConnections();
+          await stopped;
+          await relay.drain();
+          hooks.close();
+          await store.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    webhooks?.close();
+    await store.close();
+    throw error;
+  }
+}
