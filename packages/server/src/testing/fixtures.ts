@@ -7,6 +7,7 @@
  * - `clerk` (claim `role: clerk`): reads orders of their `storeId` claim; writes orders they own (`owner` = `sub`),
  *   so they cannot hand an order to someone else; may insert, may not delete; never reads `margin`; may write
  *   `pin` without reading it; may not write `status`.
+ * - `viewer` (claim `role: viewer`): reads everything, may update but neither insert nor delete.
  * - no role (anonymous users): nothing.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -58,6 +59,14 @@ export const testRules: Rules = validateRules({
         write: true,
         insert: true,
         delete: true,
+      },
+      {
+        name: 'viewer',
+        applyWhen: { op: 'eq', field: 'role', value: 'viewer' },
+        read: true,
+        write: true,
+        insert: false,
+        delete: false,
       },
       {
         name: 'clerk',
