@@ -1,0 +1,366 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defineSchema, f, q, type Rules } from '@loam/core';
+import { type LoamServer, parseConfig, startServer } from '@loam/server';
+import type { Doc, Engine, RefusedWrite } from '@loam/store';
+import { createBetterSqlite3Storage, openEngine } from '@loam/store/node';
+import { SignJWT } from 'jose';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { WebSocket } from 'ws';
+import { createRng } from '../../../../test/convergence/random';
+import type { Transport, TransportFactory } from '../transport/transport';
+import { createWebSocketTransport, type WebSocketConstructor } from '../transport/transport-websocket';
+import { createSyncClient, type SyncClient } from './sync-client';
+
+const schema = defineSchema({
+  version: 1,
+  collections: {
+    notes: {
+      fields: {
+        title: f.string(),
+        store: f.number({ indexed: true }),
+        locked: f.string({ optional: true }),
+        count: f.counter(),
+      },
+    },
+  },
+});
+
+const rules: Rules = {
+  notes: {
+    roles: [
+      {
+        name: 'clerk',
+        applyWhen: { op: 'eq', field: 'role', value: 'clerk' },
+        read: true,
+        write: true,
+        insert: true,
+        delete: true,
+        fields: { write: ['title', 'store', 'count'] },
+      },
+    ],
+  },
+};
+
+const SECRET = 'a-development-secret-of-at-least-32-chars';
+const ISSUER = 'loam-tests';
+const AUDIENCE = 'loam-relay';
+
+let dir: string;
+let server: LoamServer;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'loam-sync-relay-'));
+  writeFileSync(join(dir, 'schema.json'), JSON.stringify(schema));
+  writeFileSync(join(dir, 'rules.json'), JSON.stringify(rules));
+  const config = parseConfig(
+    {
+      port: 0,
+      host: '127.0.0.1',
+      storagePath: './server.db',
+      schemaFile: './schema.json',
+      rulesFile: './rules.json',
+      auth: { hs256Secret: SECRET, issuer: ISSUER, audience: AUDIENCE, anonymous: false },
+    },
+    { baseDir: dir, env: {} },
+  );
+  server = await startServer({ config });
+});
+
+afterAll(async () => {
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function tokenFor(user: string): Promise<string> {
+  return new SignJWT({ role: 'clerk' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(user)
+    .setIssuer(ISSUER)
+    .setAudience(AUDIENCE)
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(SECRET));
+}
+
+/**
+ * A device's network link. `down('cut')` closes the live connection; `down('blackhole')` keeps it open but drops
+ * every frame both ways (a dead route: only the keep-alive notices). Either way new connections fail until `up()`.
+ */
+function createLink(url: string) {
+  const live = new Set<{ close(): void; blackhole(): void }>();
+  let isUp = true;
+  const refused = (): Transport => {
+    const closes = new Set<(e: { code: number; reason: string }) => void>();
+    queueMicrotask(() => {
+      for (const l of closes) l({ code: 1006, reason: 'network down' });
+    });
+    return {
+      send: () => undefined,
+      close: () => undefined,
+      onOpen: () => () => undefined,
+      onFrame: () => () => undefined,
+      onClose: (l) => {
+        closes.add(l);
+        return () => closes.delete(l);
+      },
+      onError: () => () => undefined,
+    };
+  };
+  const factory: TransportFactory = () => {
+    if (!isUp) return refused();
+    const inner = createWebSocketTransport({ url, WebSocket: WebSocket as unknown as WebSocketConstructor });
+    let dead = false;
+    const handle = { close: () => inner.close(), blackhole: () => (dead = true) };
+    live.add(handle);
+    inner.onClose(() => live.delete(handle));
+    return {
+      send: (frame) => (dead ? undefined : inner.send(frame)),
+      close: () => inner.close(),
+      onOpen: (l) => inner.onOpen(l),
+      onFrame: (l) => inner.onFrame((frame) => (dead ? undefined : l(frame))),
+      onClose: (l) => inner.onClose(l),
+      onError: (l) => inner.onError(l),
+    };
+  };
+  return {
+    factory,
+    down(how: 'cut' | 'blackhole' = 'cut') {
+      isUp = false;
+      for (const t of [...live]) how === 'cut' ? t.close() : t.blackhole();
+    },
+    up() {
+      isUp = true;
+    },
+  };
+}
+
+interface Device {
+  readonly engine: Engine;
+  readonly client: SyncClient;
+  readonly link: ReturnType<typeof createLink>;
+  readonly file: string;
+}
+
+const devices: Device[] = [];
+let fileCounter = 0;
+
+async function openDevice(user: string, file = `device-${++fileCounter}.db`): Promise<Device> {
+  const engine = await openEngine({
+    driver: await createBetterSqlite3Storage({ filename: join(dir, file) }),
+    schema,
+  });
+  const link = createLink(server.wsUrl);
+  const client = createSyncClient({
+    engine,
+    transportFactory: link.factory,
+    getToken: () => tokenFor(user),
+    backoff: { baseMs: 20, maxMs: 200 },
+    pingIntervalMs: 150,
+    pingTimeoutMs: 150,
+  });
+  const device = { engine, client, link, file };
+  devices.push(device);
+  client.start();
+  return device;
+}
+
+async function closeDevice(device: Device): Promise<void> {
+  devices.splice(devices.indexOf(device), 1);
+  await device.client.stop();
+  await device.engine.close();
+}
+
+afterEach(async () => {
+  for (const d of [...devices]) await closeDevice(d);
+});
+
+async function until<T>(
+  probe: () => T | Promise<T>,
+  what: string,
+  timeout = 15_000,
+): Promise<NonNullable<T>> {
+  return vi.waitFor(
+    async () => {
+      const value = await probe();
+      if (!value) throw new Error(`still waiting for ${what}`);
+      return value as NonNullable<T>;
+    },
+    { timeout, interval: 10 },
+  );
+}
+
+const notes = (d: Device, store?: number): Promise<Doc[]> =>
+  d.engine.find({
+    collection: 'notes',
+    ...(store === undefined ? {} : { filter: q.eq('store', store) }),
+    sort: [{ field: 'title', dir: 'asc' }],
+  });
+const titles = async (d: Device, store?: number) => (await notes(d, store)).map((n) => n.title);
+
+async function converged(all: readonly Device[]): Promise<boolean> {
+  for (const d of all) if ((await d.engine.pendingCount()) > 0) return false;
+  const states = await Promise.all(
+    all.map(async (d) =>
+      JSON.stringify(await d.engine.find({ collection: 'notes', sort: [{ field: 'id', dir: 'asc' }] })),
+    ),
+  );
+  return states.every((s) => s === states[0]);
+}
+
+describe('sync through the relay', () => {
+  it('shows a write made on one device on another', async () => {
+    const a = await openDevice('alice');
+    const b = await openDevice('bob');
+    expect(await a.client.subscribe('notes', q.eq('store', 1)).ready).toEqual({ status: 'synced' });
+    expect(await b.client.subscribe('notes', q.eq('store', 1)).ready).toEqual({ status: 'synced' });
+    await a.engine.insert('notes', { title: 'from a', store: 1 });
+    await a.engine.insert('notes', { title: 'other store', store: 2 });
+    await until(async () => (await titles(b)).includes('from a'), 'the note on b');
+    await until(() => a.client.status().pendingUploads === 0, 'a uploaded');
+    expect(await titles(b)).toEqual(['from a']);
+    expect(a.client.status()).toMatchObject({ connected: true, lastError: null });
+    expect(a.client.status().lastSyncedAt).not.toBeNull();
+  });
+
+  it('keeps writes made offline and converges once the device is back', async () => {
+    const a = await openDevice('alice');
+    const b = await openDevice('bob');
+    await a.client.subscribe('notes', q.eq('store', 3)).ready;
+    await b.client.subscribe('notes', q.eq('store', 3)).ready;
+    const shared = await b.engine.insert('notes', { title: 'shared', store: 3 });
+    await until(async () => (await a.engine.get('notes', shared)) !== undefined, 'shared on a');
+
+    a.link.down('blackhole');
+    for (let i = 0; i < 5; i++) await a.engine.insert('notes', { title: `offline ${i}`, store: 3 });
+    await a.engine.increment('notes', shared, 'count', 2);
+    await b.engine.increment('notes', shared, 'count', 3);
+    await b.engine.update('notes', shared, { title: 'shared, renamed on b' });
+    await until(() => a.client.status().pendingUploads === 6, 'a counts its pending writes');
+    await until(() => a.client.status().lastError?.code === 'ping_timeout', 'a notices the dead link');
+    expect(a.client.status().connected).toBe(false);
+    expect(await titles(b)).not.toContain('offline 0');
+
+    a.link.up();
+    await until(() => converged([a, b]), 'convergence');
+    expect(await titles(b)).toEqual([
+      'offline 0',
+      'offline 1',
+      'offline 2',
+      'offline 3',
+      'offline 4',
+      'shared, renamed on b',
+    ]);
+    expect((await b.engine.get('notes', shared))?.count).toBe(5);
+    expect(a.client.status().pendingUploads).toBe(0);
+  });
+
+  it('converges three devices after random writes and random disconnects', async () => {
+    const seed = Number(process.env.LOAM_SYNC_SEED ?? 20_240_611);
+    const rng = createRng(seed);
+    const all = [await openDevice('u1'), await openDevice('u2'), await openDevice('u3')];
+    for (const d of all) await d.client.subscribe('notes', q.eq('store', 4)).ready;
+    const ids: string[] = [];
+    for (let step = 0; step < 120; step++) {
+      const d = rng.pick(all);
+      const roll = rng();
+      if (roll < 0.1) d.link.down(rng.chance(0.5) ? 'cut' : 'blackhole');
+      else if (roll < 0.2) d.link.up();
+      else if (roll < 0.45 || ids.length === 0)
+        ids.push(await d.engine.insert('notes', { title: `s${step}`, store: 4 }));
+      else {
+        const id = rng.pick(ids);
+        if (!(await d.engine.get('notes', id))) continue;
+        if (roll < 0.7) await d.engine.update('notes', id, { title: `s${step}` });
+        else if (roll < 0.92) await d.engine.increment('notes', id, 'count', rng.int(-3, 5));
+        else await d.engine.delete('notes', id);
+      }
+      if (step % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    for (const d of all) d.link.up();
+    await until(() => converged(all), `convergence (seed ${seed})`, 30_000);
+    expect((await notes(all[0]!)).length).toBeGreaterThan(0);
+  });
+
+  it('reverts a refused write, logs it and tells the app; other devices never see it', async () => {
+    const a = await openDevice('alice');
+    const b = await openDevice('bob');
+    await a.client.subscribe('notes', q.eq('store', 5)).ready;
+    await b.client.subscribe('notes', q.eq('store', 5)).ready;
+    const announced: RefusedWrite[] = [];
+    a.client.onRefused((r) => announced.push(r));
+    const id = await a.engine.insert('notes', { title: 'till 5', store: 5 });
+    await until(async () => (await b.engine.get('notes', id)) !== undefined, 'the note on b');
+    await a.engine.update('notes', id, { locked: 'yes', title: 'till 5, renamed' });
+    expect((await a.engine.get('notes', id))?.locked).toBe('yes');
+
+    await until(() => announced.length === 2, 'the refusals');
+    expect(announced.map((r) => [r.doc, r.code])).toEqual([
+      [id, 'field_denied'],
+      [id, 'depends_on_refused'],
+    ]);
+    expect((await a.engine.refusedWrites()).map((r) => r.code).sort()).toEqual([
+      'depends_on_refused',
+      'field_denied',
+    ]);
+    await until(async () => (await a.engine.get('notes', id))?.locked === undefined, 'the revert');
+    expect(await a.engine.get('notes', id)).toMatchObject({ title: 'till 5' });
+    await until(() => a.client.status().pendingUploads === 0, 'outbox empty');
+    expect(await b.engine.get('notes', id)).toMatchObject({ title: 'till 5' });
+    expect((await b.engine.get('notes', id))?.locked).toBeUndefined();
+  });
+
+  it('removes, on unsubscribe, the documents no other subscription covers, without deleting them', async () => {
+    const a = await openDevice('alice');
+    const b = await openDevice('bob');
+    await a.client.subscribe('notes', q.in('store', [6, 7])).ready;
+    for (const [title, store] of [
+      ['six', 6],
+      ['seven', 7],
+    ] as const)
+      await a.engine.insert('notes', { title, store });
+    await until(() => a.client.status().pendingUploads === 0, 'uploaded');
+    const narrow = b.client.subscribe('notes', q.eq('store', 6));
+    const wide = b.client.subscribe('notes', q.in('store', [6, 7]));
+    await narrow.ready;
+    await wide.ready;
+    expect(await titles(b)).toEqual(['seven', 'six']);
+
+    await wide.unsubscribe();
+    expect(await titles(b)).toEqual(['six']);
+    await a.engine.insert('notes', { title: 'seven again', store: 7 });
+    await a.engine.insert('notes', { title: 'six again', store: 6 });
+    await until(async () => (await titles(b)).includes('six again'), 'new store-6 note on b');
+    expect(await titles(b)).toEqual(['six', 'six again']);
+    expect(await titles(a)).toEqual(['seven', 'seven again', 'six', 'six again']);
+    expect(await b.engine.pendingCount()).toBe(0);
+
+    await b.client.subscribe('notes', q.eq('store', 7)).ready;
+    expect(await titles(b)).toEqual(['seven', 'seven again', 'six', 'six again']);
+  });
+
+  it('resumes after a restart with its subscriptions and cursor, receiving only what it missed', async () => {
+    const a = await openDevice('alice');
+    const b = await openDevice('bob');
+    await a.client.subscribe('notes', q.eq('store', 8)).ready;
+    await b.client.subscribe('notes', q.eq('store', 8)).ready;
+    await a.engine.insert('notes', { title: 'before', store: 8 });
+    await until(async () => (await titles(b)).includes('before'), 'before on b');
+    await until(
+      () => b.client.status().pendingUploads === 0 && b.client.status().downloading === null,
+      'idle',
+    );
+    const file = b.file;
+    await closeDevice(b);
+
+    await a.engine.insert('notes', { title: 'while b was closed', store: 8 });
+    await until(() => a.client.status().pendingUploads === 0, 'a uploaded');
+    const reopened = await openDevice('bob', file);
+    expect(await reopened.client.subscriptions()).toMatchObject([
+      { query: { collection: 'notes' }, synced: true },
+    ]);
+    expect(await reopened.engine.getMeta('cursor')).toBeGreaterThan(0);
+    await until(async () => (await titles(reopened)).includes('while b was closed'), 'the missed note');
+    expect(await titles(reopened)).toEqual(['before', 'while b was closed']);
+  });
+});
