@@ -3,24 +3,13 @@
  * in Chromium) and runs the sync client against the relay over the browser's own `WebSocket`, exactly as the
  * database worker of `@loam/client` would. Exposed over Comlink; not part of the package's API.
  */
-import { defineSchema, f, type Schema } from '@loam/core';
 import { createWaSqliteStorage, type Engine, openEngine } from '@loam/store';
 import * as Comlink from 'comlink';
 import { createSyncClient, type SyncClient, type SyncStatus } from '../src/index';
-
-/** The schema both devices and the relay use (the relay gets it as JSON). */
-export const deviceSchema = defineSchema({
-  version: 1,
-  collections: {
-    notes: { fields: { title: f.string(), store: f.number({ indexed: true }) } },
-  },
-}) satisfies Schema;
+import { deviceSchema } from './device-schema';
 
 let engine: Engine | undefined;
 let client: SyncClient | undefined;
-const connectivityEvents: string[] = [];
-for (const type of ['online', 'offline'] as const)
-  globalThis.addEventListener(type, () => connectivityEvents.push(type));
 
 function opened(): { engine: Engine; client: SyncClient } {
   if (!engine || !client) throw new Error('call open() first');
@@ -52,9 +41,6 @@ const api = {
   },
   status(): SyncStatus {
     return opened().client.status();
-  },
-  connectivity(): { onLine: boolean; events: string[] } {
-    return { onLine: navigator.onLine, events: [...connectivityEvents] };
   },
 };
 

@@ -229,7 +229,7 @@ interface LiveSubscription {
  * exists it is also checked every `pollMs`; listeners hear each change once. Without `navigator.onLine` (Node) the
  * device counts as always online.
  */
-export function createGlobalConnectivity(pollMs = 500): Connectivity {
+export function createGlobalConnectivity(pollMs = 250): Connectivity {
   const g = globalThis as {
     navigator?: { onLine?: unknown };
     addEventListener?: (type: string, listener: () => void) => void;
