@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineSchema, f, q, type Rules } from '@loam/core';
+import { defineSchema, f, q, type Rules, type Schema } from '@loam/core';
 import { type LoamServer, parseConfig, startServer } from '@loam/server';
 import type { Doc, Engine, RefusedWrite } from '@loam/store';
 import { createBetterSqlite3Storage, openEngine } from '@loam/store/node';
@@ -73,13 +73,13 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function tokenFor(user: string): Promise<string> {
+async function tokenFor(user: string, expiresIn = '1h'): Promise<string> {
   return new SignJWT({ role: 'clerk' })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(user)
     .setIssuer(ISSUER)
     .setAudience(AUDIENCE)
-    .setExpirationTime('1h')
+    .setExpirationTime(expiresIn)
     .sign(new TextEncoder().encode(SECRET));
 }
 
@@ -145,16 +145,20 @@ interface Device {
 const devices: Device[] = [];
 let fileCounter = 0;
 
-async function openDevice(user: string, file = `device-${++fileCounter}.db`): Promise<Device> {
+async function openDevice(
+  user: string,
+  file = `device-${++fileCounter}.db`,
+  options: { getToken?: () => Promise<string>; schema?: Schema } = {},
+): Promise<Device> {
   const engine = await openEngine({
     driver: await createBetterSqlite3Storage({ filename: join(dir, file) }),
-    schema,
+    schema: options.schema ?? schema,
   });
   const link = createLink(server.wsUrl);
   const client = createSyncClient({
     engine,
     transportFactory: link.factory,
-    getToken: () => tokenFor(user),
+    getToken: options.getToken ?? (() => tokenFor(user)),
     backoff: { baseMs: 20, maxMs: 200 },
     pingIntervalMs: 150,
     pingTimeoutMs: 150,
@@ -362,5 +366,37 @@ describe('sync through the relay', () => {
     expect(await reopened.engine.getMeta('cursor')).toBeGreaterThan(0);
     await until(async () => (await titles(reopened)).includes('while b was closed'), 'the missed note');
     expect(await titles(reopened)).toEqual(['before', 'while b was closed']);
+  });
+
+  it('fetches a fresh token when the relay ends the session of an expired one, and keeps syncing', async () => {
+    let issued = 0;
+    const a = await openDevice('alice', undefined, {
+      getToken: () => tokenFor('alice', ++issued === 1 ? '1s' : '1h'),
+    });
+    const b = await openDevice('bob');
+    await a.client.subscribe('notes', q.eq('store', 9)).ready;
+    await b.client.subscribe('notes', q.eq('store', 9)).ready;
+    await until(() => issued >= 2, 'a second token after the first expired', 10_000);
+    await b.engine.insert('notes', { title: 'after expiry', store: 9 });
+    await until(async () => (await titles(a)).includes('after expiry'), 'the note on a');
+    expect(a.client.status()).toMatchObject({ state: 'connected', connected: true, lastError: null });
+  });
+
+  it('stops retrying when the relay runs another schema version, and says why', async () => {
+    let attempts = 0;
+    const d = await openDevice('carol', undefined, {
+      schema: { ...schema, version: 2 },
+      getToken: () => {
+        attempts++;
+        return tokenFor('carol');
+      },
+    });
+    await until(() => d.client.status().state === 'failed', 'failed');
+    expect(d.client.status().lastError).toMatchObject({ code: 'schema_mismatch', fatal: true });
+    const failedAfter = attempts;
+    await d.engine.insert('notes', { title: 'kept locally', store: 1 });
+    await until(() => d.client.status().pendingUploads === 1, 'pending count');
+    expect(attempts).toBe(failedAfter);
+    expect(d.client.status().state).toBe('failed');
   });
 });
