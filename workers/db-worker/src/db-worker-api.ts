@@ -46,7 +46,7 @@ export interface DbWorkerApi {
   ping(): string;
   /** Opens storage and engine (retrying while the files are busy), then serves followers. Resolves where data lives. */
   open(request: OpenRequest): Promise<StorageReport>;
-  /** Serves one request (see `protocol.ts`). */
+  /** Serves one request of the leader tab (see `protocol.ts`); never resent, so single writes are not recorded. */
   request(request: DbRequest): Promise<unknown>;
   /** Starts a live query; resolves with its id for `unwatch`. The listener's first event is a reset. */
   watch(spec: WatchSpec, listener: (event: LiveQueryEvent) => unknown): Promise<number>;
@@ -166,7 +166,7 @@ export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
       return opening;
     },
     async request(request) {
-      return await ready().handler.handle(request);
+      return await ready().handler.handleOnce(request);
     },
     async watch(spec, listener) {
       const id = ++nextWatch;

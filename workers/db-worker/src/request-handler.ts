@@ -27,7 +27,14 @@ export interface RequestHandlerOptions {
 
 /** A request handler plus what its owner needs to shut it down. */
 export interface RequestHandler {
+  /** Serves a request that may be resent (from a follower tab): writes are recorded under their `requestId`. */
   readonly handle: DbRequestHandler;
+  /**
+   * Serves a request that is never resent (the leader tab's own, over Comlink, dies with its worker): a single
+   * write skips recording its `requestId`, which saves a read and a write per commit. Everything else is as
+   * {@link handle}; transactions still honour their `requestId` (callers may reuse it on purpose).
+   */
+  readonly handleOnce: DbRequestHandler;
   /** Sessions currently open. */
   openSessions(): number;
   /** Rolls back every open session (before the engine closes). */
@@ -200,8 +207,14 @@ export function createRequestHandler(engine: Engine, options: RequestHandlerOpti
     }
   };
 
+  const handleOnce: DbRequestHandler = async (request: DbRequest) =>
+    request.type === 'write'
+      ? await engine.transaction((tx) => runWrite(tx, request.op))
+      : await handle(request);
+
   return {
     handle,
+    handleOnce,
     openSessions: () => sessions.size,
     abortAll() {
       for (const [txId, s] of sessions) {
