@@ -42,6 +42,23 @@ describe('schema', () => {
     expect(validate(products, minimal, 'insert')).toEqual([]);
   });
 
+  it('accepts interfaces as list item and json types', () => {
+    interface Line {
+      product: string;
+      qty: number;
+    }
+    const orders = defineSchema({
+      version: 1,
+      collections: {
+        orders: {
+          fields: { lines: f.list<Line>(), meta: f.json<Line, { optional: true }>({ optional: true }) },
+        },
+      },
+    });
+    expectTypeOf<DocOf<typeof orders, 'orders'>['lines']>().toEqualTypeOf<Line[]>();
+    expectTypeOf<DocOf<typeof orders, 'orders'>['meta']>().toEqualTypeOf<Line | undefined>();
+  });
+
   it('round-trips through JSON for the server', () => {
     expect(parseSchema(JSON.parse(schemaToJson(schema)))).toEqual(schema);
   });

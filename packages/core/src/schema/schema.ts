@@ -84,11 +84,11 @@ export type LeafField =
   | NumberField
   | BooleanField
   | DateField
-  | JsonField
+  | JsonField<boolean, unknown>
   | RefField
   | ObjectField;
 export type ObjectFields = { readonly [name: string]: LeafField };
-export type FieldDef = LeafField | CounterField | ListField | TextField;
+export type FieldDef = LeafField | CounterField | ListField<unknown> | TextField;
 
 /** A collection: its fields by name. */
 export interface CollectionDef<
