@@ -1,0 +1,88 @@
+/**
+ * Who this terminal is: its store, number, cashier, relay address and token. Fetched from the sign-in endpoint
+ * when the network allows, and kept in `localStorage` so the till starts, and keeps selling, without it.
+ */
+
+/** What `GET /dev/session?terminal=<n>` answers (see `src/node/dev-session-plugin.ts`). */
+export interface TerminalSessionResponse {
+  readonly token: string;
+  /** Token expiry, ms since epoch. */
+  readonly expiresAt: number;
+  /** `ws://host:port/sync` of the relay. */
+  readonly syncUrl: string;
+  readonly storeId: string;
+  readonly terminal: string;
+  readonly cashier: string;
+}
+
+/** A terminal's session, plus where it came from. */
+export interface TerminalSession extends TerminalSessionResponse {
+  /** `network` when just signed in, `saved` when read back from this device because the endpoint was unreachable. */
+  readonly source: 'network' | 'saved';
+}
+
+/** Where a terminal session is fetched from and kept. */
+export interface SessionStore {
+  readonly fetch: typeof fetch;
+  readonly storage: Pick<Storage, 'getItem' | 'setItem'>;
+}
+
+const SIGN_IN_TIMEOUT_MS = 4_000;
+
+function storageKey(terminal: string): string {
+  return `loam-pos:session:${terminal}`;
+}
+
+function isSession(value: unknown): value is TerminalSessionResponse {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.token === 'string' &&
+    typeof v.expiresAt === 'number' &&
+    typeof v.syncUrl === 'string' &&
+    typeof v.storeId === 'string' &&
+    typeof v.terminal === 'string' &&
+    typeof v.cashier === 'string'
+  );
+}
+
+/** The session saved on this device for `terminal`, if any. */
+export function savedSession(terminal: string, store: SessionStore): TerminalSession | undefined {
+  try {
+    const value: unknown = JSON.parse(store.storage.getItem(storageKey(terminal)) ?? 'null');
+    return isSession(value) ? { ...value, source: 'saved' } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Signs `terminal` in (and saves the session), or, when the endpoint cannot be reached, returns the saved
+ * session; `undefined` when neither exists (a terminal must be online once to be set up).
+ */
+export async function signIn(terminal: string, store: SessionStore): Promise<TerminalSession | undefined> {
+  try {
+    const response = await store.fetch(`/dev/session?terminal=${encodeURIComponent(terminal)}`, {
+      cache: 'no-store',
+      signal: AbortSignal.timeout(SIGN_IN_TIMEOUT_MS),
+    });
+    const body: unknown = response.ok ? await response.json() : undefined;
+    if (isSession(body)) {
+      store.storage.setItem(storageKey(terminal), JSON.stringify(body));
+      return { ...body, source: 'network' };
+    }
+  } catch {
+    // Unreachable sign-in endpoint: the saved session below is the answer.
+  }
+  return savedSession(terminal, store);
+}
+
+/** The terminal number of this page: `?terminal=<n>`, else the one this device used last, else `1`. */
+export function terminalOf(location: Pick<Location, 'search'>, storage: SessionStore['storage']): string {
+  const fromUrl = new URLSearchParams(location.search).get('terminal');
+  const terminal =
+    fromUrl && /^\d{1,2}$/.test(fromUrl) ? String(Number(fromUrl)) : storage.getItem('loam-pos:terminal');
+  const chosen = terminal && /^\d{1,2}$/.test(terminal) && terminal !== '0' ? terminal : '1';
+  storage.setItem('loam-pos:terminal', chosen);
+  return chosen;
+}
