@@ -1,6 +1,6 @@
 import { NotFoundError } from '@loam/core';
+import type { WatchEvent } from '@loam/db-worker';
 import { type DbRequest, serveChannel } from '@loam/db-worker';
-import type { LiveQueryEvent } from '@loam/store';
 import { afterEach, expect, it } from 'vitest';
 import { createChannelClient } from './channel-client';
 
@@ -31,7 +31,7 @@ const write = (requestId: string): DbRequest => ({
 /** A leader whose requests and subscriptions are recorded; `answer` false leaves requests unanswered. */
 function startLeader(make: () => BroadcastChannel, leaderId: string, answer: boolean) {
   const received: DbRequest[] = [];
-  const listeners = new Set<(event: LiveQueryEvent) => void>();
+  const listeners = new Set<(event: WatchEvent) => void>();
   const server = serveChannel({
     channel: make(),
     leaderId,
@@ -85,7 +85,7 @@ it('rebuilds errors from their code, and resubscribes live queries to a new lead
     client.call({ type: 'read', op: { kind: 'get', collection: 'items', id: 'x' } }),
   ).rejects.toBeInstanceOf(NotFoundError);
 
-  const events: LiveQueryEvent[] = [];
+  const events: WatchEvent[] = [];
   const unsubscribe = client.subscribe({ kind: 'sql', sql: 'SELECT 1' }, (e) => events.push(e));
   await until(() => first.listeners.size === 1);
   first.server.close();

@@ -16,9 +16,9 @@ import {
   rebuildError,
   type StorageReport,
   type ToLeader,
+  type WatchEvent,
   type WatchSpec,
 } from '@loam/db-worker';
-import type { LiveQueryEvent } from '@loam/store';
 import { DatabaseClosedError } from './errors';
 
 /** A follower's connection to the leader, over the database channel. */
@@ -31,8 +31,8 @@ export interface ChannelClient {
   onLeader(listener: (leaderId: string, storage: StorageReport) => void): () => void;
   /** Sends `request` to the leader (resending it to every new leader until answered). */
   call(request: DbRequest): Promise<unknown>;
-  /** Starts a live query on the leader. Returns the unsubscribe function. */
-  subscribe(spec: WatchSpec, onEvent: (event: LiveQueryEvent) => void): () => void;
+  /** Starts a live query (or sync status subscription) on the leader. Returns the unsubscribe function. */
+  subscribe(spec: WatchSpec, onEvent: (event: WatchEvent) => void): () => void;
   /** Says goodbye to the leader and rejects pending requests with `database_closed`. */
   close(): void;
 }
@@ -54,7 +54,7 @@ export interface ChannelClientOptions {
 export function createChannelClient(options: ChannelClientOptions): ChannelClient {
   const { channel, tabId } = options;
   const pending = new Map<number, Pending>();
-  const subscriptions = new Map<number, { spec: WatchSpec; onEvent: (event: LiveQueryEvent) => void }>();
+  const subscriptions = new Map<number, { spec: WatchSpec; onEvent: (event: WatchEvent) => void }>();
   const leaderListeners = new Set<(leaderId: string, storage: StorageReport) => void>();
   let leaderId: string | undefined;
   let nextId = 0;

@@ -15,13 +15,15 @@ import {
   createDbWorker,
   type DbRequest,
   type DbWorkerApi,
+  type GetToken,
   leaderLockName,
   registerErrorTransfer,
   type StorageReport,
+  type SyncConfig,
   tabLockName,
+  type WatchEvent,
   type WatchSpec,
 } from '@loam/db-worker';
-import type { LiveQueryEvent } from '@loam/store';
 import * as Comlink from 'comlink';
 import { type ChannelClient, createChannelClient } from './channel-client';
 import { DatabaseClosedError, UnsupportedBrowserError } from './errors';
@@ -42,6 +44,8 @@ export interface ConnectionOptions {
   readonly openTimeoutMs?: number;
   /** SQLite page cache of the worker, in MiB (default `DEFAULT_CACHE_MIB` of `@loam/db-worker`). */
   readonly cacheMiB?: number;
+  /** Sync options this tab gives its worker when it leads; `getToken` is then called on this tab's UI thread. */
+  readonly sync?: SyncConfig & { readonly getToken: GetToken };
 }
 
 /** A tab's connection. */
@@ -52,8 +56,8 @@ export interface Connection {
   readonly storage: StorageReport;
   /** Runs one request on the leader's worker. */
   request(request: DbRequest): Promise<unknown>;
-  /** Starts a live query; events go to `onEvent` until the returned function is called. */
-  subscribe(spec: WatchSpec, onEvent: (event: LiveQueryEvent) => void): () => void;
+  /** Starts a live query or sync status subscription; events go to `onEvent` until the returned function is called. */
+  subscribe(spec: WatchSpec, onEvent: (event: WatchEvent) => void): () => void;
   /** Called whenever this tab's role or its leader changes. Returns the unsubscribe function. */
   onLeaderChange(listener: () => void): () => void;
   close(): Promise<void>;
@@ -61,7 +65,7 @@ export interface Connection {
 
 interface Subscription {
   readonly spec: WatchSpec;
-  readonly onEvent: (event: LiveQueryEvent) => void;
+  readonly onEvent: (event: WatchEvent) => void;
   stop: () => void;
 }
 
@@ -97,7 +101,7 @@ export async function openConnection(options: ConnectionOptions): Promise<Connec
 
   function attach(sub: Subscription): void {
     let active = true;
-    const onEvent = (event: LiveQueryEvent) => {
+    const onEvent = (event: WatchEvent) => {
       if (active && !closed) sub.onEvent(event);
     };
     if (leader) {
@@ -121,14 +125,23 @@ export async function openConnection(options: ConnectionOptions): Promise<Connec
   async function becomeLeader(): Promise<void> {
     const worker = (options.worker ?? (() => createDbWorker(`loam:${options.name}`)))();
     const remote = Comlink.wrap<DbWorkerApi>(worker);
-    const report = await remote.open({
-      name: options.name,
-      schema: options.schema,
-      channel: channelName(options.name),
-      leaderId: randomId(),
-      ...(options.openTimeoutMs === undefined ? {} : { openTimeoutMs: options.openTimeoutMs }),
-      ...(options.cacheMiB === undefined ? {} : { cacheMiB: options.cacheMiB }),
-    });
+    const { sync } = options;
+    const report = await remote.open(
+      {
+        name: options.name,
+        schema: options.schema,
+        channel: channelName(options.name),
+        leaderId: randomId(),
+        ...(options.openTimeoutMs === undefined ? {} : { openTimeoutMs: options.openTimeoutMs }),
+        ...(options.cacheMiB === undefined ? {} : { cacheMiB: options.cacheMiB }),
+        ...(sync
+          ? {
+              sync: { url: sync.url, ...(sync.autoStart === undefined ? {} : { autoStart: sync.autoStart }) },
+            }
+          : {}),
+      },
+      sync ? Comlink.proxy(() => sync.getToken()) : undefined,
+    );
     if (closed) {
       await remote.close();
       worker.terminate();

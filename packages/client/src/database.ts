@@ -13,10 +13,13 @@
  * 4. **Live queries hand the UI whole results.** A listener receives the full current array each time the result
  *    changes (rebuilt from the worker's change events; unchanged documents keep their identity), and keeps doing
  *    so across leader changes. Every `watch*` returns its unsubscribe function.
+ * 5. **Sync is part of the database.** `db.sync`, `db.subscribe` and the refused-writes log work in every tab;
+ *    the leader tab's worker runs the sync client (see `sync.ts`).
  */
 import {
   type DocId,
   type DocOf,
+  type Filter,
   getCollection,
   LoamError,
   type NewDocOf,
@@ -34,6 +37,7 @@ import {
   rebuildError,
   type StorageReport,
   type TxOp,
+  type WatchEvent,
   type WatchSpec,
   type WriteOp,
 } from '@loam/db-worker';
@@ -41,12 +45,13 @@ import {
   type AggregateFn,
   applyLiveEvent,
   type Doc,
-  type LiveQueryEvent,
+  type RefusedWrite,
   type SqlRow,
   type SqlValue,
 } from '@loam/store';
 import { type Connection, openConnection, type Role } from './connection';
 import type { LockManagerLike } from './leader-election';
+import { createSyncApi, type SyncControls, type SyncOptions, type SyncSubscription } from './sync';
 
 /** Collection names of schema `S`. */
 export type CollectionName<S extends Schema> = keyof S['collections'] & string;
@@ -147,6 +152,29 @@ export interface Database<S extends Schema> {
     listener: (rows: SqlRow[]) => void,
     onError?: (error: LoamError) => void,
   ): Unsubscribe;
+  /**
+   * Sync with the relay, run by the leader tab's worker and reachable from every tab (see `sync.ts`). Present
+   * without `sync` options too: its status is then `stopped` and `start()` rejects with `sync_not_configured`.
+   */
+  readonly sync: SyncControls;
+  /**
+   * Subscribes this device to the documents of `collection` matching `filter` (and the user's read permission):
+   * the relay sends them, then every change that enters, changes or leaves that view. Resolves once the
+   * subscription is persisted (it survives reloads); its `ready` settles when the first full set arrived. Rejects
+   * with `sync_not_configured` without sync, `subscription_invalid` for an unknown collection, `query_invalid` for
+   * a malformed filter.
+   */
+  subscribe<C extends CollectionName<S>>(collection: C, filter?: Filter): Promise<SyncSubscription>;
+  /** The refused-writes log: writes the server refused (the documents were reverted), newest first. */
+  refusedWrites(): Promise<RefusedWrite[]>;
+  /**
+   * A live refused-writes log: `listener` receives the whole log (newest first) now and after each new refusal,
+   * in every tab. Returns the unsubscribe function.
+   */
+  watchRefusedWrites(
+    listener: (rows: RefusedWrite[]) => void,
+    onError?: (error: LoamError) => void,
+  ): Unsubscribe;
   /** Called when this tab's role or its leader changes. Returns the unsubscribe function. */
   onLeaderChange(listener: () => void): Unsubscribe;
   /** Stops this tab's live queries; in the leader tab, closes the worker (another tab takes over). */
@@ -166,9 +194,17 @@ export interface OpenDatabaseOptions<S extends Schema> {
   readonly openTimeoutMs?: number;
   /** SQLite page cache of the worker, in MiB (default 64; memory is taken only as pages are read). */
   readonly cacheMiB?: number;
+  /**
+   * Sync with a relay. Give the same options in every tab of the app: the leader tab's worker syncs, calling that
+   * tab's `getToken`; when another tab takes over, its own options are used.
+   */
+  readonly sync?: SyncOptions;
 }
 
 const MAX_TRANSACTION_ATTEMPTS = 5;
+
+const REFUSED_WRITES_SQL =
+  'SELECT op, collection, doc, code, reason, at FROM loam_refused ORDER BY at DESC, op';
 
 function requestId(): string {
   return globalThis.crypto.randomUUID();
@@ -207,6 +243,7 @@ export async function openDatabase<const S extends Schema>(
     ...(options.locks ? { locks: options.locks } : {}),
     ...(options.openTimeoutMs === undefined ? {} : { openTimeoutMs: options.openTimeoutMs }),
     ...(options.cacheMiB === undefined ? {} : { cacheMiB: options.cacheMiB }),
+    ...(options.sync ? { sync: options.sync } : {}),
   });
   const { schema } = options;
 
@@ -266,7 +303,7 @@ export async function openDatabase<const S extends Schema>(
     onError: (error: LoamError) => void,
   ): Unsubscribe {
     let last: string | undefined;
-    return connection.subscribe(spec, (event: LiveQueryEvent) => {
+    return connection.subscribe(spec, (event: WatchEvent) => {
       if (event.kind === 'error') onError(liveError(event));
       else if (event.kind === 'rows') {
         const text = JSON.stringify(event.rows, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
@@ -296,7 +333,7 @@ export async function openDatabase<const S extends Schema>(
         const query = q.query(name, findOptions);
         let docs: Doc[] = [];
         let delivered = false;
-        return connection.subscribe({ kind: 'find', query }, (event: LiveQueryEvent) => {
+        return connection.subscribe({ kind: 'find', query }, (event: WatchEvent) => {
           if (event.kind === 'error') {
             onError(liveError(event));
             return;
@@ -366,6 +403,20 @@ export async function openDatabase<const S extends Schema>(
     },
     watchSql(sql, params, listener, onError = reportLiveError) {
       return watchRows({ kind: 'sql', sql, params }, listener, onError);
+    },
+    ...createSyncApi(connection),
+    async refusedWrites() {
+      return (await request({
+        type: 'read',
+        op: { kind: 'sql', sql: REFUSED_WRITES_SQL },
+      })) as RefusedWrite[];
+    },
+    watchRefusedWrites(listener, onError = reportLiveError) {
+      return watchRows(
+        { kind: 'sql', sql: REFUSED_WRITES_SQL, params: [] },
+        (rows) => listener(rows as unknown as RefusedWrite[]),
+        onError,
+      );
     },
     onLeaderChange: (listener) => connection.onLeaderChange(listener),
     close: () => connection.close(),

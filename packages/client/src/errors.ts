@@ -1,8 +1,14 @@
 /**
- * Every error raised by `@loam/client` itself. Errors raised in the worker (validation, not found, storage...)
- * arrive rebuilt from their `code` as the classes of `@loam/core`, `@loam/store` and `@loam/db-worker`.
+ * Every error raised by `@loam/client` itself. Errors raised in the worker (validation, not found, storage, sync...)
+ * arrive rebuilt from their `code` as the classes of `@loam/core`, `@loam/store`, `@loam/sync` and `@loam/db-worker`.
  */
 import { LoamError } from '@loam/core';
+
+/**
+ * A sync call (`db.sync.start()`, `db.subscribe`...) on a database opened without `sync` options (code
+ * `sync_not_configured`). Raised by the leader's worker and rebuilt in the calling tab.
+ */
+export { SyncNotConfiguredError } from '@loam/db-worker';
 
 /** Stable codes of the errors `@loam/client` raises. */
 export const ClientErrorCode = {

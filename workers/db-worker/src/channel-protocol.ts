@@ -10,7 +10,7 @@
  *                                    ◀──────────   leader{leaderId: L, storage}   (also sent unasked on start)
  *   req{to: L, from, id, request}    ──────────▶   handle(request)
  *                                    ◀──────────   res{to: from, id, ok, value | error}
- *   sub{to: L, from, sub, spec}      ──────────▶   engine.watch(spec)
+ *   sub{to: L, from, sub, spec}      ──────────▶   engine.watch(spec), or the sync status for {kind: syncStatus}
  *                                    ◀──────────   event{to: from, sub, event}      (first one is a reset)
  *   unsub{to: L, from, sub}          ──────────▶
  * ```
@@ -22,9 +22,8 @@
  * 3. A worker keeps a follower's subscriptions until the follower unsubscribes, says `bye`, or its tab is gone
  *    (the tab's Web Lock {@link tabLockName} is released).
  */
-import type { LiveQueryEvent } from '@loam/store';
 import type { SerializedError } from './errors';
-import type { DbRequest, StorageReport, WatchSpec } from './protocol';
+import type { DbRequest, StorageReport, WatchEvent, WatchSpec } from './protocol';
 
 /** Messages from tabs to the leader's worker. */
 export type ToLeader =
@@ -63,7 +62,7 @@ export type FromLeader =
       readonly ok: false;
       readonly error: SerializedError;
     }
-  | { readonly t: 'event'; readonly to: string; readonly sub: number; readonly event: LiveQueryEvent };
+  | { readonly t: 'event'; readonly to: string; readonly sub: number; readonly event: WatchEvent };
 
 /** Every message on a database's channel. */
 export type ChannelMessage = ToLeader | FromLeader;

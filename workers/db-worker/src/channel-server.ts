@@ -2,10 +2,9 @@
  * The leader worker's side of `channel-protocol.ts`: answers follower tabs' requests and streams their live
  * queries over the database's BroadcastChannel.
  */
-import type { LiveQueryEvent } from '@loam/store';
 import { type ChannelMessage, type FromLeader, isChannelMessage } from './channel-protocol';
 import { serializeError } from './errors';
-import type { DbRequestHandler, StorageReport, WatchSpec } from './protocol';
+import type { DbRequestHandler, StorageReport, WatchEvent, WatchSpec } from './protocol';
 
 /** The part of `BroadcastChannel` the channel code uses (a real one in browsers and Node). */
 export interface ChannelPort {
@@ -21,8 +20,8 @@ export interface ChannelServerOptions {
   readonly leaderId: string;
   readonly storage: StorageReport;
   readonly handle: DbRequestHandler;
-  /** Starts a live query; returns its unsubscribe function. */
-  readonly watch: (spec: WatchSpec, listener: (event: LiveQueryEvent) => void) => () => void;
+  /** Starts a live query or sync status subscription; returns its unsubscribe function. */
+  readonly watch: (spec: WatchSpec, listener: (event: WatchEvent) => void) => () => void;
   /** Calls `gone` once tab `tabId` has closed (e.g. when its Web Lock is granted to us). Optional. */
   readonly watchTab?: (tabId: string, gone: () => void) => void;
 }

@@ -9,20 +9,29 @@
  * 2. **Errors keep their code.** Everything thrown to a caller is a `LoamError` rebuilt on the other side from its
  *    `code` (see `errors.ts`, `error-transfer.ts`).
  * 3. **Followers are served only after `open` resolved**, and the announcement tells them where the data lives.
+ * 4. **Sync runs beside the engine.** With `sync` options (and the opening tab's `getToken`), `open` creates the
+ *    sync client before serving anyone, and starts it unless `autoStart` is false; `close` stops it before the
+ *    engine closes. Its calls and status reach every tab (see `sync-host.ts`).
  */
 import type { Schema } from '@loam/core';
-import type { Engine, LiveQueryEvent, StorageDriver, StorageDriverInfo } from '@loam/store';
+import type { Engine, StorageDriver, StorageDriverInfo } from '@loam/store';
+import { createSyncClient, type SyncClient, type SyncClientOptions } from '@loam/sync';
 import { tabLockName } from './channel-protocol';
 import { type ChannelPort, type ChannelServer, serveChannel } from './channel-server';
-import { DbWorkerError, DbWorkerErrorCode } from './errors';
+import { DbWorkerError, DbWorkerErrorCode, SyncNotConfiguredError } from './errors';
 import {
   type DbRequest,
   DEFAULT_CACHE_MIB,
   type OpenRequest,
   type StorageReport,
+  type WatchEvent,
   type WatchSpec,
 } from './protocol';
 import { createRequestHandler, type RequestHandler } from './request-handler';
+import { createSyncHost, type SyncHost } from './sync-host';
+
+/** The app's token source, as the opening tab hands it to the worker (a Comlink proxy from a tab). */
+export type GetToken = () => Promise<string | null>;
 
 /** How the worker opens storage and the engine; injected so the same API runs in Node tests. */
 export interface DbWorkerDeps {
@@ -38,21 +47,31 @@ export interface DbWorkerDeps {
   readonly whenLockFree?: (lock: string, gone: () => void) => void;
   /** Transaction idle timeout (ms). */
   readonly transactionIdleMs?: number;
+  /** Creates the sync client (default: `createSyncClient` of `@loam/sync`, over the global `WebSocket`). */
+  readonly createSyncClient?: (
+    options: Pick<SyncClientOptions, 'engine' | 'url' | 'getToken'> & { readonly url: string },
+  ) => SyncClient;
 }
 
 /** The worker's API. Callbacks given to `watch` are Comlink proxies when called from a tab. */
 export interface DbWorkerApi {
   /** Answers `'pong'` once the worker's module has loaded. */
   ping(): string;
-  /** Opens storage and engine (retrying while the files are busy), then serves followers. Resolves where data lives. */
-  open(request: OpenRequest): Promise<StorageReport>;
+  /**
+   * Opens storage and engine (retrying while the files are busy), starts sync when `request.sync` is given (with
+   * `getToken`, the opening tab's token source), then serves followers. Resolves where the data lives.
+   */
+  open(request: OpenRequest, getToken?: GetToken): Promise<StorageReport>;
   /** Serves one request of the leader tab (see `protocol.ts`); never resent, so single writes are not recorded. */
   request(request: DbRequest): Promise<unknown>;
-  /** Starts a live query; resolves with its id for `unwatch`. The listener's first event is a reset. */
-  watch(spec: WatchSpec, listener: (event: LiveQueryEvent) => unknown): Promise<number>;
+  /**
+   * Starts a live query, or a sync status subscription; resolves with its id for `unwatch`. The listener's first
+   * event is a reset (for sync status: the current status).
+   */
+  watch(spec: WatchSpec, listener: (event: WatchEvent) => unknown): Promise<number>;
   /** Stops live query `id`. Idempotent. */
   unwatch(id: number): void;
-  /** Stops serving followers, rolls back open transactions and closes the engine and storage. Idempotent. */
+  /** Stops serving followers and sync, rolls back open transactions and closes the engine and storage. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -109,23 +128,47 @@ async function openWithRetry(
 export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
   let engine: Engine | undefined;
   let handler: RequestHandler | undefined;
+  let sync: SyncHost | undefined;
   let server: ChannelServer | undefined;
   let channel: (ChannelPort & { close(): void }) | undefined;
   let opening: Promise<StorageReport> | undefined;
   let nextWatch = 0;
   const watches = new Map<number, () => void>();
 
-  const ready = (): { engine: Engine; handler: RequestHandler } => {
-    if (!engine || !handler) {
+  const ready = (): { engine: Engine; handler: RequestHandler; sync: SyncHost } => {
+    if (!engine || !handler || !sync) {
       throw new DbWorkerError(
         DbWorkerErrorCode.notOpen,
         'The database is not open (open() first, or it was closed)',
       );
     }
-    return { engine, handler };
+    return { engine, handler, sync };
   };
 
-  async function open(request: OpenRequest): Promise<StorageReport> {
+  function watchOn(
+    opened: Engine,
+    host: SyncHost,
+    spec: WatchSpec,
+    listener: (event: WatchEvent) => void,
+  ): () => void {
+    if (spec.kind === 'syncStatus')
+      return host.watchStatus((status) => listener({ kind: 'syncStatus', status }));
+    return opened.watch(spec, listener);
+  }
+
+  function startSync(opened: Engine, request: OpenRequest, getToken: GetToken | undefined): SyncHost {
+    if (!request.sync) return createSyncHost(undefined);
+    if (!getToken) throw new SyncNotConfiguredError();
+    const client = (deps.createSyncClient ?? createSyncClient)({
+      engine: opened,
+      url: request.sync.url,
+      getToken,
+    });
+    if (request.sync.autoStart !== false) client.start();
+    return createSyncHost(client);
+  }
+
+  async function open(request: OpenRequest, getToken: GetToken | undefined): Promise<StorageReport> {
     const driver = await openWithRetry(
       deps,
       request.name,
@@ -139,11 +182,19 @@ export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
       await driver.close();
       throw error;
     }
+    let host: SyncHost;
+    try {
+      host = startSync(opened, request, getToken);
+    } catch (error) {
+      await opened.close();
+      throw error;
+    }
     engine = opened;
-    handler = createRequestHandler(
-      opened,
-      deps.transactionIdleMs === undefined ? {} : { idleMs: deps.transactionIdleMs },
-    );
+    sync = host;
+    handler = createRequestHandler(opened, {
+      ...(deps.transactionIdleMs === undefined ? {} : { idleMs: deps.transactionIdleMs }),
+      sync: (op) => host.handle(op),
+    });
     const storage = storageReport(opened.storage);
     channel = (deps.openChannel ?? ((name) => new BroadcastChannel(name)))(request.channel);
     const whenLockFree = deps.whenLockFree ?? defaultWhenLockFree;
@@ -153,7 +204,7 @@ export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
       leaderId: request.leaderId,
       storage,
       handle,
-      watch: (spec, listener) => opened.watch(spec, listener),
+      watch: (spec, listener) => watchOn(opened, host, spec, listener),
       watchTab: (tabId, gone) => whenLockFree(tabLockName(request.name, tabId), gone),
     });
     return storage;
@@ -161,8 +212,8 @@ export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
 
   return {
     ping: () => 'pong',
-    open(request) {
-      opening ??= open(request);
+    open(request, getToken) {
+      opening ??= open(request, getToken);
       return opening;
     },
     async request(request) {
@@ -170,7 +221,8 @@ export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
     },
     async watch(spec, listener) {
       const id = ++nextWatch;
-      const unsubscribe = ready().engine.watch(spec, (event) => {
+      const current = ready();
+      const unsubscribe = watchOn(current.engine, current.sync, spec, (event) => {
         Promise.resolve(listener(event)).catch(() => undefined);
       });
       watches.set(id, unsubscribe);
@@ -189,6 +241,9 @@ export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
       watches.clear();
       handler?.abortAll();
       handler = undefined;
+      const stopping = sync;
+      sync = undefined;
+      await stopping?.close();
       const closing = engine;
       engine = undefined;
       await closing?.close();

@@ -1,6 +1,7 @@
 /**
  * The dedicated worker entry: opens the database on wa-sqlite (OPFS, or IndexedDB where OPFS sync access handles
- * are missing) with the engine of `@loam/store`, and exposes {@link DbWorkerApi} to the leader tab over Comlink.
+ * are missing) with the engine of `@loam/store`, syncs it with the relay over the worker's own `WebSocket` when asked,
+ * and exposes {@link DbWorkerApi} to the leader tab over Comlink.
  * Start it with `createDbWorker()` from `@loam/db-worker`.
  */
 
@@ -24,10 +25,22 @@ const api = createDbWorkerApi({
   openEngine: (options) => openEngine(options),
 });
 
-const proxies = new Map<number, { [Comlink.releaseProxy]?: () => void }>();
+type Releasable = { [Comlink.releaseProxy]?: () => void };
+
+const proxies = new Map<number, Releasable>();
+let tokenSource: Releasable | undefined;
 
 const exposed: DbWorkerApi = {
   ...api,
+  open(request, getToken) {
+    tokenSource = getToken as Releasable | undefined;
+    return api.open(request, getToken);
+  },
+  async close() {
+    await api.close();
+    tokenSource?.[Comlink.releaseProxy]?.();
+    tokenSource = undefined;
+  },
   async watch(spec, listener) {
     const id = await api.watch(spec, listener);
     proxies.set(id, listener as { [Comlink.releaseProxy]?: () => void });

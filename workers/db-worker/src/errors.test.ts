@@ -1,9 +1,10 @@
 import { LoamError, NotFoundError, ValidationError } from '@loam/core';
 import { StorageError } from '@loam/store';
+import { SyncClientError } from '@loam/sync';
 import * as Comlink from 'comlink';
 import { afterEach, expect, it } from 'vitest';
 import { registerErrorTransfer } from './error-transfer';
-import { rebuildError, serializeError } from './errors';
+import { rebuildError, SyncNotConfiguredError, serializeError } from './errors';
 
 const roundTrip = (error: unknown) => rebuildError(structuredClone(serializeError(error)));
 const problems = [{ path: ['price'], expected: 'finite number', found: 'string "x"' }];
@@ -19,6 +20,16 @@ it('rebuilds validation, not-found and storage errors as their classes with code
   const busy = roundTrip(new StorageError('storage_busy', 'held by another tab', { sqliteCode: 5 }));
   expect(busy).toBeInstanceOf(StorageError);
   expect(busy).toMatchObject({ code: 'storage_busy', sqliteCode: 5, message: 'held by another tab' });
+});
+
+it("rebuilds sync errors as their classes: not configured, and the sync client's own", () => {
+  const notConfigured = roundTrip(new SyncNotConfiguredError());
+  expect(notConfigured).toBeInstanceOf(SyncNotConfiguredError);
+  expect(notConfigured).toMatchObject({ code: 'sync_not_configured' });
+  expect(notConfigured.message).toMatch(/sync: \{ url, getToken \}/);
+  const invalid = roundTrip(new SyncClientError('subscription_invalid', 'no such collection'));
+  expect(invalid).toBeInstanceOf(SyncClientError);
+  expect(invalid).toMatchObject({ code: 'subscription_invalid', message: 'no such collection' });
 });
 
 it('keeps the code of errors this side does not know, and marks foreign throws as internal', () => {

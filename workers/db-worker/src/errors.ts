@@ -24,6 +24,7 @@ import {
   ValidationError,
 } from '@loam/core';
 import { rebuildStoreError, StoreErrorCode } from '@loam/store';
+import { SyncClientError, SyncClientErrorCode } from '@loam/sync';
 
 /** Stable codes of the errors `@loam/db-worker` raises. */
 export const DbWorkerErrorCode = {
@@ -37,6 +38,8 @@ export const DbWorkerErrorCode = {
   transactionUnknown: 'transaction_unknown',
   /** Something that is not a Loam error was thrown (a bug): the message says what. */
   internal: 'internal_error',
+  /** A sync call (`start`, `subscribe`...) on a database whose leader tab was opened without `sync` options. */
+  syncNotConfigured: 'sync_not_configured',
 } as const;
 export type DbWorkerErrorCode = (typeof DbWorkerErrorCode)[keyof typeof DbWorkerErrorCode];
 
@@ -44,6 +47,19 @@ export type DbWorkerErrorCode = (typeof DbWorkerErrorCode)[keyof typeof DbWorker
 export class DbWorkerError extends LoamError {
   constructor(code: DbWorkerErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
+  }
+}
+
+/**
+ * A sync call on a database opened without sync: the tab running the database worker (the leader) was opened
+ * without `sync: { url, getToken }`. Open every tab of the app with the same `sync` options.
+ */
+export class SyncNotConfiguredError extends DbWorkerError {
+  constructor() {
+    super(
+      DbWorkerErrorCode.syncNotConfigured,
+      'Sync is not configured for this database: open it with openDatabase({ ..., sync: { url, getToken } }) in every tab (the tab running the database worker provides it)',
+    );
   }
 }
 
@@ -94,7 +110,9 @@ const classByCode: ReadonlyMap<string, LoamErrorClass> = new Map<string, LoamErr
   [CoreErrorCode.rulesInvalid, RulesError],
   ['not_found', NotFoundError],
   ['already_exists', AlreadyExistsError],
+  ...Object.values(SyncClientErrorCode).map((code) => [code, SyncClientError] as const),
   ...Object.values(DbWorkerErrorCode).map((code) => [code, DbWorkerError] as const),
+  [DbWorkerErrorCode.syncNotConfigured, SyncNotConfiguredError],
 ]);
 
 const storeCodes: ReadonlySet<string> = new Set(Object.values(StoreErrorCode));

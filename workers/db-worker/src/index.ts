@@ -1,6 +1,6 @@
 /**
  * `@loam/db-worker`: the dedicated worker that owns a Loam database in the browser (the leader tab starts it),
- * and the wire formats shared with `@loam/client`: requests, the follower channel protocol and error transfer.
+ * hosting the engine and the sync client, and the wire formats shared with `@loam/client`: requests, the follower channel protocol and error transfer.
  */
 export * from './channel-protocol';
 export * from './channel-server';
@@ -9,6 +9,7 @@ export * from './error-transfer';
 export * from './errors';
 export * from './protocol';
 export * from './request-handler';
+export * from './sync-host';
 
 /**
  * Starts the database worker as a module worker. Only the leader tab of a database starts one (see

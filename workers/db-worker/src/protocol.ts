@@ -14,8 +14,9 @@
  *    session's callback, or {@link TRANSACTION_IDLE_MS} without a call undoes all of it.
  * 3. **Reads are side-effect free** and may be resent freely.
  */
-import type { Query, Schema, Value } from '@loam/core';
-import type { AggregateSpec, LiveQuerySpec, SqlValue } from '@loam/store';
+import type { Filter, Query, Schema, Value } from '@loam/core';
+import type { AggregateSpec, LiveQueryEvent, LiveQuerySpec, SqlValue } from '@loam/store';
+import type { SyncStatus } from '@loam/sync';
 
 /** A transaction with no call for this long is rolled back (its tab probably went away). */
 export const TRANSACTION_IDLE_MS = 10_000;
@@ -77,10 +78,21 @@ export type ReadOp =
 /** Operations allowed inside a transaction session. */
 export type TxOp = WriteOp | Extract<ReadOp, { kind: 'get' | 'find' }>;
 
+/**
+ * A call on the sync client hosted beside the engine (see `sync-host.ts`). Every one may be resent to a new leader:
+ * `subscribe` is idempotent (the id derives from the query), `ready` settles from the persisted subscriptions when
+ * the worker did not see the `subscribe`, and `start`, `stop`, `unsubscribe` are idempotent.
+ */
+export type SyncOp =
+  | { readonly kind: 'start' | 'stop' | 'refreshToken' | 'status' }
+  | { readonly kind: 'subscribe'; readonly collection: string; readonly filter?: Filter }
+  | { readonly kind: 'ready' | 'unsubscribe'; readonly id: string };
+
 /** Every request a worker serves (live queries apart: they are subscriptions, see `DbWorkerApi.watch`). */
 export type DbRequest =
   | { readonly type: 'write'; readonly requestId: string; readonly op: WriteOp }
   | { readonly type: 'read'; readonly op: ReadOp }
+  | { readonly type: 'sync'; readonly op: SyncOp }
   | { readonly type: 'begin'; readonly requestId: string }
   | { readonly type: 'tx'; readonly txId: string; readonly op: TxOp }
   | { readonly type: 'commit'; readonly txId: string; readonly result: unknown }
@@ -108,6 +120,16 @@ export interface OpenRequest {
   readonly openTimeoutMs?: number;
   /** SQLite page cache, in MiB (default {@link DEFAULT_CACHE_MIB}); allocated only as pages are read. */
   readonly cacheMiB?: number;
+  /** Sync with a relay; the token source travels beside the request (a function cannot be cloned). */
+  readonly sync?: SyncConfig;
+}
+
+/** Where and whether the worker syncs (the app's `getToken` is passed to `open` on its own). */
+export interface SyncConfig {
+  /** `ws://`/`wss://` address of the relay. */
+  readonly url: string;
+  /** Start syncing as soon as the database is open (default true). */
+  readonly autoStart?: boolean;
 }
 
 /**
@@ -126,5 +148,11 @@ export interface StorageReport {
   readonly persistent: boolean;
 }
 
-/** The live query a subscription watches, as sent to the worker. */
-export type WatchSpec = LiveQuerySpec;
+/** What a subscription watches, as sent to the worker: a live query, or the sync status. */
+export type WatchSpec = LiveQuerySpec | { readonly kind: 'syncStatus' };
+
+/**
+ * What a subscription's listener receives: live query events, or for `syncStatus` the whole status each time it
+ * changes (the first event is the current status).
+ */
+export type WatchEvent = LiveQueryEvent | { readonly kind: 'syncStatus'; readonly status: SyncStatus };

@@ -1,6 +1,7 @@
 /**
  * Serves {@link DbRequest}s against one open `Engine`: single writes as idempotent one-write transactions,
- * reads, and transaction sessions whose callback runs on the other side of a worker or tab boundary.
+ * reads, transaction sessions whose callback runs on the other side of a worker or tab boundary, and sync calls
+ * (handed to the worker's sync host).
  *
  * A session is one engine transaction kept open while its caller sends `tx` calls: the engine's callback waits
  * for `commit` (its result becomes the transaction's result, recorded under the `requestId`), `rollback`, or
@@ -8,12 +9,13 @@
  * session is open the engine holds the database, so every other request waits behind it.
  */
 import type { Engine, EngineWrites } from '@loam/store';
-import { DbWorkerError, DbWorkerErrorCode } from './errors';
+import { DbWorkerError, DbWorkerErrorCode, SyncNotConfiguredError } from './errors';
 import {
   type BeginResult,
   type DbRequest,
   type DbRequestHandler,
   type ReadOp,
+  type SyncOp,
   TRANSACTION_IDLE_MS,
   type TxOp,
   type WriteOp,
@@ -23,6 +25,8 @@ import {
 export interface RequestHandlerOptions {
   /** Roll a session back after this long without a call. Default {@link TRANSACTION_IDLE_MS}. */
   readonly idleMs?: number;
+  /** Serves `sync` requests (see `sync-host.ts`); without it they reject with `sync_not_configured`. */
+  readonly sync?: (op: SyncOp) => Promise<unknown>;
 }
 
 /** A request handler plus what its owner needs to shut it down. */
@@ -204,6 +208,9 @@ export function createRequestHandler(engine: Engine, options: RequestHandlerOpti
         return await end(request.txId, { ok: true, value: request.result });
       case 'rollback':
         return await end(request.txId, { ok: false });
+      case 'sync':
+        if (!options.sync) throw new SyncNotConfiguredError();
+        return await options.sync(request.op);
     }
   };
 

@@ -1,0 +1,117 @@
+/**
+ * The sync client of the leader's worker, served to every tab: runs the {@link SyncOp}s of `protocol.ts` against
+ * it and streams its status. A worker opened without sync options hosts no client and answers as "stopped".
+ *
+ * Invariants:
+ * 1. **One client per leadership.** The client runs beside the engine in the leader's worker; a new leader's
+ *    worker starts its own from what the previous one persisted in the engine (cursor, subscriptions).
+ * 2. **`subscribe` answers only once the subscription is persisted**, so a `ready` or `unsubscribe` resent to the
+ *    next leader finds it.
+ * 3. **`ready` always resolves.** For a subscription this worker did not see being made (it was made on a
+ *    previous leader), it settles from the persisted subscriptions: `synced` if it synced once, else when it does;
+ *    `unsubscribed` when it is no longer kept (ended, or refused by the server on the previous leader).
+ * 4. **Without sync**, `status` is {@link STOPPED_SYNC_STATUS}, `stop` does nothing, and every other call
+ *    rejects with `sync_not_configured`.
+ */
+import type { SubscriptionHandle, SubscriptionOutcome, SyncClient, SyncStatus } from '@loam/sync';
+import { SyncNotConfiguredError } from './errors';
+import type { SyncOp } from './protocol';
+
+/** The status of a database that does not sync (or whose sync client never started). */
+export const STOPPED_SYNC_STATUS: SyncStatus = Object.freeze({
+  state: 'stopped',
+  connected: false,
+  pendingUploads: 0,
+  lastSyncedAt: null,
+  downloading: null,
+  lastError: null,
+});
+
+/** A worker's sync client, as the request handler and the live subscriptions reach it. */
+export interface SyncHost {
+  /** Runs one sync call; resolves with its result (`status` → {@link SyncStatus}, `subscribe` → the id...). */
+  handle(op: SyncOp): Promise<unknown>;
+  /** Calls `listener` with the current status now, then with each new one. Returns the unsubscribe function. */
+  watchStatus(listener: (status: SyncStatus) => void): () => void;
+  /** Stops the sync client (before the engine closes). Idempotent. */
+  close(): Promise<void>;
+}
+
+const UNSUBSCRIBED: SubscriptionOutcome = { status: 'unsubscribed' };
+
+/** Hosts `client` (or, when undefined, a database without sync). */
+export function createSyncHost(client: SyncClient | undefined): SyncHost {
+  const handles = new Map<string, SubscriptionHandle>();
+  let closing: Promise<void> | undefined;
+
+  if (!client) {
+    return {
+      async handle(op) {
+        if (op.kind === 'status') return STOPPED_SYNC_STATUS;
+        if (op.kind === 'stop') return null;
+        throw new SyncNotConfiguredError();
+      },
+      watchStatus(listener) {
+        listener(STOPPED_SYNC_STATUS);
+        return () => undefined;
+      },
+      close: async () => undefined,
+    };
+  }
+
+  async function persisted(id: string) {
+    return (await client?.subscriptions())?.find((s) => s.id === id);
+  }
+
+  async function handleFor(id: string): Promise<SubscriptionHandle | undefined> {
+    const known = handles.get(id);
+    if (known) return known;
+    const info = await persisted(id);
+    if (!info || !client) return undefined;
+    const handle = client.subscribe(info.query.collection, info.query.filter);
+    handles.set(id, handle);
+    return handle;
+  }
+
+  return {
+    async handle(op) {
+      switch (op.kind) {
+        case 'start':
+          client.start();
+          return null;
+        case 'stop':
+          await client.stop();
+          return null;
+        case 'refreshToken':
+          await client.refreshToken();
+          return null;
+        case 'status':
+          return client.status();
+        case 'subscribe': {
+          const handle = client.subscribe(op.collection, op.filter);
+          handles.set(handle.id, handle);
+          await client.subscriptions();
+          return handle.id;
+        }
+        case 'ready': {
+          const handle = await handleFor(op.id);
+          return handle ? await handle.ready : UNSUBSCRIBED;
+        }
+        case 'unsubscribe': {
+          const handle = await handleFor(op.id);
+          handles.delete(op.id);
+          await handle?.unsubscribe();
+          return null;
+        }
+      }
+    },
+    watchStatus(listener) {
+      listener(client.status());
+      return client.onStatus(listener);
+    },
+    close() {
+      closing ??= client.stop();
+      return closing;
+    },
+  };
+}
