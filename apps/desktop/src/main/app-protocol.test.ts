@@ -22,7 +22,8 @@ beforeAll(async () => {
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 
-const get = (url: string, method = 'GET') => handle(new Request(url, { method }));
+const get = (url: string, method = 'GET', accept = 'text/html,*/*') =>
+  handle(new Request(url, { method, headers: { accept } }));
 
 describe('the loam://pos/ protocol', () => {
   it('serves the app with its CSP and the right content types', async () => {
@@ -44,11 +45,17 @@ describe('the loam://pos/ protocol', () => {
     );
   });
 
-  it('answers client-side routes with index.html but a missing asset with 404', async () => {
+  it('answers page requests for client-side routes with index.html, but a missing asset with 404', async () => {
     const route = await get('loam://pos/orders/42');
     expect(route.status).toBe(200);
     expect(await route.text()).toContain('Loam POS');
     expect((await get('loam://pos/assets/missing.js')).status).toBe(404);
+  });
+
+  it('answers a fetch of an endpoint the bundle lacks with 404, not with the page', async () => {
+    const session = await get('loam://pos/dev/session?terminal=1', 'GET', '*/*');
+    expect(session.status).toBe(404);
+    expect(await session.text()).not.toContain('Loam POS');
   });
 
   it.each([

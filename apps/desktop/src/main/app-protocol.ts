@@ -1,7 +1,8 @@
 /**
  * Serves the built POS app from the bundle under `loam://pos/`. Only files inside the app folder are served;
- * a path without an extension that names no file gets `index.html` (the app's client-side routes). Every
- * response carries the Content-Security-Policy.
+ * a page request (`Accept: text/html`) for a path without an extension that names no file gets `index.html`
+ * (the app's client-side routes), while a `fetch` of such a path (an API the bundle does not have) gets 404.
+ * Every response carries the Content-Security-Policy.
  */
 import { readFile as fsReadFile } from 'node:fs/promises';
 import { extname, resolve, sep } from 'node:path';
@@ -90,7 +91,11 @@ export function createAppRequestHandler(
 
     let served = file;
     let body = await readIfFile(file);
-    if (body === undefined && extname(file) === '') {
+    if (
+      body === undefined &&
+      extname(file) === '' &&
+      (request.headers.get('accept') ?? '').includes('text/html')
+    ) {
       served = resolve(root, 'index.html');
       body = await readIfFile(served);
     }
