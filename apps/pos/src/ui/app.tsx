@@ -91,33 +91,35 @@ export function App({ db, session }: AppProps) {
     }
   }, [cart, busy, db, session, note]);
 
-  useEffect(() => {
-    function onKey(event: KeyboardEvent): void {
-      if ((event.key === 'Enter' && (event.ctrlKey || event.metaKey)) || event.key === 'F9') {
-        event.preventDefault();
-        void charge();
-        return;
-      }
-      if (event.key === 'F2' || (event.key === '/' && !typingIn(event.target))) {
-        event.preventDefault();
-        setView('sell');
-        searchRef.current?.focus();
-        return;
-      }
-      if (typingIn(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
-      const line = selected ?? cart.at(-1)?.productId;
-      if (line === undefined) return;
-      if (event.key === '+' || event.key === '=') {
-        event.preventDefault();
-        change(line, 1);
-      } else if (event.key === '-') {
-        event.preventDefault();
-        change(line, -1);
-      }
+  const onKey = useRef<(event: KeyboardEvent) => void>(() => undefined);
+  onKey.current = (event: KeyboardEvent) => {
+    if ((event.key === 'Enter' && (event.ctrlKey || event.metaKey)) || event.key === 'F9') {
+      event.preventDefault();
+      void charge();
+      return;
     }
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, [charge, change, selected, cart]);
+    if (event.key === 'F2' || (event.key === '/' && !typingIn(event.target))) {
+      event.preventDefault();
+      setView('sell');
+      searchRef.current?.focus();
+      return;
+    }
+    if (typingIn(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
+    const line = selected ?? cart.at(-1)?.productId;
+    if (line === undefined) return;
+    if (event.key === '+' || event.key === '=') {
+      event.preventDefault();
+      change(line, 1);
+    } else if (event.key === '-') {
+      event.preventDefault();
+      change(line, -1);
+    }
+  };
+  useEffect(() => {
+    const listener = (event: KeyboardEvent) => onKey.current(event);
+    window.addEventListener('keydown', listener);
+    return () => window.removeEventListener('keydown', listener);
+  }, []);
 
   const describe = useCallback(
     (collection: string, doc: string) =>
@@ -143,7 +145,15 @@ export function App({ db, session }: AppProps) {
             </p>
           </div>
         </div>
-        <SyncStatusBar status={status} />
+        <SyncStatusBar
+          status={status}
+          onRetry={() => {
+            db.sync
+              .stop()
+              .then(() => db.sync.start())
+              .catch((error: unknown) => console.warn(`Sync did not restart: ${(error as Error).message}`));
+          }}
+        />
       </header>
 
       <main className="workspace">
@@ -184,6 +194,10 @@ export function App({ db, session }: AppProps) {
                 onSearch={setSearch}
                 onAdd={add}
                 onDetails={(p) => setDetailsOf(p.id)}
+                onQuantityKey={(delta) => {
+                  const line = selected ?? cart.at(-1)?.productId;
+                  if (line !== undefined) change(line, delta);
+                }}
               />
             ) : (
               <OrderHistory orders={orders} currency={currency} now={now} />

@@ -21,6 +21,11 @@ function stockLabel(stock: number): { text: string; tone: string } {
   return { text: `${stock} in stock`, tone: 'ok' };
 }
 
+/** True when typing would replace everything in `input` (it is empty, or all selected after adding a match). */
+function wholeTextSelected(input: HTMLInputElement): boolean {
+  return input.value === '' || (input.selectionStart === 0 && input.selectionEnd === input.value.length);
+}
+
 /** Moves focus between tiles with the arrow keys (a grid of `columns`). */
 function moveFocus(event: KeyboardEvent<HTMLElement>, grid: HTMLElement | null): void {
   const keys: Record<string, number> = { ArrowLeft: -1, ArrowRight: 1 };
@@ -47,9 +52,15 @@ export interface CatalogProps {
   readonly onSearch: (search: string) => void;
   readonly onAdd: (product: Product) => void;
   readonly onDetails: (product: Product) => void;
+  /** `+` (and `-` in an empty search box) change the quantity of the current cart line. */
+  readonly onQuantityKey: (delta: number) => void;
 }
 
-/** The catalog: category filter, search (Enter adds the first match) and a grid of product tiles. */
+/**
+ * The catalog: category filter, search (Enter adds the first match, `+`/`-` change its quantity
+ * while the search text is selected) and a grid of
+ * product tiles (arrow keys move between them).
+ */
 export function Catalog(props: CatalogProps) {
   const { products, currency, category, search, searchRef, gridRef } = props;
   const categories = useMemo(
@@ -71,7 +82,7 @@ export function Catalog(props: CatalogProps) {
             autoComplete="off"
             onChange={(e) => props.onSearch(e.target.value)}
             onKeyDown={(e) => {
-              if (e.key === 'Enter' && shown[0]) {
+              if (e.key === 'Enter' && !e.ctrlKey && !e.metaKey && shown[0]) {
                 e.preventDefault();
                 props.onAdd(shown[0]);
                 e.currentTarget.select();
@@ -79,6 +90,10 @@ export function Catalog(props: CatalogProps) {
                 e.preventDefault();
                 gridRef.current?.querySelector<HTMLButtonElement>('button.tile-add')?.focus();
               } else if (e.key === 'Escape') props.onSearch('');
+              else if (e.key === '+' || (e.key === '-' && wholeTextSelected(e.currentTarget))) {
+                e.preventDefault();
+                props.onQuantityKey(e.key === '+' ? 1 : -1);
+              }
             }}
           />
         </label>

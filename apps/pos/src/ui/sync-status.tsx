@@ -25,7 +25,14 @@ const timeFormat = new Intl.DateTimeFormat('en-GB', {
 });
 
 /** The always-visible sync line of the header: online/offline, uploads waiting, last synced. */
-export function SyncStatusBar({ status }: { readonly status: SyncStatus | undefined }) {
+export function SyncStatusBar({
+  status,
+  onRetry,
+}: {
+  readonly status: SyncStatus | undefined;
+  /** Reconnects now instead of waiting for the next retry. */
+  readonly onRetry: () => void;
+}) {
   const { text, tone } = stateLabel(status);
   const pending = status?.pendingUploads ?? 0;
   return (
@@ -44,6 +51,11 @@ export function SyncStatusBar({ status }: { readonly status: SyncStatus | undefi
       </span>
       {status?.state === 'failed' && status.lastError ? (
         <span className="sync-error">{status.lastError.message}</span>
+      ) : null}
+      {status?.state === 'failed' || (status?.state === 'connecting' && status.lastError) ? (
+        <button type="button" className="sync-retry" onClick={onRetry}>
+          Retry now
+        </button>
       ) : null}
     </section>
   );
