@@ -45,19 +45,21 @@ export async function appReady(page: Page): Promise<Page> {
 
 /**
  * Opens the test page for database `db` in a new tab of `context` (tabs of one context share OPFS, locks and
- * channels), recording the tab's console errors and uncaught errors into `errors`.
+ * channels), recording the tab's console errors and uncaught errors into `errors`. `query` adds page parameters
+ * (e.g. `&sync=...&token=...`).
  */
 export async function openTab(
   context: BrowserContext,
   origin: string,
   db: string,
   errors: string[],
+  query = '',
 ): Promise<Page> {
   const page = await context.newPage();
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
   });
   page.on('pageerror', (e) => errors.push(`uncaught: ${e.stack ?? e.message}`));
-  await page.goto(`${origin}${APP_PAGE}?db=${db}`);
+  await page.goto(`${origin}${APP_PAGE}?db=${db}${query}`);
   return await appReady(page);
 }

@@ -1,25 +1,19 @@
 /**
  * Test page of `@loam/client` (browser tests and benchmarks): opens the database named by `?db=` (default
  * `test`) and exposes `globalThis.app` for Playwright to drive. `?fallback=1` starts the worker without OPFS sync
- * access handles. Not part of the package's API.
+ * access handles; `?sync=<relay url>&token=<jwt>` syncs with that relay, signing in with that token. Not part of
+ * the package's API.
  */
-import { type DocOf, defineSchema, f, LoamError, type Problem } from '@loam/core';
+import { type DocOf, type Filter, LoamError, type Problem } from '@loam/core';
 import { createDbWorker } from '@loam/db-worker';
-import { openDatabase } from '../src/index';
-
-/** The schema every test page uses. */
-export const schema = defineSchema({
-  version: 1,
-  collections: {
-    notes: {
-      fields: {
-        title: f.string(),
-        n: f.number({ indexed: true }),
-        group: f.string({ optional: true, indexed: true }),
-      },
-    },
-  },
-});
+import {
+  openDatabase,
+  type RefusedWrite,
+  type SubscriptionOutcome,
+  type SyncStatus,
+  type SyncSubscription,
+} from '../src/index';
+import { schema } from './schema';
 
 /** A note as read back. */
 export type Note = DocOf<typeof schema, 'notes'>;
@@ -44,8 +38,16 @@ const startWorker = () => {
   return worker;
 };
 
+const syncUrl = params.get('sync');
+const token = params.get('token');
+
 const openStart = performance.now();
-const db = await openDatabase({ name, schema, worker: startWorker });
+const db = await openDatabase({
+  name,
+  schema,
+  worker: startWorker,
+  ...(syncUrl ? { sync: { url: syncUrl, getToken: async () => token } } : {}),
+});
 const notes = db.collection('notes');
 const opened = performance.now();
 const firstResult =
@@ -59,6 +61,9 @@ const firstResultAt = performance.now();
 
 const live = new Map<string, { docs: Note[]; calls: number; stop: () => void }>();
 const resolved: string[] = [];
+const statuses: SyncStatus[] = [];
+let refused: RefusedWrite[] = [];
+const subscriptions = new Map<string, { handle: SyncSubscription; outcome?: SubscriptionOutcome }>();
 
 function errorInfo(error: unknown): ErrorInfo {
   const e = error as { name?: string; code?: string; message?: string; problems?: readonly Problem[] };
@@ -127,6 +132,27 @@ const app = {
     }
   },
   resolved: () => [...resolved],
+  /** Records every sync status (`statuses`, `status`) and the refused-writes log (`refused`) from now on. */
+  trackSync() {
+    db.sync.onStatus((status) => statuses.push(status));
+    db.watchRefusedWrites((rows) => {
+      refused = rows;
+    });
+  },
+  statuses: () => [...statuses],
+  status: () => statuses.at(-1),
+  refused: () => refused,
+  /** Subscribes to the notes matching `filter`, kept under `key`; its outcome shows in `outcome(key)`. */
+  async subscribe(key: string, filter?: Filter): Promise<string> {
+    const handle = await db.subscribe('notes', filter);
+    const entry: { handle: SyncSubscription; outcome?: SubscriptionOutcome } = { handle };
+    subscriptions.set(key, entry);
+    void handle.ready.then((outcome) => {
+      entry.outcome = outcome;
+    });
+    return handle.id;
+  },
+  outcome: (key: string) => subscriptions.get(key)?.outcome,
   /** Terminates the worker at once, like a crash, and returns what had resolved by then. */
   killWorker(): string[] {
     worker?.terminate();
