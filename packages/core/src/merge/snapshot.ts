@@ -6,9 +6,10 @@
  * mixed freely, in any order, any number of times. `redactDocState` keeps only the fields a user may read: a
  * snapshot never carries the others.
  */
-import { Decoder, Encoder } from '@msgpack/msgpack';
+import { Encoder } from '@msgpack/msgpack';
 import * as Y from 'yjs';
 import { OpDecodeError } from '../errors';
+import { boundedDecoder } from '../ops/codec';
 import { type CounterState, crdtOf, type DocState, type Register, registerWins } from './doc-state';
 
 const encoder = new Encoder({ ignoreUndefined: true });
@@ -33,12 +34,7 @@ export function encodeDocSnapshot(state: DocState): Uint8Array {
 export function decodeDocSnapshot(bytes: Uint8Array): DocState {
   let raw: unknown;
   try {
-    raw = new Decoder({
-      maxArrayLength: bytes.length,
-      maxMapLength: bytes.length,
-      maxStrLength: bytes.length,
-      maxBinLength: bytes.length,
-    }).decode(bytes);
+    raw = boundedDecoder(bytes.length).decode(bytes);
   } catch (cause) {
     throw new OpDecodeError('malformed', `document snapshot: ${(cause as Error).message}`, { cause });
   }

@@ -153,10 +153,11 @@ function decodeTuple(t: unknown, index: number): Op {
 const decoders = new Map<number, Decoder>();
 
 /**
- * A decoder whose container and string limits are the smallest power of two ≥ the input length: no declared
- * length can make it allocate more than twice the input, and decoders are reused across calls.
+ * A MessagePack decoder for an input of `length` bytes whose container, string and binary limits are the smallest
+ * power of two ≥ `length`: no declared length can make it allocate more than twice the input. Decoders are cached
+ * per bound. Shared by every decoder of untrusted bytes (ops, snapshots, protocol frames).
  */
-function decoderFor(length: number): Decoder {
+export function boundedDecoder(length: number): Decoder {
   let bound = 64;
   while (bound < length) bound *= 2;
   let decoder = decoders.get(bound);
@@ -188,7 +189,7 @@ export function decodeOps(bytes: Uint8Array, limits: DecodeLimits = {}): Op[] {
       `format version ${bytes[0]}, this build reads ${OPS_FORMAT_VERSION}`,
     );
   }
-  const decoder = decoderFor(bytes.length);
+  const decoder = boundedDecoder(bytes.length);
   let body: unknown;
   try {
     body = decoder.decode(bytes.subarray(1));

@@ -212,6 +212,31 @@ export function createWriter(options: WriterOptions): Writer {
     }
   };
 
+  /** A list or text edit at `index` (an insert, or a delete of `count` items), made in place on the field's Yjs doc. */
+  const crdtEdit = (
+    collection: string,
+    state: DocState | undefined,
+    id: DocId,
+    field: string,
+    kind: 'list' | 'text',
+    index: number,
+    change: { readonly insert: Value[] | string } | { readonly delete: number },
+  ): Op[] => {
+    const col = getCollection(schema, collection);
+    crdtField(col, collection, field, kind, 'insert' in change ? change.insert : undefined);
+    const live = liveState(collection, state, id);
+    const doc = crdtOf(live, field);
+    const type = kind === 'text' ? doc.getText(YJS_ROOT) : doc.getArray<Value>(YJS_ROOT);
+    checkRange(collection, field, 'index', index, type.length);
+    if ('delete' in change) checkRange(collection, field, 'count', change.delete, type.length - index);
+    const update = yjsEdit(doc, () => {
+      if ('delete' in change) type.delete(index, change.delete);
+      else if (type instanceof Y.Text) type.insert(index, change.insert as string);
+      else type.insert(index, change.insert as Value[]);
+    });
+    return update ? [inPlaceOp(collection, id, live.epoch, field, doc, update)] : [];
+  };
+
   return {
     replica,
     nextSeq: () => seq,
@@ -289,48 +314,13 @@ export function createWriter(options: WriterOptions): Writer {
       return [{ ...header(collection, id, live.epoch), kind: 'delete' }];
     },
 
-    listInsert(collection, state, id, field, index, items) {
-      const col = getCollection(schema, collection);
-      crdtField(col, collection, field, 'list', items);
-      const live = liveState(collection, state, id);
-      const doc = crdtOf(live, field);
-      checkRange(collection, field, 'index', index, doc.getArray(YJS_ROOT).length);
-      const update = yjsEdit(doc, (d) => d.getArray<Value>(YJS_ROOT).insert(index, items));
-      return update ? [inPlaceOp(collection, id, live.epoch, field, doc, update)] : [];
-    },
-
-    listDelete(collection, state, id, field, index, count) {
-      const col = getCollection(schema, collection);
-      crdtField(col, collection, field, 'list');
-      const live = liveState(collection, state, id);
-      const doc = crdtOf(live, field);
-      const length = doc.getArray(YJS_ROOT).length;
-      checkRange(collection, field, 'index', index, length);
-      checkRange(collection, field, 'count', count, length - index);
-      const update = yjsEdit(doc, (d) => d.getArray(YJS_ROOT).delete(index, count));
-      return update ? [inPlaceOp(collection, id, live.epoch, field, doc, update)] : [];
-    },
-
-    textInsert(collection, state, id, field, index, text) {
-      const col = getCollection(schema, collection);
-      crdtField(col, collection, field, 'text', text);
-      const live = liveState(collection, state, id);
-      const doc = crdtOf(live, field);
-      checkRange(collection, field, 'index', index, doc.getText(YJS_ROOT).length);
-      const update = yjsEdit(doc, (d) => d.getText(YJS_ROOT).insert(index, text));
-      return update ? [inPlaceOp(collection, id, live.epoch, field, doc, update)] : [];
-    },
-
-    textDelete(collection, state, id, field, index, count) {
-      const col = getCollection(schema, collection);
-      crdtField(col, collection, field, 'text');
-      const live = liveState(collection, state, id);
-      const doc = crdtOf(live, field);
-      const length = doc.getText(YJS_ROOT).length;
-      checkRange(collection, field, 'index', index, length);
-      checkRange(collection, field, 'count', count, length - index);
-      const update = yjsEdit(doc, (d) => d.getText(YJS_ROOT).delete(index, count));
-      return update ? [inPlaceOp(collection, id, live.epoch, field, doc, update)] : [];
-    },
+    listInsert: (collection, state, id, field, index, items) =>
+      crdtEdit(collection, state, id, field, 'list', index, { insert: items }),
+    listDelete: (collection, state, id, field, index, count) =>
+      crdtEdit(collection, state, id, field, 'list', index, { delete: count }),
+    textInsert: (collection, state, id, field, index, text) =>
+      crdtEdit(collection, state, id, field, 'text', index, { insert: text }),
+    textDelete: (collection, state, id, field, index, count) =>
+      crdtEdit(collection, state, id, field, 'text', index, { delete: count }),
   };
 }

@@ -192,6 +192,13 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
       await saveYjs(sql, c, id, st, newOps);
     };
 
+    /** Loads a document's state, lets the writer turn one intent into ops, and commits them. */
+    const edit = async (collection: string, id: string, intent: (state: DocState | undefined) => Op[]) => {
+      const c = coll(collection);
+      const state = await stateOf(c, id);
+      await commitLocal(c, id, state, intent(state));
+    };
+
     const writes: EngineWrites = {
       async insert(collection, doc) {
         const c = coll(collection);
@@ -223,61 +230,19 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
         }
         return ids;
       },
-      async update(collection, id, patch) {
-        const c = coll(collection);
-        const state = await stateOf(c, id);
-        await commitLocal(c, id, state, writer.update(collection, state, id as DocId, patch));
-      },
-      async increment(collection, id, field, by) {
-        const c = coll(collection);
-        const state = await stateOf(c, id);
-        await commitLocal(c, id, state, writer.increment(collection, state, id as DocId, field, by));
-      },
-      async delete(collection, id) {
-        const c = coll(collection);
-        const state = await stateOf(c, id);
-        await commitLocal(c, id, state, writer.delete(collection, state, id as DocId));
-      },
-      async listInsert(collection, id, field, index, items) {
-        const c = coll(collection);
-        const state = await stateOf(c, id);
-        await commitLocal(
-          c,
-          id,
-          state,
-          writer.listInsert(collection, state, id as DocId, field, index, items),
-        );
-      },
-      async listDelete(collection, id, field, index, count) {
-        const c = coll(collection);
-        const state = await stateOf(c, id);
-        await commitLocal(
-          c,
-          id,
-          state,
-          writer.listDelete(collection, state, id as DocId, field, index, count),
-        );
-      },
-      async textInsert(collection, id, field, index, text) {
-        const c = coll(collection);
-        const state = await stateOf(c, id);
-        await commitLocal(
-          c,
-          id,
-          state,
-          writer.textInsert(collection, state, id as DocId, field, index, text),
-        );
-      },
-      async textDelete(collection, id, field, index, count) {
-        const c = coll(collection);
-        const state = await stateOf(c, id);
-        await commitLocal(
-          c,
-          id,
-          state,
-          writer.textDelete(collection, state, id as DocId, field, index, count),
-        );
-      },
+      update: (collection, id, patch) =>
+        edit(collection, id, (st) => writer.update(collection, st, id as DocId, patch)),
+      increment: (collection, id, field, by) =>
+        edit(collection, id, (st) => writer.increment(collection, st, id as DocId, field, by)),
+      delete: (collection, id) => edit(collection, id, (st) => writer.delete(collection, st, id as DocId)),
+      listInsert: (collection, id, field, index, items) =>
+        edit(collection, id, (st) => writer.listInsert(collection, st, id as DocId, field, index, items)),
+      listDelete: (collection, id, field, index, count) =>
+        edit(collection, id, (st) => writer.listDelete(collection, st, id as DocId, field, index, count)),
+      textInsert: (collection, id, field, index, text) =>
+        edit(collection, id, (st) => writer.textInsert(collection, st, id as DocId, field, index, text)),
+      textDelete: (collection, id, field, index, count) =>
+        edit(collection, id, (st) => writer.textDelete(collection, st, id as DocId, field, index, count)),
       get: (collection, id) => getDoc(sql, coll(collection), id),
       find: (query) => findDocs(sql, query),
     };

@@ -4,8 +4,8 @@
  * `protocol_version`), in time and memory proportional to the frame's size.
  */
 
-import { isReplicaId, validateFilter } from '@loam/core';
-import { Decoder, Encoder } from '@msgpack/msgpack';
+import { boundedDecoder, isReplicaId, validateFilter } from '@loam/core';
+import { Encoder } from '@msgpack/msgpack';
 import { ProtocolError, SyncErrorCode } from '../errors';
 import {
   type ClientMessage,
@@ -29,24 +29,6 @@ export function encodeMessage(message: Message): Uint8Array {
   out[0] = PROTOCOL_VERSION;
   out.set(body, 1);
   return out;
-}
-
-const decoders = new Map<number, Decoder>();
-function decoderFor(length: number): Decoder {
-  let bound = 64;
-  while (bound < length) bound *= 2;
-  let decoder = decoders.get(bound);
-  if (!decoder) {
-    decoder = new Decoder({
-      maxStrLength: bound,
-      maxBinLength: bound,
-      maxArrayLength: bound,
-      maxMapLength: bound,
-      maxExtLength: bound,
-    });
-    decoders.set(bound, decoder);
-  }
-  return decoder;
 }
 
 function invalid(message: string): never {
@@ -255,7 +237,7 @@ function decodeFrame(frame: Uint8Array, maxBytes: number): Obj {
   }
   let body: unknown;
   try {
-    body = decoderFor(frame.length).decode(frame.subarray(1));
+    body = boundedDecoder(frame.length).decode(frame.subarray(1));
   } catch (cause) {
     throw new ProtocolError(
       SyncErrorCode.frameInvalid,
