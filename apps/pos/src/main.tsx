@@ -46,7 +46,7 @@ async function boot(): Promise<void> {
   }
   document.title = `Till ${session.terminal} · Loam POS`;
   try {
-    const { db } = await openTerminal(session, async () => (await signIn(terminal, store))?.token ?? null);
+    const db = await openTerminal(session, async () => (await signIn(terminal, store))?.token ?? null);
     root.render(<App db={db} session={session} />);
   } catch (error) {
     root.render(

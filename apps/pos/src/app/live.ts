@@ -27,22 +27,7 @@ export function useLiveQuery<C extends ShopCollection>(
 /** The sync status, updated on every change; `undefined` until known. */
 export function useSyncStatus(db: ShopDatabase): SyncStatus | undefined {
   const [status, setStatus] = useState<SyncStatus | undefined>(undefined);
-  useEffect(() => {
-    let live = true;
-    const stop = db.sync.onStatus((next) => {
-      if (live) setStatus(next);
-    });
-    db.sync.status().then(
-      (now) => {
-        if (live) setStatus((previous) => previous ?? now);
-      },
-      () => undefined,
-    );
-    return () => {
-      live = false;
-      stop();
-    };
-  }, [db]);
+  useEffect(() => db.sync.onStatus((next) => setStatus(next)), [db]);
   return status;
 }
 

@@ -46,6 +46,11 @@ export function SyncStatusBar({
           ? 'All sales uploaded'
           : `${pending} change${pending === 1 ? '' : 's'} waiting to upload`}
       </span>
+      {status?.downloading ? (
+        <span className="sync-detail">
+          Downloading {status.downloading.sent} of {status.downloading.total}
+        </span>
+      ) : null}
       <span className="sync-detail" data-testid="last-synced">
         {status?.lastSyncedAt ? `Last synced ${timeFormat.format(status.lastSyncedAt)}` : 'Not synced yet'}
       </span>
