@@ -235,13 +235,15 @@ describe('the POS app', () => {
     expect((await product('prod-croissant')).price).toBe(145);
   });
 
-  it('with the relay and the app server down, a reload opens the till from the service worker and sells', async () => {
+  it('is installable, and with the relay and the app server down a reload opens it from the service worker and sells', async () => {
     await until('the service worker to control the page', () =>
-      till1.evaluate(async () => {
-        await navigator.serviceWorker.ready;
-        return navigator.serviceWorker.controller !== null;
-      }),
+      till1.evaluate(() => navigator.serviceWorker.controller !== null),
     );
+    const cdp = await till1.context().newCDPSession(till1);
+    const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+    expect(installabilityErrors.filter((e) => e.errorId !== 'in-incognito')).toEqual([]);
+    await cdp.detach();
+
     await app?.close();
     app = undefined;
     await relay.close();
