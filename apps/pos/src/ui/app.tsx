@@ -218,16 +218,17 @@ export function App({ db, session }: AppProps) {
             onNote={setNote}
             onCheckout={() => void charge()}
             onClear={() => setCart([])}
-          />
-          <div className="sale-message" role="status" aria-live="polite" data-testid="sale-message">
-            {saleError ? (
-              <span className="tone-bad">{saleError}</span>
-            ) : lastSale ? (
-              <span>
-                Sale <strong>{lastSale.number}</strong> recorded · {formatCents(lastSale.total, currency)}
-              </span>
-            ) : null}
-          </div>
+          >
+            <div className="sale-message" role="status" aria-live="polite" data-testid="sale-message">
+              {saleError ? (
+                <span className="tone-bad">{saleError}</span>
+              ) : lastSale ? (
+                <span>
+                  Sale <strong>{lastSale.number}</strong> recorded · {formatCents(lastSale.total, currency)}
+                </span>
+              ) : null}
+            </div>
+          </CartPanel>
           <RefusedWritesPanel rows={refused} describe={describe} />
         </aside>
       </main>

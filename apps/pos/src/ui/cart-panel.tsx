@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import { type Cart, cartTotals } from '../shop/cart';
 import { formatCents } from '../shop/money';
 
@@ -15,6 +16,8 @@ export interface CartPanelProps {
   readonly onNote: (note: string) => void;
   readonly onCheckout: () => void;
   readonly onClear: () => void;
+  /** Shown under the charge button (the outcome of the last sale). */
+  readonly children?: ReactNode;
 }
 
 /** The current sale: lines with quantities, the order note, the total and the charge button. */
@@ -102,6 +105,7 @@ export function CartPanel(props: CartPanelProps) {
         >
           {cart.length === 0 ? 'Charge' : `Charge ${formatCents(total, currency)}`}
         </button>
+        {props.children}
       </div>
     </section>
   );
