@@ -26,14 +26,34 @@ function BootMessage({ title, children }: { readonly title: string; readonly chi
   );
 }
 
+/** Inside the desktop shell: the terminal's id and sign-in endpoint from `window.loamDesktop`. */
+async function desktopTerminal(): Promise<{ terminalId: string; sessionUrl?: string } | undefined> {
+  const api = (
+    globalThis as {
+      loamDesktop?: { getTerminalConfig(): Promise<{ terminalId: string; sessionUrl?: string }> };
+    }
+  ).loamDesktop;
+  if (!api) return undefined;
+  try {
+    return await api.getTerminalConfig();
+  } catch {
+    return undefined;
+  }
+}
+
 async function boot(): Promise<void> {
   const element = document.getElementById('root');
   if (!element) throw new Error('index.html lacks #root');
   const root = createRoot(element);
   root.render(<BootMessage title="Opening the till…">Loading this terminal's data.</BootMessage>);
   const worker = registerServiceWorker();
-  const store: SessionStore = { fetch: (...args) => fetch(...args), storage: localStorage };
-  const terminal = terminalOf(location, localStorage);
+  const desktop = await desktopTerminal();
+  const store: SessionStore = {
+    fetch: (...args) => fetch(...args),
+    storage: localStorage,
+    ...(desktop?.sessionUrl ? { sessionUrl: desktop.sessionUrl } : {}),
+  };
+  const terminal = desktop?.terminalId ?? terminalOf(location, localStorage);
   const session = await signIn(terminal, store);
   if (!session) {
     root.render(

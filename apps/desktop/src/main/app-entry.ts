@@ -24,12 +24,12 @@ export interface AppEntry {
  * The entry for a source: the bundle loads `loam://pos/` (served from `dir`); a dev server loads its URL, is
  * the app's origin, and may also be reached over WebSocket for hot reload.
  */
-export function resolveAppEntry(source: AppSource, relayUrl: string): AppEntry {
+export function resolveAppEntry(source: AppSource, relayUrl: string, sessionUrl?: string): AppEntry {
   if (source.kind === 'bundle') {
     return {
       appOrigin: APP_ORIGIN,
       entryUrl: `${APP_ORIGIN}/`,
-      csp: contentSecurityPolicy({ relayUrl }),
+      csp: contentSecurityPolicy({ relayUrl, sessionUrl }),
       bundleDir: source.dir,
     };
   }
@@ -40,7 +40,7 @@ export function resolveAppEntry(source: AppSource, relayUrl: string): AppEntry {
   return {
     appOrigin: url.origin,
     entryUrl: url.href,
-    csp: contentSecurityPolicy({ relayUrl, devServerUrl: url.href }),
+    csp: contentSecurityPolicy({ relayUrl, devServerUrl: url.href, sessionUrl }),
     bundleDir: undefined,
   };
 }

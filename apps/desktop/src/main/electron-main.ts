@@ -125,7 +125,7 @@ function main(): void {
         defaults: { relayUrl: DEFAULT_RELAY_URL, terminalId: defaultTerminalId(hostname()) },
         relayUrlOverride: shell.relayUrl,
       });
-      const entry = resolveAppEntry(shell.source, terminal.relayUrl);
+      const entry = resolveAppEntry(shell.source, terminal.relayUrl, terminal.sessionUrl);
       assertBundlePresent(entry, existsSync);
       openWindow(shell, entry, terminal);
     })

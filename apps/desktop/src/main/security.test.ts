@@ -80,6 +80,21 @@ describe('content security policy', () => {
     expect(local.get('connect-src')).toEqual(["'self'", 'http://127.0.0.1:8787', 'ws://127.0.0.1:8787']);
   });
 
+  it("adds the terminal's sign-in endpoint origin, and nothing else of it, when one is configured", () => {
+    const withSession = directives(
+      contentSecurityPolicy({
+        relayUrl: 'wss://relay.shop.example:8443',
+        sessionUrl: 'https://id.shop.example/pos/session',
+      }),
+    );
+    expect(withSession.get('connect-src')).toEqual([
+      "'self'",
+      'wss://relay.shop.example:8443',
+      'https://relay.shop.example:8443',
+      'https://id.shop.example',
+    ]);
+  });
+
   it('has no wildcard or scheme-wide source anywhere', () => {
     for (const [name, values] of d) {
       for (const v of values) {

@@ -118,6 +118,8 @@ export interface CspOptions {
   readonly relayUrl: string;
   /** Set when the app is loaded from a dev server: its WebSocket origin is allowed for hot reload. */
   readonly devServerUrl?: string | undefined;
+  /** The terminal's sign-in endpoint, if configured: its origin is allowed too. */
+  readonly sessionUrl?: string | undefined;
 }
 
 /**
@@ -131,6 +133,7 @@ export function contentSecurityPolicy(options: CspOptions): string {
   if (options.devServerUrl !== undefined) {
     for (const origin of twinOrigins(options.devServerUrl)) connect.add(origin);
   }
+  if (options.sessionUrl !== undefined) connect.add(new URL(options.sessionUrl).origin);
   const directives: [string, ...string[]][] = [
     ['default-src', "'none'"],
     ['script-src', "'self'", "'wasm-unsafe-eval'"],

@@ -61,6 +61,26 @@ describe('terminal configuration file', () => {
     expect(load('ws://10.0.0.9:8787/')).toEqual({ relayUrl: 'ws://10.0.0.9:8787/', terminalId: 'till-3' });
   });
 
+  it("takes the terminal's sign-in endpoint, and refuses one that is not a plain http(s) URL", async () => {
+    await writeFile(
+      terminalConfigPath(dir),
+      JSON.stringify({ terminalId: '2', sessionUrl: 'http://127.0.0.1:4173/dev/session' }),
+    );
+    expect(load()).toEqual({
+      relayUrl: defaults.relayUrl,
+      terminalId: '2',
+      sessionUrl: 'http://127.0.0.1:4173/dev/session',
+    });
+    for (const bad of [
+      'file:///etc/passwd',
+      'https://user:secret@id.shop.example/session',
+      'not a url',
+      42,
+    ]) {
+      expect((await refusal(JSON.stringify({ sessionUrl: bad }))).message).toContain('"sessionUrl"');
+    }
+  });
+
   it('refuses a corrupt file with an error naming it, and leaves it untouched', async () => {
     const error = await refusal('{ "relayUrl": "ws://127.0.0.1:8787", ');
     expect(error.code).toBe('terminal_config_invalid');

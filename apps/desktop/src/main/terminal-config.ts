@@ -21,7 +21,7 @@ export const TERMINAL_CONFIG_FILE = 'terminal.json';
 export const DEFAULT_RELAY_URL = 'ws://127.0.0.1:8787/';
 
 const TERMINAL_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const KEYS = new Set(['relayUrl', 'terminalId']);
+const KEYS = new Set(['relayUrl', 'terminalId', 'sessionUrl']);
 
 /** The path of the terminal configuration file in `userDataDir`. */
 export function terminalConfigPath(userDataDir: string): string {
@@ -87,6 +87,7 @@ export function loadTerminalConfig(options: LoadTerminalConfigOptions): Terminal
 
   let relayUrl = defaults.relayUrl;
   let terminalId = defaults.terminalId;
+  let sessionUrl: string | undefined;
   if (text !== undefined) {
     let raw: unknown;
     try {
@@ -99,7 +100,8 @@ export function loadTerminalConfig(options: LoadTerminalConfigOptions): Terminal
     }
     const record = raw as Record<string, unknown>;
     for (const key of Object.keys(record)) {
-      if (!KEYS.has(key)) throw invalid(`has an unknown key "${key}" (known: relayUrl, terminalId)`);
+      if (!KEYS.has(key))
+        throw invalid(`has an unknown key "${key}" (known: relayUrl, terminalId, sessionUrl)`);
     }
     if (record.relayUrl !== undefined) {
       if (typeof record.relayUrl !== 'string') throw invalid('"relayUrl" must be a string');
@@ -118,6 +120,20 @@ export function loadTerminalConfig(options: LoadTerminalConfigOptions): Terminal
       }
       terminalId = record.terminalId;
     }
+    if (record.sessionUrl !== undefined) {
+      const url =
+        typeof record.sessionUrl === 'string' && URL.canParse(record.sessionUrl)
+          ? new URL(record.sessionUrl)
+          : undefined;
+      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password) {
+        throw invalid('"sessionUrl" must be an http(s) URL without credentials');
+      }
+      sessionUrl = url.href;
+    }
   }
-  return { relayUrl: options.relayUrlOverride ?? relayUrl, terminalId };
+  return {
+    relayUrl: options.relayUrlOverride ?? relayUrl,
+    terminalId,
+    ...(sessionUrl ? { sessionUrl } : {}),
+  };
 }

@@ -26,6 +26,12 @@ export interface TerminalConfig {
   readonly relayUrl: string;
   /** This terminal's name, e.g. `till-1`; shown by the app and used to tell terminals apart. */
   readonly terminalId: string;
+  /**
+   * The shop's sign-in endpoint (http or https) that issues this terminal's token: the app calls
+   * `GET <sessionUrl>?terminal=<terminalId>` and expects the POS session JSON (token, expiry, sync URL, store,
+   * cashier). Absent: the app uses the `/dev/session` endpoint of the server it was loaded from (development).
+   */
+  readonly sessionUrl?: string;
 }
 
 /**

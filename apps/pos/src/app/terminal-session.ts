@@ -25,6 +25,8 @@ export interface TerminalSession extends TerminalSessionResponse {
 export interface SessionStore {
   readonly fetch: typeof fetch;
   readonly storage: Pick<Storage, 'getItem' | 'setItem'>;
+  /** The sign-in endpoint; default `/dev/session` of the server the app came from (the desktop shell sets one). */
+  readonly sessionUrl?: string;
 }
 
 const SIGN_IN_TIMEOUT_MS = 4_000;
@@ -62,10 +64,13 @@ export function savedSession(terminal: string, store: SessionStore): TerminalSes
  */
 export async function signIn(terminal: string, store: SessionStore): Promise<TerminalSession | undefined> {
   try {
-    const response = await store.fetch(`/dev/session?terminal=${encodeURIComponent(terminal)}`, {
-      cache: 'no-store',
-      signal: AbortSignal.timeout(SIGN_IN_TIMEOUT_MS),
-    });
+    const response = await store.fetch(
+      `${store.sessionUrl ?? '/dev/session'}?terminal=${encodeURIComponent(terminal)}`,
+      {
+        cache: 'no-store',
+        signal: AbortSignal.timeout(SIGN_IN_TIMEOUT_MS),
+      },
+    );
     const body: unknown = response.ok ? await response.json() : undefined;
     if (isSession(body)) {
       store.storage.setItem(storageKey(terminal), JSON.stringify(body));

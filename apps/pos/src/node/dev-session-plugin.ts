@@ -21,6 +21,9 @@ export interface DevSessionOptions {
 /** The endpoint's path. */
 export const DEV_SESSION_PATH = '/dev/session';
 
+/** The desktop shell's app origin (`apps/desktop`): the only other origin allowed to call the endpoint. */
+export const DESKTOP_APP_ORIGIN = 'loam://pos';
+
 function handler(options: DevSessionOptions): Connect.NextHandleFunction {
   return (req: IncomingMessage, res: ServerResponse, next: Connect.NextFunction) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -39,7 +42,11 @@ function handler(options: DevSessionOptions): Connect.NextHandleFunction {
           terminal,
           cashier,
         };
-        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        const cors =
+          req.headers.origin === DESKTOP_APP_ORIGIN
+            ? { 'access-control-allow-origin': DESKTOP_APP_ORIGIN }
+            : {};
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', ...cors });
         res.end(JSON.stringify(body));
       },
       (error: unknown) => next(error),

@@ -12,7 +12,7 @@ import { buildPosApp, loadDevSecrets, servePosApp, startShopRelay } from './shop
 
 const relayPort = Number(process.env.LOAM_PORT ?? 8787);
 const appPort = Number(process.env.LOAM_POS_PORT ?? 4173);
-const appOrigins = [`http://127.0.0.1:${appPort}`, `http://localhost:${appPort}`];
+const appOrigins = [`http://127.0.0.1:${appPort}`, `http://localhost:${appPort}`, 'loam://pos'];
 const secretsFile = join(repositoryRoot, '.loam-data', 'pos-dev-secrets.json');
 
 const secrets = loadDevSecrets(secretsFile);
