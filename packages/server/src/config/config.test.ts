@@ -57,6 +57,14 @@ describe('configuration', () => {
     });
   });
 
+  it("accepts an app's custom-scheme origin (the desktop shell's loam://pos)", () => {
+    expect(
+      parse({ ...base, allowedOrigins: ['loam://pos', 'http://127.0.0.1:4173'] }).allowedOrigins,
+    ).toEqual(['loam://pos', 'http://127.0.0.1:4173']);
+    expect(keyOf({ ...base, allowedOrigins: ['loam://pos/index.html'] })).toBe('allowedOrigins[0]');
+    expect(keyOf({ ...base, allowedOrigins: ['pos'] })).toBe('allowedOrigins[0]');
+  });
+
   it('names the key at fault', () => {
     expect(keyOf({ ...base, prot: 1 })).toBe('prot');
     expect(keyOf({ ...base, port: 'eighty' })).toBe('port');

@@ -311,7 +311,7 @@ export function parseConfig(input: unknown, sources: ConfigSources): ServerConfi
         .filter(Boolean)
     : list(file.allowedOrigins ?? [], 'allowedOrigins').map((o, i) => str(o, `allowedOrigins[${i}]`));
   for (const [i, o] of origins.entries()) {
-    if (o !== '*' && !/^https?:\/\/[^/\s]+$/.test(o))
+    if (o !== '*' && !/^[a-z][a-z0-9+.-]*:\/\/[^/\s]+$/i.test(o))
       throw new ConfigError(
         `allowedOrigins[${i}]`,
         `expected "*" or scheme://host[:port] without a path, found "${o}"`,
