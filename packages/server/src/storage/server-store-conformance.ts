@@ -18,6 +18,7 @@ import {
   type Schema,
   type Timestamp,
 } from '@loam/core';
+import { withReopening } from '@loam/store';
 import type { ServerStore } from './server-store';
 
 /** The schema every case uses. */
@@ -74,24 +75,18 @@ function docValue(state: DocState | undefined, id: string) {
 }
 
 /** Runs one case against the database `open` opens; every store opened is closed afterwards. */
-export async function runServerStoreCase(testCase: ServerStoreCase, open: () => Promise<ServerStore>) {
-  const opened: ServerStore[] = [await open()];
-  const context: ServerStoreContext = {
-    get store() {
-      return opened[opened.length - 1]!;
-    },
-    async reopen() {
-      await opened[opened.length - 1]!.close();
-      const next = await open();
-      opened.push(next);
-      return next;
-    },
-  };
-  try {
-    await testCase.run(context);
-  } finally {
-    for (const store of opened) await store.close();
-  }
+export function runServerStoreCase(
+  testCase: ServerStoreCase,
+  open: () => Promise<ServerStore>,
+): Promise<void> {
+  return withReopening(open, (handle) =>
+    testCase.run({
+      get store() {
+        return handle.current();
+      },
+      reopen: handle.reopen,
+    }),
+  );
 }
 
 /** Every case of the contract (see `server-store.ts`). */

@@ -28,30 +28,47 @@ export class ConformanceFailure extends Error {
 }
 
 /**
+ * Opens a resource with `open`, hands `run` the current instance and a way to close it and open it again (as a
+ * restart would), and closes every instance it opened afterwards, whatever the outcome. Shared by the conformance
+ * suites of every storage interface (drivers here, the relay's store in `@loam/server`).
+ */
+export async function withReopening<T extends { close(): Promise<void> }>(
+  open: () => Promise<T>,
+  run: (handle: { current(): T; reopen(): Promise<T> }) => Promise<void>,
+): Promise<void> {
+  const opened: T[] = [await open()];
+  const current = () => opened[opened.length - 1] as T;
+  try {
+    await run({
+      current,
+      async reopen() {
+        await current().close();
+        const next = await open();
+        opened.push(next);
+        return next;
+      },
+    });
+  } finally {
+    for (const instance of opened) await instance.close();
+  }
+}
+
+/**
  * Runs one case against the database `open` opens (each call of `open` must open the same database).
  * Every driver the case opened is closed afterwards, whatever the outcome.
  */
-export async function runConformanceCase(
+export function runConformanceCase(
   testCase: ConformanceCase,
   open: () => Promise<StorageDriver>,
 ): Promise<void> {
-  const opened: StorageDriver[] = [await open()];
-  const context: ConformanceContext = {
-    get driver() {
-      return opened[opened.length - 1]!;
-    },
-    async reopen() {
-      await opened[opened.length - 1]!.close();
-      const next = await open();
-      opened.push(next);
-      return next;
-    },
-  };
-  try {
-    await testCase.run(context);
-  } finally {
-    for (const driver of opened) await driver.close();
-  }
+  return withReopening(open, (handle) =>
+    testCase.run({
+      get driver() {
+        return handle.current();
+      },
+      reopen: handle.reopen,
+    }),
+  );
 }
 
 /** Fails with `message` unless `condition` holds. */
