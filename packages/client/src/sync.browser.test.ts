@@ -1,9 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Rules } from '@loam/core';
-import { type LoamServer, parseConfig, startServer } from '@loam/server';
-import { SignJWT } from 'jose';
+import type { LoamServer } from '@loam/server';
+import { startTestRelay, type TestRelay } from '@loam/server/testing';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
 import { useBrowserHarness } from '../../../test/browser/harness';
@@ -13,7 +10,6 @@ import { schema } from '../test-pages/schema';
 const harness = useBrowserHarness();
 const tabErrors: string[] = [];
 
-const SECRET = 'a-development-secret-of-at-least-32-chars';
 /** Clerks read and write every note, but may not set `group`. */
 const rules: Rules = {
   notes: {
@@ -30,46 +26,22 @@ const rules: Rules = {
   },
 };
 
-let dir: string;
+let relay: TestRelay;
 let server: LoamServer;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'loam-client-sync-'));
-  writeFileSync(join(dir, 'schema.json'), JSON.stringify(schema));
-  writeFileSync(join(dir, 'rules.json'), JSON.stringify(rules));
-  server = await startServer({
-    config: parseConfig(
-      {
-        port: 0,
-        host: '127.0.0.1',
-        storagePath: './server.db',
-        schemaFile: './schema.json',
-        rulesFile: './rules.json',
-        allowedOrigins: ['*'],
-        auth: { hs256Secret: SECRET, issuer: 'loam-tests', audience: 'loam-relay', anonymous: false },
-      },
-      { baseDir: dir, env: {} },
-    ),
-  });
+  relay = await startTestRelay(schema, rules);
+  server = relay.server;
 });
 
-afterAll(async () => {
-  await server?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => relay?.close());
 
 afterEach(() => {
   expect(tabErrors.splice(0), 'errors reported by extra tabs').toEqual([]);
 });
 
 const syncQuery = async (user: string) => {
-  const token = await new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(user)
-    .setIssuer('loam-tests')
-    .setAudience('loam-relay')
-    .setExpirationTime('1h')
-    .sign(new TextEncoder().encode(SECRET));
+  const token = await relay.tokenFor(user);
   return `&sync=${encodeURIComponent(server.wsUrl)}&token=${token}`;
 };
 

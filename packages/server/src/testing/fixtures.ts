@@ -10,7 +10,7 @@
  * - `viewer` (claim `role: viewer`): reads everything, may update but neither insert nor delete.
  * - no role (anonymous users): nothing.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -20,10 +20,11 @@ import {
   f,
   type ReplicaId,
   type Rules,
+  type Schema,
   validateRules,
 } from '@loam/core';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
-import { CONFIG_DEFAULTS, type ServerConfig } from '../config/config';
+import { CONFIG_DEFAULTS, parseConfig, type ServerConfig } from '../config/config';
 import { type LoamServer, type StartServerOptions, startServer } from '../server';
 
 /** The test schema. */
@@ -175,6 +176,50 @@ export async function startTestServer(
   options: Omit<StartServerOptions, 'config'> = {},
 ): Promise<LoamServer> {
   return startServer({ ...options, config: await testConfig(join(dir, 'server.db'), overrides) });
+}
+
+/** A relay started by {@link startTestRelay}. */
+export interface TestRelay {
+  readonly server: LoamServer;
+  /** An HS256 token for user `user` (`sub`), with extra `claims`, valid for `expiresIn` seconds (default 3600). */
+  tokenFor(user: string, options?: { claims?: Record<string, unknown>; expiresIn?: number }): Promise<string>;
+  /** Stops the relay and removes its folder. */
+  close(): Promise<void>;
+}
+
+/**
+ * A relay for other packages' tests (`@loam/server/testing`): 127.0.0.1, a free port, any Origin, HS256 tokens
+ * only, and the given schema and rules written to a temporary folder and read back as the CLI reads its files.
+ */
+export async function startTestRelay(schema: Schema, rules: Rules): Promise<TestRelay> {
+  const { dir, cleanup } = tempDir('loam-test-relay-');
+  writeFileSync(join(dir, 'schema.json'), JSON.stringify(schema));
+  writeFileSync(join(dir, 'rules.json'), JSON.stringify(rules));
+  const config = parseConfig(
+    {
+      port: 0,
+      host: '127.0.0.1',
+      storagePath: './server.db',
+      schemaFile: './schema.json',
+      rulesFile: './rules.json',
+      allowedOrigins: ['*'],
+      auth: { hs256Secret: HS256_SECRET, issuer: ISSUER, audience: AUDIENCE, anonymous: false },
+    },
+    { baseDir: dir, env: {} },
+  );
+  const server = await startServer({ config });
+  return {
+    server,
+    tokenFor: (user, options = {}) =>
+      mintToken(
+        { ...options.claims, sub: user },
+        { alg: 'HS256', ...(options.expiresIn === undefined ? {} : { expiresIn: options.expiresIn }) },
+      ),
+    async close() {
+      await server.close();
+      cleanup();
+    },
+  };
 }
 
 let replicaCounter = 0;

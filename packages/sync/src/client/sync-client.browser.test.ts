@@ -1,9 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Rules } from '@loam/core';
-import { type LoamServer, parseConfig, startServer } from '@loam/server';
-import { SignJWT } from 'jose';
+import type { LoamServer } from '@loam/server';
+import { startTestRelay, type TestRelay } from '@loam/server/testing';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { useBrowserHarness, type WorkerHandle } from '../../../../test/browser/harness';
@@ -12,47 +9,21 @@ import type { SyncStatus } from './sync-client';
 
 const browser = useBrowserHarness();
 
-const SECRET = 'a-development-secret-of-at-least-32-chars';
 const rules: Rules = {
   notes: { roles: [{ name: 'clerk', read: true, write: true, insert: true, delete: true }] },
 };
 
-let dir: string;
+let relay: TestRelay;
 let server: LoamServer;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'loam-sync-browser-'));
-  writeFileSync(join(dir, 'schema.json'), JSON.stringify(deviceSchema));
-  writeFileSync(join(dir, 'rules.json'), JSON.stringify(rules));
-  server = await startServer({
-    config: parseConfig(
-      {
-        port: 0,
-        host: '127.0.0.1',
-        storagePath: './server.db',
-        schemaFile: './schema.json',
-        rulesFile: './rules.json',
-        allowedOrigins: ['*'],
-        auth: { hs256Secret: SECRET, issuer: 'loam-tests', audience: 'loam-relay', anonymous: false },
-      },
-      { baseDir: dir, env: {} },
-    ),
-  });
+  relay = await startTestRelay(deviceSchema, rules);
+  server = relay.server;
 });
 
-afterAll(async () => {
-  await server?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => relay?.close());
 
-const tokenFor = (user: string) =>
-  new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(user)
-    .setIssuer('loam-tests')
-    .setAudience('loam-relay')
-    .setExpirationTime('1h')
-    .sign(new TextEncoder().encode(SECRET));
+const tokenFor = (user: string) => relay.tokenFor(user);
 
 async function openDevice(name: string): Promise<{ page: Page; device: WorkerHandle }> {
   const page = await browser().newPage();

@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineSchema, f, q, type Rules, type Schema } from '@loam/core';
-import { type LoamServer, parseConfig, startServer } from '@loam/server';
+import type { LoamServer } from '@loam/server';
+import { startTestRelay, type TestRelay } from '@loam/server/testing';
 import type { Doc, Engine, RefusedWrite } from '@loam/store';
 import { createBetterSqlite3Storage, openEngine } from '@loam/store/node';
-import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { createRng } from '../../../../test/convergence/random';
@@ -43,45 +43,24 @@ const rules: Rules = {
   },
 };
 
-const SECRET = 'a-development-secret-of-at-least-32-chars';
-const ISSUER = 'loam-tests';
-const AUDIENCE = 'loam-relay';
-
 let dir: string;
+let relay: TestRelay;
 let server: LoamServer;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'loam-sync-relay-'));
-  writeFileSync(join(dir, 'schema.json'), JSON.stringify(schema));
-  writeFileSync(join(dir, 'rules.json'), JSON.stringify(rules));
-  const config = parseConfig(
-    {
-      port: 0,
-      host: '127.0.0.1',
-      storagePath: './server.db',
-      schemaFile: './schema.json',
-      rulesFile: './rules.json',
-      auth: { hs256Secret: SECRET, issuer: ISSUER, audience: AUDIENCE, anonymous: false },
-    },
-    { baseDir: dir, env: {} },
-  );
-  server = await startServer({ config });
+  relay = await startTestRelay(schema, rules);
+  server = relay.server;
 });
 
 afterAll(async () => {
-  await server?.close();
+  await relay?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function tokenFor(user: string, expiresIn = '1h'): Promise<string> {
-  return new SignJWT({ role: 'clerk' })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(user)
-    .setIssuer(ISSUER)
-    .setAudience(AUDIENCE)
-    .setExpirationTime(expiresIn)
-    .sign(new TextEncoder().encode(SECRET));
-}
+/** A clerk's token; `expiresIn` in seconds. */
+const tokenFor = (user: string, expiresIn = 3600) =>
+  relay.tokenFor(user, { claims: { role: 'clerk' }, expiresIn });
 
 /**
  * A device's network link. `down('cut')` closes the live connection; `down('blackhole')` keeps it open but drops
@@ -371,7 +350,7 @@ describe('sync through the relay', () => {
   it('fetches a fresh token when the relay ends the session of an expired one, and keeps syncing', async () => {
     let issued = 0;
     const a = await openDevice('alice', undefined, {
-      getToken: () => tokenFor('alice', ++issued === 1 ? '1s' : '1h'),
+      getToken: () => tokenFor('alice', ++issued === 1 ? 1 : 3600),
     });
     const b = await openDevice('bob');
     await a.client.subscribe('notes', q.eq('store', 9)).ready;
