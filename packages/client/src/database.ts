@@ -15,6 +15,8 @@
  *    so across leader changes. Every `watch*` returns its unsubscribe function.
  * 5. **Sync is part of the database.** `db.sync`, `db.subscribe` and the refused-writes log work in every tab;
  *    the leader tab's worker runs the sync client (see `sync.ts`).
+ * 6. **`can` answers at once.** The permissions the relay sent are known (or known to be absent) before
+ *    `openDatabase` resolves, and followed afterwards in every tab (see `permissions.ts`).
  */
 import {
   type DocId,
