@@ -20,6 +20,46 @@ const dayFormat = new Intl.DateTimeFormat('en-GB', {
 
 const METHOD_LABELS = { cash: 'Cash', card: 'Card', unknown: 'Not recorded' } as const;
 
+/** A table of the report: a name, then two figures per row. */
+function ReportTable({
+  testId,
+  head,
+  rows,
+}: {
+  readonly testId: string;
+  readonly head: readonly [string, string, string];
+  readonly rows: readonly {
+    readonly key: string;
+    readonly data: Readonly<Record<`data-${string}`, string>>;
+    readonly cells: readonly [string, string | number, string];
+  }[];
+}) {
+  return (
+    <table className="report-table" data-testid={testId}>
+      <thead>
+        <tr>
+          <th scope="col">{head[0]}</th>
+          <th scope="col" className="num">
+            {head[1]}
+          </th>
+          <th scope="col" className="num">
+            {head[2]}
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map(({ key, data, cells }) => (
+          <tr key={key} {...data}>
+            <th scope="row">{cells[0]}</th>
+            <td className="num">{cells[1]}</td>
+            <td className="num">{cells[2]}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 /** Day report props. */
 export interface DayReportProps {
   readonly storeId: string;
@@ -87,55 +127,29 @@ export function DayReport({ storeId, storeName, terminal, currency, day, printab
       {summary.byPayment.length === 0 ? (
         <p className="muted">No sales yet.</p>
       ) : (
-        <table className="report-table" data-testid="report-payments">
-          <thead>
-            <tr>
-              <th scope="col">Method</th>
-              <th scope="col" className="num">
-                Sales
-              </th>
-              <th scope="col" className="num">
-                Net
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {summary.byPayment.map((p) => (
-              <tr key={p.method} data-method={p.method}>
-                <th scope="row">{METHOD_LABELS[p.method]}</th>
-                <td className="num">{p.sales}</td>
-                <td className="num">{formatCents(p.total, currency)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <ReportTable
+          testId="report-payments"
+          head={['Method', 'Sales', 'Net']}
+          rows={summary.byPayment.map((p) => ({
+            key: p.method,
+            data: { 'data-method': p.method },
+            cells: [METHOD_LABELS[p.method], p.sales, formatCents(p.total, currency)],
+          }))}
+        />
       )}
       <h3>Items sold</h3>
       {sold.length === 0 ? (
         <p className="muted">Nothing sold yet.</p>
       ) : (
-        <table className="report-table" data-testid="report-items">
-          <thead>
-            <tr>
-              <th scope="col">Product</th>
-              <th scope="col" className="num">
-                Qty
-              </th>
-              <th scope="col" className="num">
-                Amount
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {sold.map((row) => (
-              <tr key={String(row.productId)} data-product={String(row.productId)}>
-                <th scope="row">{String(row.name)}</th>
-                <td className="num">{row.quantity}</td>
-                <td className="num">{formatCents(row.amount, currency)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <ReportTable
+          testId="report-items"
+          head={['Product', 'Qty', 'Amount']}
+          rows={sold.map((row) => ({
+            key: String(row.productId),
+            data: { 'data-product': String(row.productId) },
+            cells: [String(row.name), row.quantity, formatCents(row.amount, currency)],
+          }))}
+        />
       )}
     </section>
   );

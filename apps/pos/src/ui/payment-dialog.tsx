@@ -1,6 +1,7 @@
-import { useEffect, useId, useRef, useState } from 'react';
+import { useId, useRef, useState } from 'react';
 import { formatCents, parseCents } from '../shop/money';
 import { changeDue, type Payment, type PaymentMethod, quickAmounts } from '../shop/payment';
+import { ModalDialog } from './modal-dialog';
 
 /** Payment dialog props. */
 export interface PaymentDialogProps {
@@ -18,20 +19,12 @@ export interface PaymentDialogProps {
  * card (taken on the card terminal, then confirmed here). Enter completes a cash sale.
  */
 export function PaymentDialog({ total, itemCount, currency, onPay, onClose }: PaymentDialogProps) {
-  const ref = useRef<HTMLDialogElement>(null);
   const inputRef = useRef<HTMLInputElement>(null);
   const titleId = useId();
   const [method, setMethod] = useState<PaymentMethod>('cash');
   const [given, setGiven] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | undefined>(undefined);
-
-  useEffect(() => {
-    const dialog = ref.current;
-    if (dialog && !dialog.open) dialog.showModal();
-    inputRef.current?.focus();
-    return () => dialog?.close();
-  }, []);
 
   const tendered = given.trim() === '' ? total : parseCents(given);
   const change = tendered === undefined ? undefined : changeDue(total, tendered);
@@ -49,13 +42,12 @@ export function PaymentDialog({ total, itemCount, currency, onPay, onClose }: Pa
   }
 
   return (
-    <dialog
-      ref={ref}
-      className="dialog payment-dialog"
-      aria-labelledby={titleId}
+    <ModalDialog
+      className="payment-dialog"
+      testId="payment-dialog"
+      labelledBy={titleId}
       onClose={onClose}
-      onCancel={onClose}
-      data-testid="payment-dialog"
+      initialFocus={inputRef}
     >
       <div className="pay-head">
         <h2 id={titleId}>Payment</h2>
@@ -159,6 +151,6 @@ export function PaymentDialog({ total, itemCount, currency, onPay, onClose }: Pa
           Back to the sale
         </button>
       </div>
-    </dialog>
+    </ModalDialog>
   );
 }

@@ -1,7 +1,8 @@
-import { useEffect, useId, useRef, useState } from 'react';
+import { useEffect, useId, useState } from 'react';
 import { useCan, useRefusedWrites } from '../app/loam';
 import { formatCents, parseCents } from '../shop/money';
 import type { Product } from '../shop/schema';
+import { ModalDialog } from './modal-dialog';
 import { refusalText } from './refusal-text';
 
 /** Product dialog props. */
@@ -27,7 +28,6 @@ const asInput = (cents: number) => (cents / 100).toFixed(2);
  * were known, or by any other means) is reported here, and the field goes back to the price that stands.
  */
 export function ProductDialog({ product, currency, onClose, onAdd, onSetPrice }: ProductDialogProps) {
-  const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
   const [price, setPrice] = useState(() => asInput(product.price));
   const [outcome, setOutcome] = useState<Outcome | undefined>(undefined);
@@ -39,12 +39,6 @@ export function ProductDialog({ product, currency, onClose, onAdd, onSetPrice }:
   const refusal = refused.data?.find(
     (r) => r.collection === 'products' && r.doc === product.id && r.at >= since,
   );
-
-  useEffect(() => {
-    const dialog = ref.current;
-    if (dialog && !dialog.open) dialog.showModal();
-    return () => dialog?.close();
-  }, []);
 
   useEffect(() => {
     if (refusal) setPrice(asInput(product.price));
@@ -80,14 +74,7 @@ export function ProductDialog({ product, currency, onClose, onAdd, onSetPrice }:
     message = { tone: outcome.kind === 'invalid' ? 'warn' : 'bad', text: outcome.text };
 
   return (
-    <dialog
-      ref={ref}
-      className="dialog product-dialog"
-      aria-labelledby={titleId}
-      onClose={onClose}
-      onCancel={onClose}
-      data-testid="product-dialog"
-    >
+    <ModalDialog className="product-dialog" testId="product-dialog" labelledBy={titleId} onClose={onClose}>
       <h2 id={titleId}>{product.name}</h2>
       <dl className="facts">
         <dt>Category</dt>
@@ -131,6 +118,6 @@ export function ProductDialog({ product, currency, onClose, onAdd, onSetPrice }:
           Add to sale
         </button>
       </div>
-    </dialog>
+    </ModalDialog>
   );
 }

@@ -1,7 +1,8 @@
-import { type ReactNode, useEffect, useId, useRef } from 'react';
+import { type ReactNode, useId, useRef } from 'react';
 import { createPortal } from 'react-dom';
 import { formatCents } from '../shop/money';
 import type { Order, Store } from '../shop/schema';
+import { ModalDialog } from './modal-dialog';
 
 const dateFormat = new Intl.DateTimeFormat('en-GB', {
   day: 'numeric',
@@ -109,23 +110,15 @@ export function ReceiptDialog({
   closeLabel = 'Close',
   ...receipt
 }: ReceiptProps & { readonly onClose: () => void; readonly closeLabel?: string }) {
-  const ref = useRef<HTMLDialogElement>(null);
   const closeRef = useRef<HTMLButtonElement>(null);
   const titleId = useId();
-  useEffect(() => {
-    const dialog = ref.current;
-    if (dialog && !dialog.open) dialog.showModal();
-    closeRef.current?.focus();
-    return () => dialog?.close();
-  }, []);
   return (
-    <dialog
-      ref={ref}
-      className="dialog receipt-dialog"
-      aria-labelledby={titleId}
+    <ModalDialog
+      className="receipt-dialog"
+      testId="receipt-dialog"
+      labelledBy={titleId}
       onClose={onClose}
-      onCancel={onClose}
-      data-testid="receipt-dialog"
+      initialFocus={closeRef}
     >
       <h2 id={titleId} className="visually-hidden">
         Receipt {receipt.order.number}
@@ -142,6 +135,6 @@ export function ReceiptDialog({
           {closeLabel}
         </button>
       </div>
-    </dialog>
+    </ModalDialog>
   );
 }
