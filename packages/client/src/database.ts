@@ -15,6 +15,8 @@
  *    so across leader changes. Every `watch*` returns its unsubscribe function.
  * 5. **Sync is part of the database.** `db.sync`, `db.subscribe` and the refused-writes log work in every tab;
  *    the leader tab's worker runs the sync client (see `sync.ts`).
+ * 6. **`can` answers at once.** The permissions the relay sent are known (or known to be absent) before
+ *    `openDatabase` resolves, and followed afterwards in every tab (see `permissions.ts`).
  */
 import {
   type DocId,
@@ -24,6 +26,7 @@ import {
   LoamError,
   type NewDocOf,
   type PatchOf,
+  type Permissions,
   type QueryOptions,
   q,
   type Schema,
@@ -51,7 +54,10 @@ import {
 } from '@loam/store';
 import { type Connection, openConnection, type Role } from './connection';
 import type { LockManagerLike } from './leader-election';
+import { canWrite, type WriteCheck } from './permissions';
 import { createSyncApi, type SyncControls, type SyncOptions, type SyncSubscription } from './sync';
+
+export type { AggregateFn, SqlRow, SqlValue } from '@loam/store';
 
 /** Collection names of schema `S`. */
 export type CollectionName<S extends Schema> = keyof S['collections'] & string;
@@ -175,6 +181,20 @@ export interface Database<S extends Schema> {
     listener: (rows: RefusedWrite[]) => void,
     onError?: (error: LoamError) => void,
   ): Unsubscribe;
+  /**
+   * Whether the relay would accept `check` (an insert, an update by a patch, or a delete), judged on this device
+   * with the permissions the relay sent for the current token and the relay's own rules code: for hiding actions
+   * the user may not take. The relay still checks every write. `true` while no permissions are known (the relay
+   * never sent any, or the database does not sync). See `permissions.ts`.
+   */
+  can<C extends CollectionName<S>>(collection: C, check: WriteCheck<S, C>): boolean;
+  /**
+   * The permissions the relay last sent for the token (kept across restarts, so known offline), or `null` while
+   * none are known. A new object each time new ones arrive.
+   */
+  readonly permissions: Permissions | null;
+  /** Called each time new permissions arrive (in every tab). Returns the unsubscribe function. */
+  onPermissionsChange(listener: () => void): Unsubscribe;
   /** Called when this tab's role or its leader changes. Returns the unsubscribe function. */
   onLeaderChange(listener: () => void): Unsubscribe;
   /** Stops this tab's live queries; in the leader tab, closes the worker (another tab takes over). */
@@ -297,6 +317,18 @@ export async function openDatabase<const S extends Schema>(
 
   const request = (r: DbRequest) => connection.request(r);
 
+  let permissions: Permissions | null = null;
+  const permissionListeners = new Set<() => void>();
+  await new Promise<void>((resolve) => {
+    connection.subscribe({ kind: 'permissions' }, (event: WatchEvent) => {
+      if (event.kind !== 'permissions') return;
+      resolve();
+      if (JSON.stringify(event.permissions) === JSON.stringify(permissions)) return;
+      permissions = event.permissions;
+      for (const listener of [...permissionListeners]) listener();
+    });
+  });
+
   function watchRows(
     spec: WatchSpec,
     listener: (rows: SqlRow[]) => void,
@@ -417,6 +449,16 @@ export async function openDatabase<const S extends Schema>(
         (rows) => listener(rows as unknown as RefusedWrite[]),
         onError,
       );
+    },
+    can: (name, check) => canWrite(schema, permissions, name, check as WriteCheck<Schema, string>),
+    get permissions() {
+      return permissions;
+    },
+    onPermissionsChange(listener) {
+      permissionListeners.add(listener);
+      return () => {
+        permissionListeners.delete(listener);
+      };
     },
     onLeaderChange: (listener) => connection.onLeaderChange(listener),
     close: () => connection.close(),

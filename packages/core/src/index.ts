@@ -19,6 +19,7 @@ export * from './query/validate';
 export * from './query/values';
 export * from './rules/access';
 export * from './rules/fields';
+export * from './rules/permissions';
 export * from './rules/placeholders';
 export * from './rules/rules';
 export * from './rules/validate';

@@ -3,6 +3,7 @@
  */
 
 export * from './client/backoff';
+export * from './client/permissions';
 export * from './client/subscriptions';
 export * from './client/sync-client';
 export * from './errors';

@@ -153,6 +153,8 @@ export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
   ): () => void {
     if (spec.kind === 'syncStatus')
       return host.watchStatus((status) => listener({ kind: 'syncStatus', status }));
+    if (spec.kind === 'permissions')
+      return host.watchPermissions((permissions) => listener({ kind: 'permissions', permissions }));
     return opened.watch(spec, listener);
   }
 

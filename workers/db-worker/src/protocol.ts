@@ -14,7 +14,7 @@
  *    session's callback, or {@link TRANSACTION_IDLE_MS} without a call undoes all of it.
  * 3. **Reads are side-effect free** and may be resent freely.
  */
-import type { Filter, Query, Schema, Value } from '@loam/core';
+import type { Filter, Permissions, Query, Schema, Value } from '@loam/core';
 import type { AggregateSpec, LiveQueryEvent, LiveQuerySpec, SqlValue } from '@loam/store';
 import type { SyncStatus } from '@loam/sync';
 
@@ -148,11 +148,18 @@ export interface StorageReport {
   readonly persistent: boolean;
 }
 
-/** What a subscription watches, as sent to the worker: a live query, or the sync status. */
-export type WatchSpec = LiveQuerySpec | { readonly kind: 'syncStatus' };
+/**
+ * What a subscription watches, as sent to the worker: a live query, the sync status, or the permissions the relay
+ * sent for the session's token.
+ */
+export type WatchSpec = LiveQuerySpec | { readonly kind: 'syncStatus' } | { readonly kind: 'permissions' };
 
 /**
- * What a subscription's listener receives: live query events, or for `syncStatus` the whole status each time it
- * changes (the first event is the current status).
+ * What a subscription's listener receives: live query events; for `syncStatus` the whole status each time it
+ * changes; for `permissions` the relay's permissions (`null` while none are known, or without sync). The first
+ * event of the last two is the current value.
  */
-export type WatchEvent = LiveQueryEvent | { readonly kind: 'syncStatus'; readonly status: SyncStatus };
+export type WatchEvent =
+  | LiveQueryEvent
+  | { readonly kind: 'syncStatus'; readonly status: SyncStatus }
+  | { readonly kind: 'permissions'; readonly permissions: Permissions | null };

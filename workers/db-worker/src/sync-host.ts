@@ -13,6 +13,7 @@
  * 4. **Without sync**, `status` is {@link STOPPED_SYNC_STATUS}, `stop` does nothing, and every other call
  *    rejects with `sync_not_configured`.
  */
+import type { Permissions } from '@loam/core';
 import type { SubscriptionHandle, SubscriptionOutcome, SyncClient, SyncStatus } from '@loam/sync';
 import { SyncNotConfiguredError } from './errors';
 import type { SyncOp } from './protocol';
@@ -33,6 +34,11 @@ export interface SyncHost {
   handle(op: SyncOp): Promise<unknown>;
   /** Calls `listener` with the current status now, then with each new one. Returns the unsubscribe function. */
   watchStatus(listener: (status: SyncStatus) => void): () => void;
+  /**
+   * Calls `listener` with the permissions the relay last sent (persisted; `null` when none, or without sync), then
+   * with each new value. Returns the unsubscribe function.
+   */
+  watchPermissions(listener: (permissions: Permissions | null) => void): () => void;
   /** Stops the sync client (before the engine closes). Idempotent. */
   close(): Promise<void>;
 }
@@ -53,6 +59,10 @@ export function createSyncHost(client: SyncClient | undefined): SyncHost {
       },
       watchStatus(listener) {
         listener(STOPPED_SYNC_STATUS);
+        return () => undefined;
+      },
+      watchPermissions(listener) {
+        listener(null);
         return () => undefined;
       },
       close: async () => undefined,
@@ -108,6 +118,26 @@ export function createSyncHost(client: SyncClient | undefined): SyncHost {
     watchStatus(listener) {
       listener(client.status());
       return client.onStatus(listener);
+    },
+    watchPermissions(listener) {
+      let active = true;
+      let newer = false;
+      const stop = client.onPermissions((permissions) => {
+        newer = true;
+        if (active) listener(permissions);
+      });
+      client.permissions().then(
+        (stored) => {
+          if (active && !newer) listener(stored);
+        },
+        () => {
+          if (active && !newer) listener(null);
+        },
+      );
+      return () => {
+        active = false;
+        stop();
+      };
     },
     close() {
       closing ??= client.stop();

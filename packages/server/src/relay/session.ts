@@ -30,6 +30,7 @@ import {
   materialize,
   type Op,
   OpDecodeError,
+  permissionsFor,
   redactDocState,
 } from '@loam/core';
 import { collectionSql, columnOf, compileFilter } from '@loam/store';
@@ -517,6 +518,7 @@ export function createSession(ws: WebSocket, ctx: SessionContext): Session {
       reset,
       user: who.user,
     });
+    send({ t: 'permissions', ...permissionsFor(relay.rules, who.claims) });
     for (const s of m.subs) {
       const sub = authorize(s);
       if (sub) subs.set(sub.id, sub);
@@ -585,6 +587,7 @@ export function createSession(ws: WebSocket, ctx: SessionContext): Session {
       identity = next;
       return;
     }
+    send({ t: 'permissions', ...permissionsFor(relay.rules, next.claims) });
     enqueue(() => recompute(next));
   };
 

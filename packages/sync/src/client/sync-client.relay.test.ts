@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineSchema, f, q, type Rules, type Schema } from '@loam/core';
+import { checkPermission, defineSchema, f, type Permissions, q, type Rules, type Schema } from '@loam/core';
 import type { LoamServer } from '@loam/server';
 import { startTestRelay, type TestRelay } from '@loam/server/testing';
 import type { Doc, Engine, RefusedWrite } from '@loam/store';
@@ -359,6 +359,35 @@ describe('sync through the relay', () => {
     await b.engine.insert('notes', { title: 'after expiry', store: 9 });
     await until(async () => (await titles(a)).includes('after expiry'), 'the note on a');
     expect(a.client.status()).toMatchObject({ state: 'connected', connected: true, lastError: null });
+  });
+
+  it("keeps the relay's permissions for its token across a restart, and takes new ones when the claims change", async () => {
+    let role = 'clerk';
+    const getToken = () => relay.tokenFor('dana', { claims: { role } });
+    const a = await openDevice('dana', undefined, { getToken });
+    const seen: Permissions[] = [];
+    a.client.onPermissions((p) => seen.push(p));
+    const clerk = await until(() => a.client.permissions(), 'the permissions of the clerk token');
+    expect(clerk.rules).toEqual({ notes: { roles: [expect.objectContaining({ name: 'clerk' })] } });
+    expect(clerk.claims).toMatchObject({ sub: 'dana', role: 'clerk' });
+    const note = { id: 'n1', title: 'x', store: 1, count: 0 };
+    const lock = {
+      kind: 'update',
+      before: note,
+      after: { ...note, locked: 'y' },
+      touchedFields: ['locked'],
+    } as const;
+    expect(checkPermission(clerk, 'notes', lock)).toMatchObject({ ok: false, code: 'field_denied' });
+
+    role = 'visitor';
+    await a.client.refreshToken();
+    await until(() => seen.some((p) => p.claims.role === 'visitor'), 'the permissions of the new claims');
+    expect(await a.client.permissions()).toMatchObject({ rules: {}, claims: { role: 'visitor' } });
+
+    const file = a.file;
+    await closeDevice(a);
+    const offline = await openDevice('dana', file, { getToken: () => new Promise<string>(() => undefined) });
+    expect(await offline.client.permissions()).toMatchObject({ rules: {}, claims: { role: 'visitor' } });
   });
 
   it('stops retrying when the relay runs another schema version, and says why', async () => {

@@ -33,7 +33,14 @@
  * 6. **Expected trouble is a value.** Going offline, losing the server, refusals and server errors show up in
  *    `status()`/`onStatus` and `onRefused`, never as thrown errors or rejected promises.
  */
-import { decodeDocSnapshot, encodeOps, type Filter, type Op, validateFilter } from '@loam/core';
+import {
+  decodeDocSnapshot,
+  encodeOps,
+  type Filter,
+  type Op,
+  type Permissions,
+  validateFilter,
+} from '@loam/core';
 import type { DownloadedDoc, Engine, RefusedWrite } from '@loam/store';
 import { ProtocolError, SyncClientError, SyncClientErrorCode } from '../errors';
 import { decodeServerMessage, encodeMessage } from '../protocol/codec';
@@ -46,6 +53,7 @@ import {
 import type { Transport, TransportFactory } from '../transport/transport';
 import { createWebSocketTransportFactory, type WebSocketConstructor } from '../transport/transport-websocket';
 import { type BackoffOptions, createBackoff } from './backoff';
+import { createPermissionsKeeper } from './permissions';
 import {
   parseStoredSubscriptions,
   type StoredSubscription,
@@ -188,6 +196,10 @@ export interface SyncClient {
   onStatus(listener: (status: SyncStatus) => void): () => void;
   /** Called for each write the server refused (already recorded in `engine.refusedWrites()`). */
   onRefused(listener: (refused: RefusedWrite) => void): () => void;
+  /** The permissions the relay last sent for the token (persisted across restarts); null before the first. */
+  permissions(): Promise<Permissions | null>;
+  /** Called with the permissions each time the relay sends them (already persisted). Returns the unsubscribe function. */
+  onPermissions(listener: (permissions: Permissions) => void): () => void;
 }
 
 /** Server error codes after which retrying cannot help: the client stops until `start()` is called again. */
@@ -299,6 +311,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
       'createSyncClient needs a `url` or a `transportFactory`',
     );
 
+  const permissions = createPermissionsKeeper(engine);
   const statusListeners = new Set<(status: SyncStatus) => void>();
   const refusedListeners = new Set<(refused: RefusedWrite) => void>();
   let current: SyncStatus = {
@@ -606,6 +619,9 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
         });
         return;
       }
+      case 'permissions':
+        await permissions.set({ rules: message.rules, claims: message.claims });
+        return;
       case 'pong':
         return;
       case 'error':
@@ -837,6 +853,9 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
         refusedListeners.delete(listener);
       };
     },
+
+    permissions: () => permissions.get(),
+    onPermissions: (listener) => permissions.onChange(listener),
   };
 }
 

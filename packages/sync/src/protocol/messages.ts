@@ -10,6 +10,8 @@
  * client                                    server
  *  hello {replica, token, cursor, subs} ─▶
  *                                       ◀─  welcome {server, cursor, reset}      or  error {code, fatal: true}
+ *                                       ◀─  permissions {rules, claims}          the rules of this token (again when
+ *                                                                                a new token changes the claims)
  *  push {batch, ops} ─▶                                     (bounded batches; any number in flight)
  *                                       ◀─  ack {batch, accepted, refused}       only once durable
  *                                       ◀─  docs {cursor, docs, removed, sub?, progress?}   (downloads)
@@ -30,7 +32,7 @@
  * When its cursor is older than the server's history horizon, `welcome.reset` is true and the server resends every
  * subscription in `replace` mode; the client's unacknowledged writes are re-applied on top, never thrown away.
  */
-import type { ReplicaId } from '@loam/core';
+import type { Permissions, ReplicaId } from '@loam/core';
 
 /** The protocol version this build speaks. */
 export const PROTOCOL_VERSION = 1;
@@ -119,6 +121,11 @@ export type ServerMessage =
       readonly progress?: { readonly sent: number; readonly total: number };
     }
   | { readonly t: 'synced'; readonly sub: string; readonly cursor: number }
+  /**
+   * What the session's token may do: per collection the role that applies (`permissionsFor` of `@loam/core`) and
+   * the claims its placeholders read. Devices evaluate it locally to hide actions the relay would refuse.
+   */
+  | ({ readonly t: 'permissions' } & Permissions)
   | { readonly t: 'pong' }
   | {
       readonly t: 'error';
