@@ -111,7 +111,7 @@ describe('local writes', () => {
     expect(await db.pendingCount()).toBe(0);
   });
 
-  it('a transaction that throws leaves nothing behind, and op sequence numbers stay gap-free', async () => {
+  it('a transaction that throws leaves nothing behind, and its op ids are never given out again', async () => {
     const db = await openAt('a.db');
     await db.insert('products', { name: 'A', price: 1 });
     await expect(
@@ -124,7 +124,32 @@ describe('local writes', () => {
     expect((await db.find({ collection: 'products' })).map((d) => d.name)).toEqual(['A']);
     await db.insert('products', { name: 'D', price: 4 });
     const seqs = (await db.pendingOps(10)).map((op) => Number(op.id.split(':')[1]));
-    expect(seqs).toEqual([1, 2]);
+    expect(seqs).toEqual([1, 3]);
+  });
+
+  it('concurrent transactions, some of which throw, never give two ops the same id', async () => {
+    const rng = createRng(8);
+    const db = await openAt('a.db');
+    const id = await db.insert('products', { name: 'A', price: 1 });
+    const committed: string[] = [];
+    for (let round = 0; round < 20; round++) {
+      await Promise.allSettled(
+        Array.from({ length: rng.int(2, 5) }, (_, i) =>
+          db.transaction(async (tx) => {
+            const name = `r${round}t${i}`;
+            await tx.update('products', id, { name });
+            await tx.increment('products', id, 'stock', 1);
+            if (rng.chance(0.4)) throw new Error('the app changed its mind');
+            committed.push(name);
+          }),
+        ),
+      );
+    }
+    const ops = await db.pendingOps(10_000);
+    expect(new Set(ops.map((op) => op.id)).size).toBe(ops.length);
+    const names = ops.flatMap((op) => (op.kind === 'set' ? [op.value] : []));
+    expect(names).toEqual(committed);
+    expect((await db.get('products', id))?.stock).toBe(committed.length);
   });
 
   it('a retried transaction with the same request id is applied once and returns the first result', async () => {

@@ -3,8 +3,9 @@
  *
  * A write transaction keeps the documents it touched in memory (merge state plus Yjs docs) and writes each change
  * through to SQLite at once, inside the driver's transaction, so reads in the same transaction see it. The HLC,
- * the next op sequence number and the row version are saved with every transaction; if it rolls back, the op
- * sequence is rewound, so a replica's op sequence numbers have no gaps.
+ * the next op sequence number and the row version are saved with every transaction. Op sequence numbers and row
+ * versions are taken inside the driver's transaction (which holds the database: one at a time) and never given
+ * back: a transaction that rolls back leaves a gap, never a number another op will carry again.
  */
 
 import {
@@ -151,7 +152,7 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     ...(options.maxDriftMs !== undefined ? { maxDriftMs: options.maxDriftMs } : {}),
     ...(typeof lastTs === 'string' ? { last: lastTs as Timestamp } : {}),
   });
-  let writer: Writer = createWriter({ schema, clock, nextSeq: Number(meta.get('seq') ?? 1) });
+  const writer: Writer = createWriter({ schema, clock, nextSeq: Number(meta.get('seq') ?? 1) });
   let version = Number(meta.get('version') ?? 0);
   const collections = new Map<string, CollectionSql>();
   for (const [name, def] of Object.entries(schema.collections))
@@ -276,46 +277,38 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     options?: TransactionOptions,
   ): Promise<T> => {
     if (closed) throw new QueryError('The database is closed');
-    const seqAtStart = writer.nextSeq();
     let replayed = false;
     let ctx: ReturnType<typeof createContext> | undefined;
-    try {
-      const result = await driver.transaction(async (sql) => {
-        if (options?.requestId !== undefined) {
-          const done = await sql.get<{ result: Uint8Array | null }>(
-            'SELECT result FROM loam_requests WHERE id = ?',
-            [options.requestId],
-          );
-          if (done) {
-            replayed = true;
-            return (done.result ? decode(done.result) : undefined) as T;
-          }
+    const result = await driver.transaction(async (sql) => {
+      if (options?.requestId !== undefined) {
+        const done = await sql.get<{ result: Uint8Array | null }>(
+          'SELECT result FROM loam_requests WHERE id = ?',
+          [options.requestId],
+        );
+        if (done) {
+          replayed = true;
+          return (done.result ? decode(done.result) : undefined) as T;
         }
-        const txVersion = version + 1;
-        ctx = createContext(sql, txVersion);
-        const value = await fn(ctx.writes);
-        if (options?.requestId !== undefined) {
-          await sql.run('INSERT INTO loam_requests (id, result, at) VALUES (?, ?, ?)', [
-            options.requestId,
-            value === undefined ? null : encode(value),
-            Date.now(),
-          ]);
-        }
-        if (ctx.ops.length > 0) {
-          await sql.run(INSERT_OUTBOX, [encodeOps(ctx.ops), ctx.ops.length]);
-          await saveMeta(sql, txVersion);
-        }
-        return value;
-      });
-      if (!replayed && ctx && ctx.ops.length > 0) {
-        version += 1;
-        notify({ collections: [...ctx.touched], local: true, ops: ctx.ops });
       }
-      return result;
-    } catch (error) {
-      writer = createWriter({ schema, clock, nextSeq: seqAtStart });
-      throw error;
-    }
+      const txVersion = ++version;
+      ctx = createContext(sql, txVersion);
+      const value = await fn(ctx.writes);
+      if (options?.requestId !== undefined) {
+        await sql.run('INSERT INTO loam_requests (id, result, at) VALUES (?, ?, ?)', [
+          options.requestId,
+          value === undefined ? null : encode(value),
+          Date.now(),
+        ]);
+      }
+      if (ctx.ops.length > 0) {
+        await sql.run(INSERT_OUTBOX, [encodeOps(ctx.ops), ctx.ops.length]);
+        await saveMeta(sql, txVersion);
+      }
+      return value;
+    });
+    if (!replayed && ctx && ctx.ops.length > 0)
+      notify({ collections: [...ctx.touched], local: true, ops: ctx.ops });
+    return result;
   };
 
   const live = createLiveQueries({
@@ -378,7 +371,7 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
       const applied: Op[] = [];
       const touched = new Set<string>();
       await driver.transaction(async (sql) => {
-        const txVersion = version + 1;
+        const txVersion = ++version;
         const ctx = createContext(sql, txVersion);
         const dirty = new Map<string, { c: CollectionSql; id: string; state: DocState; ops: Op[] }>();
         for (const op of input) {
@@ -401,7 +394,6 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
         }
         await saveMeta(sql, txVersion);
       });
-      version += 1;
       if (applied.length > 0) notify({ collections: [...touched], local: false, ops: applied });
       return applied.length;
     },
@@ -422,7 +414,7 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
       let changed = 0;
       const touched = new Set<string>();
       await driver.transaction(async (sql) => {
-        const txVersion = version + 1;
+        const txVersion = ++version;
         for (const { collection, id, state: incoming, mode } of download.docs) {
           const c = coll(collection);
           let state: DocState;
@@ -457,10 +449,7 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
         }
         if (touched.size > 0) await saveMeta(sql, txVersion);
       });
-      if (touched.size > 0) {
-        version += 1;
-        notify({ collections: [...touched], local: false, ops: [] });
-      }
+      if (touched.size > 0) notify({ collections: [...touched], local: false, ops: [] });
       return changed;
     },
 

@@ -206,6 +206,28 @@ describe('sync through the relay', () => {
     expect(a.client.status().lastSyncedAt).not.toBeNull();
   });
 
+  it('delivers every write after a failed transaction ran beside a committed one (no reused op id)', async () => {
+    const a = await openDevice('alice');
+    const b = await openDevice('bob');
+    await a.client.subscribe('notes', q.eq('store', 12)).ready;
+    await b.client.subscribe('notes', q.eq('store', 12)).ready;
+    const id = await a.engine.insert('notes', { title: '1', store: 12 });
+    const first = a.engine.transaction(async (tx) => {
+      await tx.update('notes', id, { title: '2' });
+      await tx.update('notes', id, { title: '3' });
+    });
+    const second = a.engine.transaction(async (tx) => {
+      await tx.update('notes', 'no-such-note', { title: 'x' });
+    });
+    await first;
+    await expect(second).rejects.toMatchObject({ code: 'not_found' });
+    await until(async () => (await b.engine.get('notes', id))?.title === '3', 'b holds 3');
+    await a.engine.update('notes', id, { title: '4' });
+    await until(() => converged([a, b]), 'a and b agree');
+    expect((await a.engine.get('notes', id))?.title).toBe('4');
+    expect((await b.engine.get('notes', id))?.title).toBe('4');
+  });
+
   it('keeps writes made offline and converges once the device is back', async () => {
     const a = await openDevice('alice');
     const b = await openDevice('bob');
