@@ -10,6 +10,7 @@ export * from './merge/memory-replica';
 export * from './merge/memory-state';
 export * from './merge/snapshot';
 export * from './ops/codec';
+export * from './ops/intents';
 export * from './ops/ops';
 export * from './ops/writer';
 export * from './query/ast';

@@ -6,6 +6,7 @@ export * from './client/backoff';
 export * from './client/subscriptions';
 export * from './client/sync-client';
 export * from './errors';
+export * from './port/sync-store';
 export * from './protocol/codec';
 export * from './protocol/messages';
 export * from './transport/transport';

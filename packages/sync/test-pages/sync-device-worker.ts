@@ -22,7 +22,7 @@ const api = {
   async open(url: string, name: string, token: string, store: number): Promise<string> {
     engine = await openEngine({ driver: await createWaSqliteStorage({ name }), schema: deviceSchema });
     client = createSyncClient({
-      engine,
+      store: engine.syncStore,
       url,
       getToken: async () => token,
       backoff: { baseMs: 100, maxMs: 2_000 },

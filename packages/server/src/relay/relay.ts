@@ -13,10 +13,12 @@
  *    create) or an op that would start a new incarnation without a create is `row_denied`. Ops that change nothing
  *    (duplicates, stale epochs, writes that lose) are accepted: they store nothing.
  * 3. **Refused ops are invisible.** They are neither stored nor recorded, so no listener ever sees them.
- * 4. **Backend writes** are ops of the server's own replica, produced by `createWriter` (validated against the
- *    schema first); their sequence numbers and the clock are saved with the batch.
+ * 4. **Backend writes** are write intents (`@loam/core`) turned into ops of the server's own replica by one writer
+ *    (validated against the schema first); its sequence numbers are taken in the write queue and never given back,
+ *    and they and the clock are saved with the batch.
  */
 import {
+  applyOp,
   type Claims,
   type Clock,
   ClockSkewError,
@@ -24,11 +26,14 @@ import {
   checkFieldValue,
   checkOpShape,
   createAccess,
+  createDocState,
   createWriter,
+  type DocId,
   type DocState,
   decodeTimestamp,
   fieldAt,
   getCollection,
+  intentTarget,
   type MaterializedDoc,
   materialize,
   type Op,
@@ -39,7 +44,7 @@ import {
   type Schema,
   touchedFields,
   validate,
-  type Writer,
+  type WriteIntent,
 } from '@loam/core';
 import type { Refusal } from '@loam/sync';
 import * as Y from 'yjs';
@@ -69,11 +74,10 @@ export interface PushOutcome {
   readonly version: number;
 }
 
-/** What a backend write's callback gets. */
-export interface BackendWriteContext {
-  readonly writer: Writer;
-  /** The stored state of a document (a private copy the callback may edit). */
-  state(collection: string, id: string): Promise<DocState | undefined>;
+/** A document written by a backend write, as it reads once the batch committed (undefined: it does not exist). */
+export interface BackendWritten {
+  readonly id: DocId;
+  readonly doc: MaterializedDoc | undefined;
 }
 
 /** The write path. */
@@ -90,10 +94,11 @@ export interface Relay {
     readonly ops: readonly Op[];
   }): Promise<PushOutcome>;
   /**
-   * Runs `fn` in the write queue to produce ops with the server's writer, and commits them. If `fn` throws,
-   * nothing is stored and the sequence numbers it used are reused.
+   * Runs write intents in the write queue with the server's writer, in order, and commits their ops as one batch
+   * (all or nothing). Throws the writer's error (`validation_failed`, `not_found`, `already_exists`...) and stores
+   * nothing when one of them is refused.
    */
-  backendWrite<T>(fn: (ctx: BackendWriteContext) => Promise<{ ops: Op[]; result: T }>): Promise<T>;
+  backendWrite(intents: readonly WriteIntent[]): Promise<BackendWritten[]>;
   /** Registers a listener of commits (called synchronously after each commit, in order); returns unsubscribe. */
   onCommit(listener: (commit: Commit) => void): () => void;
   /** Waits for queued batches to finish. */
@@ -170,7 +175,7 @@ export function createRelay(options: RelayOptions): Relay {
   const { store, schema, rules, clock } = options;
   const listeners = new Set<(commit: Commit) => void>();
   let version = options.version;
-  let nextSeq = options.nextSeq;
+  const writer = createWriter({ schema, clock, nextSeq: options.nextSeq });
   let queue: Promise<unknown> = Promise.resolve();
 
   const enqueue = <T>(task: () => Promise<T>): Promise<T> => {
@@ -341,28 +346,38 @@ export function createRelay(options: RelayOptions): Relay {
       });
     },
 
-    backendWrite(fn) {
+    backendWrite(intents) {
       return enqueue(async () => {
-        const writer = createWriter({ schema, clock, nextSeq });
-        const { ops, result } = await fn({
-          writer,
-          state: async (collection, id) => {
-            getCollection(schema, collection);
-            return (await store.getDoc(collection, id))?.state;
-          },
+        const states = new Map<string, DocState>();
+        const ops: Op[] = [];
+        const written: { collection: string; id: DocId }[] = [];
+        for (const intent of intents) {
+          const col = getCollection(schema, intent.collection);
+          const target = intentTarget(intent);
+          const key = `${intent.collection}\u0000${target}`;
+          let state = target === undefined ? undefined : states.get(key);
+          if (target !== undefined && !state) state = (await store.getDoc(intent.collection, target))?.state;
+          const result = writer.write(intent, state);
+          const after = state ?? createDocState();
+          for (const op of result.ops) applyOp(col, after, op);
+          states.set(`${intent.collection}\u0000${result.id}`, after);
+          ops.push(...result.ops);
+          written.push({ collection: intent.collection, id: result.id });
+        }
+        if (ops.length > 0) {
+          const committed = await store.applyBatch({
+            ops,
+            clock: clock.last(),
+            nextSeq: writer.nextSeq(),
+            now: (options.now ?? Date.now)(),
+          });
+          version = committed.version;
+          publish('backend', committed.changes, committed.version);
+        }
+        return written.map(({ collection, id }) => {
+          const state = states.get(`${collection}\u0000${id}`);
+          return { id, doc: state && materialize(getCollection(schema, collection), id, state) };
         });
-        if (ops.length === 0) return result;
-        for (const op of ops) checkOpShape(getCollection(schema, op.collection), op);
-        const committed = await store.applyBatch({
-          ops,
-          clock: clock.last(),
-          nextSeq: writer.nextSeq(),
-          now: (options.now ?? Date.now)(),
-        });
-        nextSeq = writer.nextSeq();
-        version = committed.version;
-        publish('backend', committed.changes, committed.version);
-        return result;
       });
     },
 

@@ -135,7 +135,7 @@ async function openDevice(
   });
   const link = createLink(server.wsUrl);
   const client = createSyncClient({
-    engine,
+    store: engine.syncStore,
     transportFactory: link.factory,
     getToken: options.getToken ?? (() => tokenFor(user)),
     backoff: { baseMs: 20, maxMs: 200 },
@@ -364,7 +364,7 @@ describe('sync through the relay', () => {
     expect(await reopened.client.subscriptions()).toMatchObject([
       { query: { collection: 'notes' }, synced: true },
     ]);
-    expect(await reopened.engine.getMeta('cursor')).toBeGreaterThan(0);
+    expect(await reopened.engine.syncStore.cursor()).toBeGreaterThan(0);
     await until(async () => (await titles(reopened)).includes('while b was closed'), 'the missed note');
     expect(await titles(reopened)).toEqual(['before', 'while b was closed']);
   });

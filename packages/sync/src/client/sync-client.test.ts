@@ -1,7 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { asReplicaId, decodeOps, defineSchema, encodeDocSnapshot, f, type Op, q } from '@loam/core';
+import {
+  asReplicaId,
+  createMemoryReplica,
+  decodeOps,
+  defineSchema,
+  encodeDocSnapshot,
+  f,
+  type Op,
+  q,
+} from '@loam/core';
 import type { Engine, RefusedWrite } from '@loam/store';
 import { createBetterSqlite3Storage, openEngine } from '@loam/store/node';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -200,7 +209,7 @@ function startClient(
 ) {
   const timers = createManualTimers();
   const client = createSyncClient({
-    engine,
+    store: engine.syncStore,
     transportFactory: server.factory,
     getToken: async () => 'token-1',
     timers,
@@ -337,7 +346,9 @@ describe('sync client (scripted server)', () => {
     const conn = await connected(server, client, 1);
     const p1 = await until(() => conn.pushes()[0], 'first push');
     conn.send({ t: 'ack', batch: p1.batch, accepted: opsOf(p1).map((o) => o.id), refused: [] });
-    const authoritative = await engine.getState('notes', id);
+    const relay = createMemoryReplica({ schema, replica: serverId });
+    relay.receive(opsOf(p1));
+    const authoritative = relay.state.getState('notes', id);
     await engine.update('notes', id, { title: 'not allowed' });
     const p2 = await until(() => conn.pushes()[1], 'second push');
     const [op] = opsOf(p2);
@@ -359,7 +370,7 @@ describe('sync client (scripted server)', () => {
     expect(refusals).toMatchObject([{ op: op!.id, code: 'field_denied', doc: id }]);
     expect(await engine.refusedWrites()).toMatchObject([{ op: op!.id, code: 'field_denied' }]);
     expect(await engine.pendingCount()).toBe(0);
-    expect(await engine.getMeta('cursor')).toBe(5);
+    expect(await engine.syncStore.cursor()).toBe(5);
   });
 
   it('stops retrying after a fatal server error until started again', async () => {
@@ -452,7 +463,7 @@ describe('sync client (scripted server)', () => {
     conn.sendRaw(new Uint8Array([1, 0xc1, 0xff]));
     await until(() => conn.closed, 'closed');
     expect(client.status().lastError?.code).toBe('frame_invalid');
-    expect(await engine.getMeta('cursor')).toBeUndefined();
+    expect(await engine.syncStore.cursor()).toBe(0);
   });
 });
 
@@ -466,19 +477,17 @@ describe('subscriptions (scripted server)', () => {
     const sent = await until(() => conn.received.find((m) => m.t === 'subscribe'), 'subscribe');
     expect(sent).toEqual({ t: 'subscribe', sub: { id: sub.id, query: sub.query } });
 
-    const other = await openAt('other.db');
-    const ids = await other.insertMany('notes', [
+    const other = createMemoryReplica({ schema, replica: serverId });
+    const ids = [
       { title: 'a', store: 101 },
       { title: 'b', store: 101 },
-    ]);
-    const frames = await Promise.all(
-      ids.map(async (id) => ({
-        collection: 'notes',
-        id,
-        state: encodeDocSnapshot((await other.getState('notes', id))!),
-        mode: 'merge' as const,
-      })),
-    );
+    ].map((doc) => other.insert('notes', doc).id);
+    const frames = ids.map((id) => ({
+      collection: 'notes',
+      id,
+      state: encodeDocSnapshot(other.state.getState('notes', id)!),
+      mode: 'merge' as const,
+    }));
     conn.send({
       t: 'docs',
       cursor: 0,
@@ -499,7 +508,7 @@ describe('subscriptions (scripted server)', () => {
     });
     conn.send({ t: 'synced', sub: sub.id, cursor: 9 });
     expect(await sub.ready).toEqual({ status: 'synced' });
-    await until(async () => (await engine.getMeta('cursor')) === 9, 'cursor');
+    await until(async () => (await engine.syncStore.cursor()) === 9, 'cursor');
     expect(client.status().downloading).toBeNull();
     expect((await engine.find({ collection: 'notes' })).map((d) => d.title).sort()).toEqual(['a', 'b']);
 
@@ -518,7 +527,7 @@ describe('subscriptions (scripted server)', () => {
 
   it('asks for the whole set of a subscription made offline, even when resuming from a cursor', async () => {
     const engine = await openAt('a.db');
-    await engine.setMeta('cursor', 40);
+    await engine.syncStore.setCursor(40);
     const server = createFakeServer();
     const { client, timers } = startClient(engine, server);
     const first = await connected(server, client, 1);
@@ -544,12 +553,12 @@ describe('subscriptions (scripted server)', () => {
 
   it('removes on unsubscribe only the documents no remaining subscription covers', async () => {
     const engine = await openAt('a.db');
-    const other = await openAt('other.db');
-    const ids = await other.insertMany('notes', [
+    const other = createMemoryReplica({ schema, replica: serverId });
+    const ids = [
       { title: 'only-a', store: 1 },
       { title: 'both', store: 2 },
       { title: 'only-b', store: 3 },
-    ]);
+    ].map((doc) => other.insert('notes', doc).id);
     const server = createFakeServer();
     const { client } = startClient(engine, server);
     const conn = await connected(server, client, 1);
@@ -559,14 +568,12 @@ describe('subscriptions (scripted server)', () => {
     conn.send({
       t: 'docs',
       cursor: 3,
-      docs: await Promise.all(
-        ids.map(async (id) => ({
-          collection: 'notes',
-          id,
-          state: encodeDocSnapshot((await other.getState('notes', id))!),
-          mode: 'merge' as const,
-        })),
-      ),
+      docs: ids.map((id) => ({
+        collection: 'notes',
+        id,
+        state: encodeDocSnapshot(other.state.getState('notes', id)!),
+        mode: 'merge' as const,
+      })),
       removed: [],
     });
     await until(async () => (await engine.find({ collection: 'notes' })).length === 3, 'three docs');

@@ -34,8 +34,8 @@
  *    `status()`/`onStatus` and `onRefused`, never as thrown errors or rejected promises.
  */
 import { decodeDocSnapshot, encodeOps, type Filter, type Op, validateFilter } from '@loam/core';
-import type { DownloadedDoc, Engine, RefusedWrite } from '@loam/store';
 import { ProtocolError, SyncClientError, SyncClientErrorCode } from '../errors';
+import type { DownloadedDoc, RefusedWrite, SyncStore } from '../port/sync-store';
 import { decodeServerMessage, encodeMessage } from '../protocol/codec';
 import {
   type ClientMessage,
@@ -136,7 +136,8 @@ export interface Connectivity {
 
 /** Options of {@link createSyncClient}. */
 export interface SyncClientOptions {
-  readonly engine: Engine;
+  /** The local database, through the port sync owns (`engine.syncStore` of `@loam/store`). */
+  readonly store: SyncStore;
   /** `ws://`/`wss://` address of the relay (used when no `transportFactory` is given). */
   readonly url?: string;
   /** WebSocket implementation for `url` (default: the global one; pass `ws`'s on Node < 22). */
@@ -276,7 +277,7 @@ const defaultTimers: Timers = {
  * there is neither a `transportFactory` nor a `url` with a WebSocket implementation.
  */
 export function createSyncClient(options: SyncClientOptions): SyncClient {
-  const { engine, getToken } = options;
+  const { store, getToken } = options;
   const now = options.now ?? Date.now;
   const timers = options.timers ?? defaultTimers;
   const connectivity = options.connectivity ?? createGlobalConnectivity();
@@ -353,13 +354,13 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
 
   async function loadSubs(): Promise<Map<string, LiveSubscription>> {
     if (subs) return subs;
-    const stored = parseStoredSubscriptions(await engine.getMeta(SUBSCRIPTIONS_META_KEY));
+    const stored = parseStoredSubscriptions(await store.readState(SUBSCRIPTIONS_META_KEY));
     subs ??= new Map(stored.map((s) => [s.id, { stored: s, waiters: [] }]));
     return subs;
   }
 
   async function persistSubs(map: Map<string, LiveSubscription>): Promise<void> {
-    await engine.setMeta(
+    await store.writeState(
       SUBSCRIPTIONS_META_KEY,
       [...map.values()].map((s) => s.stored),
     );
@@ -502,7 +503,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
 
   async function sendHello(c: Connection, token: string | null): Promise<void> {
     if (conn !== c) return;
-    const cursor = await engine.getMeta('cursor');
+    const cursor = await store.cursor();
     const map = await loadSubs();
     if (conn !== c) return;
     const synced = [...map.values()].filter((s) => s.stored.synced);
@@ -510,10 +511,10 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     send(c, {
       t: 'hello',
       protocol: PROTOCOL_VERSION,
-      replica: engine.replica,
+      replica: store.replica,
       token,
-      schemaVersion: engine.schema.version,
-      cursor: typeof cursor === 'number' && Number.isSafeInteger(cursor) && cursor >= 0 ? cursor : 0,
+      schemaVersion: store.schema.version,
+      cursor,
       subs: synced.map((s) => ({ id: s.stored.id, query: s.stored.query })),
     });
   }
@@ -524,7 +525,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
         if (conn !== c) return;
         c.welcomed = true;
         backoff.reset();
-        if (message.reset) await engine.setMeta('cursor', 0);
+        if (message.reset) await store.setCursor(0);
         const map = await loadSubs();
         for (const [id, s] of map)
           if (!c.helloSubs?.has(id)) send(c, { t: 'subscribe', sub: { id, query: s.stored.query } });
@@ -535,21 +536,12 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
       }
       case 'ack': {
         const batch = c.inFlight.get(message.batch) ?? [];
-        if (message.accepted.length > 0) await engine.acknowledge(message.accepted);
+        if (message.accepted.length > 0) await store.acknowledge(message.accepted);
         if (message.refused.length > 0) {
-          await engine.recordRefusals(message.refused);
           const at = now();
-          for (const r of message.refused) {
-            const refused: RefusedWrite = {
-              op: r.op,
-              collection: r.collection,
-              doc: r.doc,
-              code: r.code,
-              reason: r.reason,
-              at,
-            };
-            for (const l of [...refusedListeners]) l(refused);
-          }
+          const refused: RefusedWrite[] = message.refused.map((r) => ({ ...r, at }));
+          await store.recordRefusals(refused);
+          for (const r of refused) for (const l of [...refusedListeners]) l(r);
         }
         const answered = new Set([...message.accepted, ...message.refused.map((r) => r.op)]);
         c.inFlight.delete(message.batch);
@@ -572,7 +564,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
               mode: d.mode,
             }))
           : [];
-        await engine.applyDownload({
+        await store.applyDownload({
           docs,
           removed: message.removed,
           ...(message.cursor > 0 ? { cursor: message.cursor } : {}),
@@ -587,9 +579,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
       }
       case 'synced': {
         if (message.cursor > 0) {
-          const stored = await engine.getMeta('cursor');
-          if (typeof stored !== 'number' || stored < message.cursor)
-            await engine.setMeta('cursor', message.cursor);
+          if ((await store.cursor()) < message.cursor) await store.setCursor(message.cursor);
         }
         const map = await loadSubs();
         const sub = map.get(message.sub);
@@ -657,7 +647,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     if (c?.welcomed && c.inFlight.size < maxInFlight) {
       const skip = c.inFlightOps.size + c.unanswered.size;
       const room = (maxInFlight - c.inFlight.size) * maxBatchOps;
-      const pending = (await engine.pendingOps(skip + room)).filter(
+      const pending = (await store.pendingOps(skip + room)).filter(
         (op) => !c.inFlightOps.has(op.id) && !c.unanswered.has(op.id),
       );
       let i = 0;
@@ -679,7 +669,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
         send(c, { t: 'push', batch: number, ops: encodeOps(batch) });
       }
     }
-    setStatus({ pendingUploads: await engine.pendingCount() });
+    setStatus({ pendingUploads: await store.pendingCount() });
   }
 
   function schedulePump(): void {
@@ -724,12 +714,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
       failed = false;
       if (!running) {
         running = true;
-        unhook = [
-          engine.onCommit((info) => {
-            if (info.local) schedulePump();
-          }),
-          connectivity.onChange(onConnectivity),
-        ];
+        unhook = [store.onPending(schedulePump), connectivity.onChange(onConnectivity)];
       }
       backoff.reset();
       cancelReconnect();
@@ -753,7 +738,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     },
 
     subscribe(collection, filter) {
-      if (!Object.hasOwn(engine.schema.collections, collection)) {
+      if (!Object.hasOwn(store.schema.collections, collection)) {
         throw new SyncClientError(
           SyncClientErrorCode.subscriptionInvalid,
           `Cannot subscribe to "${collection}": the schema has no such collection`,
@@ -792,18 +777,13 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
             settle(sub, { status: 'unsubscribed' });
             if (conn?.welcomed) send(conn, { t: 'unsubscribe', id });
             if (current.downloading?.sub === id) setStatus({ downloading: null });
-            const leaving = await engine.find({
+            await store.removeDocs({
               collection: query.collection,
               filter: uncoveredFilter(
                 query,
                 [...map.values()].map((s) => s.stored.query),
               ),
             });
-            if (leaving.length > 0)
-              await engine.applyDownload({
-                docs: [],
-                removed: leaving.map((d) => ({ collection: query.collection, id: d.id })),
-              });
           }),
       };
     },
