@@ -13,6 +13,7 @@ import {
   type Op,
   q,
   type Schema,
+  writeIntent,
 } from '@loam/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRng } from '../../../../test/convergence/random';
@@ -31,6 +32,7 @@ const shop = defineSchema({
         price: f.number({ indexed: true }),
         category: f.string({ optional: true, indexed: true }),
         active: f.boolean({ default: true }),
+        supplier: f.object({ name: f.string(), city: f.string({ optional: true }) }, { optional: true }),
         stock: f.counter(),
         tags: f.list<string>(),
         note: f.text(),
@@ -103,6 +105,29 @@ describe('local writes', () => {
     expect(await db.get('products', id)).toBeUndefined();
     // create + 2 Yjs ops (tags, note), 2 sets, increment, list edit, text edit, delete
     expect(await db.pendingCount()).toBe(9);
+  });
+
+  it('carries write intents: upsert, dotted paths into objects, several intents in one call', async () => {
+    const db = await openAt('a.db');
+    const ids = await db.writeAll([
+      writeIntent.upsert('products', 'tea', {
+        name: 'Tea',
+        price: 2,
+        supplier: { name: 'Leaf', city: 'Lyon' },
+      }),
+      writeIntent.insert('products', { name: 'Cake', price: 4 }),
+      writeIntent.update('products', 'tea', { 'supplier.city': 'Paris' }),
+    ]);
+    expect(ids[0]).toBe('tea');
+    expect(ids[2]).toBe('tea');
+    expect(await db.get('products', 'tea')).toMatchObject({ supplier: { name: 'Leaf', city: 'Paris' } });
+    expect(await db.upsert('products', 'tea', { price: 3 })).toBe('tea');
+    expect(await db.get('products', 'tea')).toMatchObject({ name: 'Tea', price: 3 });
+    const kinds = (await db.syncStore.pendingOps(10)).map((op) => (op.kind === 'set' ? op.path : op.kind));
+    expect(kinds).toEqual(['create', 'create', 'supplier.city', 'price']);
+    await expect(db.update('products', 'tea', { 'supplier.name': null })).rejects.toMatchObject({
+      code: 'validation_failed',
+    });
   });
 
   it('refuses a schema-breaking write before storing anything', async () => {

@@ -22,6 +22,7 @@ const schema = defineSchema({
         store: f.number({ indexed: true }),
         locked: f.string({ optional: true }),
         count: f.counter(),
+        place: f.object({ city: f.string(), zip: f.string({ optional: true }) }, { optional: true }),
       },
     },
   },
@@ -37,7 +38,7 @@ const rules: Rules = {
         write: true,
         insert: true,
         delete: true,
-        fields: { write: ['title', 'store', 'count'] },
+        fields: { write: ['title', 'store', 'count', 'place'] },
       },
     ],
   },
@@ -226,6 +227,27 @@ describe('sync through the relay', () => {
     await until(() => converged([a, b]), 'a and b agree');
     expect((await a.engine.get('notes', id))?.title).toBe('4');
     expect((await b.engine.get('notes', id))?.title).toBe('4');
+  });
+
+  it('keeps both edits when two offline devices change different paths of one object', async () => {
+    const a = await openDevice('alice');
+    const b = await openDevice('bob');
+    await a.client.subscribe('notes', q.eq('store', 13)).ready;
+    await b.client.subscribe('notes', q.eq('store', 13)).ready;
+    const id = await a.engine.insert('notes', {
+      title: 'Ada',
+      store: 13,
+      place: { city: 'Lyon', zip: '69001' },
+    });
+    await until(async () => (await b.engine.get('notes', id)) !== undefined, 'the note on b');
+    a.link.down();
+    b.link.down();
+    await a.engine.update('notes', id, { 'place.city': 'Paris' });
+    await b.engine.update('notes', id, { 'place.zip': '75001' });
+    a.link.up();
+    b.link.up();
+    await until(() => converged([a, b]), 'a and b agree');
+    expect((await a.engine.get('notes', id))?.place).toEqual({ city: 'Paris', zip: '75001' });
   });
 
   it('keeps writes made offline and converges once the device is back', async () => {
