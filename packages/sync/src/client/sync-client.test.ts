@@ -18,13 +18,8 @@ import { decodeClientMessage, encodeMessage } from '../protocol/codec';
 import type { ClientMessage, ServerMessage } from '../protocol/messages';
 import type { Transport, TransportCloseEvent, TransportFactory } from '../transport/transport';
 import { backoffCeiling, createBackoff } from './backoff';
-import {
-  type Connectivity,
-  createSyncClient,
-  type SyncClient,
-  type SyncClientOptions,
-  type Timers,
-} from './sync-client';
+import { createSyncClient } from './lifecycle';
+import type { Connectivity, SyncClient, SyncClientOptions, Timers } from './sync-client';
 
 const schema = defineSchema({
   version: 2,
@@ -589,10 +584,22 @@ describe('subscriptions (scripted server)', () => {
     expect(() => client.subscribe('nope', q.eq('x', 1))).toThrow(/no such collection/);
   });
 
-  it('settles ready as denied when the server refuses the subscription, and forgets it', async () => {
+  it('rejects the calls of the app when the local database fails, instead of pretending', async () => {
     const engine = await openAt('a.db');
     const server = createFakeServer();
     const { client } = startClient(engine, server);
+    await engine.close();
+    await expect(client.subscriptions()).rejects.toMatchObject({ code: 'storage_closed' });
+    const sub = client.subscribe('notes', q.eq('store', 1));
+    await expect(sub.saved).rejects.toMatchObject({ code: 'storage_closed' });
+    await expect(sub.ready).rejects.toMatchObject({ code: 'storage_closed' });
+    await expect(sub.unsubscribe()).rejects.toMatchObject({ code: 'storage_closed' });
+  });
+
+  it('settles ready as denied when the server refuses the subscription, remembers it, and retries it on demand', async () => {
+    const engine = await openAt('a.db');
+    const server = createFakeServer();
+    const { client, timers } = startClient(engine, server);
     const conn = await connected(server, client, 1);
     const sub = client.subscribe('notes');
     await until(() => conn.received.find((m) => m.t === 'subscribe'), 'subscribe');
@@ -603,12 +610,35 @@ describe('subscriptions (scripted server)', () => {
       fatal: false,
       sub: sub.id,
     });
-    expect(await sub.ready).toEqual({
-      status: 'denied',
-      code: 'subscription_denied',
-      message: 'no read access',
-    });
-    expect(await client.subscriptions()).toEqual([]);
+    const denied = { status: 'denied', code: 'subscription_denied', message: 'no read access' };
+    expect(await sub.ready).toEqual(denied);
+    const listed = [
+      {
+        id: sub.id,
+        query: sub.query,
+        synced: false,
+        denied: { code: 'subscription_denied', message: 'no read access' },
+      },
+    ];
+    expect(await client.subscriptions()).toEqual(listed);
     expect(client.status()).toMatchObject({ connected: true, lastError: { code: 'subscription_denied' } });
+
+    conn.drop();
+    timers.advance(timers.delays()[0] ?? 0);
+    const again = await connected(server, client, 2);
+    await client.subscriptions();
+    expect(again.received.filter((m) => m.t === 'subscribe')).toEqual([]);
+    expect(again.received[0]).toMatchObject({ t: 'hello', subs: [] });
+    expect(await client.subscriptions()).toEqual(listed);
+
+    await client.stop();
+    const { client: restarted } = startClient(engine, server);
+    expect(await restarted.subscriptions()).toEqual(listed);
+    const third = await connected(server, restarted, 3);
+    const retry = restarted.subscribe('notes');
+    await until(() => third.received.find((m) => m.t === 'subscribe'), 'the retried subscribe');
+    third.send({ t: 'synced', sub: retry.id, cursor: 3 });
+    expect(await retry.ready).toEqual({ status: 'synced' });
+    expect(await restarted.subscriptions()).toEqual([{ id: sub.id, query: sub.query, synced: true }]);
   });
 });
