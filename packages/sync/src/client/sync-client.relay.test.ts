@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineSchema, f, q, type Rules, type Schema } from '@loam/core';
@@ -24,6 +24,7 @@ const schema = defineSchema({
         locked: f.string({ optional: true }),
         count: f.counter(),
         place: f.object({ city: f.string(), zip: f.string({ optional: true }) }, { optional: true }),
+        memo: f.text(),
       },
     },
   },
@@ -39,7 +40,7 @@ const rules: Rules = {
         write: true,
         insert: true,
         delete: true,
-        fields: { write: ['title', 'store', 'count', 'place'] },
+        fields: { write: ['title', 'store', 'count', 'place', 'memo'] },
       },
     ],
   },
@@ -129,13 +130,14 @@ let fileCounter = 0;
 async function openDevice(
   user: string,
   file = `device-${++fileCounter}.db`,
-  options: { getToken?: () => Promise<string>; schema?: Schema } = {},
+  options: { getToken?: () => Promise<string>; schema?: Schema; offline?: boolean } = {},
 ): Promise<Device> {
   const engine = await openEngine({
     driver: await createBetterSqlite3Storage({ filename: join(dir, file) }),
     schema: options.schema ?? schema,
   });
   const link = createLink(server.wsUrl);
+  if (options.offline) link.down();
   const client = createSyncClient({
     store: engine.syncStore,
     transportFactory: link.factory,
@@ -249,6 +251,55 @@ describe('sync through the relay', () => {
     b.link.up();
     await until(() => converged([a, b]), 'a and b agree');
     expect((await a.engine.get('notes', id))?.place).toEqual({ city: 'Paris', zip: '75001' });
+  });
+
+  it('recovers when its database is put back from an older copy: writes made after it reach every device', async () => {
+    const a = await openDevice('alice');
+    const b = await openDevice('bob');
+    await a.client.subscribe('notes', q.eq('store', 14)).ready;
+    await b.client.subscribe('notes', q.eq('store', 14)).ready;
+    const id = await a.engine.insert('notes', { title: 'kept', store: 14, memo: 'hello' });
+    await until(() => converged([a, b]), 'the first note on b');
+    const file = a.file;
+    const files = (name: string) => [name, `${name}-wal`, `${name}-shm`].map((f) => join(dir, f));
+    const copy = (from: string, to: string) => {
+      const [source, target] = [files(from), files(to)];
+      for (let i = 0; i < source.length; i++) {
+        rmSync(target[i]!, { force: true });
+        if (existsSync(source[i]!)) copyFileSync(source[i]!, target[i]!);
+      }
+    };
+    await closeDevice(a);
+    copy(file, 'backup.db');
+
+    const later = await openDevice('alice', file);
+    await later.engine.update('notes', id, { title: 'renamed before the restore' });
+    await later.engine.increment('notes', id, 'count', 2);
+    await later.engine.textInsert('notes', id, 'memo', 5, ' world');
+    await until(() => converged([later, b]), 'the later writes on b');
+    await closeDevice(later);
+    copy('backup.db', file);
+
+    const restored = await openDevice('alice', file, { offline: true });
+    const problems: string[] = [];
+    restored.client.onStatus((status) => {
+      if (status.lastError) problems.push(status.lastError.code);
+    });
+    expect((await restored.engine.get('notes', id))?.title).toBe('kept');
+    const fresh = await restored.engine.insert('notes', { title: 'written after the restore', store: 14 });
+    await restored.engine.increment('notes', id, 'count', 3);
+    await restored.engine.textInsert('notes', id, 'memo', 0, '> ');
+    restored.link.up();
+    await until(() => converged([restored, b]), 'a and b agree');
+    expect(problems).toContain('replica_restored');
+    expect(await titles(b, 14)).toEqual(['renamed before the restore', 'written after the restore']);
+    expect(await b.engine.get('notes', id)).toMatchObject({ count: 5, memo: '> hello world' });
+    expect(await b.engine.get('notes', fresh)).toBeDefined();
+    await restored.engine.update('notes', fresh, { title: 'and one more' });
+    await until(
+      async () => (await b.engine.get('notes', fresh))?.title === 'and one more',
+      'the next write on b',
+    );
   });
 
   it('keeps writes made offline and converges once the device is back', async () => {

@@ -24,7 +24,7 @@ import type { Connectivity, SyncClient, SyncClientOptions, Timers } from './sync
 const schema = defineSchema({
   version: 2,
   collections: {
-    notes: { fields: { title: f.string(), store: f.number({ indexed: true }) } },
+    notes: { fields: { title: f.string(), store: f.number({ indexed: true }), count: f.counter() } },
   },
 });
 
@@ -366,6 +366,44 @@ describe('sync client (scripted server)', () => {
     expect(await engine.refusedWrites()).toMatchObject([{ op: op!.id, code: 'field_denied' }]);
     expect(await engine.pendingCount()).toBe(0);
     expect(await engine.syncStore.cursor()).toBe(5);
+  });
+
+  it('moves past the op ids the relay holds when its database was restored, and renumbers reused ones', async () => {
+    const engine = await openAt('a.db');
+    const id = await engine.insert('notes', { title: 'old copy', store: 1 });
+    await engine.increment('notes', id, 'count', 4);
+    const server = createFakeServer();
+    const { client } = startClient(engine, server);
+    await until(() => server.connections[0]?.received[0], 'hello');
+    const conn = server.last();
+    conn.send({ ...welcome(), replicaSeq: 3 } as ServerMessage);
+    await until(() => client.status().lastError?.code === 'replica_restored', 'restored');
+    expect(client.status()).toMatchObject({ connected: true, lastError: { fatal: false } });
+    const push = await until(() => conn.pushes()[0], 'a push');
+    const [create, inc] = opsOf(push);
+    conn.send({
+      t: 'ack',
+      batch: push.batch,
+      accepted: [create!.id],
+      refused: [
+        {
+          op: inc!.id,
+          collection: 'notes',
+          doc: id,
+          code: 'op_id_reused',
+          reason: 'held with other content',
+        },
+      ],
+    });
+    const again = await until(() => conn.pushes()[1], 'the renumbered op');
+    const [renumbered] = opsOf(again);
+    expect(renumbered).toMatchObject({ kind: 'increment', by: 4, ts: inc!.ts, doc: id });
+    expect(renumbered!.id).toBe(`${engine.replica}:4`);
+    expect(await engine.refusedWrites()).toEqual([]);
+    expect((await engine.get('notes', id))?.count).toBe(4);
+    await engine.update('notes', id, { title: 'next' });
+    const next = await until(() => conn.pushes()[2], 'the next write');
+    expect(opsOf(next)[0]!.id).toBe(`${engine.replica}:5`);
   });
 
   it('stops retrying after a fatal server error until started again', async () => {

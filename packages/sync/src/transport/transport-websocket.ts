@@ -116,10 +116,10 @@ export function createWebSocketTransport(options: WebSocketTransportOptions): Tr
     send(frame) {
       if (!closed && socket.readyState === OPEN) socket.send(frame);
     },
-    close() {
+    close(code = 1000, reason = 'closed by client') {
       if (closed) return;
-      socket.close(1000, 'closed by client');
-      finish({ code: 1000, reason: 'closed by client' });
+      socket.close(code, reason);
+      finish({ code, reason });
     },
     onOpen: on(openListeners),
     onFrame: on(frameListeners),
