@@ -302,6 +302,60 @@ describe('sync through the relay', () => {
     );
   });
 
+  it('after a reset past the history horizon, drops what the relay deleted and keeps its own unsynced writes', async () => {
+    const a = await openDevice('alice');
+    const b = await openDevice('bob');
+    await a.client.subscribe('notes', q.eq('store', 15)).ready;
+    await b.client.subscribe('notes', q.eq('store', 15)).ready;
+    const gone = await b.engine.insert('notes', { title: 'deleted while a was away', store: 15 });
+    const kept = await b.engine.insert('notes', { title: 'kept', store: 15 });
+    await until(() => converged([a, b]), 'both notes on a');
+    const file = a.file;
+    await closeDevice(a);
+    await b.engine.delete('notes', gone);
+    await until(
+      async () => (await server.store.getDoc('notes', gone))?.live === false,
+      'the delete on the relay',
+    );
+    const horizon = await server.store.compact(Date.now() + 60_000);
+    expect(horizon).toBe(server.relay.version());
+
+    const back = await openDevice('alice', file, { offline: true });
+    const mine = await back.engine.insert('notes', { title: 'written offline', store: 15 });
+    await back.engine.update('notes', kept, { title: 'kept, renamed offline' });
+    back.link.up();
+    await until(() => converged([back, b]), 'a and b agree');
+    expect(await titles(back, 15)).toEqual(['kept, renamed offline', 'written offline']);
+    expect(await back.engine.get('notes', gone)).toBeUndefined();
+    expect(await b.engine.get('notes', mine)).toBeDefined();
+  });
+
+  it('keeps a document with an unsynced write through an unsubscribe, until the write is acknowledged', async () => {
+    const a = await openDevice('alice');
+    const b = await openDevice('bob');
+    const sub = a.client.subscribe('notes', q.eq('store', 16));
+    await sub.ready;
+    await b.client.subscribe('notes', q.eq('store', 16)).ready;
+    const id = await b.engine.insert('notes', { title: 'shared', store: 16 });
+    const other = await b.engine.insert('notes', { title: 'untouched', store: 16 });
+    await until(() => converged([a, b]), 'the notes on a');
+    a.link.down();
+    await a.engine.update('notes', id, { title: 'edited just before leaving' });
+    await sub.unsubscribe();
+    expect(await a.engine.get('notes', other)).toBeUndefined();
+    expect(await a.engine.get('notes', id)).toMatchObject({ title: 'edited just before leaving' });
+    a.link.up();
+    await until(
+      async () => (await b.engine.get('notes', id))?.title === 'edited just before leaving',
+      'the edit on b',
+    );
+    await until(
+      async () => (await a.engine.get('notes', id)) === undefined,
+      'the note leaving a once acknowledged',
+    );
+    expect(await a.engine.pendingCount()).toBe(0);
+  });
+
   it('keeps writes made offline and converges once the device is back', async () => {
     const a = await openDevice('alice');
     const b = await openDevice('bob');
