@@ -7,9 +7,11 @@
  */
 import {
   applyOp,
+  ClockSkewError,
   createDocState,
   createOpId,
   type DocState,
+  latestTimestamp,
   mergeDocState,
   type Op,
   type Timestamp,
@@ -76,6 +78,22 @@ export function createEngineSyncStore(core: EngineCore): SyncStore {
       return removeDoc(sql, c, id);
     await saveDoc(sql, c, id, base, version);
     return true;
+  };
+
+  /**
+   * Moves the clock past the timestamps of a download, so a write made after seeing a value orders after it even
+   * when the writer's clock is behind; a timestamp beyond the skew bound does not move it.
+   */
+  const observe = (download: Download) => {
+    for (const { state } of download.docs) {
+      const latest = latestTimestamp(state);
+      if (latest === undefined) continue;
+      try {
+        core.clock.receive(latest);
+      } catch (error) {
+        if (!(error instanceof ClockSkewError)) throw error;
+      }
+    }
   };
 
   return {
@@ -146,6 +164,7 @@ export function createEngineSyncStore(core: EngineCore): SyncStore {
     },
 
     applyDownload(download: Download) {
+      observe(download);
       return change(async (sql, touched) => {
         const version = core.takeVersion();
         let changed = 0;

@@ -130,11 +130,12 @@ let fileCounter = 0;
 async function openDevice(
   user: string,
   file = `device-${++fileCounter}.db`,
-  options: { getToken?: () => Promise<string>; schema?: Schema; offline?: boolean } = {},
+  options: { getToken?: () => Promise<string>; schema?: Schema; offline?: boolean; now?: () => number } = {},
 ): Promise<Device> {
   const engine = await openEngine({
     driver: await createBetterSqlite3Storage({ filename: join(dir, file) }),
     schema: options.schema ?? schema,
+    ...(options.now ? { now: options.now } : {}),
   });
   const link = createLink(server.wsUrl);
   if (options.offline) link.down();
@@ -354,6 +355,18 @@ describe('sync through the relay', () => {
       'the note leaving a once acknowledged',
     );
     expect(await a.engine.pendingCount()).toBe(0);
+  });
+
+  it('lets an edit made after seeing a value win, even when the editing device clock is behind', async () => {
+    const fast = await openDevice('alice', undefined, { now: () => Date.now() + 30_000 });
+    const slow = await openDevice('bob');
+    await fast.client.subscribe('notes', q.eq('store', 17)).ready;
+    await slow.client.subscribe('notes', q.eq('store', 17)).ready;
+    const id = await fast.engine.insert('notes', { title: 'from the till whose clock is ahead', store: 17 });
+    await until(async () => (await slow.engine.get('notes', id)) !== undefined, 'the note on the slow till');
+    await slow.engine.update('notes', id, { title: 'corrected after reading it' });
+    await until(() => converged([fast, slow]), 'both tills agree');
+    expect((await fast.engine.get('notes', id))?.title).toBe('corrected after reading it');
   });
 
   it('keeps writes made offline and converges once the device is back', async () => {
