@@ -13,19 +13,18 @@
  * 4. **Without sync**, `status` is {@link STOPPED_SYNC_STATUS}, `stop` does nothing, and every other call
  *    rejects with `sync_not_configured`.
  */
-import type { SubscriptionHandle, SubscriptionOutcome, SyncClient, SyncStatus } from '@loam/sync';
+import {
+  INITIAL_SYNC_STATUS,
+  type SubscriptionHandle,
+  type SubscriptionOutcome,
+  type SyncClient,
+  type SyncStatus,
+} from '@loam/sync';
 import { SyncNotConfiguredError } from './errors';
 import type { SyncOp } from './protocol';
 
 /** The status of a database that does not sync (or whose sync client never started). */
-export const STOPPED_SYNC_STATUS: SyncStatus = Object.freeze({
-  state: 'stopped',
-  connected: false,
-  pendingUploads: 0,
-  lastSyncedAt: null,
-  downloading: null,
-  lastError: null,
-});
+export const STOPPED_SYNC_STATUS: SyncStatus = INITIAL_SYNC_STATUS;
 
 /** A worker's sync client, as the request handler and the live subscriptions reach it. */
 export interface SyncHost {

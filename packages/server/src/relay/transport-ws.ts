@@ -6,7 +6,7 @@
  * is reported through `onError` as a `frame_invalid` {@link ProtocolError} and not delivered (the session answers
  * with a fatal error and closes). `flushed()` resolves once `ws` has handed every frame sent so far to the socket.
  */
-import { ProtocolError, SyncErrorCode, type Transport, type TransportCloseEvent } from '@loam/sync';
+import { listenOn, ProtocolError, SyncErrorCode, type Transport, type TransportCloseEvent } from '@loam/sync';
 import type WebSocket from 'ws';
 
 function toBytes(data: WebSocket.RawData): Uint8Array {
@@ -47,15 +47,6 @@ export function createWsTransport(ws: WebSocket): Transport {
     finish({ code: 1006, reason: error.message });
   });
 
-  const on =
-    <L>(set: Set<L>) =>
-    (listener: L) => {
-      set.add(listener);
-      return () => {
-        set.delete(listener);
-      };
-    };
-
   return {
     send(frame) {
       if (closed || ws.readyState !== ws.OPEN) return;
@@ -66,8 +57,8 @@ export function createWsTransport(ws: WebSocket): Transport {
       if (!closed) ws.close(code, reason);
     },
     onOpen: () => () => undefined,
-    onFrame: on(frames),
-    onClose: on(closes),
-    onError: on(errors),
+    onFrame: listenOn(frames),
+    onClose: listenOn(closes),
+    onError: listenOn(errors),
   };
 }

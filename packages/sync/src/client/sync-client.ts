@@ -46,7 +46,13 @@ import type { SubscriptionDenial } from './subscriptions';
 export type { Connectivity } from './connectivity';
 export { createGlobalConnectivity } from './connectivity';
 export type { Timers } from './link';
-export type { DownloadProgress, SyncIssue, SyncState, SyncStatus } from './status';
+export {
+  type DownloadProgress,
+  INITIAL_SYNC_STATUS,
+  type SyncIssue,
+  type SyncState,
+  type SyncStatus,
+} from './status';
 export type { SubscriptionOutcome } from './subscription-registry';
 
 /** A subscription as the app holds it. Handles of equal queries share one subscription (same `id`). */

@@ -49,3 +49,16 @@ export interface Transport {
 
 /** Opens a new connection attempt. The sync client calls it on every (re)connect. */
 export type TransportFactory = () => Transport;
+
+/**
+ * A registration function over `set`, for transports' `onOpen`/`onFrame`/...: adds the listener and returns the
+ * function that removes it.
+ */
+export function listenOn<L>(set: Set<L>): (listener: L) => () => void {
+  return (listener) => {
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+    };
+  };
+}
