@@ -14,7 +14,7 @@ import { decodeOps, encodeOps, type Op } from '@loam/core';
 import type { SqlExecutor } from '../storage/driver';
 
 const CHUNK = 200;
-const INSERT_TX = 'INSERT INTO loam_outbox (ops, count) VALUES (?, ?)';
+const INSERT_TX = 'INSERT INTO loam_outbox (ops, count) VALUES (?, ?) RETURNING seq';
 const INSERT_DOC = 'INSERT OR IGNORE INTO loam_outbox_docs (collection, doc, tx) VALUES (?, ?, ?)';
 
 /** The outbox's tables (created on open; the document index is filled in for databases made before it existed). */
@@ -65,8 +65,7 @@ async function* transactions(sql: SqlExecutor): AsyncGenerator<{ seq: number; op
 
 /** Appends one committed transaction's ops. */
 export async function appendToOutbox(sql: SqlExecutor, ops: readonly Op[]): Promise<void> {
-  await sql.run(INSERT_TX, [encodeOps(ops), ops.length]);
-  const row = await sql.get<{ seq: number }>('SELECT last_insert_rowid() AS seq');
+  const row = await sql.get<{ seq: number }>(INSERT_TX, [encodeOps(ops), ops.length]);
   await indexDocs(sql, (row as { seq: number }).seq, ops);
 }
 

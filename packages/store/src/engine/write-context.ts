@@ -79,7 +79,11 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
   const flush = async () => {
     if (dirty.size === 0) return;
     const byCollection = new Map<CollectionSql, Touched[]>();
-    for (const t of dirty.values()) byCollection.set(t.c, [...(byCollection.get(t.c) ?? []), t]);
+    for (const t of dirty.values()) {
+      const list = byCollection.get(t.c);
+      if (list) list.push(t);
+      else byCollection.set(t.c, [t]);
+    }
     dirty.clear();
     for (const [c, docs] of byCollection) {
       await sql.batch(
