@@ -21,7 +21,12 @@ export function createWsTransport(ws: WebSocket): Transport {
   const closes = new Set<(event: TransportCloseEvent) => void>();
   const errors = new Set<(error: Error) => void>();
   let closed = false;
-  let lastSent: Promise<void> = Promise.resolve();
+  let unsent = 0;
+  const waiters: (() => void)[] = [];
+  const sent = () => {
+    unsent--;
+    if (unsent === 0) for (const w of waiters.splice(0)) w();
+  };
 
   const finish = (event: TransportCloseEvent) => {
     if (closed) return;
@@ -41,7 +46,10 @@ export function createWsTransport(ws: WebSocket): Transport {
     const frame = toBytes(data);
     for (const l of [...frames]) l(frame);
   });
-  ws.on('close', (code, reason) => finish({ code, reason: reason.toString() }));
+  ws.on('close', (code, reason) => {
+    finish({ code, reason: reason.toString() });
+    for (const w of waiters.splice(0)) w();
+  });
   ws.on('error', (error) => {
     for (const l of [...errors]) l(error);
     finish({ code: 1006, reason: error.message });
@@ -50,9 +58,10 @@ export function createWsTransport(ws: WebSocket): Transport {
   return {
     send(frame) {
       if (closed || ws.readyState !== ws.OPEN) return;
-      lastSent = new Promise<void>((resolve) => ws.send(frame, () => resolve()));
+      unsent++;
+      ws.send(frame, sent);
     },
-    flushed: () => lastSent,
+    flushed: () => (unsent === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
     close(code = 1000, reason = '') {
       if (!closed) ws.close(code, reason);
     },
