@@ -15,6 +15,9 @@
  *    so across leader changes. Every `watch*` returns its unsubscribe function.
  * 5. **Sync is part of the database.** `db.sync`, `db.subscribe` and the refused-writes log work in every tab;
  *    the leader tab's worker runs the sync client (see `sync.ts`).
+ *
+ * Longer than 400 lines because it is the package's public surface: the documented types of the database, its
+ * collections and transactions read best beside the one function that builds them.
  */
 import {
   bindCollectionWrites,

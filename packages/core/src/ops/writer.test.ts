@@ -7,8 +7,9 @@ import { createClock } from '../clock/hlc';
 import { asReplicaId } from '../ids/ids';
 import { createMemoryReplica, type MemoryReplica } from '../merge/memory-replica';
 import { defineSchema, f, type PatchOf } from '../schema/schema';
+import { checkIntent } from './check-intent';
 import { bindCollectionWrites, intentTarget, type WriteIntent, writeIntent } from './intents';
-import { checkIntent, createWriter } from './writer';
+import { createWriter } from './writer';
 
 const schema = defineSchema({
   version: 1,

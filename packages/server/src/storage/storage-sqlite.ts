@@ -25,7 +25,6 @@ import {
   type MaterializedDoc,
   mergeDocState,
   type Op,
-  parseOpId,
   type Query,
   type ReplicaId,
   type Schema,
@@ -50,7 +49,6 @@ import {
 import { createBetterSqlite3Storage } from '@loam/store/node';
 import * as Y from 'yjs';
 import { ServerStorageError } from '../errors';
-import { opDigest, sameDigest } from './op-digest';
 import type {
   ApplyBatchRequest,
   BatchResult,
@@ -61,6 +59,7 @@ import type {
   ServerStore,
   StoredDoc,
 } from './server-store';
+import { checkOpIds, highestSeq, recordOpIds } from './sqlite-op-ledger';
 
 /** Options of {@link createSqliteServerStore}. */
 export interface SqliteServerStoreOptions {
@@ -220,20 +219,8 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
       const result = await driver.transaction(async (tx) => {
         const version = meta.version + 1;
         const seen = new Set<string>();
-        const known = new Set<string>();
-        const digests = new Map<string, Uint8Array>();
-        for (const op of request.ops) {
-          if (digests.has(op.id)) continue;
-          const digest = opDigest(op);
-          digests.set(op.id, digest);
-          const row = await tx.get<{ hash: Uint8Array | null }>(
-            'SELECT hash FROM loam_server_ops WHERE id = ?',
-            [op.id],
-          );
-          if (!row) continue;
-          if (sameDigest(row.hash, digest)) known.add(op.id);
-          else conflicts.push(op);
-        }
+        const { digests, known, conflicts: reused } = await checkOpIds(tx, request.ops);
+        conflicts.push(...reused);
         if (conflicts.length > 0) {
           for (const op of request.ops) {
             if (!known.has(op.id)) continue;
@@ -295,21 +282,7 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
           if (e.c.crdtFields.length > 0) await saveYjs(tx, e.c, e.id, e.current, true);
           changes.push({ collection: e.c.name, id: e.id, before: e.before, after: e.current });
         }
-        if (fresh.length > 0) {
-          await tx.batch(
-            'INSERT INTO loam_server_ops (id, at, hash) VALUES (?, ?, ?)',
-            fresh.map((op) => [op.id, now, digests.get(op.id) as Uint8Array]),
-          );
-          const highest = new Map<string, number>();
-          for (const op of fresh) {
-            const { replica, seq } = parseOpId(op.id);
-            highest.set(replica, Math.max(highest.get(replica) ?? 0, seq));
-          }
-          await tx.batch(
-            'INSERT INTO loam_server_seqs (replica, seq) VALUES (?, ?) ON CONFLICT (replica) DO UPDATE SET seq = max(seq, excluded.seq)',
-            [...highest],
-          );
-        }
+        await recordOpIds(tx, fresh, digests, now);
         if (changes.length > 0) {
           await tx.run('INSERT INTO loam_server_batches (version, at) VALUES (?, ?)', [version, now]);
           await tx.run(SAVE_META, ['version', version]);
@@ -393,10 +366,7 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
 
     async replicaSeq(replica) {
       guard();
-      const row = await driver.get<{ seq: number }>('SELECT seq FROM loam_server_seqs WHERE replica = ?', [
-        replica,
-      ]);
-      return Number(row?.seq ?? 0);
+      return highestSeq(driver, replica);
     },
 
     async compact(cutoff) {
