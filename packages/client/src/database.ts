@@ -17,8 +17,13 @@
  *    the leader tab's worker runs the sync client (see `sync.ts`).
  * 6. **`can` answers at once.** The permissions the relay sent are known (or known to be absent) before
  *    `openDatabase` resolves, and followed afterwards in every tab (see `permissions.ts`).
+ *
+ * Longer than 400 lines because it is the package's public surface: the documented types of the database, its
+ * collections and transactions read best beside the one function that builds them.
  */
 import {
+  bindCollectionWrites,
+  checkIntent,
   type DocId,
   type DocOf,
   type Filter,
@@ -30,9 +35,9 @@ import {
   type QueryOptions,
   q,
   type Schema,
-  ValidationError,
   type Value,
-  validate,
+  type WriteIntent,
+  writeIntent,
 } from '@loam/core';
 import {
   type BeginResult,
@@ -42,7 +47,6 @@ import {
   type TxOp,
   type WatchEvent,
   type WatchSpec,
-  type WriteOp,
 } from '@loam/db-worker';
 import {
   type AggregateFn,
@@ -80,13 +84,25 @@ export interface AggregateOptions {
   readonly aggregates: { readonly [name: string]: { readonly fn: AggregateFn; readonly field?: string } };
 }
 
-/** Writes and reads of one collection; inside a transaction they are part of it. */
+/**
+ * Writes and reads of one collection; inside a transaction they are part of it. Each write is a `@loam/core` write
+ * intent, checked against the schema here (`validation_failed` before anything is sent) and again by the worker.
+ */
 export interface CollectionWrites<S extends Schema, C extends CollectionName<S>> {
   /** Inserts a document (its id is generated as a UUIDv7 unless given); resolves with its id. */
   insert(doc: NewDocOf<S, C>): Promise<DocId>;
   /** Inserts several documents in one transaction; resolves with their ids in order. */
   insertMany(docs: readonly NewDocOf<S, C>[]): Promise<DocId[]>;
-  /** Sets the fields in `patch`; `undefined` clears an optional field. Rejects `not_found` for a missing document. */
+  /**
+   * Creates document `id` from `doc` when none exists, else sets the fields `doc` carries (required fields are then
+   * required only for the create). Resolves with `id`.
+   */
+  upsert(id: string, doc: NewDocOf<S, C>): Promise<DocId>;
+  /**
+   * Sets the fields in `patch`; `undefined` clears an optional field. A key may be a dotted path into an object
+   * field (`{ 'address.city': 'Paris' }`): only that path is written, so another device's concurrent edit of
+   * `address.zip` is kept too. Rejects `not_found` for a missing document.
+   */
   update(id: string, patch: PatchOf<S, C>): Promise<void>;
   delete(id: string): Promise<void>;
   /** Adds `by` (an integer, default 1, may be negative) to a counter; concurrent increments all count. */
@@ -267,44 +283,29 @@ export async function openDatabase<const S extends Schema>(
   });
   const { schema } = options;
 
-  function check(collection: string, value: unknown, mode: 'insert' | 'patch'): void {
-    const problems = validate(getCollection(schema, collection), value, mode);
-    if (problems.length > 0) throw new ValidationError(collection, problems);
-  }
-
+  /**
+   * The writes and reads of collection `name`: `runAll` runs checked intents (as one request, or one by one inside a
+   * transaction) and resolves with their documents' ids; `read` serves `get` and `find`.
+   */
   function writes<C extends CollectionName<S>>(
     name: C,
-    write: (op: WriteOp) => Promise<unknown>,
+    runAll: (intents: readonly WriteIntent[]) => Promise<DocId[]>,
     read: (op: Extract<TxOp, { kind: 'get' | 'find' }>) => Promise<unknown>,
   ): CollectionWrites<S, C> {
     getCollection(schema, name);
-    const idOp = { collection: name } as const;
-    const run = async (op: WriteOp) => {
-      await write(op);
+    const checked = (intents: readonly WriteIntent[]) => {
+      for (const intent of intents) checkIntent(schema, intent);
+      return runAll(intents);
     };
+    const one = async (intent: WriteIntent) => (await checked([intent]))[0] as DocId;
+    const methods: Omit<CollectionWrites<S, C>, 'insertMany' | 'get' | 'find'> = bindCollectionWrites(
+      name,
+      one,
+    ) as unknown as Omit<CollectionWrites<S, C>, 'insertMany' | 'get' | 'find'>;
     return {
-      async insert(doc) {
-        check(name, doc, 'insert');
-        return (await write({ kind: 'insert', ...idOp, doc: doc as Record<string, unknown> })) as DocId;
-      },
-      async insertMany(docs) {
-        for (const doc of docs) check(name, doc, 'insert');
-        return (await write({
-          kind: 'insertMany',
-          ...idOp,
-          docs: docs as readonly Record<string, unknown>[],
-        })) as DocId[];
-      },
-      async update(id, patch) {
-        check(name, patch, 'patch');
-        await run({ kind: 'update', ...idOp, id, patch: patch as Record<string, unknown> });
-      },
-      delete: (id) => run({ kind: 'delete', ...idOp, id }),
-      increment: (id, field, by = 1) => run({ kind: 'increment', ...idOp, id, field, by }),
-      listInsert: (id, field, index, items) => run({ kind: 'listInsert', ...idOp, id, field, index, items }),
-      listDelete: (id, field, index, count) => run({ kind: 'listDelete', ...idOp, id, field, index, count }),
-      textInsert: (id, field, index, text) => run({ kind: 'textInsert', ...idOp, id, field, index, text }),
-      textDelete: (id, field, index, count) => run({ kind: 'textDelete', ...idOp, id, field, index, count }),
+      ...methods,
+      insertMany: (docs) =>
+        checked(docs.map((doc) => writeIntent.insert(name, doc as Record<string, unknown>))),
       async get(id) {
         const doc = await read({ kind: 'get', collection: name, id });
         return (doc ?? undefined) as DocOf<S, C> | undefined;
@@ -349,7 +350,7 @@ export async function openDatabase<const S extends Schema>(
   function collection<C extends CollectionName<S>>(name: C): Collection<S, C> {
     const base = writes(
       name,
-      (op) => request({ type: 'write', requestId: requestId(), op }),
+      async (intents) => (await request({ type: 'write', requestId: requestId(), intents })) as DocId[],
       (op) => request({ type: 'read', op }),
     );
     return {
@@ -394,7 +395,12 @@ export async function openDatabase<const S extends Schema>(
       if (begun.committed) return begun.result as T;
       const { txId } = begun;
       const call = (op: TxOp) => request({ type: 'tx', txId, op });
-      const tx: Transaction<S> = { collection: (name) => writes(name, call, call) };
+      const callAll = async (intents: readonly WriteIntent[]) => {
+        const ids: DocId[] = [];
+        for (const intent of intents) ids.push((await call(intent)) as DocId);
+        return ids;
+      };
+      const tx: Transaction<S> = { collection: (name) => writes(name, callAll, call) };
       const leaderLost = (error: unknown) =>
         error instanceof LoamError &&
         error.code === 'transaction_unknown' &&

@@ -6,9 +6,10 @@
  * with `id`, `_live`, `_v` (here: the server's change counter), `_state`, `_doc` and one column per scalar leaf,
  * Yjs fields in `loam_yjs`; so subscription filters compile to SQL with the engine's own compiler. Added here:
  * ```
- * loam_server_ops       op id → batch time: the dedupe table
+ * loam_server_ops       op id → content digest, batch time: the dedupe table
  * loam_server_batches   version → batch time: which versions compaction may fold away
  * loam_server_replicas  replica id → user: a replica belongs to one user
+ * loam_server_seqs      replica id → highest sequence number of its accepted ops (never compacted)
  * loam_meta             replica, clock, seq (next server op), version, horizon (plus the engine's schema keys)
  * ```
  * One relay process owns the file; the driver serialises every call, so batches never interleave.
@@ -58,6 +59,7 @@ import type {
   ServerStore,
   StoredDoc,
 } from './server-store';
+import { checkOpIds, highestSeq, recordOpIds } from './sqlite-op-ledger';
 
 /** Options of {@link createSqliteServerStore}. */
 export interface SqliteServerStoreOptions {
@@ -67,11 +69,23 @@ export interface SqliteServerStoreOptions {
 }
 
 const SERVER_DDL = `
-CREATE TABLE IF NOT EXISTS loam_server_ops (id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS loam_server_ops (id TEXT PRIMARY KEY, at INTEGER NOT NULL, hash BLOB) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS loam_server_ops_at ON loam_server_ops (at);
 CREATE TABLE IF NOT EXISTS loam_server_batches (version INTEGER PRIMARY KEY, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS loam_server_replicas (replica TEXT PRIMARY KEY, user TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS loam_server_seqs (replica TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 `;
+
+/** Columns added after the first release of this layout: table → column → definition. */
+const ADDED_COLUMNS: readonly [string, string, string][] = [['loam_server_ops', 'hash', 'BLOB']];
+
+async function addMissingColumns(tx: SqlExecutor): Promise<void> {
+  for (const [table, column, definition] of ADDED_COLUMNS) {
+    const columns = await tx.all<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`);
+    if (!columns.some((c) => c.name === column))
+      await tx.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+  }
+}
 const UPSERT_YJS = 'INSERT OR REPLACE INTO loam_yjs (collection, doc, field, state) VALUES (?, ?, ?, ?)';
 const DELETE_YJS = 'DELETE FROM loam_yjs WHERE collection = ? AND doc = ? AND field = ?';
 const SAVE_META = 'INSERT OR REPLACE INTO loam_meta (key, value) VALUES (?, ?)';
@@ -119,6 +133,7 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
     meta = await driver.transaction(async (tx) => {
       const m = await prepareTables(tx, schema);
       await tx.exec(SERVER_DDL);
+      await addMissingColumns(tx);
       for (const c of collections.values()) {
         await tx.exec(
           `CREATE INDEX IF NOT EXISTS ${quoteIdentifier(`loam_server_v_${c.name}`)} ON ${c.table} (_v)`,
@@ -200,27 +215,32 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
       const accepted: string[] = [];
       const duplicates: string[] = [];
       const refused: { op: Op; refusal: ScreenRefusal }[] = [];
+      const conflicts: Op[] = [];
       const result = await driver.transaction(async (tx) => {
         const version = meta.version + 1;
         const seen = new Set<string>();
+        const { digests, known, conflicts: reused } = await checkOpIds(tx, request.ops);
+        conflicts.push(...reused);
+        if (conflicts.length > 0) {
+          for (const op of request.ops) {
+            if (!known.has(op.id)) continue;
+            accepted.push(op.id);
+            duplicates.push(op.id);
+          }
+          return { version: meta.version, changes: [] as DocChange[] };
+        }
         const docs = new Map<
           string,
           { c: CollectionSql; id: string; before: DocState | undefined; current: DocState; dirty: boolean }
         >();
-        const fresh: string[] = [];
+        const fresh: Op[] = [];
         for (const op of request.ops) {
-          if (seen.has(op.id)) {
+          if (seen.has(op.id) || known.has(op.id)) {
             accepted.push(op.id);
             duplicates.push(op.id);
             continue;
           }
-          const known = await tx.get('SELECT 1 AS k FROM loam_server_ops WHERE id = ?', [op.id]);
           seen.add(op.id);
-          if (known) {
-            accepted.push(op.id);
-            duplicates.push(op.id);
-            continue;
-          }
           const c = coll(op.collection);
           const key = `${op.collection}\u0000${op.doc}`;
           let entry = docs.get(key);
@@ -249,7 +269,7 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
             continue;
           }
           accepted.push(op.id);
-          fresh.push(op.id);
+          fresh.push(op);
           if (changed) {
             entry.current = trial;
             entry.dirty = true;
@@ -262,11 +282,7 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
           if (e.c.crdtFields.length > 0) await saveYjs(tx, e.c, e.id, e.current, true);
           changes.push({ collection: e.c.name, id: e.id, before: e.before, after: e.current });
         }
-        if (fresh.length > 0)
-          await tx.batch(
-            'INSERT INTO loam_server_ops (id, at) VALUES (?, ?)',
-            fresh.map((id) => [id, now]),
-          );
+        await recordOpIds(tx, fresh, digests, now);
         if (changes.length > 0) {
           await tx.run('INSERT INTO loam_server_batches (version, at) VALUES (?, ?)', [version, now]);
           await tx.run(SAVE_META, ['version', version]);
@@ -281,7 +297,7 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
         ...(request.clock !== undefined ? { clock: request.clock } : {}),
         ...(request.nextSeq !== undefined ? { nextSeq: request.nextSeq } : {}),
       };
-      return { version: result.version, accepted, duplicates, refused, changes: result.changes };
+      return { version: result.version, accepted, duplicates, refused, changes: result.changes, conflicts };
     },
 
     async getDoc(collection, id) {
@@ -346,6 +362,11 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
         await tx.run('INSERT INTO loam_server_replicas (replica, user) VALUES (?, ?)', [replica, user]);
         return true;
       });
+    },
+
+    async replicaSeq(replica) {
+      guard();
+      return highestSeq(driver, replica);
     },
 
     async compact(cutoff) {

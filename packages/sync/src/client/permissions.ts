@@ -1,7 +1,7 @@
 /**
  * The permissions the relay sent for the session's token (`permissions` frames), kept by the sync client: persisted
- * in the engine (sync setting `permissions`) so a device that restarts offline still knows them, and announced to
- * listeners when they change.
+ * through the `SyncStore` port (sync setting `permissions`) so a device that restarts offline still knows them, and
+ * announced to listeners when they change.
  *
  * Invariants:
  * 1. **Last sent wins.** Each `permissions` frame replaces the previous value, in the order frames are applied.
@@ -10,14 +10,14 @@
  *    the value is `null`; apps decide what unknown means (the client's `can` allows, the relay still checks).
  */
 import { type Permissions, validateRules } from '@loam/core';
-import type { Engine } from '@loam/store';
+import type { SyncStatePort } from '../port/sync-store';
 
-/** The sync setting (engine meta key) holding the last permissions the relay sent. */
+/** The sync setting (`SyncStore.readState` key) holding the last permissions the relay sent. */
 export const PERMISSIONS_META_KEY = 'permissions';
 
 /** The client's copy of the session's permissions. */
 export interface PermissionsKeeper {
-  /** The current value (loaded from the engine on first use). */
+  /** The current value (loaded from the store on first use). */
   get(): Promise<Permissions | null>;
   /** Persists `value`, then announces it. */
   set(value: Permissions): Promise<void>;
@@ -36,17 +36,19 @@ function readStored(value: unknown): Permissions | null {
   }
 }
 
-/** Keeps the permissions of `engine`'s sync sessions. */
-export function createPermissionsKeeper(engine: Pick<Engine, 'getMeta' | 'setMeta'>): PermissionsKeeper {
+/** Keeps the permissions of the sync sessions of `store`'s database. */
+export function createPermissionsKeeper(
+  store: Pick<SyncStatePort, 'readState' | 'writeState'>,
+): PermissionsKeeper {
   const listeners = new Set<(value: Permissions) => void>();
   let current: Promise<Permissions | null> | undefined;
   return {
     get() {
-      current ??= engine.getMeta(PERMISSIONS_META_KEY).then(readStored);
+      current ??= store.readState(PERMISSIONS_META_KEY).then(readStored);
       return current;
     },
     async set(value) {
-      await engine.setMeta(PERMISSIONS_META_KEY, value);
+      await store.writeState(PERMISSIONS_META_KEY, value);
       current = Promise.resolve(value);
       for (const listener of [...listeners]) listener(value);
     },

@@ -167,7 +167,7 @@ function permissionRules(v: unknown): Rules {
 function serverMessage(o: Obj): ServerMessage {
   switch (o.t) {
     case 'welcome':
-      onlyKeys(o, ['t', 'protocol', 'server', 'cursor', 'reset', 'user'], 'welcome');
+      onlyKeys(o, ['t', 'protocol', 'server', 'cursor', 'reset', 'user', 'replicaSeq'], 'welcome');
       if (!isReplicaId(o.server)) invalid('welcome.server: not a replica id');
       return {
         t: 'welcome',
@@ -176,6 +176,7 @@ function serverMessage(o: Obj): ServerMessage {
         cursor: int(o.cursor, 'welcome.cursor'),
         reset: bool(o.reset, 'welcome.reset'),
         user: str(o.user, 'welcome.user', 256),
+        ...(o.replicaSeq === undefined ? {} : { replicaSeq: int(o.replicaSeq, 'welcome.replicaSeq') }),
       };
     case 'ack':
       onlyKeys(o, ['t', 'batch', 'accepted', 'refused'], 'ack');

@@ -8,6 +8,7 @@ export const schema = defineSchema({
         name: f.string(),
         price: f.number({ indexed: true }),
         category: f.string({ optional: true, indexed: true }),
+        supplier: f.object({ name: f.string(), city: f.string({ optional: true }) }, { optional: true }),
         stock: f.counter(), // concurrent increments all count
         tags: f.list<string>(), // Yjs array
         description: f.text(), // Yjs text
