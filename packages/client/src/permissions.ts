@@ -6,8 +6,8 @@
  * Invariants:
  * 1. **Same judgement as the relay** for the write as the relay will see it: an insert's document with the
  *    schema's defaults filled in, and as touched fields the ones given with a value other than their default
- *    (the relay does not count defaults); an update's document before and after the patch, touching the
- *    patch's fields.
+ *    (the relay does not count defaults); an update's document before and after the patch (dotted paths set
+ *    the leaf inside its object, null removes), touching the patch's fields and paths.
  * 2. **Unknown allows.** Without permissions (the relay never sent any, or the database does not sync), every
  *    write is allowed: nothing is hidden that might be permitted.
  */
@@ -18,6 +18,7 @@ import {
   type NewDocOf,
   type PatchOf,
   type Permissions,
+  patchedDoc,
   type Schema,
   type WriteRequest,
 } from '@loam/core';
@@ -64,12 +65,7 @@ export function writeRequest(
     case 'update': {
       const patch = check.patch as Fields;
       const before = check.doc as Fields;
-      const after: Fields = { ...before };
-      for (const [name, value] of Object.entries(patch)) {
-        if (value === undefined) delete after[name];
-        else after[name] = value;
-      }
-      return { kind: 'update', before, after, touchedFields: Object.keys(patch) };
+      return { kind: 'update', before, after: patchedDoc(before, patch), touchedFields: Object.keys(patch) };
     }
     case 'delete':
       return { kind: 'delete', before: check.doc as Fields };

@@ -9,7 +9,7 @@ export * from './merge/doc-state';
 export * from './merge/memory-replica';
 export * from './merge/memory-state';
 export * from './merge/snapshot';
-export { checkIntent } from './ops/check-intent';
+export { checkIntent, patchedDoc } from './ops/check-intent';
 export * from './ops/codec';
 export * from './ops/intents';
 export * from './ops/ops';

@@ -122,6 +122,20 @@ function withPath(value: unknown, path: readonly string[], v: unknown): Record<s
 }
 
 /**
+ * The document as it reads after an update by `patch` (keys are field names or dotted paths into object fields),
+ * as the merge materialises it: a null or undefined value removes the field, an object left empty is removed.
+ * `doc` is not changed.
+ */
+export function patchedDoc(
+  doc: Readonly<Record<string, unknown>>,
+  patch: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  let out: Record<string, unknown> = { ...doc };
+  for (const [key, value] of Object.entries(patch)) out = withPath(out, key.split('.'), value) ?? {};
+  return out;
+}
+
+/**
  * Refuses an update whose dotted paths would leave an object field without a required leaf (or a required object
  * field empty): the object as it will read after the patch is checked like an inserted one.
  */
