@@ -3,15 +3,8 @@
  * concurrently (every field kind, deletes and re-creates, counter resets, list and text edits), then the ops are
  * applied to fresh states in different orders, groupings and with duplicates.
  */
-import {
-  asReplicaId,
-  createMemoryReplica,
-  createMemoryState,
-  decodeDocSnapshot,
-  encodeDocSnapshot,
-  type MemoryState,
-  type Op,
-} from '@loam/core';
+import { asReplicaId, decodeDocSnapshot, encodeDocSnapshot, type Op } from '@loam/core';
+import { createMemoryReplica, createMemoryState, type MemoryState } from '@loam/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRng } from './random';

@@ -8,7 +8,8 @@
  * within the drift bound. Batches cross the wire through `encodeOps`/`decodeOps`. At the end the network heals,
  * everything is delivered, and the whole merge states are compared byte for byte.
  */
-import { asReplicaId, createMemoryReplica, decodeOps, encodeOps, type MemoryReplica } from '@loam/core';
+import { asReplicaId, decodeOps, encodeOps } from '@loam/core';
+import { createMemoryReplica, type MemoryReplica } from '@loam/core/testing';
 import { createRng } from './random';
 import { fuzzSchema, randomWrite } from './workload';
 

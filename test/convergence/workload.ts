@@ -3,7 +3,8 @@
  * of ids, so concurrent creates, deletes and re-creates of one document happen often), sets of scalars and
  * nested objects, clearing optional fields, counter increments and resets, deletes, list and text edits.
  */
-import { asDocId, type DocId, defineSchema, f, type MemoryReplica, type Op } from '@loam/core';
+import { asDocId, type DocId, defineSchema, f, type Op } from '@loam/core';
+import type { MemoryReplica } from '@loam/core/testing';
 import type { Rng } from './random';
 
 /** The schema the fuzzer writes: every field kind, nesting two levels deep. */

@@ -1,11 +1,42 @@
 /**
  * `@loam/client`: the UI-side API of Loam. `openDatabase({ name, schema })` elects a leader tab (Web Locks) that
  * runs the database worker; every tab's collections, live queries, transactions and sync calls are served by it.
+ * Collections, documents, filters and aggregates are typed by the schema (`@loam/core`'s `defineSchema`).
  */
-export * from './channel-client';
-export * from './connection';
-export * from './database';
-export * from './errors';
-export * from './leader-election';
-export * from './permissions';
-export * from './sync';
+export type { StorageReport } from '@loam/db-worker';
+export type { Role } from './connection';
+export {
+  type AggregateFn,
+  type AggregateOptions,
+  type Collection,
+  type CollectionName,
+  type CollectionWrites,
+  type Database,
+  type FieldNameOfKind,
+  type OpenDatabaseOptions,
+  openDatabase,
+  type SqlRow,
+  type SqlValue,
+  type Transaction,
+  type TransactionOptions,
+  type Unsubscribe,
+} from './database';
+export {
+  ClientErrorCode,
+  DatabaseClosedError,
+  SyncNotConfiguredError,
+  UnsupportedBrowserError,
+} from './errors';
+export type { LockManagerLike } from './leader-election';
+export type { WriteCheck } from './permissions';
+export type {
+  DownloadProgress,
+  RefusedWrite,
+  SubscriptionOutcome,
+  SyncControls,
+  SyncIssue,
+  SyncOptions,
+  SyncState,
+  SyncStatus,
+  SyncSubscription,
+} from './sync';

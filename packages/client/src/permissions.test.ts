@@ -2,7 +2,6 @@ import {
   asReplicaId,
   type Claims,
   createAccess,
-  createMemoryReplica,
   type DocId,
   defineSchema,
   f,
@@ -10,6 +9,7 @@ import {
   touchedFields,
   validateRules,
 } from '@loam/core';
+import { createMemoryReplica } from '@loam/core/testing';
 import { describe, expect, it } from 'vitest';
 import { canWrite } from './permissions';
 

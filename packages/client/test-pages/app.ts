@@ -4,15 +4,16 @@
  * access handles; `?sync=<relay url>&token=<jwt>` syncs with that relay, signing in with that token. Not part of
  * the package's API.
  */
-import { type DocOf, type Filter, LoamError, type Problem } from '@loam/core';
-import { createDbWorker } from '@loam/db-worker';
+
 import {
   openDatabase,
   type RefusedWrite,
   type SubscriptionOutcome,
   type SyncStatus,
   type SyncSubscription,
-} from '../src/index';
+} from '@loam/client';
+import { type DocOf, type Filter, LoamError, type Problem } from '@loam/core';
+import { createDbWorker } from '@loam/db-worker';
 import { schema } from './schema';
 
 /** A note as read back. */

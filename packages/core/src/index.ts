@@ -1,29 +1,192 @@
 /**
- * `@loam/core`: the pure heart of Loam shared by the local engine, the relay server and peers.
- * No I/O: schema, ids, hybrid logical clocks, operations and their encoding, merge, queries and rules.
+ * `@loam/core`: the pure heart of Loam shared by apps, the local engine, the relay server and peers. No I/O.
+ *
+ * Its public names, by concern (each is documented where it is declared):
+ * - the schema language and the document types it gives (`defineSchema`, `f`, `DocOf`, `NewDocOf`, `PatchOf`...);
+ * - the query language (`q`, the filter AST, `runQuery` as its reference semantics);
+ * - write intents (`writeIntent`, `WriteIntent`), what every layer carries from the app to the merge;
+ * - ids, the hybrid logical clock, ops and their binary encoding, the writer, merge state and snapshots: the parts
+ *   every replica (engine, relay, peer) is built from;
+ * - rules and permissions (what the relay enforces and `db.can` evaluates on a device);
+ * - errors, each with a stable `code`.
+ *
+ * The in-memory reference replica (the fuzzers' oracle) is in `@loam/core/testing`.
  */
-export * from './clock/hlc';
-export * from './errors';
-export * from './ids/ids';
-export * from './merge/doc-state';
-export * from './merge/memory-replica';
-export * from './merge/memory-state';
-export * from './merge/snapshot';
+
+export {
+  type Clock,
+  type ClockOptions,
+  compareTimestamps,
+  createClock,
+  decodeTimestamp,
+  type HlcParts,
+  isTimestamp,
+  type Timestamp,
+} from './clock/hlc';
+export {
+  AlreadyExistsError,
+  ClockError,
+  ClockSkewError,
+  CoreErrorCode,
+  type DecodeFailure,
+  IdError,
+  LoamError,
+  NotFoundError,
+  OpDecodeError,
+  OpError,
+  type Problem,
+  QueryError,
+  RulesError,
+  SchemaError,
+  ValidationError,
+} from './errors';
+export {
+  asDocId,
+  asReplicaId,
+  createDocId,
+  createOpId,
+  createReplicaId,
+  type DocId,
+  isDocId,
+  isReplicaId,
+  type OpId,
+  parseOpId,
+  type Random,
+  type ReplicaId,
+} from './ids/ids';
+export {
+  applyOp,
+  type CounterState,
+  checkOpShape,
+  createDocState,
+  type DocState,
+  isLive,
+  type MaterializedDoc,
+  materialize,
+  type Register,
+} from './merge/doc-state';
+export {
+  decodeDocSnapshot,
+  encodeDocSnapshot,
+  latestTimestamp,
+  mergeDocState,
+  redactDocState,
+} from './merge/snapshot';
 export { checkIntent, patchedDoc } from './ops/check-intent';
-export * from './ops/codec';
-export * from './ops/intents';
-export * from './ops/ops';
-export * from './ops/writer';
-export * from './query/ast';
-export * from './query/builder';
-export * from './query/evaluate';
-export * from './query/validate';
-export * from './query/values';
-export * from './rules/access';
-export * from './rules/fields';
-export * from './rules/permissions';
-export * from './rules/placeholders';
-export * from './rules/rules';
-export * from './rules/validate';
-export * from './schema/schema';
-export * from './schema/validate';
+export {
+  type DecodeLimits,
+  decodeBoundedMsgpack,
+  decodeOps,
+  encodeOps,
+  OPS_FORMAT_VERSION,
+} from './ops/codec';
+export {
+  bindCollectionWrites,
+  bindWrites,
+  type CollectionWriteMethods,
+  type DeleteIntent,
+  type IncrementIntent,
+  type InsertIntent,
+  intentTarget,
+  type ListDeleteIntent,
+  type ListInsertIntent,
+  type TextDeleteIntent,
+  type TextInsertIntent,
+  type UpdateIntent,
+  type UpsertIntent,
+  type WriteIntent,
+  type WriteIntentKind,
+  type WriteMethods,
+  writeIntent,
+} from './ops/intents';
+export {
+  type CreateOp,
+  type DeleteOp,
+  type IncrementOp,
+  type Op,
+  type OpHeader,
+  type OpKind,
+  type SetOp,
+  touchedFields,
+  type Value,
+  type YjsOp,
+} from './ops/ops';
+export { createWriter, type Writer, type WriterOptions } from './ops/writer';
+export {
+  type CompareFilter,
+  type CompareOp,
+  type ConstFilter,
+  type ExistsFilter,
+  type Filter,
+  FilterOp,
+  type LogicFilter,
+  type MembershipFilter,
+  type MembershipOp,
+  type NotFilter,
+  type Query,
+  type QueryDoc,
+  QueryLimits,
+  type Scalar,
+  type ScalarInput,
+  type SortDir,
+  type SortKey,
+  type StringFilter,
+  type StringOp,
+} from './query/ast';
+export { type QueryOptions, q } from './query/builder';
+export { evaluateFilter, runQuery } from './query/evaluate';
+export { validateFilter, validateQuery } from './query/validate';
+export { type Access, createAccess, type QueryDecision } from './rules/access';
+export { grantsField } from './rules/fields';
+export { checkPermission, type Permissions, permissionsFor } from './rules/permissions';
+export {
+  type Claims,
+  type CollectionRules,
+  DenialCode,
+  type FieldList,
+  type FieldRights,
+  type ReadDecision,
+  type Role,
+  type RuleFilter,
+  type RuleMembershipFilter,
+  type Rules,
+  type WriteDecision,
+  type WriteRequest,
+} from './rules/rules';
+export { validateRules } from './rules/validate';
+export {
+  type BooleanField,
+  type CollectionDef,
+  type CounterField,
+  type DateField,
+  type DocOf,
+  defineSchema,
+  type FieldDef,
+  FieldKind,
+  type FieldsOf,
+  f,
+  fieldAt,
+  getCollection,
+  type InsertOf,
+  type JsonField,
+  type JsonValue,
+  type LeafField,
+  type LeafPath,
+  type ListField,
+  leafPaths,
+  type NewDocOf,
+  type NumberField,
+  type ObjectField,
+  type ObjectFields,
+  type ObjectPaths,
+  type PatchOf,
+  type PathValue,
+  parseSchema,
+  type RefField,
+  type Schema,
+  type StringField,
+  schemaToJson,
+  type TextField,
+  type ValueOf,
+} from './schema/schema';
+export { checkFieldValue, type ValidationMode, validate } from './schema/validate';

@@ -3,6 +3,5 @@
  * the schema: `useQuery`, `useDoc`, `useAggregate`, `useSyncStatus`, `useRefusedWrites`, `useCan`.
  */
 export { ProviderMissingError, ReactErrorCode } from './errors';
-export { type AggregateRow, activeQueryKeys, createLoamHooks, type LoamHooks } from './hooks';
-export { type LiveResult, LOADING } from './live-store';
-export { stableKey } from './stable-key';
+export { type AggregateRow, createLoamHooks, type LoamHooks } from './hooks';
+export type { LiveResult } from './live-store';

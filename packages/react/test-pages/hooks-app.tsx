@@ -7,9 +7,10 @@
 import { openDatabase } from '@loam/client';
 import { asDocId, type QueryOptions } from '@loam/core';
 import { createDbWorker } from '@loam/db-worker';
+import { createLoamHooks } from '@loam/react';
+import { activeQueryKeys } from '@loam/react/testing';
 import { StrictMode, useSyncExternalStore } from 'react';
 import { createRoot } from 'react-dom/client';
-import { activeQueryKeys, createLoamHooks } from '../src/index';
 import { schema } from './hooks-schema';
 
 const { LoamProvider, useQuery, useDoc, useAggregate, useSyncStatus, useRefusedWrites, useCan } =

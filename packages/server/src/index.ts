@@ -1,16 +1,50 @@
 /**
  * `@loam/server`: the relay. Devices sync through it over the `@loam/sync` protocol; backends write through its
- * HTTP API; its storage is a {@link ServerStore} (SQLite by default).
+ * HTTP API; its storage is a {@link ServerStore} (SQLite by default). Node only.
+ *
+ * `startServer` (or the `loam-server` command) runs the whole relay from a configuration. Its parts (the relay, a
+ * session over any `@loam/sync` transport, the token verifier, the HTTP API, metrics, webhooks) are public too, for
+ * hosting the relay inside another server. Test fixtures and the store conformance suite are in
+ * `@loam/server/testing`.
  */
-export * from './auth/auth';
-export * from './config/config';
-export * from './errors';
-export * from './http/http-api';
-export * from './http/webhooks';
-export * from './metrics/metrics';
-export * from './relay/relay';
-export * from './relay/session';
-export * from './server';
-export * from './storage/server-store';
-export * from './storage/server-store-conformance';
-export * from './storage/storage-sqlite';
+export { createVerifier, type Identity, type Verifier } from './auth/auth';
+export {
+  ASYMMETRIC_ALGORITHMS,
+  type AsymmetricAlgorithm,
+  type AuthConfig,
+  CONFIG_DEFAULTS,
+  type ConfigSources,
+  type LimitsConfig,
+  loadConfig,
+  type PublicKeyConfig,
+  parseConfig,
+  type ServerConfig,
+  type WebhookConfig,
+} from './config/config';
+export { AuthError, ConfigError, HttpApiError, ServerErrorCode, ServerStorageError } from './errors';
+export { createHttpApi, type HttpApi, type HttpApiOptions } from './http/http-api';
+export { createWebhooks, signWebhookBody, type WebhookOptions, type Webhooks } from './http/webhooks';
+export { createMetrics, type Metrics } from './metrics/metrics';
+export {
+  type BackendWritten,
+  type Commit,
+  type CommittedChange,
+  createRelay,
+  type PushOutcome,
+  type Relay,
+  type RelayOptions,
+} from './relay/relay';
+export { createSession, type Session, type SessionContext } from './relay/session';
+export { type LoamServer, type StartServerOptions, startServer } from './server';
+export type {
+  ApplyBatchRequest,
+  BatchResult,
+  DocChange,
+  FindPage,
+  Screen,
+  ScreenRefusal,
+  ServerMeta,
+  ServerStore,
+  StoredDoc,
+} from './storage/server-store';
+export { createSqliteServerStore, type SqliteServerStoreOptions } from './storage/storage-sqlite';

@@ -1,24 +1,44 @@
 /**
- * `@loam/store`: Loam's local engine over SQLite — storage drivers, the SQL layout, queries and live queries.
- * Browser-safe; the better-sqlite3 driver for Node and Electron's main process is in `@loam/store/node`.
+ * `@loam/store`: Loam's local engine over SQLite: the engine (writes, queries, live queries, the sync port), the
+ * storage driver contract and the wa-sqlite driver (OPFS, IndexedDB, memory). Browser-safe.
+ *
+ * Other entry points: `@loam/store/node` adds the better-sqlite3 driver (Node, Electron's main process; install
+ * `better-sqlite3` beside it), `@loam/store/sql` is the engine's SQL layout for server-side stores that keep
+ * documents the same way (the relay's), `@loam/store/testing` holds the driver conformance suite.
  */
 
-export {
-  type CollectionSql,
-  collectionSql,
-  decodeDoc,
-  decodeDocState,
-  encodeDocState,
-  loadDocState,
-  rowParams,
-} from './engine/doc-rows';
-export * from './engine/engine';
-export * from './engine/live-result';
+export type {
+  AggregateFn,
+  AggregateSpec,
+  CommitInfo,
+  Doc,
+  Engine,
+  EngineWrites,
+  LiveQueryEvent,
+  LiveQuerySpec,
+  RefusedWrite,
+  TransactionOptions,
+} from './engine/engine';
+export { applyLiveEvent } from './engine/live-result';
 export { type EngineOptions, openEngine } from './engine/open-engine';
-export { aggregateSql, columnOf, findSql } from './engine/queries';
-export { columnPaths, docTable, migrationSql, prepareTables } from './engine/tables';
-export * from './errors';
-export * from './query/sql-compiler';
-export * from './storage/driver';
-export * from './storage/driver-conformance';
-export * from './storage/storage-wa-sqlite';
+export { rebuildStoreError, type SerializedStoreError, StorageError, StoreErrorCode } from './errors';
+export type {
+  RunResult,
+  SqlExecutor,
+  SqlParams,
+  SqlRow,
+  SqlValue,
+  StorageBackend,
+  StorageDriver,
+  StorageDriverInfo,
+  StorageDriverStats,
+  StorageDurability,
+  StorageTransaction,
+} from './storage/driver';
+export {
+  createWaSqliteStorage,
+  defaultPragmas,
+  detectWaSqliteVfs,
+  type WaSqliteStorageOptions,
+  WaSqliteVfs,
+} from './storage/storage-wa-sqlite';

@@ -1,16 +1,64 @@
 /**
- * `@loam/sync`: the wire protocol, the client sync engine and its transports.
+ * `@loam/sync`: the relay's wire protocol, the client sync engine, the port it reaches the local database through
+ * (`SyncStore`, implemented by `@loam/store`'s engine) and its transports.
  */
 
-export * from './client/backoff';
-export * from './client/lifecycle';
-export * from './client/permissions';
-export * from './client/subscriptions';
-export * from './client/sync-client';
-export * from './errors';
-export * from './port/sync-store';
-export * from './protocol/codec';
-export * from './protocol/codes';
-export * from './protocol/messages';
-export * from './transport/transport';
-export * from './transport/transport-websocket';
+export type { BackoffOptions } from './client/backoff';
+export { createSyncClient } from './client/lifecycle';
+export type { SubscriptionDenial } from './client/subscriptions';
+export {
+  type Connectivity,
+  createGlobalConnectivity,
+  type DownloadProgress,
+  INITIAL_SYNC_STATUS,
+  type SubscriptionHandle,
+  type SubscriptionInfo,
+  type SubscriptionOutcome,
+  type SyncClient,
+  type SyncClientOptions,
+  type SyncIssue,
+  type SyncState,
+  type SyncStatus,
+  type Timers,
+} from './client/sync-client';
+export { ProtocolError, SyncClientError, SyncClientErrorCode, SyncErrorCode } from './errors';
+export type {
+  Coverage,
+  Download,
+  DownloadedDoc,
+  DownloadPort,
+  OutboxPort,
+  RefusedWrite,
+  SyncStatePort,
+  SyncStore,
+} from './port/sync-store';
+export {
+  DEFAULT_MAX_FRAME_BYTES,
+  decodeClientMessage,
+  decodeServerMessage,
+  encodeMessage,
+} from './protocol/codec';
+export { FATAL_WIRE_CODES, RefusalCode, WireErrorCode } from './protocol/codes';
+export {
+  type ClientMessage,
+  type DocSnapshotFrame,
+  type Message,
+  PROTOCOL_VERSION,
+  type Refusal,
+  type ServerMessage,
+  type Subscription,
+  type SubscriptionQuery,
+} from './protocol/messages';
+export {
+  listenOn,
+  type Transport,
+  type TransportCloseEvent,
+  type TransportFactory,
+} from './transport/transport';
+export {
+  createWebSocketTransport,
+  createWebSocketTransportFactory,
+  type WebSocketConstructor,
+  type WebSocketLike,
+  type WebSocketTransportOptions,
+} from './transport/transport-websocket';

@@ -7,8 +7,8 @@
 
 import type { WriteIntent } from '@loam/core';
 import { createWaSqliteStorage, type Doc, type Engine, openEngine } from '@loam/store';
+import { createSyncClient, type SyncClient, type SyncStatus } from '@loam/sync';
 import * as Comlink from 'comlink';
-import { createSyncClient, type SyncClient, type SyncStatus } from '../src/index';
 import { deviceSchema } from './device-schema';
 
 let engine: Engine | undefined;

@@ -1,15 +1,46 @@
 /**
  * `@loam/db-worker`: the dedicated worker that owns a Loam database in the browser (the leader tab starts it),
- * hosting the engine and the sync client, and the wire formats shared with `@loam/client`: requests, the follower channel protocol and error transfer.
+ * hosting the engine and the sync client, and the wire formats it shares with `@loam/client`: requests and watches,
+ * the follower channel protocol, and error transfer. Apps use `@loam/client`; this is its other half.
  */
-export * from './channel-protocol';
-export * from './channel-server';
-export * from './db-worker-api';
-export * from './error-transfer';
-export * from './errors';
-export * from './protocol';
-export * from './request-handler';
-export * from './sync-host';
+export {
+  type ChannelMessage,
+  channelName,
+  type FromLeader,
+  isChannelMessage,
+  leaderLockName,
+  type ToLeader,
+  tabLockName,
+} from './channel-protocol';
+export {
+  type ChannelPort,
+  type ChannelServer,
+  type ChannelServerOptions,
+  serveChannel,
+} from './channel-server';
+export { createDbWorkerApi, type DbWorkerApi, type DbWorkerDeps, type GetToken } from './db-worker-api';
+export { registerErrorTransfer } from './error-transfer';
+export {
+  DbWorkerError,
+  DbWorkerErrorCode,
+  rebuildError,
+  type SerializedError,
+  SyncNotConfiguredError,
+} from './errors';
+export {
+  type BeginResult,
+  type DbRequest,
+  DEFAULT_CACHE_MIB,
+  type OpenRequest,
+  type ReadOp,
+  type StorageReport,
+  type SyncConfig,
+  type SyncOp,
+  TRANSACTION_IDLE_MS,
+  type TxOp,
+  type WatchEvent,
+  type WatchSpec,
+} from './protocol';
 
 /**
  * Starts the database worker as a module worker. Only the leader tab of a database starts one (see

@@ -12,8 +12,11 @@ import { IdError } from '../errors';
 declare const brand: unique symbol;
 type Brand<T, B extends string> = T & { readonly [brand]: B };
 
+/** The id of a replica (a database file): 16 characters of `[0-9a-z]`. */
 export type ReplicaId = Brand<string, 'ReplicaId'>;
+/** The id of an op, `<replica>:<seq>`: unique forever. */
 export type OpId = Brand<string, 'OpId'>;
+/** The id of a document: 1–128 characters without control characters (Loam makes UUIDv7s). */
 export type DocId = Brand<string, 'DocId'>;
 
 /** A source of uniformly distributed floats in [0, 1); injectable so tests are reproducible. */

@@ -175,6 +175,15 @@ export function boundedDecoder(length: number): Decoder {
   return decoder;
 }
 
+/**
+ * Decodes MessagePack bytes from an untrusted source (a frame, a stored blob) with Loam's extension types; no length
+ * the bytes declare can make it allocate more than twice their size (see {@link boundedDecoder}). Throws the
+ * decoder's error on malformed or truncated input: callers turn it into their own typed error.
+ */
+export function decodeBoundedMsgpack(bytes: Uint8Array): unknown {
+  return boundedDecoder(bytes.length).decode(bytes);
+}
+
 /** Decodes a batch written by `encodeOps`; throws `OpDecodeError` on anything else. */
 export function decodeOps(bytes: Uint8Array, limits: DecodeLimits = {}): Op[] {
   const maxBytes = limits.maxBytes ?? 4 * 1024 * 1024;

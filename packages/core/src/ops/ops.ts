@@ -33,23 +33,28 @@ export interface OpHeader {
   readonly epoch: number;
 }
 
+/** Starts (or joins) an incarnation of a document with the initial values of its register, object and counter fields. */
 export interface CreateOp extends OpHeader {
   readonly kind: 'create';
   readonly values: { readonly [field: string]: Value };
 }
+/** Sets one register or object path (`null` clears an optional field); on a counter, resets it. */
 export interface SetOp extends OpHeader {
   readonly kind: 'set';
   readonly path: string;
   readonly value: Value;
 }
+/** Adds `by` (an integer, may be negative) to a counter. */
 export interface IncrementOp extends OpHeader {
   readonly kind: 'increment';
   readonly field: string;
   readonly by: number;
 }
+/** Removes incarnation `epoch` of the document (deletes win over concurrent updates). */
 export interface DeleteOp extends OpHeader {
   readonly kind: 'delete';
 }
+/** A Yjs update of a list or text field. */
 export interface YjsOp extends OpHeader {
   readonly kind: 'yjs';
   readonly field: string;

@@ -42,40 +42,50 @@ interface FieldBase<K extends FieldKind, O extends boolean> {
   readonly indexed?: boolean;
 }
 
+/** A string field (`f.string()`): a last-writer-wins register. */
 export interface StringField<O extends boolean = boolean> extends FieldBase<'string', O> {
   readonly default?: string;
 }
+/** A number field (`f.number()`): a finite number, last-writer-wins. */
 export interface NumberField<O extends boolean = boolean> extends FieldBase<'number', O> {
   readonly default?: number;
 }
+/** A boolean field (`f.boolean()`), last-writer-wins. */
 export interface BooleanField<O extends boolean = boolean> extends FieldBase<'boolean', O> {
   readonly default?: boolean;
 }
+/** A date field (`f.date()`): a `Date` in documents, epoch milliseconds in queries and SQL. */
 export interface DateField<O extends boolean = boolean> extends FieldBase<'date', O> {
   /** ISO 8601 string. */
   readonly default?: string;
 }
+/** A JSON field (`f.json<T>()`): any JSON value, replaced as a whole (last writer wins); not queryable. */
 export interface JsonField<O extends boolean = boolean, T = JsonValue> extends FieldBase<'json', O> {
   readonly default?: JsonValue;
   /** Phantom: the TypeScript type of the value. */
   readonly __type?: T;
 }
+/** A reference (`f.ref('products')`): the id of a document of another collection, last-writer-wins. */
 export interface RefField<O extends boolean = boolean> extends FieldBase<'ref', O> {
   /** The collection the referenced document lives in. */
   readonly collection: string;
   readonly default?: string;
 }
+/** An embedded object (`f.object({...})`): nested fields, last-writer-wins per leaf path. */
 export interface ObjectField<O extends boolean = boolean, F extends ObjectFields = ObjectFields>
   extends FieldBase<'object', O> {
   readonly fields: F;
 }
+/** A counter (`f.counter()`): an integer that sums concurrent increments; always present (default 0). */
 export interface CounterField extends FieldBase<'counter', false> {
   readonly default?: number;
 }
+/** A list (`f.list<T>()`): a Yjs array, concurrent inserts all kept; always present (default `[]`). */
 export interface ListField<T = JsonValue> extends FieldBase<'list', false> {
   /** Phantom: the TypeScript type of one item. */
   readonly __item?: T;
 }
+/** Collaborative text (`f.text()`): a Yjs text; always present (default `''`). */
 export interface TextField extends FieldBase<'text', false> {}
 
 /** Kinds that may appear inside an object (no CRDT kinds: those need a document of their own). */
@@ -87,7 +97,9 @@ export type LeafField =
   | JsonField<boolean, unknown>
   | RefField
   | ObjectField;
+/** The fields of an embedded object, by name (no counter, list or text inside objects). */
 export type ObjectFields = { readonly [name: string]: LeafField };
+/** Any field definition of a collection. */
 export type FieldDef = LeafField | CounterField | ListField<unknown> | TextField;
 
 /** A collection: its fields by name. */

@@ -21,6 +21,7 @@ export interface PublicKeyConfig {
 
 /** The asymmetric JWS algorithms accepted for public keys. */
 export const ASYMMETRIC_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'] as const;
+/** One of {@link ASYMMETRIC_ALGORITHMS}. */
 export type AsymmetricAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
 
 /** How tokens are verified. Algorithms are pinned to those of the configured keys. */

@@ -23,7 +23,7 @@ import {
   redactDocState,
   type Schema,
 } from '@loam/core';
-import { collectionSql, columnOf, compileFilter } from '@loam/store';
+import { collectionSql, columnOf, compileFilter } from '@loam/store/sql';
 import { type DocSnapshotFrame, encodeMessage, type Subscription } from '@loam/sync';
 import type { Commit, CommittedChange } from './relay';
 

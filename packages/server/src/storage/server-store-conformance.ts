@@ -7,7 +7,6 @@
  */
 import {
   asReplicaId,
-  createMemoryReplica,
   type DocId,
   type DocState,
   defineSchema,
@@ -18,7 +17,8 @@ import {
   type Schema,
   type Timestamp,
 } from '@loam/core';
-import { withReopening } from '@loam/store';
+import { createMemoryReplica } from '@loam/core/testing';
+import { withReopening } from '@loam/store/testing';
 import type { ServerStore } from './server-store';
 
 /** The schema every case uses. */

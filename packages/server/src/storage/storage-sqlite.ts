@@ -31,6 +31,8 @@ import {
   type Timestamp,
   validateQuery,
 } from '@loam/core';
+import type { SqlExecutor, SqlValue, StorageDriver } from '@loam/store';
+import { createBetterSqlite3Storage } from '@loam/store/node';
 import {
   type CollectionSql,
   collectionSql,
@@ -42,11 +44,7 @@ import {
   prepareTables,
   quoteIdentifier,
   rowParams,
-  type SqlExecutor,
-  type SqlValue,
-  type StorageDriver,
-} from '@loam/store';
-import { createBetterSqlite3Storage } from '@loam/store/node';
+} from '@loam/store/sql';
 import * as Y from 'yjs';
 import { ServerStorageError } from '../errors';
 import type {

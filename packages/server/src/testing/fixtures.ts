@@ -15,7 +15,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   asReplicaId,
-  createMemoryReplica,
   defineSchema,
   f,
   type ReplicaId,
@@ -23,6 +22,7 @@ import {
   type Schema,
   validateRules,
 } from '@loam/core';
+import { createMemoryReplica } from '@loam/core/testing';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { CONFIG_DEFAULTS, parseConfig, type ServerConfig } from '../config/config';
 import { type LoamServer, type StartServerOptions, startServer } from '../server';
@@ -91,8 +91,9 @@ export const testRules: Rules = validateRules({
   notes: { roles: [{ name: 'anyone', read: true, write: true, insert: true, delete: true }] },
 });
 
-/** Issuer and audience every test token carries. */
+/** Issuer every test token carries. */
 export const ISSUER = 'https://auth.loam.test';
+/** Audience every test token carries. */
 export const AUDIENCE = 'loam-test';
 /** The development HS256 secret. */
 export const HS256_SECRET = 'a-development-secret-of-at-least-32-chars!';

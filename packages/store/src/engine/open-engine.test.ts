@@ -3,18 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   asReplicaId,
-  createMemoryReplica,
   type DocState,
   decodeDocSnapshot,
   defineSchema,
   encodeDocSnapshot,
   f,
-  type MemoryReplica,
   type Op,
   q,
   type Schema,
   writeIntent,
 } from '@loam/core';
+import { createMemoryReplica, type MemoryReplica } from '@loam/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRng } from '../../../../test/convergence/random';
 import { fuzzSchema, randomWrite } from '../../../../test/convergence/workload';

@@ -8,7 +8,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { asReplicaId, createMemoryReplica, type DocState, defineSchema, f } from '@loam/core';
+import { asReplicaId, type DocState, defineSchema, f } from '@loam/core';
+import { createMemoryReplica } from '@loam/core/testing';
 import type { Bench } from '../../../../test/bench/bench';
 import { createBetterSqlite3Storage } from '../storage/storage-better-sqlite3';
 import { openEngine } from './open-engine';

@@ -1,16 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  asReplicaId,
-  createMemoryReplica,
-  decodeOps,
-  defineSchema,
-  encodeDocSnapshot,
-  f,
-  type Op,
-  q,
-} from '@loam/core';
+import { asReplicaId, decodeOps, defineSchema, encodeDocSnapshot, f, type Op, q } from '@loam/core';
+import { createMemoryReplica } from '@loam/core/testing';
 import type { Engine, RefusedWrite } from '@loam/store';
 import { createBetterSqlite3Storage, openEngine } from '@loam/store/node';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';

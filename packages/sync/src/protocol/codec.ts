@@ -4,7 +4,7 @@
  * `protocol_version`), in time and memory proportional to the frame's size.
  */
 
-import { boundedDecoder, isReplicaId, type Rules, validateFilter, validateRules } from '@loam/core';
+import { decodeBoundedMsgpack, isReplicaId, type Rules, validateFilter, validateRules } from '@loam/core';
 import { Encoder } from '@msgpack/msgpack';
 import { ProtocolError, SyncErrorCode } from '../errors';
 import {
@@ -256,7 +256,7 @@ function decodeFrame(frame: Uint8Array, maxBytes: number): Obj {
   }
   let body: unknown;
   try {
-    body = boundedDecoder(frame.length).decode(frame.subarray(1));
+    body = decodeBoundedMsgpack(frame.subarray(1));
   } catch (cause) {
     throw new ProtocolError(
       SyncErrorCode.frameInvalid,

@@ -75,6 +75,7 @@ export interface Refusal {
   readonly reason: string;
 }
 
+/** A frame a client sends the relay, by its tag `t` (see the module documentation for each). */
 export type ClientMessage =
   | {
       readonly t: 'hello';
@@ -96,6 +97,7 @@ export type ClientMessage =
   | { readonly t: 'auth'; readonly token: string }
   | { readonly t: 'ping' };
 
+/** A frame the relay sends a client, by its tag `t` (see the module documentation for each). */
 export type ServerMessage =
   | {
       readonly t: 'welcome';
@@ -147,4 +149,5 @@ export type ServerMessage =
       readonly sub?: string;
     };
 
+/** Any frame of the relay protocol. */
 export type Message = ClientMessage | ServerMessage;

@@ -1,0 +1,32 @@
+/**
+ * `@loam/server/testing`: what tests of the relay, and of devices syncing through it, share: a schema, rules, keys
+ * and tokens, relays started on port 0, a raw protocol client, and the conformance suite every {@link ServerStore}
+ * implementation runs.
+ */
+export {
+  conformanceSchema,
+  runServerStoreCase,
+  type ServerStoreCase,
+  ServerStoreConformanceFailure,
+  type ServerStoreContext,
+  serverStoreCases,
+} from '../storage/server-store-conformance';
+export {
+  AUDIENCE,
+  HS256_SECRET,
+  ISSUER,
+  type MintOptions,
+  mintToken,
+  SERVICE_TOKEN,
+  startTestRelay,
+  startTestServer,
+  type TestKeys,
+  type TestRelay,
+  tempDir,
+  testConfig,
+  testDevice,
+  testKeys,
+  testRules,
+  testSchema,
+} from './fixtures';
+export { type Closed, type ConnectOptions, connectClient, type ProtocolClient } from './protocol-client';
