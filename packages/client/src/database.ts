@@ -23,19 +23,23 @@
  */
 import {
   bindCollectionWrites,
+  type CollectionName,
   checkIntent,
   type DocId,
   type DocOf,
+  type FieldNameOfKind,
   type Filter,
   getCollection,
+  type ListItemOf,
   LoamError,
   type NewDocOf,
+  type NumericPath,
   type PatchOf,
   type Permissions,
   type QueryOptions,
+  type QueryPath,
   q,
   type Schema,
-  type Value,
   type WriteIntent,
   writeIntent,
 } from '@loam/core';
@@ -49,7 +53,8 @@ import {
   type WatchSpec,
 } from '@loam/db-worker';
 import {
-  type AggregateFn,
+  type AggregateCall,
+  type AggregateRow,
   applyLiveEvent,
   type Doc,
   type RefusedWrite,
@@ -61,28 +66,29 @@ import type { LockManagerLike } from './leader-election';
 import { canWrite, type WriteCheck } from './permissions';
 import { createSyncApi, type SyncControls, type SyncOptions, type SyncSubscription } from './sync';
 
-export type { AggregateFn, SqlRow, SqlValue } from '@loam/store';
-
-/** Collection names of schema `S`. */
-export type CollectionName<S extends Schema> = keyof S['collections'] & string;
-
-type FieldsOf<S extends Schema, C extends CollectionName<S>> = S['collections'][C]['fields'];
-
-/** Names of the fields of collection `C` whose kind is `K`. */
-export type FieldNameOfKind<S extends Schema, C extends CollectionName<S>, K extends string> = {
-  [F in keyof FieldsOf<S, C>]: FieldsOf<S, C>[F] extends { readonly kind: K } ? F : never;
-}[keyof FieldsOf<S, C>] &
-  string;
+export type { AggregateCall, AggregateFn, AggregateRow, SqlRow, SqlValue } from '@loam/store';
 
 /** The function every subscription returns: stops it. Idempotent. */
 export type Unsubscribe = () => void;
 
-/** An aggregate over one collection: output name → function (and field, except for `count`). */
-export interface AggregateOptions {
-  readonly filter?: QueryOptions['filter'];
-  readonly groupBy?: readonly string[];
-  readonly aggregates: { readonly [name: string]: { readonly fn: AggregateFn; readonly field?: string } };
+/**
+ * An aggregate over one collection: output name → function (and field, except for `count`), grouped by fields,
+ * over the documents matching `filter`. `F` are the fields it may name, `N` the numeric ones (`sum`, `avg`).
+ */
+export interface AggregateOptions<F extends string = string, N extends string = F> {
+  readonly filter?: Filter<F>;
+  readonly groupBy?: readonly F[];
+  readonly aggregates: { readonly [name: string]: AggregateCall<F, N> };
 }
+
+/** The {@link AggregateOptions} of collection `C` of schema `S`. */
+export type AggregateOptionsOf<S extends Schema, C extends CollectionName<S>> = AggregateOptions<
+  QueryPath<S, C>,
+  NumericPath<S, C>
+>;
+
+/** The {@link QueryOptions} (filter, sort, limit, offset) of collection `C` of schema `S`. */
+export type QueryOptionsOf<S extends Schema, C extends CollectionName<S>> = QueryOptions<QueryPath<S, C>>;
 
 /**
  * Writes and reads of one collection; inside a transaction they are part of it. Each write is a `@loam/core` write
@@ -107,34 +113,46 @@ export interface CollectionWrites<S extends Schema, C extends CollectionName<S>>
   delete(id: string): Promise<void>;
   /** Adds `by` (an integer, default 1, may be negative) to a counter; concurrent increments all count. */
   increment(id: string, field: FieldNameOfKind<S, C, 'counter'>, by?: number): Promise<void>;
-  listInsert(id: string, field: FieldNameOfKind<S, C, 'list'>, index: number, items: Value[]): Promise<void>;
+  /** Inserts `items` into list field `field` before position `index`; concurrent inserts are all kept. */
+  listInsert<F extends FieldNameOfKind<S, C, 'list'>>(
+    id: string,
+    field: F,
+    index: number,
+    items: readonly ListItemOf<S, C, F>[],
+  ): Promise<void>;
+  /** Deletes `count` items of list field `field` from `index`. */
   listDelete(id: string, field: FieldNameOfKind<S, C, 'list'>, index: number, count: number): Promise<void>;
+  /** Inserts `text` into text field `field` at `index` (UTF-16 code units). */
   textInsert(id: string, field: FieldNameOfKind<S, C, 'text'>, index: number, text: string): Promise<void>;
+  /** Deletes `count` code units of text field `field` from `index`. */
   textDelete(id: string, field: FieldNameOfKind<S, C, 'text'>, index: number, count: number): Promise<void>;
   /** The document, or `undefined` when it does not exist. */
   get(id: string): Promise<DocOf<S, C> | undefined>;
-  /** Documents matching `options` (filter, sort, limit, offset); see `q` of `@loam/core` for filters. */
-  find(options?: QueryOptions): Promise<DocOf<S, C>[]>;
+  /**
+   * Documents matching `options` (filter, sort, limit, offset); see `q` of `@loam/core` for filters. Filters and
+   * sort keys may name `id` and the scalar fields of the collection (`QueryPath`), nothing else.
+   */
+  find(options?: QueryOptionsOf<S, C>): Promise<DocOf<S, C>[]>;
 }
 
 /** A collection of a database. */
 export interface Collection<S extends Schema, C extends CollectionName<S>> extends CollectionWrites<S, C> {
   readonly name: C;
-  /** Aggregates (count, sum, avg, min, max, group by) over the collection. */
-  aggregate(options: AggregateOptions): Promise<SqlRow[]>;
+  /** Aggregates (count, sum, avg, min, max, group by) over the collection: one row per group. */
+  aggregate<const A extends AggregateOptionsOf<S, C>>(options: A): Promise<AggregateRow<A>[]>;
   /**
    * A live query: `listener` receives the full result now and after every committed change to it (from any tab
    * or, later, from sync). `onError` receives errors of the query itself (default: logged).
    */
   watch(
-    options: QueryOptions,
+    options: QueryOptionsOf<S, C>,
     listener: (docs: DocOf<S, C>[]) => void,
     onError?: (error: LoamError) => void,
   ): Unsubscribe;
   /** A live aggregate: `listener` receives the rows now and after every change to them. */
-  watchAggregate(
-    options: AggregateOptions,
-    listener: (rows: SqlRow[]) => void,
+  watchAggregate<const A extends AggregateOptionsOf<S, C>>(
+    options: A,
+    listener: (rows: AggregateRow<A>[]) => void,
     onError?: (error: LoamError) => void,
   ): Unsubscribe;
 }
@@ -186,7 +204,10 @@ export interface Database<S extends Schema> {
    * with `sync_not_configured` without sync, `subscription_invalid` for an unknown collection, `query_invalid` for
    * a malformed filter.
    */
-  subscribe<C extends CollectionName<S>>(collection: C, filter?: Filter): Promise<SyncSubscription>;
+  subscribe<C extends CollectionName<S>>(
+    collection: C,
+    filter?: Filter<QueryPath<S, C>>,
+  ): Promise<SyncSubscription>;
   /** The refused-writes log: writes the server refused (the documents were reverted), newest first. */
   refusedWrites(): Promise<RefusedWrite[]>;
   /**
@@ -356,11 +377,11 @@ export async function openDatabase<const S extends Schema>(
     return {
       ...base,
       name,
-      async aggregate(aggregate) {
+      async aggregate<A extends AggregateOptionsOf<S, C>>(aggregate: A) {
         return (await request({
           type: 'read',
           op: { kind: 'aggregate', spec: { collection: name, ...aggregate } },
-        })) as SqlRow[];
+        })) as AggregateRow<A>[];
       },
       watch(findOptions, listener, onError = reportLiveError) {
         const query = q.query(name, findOptions);
@@ -379,8 +400,13 @@ export async function openDatabase<const S extends Schema>(
           listener(docs as DocOf<S, C>[]);
         });
       },
-      watchAggregate(aggregate, listener, onError = reportLiveError) {
-        return watchRows({ kind: 'aggregate', spec: { collection: name, ...aggregate } }, listener, onError);
+      watchAggregate<A extends AggregateOptionsOf<S, C>>(
+        aggregate: A,
+        listener: (rows: AggregateRow<A>[]) => void,
+        onError = reportLiveError,
+      ) {
+        const spec = { collection: name, ...aggregate };
+        return watchRows({ kind: 'aggregate', spec }, (rows) => listener(rows as AggregateRow<A>[]), onError);
       },
     };
   }

@@ -6,15 +6,17 @@
 export type { StorageReport } from '@loam/db-worker';
 export type { Role } from './connection';
 export {
+  type AggregateCall,
   type AggregateFn,
   type AggregateOptions,
+  type AggregateOptionsOf,
+  type AggregateRow,
   type Collection,
-  type CollectionName,
   type CollectionWrites,
   type Database,
-  type FieldNameOfKind,
   type OpenDatabaseOptions,
   openDatabase,
+  type QueryOptionsOf,
   type SqlRow,
   type SqlValue,
   type Transaction,

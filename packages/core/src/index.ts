@@ -154,6 +154,14 @@ export {
   type WriteRequest,
 } from './rules/rules';
 export { validateRules } from './rules/validate';
+export type {
+  CollectionName,
+  FieldNameOfKind,
+  FilterOf,
+  ListItemOf,
+  NumericPath,
+  QueryPath,
+} from './schema/paths';
 export {
   type BooleanField,
   type CollectionDef,
@@ -168,6 +176,7 @@ export {
   fieldAt,
   getCollection,
   type InsertOf,
+  type IsOpenSchema,
   type JsonField,
   type JsonValue,
   type LeafField,

@@ -22,30 +22,20 @@
  */
 import type {
   AggregateOptions,
-  CollectionName,
+  AggregateOptionsOf,
+  AggregateRow,
   Database,
+  QueryOptionsOf,
   RefusedWrite,
   SqlRow,
-  SqlValue,
   SyncStatus,
   WriteCheck,
 } from '@loam/client';
-import { type DocOf, type QueryOptions, q, type Schema } from '@loam/core';
+import { type CollectionName, type DocOf, type QueryOptions, q, type Schema } from '@loam/core';
 import { createContext, type ReactNode, useCallback, useContext, useMemo, useSyncExternalStore } from 'react';
 import { ProviderMissingError } from './errors';
 import { createLiveStore, type LiveResult, type LiveSource, type LiveStore } from './live-store';
 import { stableKey } from './stable-key';
-
-/** A row of {@link LoamHooks.useAggregate}: one column per group key and per aggregate. */
-export type AggregateRow<A extends AggregateOptions> = {
-  readonly [G in A['groupBy'] extends readonly (infer K extends string)[] ? K : never]: SqlValue;
-} & {
-  readonly [N in keyof A['aggregates']]: A['aggregates'][N]['fn'] extends 'count' | 'sum'
-    ? number
-    : A['aggregates'][N]['fn'] extends 'avg'
-      ? number | null
-      : SqlValue;
-};
 
 /** The provider and hooks of one schema (see {@link createLoamHooks}). */
 export interface LoamHooks<S extends Schema> {
@@ -57,14 +47,20 @@ export interface LoamHooks<S extends Schema> {
    * The live result of a query: `loading`, then `ready` with every matching document (a new array each time the
    * result changes; unchanged documents keep their identity), or `error` (e.g. `query_invalid`).
    */
-  useQuery<C extends CollectionName<S>>(collection: C, options?: QueryOptions): LiveResult<DocOf<S, C>[]>;
+  useQuery<C extends CollectionName<S>>(
+    collection: C,
+    options?: QueryOptionsOf<S, C>,
+  ): LiveResult<DocOf<S, C>[]>;
   /**
    * One live document: `ready` with the document, or with `null` when it does not exist (distinct from
    * `loading`). An `id` of `undefined` is `ready` with `null` at once, without a query.
    */
   useDoc<C extends CollectionName<S>>(collection: C, id: string | undefined): LiveResult<DocOf<S, C> | null>;
-  /** A live aggregate (count, sum, avg, min, max, group by): one row per group, updated after every change. */
-  useAggregate<C extends CollectionName<S>, const A extends AggregateOptions>(
+  /**
+   * A live aggregate (count, sum, avg, min, max, group by): one row per group, updated after every change. Rows
+   * are typed by the query (`AggregateRow` of `@loam/client`): its groups and aggregates, nothing else.
+   */
+  useAggregate<C extends CollectionName<S>, const A extends AggregateOptionsOf<S, C>>(
     collection: C,
     options: A,
   ): LiveResult<AggregateRow<A>[]>;

@@ -3,7 +3,7 @@
  * `@ts-expect-error` below must be an error, or the typecheck fails). The function holding them is never called:
  * hooks run only inside React components (the browser tests run them).
  */
-import { defineSchema, f } from '@loam/core';
+import { defineSchema, f, q } from '@loam/core';
 import { expect, expectTypeOf, it } from 'vitest';
 import { createLoamHooks } from './hooks';
 
@@ -24,6 +24,9 @@ function TypedByTheSchema() {
   if (orders.status === 'loading') expectTypeOf(orders.data).toEqualTypeOf<undefined>();
   // @ts-expect-error: no such collection
   hooks.useQuery('nope');
+  hooks.useQuery('orders', { filter: q.gte('total', 10), sort: [q.desc('placed')] });
+  // @ts-expect-error: orders have no field totl
+  hooks.useQuery('orders', { filter: q.gte('totl', 10) });
   const one = hooks.useDoc('orders', 'o1');
   if (one.status === 'ready') {
     expectTypeOf(one.data?.total).toEqualTypeOf<number | undefined>();
@@ -43,6 +46,10 @@ function TypedByTheSchema() {
     // @ts-expect-error: not an aggregate or a group of this query
     rows.data[0]?.other;
   }
+  // @ts-expect-error: sum takes a number field
+  hooks.useAggregate('orders', { aggregates: { s: { fn: 'sum', field: 'payment' } } });
+  // @ts-expect-error: orders have no field method to group by
+  hooks.useAggregate('orders', { groupBy: ['method'], aggregates: { n: { fn: 'count' } } });
   hooks.useCan('orders', { action: 'insert', doc: { total: 1, placed: new Date() } });
   // @ts-expect-error: an insert must give the required fields
   hooks.useCan('orders', { action: 'insert', doc: { payment: 'card' } });

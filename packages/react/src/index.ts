@@ -3,5 +3,5 @@
  * the schema: `useQuery`, `useDoc`, `useAggregate`, `useSyncStatus`, `useRefusedWrites`, `useCan`.
  */
 export { ProviderMissingError, ReactErrorCode } from './errors';
-export { type AggregateRow, createLoamHooks, type LoamHooks } from './hooks';
+export { createLoamHooks, type LoamHooks } from './hooks';
 export type { LiveResult } from './live-store';

@@ -4,6 +4,8 @@
  * `globalThis.hooksApp` for Playwright to mount and unmount them and read what they rendered. It counts the
  * `watch`/`unwatch` calls the page makes to its database worker. Not part of the package's API.
  */
+
+import type { QueryOptionsOf } from '@loam/client';
 import { openDatabase } from '@loam/client';
 import { asDocId, type QueryOptions } from '@loam/core';
 import { createDbWorker } from '@loam/db-worker';
@@ -25,6 +27,7 @@ export interface Render {
 
 /** A component to mount: which hook it uses and with what. */
 export type Probe =
+  /** Options as the test sends them (JSON), unknown fields included to see `query_invalid` (typed code cannot). */
   | { readonly kind: 'query'; readonly options?: QueryOptions }
   | { readonly kind: 'doc'; readonly id?: string }
   | { readonly kind: 'aggregate' }
@@ -52,7 +55,7 @@ function result(r: { status: string; data?: unknown; error?: { code: string } | 
 }
 
 function QueryProbe({ id, options }: { id: string; options: QueryOptions }) {
-  const notes = useQuery('notes', options);
+  const notes = useQuery('notes', options as QueryOptionsOf<typeof schema, 'notes'>);
   return record(id, { ...result(notes), data: notes.data?.map((n) => n.title) });
 }
 function DocProbe({ id, docId }: { id: string; docId: string | undefined }) {

@@ -8,8 +8,11 @@
  */
 
 export type {
+  AggregateCall,
   AggregateFn,
+  AggregateRow,
   AggregateSpec,
+  AggregateSpecOf,
   CommitInfo,
   Doc,
   Engine,

@@ -11,11 +11,11 @@ import { createSyncClient, type SyncClient, type SyncStatus } from '@loam/sync';
 import * as Comlink from 'comlink';
 import { deviceSchema } from './device-schema';
 
-let engine: Engine | undefined;
+let engine: Engine<typeof deviceSchema> | undefined;
 let client: SyncClient | undefined;
 const problems: string[] = [];
 
-function opened(): { engine: Engine; client: SyncClient } {
+function opened(): { engine: Engine<typeof deviceSchema>; client: SyncClient } {
   if (!engine || !client) throw new Error('call open() first');
   return { engine, client };
 }
@@ -104,8 +104,8 @@ const api = {
   async write(title: string, store: number): Promise<string> {
     return opened().engine.insert('notes', { title, store });
   },
-  /** Runs one write intent. */
-  async apply(intent: WriteIntent): Promise<string> {
+  /** Runs one write intent of the device schema. */
+  async apply(intent: WriteIntent<typeof deviceSchema>): Promise<string> {
     return opened().engine.write(intent);
   },
   /**

@@ -1,11 +1,12 @@
-import { defineSchema, f } from '@loam/core';
+import { defineSchema, f, type Schema } from '@loam/core';
 import { type Engine, openEngine } from '@loam/store';
 import { createBetterSqlite3Storage } from '@loam/store/node';
 import { afterEach, expect, it } from 'vitest';
 import type { BeginResult, DbRequest } from './protocol';
 import { createRequestHandler } from './request-handler';
 
-const schema = defineSchema({
+/** The worker opens the engine with the schema a tab sent: typed only at run time. */
+const schema: Schema = defineSchema({
   version: 1,
   collections: { items: { fields: { name: f.string(), qty: f.number() } } },
 });

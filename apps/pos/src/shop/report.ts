@@ -33,7 +33,10 @@ export function dayOf(at: number | Date): DayRange {
   return { start, end };
 }
 
-function scopeFilter(scope: ReportScope, day: DayRange): Filter {
+/** Fields orders and order lines both have: a day's scope filters either collection. */
+type ScopeField = 'storeId' | 'terminal' | 'createdAt';
+
+function scopeFilter(scope: ReportScope, day: DayRange): Filter<ScopeField> {
   return q.and(
     q.eq('storeId', scope.storeId),
     ...(scope.terminal === undefined ? [] : [q.eq('terminal', scope.terminal)]),

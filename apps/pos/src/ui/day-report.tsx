@@ -4,7 +4,6 @@ import { formatCents } from '../shop/money';
 import {
   type DayRange,
   itemsSoldByProduct,
-  type KindPaymentRow,
   ordersByKindAndPayment,
   type ReportScope,
   summarizeDay,
@@ -91,7 +90,7 @@ export function DayReport({ storeId, storeName, terminal, currency, day, printab
   if (orders.status === 'loading' || items.status === 'loading')
     return <p className="pad muted">Adding up the day…</p>;
 
-  const summary = summarizeDay(orders.data as readonly KindPaymentRow[]);
+  const summary = summarizeDay(orders.data);
   const sold = items.data
     .filter((row) => row.quantity !== 0)
     .sort((a, b) => b.quantity - a.quantity || String(a.name).localeCompare(String(b.name)));

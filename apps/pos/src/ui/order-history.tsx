@@ -2,7 +2,7 @@ import { q } from '@loam/core';
 import { useMemo, useState } from 'react';
 import { useAggregate, useQuery } from '../app/loam';
 import { formatCents } from '../shop/money';
-import { type DayRange, type KindPaymentRow, ordersByKindAndPayment, summarizeDay } from '../shop/report';
+import { type DayRange, ordersByKindAndPayment, summarizeDay } from '../shop/report';
 import type { Order } from '../shop/schema';
 
 const timeFormat = new Intl.DateTimeFormat('en-GB', {
@@ -53,8 +53,7 @@ export function OrderHistory({ storeId, currency, day, canVoid, onReceipt, onVoi
     [orders.data],
   );
 
-  const summary =
-    today.status === 'ready' ? summarizeDay(today.data as readonly KindPaymentRow[]) : undefined;
+  const summary = today.status === 'ready' ? summarizeDay(today.data) : undefined;
 
   return (
     <div className="history" data-ready={orders.status === 'ready'}>

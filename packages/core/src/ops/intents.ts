@@ -16,82 +16,105 @@
  * Intents are plain, structured-cloneable data, so they cross worker and tab boundaries as they are.
  */
 import type { DocId } from '../ids/ids';
+import type { CollectionName, FieldNameOfKind, ListItemOf } from '../schema/paths';
+import type { IsOpenSchema, NewDocOf, PatchOf, Schema } from '../schema/schema';
 import type { Value } from './ops';
 
-/** A new document. */
-export interface InsertIntent {
+/** Any document or patch, when no schema types it. */
+type AnyFields = Readonly<Record<string, unknown>>;
+
+/**
+ * A new document of collection `C`. The type parameters of this and every intent narrow it to what a schema allows
+ * (see {@link WriteIntent}); without them an intent names any collection and field.
+ */
+export interface InsertIntent<C extends string = string, D = AnyFields> {
   readonly kind: 'insert';
-  readonly collection: string;
+  readonly collection: C;
   /** The document; `id` is optional. */
-  readonly doc: Readonly<Record<string, unknown>>;
+  readonly doc: D;
 }
 /** A document created with id `id` when none is live, otherwise updated with the fields of `doc`. */
-export interface UpsertIntent {
+export interface UpsertIntent<C extends string = string, D = AnyFields> {
   readonly kind: 'upsert';
-  readonly collection: string;
+  readonly collection: C;
   readonly id: string;
-  readonly doc: Readonly<Record<string, unknown>>;
+  readonly doc: D;
 }
 /** Sets fields or dotted paths of a live document. */
-export interface UpdateIntent {
+export interface UpdateIntent<C extends string = string, P = AnyFields> {
   readonly kind: 'update';
-  readonly collection: string;
+  readonly collection: C;
   readonly id: string;
-  readonly patch: Readonly<Record<string, unknown>>;
+  readonly patch: P;
 }
 /** Adds `by` to a counter field. */
-export interface IncrementIntent {
+export interface IncrementIntent<C extends string = string, F extends string = string> {
   readonly kind: 'increment';
-  readonly collection: string;
+  readonly collection: C;
   readonly id: string;
-  readonly field: string;
+  readonly field: F;
   readonly by: number;
 }
 /** Deletes a live document. */
-export interface DeleteIntent {
+export interface DeleteIntent<C extends string = string> {
   readonly kind: 'delete';
-  readonly collection: string;
+  readonly collection: C;
   readonly id: string;
 }
 /** Inserts `items` into a list field before position `index`. */
-export interface ListInsertIntent {
+export interface ListInsertIntent<C extends string = string, F extends string = string, I = Value> {
   readonly kind: 'listInsert';
-  readonly collection: string;
+  readonly collection: C;
   readonly id: string;
-  readonly field: string;
+  readonly field: F;
   readonly index: number;
-  readonly items: readonly Value[];
+  readonly items: readonly I[];
 }
 /** Inserts `text` into a text field at position `index` (UTF-16 code units). */
-export interface TextInsertIntent {
+export interface TextInsertIntent<C extends string = string, F extends string = string> {
   readonly kind: 'textInsert';
-  readonly collection: string;
+  readonly collection: C;
   readonly id: string;
-  readonly field: string;
+  readonly field: F;
   readonly index: number;
   readonly text: string;
 }
 /** Deletes `count` items of a list field from `index`. */
-export interface ListDeleteIntent {
+export interface ListDeleteIntent<C extends string = string, F extends string = string> {
   readonly kind: 'listDelete';
-  readonly collection: string;
+  readonly collection: C;
   readonly id: string;
-  readonly field: string;
+  readonly field: F;
   readonly index: number;
   readonly count: number;
 }
 /** Deletes `count` code units of a text field from `index`. */
-export interface TextDeleteIntent {
+export interface TextDeleteIntent<C extends string = string, F extends string = string> {
   readonly kind: 'textDelete';
-  readonly collection: string;
+  readonly collection: C;
   readonly id: string;
-  readonly field: string;
+  readonly field: F;
   readonly index: number;
   readonly count: number;
 }
 
-/** Every kind of local write. */
-export type WriteIntent =
+/** The intents of one collection of a (closed) schema. */
+type CollectionIntent<S extends Schema, C extends CollectionName<S>> =
+  | InsertIntent<C, NewDocOf<S, C>>
+  | UpsertIntent<C, NewDocOf<S, C>>
+  | UpdateIntent<C, PatchOf<S, C>>
+  | IncrementIntent<C, FieldNameOfKind<S, C, 'counter'>>
+  | DeleteIntent<C>
+  | {
+      [F in FieldNameOfKind<S, C, 'list'>]:
+        | ListInsertIntent<C, F, ListItemOf<S, C, F>>
+        | ListDeleteIntent<C, F>;
+    }[FieldNameOfKind<S, C, 'list'>]
+  | TextInsertIntent<C, FieldNameOfKind<S, C, 'text'>>
+  | TextDeleteIntent<C, FieldNameOfKind<S, C, 'text'>>;
+
+/** Every kind of local write, for any collection. */
+type AnyWriteIntent =
   | InsertIntent
   | UpsertIntent
   | UpdateIntent
@@ -101,22 +124,36 @@ export type WriteIntent =
   | ListDeleteIntent
   | TextInsertIntent
   | TextDeleteIntent;
+
+/**
+ * Every kind of local write. `WriteIntent<typeof schema>` is the writes that schema allows: a known collection, the
+ * fields and value types of its documents and patches, a counter for `increment`, a list or text field for their
+ * edits. Without a type argument (or for an open schema), any collection and field: what crosses the worker and the
+ * network, checked at run time (`checkIntent`).
+ */
+export type WriteIntent<S extends Schema = Schema> =
+  IsOpenSchema<S> extends true
+    ? AnyWriteIntent
+    : { [C in CollectionName<S>]: CollectionIntent<S, C> }[CollectionName<S>];
 /** The kind tag of a write intent. */
 export type WriteIntentKind = WriteIntent['kind'];
 
 /**
  * Builders of intents, one per kind, taking the collection first (`writeIntent.update('notes', id, { title })`).
- * `bindWrites` turns them into methods of an API.
+ * `bindWrites` turns them into methods of an API. Collection and field names keep their literal types and documents
+ * their inferred types, so where a typed API takes the intent (`engine.write(...)` of a typed engine), the schema
+ * checks the collection, the field names, missing fields and value types; a field the collection lacks in a built
+ * document is refused when the write runs (`validation_failed`, nothing stored).
  */
 export const writeIntent = {
   /** A new document; `doc.id` is optional (a UUIDv7 is made when absent). */
-  insert: (collection: string, doc: Readonly<Record<string, unknown>>): InsertIntent => ({
+  insert: <C extends string, D extends AnyFields>(collection: C, doc: D): InsertIntent<C, D> => ({
     kind: 'insert',
     collection,
     doc,
   }),
   /** The document `id`: created with `doc` when none is live, else updated with the fields of `doc`. */
-  upsert: (collection: string, id: string, doc: Readonly<Record<string, unknown>>): UpsertIntent => ({
+  upsert: <C extends string, D extends AnyFields>(collection: C, id: string, doc: D): UpsertIntent<C, D> => ({
     kind: 'upsert',
     collection,
     id,
@@ -126,14 +163,23 @@ export const writeIntent = {
    * Sets the fields of `patch` (`undefined`/`null` clears an optional field; list and text fields are replaced); a
    * key may be a dotted path into an object field (`'address.city'`), which writes that path alone.
    */
-  update: (collection: string, id: string, patch: Readonly<Record<string, unknown>>): UpdateIntent => ({
+  update: <C extends string, P extends AnyFields>(
+    collection: C,
+    id: string,
+    patch: P,
+  ): UpdateIntent<C, P> => ({
     kind: 'update',
     collection,
     id,
     patch,
   }),
   /** Adds `by` (an integer, default 1, may be negative) to a counter; concurrent increments all count. */
-  increment: (collection: string, id: string, field: string, by = 1): IncrementIntent => ({
+  increment: <C extends string, F extends string>(
+    collection: C,
+    id: string,
+    field: F,
+    by = 1,
+  ): IncrementIntent<C, F> => ({
     kind: 'increment',
     collection,
     id,
@@ -141,23 +187,27 @@ export const writeIntent = {
     by,
   }),
   /** Deletes the document (deletes win over concurrent updates). */
-  delete: (collection: string, id: string): DeleteIntent => ({ kind: 'delete', collection, id }),
+  delete: <C extends string>(collection: C, id: string): DeleteIntent<C> => ({
+    kind: 'delete',
+    collection,
+    id,
+  }),
   /** Inserts `items` into a list field before position `index`. */
-  listInsert: (
-    collection: string,
+  listInsert: <C extends string, F extends string, I extends Value>(
+    collection: C,
     id: string,
-    field: string,
+    field: F,
     index: number,
-    items: readonly Value[],
-  ): ListInsertIntent => ({ kind: 'listInsert', collection, id, field, index, items }),
+    items: readonly I[],
+  ): ListInsertIntent<C, F, I> => ({ kind: 'listInsert', collection, id, field, index, items }),
   /** Deletes `count` items of a list field from `index`. */
-  listDelete: (
-    collection: string,
+  listDelete: <C extends string, F extends string>(
+    collection: C,
     id: string,
-    field: string,
+    field: F,
     index: number,
     count: number,
-  ): ListDeleteIntent => ({
+  ): ListDeleteIntent<C, F> => ({
     kind: 'listDelete',
     collection,
     id,
@@ -166,13 +216,13 @@ export const writeIntent = {
     count,
   }),
   /** Inserts `text` into a text field at `index` (UTF-16 code units). */
-  textInsert: (
-    collection: string,
+  textInsert: <C extends string, F extends string>(
+    collection: C,
     id: string,
-    field: string,
+    field: F,
     index: number,
     text: string,
-  ): TextInsertIntent => ({
+  ): TextInsertIntent<C, F> => ({
     kind: 'textInsert',
     collection,
     id,
@@ -181,13 +231,13 @@ export const writeIntent = {
     text,
   }),
   /** Deletes `count` code units of a text field from `index`. */
-  textDelete: (
-    collection: string,
+  textDelete: <C extends string, F extends string>(
+    collection: C,
     id: string,
-    field: string,
+    field: F,
     index: number,
     count: number,
-  ): TextDeleteIntent => ({
+  ): TextDeleteIntent<C, F> => ({
     kind: 'textDelete',
     collection,
     id,

@@ -57,44 +57,48 @@ export type MembershipOp = 'in' | 'nin';
 /** String operators taking a string. */
 export type StringOp = 'prefix' | 'contains';
 
-/** `field op value`, see the module documentation for null handling and cross-type order. */
-export interface CompareFilter {
+/**
+ * `field op value`, see the module documentation for null handling and cross-type order. The type parameter of this
+ * and every filter node is the set of field paths it may name: `string` for filters from the network, the paths of
+ * a collection (`QueryPath` of `@loam/core`) where a typed API takes them.
+ */
+export interface CompareFilter<F extends string = string> {
   readonly op: CompareOp;
-  readonly field: string;
+  readonly field: F;
   readonly value: Scalar;
 }
 
 /** Null-safe membership: `in` matches when the field `eq`s some value; `nin` is its exact negation. */
-export interface MembershipFilter {
+export interface MembershipFilter<F extends string = string> {
   readonly op: MembershipOp;
-  readonly field: string;
+  readonly field: F;
   readonly values: readonly Scalar[];
 }
 
 /** `exists(f, true)` is true when `f` is not null; `exists(f, false)` when it is. */
-export interface ExistsFilter {
+export interface ExistsFilter<F extends string = string> {
   readonly op: 'exists';
-  readonly field: string;
+  readonly field: F;
   readonly value: boolean;
 }
 
 /** Case-sensitive string test; false for every non-string field value. */
-export interface StringFilter {
+export interface StringFilter<F extends string = string> {
   readonly op: StringOp;
-  readonly field: string;
+  readonly field: F;
   readonly value: string;
 }
 
 /** Conjunction (`and`, true when empty) or disjunction (`or`, false when empty). */
-export interface LogicFilter {
+export interface LogicFilter<F extends string = string> {
   readonly op: 'and' | 'or';
-  readonly filters: readonly Filter[];
+  readonly filters: readonly Filter<F>[];
 }
 
 /** Exact negation. */
-export interface NotFilter {
+export interface NotFilter<F extends string = string> {
   readonly op: 'not';
-  readonly filter: Filter;
+  readonly filter: Filter<F>;
 }
 
 /** The constants, useful in rules (`read: true`) and as neutral elements. */
@@ -102,14 +106,14 @@ export interface ConstFilter {
   readonly op: 'true' | 'false';
 }
 
-/** A filter: a JSON-serialisable boolean expression over one document. */
-export type Filter =
-  | CompareFilter
-  | MembershipFilter
-  | ExistsFilter
-  | StringFilter
-  | LogicFilter
-  | NotFilter
+/** A filter: a JSON-serialisable boolean expression over one document, naming fields among `F`. */
+export type Filter<F extends string = string> =
+  | CompareFilter<F>
+  | MembershipFilter<F>
+  | ExistsFilter<F>
+  | StringFilter<F>
+  | LogicFilter<F>
+  | NotFilter<F>
   | ConstFilter;
 
 /** Every filter operator. */
@@ -137,16 +141,19 @@ export type FilterOp = (typeof FilterOp)[keyof typeof FilterOp];
 export type SortDir = 'asc' | 'desc';
 
 /** One sort key. Later keys break ties of earlier ones; `id` ascending breaks the remaining ties. */
-export interface SortKey {
-  readonly field: string;
+export interface SortKey<F extends string = string> {
+  readonly field: F;
   readonly dir: SortDir;
 }
 
-/** A query over one collection: filter, sort, then `offset`, then `limit` (both non-negative integers). */
-export interface Query {
-  readonly collection: string;
-  readonly filter?: Filter;
-  readonly sort?: readonly SortKey[];
+/**
+ * A query over collection `C`: filter, sort, then `offset`, then `limit` (both non-negative integers), naming
+ * fields among `F`.
+ */
+export interface Query<C extends string = string, F extends string = string> {
+  readonly collection: C;
+  readonly filter?: Filter<F>;
+  readonly sort?: readonly SortKey<F>[];
   readonly limit?: number;
   readonly offset?: number;
 }

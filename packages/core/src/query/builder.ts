@@ -17,23 +17,28 @@ import type {
 import { validateFilter, validateQuery } from './validate';
 
 function compare(op: CompareOp) {
-  return (field: string, value: ScalarInput): CompareFilter =>
-    validateFilter({ op, field, value }) as CompareFilter;
+  return <F extends string>(field: F, value: ScalarInput): CompareFilter<F> =>
+    validateFilter({ op, field, value }) as CompareFilter<F>;
 }
 
 function membership(op: MembershipOp) {
-  return (field: string, values: readonly ScalarInput[]): MembershipFilter =>
-    validateFilter({ op, field, values }) as MembershipFilter;
+  return <F extends string>(field: F, values: readonly ScalarInput[]): MembershipFilter<F> =>
+    validateFilter({ op, field, values }) as MembershipFilter<F>;
 }
 
 function text(op: StringOp) {
-  return (field: string, value: string): StringFilter => validateFilter({ op, field, value }) as StringFilter;
+  return <F extends string>(field: F, value: string): StringFilter<F> =>
+    validateFilter({ op, field, value }) as StringFilter<F>;
 }
 
-/** Everything a query may hold besides its collection; see {@link Query}. */
-export interface QueryOptions {
-  readonly filter?: Filter;
-  readonly sort?: readonly SortKey[];
+/**
+ * Everything a query may hold besides its collection; see {@link Query}. `F` is the set of field paths the filter and
+ * the sort keys may name: a typed API (`@loam/client`'s `find`, `@loam/store`'s engine) sets it to the paths of the
+ * collection, so a misspelt or unqueryable field is a compile error.
+ */
+export interface QueryOptions<F extends string = string> {
+  readonly filter?: Filter<F>;
+  readonly sort?: readonly SortKey<F>[];
   readonly limit?: number;
   readonly offset?: number;
 }
@@ -43,7 +48,8 @@ export interface QueryOptions {
  *
  * Every builder returns a plain AST node (see `ast.ts` for the semantics). Leaf builders check their operands
  * and throw `QueryError` on bad ones (NaN, invalid Date, empty path segment...); `Date` operands become epoch
- * milliseconds. `q.query` validates the whole query.
+ * milliseconds. `q.query` validates the whole query. Field names keep their literal types (`q.eq('price', 3)` is a
+ * `CompareFilter<'price'>`), so where a typed API takes the filter, the schema checks them.
  */
 export const q = {
   /** Null-safe equality: `q.eq('note', null)` matches documents without a note. */
@@ -63,26 +69,29 @@ export const q = {
   /** Exactly `not(in)`. */
   nin: membership('nin'),
   /** `exists(f)` is true when `f` is not null/missing; `exists(f, false)` when it is. */
-  exists: (field: string, value = true): ExistsFilter =>
-    validateFilter({ op: 'exists', field, value }) as ExistsFilter,
+  exists: <F extends string>(field: F, value = true): ExistsFilter<F> =>
+    validateFilter({ op: 'exists', field, value }) as ExistsFilter<F>,
   /** Case-sensitive: the field is a string starting with `value`. */
   prefix: text('prefix'),
   /** Case-sensitive: the field is a string containing `value`. */
   contains: text('contains'),
   /** All of the filters (true when none are given). */
-  and: (...filters: Filter[]): LogicFilter => ({ op: 'and', filters }),
+  and: <F extends string = never>(...filters: Filter<F>[]): LogicFilter<F> => ({ op: 'and', filters }),
   /** Any of the filters (false when none are given). */
-  or: (...filters: Filter[]): LogicFilter => ({ op: 'or', filters }),
+  or: <F extends string = never>(...filters: Filter<F>[]): LogicFilter<F> => ({ op: 'or', filters }),
   /** The exact negation of `filter`. */
-  not: (filter: Filter): NotFilter => ({ op: 'not', filter }),
+  not: <F extends string>(filter: Filter<F>): NotFilter<F> => ({ op: 'not', filter }),
   /** Matches every document. */
   true: (): ConstFilter => ({ op: 'true' }),
   /** Matches no document. */
   false: (): ConstFilter => ({ op: 'false' }),
   /** Ascending sort key: null first, then numbers, then strings. */
-  asc: (field: string): SortKey => ({ field, dir: 'asc' }),
+  asc: <F extends string>(field: F): SortKey<F> => ({ field, dir: 'asc' }),
   /** Descending sort key: strings first, then numbers, then null. */
-  desc: (field: string): SortKey => ({ field, dir: 'desc' }),
+  desc: <F extends string>(field: F): SortKey<F> => ({ field, dir: 'desc' }),
   /** A validated query; throws `QueryError` if any part is malformed. */
-  query: (collection: string, options: QueryOptions = {}): Query => validateQuery({ collection, ...options }),
+  query: <C extends string, F extends string = never>(
+    collection: C,
+    options: QueryOptions<F> = {},
+  ): Query<C, F> => validateQuery({ collection, ...options }) as Query<C, F>,
 } as const;

@@ -205,12 +205,23 @@ export type InsertOf<F> = Clean<{
 
 type FieldsOfCollection<S extends Schema, C extends keyof S['collections']> = S['collections'][C]['fields'];
 
+/**
+ * True when the collections of `S` are only known at run time (`S` is `Schema` itself, e.g. a schema read from
+ * JSON): the types below then accept any collection, field and value, and the run-time checks are the only ones.
+ */
+export type IsOpenSchema<S extends Schema> = string extends keyof S['collections'] ? true : false;
+
+/** A document of an open schema: an id and any fields (what the engine materializes). */
+type AnyDoc = { id: string } & Record<string, unknown>;
+
 /** The document type of collection `C` of schema `S`, as read back from the database. */
-export type DocOf<S extends Schema, C extends keyof S['collections']> = { id: DocId } & FieldsOf<
-  FieldsOfCollection<S, C>
->;
+export type DocOf<S extends Schema, C extends keyof S['collections']> =
+  IsOpenSchema<S> extends true ? AnyDoc : { id: DocId } & FieldsOf<FieldsOfCollection<S, C>>;
 /** The value accepted when inserting into collection `C`. */
-export type NewDocOf<S extends Schema, C extends keyof S['collections']> = InsertOf<FieldsOfCollection<S, C>>;
+export type NewDocOf<S extends Schema, C extends keyof S['collections']> =
+  IsOpenSchema<S> extends true
+    ? Readonly<Record<string, unknown>>
+    : { [K in keyof InsertOf<FieldsOfCollection<S, C>>]: InsertOf<FieldsOfCollection<S, C>>[K] };
 /** The dotted paths into the object fields of `F` (`'address.city'`, `'address.geo.lat'`...). */
 export type ObjectPaths<F, Prefix extends string = ''> = {
   [K in keyof F & string]: F[K] extends ObjectField<boolean, infer NF>
@@ -233,11 +244,14 @@ export type PathValue<F, P extends string> = P extends `${infer H}.${infer R}`
  * A partial update of collection `C`: any subset of fields, and dotted paths into object fields
  * (`{ 'address.city': 'Paris' }` writes that path alone); `undefined` clears an optional field.
  */
-export type PatchOf<S extends Schema, C extends keyof S['collections']> = {
-  [K in keyof FieldsOfCollection<S, C>]?: ValueOf<FieldsOfCollection<S, C>[K]> | undefined;
-} & {
-  [P in ObjectPaths<FieldsOfCollection<S, C>>]?: PathValue<FieldsOfCollection<S, C>, P> | undefined;
-};
+export type PatchOf<S extends Schema, C extends keyof S['collections']> =
+  IsOpenSchema<S> extends true
+    ? Readonly<Record<string, unknown>>
+    : {
+        [K in keyof FieldsOfCollection<S, C>]?: ValueOf<FieldsOfCollection<S, C>[K]> | undefined;
+      } & {
+        [P in ObjectPaths<FieldsOfCollection<S, C>>]?: PathValue<FieldsOfCollection<S, C>, P> | undefined;
+      };
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const RESERVED = new Set(['id', '_epoch', '_created', '_deleted', '_meta', '_rowid', 'rowid', 'oid']);

@@ -44,9 +44,10 @@ import { prepareTables } from './tables';
 import { createWriteContext, type WriteContext } from './write-context';
 
 /** Options of `openEngine`. */
-export interface EngineOptions {
+export interface EngineOptions<S extends Schema = Schema> {
   readonly driver: StorageDriver;
-  readonly schema: Schema;
+  /** The collections; the engine is typed by it (`defineSchema` keeps its literal types). */
+  readonly schema: S;
   /** Wall clock for the HLC (tests inject one). */
   readonly now?: () => number;
   /** Clock skew bound for timestamps seen in downloads, ms (default 60 000): farther ahead, they do not move the clock. */
@@ -61,8 +62,12 @@ function randomYjsClientId(): number {
   return globalThis.crypto.getRandomValues(new Uint32Array(1))[0] as number;
 }
 
-/** Opens (creating or migrating) the local database on `driver`. */
-export async function openEngine(options: EngineOptions): Promise<Engine> {
+/**
+ * Opens (creating or migrating) the local database on `driver`, typed by `options.schema`: collections, fields,
+ * values and query paths the schema lacks are compile errors (and, for data from outside, `validation_failed` or
+ * `query_invalid` at run time).
+ */
+export async function openEngine<const S extends Schema>(options: EngineOptions<S>): Promise<Engine<S>> {
   const { driver, schema } = options;
   const meta = await driver.transaction(async (tx) => {
     const m = await prepareTables(tx, schema);
@@ -209,5 +214,6 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
       await driver.close();
     },
   };
-  return engine;
+  // The engine checks every write and query at run time against the schema; its types are the schema's.
+  return engine as unknown as Engine<S>;
 }

@@ -21,10 +21,10 @@ const schema = defineSchema({
 });
 
 let dir: string;
-const engines: Engine[] = [];
+const engines: Engine<typeof schema>[] = [];
 const clients: SyncClient[] = [];
 
-async function openAt(file: string): Promise<Engine> {
+async function openAt(file: string): Promise<Engine<typeof schema>> {
   const engine = await openEngine({
     driver: await createBetterSqlite3Storage({ filename: join(dir, file) }),
     schema,
@@ -190,7 +190,7 @@ async function until<T>(probe: () => T | Promise<T>, what: string): Promise<NonN
 }
 
 function startClient(
-  engine: Engine,
+  engine: Engine<typeof schema>,
   server: ReturnType<typeof createFakeServer>,
   extra: Partial<SyncClientOptions> = {},
 ) {
