@@ -63,13 +63,21 @@ const rootPackage = JSON.parse(readFileSync(join(repositoryRoot, 'package.json')
   workspaces: string[];
 };
 const workspaces = new Map<string, { scripts?: Record<string, string> }>();
+/** Packages a workspace depends on or takes as a peer: what installing it may ask for beside it. */
+const declared = new Set<string>();
 for (const pattern of rootPackage.workspaces) {
   const parent = join(repositoryRoot, pattern.replace(/\/\*$/, ''));
   for (const name of readdirSync(parent)) {
     const file = join(parent, name, 'package.json');
     if (!existsSync(file)) continue;
-    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name: string; scripts?: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as {
+      name: string;
+      scripts?: Record<string, string>;
+      dependencies?: Record<string, string>;
+      peerDependencies?: Record<string, string>;
+    };
     workspaces.set(pkg.name, pkg);
+    for (const dep of Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies })) declared.add(dep);
   }
 }
 
@@ -89,8 +97,10 @@ function commandProblem(command: string, comment = ''): string | undefined {
   if (tool !== 'npm') return `unknown command ${tool}`;
   if (verb === 'install') {
     const named = rest.filter((w) => !w.startsWith('-') && w !== workspace);
-    const unknown = named.filter((name) => !workspaces.has(name));
-    return unknown.length > 0 ? `not a package of this repository: ${unknown.join(', ')}` : undefined;
+    const unknown = named.filter((name) => !workspaces.has(name) && !declared.has(name));
+    return unknown.length > 0
+      ? `not a package of this repository or a dependency: ${unknown.join(', ')}`
+      : undefined;
   }
   const script = verb === 'run' ? rest[0] : verb;
   return script && scriptsOf?.[script] !== undefined ? undefined : `no npm script "${script}"`;
@@ -132,7 +142,13 @@ describe('the READMEs', () => {
   it('checks what it says: an unknown script, workspace, package or binary is caught', () => {
     expect(commandProblem('npm run nope')).toBe('no npm script "nope"');
     expect(commandProblem('npm run build -w @loam/nope')).toBe('no workspace @loam/nope');
-    expect(commandProblem('npm install @loam/nope')).toBe('not a package of this repository: @loam/nope');
+    expect(commandProblem('npm install @loam/nope')).toBe(
+      'not a package of this repository or a dependency: @loam/nope',
+    );
+    expect(commandProblem('npm install @loam/store better-sqlite3')).toBeUndefined();
+    expect(commandProblem('npm install left-pad')).toBe(
+      'not a package of this repository or a dependency: left-pad',
+    );
     expect(commandProblem('npx nope-cli')).toBe('no binary nope-cli');
     expect(commandProblem('npx nope-cli', ' npx downloads it')).toBeUndefined();
     expect(commandProblem('make all')).toBe('unknown command make');

@@ -53,8 +53,8 @@ import {
   type WatchSpec,
 } from '@loam/db-worker';
 import {
-  type AggregateCall,
   type AggregateRow,
+  type AggregateSpec,
   applyLiveEvent,
   type Doc,
   type RefusedWrite,
@@ -73,13 +73,13 @@ export type Unsubscribe = () => void;
 
 /**
  * An aggregate over one collection: output name → function (and field, except for `count`), grouped by fields,
- * over the documents matching `filter`. `F` are the fields it may name, `N` the numeric ones (`sum`, `avg`).
+ * over the documents matching `filter` (an `AggregateSpec` of `@loam/store` without its collection). `F` are the
+ * fields it may name, `N` the numeric ones (`sum`, `avg`).
  */
-export interface AggregateOptions<F extends string = string, N extends string = F> {
-  readonly filter?: Filter<F>;
-  readonly groupBy?: readonly F[];
-  readonly aggregates: { readonly [name: string]: AggregateCall<F, N> };
-}
+export type AggregateOptions<F extends string = string, N extends string = F> = Omit<
+  AggregateSpec<string, F, N>,
+  'collection'
+>;
 
 /** The {@link AggregateOptions} of collection `C` of schema `S`. */
 export type AggregateOptionsOf<S extends Schema, C extends CollectionName<S>> = AggregateOptions<
