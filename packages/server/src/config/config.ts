@@ -61,8 +61,13 @@ export interface WebhookConfig {
 export interface ServerConfig {
   readonly port: number;
   readonly host: string;
-  /** SQLite file of the server's data (created on first start with its directory). */
+  /** SQLite file of the server's data (created on first start with its directory); unused with `databaseUrl`. */
   readonly storagePath: string;
+  /**
+   * A `postgres://` URL: the data lives in that PostgreSQL database (shared by every relay node pointed at it);
+   * `?schema=name` picks a schema other than `public`.
+   */
+  readonly databaseUrl?: string;
   readonly schema: Schema;
   readonly rules: Rules;
   readonly auth: AuthConfig;
@@ -172,6 +177,24 @@ function envBool(env: ConfigSources['env'], name: string): boolean | undefined {
   throw new ConfigError(name, `expected true or false, found "${raw}"`);
 }
 
+/** True for the URLs that name a PostgreSQL database rather than a SQLite file. */
+export function isPostgresUrl(value: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(value);
+}
+
+function checkDatabaseUrl(value: string, key: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(key, 'expected postgres://user[:password]@host[:port]/database[?schema=name]');
+  }
+  const schema = url.searchParams.get('schema');
+  if (schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
+    throw new ConfigError(key, `schema "${schema}": expected lowercase letters, digits and _ (at most 63)`);
+  return value;
+}
+
 /**
  * Checks a parsed configuration file (plus environment overrides) and loads the files it references (schema,
  * rules, keys, JWKS). Throws `ConfigError` naming the first bad key.
@@ -187,6 +210,7 @@ export function parseConfig(input: unknown, sources: ConfigSources): ServerConfi
       '$schema',
       'port',
       'host',
+      'store',
       'storagePath',
       'schemaFile',
       'rulesFile',
@@ -204,9 +228,17 @@ export function parseConfig(input: unknown, sources: ConfigSources): ServerConfi
 
   const port = envInt(env, 'LOAM_PORT') ?? (file.port === undefined ? CONFIG_DEFAULTS.port : file.port);
   const host = env.LOAM_HOST || (file.host ?? CONFIG_DEFAULTS.host);
-  const storagePath = env.LOAM_STORAGE_PATH
-    ? resolve(env.LOAM_STORAGE_PATH)
-    : path(str(file.storagePath ?? CONFIG_DEFAULTS.storagePath, 'storagePath'));
+  const storeKey = env.LOAM_STORE ? 'LOAM_STORE' : 'store';
+  const store = env.LOAM_STORE || (file.store === undefined ? undefined : str(file.store, 'store'));
+  const databaseUrl =
+    store !== undefined && isPostgresUrl(store) ? checkDatabaseUrl(store, storeKey) : undefined;
+  let storagePath: string;
+  if (store !== undefined && databaseUrl === undefined)
+    storagePath = env.LOAM_STORE ? resolve(store) : path(store);
+  else
+    storagePath = env.LOAM_STORAGE_PATH
+      ? resolve(env.LOAM_STORAGE_PATH)
+      : path(str(file.storagePath ?? CONFIG_DEFAULTS.storagePath, 'storagePath'));
 
   const schemaFile = env.LOAM_SCHEMA_FILE ? resolve(env.LOAM_SCHEMA_FILE) : undefined;
   const schemaKey = schemaFile ? 'LOAM_SCHEMA_FILE' : 'schemaFile';
@@ -339,6 +371,7 @@ export function parseConfig(input: unknown, sources: ConfigSources): ServerConfi
     ),
   };
 
+  const hookTargets = new Set<string>();
   const webhooks = list(file.webhooks ?? [], 'webhooks').map((w, i): WebhookConfig => {
     const at = `webhooks[${i}]`;
     const o = obj(w, at);
@@ -349,6 +382,9 @@ export function parseConfig(input: unknown, sources: ConfigSources): ServerConfi
     const url = str(o.url, `${at}.url`);
     if (!/^https?:\/\//.test(url))
       throw new ConfigError(`${at}.url`, `expected an http(s) URL, found "${url}"`);
+    if (hookTargets.has(`${collection}\n${url}`))
+      throw new ConfigError(`${at}.url`, `another webhook already sends ${collection} to ${url}`);
+    hookTargets.add(`${collection}\n${url}`);
     const secret = str(o.secret, `${at}.secret`);
     if (secret.length < 16)
       throw new ConfigError(`${at}.secret`, 'a webhook secret needs at least 16 characters');
@@ -364,6 +400,7 @@ export function parseConfig(input: unknown, sources: ConfigSources): ServerConfi
     port: int(port, envInt(env, 'LOAM_PORT') !== undefined ? 'LOAM_PORT' : 'port', 0, 65535),
     host: str(host, env.LOAM_HOST ? 'LOAM_HOST' : 'host'),
     storagePath,
+    ...(databaseUrl !== undefined ? { databaseUrl } : {}),
     schema,
     rules,
     auth: {

@@ -1,10 +1,13 @@
 /**
- * The relay's write path: every batch (a device's push or a backend write) goes through one queue, is screened
- * op by op, committed durably, then announced to the listeners (sessions, webhooks) in commit order.
+ * The relay's write path: every batch (a device's push or a backend write) is screened op by op and committed
+ * durably; listeners (sessions, webhooks) learn of commits from the store's commit feed, in version order, whether
+ * this process or another relay node sharing the store committed them.
  *
  * Invariants:
- * 1. **One writer.** Batches commit one at a time, in arrival order; listeners see them in that order, each with
- *    its version, so a session's downloads follow the server's change counter.
+ * 1. **Commits reach listeners in version order.** Listeners see every version once, in order, from the store's
+ *    commit feed (`ServerStore.commits`), so a session's downloads follow the server's change counter. Pushes
+ *    reach the store concurrently (a store may group them into one transaction); backend writes run one at a
+ *    time.
  * 2. **Screening before anything is stored.** A pushed op is refused, in this order, when its id or timestamp
  *    names another replica than the session's (`replica_mismatch`), its timestamp is beyond the skew bound
  *    (`clock_skew`), it does not fit the schema (`schema_invalid`), an earlier op of the batch on the same document
@@ -44,20 +47,27 @@ import {
 import type { Refusal } from '@loam/sync';
 import * as Y from 'yjs';
 import { ServerErrorCode } from '../errors';
-import type { DocChange, ScreenRefusal, ServerStore } from '../storage/server-store';
+import type {
+  CommitSource,
+  CommittedDocChange,
+  ScreenRefusal,
+  ServerStore,
+  StoreCommit,
+} from '../storage/server-store';
 
-/** A committed document change, with its materialized before and after images (undefined: not live). */
-export interface CommittedChange extends DocChange {
-  readonly beforeDoc: MaterializedDoc | undefined;
+/** A committed document change, with its materialized after image (undefined: not live). */
+export interface CommittedChange extends CommittedDocChange {
   readonly afterDoc: MaterializedDoc | undefined;
 }
 
-/** A committed batch, as listeners see it. */
+/** A committed version, as listeners see it. */
 export interface Commit {
   readonly version: number;
+  /** Wall time of the commit (Unix ms, the committing node's clock). */
+  readonly at: number;
   readonly changes: readonly CommittedChange[];
   /** `device` for pushes, `backend` for HTTP API writes. */
-  readonly source: 'device' | 'backend';
+  readonly source: CommitSource;
 }
 
 /** The outcome of a push. */
@@ -81,7 +91,7 @@ export interface Relay {
   readonly replica: ReplicaId;
   readonly schema: Schema;
   readonly rules: Rules;
-  /** The newest committed version. */
+  /** The newest version announced to listeners. */
   version(): number;
   /** Screens and commits a device's batch (see invariant 2); resolves once durable. */
   push(input: {
@@ -94,9 +104,14 @@ export interface Relay {
    * nothing is stored and the sequence numbers it used are reused.
    */
   backendWrite<T>(fn: (ctx: BackendWriteContext) => Promise<{ ops: Op[]; result: T }>): Promise<T>;
-  /** Registers a listener of commits (called synchronously after each commit, in order); returns unsubscribe. */
+  /** Registers a listener of commits (called synchronously, in version order); returns unsubscribe. */
   onCommit(listener: (commit: Commit) => void): () => void;
-  /** Waits for queued batches to finish. */
+  /**
+   * Registers a listener called when versions were lost to this process (the store folded them away while it
+   * lagged): views built from commits must be rebuilt from the store. Returns unsubscribe.
+   */
+  onGap(listener: () => void): () => void;
+  /** Waits for pushes and backend writes in progress to finish. */
   drain(): Promise<void>;
 }
 
@@ -107,7 +122,6 @@ export interface RelayOptions {
   readonly rules: Rules;
   readonly clock: Clock;
   readonly nextSeq: number;
-  readonly version: number;
   readonly now?: () => number;
 }
 
@@ -169,38 +183,45 @@ function createdFields(col: CollectionDef, values: Op & { kind: 'create' }): str
 export function createRelay(options: RelayOptions): Relay {
   const { store, schema, rules, clock } = options;
   const listeners = new Set<(commit: Commit) => void>();
-  let version = options.version;
+  const gapListeners = new Set<() => void>();
   let nextSeq = options.nextSeq;
   let queue: Promise<unknown> = Promise.resolve();
+  const inFlight = new Set<Promise<unknown>>();
 
   const enqueue = <T>(task: () => Promise<T>): Promise<T> => {
     const run = queue.then(task, task);
     queue = run.catch(() => undefined);
+    return track(run);
+  };
+  const concurrent = <T>(task: () => Promise<T>): Promise<T> => track(task());
+  const track = <T>(run: Promise<T>): Promise<T> => {
+    inFlight.add(run);
+    const done = () => inFlight.delete(run);
+    run.then(done, done);
     return run;
   };
 
-  const publish = (source: Commit['source'], changes: readonly DocChange[], v: number) => {
-    if (changes.length === 0) return;
-    const committed: CommittedChange[] = changes.map((c) => {
-      const def = schema.collections[c.collection] as CollectionDef;
-      return {
-        ...c,
-        beforeDoc: c.before ? materialize(def, c.id, c.before) : undefined,
-        afterDoc: materialize(def, c.id, c.after),
-      };
-    });
-    const commit: Commit = { version: v, changes: committed, source };
+  const publish = (stored: StoreCommit) => {
+    const changes: CommittedChange[] = stored.changes.map((c) => ({
+      ...c,
+      afterDoc: materialize(schema.collections[c.collection] as CollectionDef, c.id, c.after),
+    }));
+    const commit: Commit = { version: stored.version, at: stored.at, changes, source: stored.source };
     for (const listener of listeners) listener(commit);
   };
+  store.commits.subscribe((event) => {
+    if (event.t === 'commit') publish(event.commit);
+    else for (const listener of gapListeners) listener();
+  });
 
   const relay: Relay = {
     replica: clock.replica,
     schema,
     rules,
-    version: () => version,
+    version: () => store.commits.position(),
 
     push({ replica, claims, ops }) {
-      return enqueue(async () => {
+      return concurrent(async () => {
         const refused: Refusal[] = [];
         const refusedDocs = new Map<string, { collection: string; id: string }>();
         const candidates: Op[] = [];
@@ -318,6 +339,7 @@ export function createRelay(options: RelayOptions): Relay {
           screen,
           clock: clock.last(),
           now: (options.now ?? Date.now)(),
+          source: 'device',
         });
         for (const r of result.refused) {
           refused.push({
@@ -328,8 +350,6 @@ export function createRelay(options: RelayOptions): Relay {
             reason: r.refusal.reason,
           });
         }
-        version = result.version;
-        publish('device', result.changes, result.version);
         const order = new Map<string, number>(ops.map((op, i) => [op.id, i]));
         refused.sort((x, y) => (order.get(x.op) ?? 0) - (order.get(y.op) ?? 0));
         return {
@@ -353,15 +373,14 @@ export function createRelay(options: RelayOptions): Relay {
         });
         if (ops.length === 0) return result;
         for (const op of ops) checkOpShape(getCollection(schema, op.collection), op);
-        const committed = await store.applyBatch({
+        await store.applyBatch({
           ops,
           clock: clock.last(),
           nextSeq: writer.nextSeq(),
           now: (options.now ?? Date.now)(),
+          source: 'backend',
         });
         nextSeq = writer.nextSeq();
-        version = committed.version;
-        publish('backend', committed.changes, committed.version);
         return result;
       });
     },
@@ -371,8 +390,13 @@ export function createRelay(options: RelayOptions): Relay {
       return () => listeners.delete(listener);
     },
 
+    onGap(listener) {
+      gapListeners.add(listener);
+      return () => gapListeners.delete(listener);
+    },
+
     async drain() {
-      await queue;
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
   };
   return relay;

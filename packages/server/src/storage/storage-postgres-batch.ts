@@ -1,0 +1,402 @@
+/**
+ * Group commit for the PostgreSQL store: pushes arriving within a few milliseconds share one transaction.
+ *
+ * ```
+ *  applyBatch ─┐ (window: groupWindowMs, or the previous group's commit)
+ *  applyBatch ─┼─▶ BEGIN
+ *  applyBatch ─┘   1. advisory locks on every touched document, in key order   (no two groups interleave on a doc)
+ *                  2. INSERT op ids ON CONFLICT DO NOTHING RETURNING id         (ids not returned: known before)
+ *                     + read the touched documents                               (pipelined)
+ *                  3. screen and apply each batch in memory, in arrival order    (planBatch)
+ *                  4. DELETE the ids of refused ops                              (refused ops leave no trace)
+ *                  5. UPDATE counter SET version = version + 1 RETURNING         (taken last: commit order =
+ *                  6. upsert documents, change log, batch row, webhook outbox,    version order; held to commit)
+ *                     this node's clock and sequence, pg_notify(version)         (pipelined)
+ *                 COMMIT ─▶ resolve every batch of the group (the relay acks now)
+ * ```
+ * Why no cursor skips a row: the counter row stays locked from step 5 to commit, so version v+1 commits after v
+ * is visible; a reader that sees v+1 sees v. Why a retried push is never applied twice: its op ids are inserted
+ * while its documents are locked, so a second transaction carrying the same op waits for the first and then finds
+ * the id taken. A group fails as a whole (nothing stored, every batch rejected) when the database fails; a batch
+ * that fails on its own (an op of an unknown collection) is rejected without touching the others.
+ */
+import { type DocState, getCollection, type Schema } from '@loam/core';
+import { decodeDocState, rowParams } from '@loam/store';
+import type { Sql, TransactionSql } from 'postgres';
+import * as Y from 'yjs';
+import { ServerStorageError } from '../errors';
+import type { createStoreStats } from '../metrics/histogram';
+import { planBatch } from './batch-plan';
+import type { ApplyBatchRequest, BatchResult, DocChange, OutboxRenderer } from './server-store';
+import { crdtColumn, type PgCollection, pgValue } from './storage-postgres-sql';
+
+/** What the group committer needs from its store. */
+export interface GroupContext {
+  readonly sql: Sql;
+  readonly schema: Schema;
+  /** The collections' layouts, by name. */
+  readonly collections: ReadonlyMap<string, PgCollection>;
+  /** This node's replica (its row keeps the clock and sequence). */
+  readonly replica: string;
+  /** The channel committed versions are announced on. */
+  readonly channel: string;
+  readonly stats: ReturnType<typeof createStoreStats>;
+  outbox(): OutboxRenderer | undefined;
+  /** Called after each commit with its version. */
+  committed(version: number): void;
+  enqueueDeliveries(
+    tx: TransactionSql,
+    version: number,
+    entries: ReturnType<OutboxRenderer>,
+    now: number,
+  ): Promise<unknown>;
+}
+
+/** Options of {@link createGroupCommitter}. */
+export interface GroupOptions {
+  /** How long a group waits for more pushes after the first; default 2 ms. */
+  readonly windowMs: number;
+  /** Most ops in one group (a larger batch goes alone); default 5000. */
+  readonly maxOps: number;
+}
+
+/** The group committer. */
+export interface GroupCommitter {
+  submit(request: ApplyBatchRequest): Promise<BatchResult>;
+  /** Resolves once no group is pending or running. */
+  idle(): Promise<void>;
+}
+
+interface Pending {
+  readonly request: ApplyBatchRequest;
+  resolve(result: BatchResult): void;
+  reject(error: unknown): void;
+}
+
+/** A document as the group read it: its state before the group, its stored `$doc` bytes and its state now. */
+interface GroupDoc {
+  readonly c: PgCollection;
+  readonly id: string;
+  readonly beforeBytes: Buffer | null;
+  current: DocState | undefined;
+  dirty: boolean;
+}
+
+type DocRow = { id: string; $v: string; $live: boolean; $state: Buffer; $doc: Buffer | null } & Record<
+  string,
+  unknown
+>;
+
+/** Decodes a row read with `stateColumns` into a document state (Yjs fields included). */
+export function stateOfRow(c: PgCollection, row: DocRow): DocState {
+  const state = decodeDocState(row.$state);
+  for (const field of c.crdtFields) {
+    const bytes = row[`$y:${field}`] as Buffer | null;
+    if (!bytes) continue;
+    const doc = new Y.Doc({ guid: field });
+    Y.applyUpdate(doc, bytes);
+    state.crdts[field] = doc;
+  }
+  return state;
+}
+
+const LOCK_DOCS = `SELECT pg_advisory_xact_lock(k) FROM (
+  SELECT DISTINCT hashtextextended(current_schema() || ':' || c || ':' || i, 0) AS k
+  FROM unnest($1::text[], $2::text[]) AS u(c, i)
+) s ORDER BY k`;
+const INSERT_OPS = `INSERT INTO loam_server_ops (id, at) SELECT * FROM unnest($1::text[], $2::bigint[])
+  ON CONFLICT DO NOTHING RETURNING id`;
+const RETRYABLE = new Set(['40P01', '40001']);
+
+/** Creates the group committer of a store. */
+export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): GroupCommitter {
+  const { sql } = ctx;
+  const queue: Pending[] = [];
+  let running: Promise<void> | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const idleWaiters: (() => void)[] = [];
+
+  const coll = (name: string): PgCollection => {
+    const c = ctx.collections.get(name);
+    if (!c) getCollection(ctx.schema, name);
+    return c as PgCollection;
+  };
+
+  const take = (): Pending[] => {
+    const group: Pending[] = [];
+    let ops = 0;
+    const source = queue[0]?.request.source ?? 'device';
+    for (let i = 0; i < queue.length; ) {
+      const p = queue[i] as Pending;
+      if ((p.request.source ?? 'device') !== source) {
+        i++;
+        continue;
+      }
+      if (group.length > 0 && ops + p.request.ops.length > options.maxOps) break;
+      group.push(p);
+      ops += p.request.ops.length;
+      queue.splice(i, 1);
+    }
+    return group;
+  };
+
+  const start = () => {
+    timer = undefined;
+    if (running || queue.length === 0) return;
+    const group = take();
+    running = runGroup(group).finally(() => {
+      running = undefined;
+      if (queue.length > 0) start();
+      else for (const w of idleWaiters.splice(0)) w();
+    });
+  };
+
+  const runGroup = async (group: Pending[]) => {
+    const valid: Pending[] = [];
+    for (const p of group) {
+      try {
+        for (const op of p.request.ops) coll(op.collection);
+        valid.push(p);
+      } catch (error) {
+        p.reject(error);
+      }
+    }
+    if (valid.length === 0) return;
+    const started = performance.now();
+    for (let attempt = 1; ; attempt++) {
+      let planned = false;
+      try {
+        const outcome = await sql.begin((tx) =>
+          commitGroup(tx, valid, () => {
+            planned = true;
+          }),
+        );
+        ctx.stats.dbLatency.observe((performance.now() - started) / 1000);
+        ctx.stats.batchRequests.observe(outcome.results.length);
+        ctx.stats.batchOps.observe(valid.reduce((n, p) => n + p.request.ops.length, 0));
+        if (outcome.version !== undefined) ctx.committed(outcome.version);
+        for (const [p, result] of outcome.results) {
+          if (result instanceof Error) p.reject(result);
+          else p.resolve(result);
+        }
+        return;
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (!planned && attempt < 3 && code !== undefined && RETRYABLE.has(code)) continue;
+        const failure =
+          error instanceof ServerStorageError
+            ? error
+            : new ServerStorageError(`The batch was not stored: ${(error as Error).message}`, {
+                cause: error,
+              });
+        for (const p of valid) p.reject(failure);
+        return;
+      }
+    }
+  };
+
+  const commitGroup = async (tx: TransactionSql, group: Pending[], onPlanned: () => void) => {
+    const docKeys = new Map<string, { c: PgCollection; id: string }>();
+    const opAt = new Map<string, number>();
+    for (const p of group) {
+      const now = p.request.now ?? Date.now();
+      for (const op of p.request.ops) {
+        docKeys.set(`${op.collection}\u0000${op.doc}`, { c: coll(op.collection), id: op.doc });
+        if (!opAt.has(op.id)) opAt.set(op.id, now);
+      }
+    }
+    const keys = [...docKeys.values()];
+    await tx.unsafe(LOCK_DOCS, [keys.map((k) => k.c.name), keys.map((k) => k.id)]);
+    const byCollection = new Map<PgCollection, string[]>();
+    for (const { c, id } of keys) byCollection.set(c, [...(byCollection.get(c) ?? []), id]);
+    const [inserted, [counter], ...rowsPerCollection] = await Promise.all([
+      opAt.size > 0
+        ? tx.unsafe<{ id: string }[]>(INSERT_OPS, [[...opAt.keys()], [...opAt.values()]])
+        : Promise.resolve([] as { id: string }[]),
+      tx.unsafe<{ version: string }[]>('SELECT version FROM loam_server_counter'),
+      ...[...byCollection].map(([c, ids]) =>
+        tx.unsafe<DocRow[]>(`SELECT ${c.stateColumns()} FROM ${c.table} WHERE id = ANY($1::text[])`, [ids]),
+      ),
+    ]);
+    const insertedIds = new Set(inserted.map((r) => r.id));
+    const docs = new Map<string, GroupDoc>();
+    [...byCollection.keys()].forEach((c, i) => {
+      for (const row of rowsPerCollection[i] as DocRow[])
+        docs.set(`${c.name}\u0000${row.id}`, {
+          c,
+          id: row.id,
+          beforeBytes: row.$live ? row.$doc : null,
+          current: stateOfRow(c, row),
+          dirty: false,
+        });
+    });
+    for (const [key, { c, id }] of docKeys)
+      if (!docs.has(key)) docs.set(key, { c, id, beforeBytes: null, current: undefined, dirty: false });
+
+    const acceptedInGroup = new Set<string>();
+    const fresh = new Set<string>();
+    const results: [Pending, BatchResult | Error][] = [];
+    const plans: { p: Pending; changes: DocChange[]; plan: Awaited<ReturnType<typeof planBatch>> }[] = [];
+    onPlanned();
+    for (const p of group) {
+      try {
+        const plan = await planBatch(p.request, {
+          def: (name) => coll(name).def,
+          isKnown: (id) => !insertedIds.has(id) || acceptedInGroup.has(id),
+          load: (collection, id) => docs.get(`${collection}\u0000${id}`)?.current,
+        });
+        const changes: DocChange[] = [];
+        for (const e of plan.docs) {
+          if (!e.dirty) continue;
+          const doc = docs.get(`${e.collection}\u0000${e.id}`) as GroupDoc;
+          doc.current = e.current;
+          doc.dirty = true;
+          changes.push({ collection: e.collection, id: e.id, before: e.before, after: e.current });
+        }
+        for (const id of plan.fresh) {
+          acceptedInGroup.add(id);
+          fresh.add(id);
+        }
+        plans.push({ p, changes, plan });
+      } catch (error) {
+        results.push([p, error as Error]);
+      }
+    }
+
+    const dropped = [...insertedIds].filter((id) => !fresh.has(id));
+    if (dropped.length > 0)
+      await tx.unsafe('DELETE FROM loam_server_ops WHERE id = ANY($1::text[])', [dropped]);
+    const dirty = [...docs.values()].filter((d) => d.dirty);
+    let version: number | undefined;
+    const writes: Promise<unknown>[] = [];
+    const now = Math.max(...group.map((p) => p.request.now ?? Date.now()));
+    if (dirty.length > 0) {
+      const [row] = await tx.unsafe<{ version: string }[]>(
+        'UPDATE loam_server_counter SET version = version + 1 RETURNING version',
+      );
+      const v = Number(row?.version);
+      version = v;
+      const source = group[0]?.request.source ?? 'device';
+      for (const [c, list] of groupBy(dirty)) writes.push(upsertDocs(tx, c, list, v));
+      writes.push(
+        tx.unsafe(
+          'INSERT INTO loam_server_changes (version, collection, id, before) SELECT $1::bigint, * FROM unnest($2::text[], $3::text[], $4::bytea[])',
+          [
+            v,
+            dirty.map((d) => d.c.name),
+            dirty.map((d) => d.id),
+            sql.array(
+              dirty.map((d) => d.beforeBytes),
+              17,
+            ),
+          ],
+        ),
+        tx.unsafe('INSERT INTO loam_server_batches (version, at, source) VALUES ($1, $2, $3)', [
+          v,
+          now,
+          source,
+        ]),
+        tx.unsafe('SELECT pg_notify($1, $2)', [ctx.channel, String(v)]),
+      );
+      const render = ctx.outbox();
+      const entries =
+        render?.({
+          version: v,
+          source,
+          changes: dirty.map((d) => ({ collection: d.c.name, id: d.id, after: d.current as DocState })),
+        }) ?? [];
+      if (entries.length > 0) writes.push(ctx.enqueueDeliveries(tx, v, entries, now));
+    }
+    const clocks = group.map((p) => p.request.clock).filter((t) => t !== undefined);
+    const seqs = group.map((p) => p.request.nextSeq).filter((n) => n !== undefined);
+    if (clocks.length > 0 || seqs.length > 0)
+      writes.push(
+        tx.unsafe(
+          'UPDATE loam_server_nodes SET clock = GREATEST(clock, $2), seq = GREATEST(seq, $3) WHERE replica = $1',
+          [ctx.replica, clocks.sort().at(-1) ?? null, seqs.length > 0 ? Math.max(...seqs) : null],
+        ),
+      );
+    await Promise.all(writes);
+    const current = version ?? Number(counter?.version ?? 0);
+    for (const { p, changes, plan } of plans)
+      results.push([
+        p,
+        {
+          version: current,
+          accepted: plan.accepted,
+          duplicates: plan.duplicates,
+          refused: plan.refused,
+          changes,
+        },
+      ]);
+    return { version, results };
+  };
+
+  const upsertDocs = (tx: TransactionSql, c: PgCollection, list: GroupDoc[], version: number) => {
+    const rows = list.map((d) => rowParams(c.rows, d.id, d.current as DocState, version));
+    const bytes = (values: unknown[]) =>
+      sql.array(
+        values.map((v) => (v ? Buffer.from(v as Uint8Array) : null)),
+        17,
+      );
+    const arrays: [string, string, unknown][] = [
+      ['id', 'text', rows.map((r) => r[0])],
+      [
+        '"$live"',
+        'boolean',
+        sql.array(
+          rows.map((r) => r[1] === 1),
+          16,
+        ),
+      ],
+      ['"$state"', 'bytea', bytes(rows.map((r) => r[3]))],
+      ['"$doc"', 'bytea', bytes(rows.map((r) => r[4]))],
+      ...c.leaves.map((leaf, i): [string, string, unknown] => {
+        const values = rows.map((r) => pgValue(r[5 + i], leaf.type));
+        return leaf.type === 'bytes'
+          ? [leaf.sql, 'bytea', sql.array(values, 17)]
+          : [leaf.sql, 'double precision', values];
+      }),
+      ...c.crdtFields.map((field): [string, string, unknown] => [
+        crdtColumn(field),
+        'bytea',
+        bytes(
+          list.map((d) => {
+            const y = (d.current as DocState).crdts[field];
+            return y ? Y.encodeStateAsUpdate(y) : null;
+          }),
+        ),
+      ]),
+    ];
+    const names = arrays.map((_, i) => `c${i}`);
+    const columns = arrays.map(([col]) => col);
+    const updates = ['"$v"', ...columns.slice(1)].map((col) => `${col} = excluded.${col}`);
+    return tx.unsafe(
+      `INSERT INTO ${c.table} ("$v", ${columns.join(', ')})
+       SELECT $${arrays.length + 1}::bigint, ${names.join(', ')}
+       FROM unnest(${arrays.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')}) AS u(${names.join(', ')})
+       ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}`,
+      [...arrays.map(([, , values]) => values), version] as never[],
+    );
+  };
+
+  return {
+    submit(request) {
+      return new Promise<BatchResult>((resolve, reject) => {
+        queue.push({ request, resolve, reject });
+        if (running || timer) return;
+        timer = setTimeout(start, options.windowMs);
+      });
+    },
+    idle() {
+      if (!running && queue.length === 0) return Promise.resolve();
+      return new Promise((resolve) => idleWaiters.push(resolve));
+    },
+  };
+}
+
+function groupBy(docs: readonly GroupDoc[]): Map<PgCollection, GroupDoc[]> {
+  const out = new Map<PgCollection, GroupDoc[]>();
+  for (const d of docs) out.set(d.c, [...(out.get(d.c) ?? []), d]);
+  return out;
+}
