@@ -169,6 +169,15 @@ class PgCompiler {
     return `$${this.params.length}::${SQL_TYPE[col.type]}`;
   }
 
+  /**
+   * The column as compared with `value`: `text` cannot hold U+0000, so `id` (which never contains it) is compared
+   * as UTF-8 bytes with an operand that does: the same order, without the index.
+   */
+  private side(col: PgColumn, value: number | string): PgColumn {
+    if (col.type !== 'text' || typeof value !== 'string' || !value.includes('\u0000')) return col;
+    return { path: col.path, sql: `convert_to(${col.sql}, 'UTF8')`, type: 'bytes' };
+  }
+
   compile(filter: Filter, negated: boolean): string {
     switch (filter.op) {
       case 'true':
@@ -202,7 +211,7 @@ class PgCompiler {
       case 'prefix':
         return this.prefix(this.c.column(filter.field), filter.value, negated);
       case 'contains': {
-        const col = this.c.column(filter.field);
+        const col = this.side(this.c.column(filter.field), filter.value);
         if (col.type === 'num') return negated ? 'TRUE' : 'FALSE';
         const needle = this.bind(filter.value, col);
         return negated
@@ -212,17 +221,19 @@ class PgCompiler {
     }
   }
 
-  private equality(col: PgColumn, value: Scalar, positive: boolean): string {
+  private equality(column: PgColumn, value: Scalar, positive: boolean): string {
     const v = toSqlValue(value);
-    if (v === null) return positive ? `${col.sql} IS NULL` : `${col.sql} IS NOT NULL`;
+    if (v === null) return positive ? `${column.sql} IS NULL` : `${column.sql} IS NOT NULL`;
+    const col = this.side(column, v);
     if (rankOf(v) !== RANK[col.type]) return positive ? 'FALSE' : 'TRUE';
     const p = this.bind(v, col);
     return positive ? `${col.sql} = ${p}` : `${col.sql} IS DISTINCT FROM ${p}`;
   }
 
-  private ordered(col: PgColumn, op: keyof typeof FLIPPED, value: Scalar, negated: boolean): string {
+  private ordered(column: PgColumn, op: keyof typeof FLIPPED, value: Scalar, negated: boolean): string {
     const v = toSqlValue(value);
     if (v === null) return negated ? 'TRUE' : 'FALSE';
+    const col = this.side(column, v);
     const below = op === 'lt' || op === 'lte';
     if (rankOf(v) !== RANK[col.type]) {
       const holdsForEveryValue = below === rankOf(v) > RANK[col.type];
@@ -239,6 +250,7 @@ class PgCompiler {
     for (const value of values) {
       const v = toSqlValue(value);
       if (v === null) hasNull = true;
+      else if (this.side(col, v) !== col) continue;
       else if (rankOf(v) === RANK[col.type] && !list.includes(v)) list.push(v);
     }
     const any = () => `${col.sql} IN (${list.map((v) => this.bind(v, col)).join(', ')})`;
@@ -250,7 +262,8 @@ class PgCompiler {
     return hasNull ? `(${col.sql} IS NOT NULL AND NOT ${any()})` : `(${col.sql} IS NULL OR NOT ${any()})`;
   }
 
-  private prefix(col: PgColumn, prefix: string, negated: boolean): string {
+  private prefix(column: PgColumn, prefix: string, negated: boolean): string {
+    const col = this.side(column, prefix);
     if (col.type === 'num') return negated ? 'TRUE' : 'FALSE';
     if (prefix === '') return negated ? `${col.sql} IS NULL` : `${col.sql} IS NOT NULL`;
     const upper = prefixUpperBound(prefix);
