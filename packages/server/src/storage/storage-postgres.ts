@@ -32,6 +32,7 @@ import { decodeDoc, quoteIdentifier } from '@loam/store';
 import postgres, { type Sql } from 'postgres';
 import { ServerStorageError } from '../errors';
 import { createStoreStats } from '../metrics/histogram';
+import { guardPostgresClient } from './postgres-client-guard';
 import { SERVER_USER, type ServerStore, type StoredDoc } from './server-store';
 import { createGroupCommitter, stateOfRow } from './storage-postgres-batch';
 import { createPostgresDeliveryQueue } from './storage-postgres-deliveries';
@@ -85,11 +86,12 @@ type Row = Parameters<typeof stateOfRow>[1];
 export async function createPostgresServerStore(options: PostgresServerStoreOptions): Promise<ServerStore> {
   const { schema } = options;
   const target = parsePostgresUrl(options.url);
+  guardPostgresClient();
   const sql: Sql = postgres(target.url, {
     max: options.poolSize ?? 6,
     onnotice: () => undefined,
     connect_timeout: 10,
-    connection: { search_path: target.schema, application_name: 'loam-relay' },
+    connection: { search_path: target.schema, application_name: `loam-relay:${target.schema}` },
   });
   const collections = new Map<string, PgCollection>();
   const stats = createStoreStats();
