@@ -102,7 +102,9 @@ export async function createPostgresServerStore(options: PostgresServerStoreOpti
     for (const [name, def] of Object.entries(schema.collections))
       collections.set(name, pgCollection(name, def));
     if (target.schema !== 'public')
-      await sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(target.schema)}`);
+      await sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(target.schema)}`).catch((error) => {
+        if ((error as { code?: string }).code !== '23505') throw error;
+      });
     await migrate(sql, schema, options.migrations ?? MIGRATIONS);
     await sql.begin(async (tx) => {
       await tx.unsafe('INSERT INTO loam_server_nodes (replica, started_at) VALUES ($1, $2)', [

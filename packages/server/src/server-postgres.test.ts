@@ -1,0 +1,118 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { LoamServer } from './server';
+import { mintToken, startTestServer, tempDir, testDevice } from './testing/fixtures';
+import { createTestSchema, type TestSchema } from './testing/postgres';
+import { connectClient } from './testing/protocol-client';
+
+const HOOK_SECRET = 'webhook-secret-0123456789';
+const tmp = tempDir('loam-server-pg-');
+const received: { body: { cursor: number; changes: { id: string }[] }; delivery: string }[] = [];
+const attempts: string[] = [];
+let receiverUp = true;
+const receiver = createServer((req: IncomingMessage, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const delivery = String(req.headers['x-loam-delivery']);
+    attempts.push(delivery);
+    if (!receiverUp) return res.writeHead(503).end();
+    received.push({ body: JSON.parse(Buffer.concat(chunks).toString('utf8')), delivery });
+    res.writeHead(204).end();
+  });
+});
+let hookUrl: string;
+const schemas: TestSchema[] = [];
+const servers: LoamServer[] = [];
+
+beforeAll(async () => {
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+});
+afterAll(async () => {
+  for (const s of servers) await s.close();
+  for (const s of schemas) await s.drop();
+  await new Promise<void>((resolve) => receiver.close(() => resolve()));
+  tmp.cleanup();
+});
+
+async function start(store: 'sqlite' | 'postgres', db?: TestSchema, baseDelayMs = 50): Promise<LoamServer> {
+  const server = await startTestServer(
+    join(tmp.dir, store),
+    {
+      ...(db ? { databaseUrl: db.url } : {}),
+      webhooks: [{ collection: 'orders', url: hookUrl, secret: HOOK_SECRET, maxAttempts: 8 }],
+    },
+    { webhookBaseDelayMs: baseDelayMs },
+  );
+  servers.push(server);
+  return server;
+}
+
+async function insertOrder(server: LoamServer, total: number): Promise<string> {
+  const d = testDevice();
+  const c = await connectClient(server.wsUrl);
+  await c.hello({ replica: d.replica, token: await mintToken({ sub: 'boss', role: 'manager' }) });
+  const { id, ops } = d.insert('orders', { storeId: 'hooks', owner: 'boss', total });
+  await c.push(1, ops);
+  c.close();
+  return id;
+}
+
+const stop = async (server: LoamServer) => {
+  await server.close();
+  servers.splice(servers.indexOf(server), 1);
+};
+
+describe.each(['sqlite', 'postgres'] as const)('webhooks on %s', (store) => {
+  it('keeps a delivery queued across a restart and delivers it once, with the same delivery id', async () => {
+    const db = store === 'postgres' ? createTestSchema() : undefined;
+    if (db) schemas.push(db);
+    received.length = 0;
+    attempts.length = 0;
+    receiverUp = false;
+    const first = await start(store, db, 300);
+    const id = await insertOrder(first, 1);
+    await vi.waitFor(() => expect(attempts.length).toBeGreaterThan(0), { timeout: 10_000 });
+    await stop(first);
+    expect(received).toEqual([]);
+    receiverUp = true;
+    const second = await start(store, db, 300);
+    await second.webhooksIdle();
+    expect(received.map((r) => r.body.changes.map((c) => c.id))).toEqual([[id]]);
+    expect(received[0]?.delivery).toBe(attempts[0]);
+    await stop(second);
+  });
+});
+
+describe('three relay nodes on one PostgreSQL', () => {
+  let nodes: LoamServer[];
+  beforeAll(async () => {
+    const db = createTestSchema();
+    schemas.push(db);
+    nodes = await Promise.all([start('postgres', db), start('postgres', db), start('postgres', db)]);
+  });
+
+  it('deliver each webhook delivery exactly once, in version order', async () => {
+    received.length = 0;
+    receiverUp = true;
+    for (let i = 0; i < 12; i++) await insertOrder(nodes[i % 3]!, i);
+    await Promise.all(nodes.map((n) => n.webhooksIdle()));
+    const cursors = received.map((r) => r.body.cursor);
+    expect(cursors).toHaveLength(12);
+    expect([...cursors].sort((a, b) => a - b)).toEqual(cursors);
+    expect(new Set(received.map((r) => r.delivery)).size).toBe(12);
+  });
+
+  it('report the database in /healthz and its figures in /metrics', async () => {
+    const health = await (await fetch(`${nodes[0]!.url}/healthz`)).json();
+    expect(health).toMatchObject({ ok: true, store: { backend: 'postgres', latencyMs: expect.any(Number) } });
+    await insertOrder(nodes[1]!, 99);
+    const text = await (await fetch(`${nodes[2]!.url}/metrics`)).text();
+    expect(text).toMatch(/^loam_db_latency_seconds_count [1-9]\d*$/m);
+    expect(text).toMatch(/^loam_db_batch_ops_count [1-9]\d*$/m);
+    expect(text).toMatch(/^loam_fanout_lag_seconds_count [1-9]\d*$/m);
+  });
+});
