@@ -93,23 +93,24 @@ export function createWebhooks(options: WebhookOptions): Webhooks {
           doc: materialize(schema.collections[collection] as CollectionDef, c.id, c.after) ?? null,
         }));
       if (changes.length === 0) continue;
-      const body = JSON.stringify({ collection, cursor: commit.version, source: commit.source, changes });
-      out.push({ lane: lane.id, body });
+      out.push({ lane: lane.id, body: JSON.stringify({ collection, source: commit.source, changes }) });
     }
     return out;
   });
 
   const attempt = async (hook: WebhookConfig, d: QueuedDelivery): Promise<DeliveryOutcome> => {
+    const { collection, source, changes } = JSON.parse(d.body) as Record<string, unknown>;
+    const body = JSON.stringify({ collection, cursor: d.version, source, changes });
     let ok = false;
     try {
       const res = await fetch(hook.url, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          'x-loam-signature': signWebhookBody(hook.secret, d.body),
+          'x-loam-signature': signWebhookBody(hook.secret, body),
           'x-loam-delivery': d.id,
         },
-        body: d.body,
+        body,
         signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), aborts.signal]),
       });
       await res.arrayBuffer().catch(() => undefined);

@@ -202,10 +202,24 @@ export function createRelay(options: RelayOptions): Relay {
   };
 
   const publish = (stored: StoreCommit) => {
-    const changes: CommittedChange[] = stored.changes.map((c) => ({
-      ...c,
-      afterDoc: materialize(schema.collections[c.collection] as CollectionDef, c.id, c.after),
-    }));
+    const changes: CommittedChange[] = stored.changes.map((c) => {
+      let afterDoc: MaterializedDoc | undefined | null = null;
+      return {
+        collection: c.collection,
+        id: c.id,
+        get beforeDoc() {
+          return c.beforeDoc;
+        },
+        get after() {
+          return c.after;
+        },
+        get afterDoc() {
+          if (afterDoc === null)
+            afterDoc = materialize(schema.collections[c.collection] as CollectionDef, c.id, c.after);
+          return afterDoc;
+        },
+      };
+    });
     const commit: Commit = { version: stored.version, at: stored.at, changes, source: stored.source };
     for (const listener of listeners) listener(commit);
   };

@@ -167,10 +167,10 @@ export interface OutboxEntry {
 
 /**
  * Renders the deliveries of a version inside its transaction. Must be synchronous, pure and must not throw;
- * `changes` carry the stored state after the version.
+ * `changes` carry the stored state after the version. The version itself is not known yet (a store may take it
+ * last): each queued delivery carries it (`QueuedDelivery.version`).
  */
 export type OutboxRenderer = (commit: {
-  readonly version: number;
   readonly source: CommitSource;
   readonly changes: readonly { readonly collection: string; readonly id: string; readonly after: DocState }[];
 }) => readonly OutboxEntry[];

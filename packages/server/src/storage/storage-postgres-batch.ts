@@ -6,23 +6,26 @@
  *  applyBatch ─┼─▶ BEGIN
  *  applyBatch ─┘   1. advisory locks on every touched document, in key order   (no two groups interleave on a doc)
  *                  2. INSERT op ids ON CONFLICT DO NOTHING RETURNING id         (ids not returned: known before)
- *                     + read the touched documents                               (pipelined)
+ *                     + read the touched documents                               (1 and 2: one flight)
  *                  3. screen and apply each batch in memory, in arrival order    (planBatch)
  *                  4. DELETE the ids of refused ops                              (refused ops leave no trace)
  *                  5. UPDATE counter SET version = version + 1 RETURNING         (taken last: commit order =
- *                  6. upsert documents, change log, batch row, webhook outbox,    version order; held to commit)
- *                     this node's clock and sequence, pg_notify(version)         (pipelined)
- *                 COMMIT ─▶ resolve every batch of the group (the relay acks now)
+ *                  6. upsert documents, change log, batch row, webhook outbox,    version order)
+ *                     this node's clock and sequence, pg_notify(version)
+ *                 COMMIT                                                          (4 to COMMIT: one flight)
+ *             ─▶ resolve every batch of the group (the relay acks now)
  * ```
  * Why no cursor skips a row: the counter row stays locked from step 5 to commit, so version v+1 commits after v
- * is visible; a reader that sees v+1 sees v. Why a retried push is never applied twice: its op ids are inserted
+ * is visible; a reader that sees v+1 sees v. Steps 4 to COMMIT go out in one flight (statements after step 5 read
+ * the version with a subquery), so the counter is held for the database's own work only, never for a round trip
+ * to this node. A statement of that flight that fails turns the COMMIT into a rollback; the group then fails. Why a retried push is never applied twice: its op ids are inserted
  * while its documents are locked, so a second transaction carrying the same op waits for the first and then finds
  * the id taken. A group fails as a whole (nothing stored, every batch rejected) when the database fails; a batch
  * that fails on its own (an op of an unknown collection) is rejected without touching the others.
  */
 import { type DocState, getCollection, type Schema } from '@loam/core';
 import { decodeDocState, rowParams } from '@loam/store';
-import type { Sql, TransactionSql } from 'postgres';
+import type { PendingQuery, Row, Sql, TransactionSql } from 'postgres';
 import * as Y from 'yjs';
 import { ServerStorageError } from '../errors';
 import type { createStoreStats } from '../metrics/histogram';
@@ -44,12 +47,12 @@ export interface GroupContext {
   outbox(): OutboxRenderer | undefined;
   /** Called after each commit with its version. */
   committed(version: number): void;
+  /** Queues webhook deliveries of the version this transaction takes (see `VERSION`). */
   enqueueDeliveries(
     tx: TransactionSql,
-    version: number,
     entries: ReturnType<OutboxRenderer>,
     now: number,
-  ): Promise<unknown>;
+  ): PendingQuery<Row[]>;
 }
 
 /** Options of {@link createGroupCommitter}. */
@@ -107,6 +110,8 @@ const LOCK_DOCS = `SELECT pg_advisory_xact_lock(k) FROM (
 const INSERT_OPS = `INSERT INTO loam_server_ops (id, at) SELECT * FROM unnest($1::text[], $2::bigint[])
   ON CONFLICT DO NOTHING RETURNING id`;
 const RETRYABLE = new Set(['40P01', '40001']);
+/** The version this transaction took (statements after the counter's UPDATE see their own update). */
+export const VERSION = '(SELECT version FROM loam_server_counter)';
 
 /** Creates the group committer of a store. */
 export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): GroupCommitter {
@@ -171,14 +176,22 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
             planned = true;
           }),
         );
+        await Promise.allSettled(outcome.tail);
+        if (outcome.failures.length > 0) throw outcome.failures[0];
+        const version = outcome.counted ? Number((await outcome.counted)[0]?.version) : undefined;
         ctx.stats.dbLatency.observe((performance.now() - started) / 1000);
-        ctx.stats.batchRequests.observe(outcome.results.length);
+        ctx.stats.batchRequests.observe(valid.length);
         ctx.stats.batchOps.observe(valid.reduce((n, p) => n + p.request.ops.length, 0));
-        if (outcome.version !== undefined) ctx.committed(outcome.version);
-        for (const [p, result] of outcome.results) {
-          if (result instanceof Error) p.reject(result);
-          else p.resolve(result);
-        }
+        if (version !== undefined) ctx.committed(version);
+        for (const [p, result] of outcome.results) p.reject(result);
+        for (const { p, changes, plan } of outcome.plans)
+          p.resolve({
+            version: version ?? outcome.current,
+            accepted: plan.accepted,
+            duplicates: plan.duplicates,
+            refused: plan.refused,
+            changes,
+          });
         return;
       } catch (error) {
         const code = (error as { code?: string }).code;
@@ -206,10 +219,10 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
       }
     }
     const keys = [...docKeys.values()];
-    await tx.unsafe(LOCK_DOCS, [keys.map((k) => k.c.name), keys.map((k) => k.id)]);
     const byCollection = new Map<PgCollection, string[]>();
     for (const { c, id } of keys) byCollection.set(c, [...(byCollection.get(c) ?? []), id]);
-    const [inserted, [counter], ...rowsPerCollection] = await Promise.all([
+    const [, inserted, [counter], ...rowsPerCollection] = await Promise.all([
+      tx.unsafe(LOCK_DOCS, [keys.map((k) => k.c.name), keys.map((k) => k.id)]),
       opAt.size > 0
         ? tx.unsafe<{ id: string }[]>(INSERT_OPS, [[...opAt.keys()], [...opAt.values()]])
         : Promise.resolve([] as { id: string }[]),
@@ -235,7 +248,7 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
 
     const acceptedInGroup = new Set<string>();
     const fresh = new Set<string>();
-    const results: [Pending, BatchResult | Error][] = [];
+    const results: [Pending, Error][] = [];
     const plans: { p: Pending; changes: DocChange[]; plan: Awaited<ReturnType<typeof planBatch>> }[] = [];
     onPlanned();
     for (const p of group) {
@@ -264,25 +277,28 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
     }
 
     const dropped = [...insertedIds].filter((id) => !fresh.has(id));
-    if (dropped.length > 0)
-      await tx.unsafe('DELETE FROM loam_server_ops WHERE id = ANY($1::text[])', [dropped]);
     const dirty = [...docs.values()].filter((d) => d.dirty);
-    let version: number | undefined;
-    const writes: Promise<unknown>[] = [];
+    const tail: PendingQuery<Row[]>[] = [];
+    const send = <T extends Row[]>(query: PendingQuery<T>): PendingQuery<T> => {
+      tail.push(query.execute() as unknown as PendingQuery<Row[]>);
+      return query;
+    };
+    if (dropped.length > 0)
+      send(tx.unsafe('DELETE FROM loam_server_ops WHERE id = ANY($1::text[])', [dropped]));
+    let counted: PendingQuery<{ version: string }[]> | undefined;
     const now = Math.max(...group.map((p) => p.request.now ?? Date.now()));
     if (dirty.length > 0) {
-      const [row] = await tx.unsafe<{ version: string }[]>(
-        'UPDATE loam_server_counter SET version = version + 1 RETURNING version',
+      counted = send(
+        tx.unsafe<{ version: string }[]>(
+          'UPDATE loam_server_counter SET version = version + 1 RETURNING version',
+        ),
       );
-      const v = Number(row?.version);
-      version = v;
       const source = group[0]?.request.source ?? 'device';
-      for (const [c, list] of groupBy(dirty)) writes.push(upsertDocs(tx, c, list, v));
-      writes.push(
+      for (const [c, list] of groupBy(dirty)) send(upsertDocs(tx, c, list));
+      send(
         tx.unsafe(
-          'INSERT INTO loam_server_changes (version, collection, id, before) SELECT $1::bigint, * FROM unnest($2::text[], $3::text[], $4::bytea[])',
+          `INSERT INTO loam_server_changes (version, collection, id, before) SELECT ${VERSION}, * FROM unnest($1::text[], $2::text[], $3::bytea[])`,
           [
-            v,
             dirty.map((d) => d.c.name),
             dirty.map((d) => d.id),
             sql.array(
@@ -291,49 +307,37 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
             ),
           ],
         ),
-        tx.unsafe('INSERT INTO loam_server_batches (version, at, source) VALUES ($1, $2, $3)', [
-          v,
+      );
+      send(
+        tx.unsafe(`INSERT INTO loam_server_batches (version, at, source) VALUES (${VERSION}, $1, $2)`, [
           now,
           source,
         ]),
-        tx.unsafe('SELECT pg_notify($1, $2)', [ctx.channel, String(v)]),
       );
-      const render = ctx.outbox();
+      send(tx.unsafe(`SELECT pg_notify($1, ${VERSION}::text)`, [ctx.channel]));
       const entries =
-        render?.({
-          version: v,
+        ctx.outbox()?.({
           source,
           changes: dirty.map((d) => ({ collection: d.c.name, id: d.id, after: d.current as DocState })),
         }) ?? [];
-      if (entries.length > 0) writes.push(ctx.enqueueDeliveries(tx, v, entries, now));
+      if (entries.length > 0) send(ctx.enqueueDeliveries(tx, entries, now));
     }
     const clocks = group.map((p) => p.request.clock).filter((t) => t !== undefined);
     const seqs = group.map((p) => p.request.nextSeq).filter((n) => n !== undefined);
     if (clocks.length > 0 || seqs.length > 0)
-      writes.push(
+      send(
         tx.unsafe(
           'UPDATE loam_server_nodes SET clock = GREATEST(clock, $2), seq = GREATEST(seq, $3) WHERE replica = $1',
           [ctx.replica, clocks.sort().at(-1) ?? null, seqs.length > 0 ? Math.max(...seqs) : null],
         ),
       );
-    await Promise.all(writes);
-    const current = version ?? Number(counter?.version ?? 0);
-    for (const { p, changes, plan } of plans)
-      results.push([
-        p,
-        {
-          version: current,
-          accepted: plan.accepted,
-          duplicates: plan.duplicates,
-          refused: plan.refused,
-          changes,
-        },
-      ]);
-    return { version, results };
+    const failures: unknown[] = [];
+    for (const query of tail) query.catch((error: unknown) => failures.push(error));
+    return { counted, tail, failures, plans, results, current: Number(counter?.version ?? 0) };
   };
 
-  const upsertDocs = (tx: TransactionSql, c: PgCollection, list: GroupDoc[], version: number) => {
-    const rows = list.map((d) => rowParams(c.rows, d.id, d.current as DocState, version));
+  const upsertDocs = (tx: TransactionSql, c: PgCollection, list: GroupDoc[]) => {
+    const rows = list.map((d) => rowParams(c.rows, d.id, d.current as DocState, 0));
     const bytes = (values: unknown[]) =>
       sql.array(
         values.map((v) => (v ? Buffer.from(v as Uint8Array) : null)),
@@ -373,10 +377,10 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
     const updates = ['"$v"', ...columns.slice(1)].map((col) => `${col} = excluded.${col}`);
     return tx.unsafe(
       `INSERT INTO ${c.table} ("$v", ${columns.join(', ')})
-       SELECT $${arrays.length + 1}::bigint, ${names.join(', ')}
+       SELECT ${VERSION}, ${names.join(', ')}
        FROM unnest(${arrays.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')}) AS u(${names.join(', ')})
        ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}`,
-      [...arrays.map(([, , values]) => values), version] as never[],
+      arrays.map(([, , values]) => values) as never[],
     );
   };
 

@@ -9,35 +9,27 @@
  * release. A node that dies mid-attempt loses its connection, which rolls back and frees the lane for the next.
  */
 import { randomUUID } from 'node:crypto';
-import type { Sql, TransactionSql } from 'postgres';
+import type { PendingQuery, Row, Sql, TransactionSql } from 'postgres';
 import type { DeliveryQueue, OutboxEntry } from './server-store';
+import { VERSION } from './storage-postgres-batch';
 
 type HeadRow = { id: string; uid: string; version: string; body: string; attempts: number; due_at: string };
 
 /** The queue, plus the enqueue step the group committer runs inside a version's transaction. */
 export interface PostgresDeliveryQueue extends DeliveryQueue {
-  enqueue(
-    tx: TransactionSql,
-    version: number,
-    entries: readonly OutboxEntry[],
-    now: number,
-  ): Promise<unknown>;
+  /** Queues deliveries of the version the transaction `tx` takes (it updated the counter before). */
+  enqueue(tx: TransactionSql, entries: readonly OutboxEntry[], now: number): PendingQuery<Row[]>;
 }
 
 /** Creates the queue of a PostgreSQL store. */
 export function createPostgresDeliveryQueue(sql: Sql): PostgresDeliveryQueue {
   const known = new Set<string>();
   return {
-    enqueue(tx, version, entries, now) {
+    enqueue(tx, entries, now) {
       return tx.unsafe(
-        'INSERT INTO loam_server_deliveries (lane, uid, version, body, due_at) SELECT lane, uid::uuid, $3::bigint, body, $4::bigint FROM unnest($1::text[], $2::text[], $5::text[]) AS u(lane, uid, body)',
-        [
-          entries.map((e) => e.lane),
-          entries.map(() => randomUUID()),
-          version,
-          now,
-          entries.map((e) => e.body),
-        ],
+        `INSERT INTO loam_server_deliveries (lane, uid, version, body, due_at)
+         SELECT lane, uid::uuid, ${VERSION}, body, $3::bigint FROM unnest($1::text[], $2::text[], $4::text[]) AS u(lane, uid, body)`,
+        [entries.map((e) => e.lane), entries.map(() => randomUUID()), now, entries.map((e) => e.body)],
       );
     },
 

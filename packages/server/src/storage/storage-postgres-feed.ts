@@ -4,16 +4,19 @@
  *
  * ```
  *  pg_notify(version) ──LISTEN──┐
- *  own commit ──────────────────┼──▶ read (position, counter] in one REPEATABLE READ snapshot:
+ *  own commit ──────────────────┼──▶ read (position, newest announced version, else the counter]:
  *  poll every pollMs ───────────┤      batches (version, at, source) + change log ⋈ current document rows
  *  LISTEN (re)connected ────────┘    ──▶ emit versions in order; a version whose changes were purged ▶ gap
  * ```
  * A lost notification (the LISTEN connection dropped, PostgreSQL restarted) only delays: the poll and the
- * re-LISTEN read from the position, so nothing is skipped. Reads run one at a time, at most `maxVersions`
+ * re-LISTEN read from the position, so nothing is skipped. An announced version v bounds the read without asking
+ * the counter: versions commit in order, so every version up to v is committed. Versions missing from a read are
+ * a gap (purged from the change log) only when a later version was found or the counter vouched for them. Reads run one at a time, at most `maxVersions`
  * versions each, until caught up with the counter. A change carries the document's state as read (possibly from
  * a later version: merging is idempotent) and the materialized document before the version, kept in the change
  * log so leaving a view can be told apart from never having been in it.
  */
+import type { DocState, MaterializedDoc } from '@loam/core';
 import { decodeDoc } from '@loam/store';
 import type { Sql } from 'postgres';
 import type { createStoreStats } from '../metrics/histogram';
@@ -49,12 +52,48 @@ export interface PostgresFeed {
 type BatchRow = { version: string; at: string; source: CommitSource };
 type ChangeRow = { version: string; $change: string; before: Buffer | null } & Record<string, unknown>;
 
+/** Memoizes a computation. */
+function once<T>(compute: () => T): () => T {
+  let done = false;
+  let value: T;
+  return () => {
+    if (!done) {
+      value = compute();
+      done = true;
+    }
+    return value;
+  };
+}
+
+/**
+ * A change whose states are decoded on first use: a node decodes only what its sessions and webhooks look at
+ * (a document's Yjs fields and the change log's before image cost real time to decode).
+ */
+function lazyChange(
+  collection: string,
+  id: string,
+  before: () => MaterializedDoc | undefined,
+  after: () => DocState,
+): CommittedDocChange {
+  return {
+    collection,
+    id,
+    get beforeDoc() {
+      return before();
+    },
+    get after() {
+      return after();
+    },
+  };
+}
+
 /** Creates the feed of a PostgreSQL store. */
 export function createPostgresFeed(options: PostgresFeedOptions): PostgresFeed {
   const { sql, collections } = options;
   const emitter = createCommitEmitter(options.position);
   const maxVersions = options.maxVersions ?? 500;
   let reading: Promise<void> | undefined;
+  let announced = 0;
   let again = false;
   let closed = false;
   let unlisten: (() => Promise<void>) | undefined;
@@ -66,68 +105,68 @@ export function createPostgresFeed(options: PostgresFeedOptions): PostgresFeed {
   const readOnce = async (): Promise<boolean> => {
     const from = emitter.feed.position();
     const started = performance.now();
-    const read = await sql.begin('isolation level repeatable read read only', async (tx) => {
-      const [counter] = await tx.unsafe<{ version: string }[]>('SELECT version FROM loam_server_counter');
-      const newest = Number(counter?.version ?? 0);
-      if (newest <= from) return undefined;
-      const to = Math.min(newest, from + maxVersions);
-      const [batches, ...perCollection] = await Promise.all([
-        tx.unsafe<BatchRow[]>(
-          'SELECT version, at, source FROM loam_server_batches WHERE version > $1 AND version <= $2 ORDER BY version',
-          [from, to],
+    let newest = announced;
+    const confirmed = newest <= from;
+    if (confirmed) {
+      const [counter] = await sql.unsafe<{ version: string }[]>('SELECT version FROM loam_server_counter');
+      newest = Number(counter?.version ?? 0);
+      if (newest <= from) return false;
+    }
+    const to = Math.min(newest, from + maxVersions);
+    const [batches, ...perCollection] = await Promise.all([
+      sql.unsafe<BatchRow[]>(
+        'SELECT version, at, source FROM loam_server_batches WHERE version > $1 AND version <= $2 ORDER BY version',
+        [from, to],
+      ),
+      ...[...collections.values()].map((c) =>
+        sql.unsafe<ChangeRow[]>(
+          `SELECT ch.version, ch.id AS "$change", ch.before, d."$live" AS "$found", ${c.stateColumns('d')}
+           FROM loam_server_changes ch LEFT JOIN ${c.table} d ON d.id = ch.id
+           WHERE ch.collection = $1 AND ch.version > $2 AND ch.version <= $3`,
+          [c.name, from, to],
         ),
-        ...[...collections.values()].map((c) =>
-          tx.unsafe<ChangeRow[]>(
-            `SELECT ch.version, ch.id AS "$change", ch.before, d."$live" AS "$found", ${c.stateColumns('d')}
-             FROM loam_server_changes ch LEFT JOIN ${c.table} d ON d.id = ch.id
-             WHERE ch.collection = $1 AND ch.version > $2 AND ch.version <= $3`,
-            [c.name, from, to],
-          ),
-        ),
-      ]);
-      return { newest, to, batches, perCollection };
-    });
+      ),
+    ]);
     options.stats.dbLatency.observe((performance.now() - started) / 1000);
-    if (!read) return false;
     const changes = new Map<number, CommittedDocChange[]>();
     [...collections.values()].forEach((c, i) => {
-      const states = new Map<string, CommittedDocChange['after']>();
-      for (const row of read.perCollection[i] as ChangeRow[]) {
+      const states = new Map<string, () => DocState>();
+      for (const row of perCollection[i] as ChangeRow[]) {
         if (row.$found === null) continue;
         let after = states.get(row.$change);
         if (!after) {
-          after = stateOfRow(c, row as never);
+          after = once(() => stateOfRow(c, row as never));
           states.set(row.$change, after);
         }
+        const before = once(() => (row.before ? decodeDoc(row.before) : undefined));
         const version = Number(row.version);
         const list = changes.get(version) ?? [];
-        list.push({
-          collection: c.name,
-          id: row.$change,
-          beforeDoc: row.before ? decodeDoc(row.before) : undefined,
-          after,
-        });
+        list.push(lazyChange(c.name, row.$change, before, after));
         changes.set(version, list);
       }
     });
     const complete = new Map<number, StoreCommit>();
-    for (const b of read.batches) {
+    for (const b of batches) {
       const version = Number(b.version);
       const list = changes.get(version);
       if (list) complete.set(version, { version, at: Number(b.at), source: b.source, changes: list });
     }
-    for (let v = from + 1; v <= read.to; v++) {
+    for (let v = from + 1; v <= to; v++) {
       const commit = complete.get(v);
       if (commit) {
         emitter.offer(commit);
         continue;
       }
       let next = v + 1;
-      while (next <= read.to && !complete.has(next)) next++;
+      while (next <= to && !complete.has(next)) next++;
+      if (next > to && !confirmed) {
+        announced = v - 1;
+        return true;
+      }
       emitter.gap(next);
       v = next - 1;
     }
-    return read.to < read.newest;
+    return to < newest;
   };
 
   const pump = () => {
@@ -150,23 +189,25 @@ export function createPostgresFeed(options: PostgresFeedOptions): PostgresFeed {
     });
   };
 
+  /** A version known to be committed (announced, or committed here): every version before it is committed too. */
+  const announce = (version: number) => {
+    if (!Number.isSafeInteger(version)) return;
+    if (version > announced) announced = version;
+    if (version > emitter.feed.position()) pump();
+  };
+
   const poll = setInterval(pump, options.pollMs);
   poll.unref();
 
   return {
     feed: emitter.feed,
     async start() {
-      const listener = await sql.listen(
-        options.channel,
-        (payload) => {
-          if (Number(payload) > emitter.feed.position()) pump();
-        },
-        pump,
-      );
+      const listener = await sql.listen(options.channel, (payload) => announce(Number(payload)), pump);
       unlisten = listener.unlisten;
     },
     poke(version) {
-      if (version === undefined || version > emitter.feed.position()) pump();
+      if (version === undefined) pump();
+      else announce(version);
     },
     reached(version) {
       return new Promise<void>((resolve) => {

@@ -1,10 +1,14 @@
 import { asReplicaId, createMemoryReplica, type DocId, materialize, type Op } from '@loam/core';
+import postgres from 'postgres';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { createTestSchema, type TestSchema } from '../testing/postgres';
+import { createStoreStats } from '../metrics/histogram';
+import { createTestSchema, TEST_PG_URL, type TestSchema } from '../testing/postgres';
 import type { ServerStore, StoreCommit } from './server-store';
 import { conformanceSchema, runServerStoreCase, serverStoreCases } from './server-store-conformance';
 import { createPostgresServerStore, type PostgresServerStoreOptions } from './storage-postgres';
+import { createPostgresFeed } from './storage-postgres-feed';
 import { MIGRATIONS } from './storage-postgres-migrations';
+import { pgCollection } from './storage-postgres-sql';
 
 const schemas: TestSchema[] = [];
 const stores: ServerStore[] = [];
@@ -177,5 +181,38 @@ describe('PostgreSQL server store: several nodes', () => {
       code: 'server_storage',
       message: expect.stringContaining('owner'),
     });
+  });
+});
+
+describe('PostgreSQL commit feed', () => {
+  it('announces a gap for versions purged from the change log, then goes on in order', async () => {
+    const db = freshSchema();
+    const store = await open(db);
+    const a = device();
+    for (let i = 0; i < 5; i++)
+      await store.applyBatch({ ops: a.insert('items', { name: `n${i}`, owner: 'u1' }).ops });
+    await db.query('DELETE FROM loam_server_changes WHERE version <= 3');
+    const sql = postgres(TEST_PG_URL, {
+      max: 2,
+      onnotice: () => undefined,
+      connection: { search_path: db.schema },
+    });
+    const feed = createPostgresFeed({
+      sql,
+      channel: `loam_commits_${db.schema}`,
+      collections: new Map([['items', pgCollection('items', items)]]),
+      position: 0,
+      pollMs: 3_600_000,
+      stats: createStoreStats(),
+    });
+    const events: string[] = [];
+    feed.feed.subscribe((e) =>
+      events.push(e.t === 'gap' ? `gap ${e.after}..${e.next}` : `v${e.commit.version}`),
+    );
+    feed.poke();
+    await feed.reached(5);
+    await feed.close();
+    await sql.end();
+    expect(events).toEqual(['gap 0..4', 'v4', 'v5']);
   });
 });

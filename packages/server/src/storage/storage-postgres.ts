@@ -157,7 +157,7 @@ export async function createPostgresServerStore(options: PostgresServerStoreOpti
       stats,
       outbox: () => outbox,
       committed: (version) => feed.poke(version),
-      enqueueDeliveries: (tx, version, entries, now) => deliveries.enqueue(tx, version, entries, now),
+      enqueueDeliveries: (tx, entries, now) => deliveries.enqueue(tx, entries, now),
     },
     { windowMs: options.groupWindowMs ?? 2, maxOps: options.maxGroupOps ?? 5000 },
   );

@@ -249,7 +249,7 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
         if (changes.length > 0) {
           await tx.run('INSERT INTO loam_server_batches (version, at) VALUES (?, ?)', [version, now]);
           await tx.run(SAVE_META, ['version', version]);
-          const entries = outbox?.({ version, source: request.source ?? 'device', changes }) ?? [];
+          const entries = outbox?.({ source: request.source ?? 'device', changes }) ?? [];
           if (entries.length > 0) await queue.enqueue(tx, version, entries, now);
         }
         if (request.clock !== undefined) await tx.run(SAVE_META, ['clock', request.clock]);

@@ -8,8 +8,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Rules, Schema } from '@loam/core';
 import type { Engine } from '@loam/store';
 import { createBetterSqlite3Storage, openEngine } from '@loam/store/node';
@@ -22,7 +23,8 @@ import {
 import { WebSocket } from 'ws';
 import { AUDIENCE, HS256_SECRET, ISSUER, mintToken, SERVICE_TOKEN } from './fixtures';
 
-const cli = join(import.meta.dirname, '..', 'cli.ts');
+/** `loam-server`'s entry, found through the package (so it also resolves from a bundled benchmark). */
+const cli = join(dirname(createRequire(import.meta.url).resolve('@loam/server')), 'cli.ts');
 
 /** A relay node running as a child process. */
 export interface RelayNode {
@@ -67,16 +69,30 @@ export function startRelayNode(
   store: string,
   env: Record<string, string> = {},
 ): Promise<RelayNode> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', cli, '--config', configFile, '--store', store], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [
+      ...(process.env.LOAM_NODE_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LOAM_NODE_PROF}`] : []),
+      '--import',
+      'tsx',
+      cli,
+      '--config',
+      configFile,
+      '--store',
+      store,
+    ],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   return new Promise((resolve, reject) => {
     let out = '';
     const exited = (code: number | null) => reject(new Error(`loam-server exited with ${code}: ${out}`));
     proc.once('exit', exited);
     proc.stderr?.on('data', (d: Buffer) => {
       out += d.toString();
+      if (process.env.LOAM_NODE_LOG) process.stderr.write(d);
     });
     proc.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
