@@ -93,6 +93,11 @@ export interface Relay {
   readonly rules: Rules;
   /** The newest version announced to listeners. */
   version(): number;
+  /**
+   * Waits until listeners were given `version` when some relay node sharing the store committed it (a device's
+   * cursor from another node); resolves at once for a version nobody committed.
+   */
+  reach(version: number): Promise<void>;
   /** Screens and commits a device's batch (see invariant 2); resolves once durable. */
   push(input: {
     readonly replica: ReplicaId;
@@ -233,6 +238,7 @@ export function createRelay(options: RelayOptions): Relay {
     schema,
     rules,
     version: () => store.commits.position(),
+    reach: (v) => (v > store.commits.position() ? store.commits.reach(v) : Promise.resolve()),
 
     push({ replica, claims, ops }) {
       return concurrent(async () => {

@@ -505,6 +505,7 @@ export function createSession(ws: WebSocket, ctx: SessionContext): Session {
     clearTimeout(helloTimer);
     expiresAt = who.expiresAt;
     armExpiry();
+    await relay.reach(m.cursor);
     const version = relay.version();
     const horizon = await ctx.historyHorizon();
     const reset = m.cursor > 0 && (m.cursor < horizon || m.cursor > version);

@@ -13,8 +13,14 @@ export interface CommitEmitter {
   gap(next: number): void;
 }
 
-/** Creates an emitter whose feed starts after version `position`. */
-export function createCommitEmitter(position: number): CommitEmitter {
+/**
+ * Creates an emitter whose feed starts after version `position`; `reach` implements `CommitFeed.reach` (default:
+ * resolves at once, for stores whose feed is never behind their own commits).
+ */
+export function createCommitEmitter(
+  position: number,
+  reach: (version: number) => Promise<void> = async () => undefined,
+): CommitEmitter {
   const listeners = new Set<(event: CommitFeedEvent) => void>();
   const waiting = new Map<number, StoreCommit>();
   let at = position;
@@ -31,6 +37,7 @@ export function createCommitEmitter(position: number): CommitEmitter {
   return {
     feed: {
       position: () => at,
+      reach,
       subscribe(listener) {
         listeners.add(listener);
         return () => listeners.delete(listener);

@@ -155,6 +155,11 @@ export type CommitFeedEvent =
 export interface CommitFeed {
   /** The newest version delivered to listeners. */
   position(): number;
+  /**
+   * Catches up with the database now (rather than at the next notification) until `version` was delivered.
+   * Resolves early, without error, when no process committed `version` (the caller compares `position()`).
+   */
+  reach(version: number): Promise<void>;
   /** Registers a listener (called synchronously, in version order); returns unsubscribe. */
   subscribe(listener: (event: CommitFeedEvent) => void): () => void;
 }

@@ -44,8 +44,6 @@ export interface PostgresFeed {
   start(): Promise<void>;
   /** Asks for a read (e.g. after this node committed `version`). */
   poke(version?: number): void;
-  /** Resolves once the feed has delivered `version` (or a gap past it). */
-  reached(version: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -90,17 +88,13 @@ function lazyChange(
 /** Creates the feed of a PostgreSQL store. */
 export function createPostgresFeed(options: PostgresFeedOptions): PostgresFeed {
   const { sql, collections } = options;
-  const emitter = createCommitEmitter(options.position);
+  const emitter = createCommitEmitter(options.position, (version) => reach(version));
   const maxVersions = options.maxVersions ?? 500;
   let reading: Promise<void> | undefined;
   let announced = 0;
   let again = false;
   let closed = false;
   let unlisten: (() => Promise<void>) | undefined;
-  const waiters = new Set<() => void>();
-  emitter.feed.subscribe(() => {
-    for (const w of [...waiters]) w();
-  });
 
   const readOnce = async (): Promise<boolean> => {
     const from = emitter.feed.position();
@@ -196,6 +190,21 @@ export function createPostgresFeed(options: PostgresFeedOptions): PostgresFeed {
     if (version > emitter.feed.position()) pump();
   };
 
+  /** Reads now, up to the counter, until `version` is delivered or the counter shows it was never committed. */
+  const reach = async (version: number) => {
+    try {
+      for (let round = 0; round < 3 && !closed && emitter.feed.position() < version; round++) {
+        const [counter] = await sql.unsafe<{ version: string }[]>('SELECT version FROM loam_server_counter');
+        const newest = Number(counter?.version ?? 0);
+        if (newest < version) return;
+        announce(newest);
+        while (reading) await reading;
+      }
+    } catch {
+      return;
+    }
+  };
+
   const poll = setInterval(pump, options.pollMs);
   poll.unref();
 
@@ -209,22 +218,9 @@ export function createPostgresFeed(options: PostgresFeedOptions): PostgresFeed {
       if (version === undefined) pump();
       else announce(version);
     },
-    reached(version) {
-      return new Promise<void>((resolve) => {
-        const check = () => {
-          if (emitter.feed.position() < version && !closed) return;
-          waiters.delete(check);
-          resolve();
-        };
-        waiters.add(check);
-        check();
-        pump();
-      });
-    },
     async close() {
       closed = true;
       clearInterval(poll);
-      for (const w of [...waiters]) w();
       await unlisten?.().catch(() => undefined);
       await reading;
     },

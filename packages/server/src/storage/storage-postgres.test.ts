@@ -209,8 +209,7 @@ describe('PostgreSQL commit feed', () => {
     feed.feed.subscribe((e) =>
       events.push(e.t === 'gap' ? `gap ${e.after}..${e.next}` : `v${e.commit.version}`),
     );
-    feed.poke();
-    await feed.reached(5);
+    await feed.feed.reach(5);
     await feed.close();
     await sql.end();
     expect(events).toEqual(['gap 0..4', 'v4', 'v5']);

@@ -5,6 +5,8 @@
  *
  * This is the setup the README's "Running several nodes" describes, with a few lines of `net` as the load
  * balancer; any TCP balancer does the same job, because a device may reconnect to any node and resume.
+ * Debugging: `LOAM_NODE_LOG=1` copies the nodes' stderr here; `LOAM_NODE_PROF=<dir>` writes a CPU profile of
+ * each node into `<dir>` when it exits.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
