@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseSchema, type Rules, type Schema, validateRules } from '@loam/core';
 import { ConfigError } from '../errors';
+import { storeLocation } from './store-location';
 
 /** A public key for JWT verification. */
 export interface PublicKeyConfig {
@@ -177,24 +178,6 @@ function envBool(env: ConfigSources['env'], name: string): boolean | undefined {
   throw new ConfigError(name, `expected true or false, found "${raw}"`);
 }
 
-/** True for the URLs that name a PostgreSQL database rather than a SQLite file. */
-export function isPostgresUrl(value: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(value);
-}
-
-function checkDatabaseUrl(value: string, key: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(key, 'expected postgres://user[:password]@host[:port]/database[?schema=name]');
-  }
-  const schema = url.searchParams.get('schema');
-  if (schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
-    throw new ConfigError(key, `schema "${schema}": expected lowercase letters, digits and _ (at most 63)`);
-  return value;
-}
-
 /**
  * Checks a parsed configuration file (plus environment overrides) and loads the files it references (schema,
  * rules, keys, JWKS). Throws `ConfigError` naming the first bad key.
@@ -228,17 +211,7 @@ export function parseConfig(input: unknown, sources: ConfigSources): ServerConfi
 
   const port = envInt(env, 'LOAM_PORT') ?? (file.port === undefined ? CONFIG_DEFAULTS.port : file.port);
   const host = env.LOAM_HOST || (file.host ?? CONFIG_DEFAULTS.host);
-  const storeKey = env.LOAM_STORE ? 'LOAM_STORE' : 'store';
-  const store = env.LOAM_STORE || (file.store === undefined ? undefined : str(file.store, 'store'));
-  const databaseUrl =
-    store !== undefined && isPostgresUrl(store) ? checkDatabaseUrl(store, storeKey) : undefined;
-  let storagePath: string;
-  if (store !== undefined && databaseUrl === undefined)
-    storagePath = env.LOAM_STORE ? resolve(store) : path(store);
-  else
-    storagePath = env.LOAM_STORAGE_PATH
-      ? resolve(env.LOAM_STORAGE_PATH)
-      : path(str(file.storagePath ?? CONFIG_DEFAULTS.storagePath, 'storagePath'));
+  const { storagePath, databaseUrl } = storeLocation(file, env, path, CONFIG_DEFAULTS.storagePath);
 
   const schemaFile = env.LOAM_SCHEMA_FILE ? resolve(env.LOAM_SCHEMA_FILE) : undefined;
   const schemaKey = schemaFile ? 'LOAM_SCHEMA_FILE' : 'schemaFile';

@@ -47,13 +47,8 @@ import {
 import type { Refusal } from '@loam/sync';
 import * as Y from 'yjs';
 import { ServerErrorCode } from '../errors';
-import type {
-  CommitSource,
-  CommittedDocChange,
-  ScreenRefusal,
-  ServerStore,
-  StoreCommit,
-} from '../storage/server-store';
+import type { CommitSource, CommittedDocChange, ScreenRefusal, ServerStore } from '../storage/server-store';
+import { commitView } from './commit-view';
 
 /** A committed document change, with its materialized after image (undefined: not live). */
 export interface CommittedChange extends CommittedDocChange {
@@ -206,31 +201,11 @@ export function createRelay(options: RelayOptions): Relay {
     return run;
   };
 
-  const publish = (stored: StoreCommit) => {
-    const changes: CommittedChange[] = stored.changes.map((c) => {
-      let afterDoc: MaterializedDoc | undefined | null = null;
-      return {
-        collection: c.collection,
-        id: c.id,
-        get beforeDoc() {
-          return c.beforeDoc;
-        },
-        get after() {
-          return c.after;
-        },
-        get afterDoc() {
-          if (afterDoc === null)
-            afterDoc = materialize(schema.collections[c.collection] as CollectionDef, c.id, c.after);
-          return afterDoc;
-        },
-      };
-    });
-    const commit: Commit = { version: stored.version, at: stored.at, changes, source: stored.source };
-    for (const listener of listeners) listener(commit);
-  };
   store.commits.subscribe((event) => {
-    if (event.t === 'commit') publish(event.commit);
-    else for (const listener of gapListeners) listener();
+    if (event.t === 'commit') {
+      const commit = commitView(schema, event.commit);
+      for (const listener of listeners) listener(commit);
+    } else for (const listener of gapListeners) listener();
   });
 
   const relay: Relay = {

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Schema } from '@loam/core';
-import { isPostgresUrl } from '../config/config';
+import { isPostgresUrl } from '../config/store-location';
 import type { ServerStore } from './server-store';
 import { createPostgresServerStore, type PostgresServerStoreOptions } from './storage-postgres';
 import { createSqliteServerStore } from './storage-sqlite';

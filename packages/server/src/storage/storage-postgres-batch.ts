@@ -24,14 +24,14 @@
  * that fails on its own (an op of an unknown collection) is rejected without touching the others.
  */
 import { type DocState, getCollection, type Schema } from '@loam/core';
-import { decodeDocState, rowParams } from '@loam/store';
+import { decodeDocState } from '@loam/store';
 import type { PendingQuery, Row, Sql, TransactionSql } from 'postgres';
 import * as Y from 'yjs';
 import { ServerStorageError } from '../errors';
 import type { createStoreStats } from '../metrics/histogram';
 import { planBatch } from './batch-plan';
 import type { ApplyBatchRequest, BatchResult, DocChange, OutboxRenderer } from './server-store';
-import { crdtColumn, type PgCollection, pgValue } from './storage-postgres-sql';
+import { type PgCollection, upsertDocsSql } from './storage-postgres-sql';
 
 /** What the group committer needs from its store. */
 export interface GroupContext {
@@ -176,7 +176,7 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
             planned = true;
           }),
         );
-        await Promise.allSettled(outcome.tail);
+        await Promise.all(outcome.settled);
         if (outcome.failures.length > 0) throw outcome.failures[0];
         const version = outcome.counted ? Number((await outcome.counted)[0]?.version) : undefined;
         ctx.stats.dbLatency.observe((performance.now() - started) / 1000);
@@ -278,21 +278,19 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
 
     const dropped = [...insertedIds].filter((id) => !fresh.has(id));
     const dirty = [...docs.values()].filter((d) => d.dirty);
-    const tail: PendingQuery<Row[]>[] = [];
-    const send = <T extends Row[]>(query: PendingQuery<T>): PendingQuery<T> => {
-      tail.push(query.execute() as unknown as PendingQuery<Row[]>);
-      return query;
+    const tail: Promise<unknown>[] = [];
+    const send = (query: Promise<unknown>) => {
+      tail.push(query);
     };
     if (dropped.length > 0)
       send(tx.unsafe('DELETE FROM loam_server_ops WHERE id = ANY($1::text[])', [dropped]));
     let counted: PendingQuery<{ version: string }[]> | undefined;
     const now = Math.max(...group.map((p) => p.request.now ?? Date.now()));
     if (dirty.length > 0) {
-      counted = send(
-        tx.unsafe<{ version: string }[]>(
-          'UPDATE loam_server_counter SET version = version + 1 RETURNING version',
-        ),
+      counted = tx.unsafe<{ version: string }[]>(
+        'UPDATE loam_server_counter SET version = version + 1 RETURNING version',
       );
+      send(counted);
       const source = group[0]?.request.source ?? 'device';
       for (const [c, list] of groupBy(dirty)) send(upsertDocs(tx, c, list));
       send(
@@ -332,55 +330,26 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
         ),
       );
     const failures: unknown[] = [];
-    for (const query of tail) query.catch((error: unknown) => failures.push(error));
-    return { counted, tail, failures, plans, results, current: Number(counter?.version ?? 0) };
+    const settled = tail.map((query) =>
+      query.catch((error: unknown) => {
+        failures.push(error);
+      }),
+    );
+    return { counted, settled, failures, plans, results, current: Number(counter?.version ?? 0) };
   };
 
   const upsertDocs = (tx: TransactionSql, c: PgCollection, list: GroupDoc[]) => {
-    const rows = list.map((d) => rowParams(c.rows, d.id, d.current as DocState, 0));
-    const bytes = (values: unknown[]) =>
-      sql.array(
-        values.map((v) => (v ? Buffer.from(v as Uint8Array) : null)),
-        17,
-      );
-    const arrays: [string, string, unknown][] = [
-      ['id', 'text', rows.map((r) => r[0])],
-      [
-        '"$live"',
-        'boolean',
-        sql.array(
-          rows.map((r) => r[1] === 1),
-          16,
-        ),
-      ],
-      ['"$state"', 'bytea', bytes(rows.map((r) => r[3]))],
-      ['"$doc"', 'bytea', bytes(rows.map((r) => r[4]))],
-      ...c.leaves.map((leaf, i): [string, string, unknown] => {
-        const values = rows.map((r) => pgValue(r[5 + i], leaf.type));
-        return leaf.type === 'bytes'
-          ? [leaf.sql, 'bytea', sql.array(values, 17)]
-          : [leaf.sql, 'double precision', values];
-      }),
-      ...c.crdtFields.map((field): [string, string, unknown] => [
-        crdtColumn(field),
-        'bytea',
-        bytes(
-          list.map((d) => {
-            const y = (d.current as DocState).crdts[field];
-            return y ? Y.encodeStateAsUpdate(y) : null;
-          }),
-        ),
-      ]),
-    ];
-    const names = arrays.map((_, i) => `c${i}`);
-    const columns = arrays.map(([col]) => col);
-    const updates = ['"$v"', ...columns.slice(1)].map((col) => `${col} = excluded.${col}`);
+    const { text, arrays } = upsertDocsSql(
+      c,
+      list.map((d) => ({ id: d.id, state: d.current as DocState })),
+      VERSION,
+    );
+    const oid = { bytea: 17, boolean: 16 } as const;
     return tx.unsafe(
-      `INSERT INTO ${c.table} ("$v", ${columns.join(', ')})
-       SELECT ${VERSION}, ${names.join(', ')}
-       FROM unnest(${arrays.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')}) AS u(${names.join(', ')})
-       ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}`,
-      arrays.map(([, , values]) => values) as never[],
+      text,
+      arrays.map((a) =>
+        a.type === 'bytea' || a.type === 'boolean' ? sql.array(a.values as never[], oid[a.type]) : a.values,
+      ) as never[],
     );
   };
 

@@ -25,6 +25,7 @@
  */
 import {
   type CollectionDef,
+  type DocState,
   type FieldDef,
   type Filter,
   type Query,
@@ -39,8 +40,10 @@ import {
   docTable,
   prefixUpperBound,
   quoteIdentifier,
+  rowParams,
   toSqlValue,
 } from '@loam/store';
+import * as Y from 'yjs';
 
 /** How a column stores its values. */
 export type PgColumnType = 'text' | 'bytes' | 'num';
@@ -144,6 +147,56 @@ export function pgValue(value: unknown, type: PgColumnType): string | number | B
   if (type === 'num') return typeof v === 'number' ? v : null;
   if (typeof v !== 'string') return null;
   return type === 'bytes' ? Buffer.from(v, 'utf8') : v;
+}
+
+/** An array parameter: its values and the PostgreSQL type of its elements. */
+export interface PgArray {
+  readonly type: 'text' | 'boolean' | 'bytea' | 'double precision';
+  readonly values: readonly unknown[];
+}
+
+/**
+ * The upsert of documents' rows: one array parameter per column (`$1` … in `arrays` order), each row's version
+ * given by the SQL expression `version`. Values are the engine's row encoding (`rowParams`).
+ */
+export function upsertDocsSql(
+  c: PgCollection,
+  docs: readonly { readonly id: string; readonly state: DocState }[],
+  version: string,
+): { text: string; arrays: PgArray[] } {
+  const rows = docs.map((d) => rowParams(c.rows, d.id, d.state, 0));
+  const bytes = (values: readonly unknown[]) => values.map((v) => (v ? Buffer.from(v as Uint8Array) : null));
+  const columns: [string, PgArray][] = [
+    ['id', { type: 'text', values: rows.map((r) => r[0]) }],
+    ['"$live"', { type: 'boolean', values: rows.map((r) => r[1] === 1) }],
+    ['"$state"', { type: 'bytea', values: bytes(rows.map((r) => r[3])) }],
+    ['"$doc"', { type: 'bytea', values: bytes(rows.map((r) => r[4])) }],
+    ...c.leaves.map((leaf, i): [string, PgArray] => [
+      leaf.sql,
+      {
+        type: leaf.type === 'num' ? 'double precision' : 'bytea',
+        values: rows.map((r) => pgValue(r[5 + i], leaf.type)),
+      },
+    ]),
+    ...c.crdtFields.map((field): [string, PgArray] => [
+      crdtColumn(field),
+      {
+        type: 'bytea',
+        values: docs.map((d) => {
+          const y = d.state.crdts[field];
+          return y ? Buffer.from(Y.encodeStateAsUpdate(y)) : null;
+        }),
+      },
+    ]),
+  ];
+  const names = columns.map((_, i) => `c${i}`);
+  const targets = columns.map(([col]) => col);
+  const updates = ['"$v"', ...targets.slice(1)].map((col) => `${col} = excluded.${col}`);
+  const unnest = columns.map(([, a], i) => `$${i + 1}::${a.type}[]`).join(', ');
+  return {
+    text: `INSERT INTO ${c.table} ("$v", ${targets.join(', ')}) SELECT ${version}, ${names.join(', ')} FROM unnest(${unnest}) AS u(${names.join(', ')}) ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}`,
+    arrays: columns.map(([, a]) => a),
+  };
 }
 
 /** A piece of SQL with `$n` placeholders and the values bound to them. */

@@ -30,6 +30,7 @@ import {
 } from '@loam/core';
 import { decodeDoc, quoteIdentifier } from '@loam/store';
 import postgres, { type Sql } from 'postgres';
+import { SCHEMA_NAME } from '../config/store-location';
 import { ServerStorageError } from '../errors';
 import { createStoreStats } from '../metrics/histogram';
 import { guardPostgresClient } from './postgres-client-guard';
@@ -72,7 +73,7 @@ export function parsePostgresUrl(url: string): {
     throw new ServerStorageError('Not a PostgreSQL URL: expected postgres://user@host:port/database');
   }
   const schema = parsed.searchParams.get('schema') ?? 'public';
-  if (!/^[a-z_][a-z0-9_]{0,47}$/.test(schema))
+  if (!SCHEMA_NAME.test(schema))
     throw new ServerStorageError(`Schema "${schema}": expected lowercase letters, digits and _ (at most 48)`);
   parsed.searchParams.delete('schema');
   const safe = new URL(parsed.href);
