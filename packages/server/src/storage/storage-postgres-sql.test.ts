@@ -1,16 +1,12 @@
-import {
-  defineSchema,
-  type Filter,
-  f,
-  type Query,
-  type QueryDoc,
-  q,
-  runQuery,
-  type ScalarInput,
-  type SortKey,
-} from '@loam/core';
+import { defineSchema, f, type Query, type QueryDoc, q, runQuery } from '@loam/core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  QUERY_DATES,
+  QUERY_NUMBERS,
+  QUERY_STRINGS,
+  queryArbitraries,
+} from '../../../../test/query/arbitraries';
 import { createTestSchema } from '../testing/postgres';
 import {
   collectionDdl,
@@ -68,35 +64,10 @@ async function sqlIds(query: Query): Promise<string[]> {
   return (await db.query<{ id: string }>(sql, params)).map((r) => r.id);
 }
 
-const STRINGS = [
-  '',
-  'a',
-  'A',
-  'ab',
-  'abc',
-  'b',
-  '1',
-  'é',
-  'aé',
-  '\u0000',
-  'a\u0000b',
-  '\uE000',
-  '\uFFFF',
-  '😀',
-  '😀a',
-  '\u{10FFFF}',
-  'a\u{10FFFF}',
-];
-const NUMBERS = [-1, 0, -0, 1, 1.5, 2, 1e15, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 2 ** 60];
-const DATES = [0, 1, 2, 1e12].map((ms) => new Date(ms));
-
-const scalar: fc.Arbitrary<ScalarInput> = fc.oneof(
-  { arbitrary: fc.constant(null), weight: 1 },
-  { arbitrary: fc.boolean(), weight: 1 },
-  { arbitrary: fc.constantFrom(...NUMBERS.slice(0, 7)), weight: 3 },
-  { arbitrary: fc.constantFrom(...DATES), weight: 1 },
-  { arbitrary: fc.constantFrom(...STRINGS), weight: 3 },
-);
+const STRINGS = [...QUERY_STRINGS, '\u0000', 'a\u0000b'];
+const NUMBERS = [...QUERY_NUMBERS, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 2 ** 60];
+const { filter: filterArb, query: queryOf } = queryArbitraries(['n', 's', 'b', 'd', 'o.x', 'id'], STRINGS);
+const queryArb = queryOf('docs');
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 4 });
 const idChar = fc.constantFrom('a', 'b', '1', 'é', '\uE000', '\uFFFF', '😀', '\u{10FFFF}');
 const docsArb: fc.Arbitrary<QueryDoc[]> = fc
@@ -110,7 +81,7 @@ const docsArb: fc.Arbitrary<QueryDoc[]> = fc
             n: maybe(fc.constantFrom(...NUMBERS)),
             s: maybe(fc.constantFrom(...STRINGS)),
             b: maybe(fc.boolean()),
-            d: maybe(fc.constantFrom(...DATES)),
+            d: maybe(fc.constantFrom(...QUERY_DATES)),
             o: maybe(fc.record({ x: maybe(fc.constantFrom(...STRINGS)) }, { requiredKeys: [] })),
           },
           { requiredKeys: ['id'] },
@@ -119,36 +90,6 @@ const docsArb: fc.Arbitrary<QueryDoc[]> = fc
     ),
   )
   .map((docs) => docs as QueryDoc[]);
-
-const field = fc.constantFrom<string>('n', 's', 'b', 'd', 'o.x', 'id');
-const compareOp = fc.constantFrom('eq', 'ne', 'lt', 'lte', 'gt', 'gte' as const);
-const filterArb: fc.Arbitrary<Filter> = fc.letrec<{ filter: Filter }>((tie) => ({
-  filter: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    fc.tuple(compareOp, field, scalar).map(([op, name, v]) => q[op](name, v)),
-    fc
-      .tuple(fc.boolean(), field, fc.array(scalar, { maxLength: 4 }))
-      .map(([isIn, name, vs]) => (isIn ? q.in(name, vs) : q.nin(name, vs))),
-    fc.tuple(field, fc.boolean()).map(([name, v]) => q.exists(name, v)),
-    fc
-      .tuple(fc.boolean(), field, fc.constantFrom(...STRINGS))
-      .map(([isPrefix, name, s]) => (isPrefix ? q.prefix(name, s) : q.contains(name, s))),
-    fc.constantFrom(q.true(), q.false()),
-    fc.array(tie('filter'), { maxLength: 3 }).map((fs) => q.and(...fs)),
-    fc.array(tie('filter'), { maxLength: 3 }).map((fs) => q.or(...fs)),
-    tie('filter').map((x) => q.not(x)),
-  ),
-})).filter;
-const sortArb: fc.Arbitrary<SortKey[]> = fc.array(
-  fc.tuple(field, fc.boolean()).map(([name, asc]) => (asc ? q.asc(name) : q.desc(name))),
-  { maxLength: 3 },
-);
-const queryArb: fc.Arbitrary<Query> = fc
-  .record(
-    { filter: filterArb, sort: sortArb, limit: fc.nat({ max: 10 }), offset: fc.nat({ max: 10 }) },
-    { requiredKeys: [] },
-  )
-  .map((options) => q.query('docs', options));
 
 const seed = process.env.LOAM_SEED === undefined ? undefined : Number(process.env.LOAM_SEED);
 
