@@ -5,7 +5,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LoamServer } from './server';
 import type { CommitFeedEvent, ServerStore } from './storage/server-store';
 import { createPostgresServerStore } from './storage/storage-postgres';
-import { mintToken, startTestServer, tempDir, testDevice, testSchema } from './testing/fixtures';
+import {
+  mintToken,
+  SERVICE_TOKEN,
+  startTestServer,
+  tempDir,
+  testDevice,
+  testSchema,
+} from './testing/fixtures';
 import { createTestSchema, type TestSchema } from './testing/postgres';
 import { connectClient } from './testing/protocol-client';
 
@@ -106,6 +113,30 @@ describe('three relay nodes on one PostgreSQL', () => {
     expect(cursors).toHaveLength(12);
     expect([...cursors].sort((a, b) => a - b)).toEqual(cursors);
     expect(new Set(received.map((r) => r.delivery)).size).toBe(12);
+  });
+
+  it('take backend writes through any node, and every node sees them', async () => {
+    received.length = 0;
+    const headers = { authorization: `Bearer ${SERVICE_TOKEN}`, 'content-type': 'application/json' };
+    const created = await fetch(`${nodes[0]!.url}/v1/collections/orders/docs`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ id: 'backend-1', storeId: 'api', owner: 'back office', total: 5 }),
+    });
+    expect(created.status).toBe(201);
+    const inc = await fetch(`${nodes[1]!.url}/v1/collections/orders/docs/backend-1/increment`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ field: 'qty', by: 2 }),
+    });
+    expect(((await inc.json()) as { doc: { qty: number } }).doc.qty).toBe(2);
+    const read = await fetch(`${nodes[2]!.url}/v1/collections/orders/docs/backend-1`, { headers });
+    expect(((await read.json()) as { doc: { total: number; qty: number } }).doc).toMatchObject({
+      total: 5,
+      qty: 2,
+    });
+    await Promise.all(nodes.map((n) => n.webhooksIdle()));
+    expect(received.map((r) => (r.body as { source?: string }).source)).toEqual(['backend', 'backend']);
   });
 
   it('report the database in /healthz and its figures in /metrics', async () => {

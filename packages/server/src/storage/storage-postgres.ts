@@ -291,13 +291,15 @@ export async function createPostgresServerStore(options: PostgresServerStoreOpti
 
     claimReplica: (claimed, user) =>
       read(async () => {
-        for (;;) {
+        for (let attempt = 1; ; attempt++) {
           const rows = await sql.unsafe<{ user: string }[]>(
             `WITH ins AS (INSERT INTO loam_server_replicas (replica, "user") VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING "user")
              SELECT "user" FROM ins UNION ALL SELECT "user" FROM loam_server_replicas WHERE replica = $1`,
             [claimed, user],
           );
           if (rows[0]) return rows[0].user === user;
+          if (attempt === 3)
+            throw new ServerStorageError(`Replica ${claimed} could not be claimed: try again`);
         }
       }),
 
