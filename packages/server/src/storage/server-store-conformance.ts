@@ -3,7 +3,8 @@
  *
  * Framework-agnostic: a case throws to fail. Run them with {@link runServerStoreCase} under any test runner,
  * passing an `open` function that opens the same (initially empty) database each time it is called, with
- * {@link conformanceSchema}.
+ * {@link conformanceSchema}. One file on purpose: the cases are the contract, read side by side with
+ * `server-store.ts`.
  */
 import {
   asReplicaId,
