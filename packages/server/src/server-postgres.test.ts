@@ -148,6 +148,20 @@ describe('three relay nodes on one PostgreSQL', () => {
     expect(text).toMatch(/^loam_db_batch_ops_count [1-9]\d*$/m);
     expect(text).toMatch(/^loam_fanout_lag_seconds_count [1-9]\d*$/m);
   });
+
+  it('reset a device whose cursor is older than the history another node folded away', async () => {
+    const device = testDevice();
+    const token = await mintToken({ sub: 'boss', role: 'manager' });
+    const first = await connectClient(nodes[0]!.wsUrl);
+    await first.hello({ replica: device.replica, token });
+    await first.push(1, device.insert('orders', { storeId: 'old', owner: 'boss', total: 1 }).ops);
+    first.close();
+    const horizon = await nodes[0]!.store.compact(Date.now() + 60_000);
+    expect(horizon).toBeGreaterThan(1);
+    const late = await connectClient(nodes[2]!.wsUrl);
+    expect((await late.hello({ replica: device.replica, token, cursor: 1 })).reset).toBe(true);
+    late.close();
+  });
 });
 
 /**
