@@ -11,10 +11,10 @@
  * A lost notification (the LISTEN connection dropped, PostgreSQL restarted) only delays: the poll and the
  * re-LISTEN read from the position, so nothing is skipped. An announced version v bounds the read without asking
  * the counter: versions commit in order, so every version up to v is committed. Versions missing from a read are
- * a gap (purged from the change log) only when a later version was found or the counter vouched for them. Reads run one at a time, at most `maxVersions`
- * versions each, until caught up with the counter. A change carries the document's state as read (possibly from
- * a later version: merging is idempotent) and the materialized document before the version, kept in the change
- * log so leaving a view can be told apart from never having been in it.
+ * a gap (purged from the change log) only when a later version was found or the counter vouched for them. Reads
+ * run one at a time, at most `maxVersions` versions each, until caught up. A change carries the document's state
+ * as read (possibly from a later version: merging is idempotent) and the materialized document before the
+ * version, kept in the change log so leaving a view can be told apart from never having been in it.
  */
 import type { DocState, MaterializedDoc } from '@loam/core';
 import { decodeDoc } from '@loam/store';
