@@ -228,7 +228,9 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
         : Promise.resolve([] as { id: string }[]),
       tx.unsafe<{ version: string }[]>('SELECT version FROM loam_server_counter'),
       ...[...byCollection].map(([c, ids]) =>
-        tx.unsafe<DocRow[]>(`SELECT ${c.stateColumns()} FROM ${c.table} WHERE id = ANY($1::text[])`, [ids]),
+        tx.unsafe<DocRow[]>(`SELECT ${c.stateColumns()}, "$doc" FROM ${c.table} WHERE id = ANY($1::text[])`, [
+          ids,
+        ]),
       ),
     ]);
     const insertedIds = new Set(inserted.map((r) => r.id));

@@ -63,7 +63,7 @@ export interface PgCollection {
   readonly table: string;
   readonly leaves: readonly PgColumn[];
   readonly crdtFields: readonly string[];
-  /** The SELECT list that reads a document's state (id, "$v", "$live", "$state", "$doc", Yjs columns) of `alias`. */
+  /** The SELECT list that reads a document's state (id, "$v", "$live", "$state", Yjs columns) of `alias`. */
   stateColumns(alias?: string): string;
   /** The engine's row encoding (`rowParams`): the same `$state`, `$doc` and leaf values as SQLite stores. */
   readonly rows: CollectionSql;
@@ -102,7 +102,7 @@ export function pgCollection(name: string, def: CollectionDef): PgCollection {
     leaves,
     crdtFields,
     stateColumns: (alias) =>
-      ['id', '"$v"', '"$live"', '"$state"', '"$doc"', ...crdtFields.map(crdtColumn)]
+      ['id', '"$v"', '"$live"', '"$state"', ...crdtFields.map(crdtColumn)]
         .map((col) => (alias ? `${alias}.${col}` : col))
         .join(', '),
     rows: collectionSql(name, def),
