@@ -39,6 +39,11 @@ export interface BrowserHarnessOptions {
   readonly root?: string;
   /** Console errors whose text matches one of these are expected and not reported. */
   readonly allowConsoleErrors?: readonly RegExp[];
+  /**
+   * CommonJS dependencies to convert for the browser before the first page loads (e.g. `react`,
+   * `react-dom/client`, `react/jsx-dev-runtime`). Nothing else is pre-bundled, so no page reloads mid-test.
+   */
+  readonly preBundle?: readonly string[];
 }
 
 /** A handle on a worker started in a page with {@link BrowserHarness.startWorker}. */
@@ -92,7 +97,7 @@ export async function startBrowserHarness(options: BrowserHarnessOptions = {}): 
       watch: null,
       fs: { allow: [repositoryRoot] },
     },
-    optimizeDeps: { noDiscovery: true, include: [] },
+    optimizeDeps: { noDiscovery: true, include: [...(options.preBundle ?? [])] },
   });
   let browser: Browser | undefined;
   try {

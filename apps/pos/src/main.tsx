@@ -2,9 +2,13 @@
  * The POS app's entry: registers the service worker (offline start), signs the terminal in (or reuses its saved
  * session when offline), opens its database with sync, and renders the till.
  */
+import type { ReactNode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { openTerminal } from './app/shop-database';
-import { type SessionStore, signIn, terminalOf } from './app/terminal-session';
+import { deviceCode } from './app/device';
+import { LoamProvider } from './app/loam';
+import { openTerminal, type ShopDatabase } from './app/shop-database';
+import { type SessionStore, signIn, type TerminalSession, terminalOf } from './app/terminal-session';
+import { parseTerminal } from './shop/terminal';
 import { App } from './ui/app';
 import './ui/styles.css';
 
@@ -17,13 +21,39 @@ async function registerServiceWorker(): Promise<void> {
   }
 }
 
-function BootMessage({ title, children }: { readonly title: string; readonly children: string }) {
+function BootMessage({ title, children }: { readonly title: string; readonly children: ReactNode }) {
   return (
-    <main className="boot">
+    <main className="boot" data-testid="boot-message">
+      <span className="logo" aria-hidden="true">
+        L
+      </span>
       <h1>{title}</h1>
-      <p>{children}</p>
+      {children}
     </main>
   );
+}
+
+function NoSuchTill({ value }: { readonly value: string }) {
+  return (
+    <BootMessage title={`There is no till “${value}”`}>
+      <p>Tills are numbered from 1 to 99. Open this page with the number of the till it runs, for example:</p>
+      <ul className="till-links">
+        {['1', '2', '3'].map((n) => (
+          <li key={n}>
+            <a href={`?terminal=${n}`}>Till {n}</a>
+          </li>
+        ))}
+      </ul>
+    </BootMessage>
+  );
+}
+
+/**
+ * The developer-console handle of the running till (`loamPos.db` in the browser's console): for trying writes the
+ * till's screens do not offer, such as changing a price as a cashier (the server refuses it, as it would any app).
+ */
+function exposeForConsole(db: ShopDatabase, session: TerminalSession): void {
+  (globalThis as { loamPos?: unknown }).loamPos = { db, session };
 }
 
 /** Inside the desktop shell: the terminal's id and sign-in endpoint from `window.loamDesktop`. */
@@ -53,13 +83,22 @@ async function boot(): Promise<void> {
     storage: localStorage,
     ...(desktop?.sessionUrl ? { sessionUrl: desktop.sessionUrl } : {}),
   };
-  const terminal = desktop?.terminalId ?? terminalOf(location, localStorage);
+  const choice = desktop
+    ? { terminal: parseTerminal(desktop.terminalId) }
+    : terminalOf(location, localStorage);
+  const terminal = 'terminal' in choice ? choice.terminal : undefined;
+  if (terminal === undefined) {
+    root.render(<NoSuchTill value={'invalid' in choice ? choice.invalid : (desktop?.terminalId ?? '')} />);
+    return;
+  }
   const session = await signIn(terminal, store);
   if (!session) {
     root.render(
       <BootMessage title={`Till ${terminal} is not set up`}>
-        This terminal has never signed in. Connect it to the shop network once and reload; after that it works
-        offline.
+        <p>
+          This terminal has never signed in. Connect it to the shop network once and reload; after that it
+          works offline.
+        </p>
       </BootMessage>,
     );
     return;
@@ -67,10 +106,23 @@ async function boot(): Promise<void> {
   document.title = `Till ${session.terminal} · Loam POS`;
   try {
     const db = await openTerminal(session, async () => (await signIn(terminal, store))?.token ?? null);
-    root.render(<App db={db} session={session} />);
+    exposeForConsole(db, session);
+    const seller = {
+      storeId: session.storeId,
+      terminal: session.terminal,
+      cashier: session.cashier,
+      device: deviceCode(localStorage),
+    };
+    root.render(
+      <LoamProvider db={db}>
+        <App db={db} seller={seller} />
+      </LoamProvider>,
+    );
   } catch (error) {
     root.render(
-      <BootMessage title="The till could not open its data">{(error as Error).message}</BootMessage>,
+      <BootMessage title="The till could not open its data">
+        <p>{(error as Error).message}</p>
+      </BootMessage>,
     );
   }
   await worker;

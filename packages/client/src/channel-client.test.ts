@@ -25,7 +25,7 @@ function channelPair() {
 const write = (requestId: string): DbRequest => ({
   type: 'write',
   requestId,
-  op: { kind: 'delete', collection: 'items', id: 'x' },
+  intents: [{ kind: 'delete', collection: 'items', id: 'x' }],
 });
 
 /** A leader whose requests and subscriptions are recorded; `answer` false leaves requests unanswered. */

@@ -15,8 +15,15 @@
  *    so across leader changes. Every `watch*` returns its unsubscribe function.
  * 5. **Sync is part of the database.** `db.sync`, `db.subscribe` and the refused-writes log work in every tab;
  *    the leader tab's worker runs the sync client (see `sync.ts`).
+ * 6. **`can` answers at once.** The permissions the relay sent are known (or known to be absent) before
+ *    `openDatabase` resolves, and followed afterwards in every tab (see `permissions.ts`).
+ *
+ * Longer than 400 lines because it is the package's public surface: the documented types of the database, its
+ * collections and transactions read best beside the one function that builds them.
  */
 import {
+  bindCollectionWrites,
+  checkIntent,
   type DocId,
   type DocOf,
   type Filter,
@@ -24,12 +31,13 @@ import {
   LoamError,
   type NewDocOf,
   type PatchOf,
+  type Permissions,
   type QueryOptions,
   q,
   type Schema,
-  ValidationError,
   type Value,
-  validate,
+  type WriteIntent,
+  writeIntent,
 } from '@loam/core';
 import {
   type BeginResult,
@@ -39,7 +47,6 @@ import {
   type TxOp,
   type WatchEvent,
   type WatchSpec,
-  type WriteOp,
 } from '@loam/db-worker';
 import {
   type AggregateFn,
@@ -51,7 +58,10 @@ import {
 } from '@loam/store';
 import { type Connection, openConnection, type Role } from './connection';
 import type { LockManagerLike } from './leader-election';
+import { canWrite, type WriteCheck } from './permissions';
 import { createSyncApi, type SyncControls, type SyncOptions, type SyncSubscription } from './sync';
+
+export type { AggregateFn, SqlRow, SqlValue } from '@loam/store';
 
 /** Collection names of schema `S`. */
 export type CollectionName<S extends Schema> = keyof S['collections'] & string;
@@ -74,13 +84,25 @@ export interface AggregateOptions {
   readonly aggregates: { readonly [name: string]: { readonly fn: AggregateFn; readonly field?: string } };
 }
 
-/** Writes and reads of one collection; inside a transaction they are part of it. */
+/**
+ * Writes and reads of one collection; inside a transaction they are part of it. Each write is a `@loam/core` write
+ * intent, checked against the schema here (`validation_failed` before anything is sent) and again by the worker.
+ */
 export interface CollectionWrites<S extends Schema, C extends CollectionName<S>> {
   /** Inserts a document (its id is generated as a UUIDv7 unless given); resolves with its id. */
   insert(doc: NewDocOf<S, C>): Promise<DocId>;
   /** Inserts several documents in one transaction; resolves with their ids in order. */
   insertMany(docs: readonly NewDocOf<S, C>[]): Promise<DocId[]>;
-  /** Sets the fields in `patch`; `undefined` clears an optional field. Rejects `not_found` for a missing document. */
+  /**
+   * Creates document `id` from `doc` when none exists, else sets the fields `doc` carries (required fields are then
+   * required only for the create). Resolves with `id`.
+   */
+  upsert(id: string, doc: NewDocOf<S, C>): Promise<DocId>;
+  /**
+   * Sets the fields in `patch`; `undefined` clears an optional field. A key may be a dotted path into an object
+   * field (`{ 'address.city': 'Paris' }`): only that path is written, so another device's concurrent edit of
+   * `address.zip` is kept too. Rejects `not_found` for a missing document.
+   */
   update(id: string, patch: PatchOf<S, C>): Promise<void>;
   delete(id: string): Promise<void>;
   /** Adds `by` (an integer, default 1, may be negative) to a counter; concurrent increments all count. */
@@ -175,6 +197,20 @@ export interface Database<S extends Schema> {
     listener: (rows: RefusedWrite[]) => void,
     onError?: (error: LoamError) => void,
   ): Unsubscribe;
+  /**
+   * Whether the relay would accept `check` (an insert, an update by a patch, or a delete), judged on this device
+   * with the permissions the relay sent for the current token and the relay's own rules code: for hiding actions
+   * the user may not take. The relay still checks every write. `true` while no permissions are known (the relay
+   * never sent any, or the database does not sync). See `permissions.ts`.
+   */
+  can<C extends CollectionName<S>>(collection: C, check: WriteCheck<S, C>): boolean;
+  /**
+   * The permissions the relay last sent for the token (kept across restarts, so known offline), or `null` while
+   * none are known. A new object each time new ones arrive.
+   */
+  readonly permissions: Permissions | null;
+  /** Called each time new permissions arrive (in every tab). Returns the unsubscribe function. */
+  onPermissionsChange(listener: () => void): Unsubscribe;
   /** Called when this tab's role or its leader changes. Returns the unsubscribe function. */
   onLeaderChange(listener: () => void): Unsubscribe;
   /** Stops this tab's live queries; in the leader tab, closes the worker (another tab takes over). */
@@ -247,44 +283,29 @@ export async function openDatabase<const S extends Schema>(
   });
   const { schema } = options;
 
-  function check(collection: string, value: unknown, mode: 'insert' | 'patch'): void {
-    const problems = validate(getCollection(schema, collection), value, mode);
-    if (problems.length > 0) throw new ValidationError(collection, problems);
-  }
-
+  /**
+   * The writes and reads of collection `name`: `runAll` runs checked intents (as one request, or one by one inside a
+   * transaction) and resolves with their documents' ids; `read` serves `get` and `find`.
+   */
   function writes<C extends CollectionName<S>>(
     name: C,
-    write: (op: WriteOp) => Promise<unknown>,
+    runAll: (intents: readonly WriteIntent[]) => Promise<DocId[]>,
     read: (op: Extract<TxOp, { kind: 'get' | 'find' }>) => Promise<unknown>,
   ): CollectionWrites<S, C> {
     getCollection(schema, name);
-    const idOp = { collection: name } as const;
-    const run = async (op: WriteOp) => {
-      await write(op);
+    const checked = (intents: readonly WriteIntent[]) => {
+      for (const intent of intents) checkIntent(schema, intent);
+      return runAll(intents);
     };
+    const one = async (intent: WriteIntent) => (await checked([intent]))[0] as DocId;
+    const methods: Omit<CollectionWrites<S, C>, 'insertMany' | 'get' | 'find'> = bindCollectionWrites(
+      name,
+      one,
+    ) as unknown as Omit<CollectionWrites<S, C>, 'insertMany' | 'get' | 'find'>;
     return {
-      async insert(doc) {
-        check(name, doc, 'insert');
-        return (await write({ kind: 'insert', ...idOp, doc: doc as Record<string, unknown> })) as DocId;
-      },
-      async insertMany(docs) {
-        for (const doc of docs) check(name, doc, 'insert');
-        return (await write({
-          kind: 'insertMany',
-          ...idOp,
-          docs: docs as readonly Record<string, unknown>[],
-        })) as DocId[];
-      },
-      async update(id, patch) {
-        check(name, patch, 'patch');
-        await run({ kind: 'update', ...idOp, id, patch: patch as Record<string, unknown> });
-      },
-      delete: (id) => run({ kind: 'delete', ...idOp, id }),
-      increment: (id, field, by = 1) => run({ kind: 'increment', ...idOp, id, field, by }),
-      listInsert: (id, field, index, items) => run({ kind: 'listInsert', ...idOp, id, field, index, items }),
-      listDelete: (id, field, index, count) => run({ kind: 'listDelete', ...idOp, id, field, index, count }),
-      textInsert: (id, field, index, text) => run({ kind: 'textInsert', ...idOp, id, field, index, text }),
-      textDelete: (id, field, index, count) => run({ kind: 'textDelete', ...idOp, id, field, index, count }),
+      ...methods,
+      insertMany: (docs) =>
+        checked(docs.map((doc) => writeIntent.insert(name, doc as Record<string, unknown>))),
       async get(id) {
         const doc = await read({ kind: 'get', collection: name, id });
         return (doc ?? undefined) as DocOf<S, C> | undefined;
@@ -296,6 +317,18 @@ export async function openDatabase<const S extends Schema>(
   }
 
   const request = (r: DbRequest) => connection.request(r);
+
+  let permissions: Permissions | null = null;
+  const permissionListeners = new Set<() => void>();
+  await new Promise<void>((resolve) => {
+    connection.subscribe({ kind: 'permissions' }, (event: WatchEvent) => {
+      if (event.kind !== 'permissions') return;
+      resolve();
+      if (JSON.stringify(event.permissions) === JSON.stringify(permissions)) return;
+      permissions = event.permissions;
+      for (const listener of [...permissionListeners]) listener();
+    });
+  });
 
   function watchRows(
     spec: WatchSpec,
@@ -317,7 +350,7 @@ export async function openDatabase<const S extends Schema>(
   function collection<C extends CollectionName<S>>(name: C): Collection<S, C> {
     const base = writes(
       name,
-      (op) => request({ type: 'write', requestId: requestId(), op }),
+      async (intents) => (await request({ type: 'write', requestId: requestId(), intents })) as DocId[],
       (op) => request({ type: 'read', op }),
     );
     return {
@@ -362,7 +395,12 @@ export async function openDatabase<const S extends Schema>(
       if (begun.committed) return begun.result as T;
       const { txId } = begun;
       const call = (op: TxOp) => request({ type: 'tx', txId, op });
-      const tx: Transaction<S> = { collection: (name) => writes(name, call, call) };
+      const callAll = async (intents: readonly WriteIntent[]) => {
+        const ids: DocId[] = [];
+        for (const intent of intents) ids.push((await call(intent)) as DocId);
+        return ids;
+      };
+      const tx: Transaction<S> = { collection: (name) => writes(name, callAll, call) };
       const leaderLost = (error: unknown) =>
         error instanceof LoamError &&
         error.code === 'transaction_unknown' &&
@@ -417,6 +455,16 @@ export async function openDatabase<const S extends Schema>(
         (rows) => listener(rows as unknown as RefusedWrite[]),
         onError,
       );
+    },
+    can: (name, check) => canWrite(schema, permissions, name, check as WriteCheck<Schema, string>),
+    get permissions() {
+      return permissions;
+    },
+    onPermissionsChange(listener) {
+      permissionListeners.add(listener);
+      return () => {
+        permissionListeners.delete(listener);
+      };
     },
     onLeaderChange: (listener) => connection.onLeaderChange(listener),
     close: () => connection.close(),

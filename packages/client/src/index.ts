@@ -7,4 +7,5 @@ export * from './connection';
 export * from './database';
 export * from './errors';
 export * from './leader-election';
+export * from './permissions';
 export * from './sync';

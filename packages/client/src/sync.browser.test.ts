@@ -20,7 +20,7 @@ const rules: Rules = {
         write: true,
         insert: true,
         delete: true,
-        fields: { write: ['title', 'n'] },
+        fields: { write: ['title', 'n', 'place'] },
       },
     ],
   },
@@ -152,6 +152,57 @@ it('shows a refused write in a follower tab and reverts it; stop/start from a fo
   await inApp(other, (app) => app.notes.insert({ title: 'from the other till', n: 2 }));
   await untilApp(follower, (app) => app.live('all').some((d) => d.title === 'from the other till'));
   await untilApp(follower, (app) => app.status()?.connected === true && app.status()?.pendingUploads === 0);
+});
+
+it('loses no write after a failed transaction ran beside a committed one (the two devices agree on 4)', async () => {
+  const a = await openDevice('rewind', 'till-e', 3);
+  const b = await openDevice('rewind', 'till-f', 3);
+  const id = await inApp(a, async (app) => {
+    const note = await app.notes.insert({ title: '1', n: 3 });
+    const first = app.db.transaction(async (tx) => {
+      await tx.collection('notes').update(note, { title: '2' });
+      await tx.collection('notes').update(note, { title: '3' });
+    });
+    const second = app.db.transaction(async (tx) => {
+      await tx.collection('notes').update('no-such-note', { title: 'x' });
+    });
+    await first;
+    await second.catch(() => undefined);
+    return note;
+  });
+  await untilApp(b, (app, note) => app.live('all').some((d) => d.id === note && d.title === '3'), id);
+  await inApp(a, (app, note) => app.notes.update(note, { title: '4' }), id);
+  await untilApp(b, (app, note) => app.live('all').some((d) => d.id === note && d.title === '4'), id);
+  await untilApp(a, (app) => app.status()?.pendingUploads === 0);
+  expect(await titles(a)).toEqual(['4']);
+  expect(await titles(b)).toEqual(['4']);
+});
+
+it('keeps both edits when two offline devices change different paths of one object', async () => {
+  const a = await openDevice('paths', 'till-g', 4);
+  const b = await openDevice('paths', 'till-h', 4);
+  const id = await inApp(a, (app) =>
+    app.notes.insert({ title: 'Ada', n: 4, place: { city: 'Lyon', zip: '69001' } }),
+  );
+  await untilApp(b, (app, note) => app.live('all').some((d) => d.id === note), id);
+  await a.context().setOffline(true);
+  await b.context().setOffline(true);
+  await untilApp(a, (app) => app.status()?.state === 'offline');
+  await untilApp(b, (app) => app.status()?.state === 'offline');
+  await inApp(a, (app, note) => app.notes.update(note, { 'place.city': 'Paris' }), id);
+  await inApp(b, (app, note) => app.notes.update(note, { 'place.zip': '75001' }), id);
+  await a.context().setOffline(false);
+  await b.context().setOffline(false);
+  for (const page of [a, b])
+    await untilApp(
+      page,
+      (app) => app.live('all')[0]?.place?.city === 'Paris' && app.live('all')[0]?.place?.zip === '75001',
+    );
+  expect(
+    await inApp(a, (app) => app.failure(() => app.notes.update('x', { 'place.country': 'FR' } as never))),
+  ).toMatchObject({
+    code: 'validation_failed',
+  });
 });
 
 it('without sync options, db.sync is stopped and start() rejects with sync_not_configured', async () => {

@@ -3,44 +3,34 @@
  * against its `globalThis.app`. Not part of the package's API.
  */
 import type { BrowserContext, Page } from 'playwright-core';
+import { inPageGlobal, pageGlobalReady, untilPageGlobal } from '../../../test/browser/page-globals';
 import type { App } from './app';
 
 /** URL path of the test page. */
 export const APP_PAGE = '/packages/client/test-pages/app.html';
 
-/**
- * Runs `fn(app, arg)` in the page and returns its result. `fn` is sent as source text: it may use only its
- * parameters and browser globals, never variables of the test file.
- */
+/** Runs `fn(app, arg)` in the page and returns its result (see `inPageGlobal`). */
 export function inApp<T, A = null>(
   page: Page,
   fn: (app: App, arg: A) => T | Promise<T>,
   arg?: A,
 ): Promise<T> {
-  return page.evaluate(
-    ([source, a]) => new Function(`return (${source})`)()((globalThis as unknown as { app: App }).app, a),
-    [fn.toString(), arg ?? null] as const,
-  ) as Promise<T>;
+  return inPageGlobal(page, 'app', fn, arg);
 }
 
 /** Waits until `predicate(app, arg)` is true in the page (polling), or fails after `timeoutMs`. */
-export async function untilApp<A = null>(
+export function untilApp<A = null>(
   page: Page,
   predicate: (app: App, arg: A) => boolean,
   arg?: A,
   timeoutMs = 20_000,
 ): Promise<void> {
-  await page.waitForFunction(
-    ([source, a]) => new Function(`return (${source})`)()((globalThis as unknown as { app: App }).app, a),
-    [predicate.toString(), arg ?? null] as const,
-    { timeout: timeoutMs, polling: 20 },
-  );
+  return untilPageGlobal(page, 'app', predicate, arg, timeoutMs);
 }
 
 /** Waits until the page's database is open (`globalThis.app` exists). */
-export async function appReady(page: Page): Promise<Page> {
-  await page.waitForFunction(() => 'app' in globalThis, undefined, { timeout: 20_000 });
-  return page;
+export function appReady(page: Page): Promise<Page> {
+  return pageGlobalReady(page, 'app');
 }
 
 /**

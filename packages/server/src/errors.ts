@@ -3,33 +3,17 @@
  * `error` frames, the HTTP API's error bodies and `ack.refused`.
  */
 import { LoamError } from '@loam/core';
+import { RefusalCode, WireErrorCode } from '@loam/sync';
 
-/** Stable codes of the server's errors and refusals. */
+/**
+ * Stable codes of the server's errors and refusals. The codes a device sees (`error` frames, `ack.refused`) are
+ * `@loam/sync`'s `WireErrorCode` and `RefusalCode`, taken from there; the others are the server's own.
+ */
 export const ServerErrorCode = {
+  ...WireErrorCode,
+  ...RefusalCode,
   /** The configuration file or environment is unusable; the message names the key. */
   configInvalid: 'config_invalid',
-  /** No token was given and anonymous sign-in is off. */
-  authRequired: 'auth_required',
-  /** The token is malformed, badly signed, of a disallowed algorithm, unknown `kid`, wrong `iss`/`aud`. */
-  authInvalid: 'auth_invalid',
-  /** The token has expired. */
-  authExpired: 'auth_expired',
-  /** The client's schema version differs from the server's. */
-  schemaMismatch: 'schema_mismatch',
-  /** A limit (batch size, connections per user) was exceeded. */
-  limitExceeded: 'limit_exceeded',
-  /** A subscription the user's rules do not allow (unknown collection, hidden field in filter or sort). */
-  subscriptionDenied: 'subscription_denied',
-  /** A message that is valid but not allowed at this point (anything before `hello`, a second `hello`). */
-  protocolOrder: 'protocol_order',
-  /** The replica id is bound to another user, or an op carries another replica's id. */
-  replicaMismatch: 'replica_mismatch',
-  /** A pushed op's timestamp is beyond the clock skew bound. */
-  clockSkew: 'clock_skew',
-  /** A pushed op's values break the schema. */
-  schemaInvalid: 'schema_invalid',
-  /** A pushed op follows a refused op on the same document in the same batch. */
-  dependsOnRefused: 'depends_on_refused',
   /** The HTTP request is malformed or breaks the schema. */
   badRequest: 'bad_request',
   /** The service credentials are missing or wrong. */
@@ -38,10 +22,8 @@ export const ServerErrorCode = {
   notFound: 'not_found',
   /** An HTTP insert used the id of a live document. */
   alreadyExists: 'already_exists',
-  /** The WebSocket upgrade came from an Origin that is not allowed. */
-  originDenied: 'origin_denied',
   /** The server's storage failed or is unusable. */
-  storage: 'server_storage',
+  storage: WireErrorCode.serverStorage,
 } as const;
 export type ServerErrorCode = (typeof ServerErrorCode)[keyof typeof ServerErrorCode];
 

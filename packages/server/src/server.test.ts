@@ -51,6 +51,29 @@ describe('handshake', () => {
     expect((await c.closed).code).toBe(1008);
   });
 
+  it('tells a device how far its op ids went, and never acknowledges an op id it holds with other content', async () => {
+    const device = testDevice();
+    const token = await mintToken({ sub: 'ann', role: 'manager' });
+    const first = await client();
+    expect((await first.hello({ replica: device.replica, token })).replicaSeq).toBe(0);
+    const { id, ops } = device.insert('orders', { storeId: 's1', owner: 'ann', total: 5 });
+    const inc = device.increment('orders', id, 'qty', 2);
+    expect((await first.push(1, [...ops, ...inc])).accepted).toHaveLength(2);
+    first.close();
+
+    const again = await client();
+    expect((await again.hello({ replica: device.replica, token })).replicaSeq).toBe(2);
+    const reused = { ...inc[0]!, by: 9 } as (typeof inc)[number];
+    const other = device.insert('orders', { storeId: 's1', owner: 'ann', total: 1 });
+    const ack = await again.push(2, [...ops, reused, ...other.ops]);
+    expect(ack.accepted).toEqual([ops[0]!.id]);
+    expect(ack.refused).toMatchObject([{ op: reused.id, doc: id, code: 'op_id_reused' }]);
+    const authoritative = await again.next('docs', (m) => m.docs.some((d) => d.id === id));
+    expect(authoritative.docs[0]?.mode).toBe('replace');
+    expect(decoded(authoritative)[0]?.qty).toBe(2);
+    expect(await server.store.getDoc('orders', other.id)).toBeUndefined();
+  });
+
   it('signs in anonymously when the server allows it', async () => {
     const c = await client();
     const device = testDevice();

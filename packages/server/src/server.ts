@@ -22,6 +22,7 @@ import { createWebhooks, type Webhooks } from './http/webhooks';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { createRelay, type Relay } from './relay/relay';
 import { createSession, type Session } from './relay/session';
+import { createWsTransport } from './relay/transport-ws';
 import { openServerStore } from './storage/open-store';
 import type { ServerStore } from './storage/server-store';
 
@@ -159,7 +160,7 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
         alive.set(ws, true);
         ws.on('pong', () => alive.set(ws, true));
         metrics.connections++;
-        const session = createSession(ws, {
+        const session = createSession(createWsTransport(ws), {
           relay,
           store,
           verifier,

@@ -62,14 +62,6 @@ export interface SerializedStoreError {
   readonly sqliteCode?: number;
 }
 
-/** Plain-data form of a store error; `rebuildStoreError` turns it back into an instance. */
-export function serializeStoreError(error: LoamError): SerializedStoreError {
-  const sqliteCode = error instanceof StorageError ? error.sqliteCode : undefined;
-  return sqliteCode === undefined
-    ? { name: error.name, code: error.code, message: error.message }
-    : { name: error.name, code: error.code, message: error.message, sqliteCode };
-}
-
 /** Rebuilds a `StorageError` (same `code`, message and `sqliteCode`) from its serialized form. */
 export function rebuildStoreError(data: SerializedStoreError): StorageError {
   const code = Object.values(StoreErrorCode).find((c) => c === data.code) ?? StoreErrorCode.sql;

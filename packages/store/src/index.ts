@@ -14,7 +14,8 @@ export {
 } from './engine/doc-rows';
 export * from './engine/engine';
 export * from './engine/live-result';
-export { aggregateSql, columnOf, type EngineOptions, findSql, openEngine } from './engine/open-engine';
+export { type EngineOptions, openEngine } from './engine/open-engine';
+export { aggregateSql, columnOf, findSql } from './engine/queries';
 export { columnPaths, docTable, migrationSql, prepareTables } from './engine/tables';
 export * from './errors';
 export * from './query/sql-compiler';

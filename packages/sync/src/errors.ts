@@ -2,15 +2,13 @@
  * Every error raised by `@loam/sync`. Each carries a stable `code`; the same codes travel in `error` frames.
  */
 import { LoamError } from '@loam/core';
+import { WireErrorCode } from './protocol/codes';
 
-/** Stable codes of protocol and sync errors. */
+/** Stable codes of protocol errors (the same codes travel in `error` frames, see `protocol/codes.ts`). */
 export const SyncErrorCode = {
-  /** A frame that is not a valid message (malformed, truncated, wrong field types, unknown type). */
-  frameInvalid: 'frame_invalid',
-  /** A frame larger than the configured limit. */
-  frameTooLarge: 'frame_too_large',
-  /** A frame of a protocol version this build does not speak. */
-  protocolVersion: 'protocol_version',
+  frameInvalid: WireErrorCode.frameInvalid,
+  frameTooLarge: WireErrorCode.frameTooLarge,
+  protocolVersion: WireErrorCode.protocolVersion,
 } as const;
 export type SyncErrorCode = (typeof SyncErrorCode)[keyof typeof SyncErrorCode];
 
@@ -40,6 +38,11 @@ export const SyncClientErrorCode = {
   applyFailed: 'apply_failed',
   /** The transport reported a failure (text frame, socket error). */
   transportFailed: 'transport_failed',
+  /**
+   * This device's database was restored from an older copy (the relay holds op ids it had already used): the
+   * client moved its op sequence past them and renumbered the unsynced writes that collided, which upload as usual.
+   */
+  replicaRestored: 'replica_restored',
 } as const;
 export type SyncClientErrorCode = (typeof SyncClientErrorCode)[keyof typeof SyncClientErrorCode];
 

@@ -4,6 +4,8 @@ import { defineSchema, f } from '@loam/core';
 export const deviceSchema = defineSchema({
   version: 1,
   collections: {
-    notes: { fields: { title: f.string(), store: f.number({ indexed: true }) } },
+    notes: {
+      fields: { title: f.string(), store: f.number({ indexed: true }), count: f.counter(), memo: f.text() },
+    },
   },
 });

@@ -38,7 +38,7 @@ it('keeps retrying while the previous worker still holds the files, then serves 
   await api.request({
     type: 'write',
     requestId: 'r',
-    op: { kind: 'insert', collection: 'items', doc: { name: 'a' } },
+    intents: [{ kind: 'insert', collection: 'items', doc: { name: 'a' } }],
   });
   expect(
     await api.request({ type: 'read', op: { kind: 'find', query: { collection: 'items' } } }),

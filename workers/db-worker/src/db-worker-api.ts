@@ -49,7 +49,7 @@ export interface DbWorkerDeps {
   readonly transactionIdleMs?: number;
   /** Creates the sync client (default: `createSyncClient` of `@loam/sync`, over the global `WebSocket`). */
   readonly createSyncClient?: (
-    options: Pick<SyncClientOptions, 'engine' | 'url' | 'getToken'> & { readonly url: string },
+    options: Pick<SyncClientOptions, 'store' | 'url' | 'getToken'> & { readonly url: string },
   ) => SyncClient;
 }
 
@@ -153,6 +153,8 @@ export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
   ): () => void {
     if (spec.kind === 'syncStatus')
       return host.watchStatus((status) => listener({ kind: 'syncStatus', status }));
+    if (spec.kind === 'permissions')
+      return host.watchPermissions((permissions) => listener({ kind: 'permissions', permissions }));
     return opened.watch(spec, listener);
   }
 
@@ -160,7 +162,7 @@ export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
     if (!request.sync) return createSyncHost(undefined);
     if (!getToken) throw new SyncNotConfiguredError();
     const client = (deps.createSyncClient ?? createSyncClient)({
-      engine: opened,
+      store: opened.syncStore,
       url: request.sync.url,
       getToken,
     });

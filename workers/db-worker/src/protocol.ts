@@ -4,7 +4,8 @@
  * {@link DbRequestHandler}.
  *
  * Invariants:
- * 1. **Writes are idempotent.** Every `write` and `begin` carries a `requestId` chosen by the caller. A request
+ * 1. **Writes are idempotent.** Writes are `@loam/core` write intents, carried as they are. Every `write` and
+ *    `begin` carries a `requestId` chosen by the caller. A request
  *    whose id already committed is not applied again: it resolves with the result recorded the first time. A
  *    caller that lost a reply (its leader tab closed) resends the same request, with the same id, to the next
  *    leader.
@@ -14,59 +15,12 @@
  *    session's callback, or {@link TRANSACTION_IDLE_MS} without a call undoes all of it.
  * 3. **Reads are side-effect free** and may be resent freely.
  */
-import type { Filter, Query, Schema, Value } from '@loam/core';
+import type { Filter, Permissions, Query, Schema, WriteIntent } from '@loam/core';
 import type { AggregateSpec, LiveQueryEvent, LiveQuerySpec, SqlValue } from '@loam/store';
 import type { SyncStatus } from '@loam/sync';
 
 /** A transaction with no call for this long is rolled back (its tab probably went away). */
 export const TRANSACTION_IDLE_MS = 10_000;
-
-/** One write, as run inside a transaction. */
-export type WriteOp =
-  | { readonly kind: 'insert'; readonly collection: string; readonly doc: Record<string, unknown> }
-  | {
-      readonly kind: 'insertMany';
-      readonly collection: string;
-      readonly docs: readonly Record<string, unknown>[];
-    }
-  | {
-      readonly kind: 'update';
-      readonly collection: string;
-      readonly id: string;
-      readonly patch: Record<string, unknown>;
-    }
-  | { readonly kind: 'delete'; readonly collection: string; readonly id: string }
-  | {
-      readonly kind: 'increment';
-      readonly collection: string;
-      readonly id: string;
-      readonly field: string;
-      readonly by: number;
-    }
-  | {
-      readonly kind: 'listInsert';
-      readonly collection: string;
-      readonly id: string;
-      readonly field: string;
-      readonly index: number;
-      readonly items: Value[];
-    }
-  | {
-      readonly kind: 'listDelete' | 'textDelete';
-      readonly collection: string;
-      readonly id: string;
-      readonly field: string;
-      readonly index: number;
-      readonly count: number;
-    }
-  | {
-      readonly kind: 'textInsert';
-      readonly collection: string;
-      readonly id: string;
-      readonly field: string;
-      readonly index: number;
-      readonly text: string;
-    };
 
 /** One read; `get` and `find` inside a transaction see its own earlier writes. */
 export type ReadOp =
@@ -75,8 +29,8 @@ export type ReadOp =
   | { readonly kind: 'aggregate'; readonly spec: AggregateSpec }
   | { readonly kind: 'sql'; readonly sql: string; readonly params?: readonly SqlValue[] };
 
-/** Operations allowed inside a transaction session. */
-export type TxOp = WriteOp | Extract<ReadOp, { kind: 'get' | 'find' }>;
+/** Operations allowed inside a transaction session: a write intent of `@loam/core`, or a read. */
+export type TxOp = WriteIntent | Extract<ReadOp, { kind: 'get' | 'find' }>;
 
 /**
  * A call on the sync client hosted beside the engine (see `sync-host.ts`). Every one may be resent to a new leader:
@@ -90,7 +44,8 @@ export type SyncOp =
 
 /** Every request a worker serves (live queries apart: they are subscriptions, see `DbWorkerApi.watch`). */
 export type DbRequest =
-  | { readonly type: 'write'; readonly requestId: string; readonly op: WriteOp }
+  /** Write intents run as one transaction; resolves with their documents' ids, in order. */
+  | { readonly type: 'write'; readonly requestId: string; readonly intents: readonly WriteIntent[] }
   | { readonly type: 'read'; readonly op: ReadOp }
   | { readonly type: 'sync'; readonly op: SyncOp }
   | { readonly type: 'begin'; readonly requestId: string }
@@ -148,11 +103,18 @@ export interface StorageReport {
   readonly persistent: boolean;
 }
 
-/** What a subscription watches, as sent to the worker: a live query, or the sync status. */
-export type WatchSpec = LiveQuerySpec | { readonly kind: 'syncStatus' };
+/**
+ * What a subscription watches, as sent to the worker: a live query, the sync status, or the permissions the relay
+ * sent for the session's token.
+ */
+export type WatchSpec = LiveQuerySpec | { readonly kind: 'syncStatus' } | { readonly kind: 'permissions' };
 
 /**
- * What a subscription's listener receives: live query events, or for `syncStatus` the whole status each time it
- * changes (the first event is the current status).
+ * What a subscription's listener receives: live query events; for `syncStatus` the whole status each time it
+ * changes; for `permissions` the relay's permissions (`null` while none are known, or without sync). The first
+ * event of the last two is the current value.
  */
-export type WatchEvent = LiveQueryEvent | { readonly kind: 'syncStatus'; readonly status: SyncStatus };
+export type WatchEvent =
+  | LiveQueryEvent
+  | { readonly kind: 'syncStatus'; readonly status: SyncStatus }
+  | { readonly kind: 'permissions'; readonly permissions: Permissions | null };

@@ -36,10 +36,10 @@ it('applies a write resent with the same requestId once, answering with the firs
   const write: DbRequest = {
     type: 'write',
     requestId: 'r-1',
-    op: { kind: 'insert', collection: 'items', doc: { name: 'apple', qty: 1 } },
+    intents: [{ kind: 'insert', collection: 'items', doc: { name: 'apple', qty: 1 } }],
   };
   const first = await handle(write);
-  expect(await handle(write)).toBe(first);
+  expect(await handle(write)).toEqual(first);
   expect(await names()).toEqual(['apple']);
 });
 

@@ -18,7 +18,6 @@ import {
   type SyncOp,
   TRANSACTION_IDLE_MS,
   type TxOp,
-  type WriteOp,
 } from './protocol';
 
 /** Options of {@link createRequestHandler}. */
@@ -54,41 +53,10 @@ interface Session {
 
 class RolledBack extends Error {}
 
-/** Runs one write on `tx` and returns its result (the id for `insert`, ids for `insertMany`, else null). */
-export async function runWrite(tx: EngineWrites, op: WriteOp): Promise<unknown> {
-  switch (op.kind) {
-    case 'insert':
-      return await tx.insert(op.collection, op.doc);
-    case 'insertMany':
-      return await tx.insertMany(op.collection, op.docs);
-    case 'update':
-      await tx.update(op.collection, op.id, op.patch);
-      return null;
-    case 'delete':
-      await tx.delete(op.collection, op.id);
-      return null;
-    case 'increment':
-      await tx.increment(op.collection, op.id, op.field, op.by);
-      return null;
-    case 'listInsert':
-      await tx.listInsert(op.collection, op.id, op.field, op.index, op.items);
-      return null;
-    case 'listDelete':
-      await tx.listDelete(op.collection, op.id, op.field, op.index, op.count);
-      return null;
-    case 'textInsert':
-      await tx.textInsert(op.collection, op.id, op.field, op.index, op.text);
-      return null;
-    case 'textDelete':
-      await tx.textDelete(op.collection, op.id, op.field, op.index, op.count);
-      return null;
-  }
-}
-
 async function runTxOp(tx: EngineWrites, op: TxOp): Promise<unknown> {
   if (op.kind === 'get') return (await tx.get(op.collection, op.id)) ?? null;
   if (op.kind === 'find') return await tx.find(op.query);
-  return await runWrite(tx, op);
+  return await tx.write(op);
 }
 
 async function runRead(engine: Engine, op: ReadOp): Promise<unknown> {
@@ -194,7 +162,9 @@ export function createRequestHandler(engine: Engine, options: RequestHandlerOpti
   const handle: DbRequestHandler = async (request: DbRequest) => {
     switch (request.type) {
       case 'write':
-        return await engine.transaction((tx) => runWrite(tx, request.op), { requestId: request.requestId });
+        return await engine.transaction((tx) => tx.writeAll(request.intents), {
+          requestId: request.requestId,
+        });
       case 'read':
         return await runRead(engine, request.op);
       case 'begin':
@@ -215,9 +185,7 @@ export function createRequestHandler(engine: Engine, options: RequestHandlerOpti
   };
 
   const handleOnce: DbRequestHandler = async (request: DbRequest) =>
-    request.type === 'write'
-      ? await engine.transaction((tx) => runWrite(tx, request.op))
-      : await handle(request);
+    request.type === 'write' ? await engine.writeAll(request.intents) : await handle(request);
 
   return {
     handle,

@@ -8,24 +8,24 @@
  * 2. **`subscribe` answers only once the subscription is persisted**, so a `ready` or `unsubscribe` resent to the
  *    next leader finds it.
  * 3. **`ready` always resolves.** For a subscription this worker did not see being made (it was made on a
- *    previous leader), it settles from the persisted subscriptions: `synced` if it synced once, else when it does;
- *    `unsubscribed` when it is no longer kept (ended, or refused by the server on the previous leader).
+ *    previous leader), it settles from the persisted subscriptions: `synced` if it synced once, `denied` if the
+ *    relay refused it, else when it does; `unsubscribed` when it is no longer kept.
  * 4. **Without sync**, `status` is {@link STOPPED_SYNC_STATUS}, `stop` does nothing, and every other call
  *    rejects with `sync_not_configured`.
  */
-import type { SubscriptionHandle, SubscriptionOutcome, SyncClient, SyncStatus } from '@loam/sync';
+import type { Permissions } from '@loam/core';
+import {
+  INITIAL_SYNC_STATUS,
+  type SubscriptionHandle,
+  type SubscriptionOutcome,
+  type SyncClient,
+  type SyncStatus,
+} from '@loam/sync';
 import { SyncNotConfiguredError } from './errors';
 import type { SyncOp } from './protocol';
 
 /** The status of a database that does not sync (or whose sync client never started). */
-export const STOPPED_SYNC_STATUS: SyncStatus = Object.freeze({
-  state: 'stopped',
-  connected: false,
-  pendingUploads: 0,
-  lastSyncedAt: null,
-  downloading: null,
-  lastError: null,
-});
+export const STOPPED_SYNC_STATUS: SyncStatus = INITIAL_SYNC_STATUS;
 
 /** A worker's sync client, as the request handler and the live subscriptions reach it. */
 export interface SyncHost {
@@ -33,6 +33,11 @@ export interface SyncHost {
   handle(op: SyncOp): Promise<unknown>;
   /** Calls `listener` with the current status now, then with each new one. Returns the unsubscribe function. */
   watchStatus(listener: (status: SyncStatus) => void): () => void;
+  /**
+   * Calls `listener` with the permissions the relay last sent (persisted; `null` when none, or without sync), then
+   * with each new value. Returns the unsubscribe function.
+   */
+  watchPermissions(listener: (permissions: Permissions | null) => void): () => void;
   /** Stops the sync client (before the engine closes). Idempotent. */
   close(): Promise<void>;
 }
@@ -55,6 +60,10 @@ export function createSyncHost(client: SyncClient | undefined): SyncHost {
         listener(STOPPED_SYNC_STATUS);
         return () => undefined;
       },
+      watchPermissions(listener) {
+        listener(null);
+        return () => undefined;
+      },
       close: async () => undefined,
     };
   }
@@ -63,14 +72,15 @@ export function createSyncHost(client: SyncClient | undefined): SyncHost {
     return (await client?.subscriptions())?.find((s) => s.id === id);
   }
 
-  async function handleFor(id: string): Promise<SubscriptionHandle | undefined> {
-    const known = handles.get(id);
-    if (known) return known;
+  /** How `ready` settles for a subscription this worker did not see being made (made on a previous leader). */
+  async function outcomeOf(id: string): Promise<SubscriptionOutcome> {
     const info = await persisted(id);
-    if (!info || !client) return undefined;
+    if (!info || !client) return UNSUBSCRIBED;
+    if (info.denied) return { status: 'denied', ...info.denied };
+    if (info.synced) return { status: 'synced' };
     const handle = client.subscribe(info.query.collection, info.query.filter);
     handles.set(id, handle);
-    return handle;
+    return handle.ready;
   }
 
   return {
@@ -90,24 +100,42 @@ export function createSyncHost(client: SyncClient | undefined): SyncHost {
         case 'subscribe': {
           const handle = client.subscribe(op.collection, op.filter);
           handles.set(handle.id, handle);
-          await client.subscriptions();
+          await handle.saved;
           return handle.id;
         }
         case 'ready': {
-          const handle = await handleFor(op.id);
-          return handle ? await handle.ready : UNSUBSCRIBED;
+          const handle = handles.get(op.id);
+          return handle ? await handle.ready : await outcomeOf(op.id);
         }
-        case 'unsubscribe': {
-          const handle = await handleFor(op.id);
+        case 'unsubscribe':
           handles.delete(op.id);
-          await handle?.unsubscribe();
+          await client.unsubscribe(op.id);
           return null;
-        }
       }
     },
     watchStatus(listener) {
       listener(client.status());
       return client.onStatus(listener);
+    },
+    watchPermissions(listener) {
+      let active = true;
+      let newer = false;
+      const stop = client.onPermissions((permissions) => {
+        newer = true;
+        if (active) listener(permissions);
+      });
+      client.permissions().then(
+        (stored) => {
+          if (active && !newer) listener(stored);
+        },
+        () => {
+          if (active && !newer) listener(null);
+        },
+      );
+      return () => {
+        active = false;
+        stop();
+      };
     },
     close() {
       closing ??= client.stop();

@@ -1,6 +1,6 @@
 /**
  * Opens this terminal's database with sync to the relay, and subscribes to what a till needs: its store, the
- * catalog, and its store's orders (the relay's rules would refuse other stores' orders anyway).
+ * catalog, and its store's orders and order lines (the relay's rules would refuse other stores' anyway).
  */
 import { type Database, openDatabase } from '@loam/client';
 import { q } from '@loam/core';
@@ -29,6 +29,7 @@ export async function openTerminal(
     db.subscribe('stores', q.eq('id', session.storeId)),
     db.subscribe('products'),
     db.subscribe('orders', q.eq('storeId', session.storeId)),
+    db.subscribe('orderLines', q.eq('storeId', session.storeId)),
   ]);
   return db;
 }

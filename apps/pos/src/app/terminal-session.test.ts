@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type SessionStore, signIn, type TerminalSessionResponse } from './terminal-session';
+import { type SessionStore, signIn, type TerminalSessionResponse, terminalOf } from './terminal-session';
 
 const session: TerminalSessionResponse = {
   token: 'jwt',
@@ -42,5 +42,19 @@ describe('terminal sign-in', () => {
     expect(await signIn('2', store)).toEqual({ ...session, source: 'saved' });
     expect(asked[0]).toBe('/dev/session?terminal=2');
     expect(await signIn('3', store)).toBeUndefined();
+  });
+
+  it('opens the till named in the address, else the last one used here, and names a wrong one instead of guessing', () => {
+    const saved = new Map<string, string>();
+    const storage = {
+      getItem: (k: string) => saved.get(k) ?? null,
+      setItem: (k: string, v: string) => void saved.set(k, v),
+    };
+    expect(terminalOf({ search: '' }, storage)).toEqual({ terminal: '1' });
+    expect(terminalOf({ search: '?terminal=07' }, storage)).toEqual({ terminal: '7' });
+    expect(terminalOf({ search: '' }, storage)).toEqual({ terminal: '7' });
+    for (const bad of ['abc', '0', '100', '-1', ''])
+      expect(terminalOf({ search: `?terminal=${bad}` }, storage)).toEqual({ invalid: bad });
+    expect(terminalOf({ search: '' }, storage)).toEqual({ terminal: '7' });
   });
 });

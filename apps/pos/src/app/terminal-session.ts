@@ -2,6 +2,7 @@
  * Who this terminal is: its store, number, cashier, relay address and token. Fetched from the sign-in endpoint
  * when the network allows, and kept in `localStorage` so the till starts, and keeps selling, without it.
  */
+import { parseTerminal } from '../shop/terminal';
 
 /** What `GET /dev/session?terminal=<n>` answers (see `src/node/dev-session-plugin.ts`). */
 export interface TerminalSessionResponse {
@@ -30,6 +31,7 @@ export interface SessionStore {
 }
 
 const SIGN_IN_TIMEOUT_MS = 4_000;
+const TERMINAL_KEY = 'loam-pos:terminal';
 
 function storageKey(terminal: string): string {
   return `loam-pos:session:${terminal}`;
@@ -82,12 +84,21 @@ export async function signIn(terminal: string, store: SessionStore): Promise<Ter
   return savedSession(terminal, store);
 }
 
-/** The terminal number of this page: `?terminal=<n>`, else the one this device used last, else `1`. */
-export function terminalOf(location: Pick<Location, 'search'>, storage: SessionStore['storage']): string {
+/** The till a page is for, or the `?terminal=` value that names no till. */
+export type TerminalChoice = { readonly terminal: string } | { readonly invalid: string };
+
+/**
+ * The till of this page: `?terminal=<n>` (1 to 99), else the one this device used last, else `1`. A `?terminal=`
+ * that is not a till number (`abc`, `0`, `100`, `-1`) is reported as invalid, never replaced by another till.
+ */
+export function terminalOf(
+  location: Pick<Location, 'search'>,
+  storage: SessionStore['storage'],
+): TerminalChoice {
   const fromUrl = new URLSearchParams(location.search).get('terminal');
   const terminal =
-    fromUrl && /^\d{1,2}$/.test(fromUrl) ? String(Number(fromUrl)) : storage.getItem('loam-pos:terminal');
-  const chosen = terminal && /^\d{1,2}$/.test(terminal) && terminal !== '0' ? terminal : '1';
-  storage.setItem('loam-pos:terminal', chosen);
-  return chosen;
+    fromUrl === null ? (parseTerminal(storage.getItem(TERMINAL_KEY)) ?? '1') : parseTerminal(fromUrl);
+  if (terminal === undefined) return { invalid: fromUrl ?? '' };
+  storage.setItem(TERMINAL_KEY, terminal);
+  return { terminal };
 }

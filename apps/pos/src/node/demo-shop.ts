@@ -4,6 +4,7 @@
  */
 import type { NewDocOf } from '@loam/core';
 import type { ShopSchema } from '../shop/schema';
+import { parseTerminal } from '../shop/terminal';
 
 /** A document to seed, with its fixed id. */
 export type SeedDoc<C extends keyof ShopSchema['collections']> = NewDocOf<ShopSchema, C> & {
@@ -65,9 +66,9 @@ export interface DemoTerminal {
 /** Cashiers of terminals 1–4; other numbers get a generic name. */
 const cashiers = ['Alex', 'Sam', 'Robin', 'Kim'];
 
-/** The terminal for the number in `?terminal=` (1 when absent or not a number from 1 to 99). */
-export function demoTerminal(value: string | null | undefined): DemoTerminal {
-  const n = Number(value);
-  const terminal = Number.isInteger(n) && n >= 1 && n <= 99 ? n : 1;
-  return { terminal: String(terminal), cashier: cashiers[terminal - 1] ?? `Cashier ${terminal}` };
+/** The terminal for the number in `?terminal=`, or `undefined` when it is not a till number (1 to 99). */
+export function demoTerminal(value: string | null | undefined): DemoTerminal | undefined {
+  const terminal = parseTerminal(value);
+  if (terminal === undefined) return undefined;
+  return { terminal, cashier: cashiers[Number(terminal) - 1] ?? `Cashier ${terminal}` };
 }

@@ -1,6 +1,7 @@
 /**
  * Vite plugin: the demo's sign-in endpoint, `GET /dev/session?terminal=<n>`, on the dev and preview servers.
- * It answers a {@link TerminalSessionResponse} whose token the relay accepts for that terminal of the demo store.
+ * It answers a {@link TerminalSessionResponse} whose token the relay accepts for that terminal of the demo store,
+ * or `400 { code: 'terminal_invalid' }` when `terminal` is not a till number from 1 to 99.
  * Development only: a real deployment signs terminals in through its identity provider.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -31,7 +32,15 @@ function handler(options: DevSessionOptions): Connect.NextHandleFunction {
       next();
       return;
     }
-    const { terminal, cashier } = demoTerminal(url.searchParams.get('terminal'));
+    const demo = demoTerminal(url.searchParams.get('terminal'));
+    if (!demo) {
+      res.writeHead(400, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(
+        JSON.stringify({ code: 'terminal_invalid', message: 'terminal must be a till number from 1 to 99' }),
+      );
+      return;
+    }
+    const { terminal, cashier } = demo;
     signTerminalToken(options.secret, { storeId: options.storeId, terminal, cashier }).then(
       ({ token, expiresAt }) => {
         const body: TerminalSessionResponse = {

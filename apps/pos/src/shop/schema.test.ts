@@ -12,6 +12,6 @@ describe('the shop files the relay reads', () => {
 
   it('loam/rules.json is valid and covers every collection', () => {
     const rules = validateRules(JSON.parse(readFileSync(rulesFile, 'utf8')));
-    expect(Object.keys(rules).sort()).toEqual(['orders', 'products', 'stores']);
+    expect(Object.keys(rules).sort()).toEqual(['orderLines', 'orders', 'products', 'stores']);
   });
 });

@@ -1,46 +1,97 @@
 import { q } from '@loam/core';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { checkout, type Sale } from '../app/checkout';
-import { useLiveQuery, useNow, useRefusedWrites, useSyncStatus } from '../app/live';
+import { checkout, type Sale, type Seller, voidSale } from '../app/checkout';
+import { rememberSynced, savedLastSynced } from '../app/device';
+import { useCan, useDoc, useQuery, useRefusedWrites, useSyncStatus } from '../app/loam';
 import type { ShopDatabase } from '../app/shop-database';
-import type { TerminalSession } from '../app/terminal-session';
-import { addToCart, type Cart, changeQuantity, setQuantity } from '../shop/cart';
+import { addToCart, type Cart, cartTotals, changeQuantity, setQuantity } from '../shop/cart';
 import { formatCents } from '../shop/money';
-import type { Product } from '../shop/schema';
+import type { Payment } from '../shop/payment';
+import { dayOf } from '../shop/report';
+import type { Product, Store } from '../shop/schema';
 import { CartPanel } from './cart-panel';
 import { ALL, Catalog } from './catalog';
+import { DayReport } from './day-report';
 import { OrderHistory } from './order-history';
+import { PaymentDialog } from './payment-dialog';
 import { ProductDialog } from './product-dialog';
+import { ReceiptDialog } from './receipt';
 import { RefusedWritesPanel } from './refused-writes';
 import { SyncStatusBar } from './sync-status';
+import { useNow } from './use-now';
 
 /** App props. */
 export interface AppProps {
+  /** The till's database (also given to the `LoamProvider` around the app, which the hooks read). */
   readonly db: ShopDatabase;
-  readonly session: TerminalSession;
+  readonly seller: Seller;
 }
 
-type View = 'sell' | 'orders';
+type View = 'sell' | 'orders' | 'report';
+const VIEWS: readonly { id: View; label: string }[] = [
+  { id: 'sell', label: 'Sell' },
+  { id: 'orders', label: 'Orders' },
+  { id: 'report', label: 'Day report' },
+];
 
+/** Whether a keystroke goes to a text field (or an open dialog), not to the till's shortcuts. */
 function typingIn(target: EventTarget | null): boolean {
   return (
     target instanceof HTMLElement &&
     (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName))
   );
 }
+const dialogOpen = () => document.querySelector('dialog[open]') !== null;
 
-/** The till: header with sync status, catalog or order history on the left, the sale and refusals on the right. */
-export function App({ db, session }: AppProps) {
-  const stores = useLiveQuery(db, 'stores', { filter: q.eq('id', session.storeId) });
-  const products = useLiveQuery(db, 'products', { sort: [q.asc('name')] });
-  const orders = useLiveQuery(db, 'orders', {
-    filter: q.eq('storeId', session.storeId),
-    sort: [q.desc('createdAt')],
-    limit: 200,
-  });
-  const status = useSyncStatus(db);
-  const refused = useRefusedWrites(db);
+/** The receipt of order `orderId`, read live (a void also names the sale it reverses). */
+function ReceiptOf(props: {
+  readonly orderId: string;
+  readonly store: Store | undefined;
+  readonly currency: string;
+  readonly closeLabel: string;
+  readonly onClose: () => void;
+}) {
+  const order = useDoc('orders', props.orderId);
+  const voided = useDoc('orders', order.data?.voidOf);
+  if (!order.data) return null;
+  return (
+    <ReceiptDialog
+      order={order.data}
+      store={props.store}
+      currency={props.currency}
+      closeLabel={props.closeLabel}
+      onClose={props.onClose}
+      {...(voided.data ? { voidOfNumber: voided.data.number } : {})}
+    />
+  );
+}
+
+/**
+ * The till: header with the sync status; on the left the catalog, the store's orders or the day report; on the
+ * right the current sale and what the server refused.
+ */
+export function App({ db, seller }: AppProps) {
+  const stores = useQuery('stores', { filter: q.eq('id', seller.storeId) });
+  const products = useQuery('products', { sort: [q.asc('name')] });
+  const status = useSyncStatus();
+  const refused = useRefusedWrites();
   const now = useNow(30_000);
+  const day = useMemo(() => dayOf(now), [now]);
+  const canVoid = useCan('orders', {
+    action: 'insert',
+    doc: {
+      storeId: seller.storeId,
+      number: '',
+      cashier: seller.cashier,
+      terminal: seller.terminal,
+      createdAt: new Date(day.start),
+      lines: [],
+      total: 0,
+      itemCount: 0,
+      note: '',
+      kind: 'void',
+    },
+  });
 
   const [view, setView] = useState<View>('sell');
   const [category, setCategory] = useState(ALL);
@@ -48,18 +99,26 @@ export function App({ db, session }: AppProps) {
   const [cart, setCart] = useState<Cart>([]);
   const [selected, setSelected] = useState<string | undefined>(undefined);
   const [note, setNote] = useState('');
-  const [busy, setBusy] = useState(false);
+  const [paying, setPaying] = useState(false);
   const [lastSale, setLastSale] = useState<Sale | undefined>(undefined);
-  const [saleError, setSaleError] = useState<string | undefined>(undefined);
+  const [receipt, setReceipt] = useState<{ orderId: string; closeLabel: string } | undefined>(undefined);
   const [detailsOf, setDetailsOf] = useState<string | undefined>(undefined);
+  const [lastSynced, setLastSynced] = useState(() => savedLastSynced(localStorage, seller.terminal));
   const searchRef = useRef<HTMLInputElement>(null);
   const gridRef = useRef<HTMLUListElement>(null);
 
-  const store = stores?.[0];
+  const syncedAt = status?.lastSyncedAt ?? null;
+  useEffect(() => {
+    if (syncedAt === null) return;
+    rememberSynced(localStorage, seller.terminal, syncedAt);
+    setLastSynced(syncedAt);
+  }, [syncedAt, seller.terminal]);
+
+  const store = stores.data?.[0];
   const currency = store?.currency ?? 'EUR';
   const productsById = useMemo(
-    () => new Map<string, Product>((products ?? []).map((p) => [p.id, p])),
-    [products],
+    () => new Map<string, Product>((products.data ?? []).map((p) => [p.id, p])),
+    [products.data],
   );
   const detailProduct = detailsOf === undefined ? undefined : productsById.get(detailsOf);
 
@@ -73,35 +132,35 @@ export function App({ db, session }: AppProps) {
     setCart((c) => changeQuantity(c, productId, delta));
   }, []);
 
-  const charge = useCallback(async () => {
-    if (cart.length === 0 || busy) return;
-    setBusy(true);
-    setSaleError(undefined);
-    try {
-      const sale = await checkout(db, session, cart, note);
+  const startPayment = useCallback(() => {
+    if (cart.length > 0) setPaying(true);
+  }, [cart.length]);
+
+  const pay = useCallback(
+    async (payment: Payment) => {
+      const sale = await checkout(db, seller, cart, note, payment);
+      setPaying(false);
       setCart([]);
       setNote('');
       setSelected(undefined);
       setLastSale(sale);
-      searchRef.current?.focus();
-    } catch (error) {
-      setSaleError(`The sale was not recorded: ${(error as Error).message}`);
-    } finally {
-      setBusy(false);
-    }
-  }, [cart, busy, db, session, note]);
+      setReceipt({ orderId: sale.orderId, closeLabel: 'New sale' });
+    },
+    [db, seller, cart, note],
+  );
 
   const onKey = useRef<(event: KeyboardEvent) => void>(() => undefined);
   onKey.current = (event: KeyboardEvent) => {
+    if (dialogOpen()) return;
     if ((event.key === 'Enter' && (event.ctrlKey || event.metaKey)) || event.key === 'F9') {
       event.preventDefault();
-      void charge();
+      startPayment();
       return;
     }
     if (event.key === 'F2' || (event.key === '/' && !typingIn(event.target))) {
       event.preventDefault();
       setView('sell');
-      searchRef.current?.focus();
+      queueMicrotask(() => searchRef.current?.focus());
       return;
     }
     if (typingIn(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
@@ -123,13 +182,10 @@ export function App({ db, session }: AppProps) {
 
   const describe = useCallback(
     (collection: string, doc: string) =>
-      collection === 'products'
-        ? productsById.get(doc)?.name
-        : collection === 'orders'
-          ? orders?.find((o) => o.id === doc)?.number
-          : undefined,
-    [productsById, orders],
+      collection === 'products' ? productsById.get(doc)?.name : undefined,
+    [productsById],
   );
+  const totals = cartTotals(cart);
 
   return (
     <div className="app">
@@ -141,12 +197,14 @@ export function App({ db, session }: AppProps) {
           <div>
             <h1>{store?.name ?? 'Loam POS'}</h1>
             <p className="muted">
-              Till {session.terminal} · {session.cashier}
+              Till {seller.terminal} · {seller.cashier}
             </p>
           </div>
         </div>
         <SyncStatusBar
           status={status}
+          lastSynced={lastSynced}
+          now={now}
           onRetry={() => {
             db.sync
               .stop()
@@ -157,34 +215,34 @@ export function App({ db, session }: AppProps) {
       </header>
 
       <main className="workspace">
-        <section className="left" aria-label="Catalog and orders">
+        <section className="left" aria-label="Catalog, orders and reports">
           <div className="tabs" role="tablist" aria-label="View">
-            {(['sell', 'orders'] as const).map((v) => (
+            {VIEWS.map(({ id, label }, i) => (
               <button
-                key={v}
-                id={`tab-${v}`}
+                key={id}
+                id={`tab-${id}`}
                 type="button"
                 role="tab"
-                aria-selected={view === v}
-                aria-controls={`panel-${v}`}
-                tabIndex={view === v ? 0 : -1}
-                onClick={() => setView(v)}
+                aria-selected={view === id}
+                aria-controls={`panel-${id}`}
+                tabIndex={view === id ? 0 : -1}
+                onClick={() => setView(id)}
                 onKeyDown={(e) => {
-                  if (e.key === 'ArrowRight' || e.key === 'ArrowLeft') {
-                    const next = v === 'sell' ? 'orders' : 'sell';
-                    setView(next);
-                    document.getElementById(`tab-${next}`)?.focus();
-                  }
+                  if (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft') return;
+                  const next = VIEWS[(i + (e.key === 'ArrowRight' ? 1 : VIEWS.length - 1)) % VIEWS.length];
+                  if (!next) return;
+                  setView(next.id);
+                  document.getElementById(`tab-${next.id}`)?.focus();
                 }}
               >
-                {v === 'sell' ? 'Catalog' : `Orders${orders ? ` (${orders.length})` : ''}`}
+                {label}
               </button>
             ))}
           </div>
           <div id={`panel-${view}`} role="tabpanel" aria-labelledby={`tab-${view}`} className="panel">
             {view === 'sell' ? (
               <Catalog
-                products={products}
+                products={products.data}
                 currency={currency}
                 category={category}
                 search={search}
@@ -199,8 +257,27 @@ export function App({ db, session }: AppProps) {
                   if (line !== undefined) change(line, delta);
                 }}
               />
+            ) : view === 'orders' ? (
+              <OrderHistory
+                storeId={seller.storeId}
+                currency={currency}
+                day={day}
+                canVoid={canVoid}
+                onReceipt={(o) => setReceipt({ orderId: o.id, closeLabel: 'Close' })}
+                onVoid={async (o) => {
+                  const done = await voidSale(db, seller, o);
+                  setReceipt({ orderId: done.orderId, closeLabel: 'Close' });
+                }}
+              />
             ) : (
-              <OrderHistory orders={orders} currency={currency} now={now} />
+              <DayReport
+                storeId={seller.storeId}
+                storeName={store?.name ?? 'This store'}
+                terminal={seller.terminal}
+                currency={currency}
+                day={day}
+                printable={receipt === undefined}
+              />
             )}
           </div>
         </section>
@@ -211,33 +288,54 @@ export function App({ db, session }: AppProps) {
             currency={currency}
             note={note}
             selected={selected}
-            busy={busy}
+            busy={paying}
             onSelect={setSelected}
             onChange={change}
             onRemove={(id) => setCart((c) => setQuantity(c, id, 0))}
             onNote={setNote}
-            onCheckout={() => void charge()}
+            onCheckout={startPayment}
             onClear={() => setCart([])}
           >
             <div className="sale-message" role="status" aria-live="polite" data-testid="sale-message">
-              {saleError ? (
-                <span className="tone-bad">{saleError}</span>
-              ) : lastSale ? (
+              {lastSale ? (
                 <span>
                   Sale <strong>{lastSale.number}</strong> recorded · {formatCents(lastSale.total, currency)}
+                  {lastSale.change !== undefined ? ` · change ${formatCents(lastSale.change, currency)}` : ''}
+                  {lastSale.payment === 'card' ? ' · card' : ''}
                 </span>
               ) : null}
             </div>
           </CartPanel>
-          <RefusedWritesPanel rows={refused} describe={describe} />
+          <RefusedWritesPanel rows={refused.data ?? []} describe={describe} />
         </aside>
       </main>
 
       <footer className="shortcuts">
         <kbd>/</kbd> search · <kbd>Enter</kbd> add first match · <kbd>+</kbd> <kbd>−</kbd> quantity ·{' '}
-        <kbd>Ctrl</kbd>+<kbd>Enter</kbd> charge
+        <kbd>Ctrl</kbd>+<kbd>Enter</kbd> pay
       </footer>
 
+      {paying ? (
+        <PaymentDialog
+          total={totals.total}
+          itemCount={totals.itemCount}
+          currency={currency}
+          onPay={pay}
+          onClose={() => setPaying(false)}
+        />
+      ) : null}
+      {receipt ? (
+        <ReceiptOf
+          orderId={receipt.orderId}
+          store={store}
+          currency={currency}
+          closeLabel={receipt.closeLabel}
+          onClose={() => {
+            setReceipt(undefined);
+            queueMicrotask(() => searchRef.current?.focus());
+          }}
+        />
+      ) : null}
       {detailProduct ? (
         <ProductDialog
           product={detailProduct}

@@ -1,6 +1,9 @@
-import { useEffect, useId, useRef, useState } from 'react';
+import { useEffect, useId, useState } from 'react';
+import { useCan, useRefusedWrites } from '../app/loam';
 import { formatCents, parseCents } from '../shop/money';
 import type { Product } from '../shop/schema';
+import { ModalDialog } from './modal-dialog';
+import { refusalText } from './refusal-text';
 
 /** Product dialog props. */
 export interface ProductDialogProps {
@@ -13,42 +16,65 @@ export interface ProductDialogProps {
   readonly onSetPrice: (product: Product, cents: number) => Promise<void>;
 }
 
-/** A product's details, with a price field (the server's rules decide whether a till may change it). */
+type Outcome =
+  | { readonly kind: 'saved'; readonly at: number; readonly cents: number }
+  | { readonly kind: 'invalid' | 'failed'; readonly text: string };
+
+const asInput = (cents: number) => (cents / 100).toFixed(2);
+
+/**
+ * A product's details. The price field is offered only when the relay's rules for this till allow changing the
+ * price (`useCan`). A change to the product the server refuses while the dialog is open (made here before the rules
+ * were known, or by any other means) is reported here, and the field goes back to the price that stands.
+ */
 export function ProductDialog({ product, currency, onClose, onAdd, onSetPrice }: ProductDialogProps) {
-  const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
-  const [price, setPrice] = useState(() => (product.price / 100).toFixed(2));
-  const [message, setMessage] = useState<string | undefined>(undefined);
+  const [price, setPrice] = useState(() => asInput(product.price));
+  const [outcome, setOutcome] = useState<Outcome | undefined>(undefined);
+  const [openedAt] = useState(() => Date.now());
+  const mayChange = useCan('products', { action: 'update', doc: product, patch: { price: product.price } });
+  const refused = useRefusedWrites();
+  const saved = outcome?.kind === 'saved' ? outcome : undefined;
+  const since = saved?.at ?? openedAt;
+  const refusal = refused.data?.find(
+    (r) => r.collection === 'products' && r.doc === product.id && r.at >= since,
+  );
 
   useEffect(() => {
-    const dialog = ref.current;
-    if (dialog && !dialog.open) dialog.showModal();
-    return () => dialog?.close();
-  }, []);
+    if (refusal) setPrice(asInput(product.price));
+  }, [refusal, product.price]);
 
   async function save(): Promise<void> {
     const cents = parseCents(price);
     if (cents === undefined) {
-      setMessage('Enter a price such as 2.50.');
+      setOutcome({ kind: 'invalid', text: 'Enter a price such as 2.50.' });
       return;
     }
+    const at = Date.now();
     try {
       await onSetPrice(product, cents);
-      setMessage('Saved on this till; the server checks it when the till syncs.');
+      setOutcome({ kind: 'saved', at, cents });
     } catch (error) {
-      setMessage(`Not saved: ${(error as Error).message}`);
+      setOutcome({ kind: 'failed', text: `Not saved: ${(error as Error).message}` });
     }
   }
 
+  let message: { text: string; tone: 'warn' | 'bad' | 'ok' } | undefined;
+  if (refusal) {
+    message = {
+      tone: 'bad',
+      text: `The server refused ${saved ? `the new price ${formatCents(saved.cents, currency)}` : 'a change to this product'}: ${refusalText(refusal, product.name).reason} The price is back to ${formatCents(product.price, currency)}.`,
+    };
+  } else if (saved) {
+    message = {
+      tone: 'ok',
+      text: 'Saved on this till; the server checks it when the till syncs.',
+    };
+  } else if (outcome && outcome.kind !== 'saved')
+    message = { tone: outcome.kind === 'invalid' ? 'warn' : 'bad', text: outcome.text };
+
   return (
-    <dialog
-      ref={ref}
-      className="product-dialog"
-      aria-labelledby={titleId}
-      onClose={onClose}
-      onCancel={onClose}
-      data-testid="product-dialog"
-    >
+    <ModalDialog className="product-dialog" testId="product-dialog" labelledBy={titleId} onClose={onClose}>
       <h2 id={titleId}>{product.name}</h2>
       <dl className="facts">
         <dt>Category</dt>
@@ -60,40 +86,38 @@ export function ProductDialog({ product, currency, onClose, onAdd, onSetPrice }:
         <dt>Price</dt>
         <dd data-testid="dialog-price">{formatCents(product.price, currency)}</dd>
       </dl>
-      <form
-        className="price-form"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void save();
-        }}
-      >
-        <label>
-          <span>New price ({currency})</span>
-          <input
-            inputMode="decimal"
-            value={price}
-            onChange={(e) => setPrice(e.target.value)}
-            aria-describedby={`${titleId}-hint`}
-          />
-        </label>
-        <button type="submit">Change price</button>
-      </form>
-      <p id={`${titleId}-hint`} className="muted">
-        Prices are set by the back office: a change made on a till is refused by the server and undone.
-      </p>
+      {mayChange ? (
+        <form
+          className="price-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void save();
+          }}
+        >
+          <label>
+            <span>New price ({currency})</span>
+            <input inputMode="decimal" value={price} onChange={(e) => setPrice(e.target.value)} />
+          </label>
+          <button type="submit">Change price</button>
+        </form>
+      ) : (
+        <p className="muted" data-testid="price-locked">
+          Prices are set by the back office.
+        </p>
+      )}
       {message ? (
-        <p role="status" className="dialog-message">
-          {message}
+        <p role="status" className={`dialog-message tone-${message.tone}`} data-testid="price-message">
+          {message.text}
         </p>
       ) : null}
       <div className="dialog-actions">
-        <button type="button" className="primary" onClick={() => onAdd(product)}>
-          Add to sale
-        </button>
         <button type="button" onClick={onClose}>
           Close
         </button>
+        <button type="button" className="primary" onClick={() => onAdd(product)}>
+          Add to sale
+        </button>
       </div>
-    </dialog>
+    </ModalDialog>
   );
 }

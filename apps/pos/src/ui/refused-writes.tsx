@@ -1,4 +1,5 @@
 import type { RefusedWrite } from '../app/shop-database';
+import { refusalText } from './refusal-text';
 
 const timeFormat = new Intl.DateTimeFormat('en-GB', {
   hour: '2-digit',
@@ -6,14 +7,10 @@ const timeFormat = new Intl.DateTimeFormat('en-GB', {
   second: '2-digit',
 });
 
-/** What the till calls a collection. */
-const collectionLabels: Readonly<Record<string, string>> = {
-  products: 'Product',
-  orders: 'Order',
-  stores: 'Store',
-};
-
-/** The refused-writes panel: every change the server turned down, why, and that it was undone here. */
+/**
+ * The refused-writes panel: every change the server turned down, in a cashier's words, and that it was undone
+ * here; the server's code and reason are folded under "Details" for whoever fixes it.
+ */
 export function RefusedWritesPanel({
   rows,
   describe,
@@ -22,32 +19,30 @@ export function RefusedWritesPanel({
   /** A readable name for a refused document (e.g. the product name), when known. */
   readonly describe: (collection: string, doc: string) => string | undefined;
 }) {
+  if (rows.length === 0) return null;
   return (
     <section className="refused" aria-labelledby="refused-title" data-testid="refused-writes">
       <h2 id="refused-title">
-        Refused by the server <span className="count">{rows.length}</span>
+        Not accepted by the server <span className="count">{rows.length}</span>
       </h2>
-      {rows.length === 0 ? (
-        <p className="muted">Nothing refused. Changes the server turns down are listed here and undone.</p>
-      ) : (
-        <ul>
-          {rows.map((row) => (
+      <ul>
+        {rows.map((row) => {
+          const { title, reason } = refusalText(row, describe(row.collection, row.doc));
+          return (
             <li key={row.op}>
               <div className="refused-head">
-                <strong>
-                  {collectionLabels[row.collection] ?? row.collection} ·{' '}
-                  {describe(row.collection, row.doc) ?? row.doc}
-                </strong>
+                <strong>{title}</strong>
                 <time dateTime={new Date(row.at).toISOString()}>{timeFormat.format(row.at)}</time>
               </div>
-              <div className="refused-reason">
-                {row.reason} <code>{row.code}</code>
-              </div>
-              <div className="muted">Undone on this till.</div>
+              <div className="refused-reason">{reason} It was undone on this till.</div>
+              <details className="refused-details">
+                <summary>Details</summary>
+                <code>{row.code}</code> {row.reason} · {row.collection}/{row.doc}
+              </details>
             </li>
-          ))}
-        </ul>
-      )}
+          );
+        })}
+      </ul>
     </section>
   );
 }

@@ -6,6 +6,7 @@
  */
 import { type Clock, createClock, type Timestamp } from '../clock/hlc';
 import type { DocId, ReplicaId } from '../ids/ids';
+import { bindWrites, intentTarget, type WriteIntent } from '../ops/intents';
 import type { Op, Value } from '../ops/ops';
 import { createWriter, type Writer } from '../ops/writer';
 import type { Schema } from '../schema/schema';
@@ -27,7 +28,10 @@ export interface MemoryReplica {
   readonly replica: ReplicaId;
   readonly clock: Clock;
   readonly state: MemoryState;
+  /** Applies one write intent locally; returns the document's id and the ops it produced. */
+  write(intent: WriteIntent): { id: DocId; ops: Op[] };
   insert(collection: string, doc: Record<string, unknown>): { id: DocId; ops: Op[] };
+  upsert(collection: string, id: DocId, doc: Record<string, unknown>): Op[];
   update(collection: string, id: DocId, patch: Record<string, unknown>): Op[];
   increment(collection: string, id: DocId, field: string, by: number): Op[];
   delete(collection: string, id: DocId): Op[];
@@ -59,35 +63,27 @@ export function createMemoryReplica(options: MemoryReplicaOptions): MemoryReplic
   const writer: Writer = createWriter({ schema: options.schema, clock });
   const log = new Map<string, Op>();
 
-  const local = (ops: Op[]) => {
-    for (const op of ops) {
+  const write = (intent: WriteIntent) => {
+    const target = intentTarget(intent);
+    const result = writer.write(
+      intent,
+      target === undefined ? undefined : state.getState(intent.collection, target),
+    );
+    for (const op of result.ops) {
       state.apply(op);
       log.set(op.id, op);
     }
-    return ops;
+    return result;
   };
-  const s = (collection: string, id: string) => state.getState(collection, id);
+  const opsOf = bindWrites((intent) => write(intent).ops);
 
   return {
     replica: options.replica,
     clock,
     state,
-    insert(collection, doc) {
-      const id = (doc.id as string | undefined) ?? undefined;
-      const result = writer.insert(collection, id === undefined ? undefined : s(collection, id), doc);
-      local(result.ops);
-      return result;
-    },
-    update: (c, id, patch) => local(writer.update(c, s(c, id), id, patch)),
-    increment: (c, id, field, by) => local(writer.increment(c, s(c, id), id, field, by)),
-    delete: (c, id) => local(writer.delete(c, s(c, id), id)),
-    listInsert: (c, id, field, index, items) =>
-      local(writer.listInsert(c, s(c, id), id, field, index, items)),
-    listDelete: (c, id, field, index, count) =>
-      local(writer.listDelete(c, s(c, id), id, field, index, count)),
-    textInsert: (c, id, field, index, text) => local(writer.textInsert(c, s(c, id), id, field, index, text)),
-    textDelete: (c, id, field, index, count) =>
-      local(writer.textDelete(c, s(c, id), id, field, index, count)),
+    write,
+    ...opsOf,
+    insert: (collection, doc) => write({ kind: 'insert', collection, doc }),
     receive(ops) {
       let latest: Timestamp | undefined;
       for (const op of ops) if (!latest || op.ts > latest) latest = op.ts;

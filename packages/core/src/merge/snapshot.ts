@@ -8,6 +8,7 @@
  */
 import { Encoder } from '@msgpack/msgpack';
 import * as Y from 'yjs';
+import type { Timestamp } from '../clock/hlc';
 import { OpDecodeError } from '../errors';
 import { boundedDecoder } from '../ops/codec';
 import { type CounterState, crdtOf, type DocState, type Register, registerWins } from './doc-state';
@@ -168,4 +169,21 @@ export function mergeDocState(target: DocState, incoming: DocState): boolean {
     }
   }
   return changed;
+}
+
+/**
+ * The greatest timestamp a state carries (its registers, counter resets and increments), or undefined. A replica
+ * that takes a snapshot moves its clock past it, so its next writes order after what it has seen.
+ */
+export function latestTimestamp(state: DocState): Timestamp | undefined {
+  let latest: Timestamp | undefined;
+  const see = (t: Timestamp | null) => {
+    if (t !== null && (latest === undefined || t > latest)) latest = t;
+  };
+  for (const r of Object.values(state.regs)) see(r.t);
+  for (const c of Object.values(state.counters)) {
+    see(c.t);
+    for (const [t] of Object.values(c.incs)) see(t);
+  }
+  return latest;
 }

@@ -1,10 +1,13 @@
 /**
- * Turns local intents (insert, update, increment, delete, list and text edits) into ops.
+ * Turns write intents (`intents.ts`) into ops: the one place where a kind of write becomes ops.
  *
  * The writer validates first and throws (`ValidationError`, `NotFoundError`, `AlreadyExistsError`) before
  * producing anything, so a refused write leaves no trace. It reads the document's current merge state to
  * choose the epoch (an insert after a delete starts the next incarnation) and, for list and text edits, to
  * express the edit against the current Yjs content.
+ *
+ * Sequence numbers come from one counter that only goes up: the caller takes them inside its storage transaction
+ * and never gives them back (a rolled-back write leaves a gap, never an op id used twice).
  *
  * Contract with callers: list and text edits are made directly on `state`'s Yjs document (so the update bytes
  * are relative to it); the caller then applies every returned op with `applyOp` (idempotent for those edits)
@@ -12,11 +15,19 @@
  */
 import * as Y from 'yjs';
 import type { Clock } from '../clock/hlc';
-import { AlreadyExistsError, NotFoundError, type Problem, ValidationError } from '../errors';
+import { AlreadyExistsError, NotFoundError } from '../errors';
 import { createDocId, createOpId, type DocId, type ReplicaId } from '../ids/ids';
 import { crdtOf, type DocState, isLive, markAppliedInPlace, YJS_ROOT } from '../merge/doc-state';
-import { type CollectionDef, type FieldDef, getCollection, type Schema } from '../schema/schema';
-import { assertValid, checkFieldValue } from '../schema/validate';
+import { type CollectionDef, type FieldDef, fieldAt, getCollection, type Schema } from '../schema/schema';
+import { assertValid } from '../schema/validate';
+import { checkIntent, checkPatchedObjects, problem } from './check-intent';
+import type {
+  ListDeleteIntent,
+  ListInsertIntent,
+  TextDeleteIntent,
+  TextInsertIntent,
+  WriteIntent,
+} from './intents';
 import type { Op, OpHeader, Value } from './ops';
 
 /** The Yjs client id a replica uses for its edits: a 32-bit hash of the replica id (FNV-1a). */
@@ -35,53 +46,30 @@ export interface WriterOptions {
   readonly clock: Clock;
   /** Sequence number of the next op (persisted by the caller between sessions); default 1. */
   readonly nextSeq?: number;
+  /**
+   * Yjs client id of this writer's list and text edits (default: {@link yjsClientId} of the replica). A local
+   * database passes a fresh random one each time it opens: a database restored from an older copy of itself
+   * then never reuses Yjs item ids it already spent before the copy was put back.
+   */
+  readonly yjsClientId?: number;
 }
 
-/** Produces the ops of local writes. Every method returns the ops in the order they must be applied. */
+/** Produces the ops of local writes. */
 export interface Writer {
   readonly replica: ReplicaId;
   /** The sequence number the next op will get. */
   nextSeq(): number;
-  insert(
-    collection: string,
-    state: DocState | undefined,
-    doc: Record<string, unknown>,
-  ): { id: DocId; ops: Op[] };
-  update(collection: string, state: DocState | undefined, id: DocId, patch: Record<string, unknown>): Op[];
-  increment(collection: string, state: DocState | undefined, id: DocId, field: string, by: number): Op[];
-  delete(collection: string, state: DocState | undefined, id: DocId): Op[];
-  listInsert(
-    collection: string,
-    state: DocState | undefined,
-    id: DocId,
-    field: string,
-    index: number,
-    items: Value[],
-  ): Op[];
-  listDelete(
-    collection: string,
-    state: DocState | undefined,
-    id: DocId,
-    field: string,
-    index: number,
-    count: number,
-  ): Op[];
-  textInsert(
-    collection: string,
-    state: DocState | undefined,
-    id: DocId,
-    field: string,
-    index: number,
-    text: string,
-  ): Op[];
-  textDelete(
-    collection: string,
-    state: DocState | undefined,
-    id: DocId,
-    field: string,
-    index: number,
-    count: number,
-  ): Op[];
+  /** Takes the next sequence number for an op made elsewhere (a renumbered op). Never given out again. */
+  takeSeq(): number;
+  /** Makes the next sequence number at least `seq`; never lowers it. */
+  skipTo(seq: number): void;
+  /**
+   * Turns one intent into ops, in the order they must be applied, after checking it ({@link checkIntent}, then
+   * against `state`, the current merge state of the document the intent targets). Returns the document's id
+   * (made here for an insert without one). Throws `ValidationError`, `NotFoundError`, `AlreadyExistsError` or
+   * `SchemaError` before producing anything.
+   */
+  write(intent: WriteIntent, state: DocState | undefined): { id: DocId; ops: Op[] };
 }
 
 function toStored(def: FieldDef, value: unknown): Value {
@@ -115,7 +103,7 @@ function commonPrefix(a: string, b: string): number {
 export function createWriter(options: WriterOptions): Writer {
   const { schema, clock } = options;
   const replica = clock.replica;
-  const clientId = yjsClientId(replica);
+  const clientId = options.yjsClientId ?? yjsClientId(replica);
   let seq = options.nextSeq ?? 1;
 
   const header = (collection: string, doc: DocId, epoch: number): OpHeader => ({
@@ -171,26 +159,6 @@ export function createWriter(options: WriterOptions): Writer {
       }
     });
 
-  const crdtField = (
-    col: CollectionDef,
-    collection: string,
-    field: string,
-    kind: 'list' | 'text',
-    value?: unknown,
-  ) => {
-    const def = Object.hasOwn(col.fields, field) ? col.fields[field] : undefined;
-    if (def?.kind !== kind) {
-      throw new ValidationError(collection, [
-        { path: [field], expected: `${kind} field`, found: def ? `${def.kind} field` : 'no such field' },
-      ]);
-    }
-    if (value !== undefined) {
-      const problems: Problem[] = [];
-      checkFieldValue(def, value, [field], problems);
-      if (problems.length) throw new ValidationError(collection, problems);
-    }
-  };
-
   const inPlaceOp = (
     collection: string,
     id: DocId,
@@ -205,122 +173,137 @@ export function createWriter(options: WriterOptions): Writer {
   };
 
   const checkRange = (collection: string, field: string, what: string, value: number, max: number) => {
-    if (!Number.isSafeInteger(value) || value < 0 || value > max) {
-      throw new ValidationError(collection, [
-        { path: [field], expected: `${what} in 0..${max}`, found: String(value) },
-      ]);
-    }
+    if (value > max) problem(collection, [field], `${what} in 0..${max}`, String(value));
   };
 
   /** A list or text edit at `index` (an insert, or a delete of `count` items), made in place on the field's Yjs doc. */
   const crdtEdit = (
-    collection: string,
-    state: DocState | undefined,
+    intent: ListInsertIntent | ListDeleteIntent | TextInsertIntent | TextDeleteIntent,
+    live: DocState,
     id: DocId,
-    field: string,
-    kind: 'list' | 'text',
-    index: number,
-    change: { readonly insert: Value[] | string } | { readonly delete: number },
   ): Op[] => {
-    const col = getCollection(schema, collection);
-    crdtField(col, collection, field, kind, 'insert' in change ? change.insert : undefined);
-    const live = liveState(collection, state, id);
+    const { collection, field, index } = intent;
     const doc = crdtOf(live, field);
-    const type = kind === 'text' ? doc.getText(YJS_ROOT) : doc.getArray<Value>(YJS_ROOT);
+    const type = intent.kind.startsWith('text') ? doc.getText(YJS_ROOT) : doc.getArray<Value>(YJS_ROOT);
     checkRange(collection, field, 'index', index, type.length);
-    if ('delete' in change) checkRange(collection, field, 'count', change.delete, type.length - index);
+    if ('count' in intent) checkRange(collection, field, 'count', intent.count, type.length - index);
     const update = yjsEdit(doc, () => {
-      if ('delete' in change) type.delete(index, change.delete);
-      else if (type instanceof Y.Text) type.insert(index, change.insert as string);
-      else type.insert(index, change.insert as Value[]);
+      if ('count' in intent) type.delete(index, intent.count);
+      else if (type instanceof Y.Text) type.insert(index, (intent as TextInsertIntent).text);
+      else type.insert(index, [...(intent as ListInsertIntent).items]);
     });
     return update ? [inPlaceOp(collection, id, live.epoch, field, doc, update)] : [];
+  };
+
+  const insert = (
+    col: CollectionDef,
+    collection: string,
+    state: DocState | undefined,
+    doc: Readonly<Record<string, unknown>>,
+  ): { id: DocId; ops: Op[] } => {
+    const id = (doc.id as DocId | undefined) ?? createDocId();
+    if (state && isLive(state)) throw new AlreadyExistsError(collection, id);
+    const epoch = !state ? 0 : state.deleted ? state.epoch + 1 : state.epoch;
+    const values: Record<string, Value> = {};
+    const crdtOps: Op[] = [];
+    const first = header(collection, id, epoch);
+    for (const [name, def] of Object.entries(col.fields)) {
+      const given = doc[name];
+      if (def.kind === 'list' || def.kind === 'text') {
+        const empty =
+          def.kind === 'list'
+            ? (given as unknown[] | undefined)?.length
+            : (given as string | undefined)?.length;
+        if (!empty) continue;
+        const update = replaceContent(def, new Y.Doc({ guid: name }), given);
+        if (update) crdtOps.push({ ...header(collection, id, epoch), kind: 'yjs', field: name, update });
+        continue;
+      }
+      const value = given === undefined ? defaultOf(def) : toStored(def, given);
+      if (value !== undefined) values[name] = value;
+    }
+    return { id, ops: [{ ...first, kind: 'create', values }, ...crdtOps] };
+  };
+
+  const update = (
+    col: CollectionDef,
+    collection: string,
+    live: DocState,
+    id: DocId,
+    patch: Readonly<Record<string, unknown>>,
+  ): Op[] => {
+    checkPatchedObjects(col, collection, id, live, patch);
+    const ops: Op[] = [];
+    for (const [path, value] of Object.entries(patch)) {
+      if (path === 'id') continue;
+      const def = fieldAt(col, path) as FieldDef;
+      if (def.kind === 'list' || def.kind === 'text') {
+        const doc = crdtOf(live, path);
+        const edit = replaceContent(def, doc, value ?? (def.kind === 'list' ? [] : ''));
+        if (edit) ops.push(inPlaceOp(collection, id, live.epoch, path, doc, edit));
+      } else {
+        ops.push({ ...header(collection, id, live.epoch), kind: 'set', path, value: toStored(def, value) });
+      }
+    }
+    return ops;
   };
 
   return {
     replica,
     nextSeq: () => seq,
+    takeSeq: () => seq++,
+    skipTo(next) {
+      if (next > seq) seq = next;
+    },
 
-    insert(collection, state, doc) {
+    write(intent, state) {
+      checkIntent(schema, intent);
+      const { collection } = intent;
       const col = getCollection(schema, collection);
-      assertValid(collection, col, doc, 'insert');
-      const id = (doc.id as DocId | undefined) ?? createDocId();
-      if (state && isLive(state)) throw new AlreadyExistsError(collection, id);
-      const epoch = !state ? 0 : state.deleted ? state.epoch + 1 : state.epoch;
-      const values: Record<string, Value> = {};
-      const crdtOps: Op[] = [];
-      const first = header(collection, id, epoch);
-      for (const [name, def] of Object.entries(col.fields)) {
-        const given = doc[name];
-        if (def.kind === 'list' || def.kind === 'text') {
-          const empty =
-            def.kind === 'list'
-              ? (given as unknown[] | undefined)?.length
-              : (given as string | undefined)?.length;
-          if (!empty) continue;
-          const update = replaceContent(def, new Y.Doc({ guid: name }), given);
-          if (update) crdtOps.push({ ...header(collection, id, epoch), kind: 'yjs', field: name, update });
-          continue;
+      switch (intent.kind) {
+        case 'insert':
+          return insert(col, collection, state, intent.doc);
+        case 'upsert': {
+          const id = intent.id as DocId;
+          if (!state || !isLive(state)) {
+            const doc = { ...intent.doc, id };
+            assertValid(collection, col, doc, 'insert');
+            return insert(col, collection, state, doc);
+          }
+          return { id, ops: update(col, collection, state, id, intent.doc) };
         }
-        const value = given === undefined ? defaultOf(def) : toStored(def, given);
-        if (value !== undefined) values[name] = value;
-      }
-      return { id, ops: [{ ...first, kind: 'create', values }, ...crdtOps] };
-    },
-
-    update(collection, state, id, patch) {
-      const col = getCollection(schema, collection);
-      assertValid(collection, col, patch, 'patch');
-      const live = liveState(collection, state, id);
-      const ops: Op[] = [];
-      for (const [name, value] of Object.entries(patch)) {
-        const def = col.fields[name] as FieldDef;
-        if (def.kind === 'list' || def.kind === 'text') {
-          const doc = crdtOf(live, name);
-          const update = replaceContent(def, doc, value ?? (def.kind === 'list' ? [] : ''));
-          if (update) ops.push(inPlaceOp(collection, id, live.epoch, name, doc, update));
-        } else {
-          ops.push({
-            ...header(collection, id, live.epoch),
-            kind: 'set',
-            path: name,
-            value: toStored(def, value),
-          });
+        case 'update': {
+          const id = intent.id as DocId;
+          return { id, ops: update(col, collection, liveState(collection, state, id), id, intent.patch) };
+        }
+        case 'increment': {
+          const id = intent.id as DocId;
+          const live = liveState(collection, state, id);
+          return {
+            id,
+            ops: [
+              {
+                ...header(collection, id, live.epoch),
+                kind: 'increment',
+                field: intent.field,
+                by: intent.by,
+              },
+            ],
+          };
+        }
+        case 'delete': {
+          const id = intent.id as DocId;
+          const live = liveState(collection, state, id);
+          return { id, ops: [{ ...header(collection, id, live.epoch), kind: 'delete' }] };
+        }
+        case 'listInsert':
+        case 'listDelete':
+        case 'textInsert':
+        case 'textDelete': {
+          const id = intent.id as DocId;
+          return { id, ops: crdtEdit(intent, liveState(collection, state, id), id) };
         }
       }
-      return ops;
     },
-
-    increment(collection, state, id, field, by) {
-      const col = getCollection(schema, collection);
-      const def = Object.hasOwn(col.fields, field) ? col.fields[field] : undefined;
-      if (def?.kind !== 'counter') {
-        throw new ValidationError(collection, [
-          { path: [field], expected: 'counter field', found: def ? `${def.kind} field` : 'no such field' },
-        ]);
-      }
-      if (!Number.isSafeInteger(by)) {
-        throw new ValidationError(collection, [
-          { path: [field], expected: 'integer increment', found: String(by) },
-        ]);
-      }
-      const live = liveState(collection, state, id);
-      return [{ ...header(collection, id, live.epoch), kind: 'increment', field, by }];
-    },
-
-    delete(collection, state, id) {
-      getCollection(schema, collection);
-      const live = liveState(collection, state, id);
-      return [{ ...header(collection, id, live.epoch), kind: 'delete' }];
-    },
-
-    listInsert: (collection, state, id, field, index, items) =>
-      crdtEdit(collection, state, id, field, 'list', index, { insert: items }),
-    listDelete: (collection, state, id, field, index, count) =>
-      crdtEdit(collection, state, id, field, 'list', index, { delete: count }),
-    textInsert: (collection, state, id, field, index, text) =>
-      crdtEdit(collection, state, id, field, 'text', index, { insert: text }),
-    textDelete: (collection, state, id, field, index, count) =>
-      crdtEdit(collection, state, id, field, 'text', index, { delete: count }),
   };
 }

@@ -199,9 +199,32 @@ export type DocOf<S extends Schema, C extends keyof S['collections']> = { id: Do
 >;
 /** The value accepted when inserting into collection `C`. */
 export type NewDocOf<S extends Schema, C extends keyof S['collections']> = InsertOf<FieldsOfCollection<S, C>>;
-/** A partial update of collection `C`: any subset of fields; `undefined` clears an optional field. */
+/** The dotted paths into the object fields of `F` (`'address.city'`, `'address.geo.lat'`...). */
+export type ObjectPaths<F, Prefix extends string = ''> = {
+  [K in keyof F & string]: F[K] extends ObjectField<boolean, infer NF>
+    ? `${Prefix}${K}.${keyof NF & string}` | ObjectPaths<NF, `${Prefix}${K}.`>
+    : never;
+}[keyof F & string];
+
+/** The value type at dotted path `P` of fields `F`. */
+export type PathValue<F, P extends string> = P extends `${infer H}.${infer R}`
+  ? H extends keyof F
+    ? F[H] extends ObjectField<boolean, infer NF>
+      ? PathValue<NF, R>
+      : never
+    : never
+  : P extends keyof F
+    ? ValueOf<F[P]>
+    : never;
+
+/**
+ * A partial update of collection `C`: any subset of fields, and dotted paths into object fields
+ * (`{ 'address.city': 'Paris' }` writes that path alone); `undefined` clears an optional field.
+ */
 export type PatchOf<S extends Schema, C extends keyof S['collections']> = {
   [K in keyof FieldsOfCollection<S, C>]?: ValueOf<FieldsOfCollection<S, C>[K]> | undefined;
+} & {
+  [P in ObjectPaths<FieldsOfCollection<S, C>>]?: PathValue<FieldsOfCollection<S, C>, P> | undefined;
 };
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;

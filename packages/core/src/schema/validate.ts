@@ -7,9 +7,12 @@
  */
 import { type Problem, ValidationError } from '../errors';
 import { isDocId } from '../ids/ids';
-import type { CollectionDef, FieldDef } from './schema';
+import { type CollectionDef, type FieldDef, fieldAt } from './schema';
 
-/** `insert`: a whole new document (required fields without defaults must be there); `patch`: any subset. */
+/**
+ * `insert`: a whole new document (required fields without defaults must be there); `patch`: any subset, where a
+ * key may also be a dotted path into an `object` field (`'address.city'`).
+ */
 export type ValidationMode = 'insert' | 'patch';
 
 /** Deepest nesting accepted inside `json` values and list items. */
@@ -131,12 +134,42 @@ function checkFields(
     checkFieldValue(def, v, path, problems);
   }
   for (const name of Object.keys(value)) {
-    if (!Object.hasOwn(fields, name) && !(prefix.length === 0 && name === 'id')) {
+    const dotted = mode === 'patch' && prefix.length === 0 && name.includes('.');
+    if (!Object.hasOwn(fields, name) && !(prefix.length === 0 && name === 'id') && !dotted) {
       problems.push({ path: [...prefix, name], expected: 'no such field', found: describe(value[name]) });
     }
   }
 }
 
+/** Checks the dotted-path keys of a patch: each names a field inside an object and holds a valid value. */
+function checkPaths(col: CollectionDef, patch: Record<string, unknown>, problems: Problem[]): void {
+  const keys = Object.keys(patch);
+  for (const key of keys) {
+    if (!key.includes('.')) continue;
+    const path = key.split('.');
+    const top = Object.hasOwn(col.fields, path[0] as string) ? col.fields[path[0] as string] : undefined;
+    const def = fieldAt(col, key);
+    if (top?.kind !== 'object' || !def) {
+      problems.push({ path, expected: 'a path into an object field', found: describe(patch[key]) });
+      continue;
+    }
+    const overlap = keys.find(
+      (other) => other !== key && (key.startsWith(`${other}.`) || other.startsWith(`${key}.`)),
+    );
+    if (overlap !== undefined) {
+      problems.push({
+        path,
+        expected: `one write per path (it overlaps "${overlap}")`,
+        found: describe(patch[key]),
+      });
+      continue;
+    }
+    const v = patch[key];
+    if (v === undefined || v === null) {
+      if (!def.optional) problems.push({ path, expected: def.kind, found: describe(v) });
+    } else checkFieldValue(def, v, path, problems);
+  }
+}
 /** Every problem of `value` as a document (`insert`) or patch of `col`; empty when valid. */
 export function validate(col: CollectionDef, value: unknown, mode: ValidationMode): Problem[] {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -155,6 +188,7 @@ export function validate(col: CollectionDef, value: unknown, mode: ValidationMod
       problems.push({ path: ['id'], expected: 'document id (1-128 characters)', found: describe(record.id) });
   }
   checkFields(col.fields, record, [], mode, problems);
+  if (mode === 'patch') checkPaths(col, record, problems);
   return problems;
 }
 

@@ -131,6 +131,36 @@ describe('HTTP API', () => {
     expect((await call('GET', '/v1/collections/orders/docs/web-1')).status).toBe(404);
   });
 
+  it('upserts with PUT and writes one path of an object with a dotted PATCH key, keeping the others', async () => {
+    const put = await call('PUT', '/v1/collections/notes/docs/n-1', {
+      text: 'Deliver',
+      place: { city: 'Lyon', zip: '69001' },
+    });
+    expect(put).toMatchObject({ status: 200, body: { doc: { id: 'n-1', place: { city: 'Lyon' } } } });
+    const again = await call('PUT', '/v1/collections/notes/docs/n-1', { text: 'Deliver today' });
+    expect(again.body.doc).toEqual({
+      id: 'n-1',
+      text: 'Deliver today',
+      place: { city: 'Lyon', zip: '69001' },
+    });
+    await call('PATCH', '/v1/collections/notes/docs/n-1', { 'place.city': 'Paris' });
+    const patched = await call('PATCH', '/v1/collections/notes/docs/n-1', { 'place.zip': '75001' });
+    expect(patched.body.doc).toEqual({
+      id: 'n-1',
+      text: 'Deliver today',
+      place: { city: 'Paris', zip: '75001' },
+    });
+    const bad = await call('PATCH', '/v1/collections/notes/docs/n-1', { 'place.country': 'FR', 'text.x': 1 });
+    expect(bad).toMatchObject({ status: 400, body: { code: 'validation_failed' } });
+    expect(bad.body.problems).toHaveLength(2);
+    expect(
+      (await call('PUT', '/v1/collections/notes/docs/n-2', { place: { city: 'Nice' } })).body,
+    ).toMatchObject({
+      code: 'validation_failed',
+      problems: [expect.stringContaining('text')],
+    });
+  });
+
   it('refuses bad requests with clear errors and stores nothing', async () => {
     const before = server.relay.version();
     const invalid = await call('POST', '/v1/collections/orders/docs', { storeId: 5, total: 'x', bogus: 1 });

@@ -4,6 +4,7 @@
  * ```
  * POST   /v1/collections/:c/docs                 body: the document (id optional)   → 201 { doc }
  * GET    /v1/collections/:c/docs/:id                                                 → 200 { doc } | 404
+ * PUT    /v1/collections/:c/docs/:id             body: the document (upsert)        → 200 { doc }
  * PATCH  /v1/collections/:c/docs/:id             body: fields to set (null clears)  → 200 { doc }
  * POST   /v1/collections/:c/docs/:id/increment   body: { field, by }                → 200 { doc }
  * DELETE /v1/collections/:c/docs/:id                                                 → 200 { deleted: true }
@@ -12,31 +13,30 @@
  * Bodies and responses are JSON; `date` fields travel as ISO 8601 strings (converted by the schema, in bodies
  * and in query filters). Every error is `{ code, message, problems? }` with a 4xx status (`bad_request`,
  * `validation_failed` with one line per problem, `query_invalid`, `unauthorized`, `not_found`, `already_exists`)
- * and stores nothing. Writes are ops stamped with the server's replica, committed through the same write queue as
- * device pushes, so they reach subscribed devices and webhooks at once.
+ * and stores nothing. A PATCH key may be a dotted path into an object field (`{ "address.city": "Paris" }`): only
+ * that path is written, so concurrent edits of other paths of the object are kept. PUT creates the document when
+ * it does not exist and otherwise sets the fields it carries. Writes are `@loam/core` write intents run by the
+ * server's writer, committed through the same write queue as device pushes, so they reach subscribed devices and
+ * webhooks at once.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   AlreadyExistsError,
-  applyOp,
   type CollectionDef,
-  createDocState,
-  type DocId,
-  type DocState,
   type FieldDef,
   type Filter,
   fieldAt,
   LoamError,
   materialize,
   NotFoundError,
-  type Op,
   QueryError,
   type Schema,
   SchemaError,
   ValidationError,
   validateQuery,
-  type Writer,
+  type WriteIntent,
+  writeIntent,
 } from '@loam/core';
 import { HttpApiError, ServerErrorCode } from '../errors';
 import type { Metrics } from '../metrics/metrics';
@@ -59,8 +59,6 @@ export type HttpApi = (req: IncomingMessage, res: ServerResponse) => Promise<boo
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
 
-type Produce = (w: Writer, state: DocState | undefined) => { id: string; ops: Op[] };
-
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
@@ -71,11 +69,15 @@ function toDate(value: unknown): unknown {
   return Number.isNaN(d.getTime()) ? value : d;
 }
 
-/** Converts ISO strings to `Date`s where the schema declares `date` fields (objects included). */
+/** Converts ISO strings to `Date`s where the schema declares `date` fields (objects and dotted paths included). */
 function convertDates(fields: { readonly [name: string]: FieldDef }, input: Record<string, unknown>) {
   const out: Record<string, unknown> = { ...input };
   for (const [name, value] of Object.entries(input)) {
-    const def = Object.hasOwn(fields, name) ? fields[name] : undefined;
+    const def = Object.hasOwn(fields, name)
+      ? fields[name]
+      : name.includes('.')
+        ? fieldAt({ fields }, name)
+        : undefined;
     if (!def) continue;
     if (def.kind === 'date') out[name] = toDate(value);
     else if (def.kind === 'object' && value !== null && typeof value === 'object' && !Array.isArray(value))
@@ -156,16 +158,10 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     return schema.collections[name] as CollectionDef;
   };
 
-  /** Runs a backend write producing ops on one document; returns the document after it. */
-  const write = (name: string, id: string | undefined, produce: Produce) => {
-    const col = collection(name);
-    return relay.backendWrite(async (ctx) => {
-      const state = id === undefined ? undefined : await ctx.state(name, id);
-      const { id: docId, ops } = produce(ctx.writer, state);
-      const after = state ?? createDocState();
-      for (const op of ops) applyOp(col, after, op);
-      return { ops, result: materialize(col, docId, after) ?? null };
-    });
+  /** Runs one backend write; resolves with the document as it reads after it (null once deleted). */
+  const write = async (intent: WriteIntent) => {
+    const [written] = await relay.backendWrite([intent]);
+    return written?.doc ?? null;
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse, path: string[]) => {
@@ -197,9 +193,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       if (method !== 'POST')
         throw new HttpApiError(405, ServerErrorCode.badRequest, `${method} is not allowed here`);
       const doc = convertDates(col.fields, objectBody(await readJson(req, options.maxBodyBytes)));
-      const result = await write(name, typeof doc.id === 'string' ? doc.id : undefined, (w, state) =>
-        w.insert(name, state, doc),
-      );
+      const result = await write(writeIntent.insert(name, doc));
       return send(res, 201, { doc: result });
     }
     if (action === 'increment' && method === 'POST') {
@@ -210,11 +204,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
           ServerErrorCode.badRequest,
           'Send { "field": <counter field>, "by": <integer> }',
         );
-      const { field, by } = body;
-      const result = await write(name, id, (w, state) => ({
-        id,
-        ops: w.increment(name, state, id as DocId, field, by),
-      }));
+      const result = await write(writeIntent.increment(name, id, body.field, body.by));
       return send(res, 200, { doc: result });
     }
     if (action !== undefined) throw new HttpApiError(404, ServerErrorCode.notFound, 'No such route');
@@ -225,16 +215,16 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
         if (!doc) throw new NotFoundError(name, id);
         return send(res, 200, { doc });
       }
+      case 'PUT': {
+        const doc = convertDates(col.fields, objectBody(await readJson(req, options.maxBodyBytes)));
+        return send(res, 200, { doc: await write(writeIntent.upsert(name, id, doc)) });
+      }
       case 'PATCH': {
         const patch = convertDates(col.fields, objectBody(await readJson(req, options.maxBodyBytes)));
-        const result = await write(name, id, (w, state) => ({
-          id,
-          ops: w.update(name, state, id as DocId, patch),
-        }));
-        return send(res, 200, { doc: result });
+        return send(res, 200, { doc: await write(writeIntent.update(name, id, patch)) });
       }
       case 'DELETE':
-        await write(name, id, (w, state) => ({ id, ops: w.delete(name, state, id as DocId) }));
+        await write(writeIntent.delete(name, id));
         return send(res, 200, { deleted: true });
       default:
         throw new HttpApiError(405, ServerErrorCode.badRequest, `${method} is not allowed here`);

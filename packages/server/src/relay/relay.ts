@@ -8,7 +8,7 @@
  *    commit feed (`ServerStore.commits`), so a session's downloads follow the server's change counter. Pushes
  *    reach the store concurrently (a store may group them into one transaction); backend writes run one at a
  *    time.
- * 2. **Screening before anything is stored.** A pushed op is refused, in this order, when its id or timestamp
+ * 2. **Screening before anything is stored** (`screening.ts`). A pushed op is refused, in this order, when its id or timestamp
  *    names another replica than the session's (`replica_mismatch`), its timestamp is beyond the skew bound
  *    (`clock_skew`), it does not fit the schema (`schema_invalid`), an earlier op of the batch on the same document
  *    was refused (`depends_on_refused`), or the user's rules forbid it (`insert_denied`, `delete_denied`,
@@ -16,39 +16,36 @@
  *    create) or an op that would start a new incarnation without a create is `row_denied`. Ops that change nothing
  *    (duplicates, stale epochs, writes that lose) are accepted: they store nothing.
  * 3. **Refused ops are invisible.** They are neither stored nor recorded, so no listener ever sees them.
- * 4. **Backend writes** are ops of the server's own replica, produced by `createWriter` (validated against the
- *    schema first); their sequence numbers and the clock are saved with the batch.
+ * 4. **Backend writes** are write intents (`@loam/core`) turned into ops of the server's own replica by one writer
+ *    (validated against the schema first); its sequence numbers are taken in the write queue and never given back,
+ *    and they and the clock are saved with the batch.
+ * 5. **An op id is never acknowledged for other content.** When the store holds an op id of the batch with other
+ *    content (the device's database was restored from an older copy), nothing of the batch is applied and those
+ *    ops are answered `op_id_reused`; the device renumbers them and pushes again.
  */
 import {
+  applyOp,
   type Claims,
   type Clock,
-  ClockSkewError,
-  type CollectionDef,
-  checkFieldValue,
-  checkOpShape,
-  createAccess,
+  createDocState,
   createWriter,
+  type DocId,
   type DocState,
-  decodeTimestamp,
-  fieldAt,
   getCollection,
+  intentTarget,
   type MaterializedDoc,
   materialize,
   type Op,
-  type Problem,
-  parseOpId,
   type ReplicaId,
   type Rules,
   type Schema,
-  touchedFields,
-  validate,
-  type Writer,
+  type WriteIntent,
 } from '@loam/core';
 import type { Refusal } from '@loam/sync';
-import * as Y from 'yjs';
 import { ServerErrorCode } from '../errors';
-import type { CommitSource, CommittedDocChange, ScreenRefusal, ServerStore } from '../storage/server-store';
+import type { CommitSource, CommittedDocChange, ServerStore } from '../storage/server-store';
 import { commitView } from './commit-view';
+import { createBatchScreening } from './screening';
 
 /** A committed document change, with its materialized after image (undefined: not live). */
 export interface CommittedChange extends CommittedDocChange {
@@ -74,11 +71,10 @@ export interface PushOutcome {
   readonly version: number;
 }
 
-/** What a backend write's callback gets. */
-export interface BackendWriteContext {
-  readonly writer: Writer;
-  /** The stored state of a document (a private copy the callback may edit). */
-  state(collection: string, id: string): Promise<DocState | undefined>;
+/** A document written by a backend write, as it reads once the batch committed (undefined: it does not exist). */
+export interface BackendWritten {
+  readonly id: DocId;
+  readonly doc: MaterializedDoc | undefined;
 }
 
 /** The write path. */
@@ -100,10 +96,11 @@ export interface Relay {
     readonly ops: readonly Op[];
   }): Promise<PushOutcome>;
   /**
-   * Runs `fn` in the write queue to produce ops with the server's writer, and commits them. If `fn` throws,
-   * nothing is stored and the sequence numbers it used are reused.
+   * Runs write intents in the write queue with the server's writer, in order, and commits their ops as one batch
+   * (all or nothing). Throws the writer's error (`validation_failed`, `not_found`, `already_exists`...) and stores
+   * nothing when one of them is refused.
    */
-  backendWrite<T>(fn: (ctx: BackendWriteContext) => Promise<{ ops: Op[]; result: T }>): Promise<T>;
+  backendWrite(intents: readonly WriteIntent[]): Promise<BackendWritten[]>;
   /** Registers a listener of commits (called synchronously, in version order); returns unsubscribe. */
   onCommit(listener: (commit: Commit) => void): () => void;
   /**
@@ -125,66 +122,12 @@ export interface RelayOptions {
   readonly now?: () => number;
 }
 
-const DENIAL_TO_REFUSAL: Record<string, string> = { no_role: 'permission_denied' };
-
-function schemaProblems(col: CollectionDef, op: Op): Problem[] {
-  const problems: Problem[] = [];
-  switch (op.kind) {
-    case 'create':
-      return validate(col, op.values, 'insert');
-    case 'set': {
-      const def = fieldAt(col, op.path);
-      const path = op.path.split('.');
-      if (!def) problems.push({ path, expected: 'a field of the schema', found: 'no such field' });
-      else if (op.value === null) {
-        if (!def.optional) problems.push({ path, expected: def.kind, found: 'null' });
-      } else checkFieldValue(def, op.value, path, problems);
-      return problems;
-    }
-    case 'increment':
-      if (!Number.isSafeInteger(op.by))
-        problems.push({ path: [op.field], expected: 'integer', found: String(op.by) });
-      return problems;
-    case 'yjs':
-      try {
-        Y.applyUpdate(new Y.Doc(), op.update);
-      } catch {
-        problems.push({ path: [op.field], expected: 'a Yjs update', found: 'malformed bytes' });
-      }
-      return problems;
-    case 'delete':
-      return problems;
-  }
-}
-
-function describeProblems(problems: readonly Problem[]): string {
-  return problems
-    .map(
-      (p) => `${p.path.length ? p.path.join('.') : '(document)'}: expected ${p.expected}, found ${p.found}`,
-    )
-    .join('; ');
-}
-
-/** The fields a create actually writes: those whose value differs from the schema's default. */
-function createdFields(col: CollectionDef, values: Op & { kind: 'create' }): string[] {
-  return Object.entries(values.values)
-    .filter(([name, v]) => {
-      const def = col.fields[name];
-      if (!def) return true;
-      if (def.kind === 'counter') return v !== (def.default ?? 0);
-      if ('default' in def && def.default !== undefined)
-        return JSON.stringify(v) !== JSON.stringify(def.default);
-      return v !== null;
-    })
-    .map(([name]) => name);
-}
-
 /** Creates the write path over a store. */
 export function createRelay(options: RelayOptions): Relay {
   const { store, schema, rules, clock } = options;
   const listeners = new Set<(commit: Commit) => void>();
   const gapListeners = new Set<() => void>();
-  let nextSeq = options.nextSeq;
+  const writer = createWriter({ schema, clock, nextSeq: options.nextSeq });
   let queue: Promise<unknown> = Promise.resolve();
   const inFlight = new Set<Promise<unknown>>();
 
@@ -217,166 +160,62 @@ export function createRelay(options: RelayOptions): Relay {
 
     push({ replica, claims, ops }) {
       return concurrent(async () => {
-        const refused: Refusal[] = [];
-        const refusedDocs = new Map<string, { collection: string; id: string }>();
-        const candidates: Op[] = [];
-        const refuse = (op: Op, code: string, reason: string) => {
-          refused.push({ op: op.id, collection: op.collection, doc: op.doc, code, reason });
-          refusedDocs.set(`${op.collection}\u0000${op.doc}`, { collection: op.collection, id: op.doc });
-        };
-        for (const op of ops) {
-          const key = `${op.collection}\u0000${op.doc}`;
-          if (parseOpId(op.id).replica !== replica || decodeTimestamp(op.ts).replica !== replica) {
-            refuse(
-              op,
-              ServerErrorCode.replicaMismatch,
-              `Op ${op.id} is not an op of this connection's replica ${replica}`,
-            );
-            continue;
-          }
-          const col = Object.hasOwn(schema.collections, op.collection)
-            ? schema.collections[op.collection]
-            : undefined;
-          if (!col) {
-            refuse(op, ServerErrorCode.schemaInvalid, `Unknown collection "${op.collection}"`);
-            continue;
-          }
-          try {
-            checkOpShape(col, op);
-          } catch (error) {
-            refuse(op, ServerErrorCode.schemaInvalid, (error as Error).message);
-            continue;
-          }
-          const problems = schemaProblems(col, op);
-          if (problems.length > 0) {
-            refuse(
-              op,
-              ServerErrorCode.schemaInvalid,
-              `Invalid ${op.collection} ${op.kind}: ${describeProblems(problems)}`,
-            );
-            continue;
-          }
-          if (refusedDocs.has(key)) {
-            refuse(
-              op,
-              ServerErrorCode.dependsOnRefused,
-              'An earlier op of this batch on the same document was refused',
-            );
-            continue;
-          }
-          try {
-            clock.receive(op.ts);
-          } catch (error) {
-            if (!(error instanceof ClockSkewError)) throw error;
-            refuse(op, ServerErrorCode.clockSkew, error.message);
-            continue;
-          }
-          candidates.push(op);
-        }
-        const accessOf = new Map<string, ReturnType<typeof createAccess>>();
-        const access = (collection: string) => {
-          let a = accessOf.get(collection);
-          if (!a) {
-            a = createAccess(rules, claims, collection);
-            accessOf.set(collection, a);
-          }
-          return a;
-        };
-        const screen = (
-          op: Op,
-          before: DocState,
-          after: DocState,
-          changed: boolean,
-        ): ScreenRefusal | null => {
-          const key = `${op.collection}\u0000${op.doc}`;
-          if (refusedDocs.has(key)) {
-            return {
-              code: ServerErrorCode.dependsOnRefused,
-              reason: 'An earlier op of this batch on the same document was refused',
-            };
-          }
-          if (!changed) return null;
-          const col = schema.collections[op.collection] as CollectionDef;
-          const a = access(op.collection);
-          const beforeDoc = materialize(col, op.doc, before);
-          const afterDoc = materialize(col, op.doc, after);
-          let decision: { ok: true } | { ok: false; code: string; reason: string };
-          if (op.kind === 'delete') {
-            decision = beforeDoc
-              ? a.checkWrite({ kind: 'delete', before: beforeDoc })
-              : { ok: false, code: 'row_denied', reason: 'The document does not exist' };
-          } else if (!afterDoc) {
-            decision = {
-              ok: false,
-              code: 'row_denied',
-              reason: beforeDoc
-                ? 'The op belongs to an incarnation of the document the server does not have'
-                : 'The document does not exist',
-            };
-          } else if (!beforeDoc) {
-            const touched = op.kind === 'create' ? createdFields(col, op) : touchedFields(op);
-            decision = a.checkWrite({ kind: 'insert', after: afterDoc, touchedFields: touched });
-          } else {
-            const touched = op.kind === 'create' ? createdFields(col, op) : touchedFields(op);
-            decision = a.checkWrite({
-              kind: 'update',
-              before: beforeDoc,
-              after: afterDoc,
-              touchedFields: touched,
-            });
-          }
-          if (decision.ok) return null;
-          refusedDocs.set(key, { collection: op.collection, id: op.doc });
-          return { code: DENIAL_TO_REFUSAL[decision.code] ?? decision.code, reason: decision.reason };
-        };
+        const screening = createBatchScreening({ schema, rules, clock, replica, claims });
+        const candidates = ops.filter((op) => screening.admit(op));
         const result = await store.applyBatch({
           ops: candidates,
-          screen,
+          screen: screening.screen,
           clock: clock.last(),
           now: (options.now ?? Date.now)(),
           source: 'device',
         });
-        for (const r of result.refused) {
-          refused.push({
-            op: r.op.id,
-            collection: r.op.collection,
-            doc: r.op.doc,
-            code: r.refusal.code,
-            reason: r.refusal.reason,
-          });
-        }
-        const order = new Map<string, number>(ops.map((op, i) => [op.id, i]));
-        refused.sort((x, y) => (order.get(x.op) ?? 0) - (order.get(y.op) ?? 0));
+        for (const op of result.conflicts)
+          screening.refuse(
+            op,
+            ServerErrorCode.opIdReused,
+            `Op id ${op.id} is already held with other content: this device's database was restored from an older copy; give the op a new id`,
+          );
+        for (const r of result.refused) screening.refuse(r.op, r.refusal.code, r.refusal.reason);
         return {
           accepted: result.accepted,
-          refused,
-          refusedDocs: [...refusedDocs.values()],
+          refused: screening.refusals(ops),
+          refusedDocs: screening.refusedDocs(),
           version: result.version,
         };
       });
     },
 
-    backendWrite(fn) {
+    backendWrite(intents) {
       return enqueue(async () => {
-        const writer = createWriter({ schema, clock, nextSeq });
-        const { ops, result } = await fn({
-          writer,
-          state: async (collection, id) => {
-            getCollection(schema, collection);
-            return (await store.getDoc(collection, id))?.state;
-          },
+        const states = new Map<string, DocState>();
+        const ops: Op[] = [];
+        const written: { collection: string; id: DocId }[] = [];
+        for (const intent of intents) {
+          const col = getCollection(schema, intent.collection);
+          const target = intentTarget(intent);
+          const key = `${intent.collection}\u0000${target}`;
+          let state = target === undefined ? undefined : states.get(key);
+          if (target !== undefined && !state) state = (await store.getDoc(intent.collection, target))?.state;
+          const result = writer.write(intent, state);
+          const after = state ?? createDocState();
+          for (const op of result.ops) applyOp(col, after, op);
+          states.set(`${intent.collection}\u0000${result.id}`, after);
+          ops.push(...result.ops);
+          written.push({ collection: intent.collection, id: result.id });
+        }
+        if (ops.length > 0) {
+          await store.applyBatch({
+            ops,
+            clock: clock.last(),
+            nextSeq: writer.nextSeq(),
+            now: (options.now ?? Date.now)(),
+            source: 'backend',
+          });
+        }
+        return written.map(({ collection, id }) => {
+          const state = states.get(`${collection}\u0000${id}`);
+          return { id, doc: state && materialize(getCollection(schema, collection), id, state) };
         });
-        if (ops.length === 0) return result;
-        for (const op of ops) checkOpShape(getCollection(schema, op.collection), op);
-        await store.applyBatch({
-          ops,
-          clock: clock.last(),
-          nextSeq: writer.nextSeq(),
-          now: (options.now ?? Date.now)(),
-          source: 'backend',
-        });
-        nextSeq = writer.nextSeq();
-        return result;
       });
     },
 

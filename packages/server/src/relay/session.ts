@@ -1,38 +1,21 @@
 /**
- * One device connection speaking the sync protocol (`@loam/sync`'s `messages.ts`) over a WebSocket.
+ * One device connection speaking the sync protocol (`@loam/sync`'s `messages.ts`) over a {@link Transport}: the
+ * dispatch of its messages. What the user sees is in `views.ts`, what is sent down in `downloads.ts`.
  *
  * Invariants:
  * 1. **Hello first.** Nothing but `hello` is accepted until `welcome` is sent; a bad token, protocol or schema
  *    version, a replica bound to another user or too many connections end the session with a fatal `error`.
  * 2. **Frames are checked before anything else.** A frame that does not decode (malformed, truncated, oversized,
- *    unknown type) or a batch over the limit is a fatal `error`; nothing of it is stored or forwarded.
+ *    unknown type, text) or a batch over the limit is a fatal `error`; nothing of it is stored or forwarded.
  * 3. **Acks are durable.** `ack` is sent after the relay committed the batch. Each refused op is named in
  *    `ack.refused`, then a `docs` frame (cursor 0) gives the document's authoritative state in `replace` mode, or
- *    `removed` when the user may not read it (or it does not exist).
+ *    `removed` when the user may not read it (or it does not exist). An op whose id the relay holds with other
+ *    content is answered `op_id_reused` the same way (never acknowledged).
  * 4. **Downloads are serialised.** Initial sets, resumes, fan-out of commits and view recomputations run one at a
- *    time in the order they were queued, so every `docs` frame's cursor is one the device is complete through: a
- *    frame's cursor is the commit's version (when newer than any cursor sent before, else 0); `synced` carries
- *    the version the session is complete through. A subscription takes part in fan-out only from the moment its
- *    initial set is read.
- * 5. **Only readable data leaves.** Every snapshot is `redactDocState` of the stored state with the user's readable
- *    fields; a document is sent only when it matches a subscription's filter AND the role's read filter
- *    (`authorizeQuery`); subscriptions that filter on unreadable fields are refused (`subscription_denied`).
+ *    time in the order they were queued (see `downloads.ts` for the cursors this guarantees).
+ * 5. **Only readable data leaves** (see `views.ts`).
  */
-import {
-  type Access,
-  createAccess,
-  type DocState,
-  decodeOps,
-  encodeDocSnapshot,
-  evaluateFilter,
-  type Filter,
-  grantsField,
-  materialize,
-  type Op,
-  OpDecodeError,
-  redactDocState,
-} from '@loam/core';
-import { collectionSql, columnOf, compileFilter } from '@loam/store';
+import { decodeOps, materialize, type Op, OpDecodeError, permissionsFor } from '@loam/core';
 import {
   type ClientMessage,
   type DocSnapshotFrame,
@@ -41,19 +24,22 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   type ServerMessage,
-  type Subscription,
+  type Transport,
 } from '@loam/sync';
-import type WebSocket from 'ws';
 import type { Identity, Verifier } from '../auth/auth';
 import type { LimitsConfig } from '../config/config';
 import { AuthError, ServerErrorCode } from '../errors';
 import type { Metrics } from '../metrics/metrics';
 import type { ServerStore } from '../storage/server-store';
-import type { Commit, CommittedChange, Relay } from './relay';
+import { createSessionDownloads, type SessionDownloads } from './downloads';
+import type { Commit, Relay } from './relay';
+import { createSessionViews, type Removal, type SessionViews } from './views';
 
-/** Docs per `docs` frame when streaming a set. */
-export const DOCS_PER_FRAME = 256;
+export { DOCS_PER_FRAME } from './downloads';
+
 const HELLO_TIMEOUT_MS = 10_000;
+/** WebSocket close code of a session ended by a fatal error (policy violation). */
+const FATAL_CLOSE_CODE = 1008;
 
 /** Everything a session needs from the server. */
 export interface SessionContext {
@@ -77,61 +63,24 @@ export interface Session {
   user(): string | undefined;
 }
 
-interface ActiveSub {
-  readonly id: string;
-  readonly collection: string;
-  readonly userFilter: Filter | undefined;
-  /** The user's filter ANDed with the role's read filter. */
-  filter: Filter;
-  active: boolean;
-}
-
 type Task = () => void | Promise<void>;
 
-const snapshotCache = new WeakMap<DocState, Map<string, Uint8Array>>();
-const frameCache = new WeakMap<Commit, Map<string, { frame: Uint8Array; entries: number } | null>>();
-
-function fieldsKey(access: Access): string {
-  return access.readableFields === '*' ? '*' : access.readableFields.join('\u0000');
+function sortedClaims(claims: Record<string, unknown>): [string, unknown][] {
+  return Object.entries(claims)
+    .filter(([k]) => k !== 'exp' && k !== 'iat' && k !== 'nbf' && k !== 'jti')
+    .sort(([a], [b]) => (a < b ? -1 : 1));
 }
 
-/** The redacted snapshot of a state for one access (cached per state and readable-field set). */
-function snapshotOf(state: DocState, access: Access): Uint8Array {
-  const key = fieldsKey(access);
-  let perState = snapshotCache.get(state);
-  if (!perState) {
-    perState = new Map();
-    snapshotCache.set(state, perState);
-  }
-  let bytes = perState.get(key);
-  if (!bytes) {
-    const fields = access.readableFields;
-    bytes = encodeDocSnapshot(redactDocState(state, (path) => grantsField(fields, path)));
-    perState.set(key, bytes);
-  }
-  return bytes;
-}
-
-function toBytes(data: WebSocket.RawData): Uint8Array {
-  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return data;
-}
-
-/** Attaches the protocol to an accepted WebSocket. */
-export function createSession(ws: WebSocket, ctx: SessionContext): Session {
+/** Attaches the protocol to an accepted connection. */
+export function createSession(transport: Transport, ctx: SessionContext): Session {
   const { relay, store, metrics, limits } = ctx;
   const schema = relay.schema;
   let phase: 'hello' | 'ready' | 'closed' = 'hello';
   let identity: Identity | undefined;
   let replica: Parameters<Relay['push']>[0]['replica'] | undefined;
   let admitted = false;
-  const subs = new Map<string, ActiveSub>();
-  let accessOf = new Map<string, Access>();
-  let viewKey: string | undefined;
-  let watermark = 0;
-  let sentCursor = 0;
-  const closed = () => phase === 'closed';
+  let views: SessionViews | undefined;
+  let downloads: SessionDownloads | undefined;
   const tasks: Task[] = [];
   let running = false;
   let inbound: Promise<void> = Promise.resolve();
@@ -141,31 +90,17 @@ export function createSession(ws: WebSocket, ctx: SessionContext): Session {
     () => fail(ServerErrorCode.protocolOrder, 'No hello received in time'),
     HELLO_TIMEOUT_MS,
   );
-
-  const access = (collection: string): Access => {
-    let a = accessOf.get(collection);
-    if (!a) {
-      a = createAccess(relay.rules, identity?.claims ?? {}, collection);
-      accessOf.set(collection, a);
-    }
-    return a;
-  };
+  const closed = () => phase === 'closed';
 
   const send = (message: ServerMessage) => {
-    if (phase === 'closed' || ws.readyState !== ws.OPEN) return;
-    ws.send(encodeMessage(message));
+    if (!closed()) transport.send(encodeMessage(message));
   };
-  const sendAndWait = (bytes: Uint8Array) =>
-    new Promise<void>((resolve) => {
-      if (phase === 'closed' || ws.readyState !== ws.OPEN) resolve();
-      else ws.send(bytes, () => resolve());
-    });
 
   function fail(code: string, message: string) {
     metrics.error(code);
     send({ t: 'error', code, message, fatal: true });
     shutdown();
-    ws.close(1008, code);
+    transport.close(FATAL_CLOSE_CODE, code);
   }
 
   const softError = (code: string, message: string, sub?: string) => {
@@ -174,7 +109,7 @@ export function createSession(ws: WebSocket, ctx: SessionContext): Session {
   };
 
   function shutdown() {
-    if (phase === 'closed') return;
+    if (closed()) return;
     phase = 'closed';
     clearTimeout(helloTimer);
     if (expiry) clearTimeout(expiry);
@@ -190,7 +125,7 @@ export function createSession(ws: WebSocket, ctx: SessionContext): Session {
   async function pump() {
     running = true;
     try {
-      while (tasks.length > 0 && phase !== 'closed') {
+      while (tasks.length > 0 && !closed()) {
         const task = tasks.shift() as Task;
         try {
           const r = task();
@@ -215,263 +150,23 @@ export function createSession(ws: WebSocket, ctx: SessionContext): Session {
     );
   };
 
-  /** Authorises a subscription under the current claims; sends `subscription_denied` and returns null if refused. */
-  const authorize = (sub: Subscription): ActiveSub | null => {
-    const { collection, filter } = sub.query;
-    if (!Object.hasOwn(schema.collections, collection)) {
-      softError(ServerErrorCode.subscriptionDenied, `Unknown collection "${collection}"`, sub.id);
-      return null;
+  /** Adds a subscription under the current claims, or tells the device it is refused. */
+  const admitSub = (sub: Parameters<SessionViews['authorize']>[0]) => {
+    const v = views as SessionViews;
+    const active = v.authorize(sub);
+    if ('denied' in active) {
+      softError(ServerErrorCode.subscriptionDenied, active.denied, sub.id);
+      return undefined;
     }
-    const decision = access(collection).authorizeQuery({ collection, ...(filter ? { filter } : {}) });
-    if (!decision.ok) {
-      softError(ServerErrorCode.subscriptionDenied, `${decision.code}: ${decision.reason}`, sub.id);
-      return null;
-    }
-    const full = decision.query.filter ?? { op: 'true' };
-    try {
-      compileFilter(full, columnOf(collectionSql(collection, schema.collections[collection]!)));
-    } catch (error) {
-      softError(ServerErrorCode.subscriptionDenied, (error as Error).message, sub.id);
-      return null;
-    }
-    return { id: sub.id, collection, userFilter: filter, filter: full, active: false };
-  };
-
-  const computeViewKey = () => {
-    const parts: string[] = [];
-    for (const s of [...subs.values()].filter((x) => x.active).sort((a, b) => (a.id < b.id ? -1 : 1))) {
-      parts.push(`${s.collection}|${JSON.stringify(s.filter)}|${fieldsKey(access(s.collection))}`);
-    }
-    return parts.sort().join('\n');
-  };
-  const invalidateView = () => {
-    viewKey = undefined;
-  };
-
-  const frameCursor = (version: number) => {
-    if (version > sentCursor) {
-      sentCursor = version;
-      return version;
-    }
-    return 0;
-  };
-
-  const docsFrames = async (
-    docs: DocSnapshotFrame[],
-    removed: { collection: string; id: string }[],
-    extra: { sub?: string; total?: number; sentBefore?: number } = {},
-  ) => {
-    let i = 0;
-    let j = 0;
-    while (i < docs.length || j < removed.length) {
-      const chunk = docs.slice(i, i + DOCS_PER_FRAME);
-      const gone = removed.slice(j, j + DOCS_PER_FRAME - chunk.length);
-      i += chunk.length;
-      j += gone.length;
-      metrics.docsOut(chunk.length + gone.length);
-      await sendAndWait(
-        encodeMessage({
-          t: 'docs',
-          cursor: 0,
-          docs: chunk,
-          removed: gone,
-          ...(extra.sub !== undefined ? { sub: extra.sub } : {}),
-          ...(extra.total !== undefined
-            ? { progress: { sent: (extra.sentBefore ?? 0) + i, total: extra.total } }
-            : {}),
-        }),
-      );
-    }
-  };
-
-  /** Streams a subscription's whole set, then `synced`. */
-  const initialSet = async (sub: ActiveSub, mode: 'merge' | 'replace') => {
-    if (subs.get(sub.id) !== sub) return;
-    sub.active = true;
-    invalidateView();
-    const a = access(sub.collection);
-    const total = await store.countDocs(sub.collection, sub.filter);
-    let sent = 0;
-    let afterId: string | undefined;
-    for (;;) {
-      const page = await store.findDocs(sub.collection, sub.filter, {
-        limit: DOCS_PER_FRAME,
-        ...(afterId !== undefined ? { afterId } : {}),
-      });
-      if (phase === 'closed') return;
-      if (page.length === 0 && sent > 0) break;
-      const docs: DocSnapshotFrame[] = page.map((d) => ({
-        collection: sub.collection,
-        id: d.id,
-        state: snapshotOf(d.state, a),
-        mode,
-      }));
-      await docsFrames(docs, [], {
-        sub: sub.id,
-        total: Math.max(total, sent + docs.length),
-        sentBefore: sent,
-      });
-      sent += docs.length;
-      if (page.length < DOCS_PER_FRAME) break;
-      afterId = page[page.length - 1]!.id;
-    }
-    send({ t: 'synced', sub: sub.id, cursor: watermark });
-  };
-
-  /** Sends what changed since `cursor` in the collections of the session's subscriptions. */
-  const resume = async (cursor: number) => {
-    const bySub = [...subs.values()];
-    for (const s of bySub) s.active = true;
-    invalidateView();
-    const version = relay.version();
-    const collections = [...new Set(bySub.map((s) => s.collection))];
-    for (const collection of collections) {
-      const a = access(collection);
-      const mine = bySub.filter((s) => s.collection === collection);
-      const rows = await store.changedSince(collection, cursor);
-      const docs: DocSnapshotFrame[] = [];
-      const removed: { collection: string; id: string }[] = [];
-      const def = schema.collections[collection]!;
-      for (const row of rows) {
-        if (row.live) {
-          const doc = materialize(def, row.id, row.state);
-          if (doc && mine.some((s) => evaluateFilter(s.filter, doc)))
-            docs.push({ collection, id: row.id, state: snapshotOf(row.state, a), mode: 'merge' });
-          else removed.push({ collection, id: row.id });
-        } else if (row.state.deleted) {
-          docs.push({ collection, id: row.id, state: snapshotOf(row.state, a), mode: 'merge' });
-        }
-      }
-      await docsFrames(docs, removed);
-    }
-    watermark = Math.max(watermark, version);
-    sentCursor = Math.max(sentCursor, version);
-    for (const s of bySub) send({ t: 'synced', sub: s.id, cursor: watermark });
-  };
-
-  const fanOut = (commit: Commit) => {
-    const active = [...subs.values()].filter((s) => s.active);
-    if (active.length > 0) {
-      if (viewKey === undefined) viewKey = computeViewKey();
-      const cursor = commit.version > sentCursor ? commit.version : 0;
-      const key = `${cursor}\n${viewKey}`;
-      let perCommit = frameCache.get(commit);
-      if (!perCommit) {
-        perCommit = new Map();
-        frameCache.set(commit, perCommit);
-      }
-      let frame = perCommit.get(key);
-      if (frame === undefined) {
-        frame = buildFanOut(commit, active, cursor);
-        perCommit.set(key, frame);
-      }
-      if (frame && phase !== 'closed' && ws.readyState === ws.OPEN) {
-        frameCursor(commit.version);
-        metrics.docsOut(frame.entries);
-        ws.send(frame.frame);
-      }
-    }
-    watermark = Math.max(watermark, commit.version);
-  };
-
-  const buildFanOut = (
-    commit: Commit,
-    active: ActiveSub[],
-    cursor: number,
-  ): { frame: Uint8Array; entries: number } | null => {
-    const docs: DocSnapshotFrame[] = [];
-    const removed: { collection: string; id: string }[] = [];
-    for (const change of commit.changes) {
-      const mine = active.filter((s) => s.collection === change.collection);
-      if (mine.length === 0) continue;
-      if (isIn(change, mine, 'after')) {
-        docs.push({
-          collection: change.collection,
-          id: change.id,
-          state: snapshotOf(change.after, access(change.collection)),
-          mode: 'merge',
-        });
-      } else if (isIn(change, mine, 'before')) {
-        if (change.after.deleted)
-          docs.push({
-            collection: change.collection,
-            id: change.id,
-            state: snapshotOf(change.after, access(change.collection)),
-            mode: 'merge',
-          });
-        else removed.push({ collection: change.collection, id: change.id });
-      }
-    }
-    if (docs.length === 0 && removed.length === 0) return null;
-    return {
-      frame: encodeMessage({ t: 'docs', cursor, docs, removed }),
-      entries: docs.length + removed.length,
-    };
-  };
-
-  const isIn = (change: CommittedChange, mine: ActiveSub[], which: 'before' | 'after') => {
-    const doc = which === 'after' ? change.afterDoc : change.beforeDoc;
-    return doc !== undefined && mine.some((s) => evaluateFilter(s.filter, doc));
-  };
-
-  /** After new claims: documents no longer readable leave, documents whose readable fields changed are replaced. */
-  const recompute = async (next: Identity) => {
-    const oldSubs = new Map([...subs.values()].map((s) => [s.id, { ...s }]));
-    const oldAccess = accessOf;
-    identity = next;
-    accessOf = new Map();
-    for (const [id, s] of subs) {
-      const again = authorize({
-        id,
-        query: { collection: s.collection, ...(s.userFilter ? { filter: s.userFilter } : {}) },
-      });
-      if (!again) subs.delete(id);
-      else s.filter = again.filter;
-    }
-    invalidateView();
-    const collections = new Set([...oldSubs.values()].map((s) => s.collection));
-    for (const collection of collections) {
-      const before = new Set<string>();
-      for (const s of oldSubs.values()) {
-        if (s.collection !== collection || !s.active) continue;
-        for (const d of await allDocs(collection, s.filter)) before.add(d.id);
-      }
-      const after = new Map<string, DocState>();
-      for (const s of subs.values()) {
-        if (s.collection !== collection || !s.active) continue;
-        for (const d of await allDocs(collection, s.filter)) after.set(d.id, d.state);
-      }
-      const a = access(collection);
-      const old = oldAccess.get(collection);
-      const fieldsChanged = !old || fieldsKey(old) !== fieldsKey(a);
-      const docs: DocSnapshotFrame[] = [];
-      for (const [id, state] of after) {
-        if (fieldsChanged) docs.push({ collection, id, state: snapshotOf(state, a), mode: 'replace' });
-        else if (!before.has(id)) docs.push({ collection, id, state: snapshotOf(state, a), mode: 'merge' });
-      }
-      const removed = [...before].filter((id) => !after.has(id)).map((id) => ({ collection, id }));
-      await docsFrames(docs, removed);
-    }
-  };
-
-  const allDocs = async (collection: string, filter: Filter) => {
-    const out: { id: string; state: DocState }[] = [];
-    let afterId: string | undefined;
-    for (;;) {
-      const page = await store.findDocs(collection, filter, {
-        limit: 1000,
-        ...(afterId !== undefined ? { afterId } : {}),
-      });
-      out.push(...page);
-      if (page.length < 1000) return out;
-      afterId = page[page.length - 1]!.id;
-    }
+    v.subs.set(active.id, active);
+    v.invalidate();
+    return active;
   };
 
   const onHello = async (m: ClientMessage & { t: 'hello' }) => {
     if (m.protocol !== PROTOCOL_VERSION)
       return fail(
-        'protocol_version',
+        ServerErrorCode.protocolVersion,
         `Protocol version ${m.protocol} is not supported (this server speaks ${PROTOCOL_VERSION})`,
       );
     if (m.schemaVersion !== schema.version) {
@@ -500,6 +195,7 @@ export function createSession(ws: WebSocket, ctx: SessionContext): Session {
         ServerErrorCode.replicaMismatch,
         `Replica ${m.replica} belongs to another user: create a new replica id`,
       );
+    const replicaSeq = await store.replicaSeq(m.replica);
     if (closed()) return;
     replica = m.replica;
     clearTimeout(helloTimer);
@@ -510,6 +206,9 @@ export function createSession(ws: WebSocket, ctx: SessionContext): Session {
     const horizon = await ctx.historyHorizon();
     const reset = m.cursor > 0 && (m.cursor < horizon || m.cursor > version);
     phase = 'ready';
+    views = createSessionViews(schema, relay.rules, who.claims);
+    downloads = createSessionDownloads({ transport, open: () => !closed(), store, schema, views, metrics });
+    const d = downloads;
     send({
       t: 'welcome',
       protocol: PROTOCOL_VERSION,
@@ -517,19 +216,33 @@ export function createSession(ws: WebSocket, ctx: SessionContext): Session {
       cursor: version,
       reset,
       user: who.user,
+      replicaSeq,
     });
-    for (const s of m.subs) {
-      const sub = authorize(s);
-      if (sub) subs.set(sub.id, sub);
-    }
+    send({ t: 'permissions', ...permissionsFor(relay.rules, who.claims) });
+    const subs = m.subs.flatMap((s) => admitSub(s) ?? []);
     if (m.cursor === 0 || reset) {
-      enqueue(() => {
-        watermark = relay.version();
-      });
-      for (const sub of subs.values()) enqueue(() => initialSet(sub, reset ? 'replace' : 'merge'));
+      enqueue(() => d.startAt(relay.version()));
+      for (const sub of subs) enqueue(() => d.initialSet(sub, reset ? 'replace' : 'merge'));
     } else {
-      enqueue(() => resume(m.cursor));
+      enqueue(() => d.resume(m.cursor, relay.version()));
     }
+  };
+
+  /** The authoritative state of the documents of refused ops, for the device to revert to. */
+  const sendAuthoritative = async (docsOf: readonly Removal[]) => {
+    const v = views as SessionViews;
+    const docs: DocSnapshotFrame[] = [];
+    const removed: Removal[] = [];
+    for (const { collection, id } of docsOf) {
+      const known = Object.hasOwn(schema.collections, collection);
+      const stored = known ? await store.getDoc(collection, id) : undefined;
+      const doc = stored?.live ? materialize(schema.collections[collection]!, id, stored.state) : undefined;
+      if (stored && doc && v.access(collection).canRead(doc).allowed)
+        docs.push({ collection, id, state: v.snapshot(collection, stored.state), mode: 'replace' });
+      else removed.push({ collection, id });
+    }
+    metrics.docsOut(docs.length + removed.length);
+    send({ t: 'docs', cursor: 0, docs, removed });
   };
 
   const onPush = async (m: ClientMessage & { t: 'push' }) => {
@@ -543,28 +256,14 @@ export function createSession(ws: WebSocket, ctx: SessionContext): Session {
           ServerErrorCode.limitExceeded,
           `Batch ${m.batch}: ${error.message} (limit ${limits.opsPerBatch} ops)`,
         );
-      return fail('frame_invalid', `Batch ${m.batch}: ${(error as Error).message}`);
+      return fail(ServerErrorCode.frameInvalid, `Batch ${m.batch}: ${(error as Error).message}`);
     }
     metrics.opsIn(ops.length);
-    const outcome = await ctx.relay.push({ replica: replica!, claims: identity!.claims, ops });
+    const outcome = await relay.push({ replica: replica!, claims: identity!.claims, ops });
     send({ t: 'ack', batch: m.batch, accepted: outcome.accepted, refused: outcome.refused });
     metrics.ackLatency((performance.now() - started) / 1000);
     for (const r of outcome.refused) metrics.refusal(r.code);
-    if (outcome.refusedDocs.length === 0) return;
-    const docs: DocSnapshotFrame[] = [];
-    const removed: { collection: string; id: string }[] = [];
-    for (const { collection, id } of outcome.refusedDocs) {
-      const stored = Object.hasOwn(schema.collections, collection)
-        ? await store.getDoc(collection, id)
-        : undefined;
-      const doc = stored?.live ? materialize(schema.collections[collection]!, id, stored.state) : undefined;
-      const a = Object.hasOwn(schema.collections, collection) ? access(collection) : undefined;
-      if (stored && doc && a?.canRead(doc).allowed)
-        docs.push({ collection, id, state: snapshotOf(stored.state, a), mode: 'replace' });
-      else removed.push({ collection, id });
-    }
-    metrics.docsOut(docs.length + removed.length);
-    send({ t: 'docs', cursor: 0, docs, removed });
+    if (outcome.refusedDocs.length > 0) await sendAuthoritative(outcome.refusedDocs);
   };
 
   const onAuth = async (m: ClientMessage & { t: 'auth' }) => {
@@ -582,15 +281,20 @@ export function createSession(ws: WebSocket, ctx: SessionContext): Session {
       );
     expiresAt = next.expiresAt;
     armExpiry();
-    if (JSON.stringify(sortedClaims(next.claims)) === JSON.stringify(sortedClaims(identity.claims))) {
-      identity = next;
-      return;
-    }
-    enqueue(() => recompute(next));
+    const same = JSON.stringify(sortedClaims(next.claims)) === JSON.stringify(sortedClaims(identity.claims));
+    identity = next;
+    if (same) return;
+    send({ t: 'permissions', ...permissionsFor(relay.rules, next.claims) });
+    enqueue(async () => {
+      const d = downloads as SessionDownloads;
+      const { denied, changes } = await (views as SessionViews).recompute(next.claims, d.allDocs);
+      for (const { id, reason } of denied) softError(ServerErrorCode.subscriptionDenied, reason, id);
+      for (const { docs, removed } of changes) await d.send(docs, removed);
+    });
   };
 
   const handle = async (m: ClientMessage) => {
-    if (phase === 'closed') return;
+    if (closed()) return;
     if (m.t === 'ping') return send({ t: 'pong' });
     if (phase === 'hello') {
       if (m.t !== 'hello')
@@ -603,34 +307,27 @@ export function createSession(ws: WebSocket, ctx: SessionContext): Session {
       case 'push':
         return onPush(m);
       case 'subscribe': {
-        const sub = authorize(m.sub);
-        if (!sub) return;
-        subs.set(sub.id, sub);
-        invalidateView();
-        enqueue(() => initialSet(sub, 'merge'));
+        const sub = admitSub(m.sub);
+        const d = downloads as SessionDownloads;
+        if (sub) enqueue(() => d.initialSet(sub, 'merge'));
         return;
       }
       case 'unsubscribe':
-        subs.delete(m.id);
-        invalidateView();
+        views?.subs.delete(m.id);
+        views?.invalidate();
         return;
       case 'auth':
         return onAuth(m);
     }
   };
 
-  ws.on('message', (data, isBinary) => {
-    if (phase === 'closed') return;
+  transport.onFrame((frame) => {
+    if (closed()) return;
     let message: ClientMessage;
     try {
-      if (!isBinary)
-        throw new ProtocolError(
-          'frame_invalid',
-          'Text frames are not part of the protocol: send binary frames',
-        );
-      message = decodeClientMessage(toBytes(data), limits.frameBytes);
+      message = decodeClientMessage(frame, limits.frameBytes);
     } catch (error) {
-      const code = error instanceof ProtocolError ? error.code : 'frame_invalid';
+      const code = error instanceof ProtocolError ? error.code : ServerErrorCode.frameInvalid;
       return fail(code, (error as Error).message);
     }
     inbound = inbound
@@ -639,21 +336,18 @@ export function createSession(ws: WebSocket, ctx: SessionContext): Session {
         fail(ServerErrorCode.storage, `The server failed: ${(error as Error).message}`),
       );
   });
-  ws.on('close', shutdown);
-  ws.on('error', shutdown);
+  transport.onError((error) => {
+    if (error instanceof ProtocolError) fail(error.code, error.message);
+  });
+  transport.onClose(shutdown);
 
   return {
     onCommit(commit) {
       if (phase !== 'ready') return;
-      if (!running && tasks.length === 0) fanOut(commit);
-      else enqueue(() => fanOut(commit));
+      const d = downloads as SessionDownloads;
+      if (!running && tasks.length === 0) d.fanOut(commit);
+      else enqueue(() => d.fanOut(commit));
     },
     user: () => identity?.user,
   };
-}
-
-function sortedClaims(claims: Record<string, unknown>): [string, unknown][] {
-  return Object.entries(claims)
-    .filter(([k]) => k !== 'exp' && k !== 'iat' && k !== 'nbf' && k !== 'jti')
-    .sort(([a], [b]) => (a < b ? -1 : 1));
 }

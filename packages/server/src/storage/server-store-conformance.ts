@@ -169,6 +169,51 @@ export const serverStoreCases: readonly ServerStoreCase[] = [
     },
   },
   {
+    name: 'an op id held with other content is a conflict: nothing of the batch is applied, nothing of it accepted',
+    async run(ctx) {
+      const a = device('a');
+      const { id, ops } = a.insert('items', { name: 'tea', owner: 'u1' });
+      const inc = a.increment('items', id, 'stock', 2);
+      await ctx.store.applyBatch({ ops: [...ops, ...inc] });
+      const reused = { ...inc[0]!, by: 5 } as Op;
+      const other = a.insert('items', { name: 'cake', owner: 'u1' });
+      const result = await ctx.store.applyBatch({ ops: [...ops, reused, ...other.ops] });
+      same(
+        result.conflicts.map((op) => op.id),
+        [reused.id],
+        'conflicts',
+      );
+      same([result.accepted, result.duplicates], [[ops[0]!.id], [ops[0]!.id]], 'only the true duplicate');
+      same([result.changes.length, result.version], [0, 1], 'nothing applied');
+      check(
+        (await ctx.store.getDoc('items', other.id)) === undefined,
+        'the rest of the batch is not applied',
+      );
+      const store = await ctx.reopen();
+      same(docValue((await store.getDoc('items', id))?.state, id)?.stock, 2, 'the first content stays');
+      same(
+        (await store.applyBatch({ ops: inc })).duplicates,
+        [inc[0]!.id],
+        'the same content is a duplicate',
+      );
+      same((await store.applyBatch({ ops: other.ops })).accepted, [other.ops[0]!.id], 'a fresh id applies');
+    },
+  },
+  {
+    name: "keeps each replica's highest accepted sequence number, through compaction and reopening",
+    async run(ctx) {
+      const a = device('a');
+      same(await ctx.store.replicaSeq(a.replica), 0, 'unknown replica');
+      const x = a.insert('items', { name: 'x', owner: 'u1' });
+      const y = a.insert('items', { name: 'y', owner: 'u1' });
+      await ctx.store.applyBatch({ ops: [...y.ops, ...x.ops], now: 1000 });
+      same(await ctx.store.replicaSeq(a.replica), 2, 'highest, whatever the order');
+      await ctx.store.applyBatch({ ops: x.ops, now: 1000 });
+      await ctx.store.compact(5000);
+      same(await (await ctx.reopen()).replicaSeq(a.replica), 2, 'after compaction and reopening');
+    },
+  },
+  {
     name: 'screens each new op inside the batch: a refused op leaves no trace and is screened again when re-sent',
     async run(ctx) {
       const a = device('a');

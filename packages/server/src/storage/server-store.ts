@@ -8,9 +8,12 @@
  * Invariants every implementation keeps:
  * 1. **Atomic, durable batches.** `applyBatch` commits everything it accepted in one transaction, or nothing;
  *    when its promise resolves the batch is durable (SQLite: `synchronous=FULL`), so the relay may acknowledge it.
- * 2. **Exactly once.** An op id is recorded with the batch that accepted it. A later batch carrying the same id
- *    reports it in `duplicates` (and `accepted`) without screening or applying it again; refused ops are not
- *    recorded, so a re-sent refused op is screened again.
+ * 2. **Exactly once, and one content per id.** An op id is recorded with the batch that accepted it, with a digest
+ *    of the op's content (`opDigest`). A later batch carrying the same id with the same content reports it in
+ *    `duplicates` (and `accepted`) without screening or applying it again; with other content it is a *conflict*
+ *    (the device's database was restored from an older copy and reused the id): then nothing of the batch is
+ *    applied and the conflicting ops are reported in `conflicts`, never in `accepted`. Refused ops are not recorded,
+ *    so a re-sent refused op is screened again.
  * 3. **One change counter.** Every batch that changes at least one document gets the next version; each changed
  *    document's row version becomes that version. Versions only grow, so "documents changed since cursor `c`"
  *    is "row version > `c`". Deleted documents stay as tombstones (with their row version) until compaction.
@@ -27,6 +30,8 @@
  * 7. **Durable webhook deliveries.** The deliveries `setOutbox` renders for a version are stored in the same
  *    transaction as the version; `deliveries.deliverNext` hands the oldest due delivery of a lane to one caller at
  *    a time across every process sharing the store, and deletes it only once delivered or given up.
+ * 8. **Each replica's highest sequence number** among the ops it accepted is kept (`replicaSeq`), compaction or
+ *    not, so a device restored from an older copy learns how far its op ids went.
  */
 import type { DocState, Filter, MaterializedDoc, Op, Query, ReplicaId, Timestamp } from '@loam/core';
 import type { Histogram } from '../metrics/histogram';
@@ -93,6 +98,11 @@ export interface BatchResult {
   readonly refused: readonly { readonly op: Op; readonly refusal: ScreenRefusal }[];
   /** Documents whose state changed, with before and after states. */
   readonly changes: readonly DocChange[];
+  /**
+   * Ops whose id the store already holds with other content, in batch order. When there is any, nothing of the
+   * batch was applied (`changes` is empty; `accepted` holds only same-content duplicates).
+   */
+  readonly conflicts: readonly Op[];
 }
 
 /** The server's own metadata. */
@@ -249,6 +259,8 @@ export interface ServerStore {
    * id belongs to one user forever, so nobody can pre-empt another's op ids).
    */
   claimReplica(replica: ReplicaId, user: string): Promise<boolean>;
+  /** The highest sequence number of `replica`'s ops the store accepted (0 when none); kept through compaction. */
+  replicaSeq(replica: ReplicaId): Promise<number>;
   /**
    * Folds away tombstones and dedupe entries of batches older than `cutoff` (Unix ms); returns the horizon.
    * Processes sharing the store compact one at a time; the others return the current horizon.

@@ -6,9 +6,10 @@
  * with `id`, `_live`, `_v` (here: the server's change counter), `_state`, `_doc` and one column per scalar leaf,
  * Yjs fields in `loam_yjs`; so subscription filters compile to SQL with the engine's own compiler. Added here:
  * ```
- * loam_server_ops       op id → batch time: the dedupe table
+ * loam_server_ops       op id → content digest, batch time: the dedupe table
  * loam_server_batches   version → batch time: which versions compaction may fold away
  * loam_server_replicas  replica id → user: a replica belongs to one user
+ * loam_server_seqs      replica id → highest sequence number of its accepted ops (never compacted)
  * loam_meta             replica, clock, seq (next server op), version, horizon (plus the engine's schema keys)
  * ```
  * One relay process owns the file; the driver serialises every call, so batches never interleave.
@@ -59,6 +60,7 @@ import {
   type ServerStore,
   type StoredDoc,
 } from './server-store';
+import { highestSeq, recordedDigest, recordOpIds } from './sqlite-op-ledger';
 import { createSqliteDeliveryQueue, SQLITE_DELIVERIES_DDL } from './storage-sqlite-deliveries';
 
 /** Options of {@link createSqliteServerStore}. */
@@ -69,11 +71,23 @@ export interface SqliteServerStoreOptions {
 }
 
 const SERVER_DDL = `
-CREATE TABLE IF NOT EXISTS loam_server_ops (id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS loam_server_ops (id TEXT PRIMARY KEY, at INTEGER NOT NULL, hash BLOB) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS loam_server_ops_at ON loam_server_ops (at);
 CREATE TABLE IF NOT EXISTS loam_server_batches (version INTEGER PRIMARY KEY, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS loam_server_replicas (replica TEXT PRIMARY KEY, user TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS loam_server_seqs (replica TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 `;
+
+/** Columns added after the first release of this layout: table → column → definition. */
+const ADDED_COLUMNS: readonly [string, string, string][] = [['loam_server_ops', 'hash', 'BLOB']];
+
+async function addMissingColumns(tx: SqlExecutor): Promise<void> {
+  for (const [table, column, definition] of ADDED_COLUMNS) {
+    const columns = await tx.all<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`);
+    if (!columns.some((c) => c.name === column))
+      await tx.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+  }
+}
 const UPSERT_YJS = 'INSERT OR REPLACE INTO loam_yjs (collection, doc, field, state) VALUES (?, ?, ?, ?)';
 const DELETE_YJS = 'DELETE FROM loam_yjs WHERE collection = ? AND doc = ? AND field = ?';
 const SAVE_META = 'INSERT OR REPLACE INTO loam_meta (key, value) VALUES (?, ?)';
@@ -111,6 +125,7 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
     meta = await driver.transaction(async (tx) => {
       const m = await prepareTables(tx, schema);
       await tx.exec(SERVER_DDL);
+      await addMissingColumns(tx);
       for (const c of collections.values()) {
         await tx.exec(
           `CREATE INDEX IF NOT EXISTS ${quoteIdentifier(`loam_server_v_${c.name}`)} ON ${c.table} (_v)`,
@@ -223,8 +238,7 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
         const version = current + 1;
         const plan = await planBatch(request, {
           def: (name) => coll(name).def,
-          isKnown: async (id) =>
-            (await tx.get('SELECT 1 AS k FROM loam_server_ops WHERE id = ?', [id])) !== undefined,
+          recorded: (id) => recordedDigest(tx, id),
           load: async (collection, id) => {
             const c = coll(collection);
             const found = await tx.get<Row>(`SELECT id, _v, _live, _state FROM ${c.table} WHERE id = ?`, [
@@ -241,11 +255,7 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
           if (c.crdtFields.length > 0) await saveYjs(tx, c, e.id, e.current, true);
           changes.push({ collection: c.name, id: e.id, before: e.before, after: e.current });
         }
-        if (plan.fresh.length > 0)
-          await tx.batch(
-            'INSERT INTO loam_server_ops (id, at) VALUES (?, ?)',
-            plan.fresh.map((id) => [id, now]),
-          );
+        await recordOpIds(tx, plan.fresh, now);
         if (changes.length > 0) {
           await tx.run('INSERT INTO loam_server_batches (version, at) VALUES (?, ?)', [version, now]);
           await tx.run(SAVE_META, ['version', version]);
@@ -285,6 +295,7 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
         duplicates: plan.duplicates,
         refused: plan.refused,
         changes: result.changes,
+        conflicts: plan.conflicts,
       };
     },
 
@@ -350,6 +361,11 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
         await tx.run('INSERT INTO loam_server_replicas (replica, user) VALUES (?, ?)', [replica, user]);
         return true;
       });
+    },
+
+    async replicaSeq(replica) {
+      guard();
+      return highestSeq(driver, replica);
     },
 
     async compact(cutoff) {

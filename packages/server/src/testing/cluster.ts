@@ -186,7 +186,7 @@ export async function openTestDevice(options: {
     schema: options.schema,
   });
   const client = createSyncClient({
-    engine,
+    store: engine.syncStore,
     transportFactory: () =>
       createWebSocketTransport({ url: options.url, WebSocket: WebSocket as unknown as WebSocketConstructor }),
     getToken: () => mintToken({ ...options.claims, sub: options.user }, { alg: 'HS256' }),

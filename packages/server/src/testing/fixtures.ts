@@ -47,7 +47,12 @@ export const testSchema = defineSchema({
         lines: f.list(),
       },
     },
-    notes: { fields: { text: f.string() } },
+    notes: {
+      fields: {
+        text: f.string(),
+        place: f.object({ city: f.string(), zip: f.string({ optional: true }) }, { optional: true }),
+      },
+    },
   },
 });
 

@@ -108,3 +108,45 @@ export async function loadDocState(
   }
   return state;
 }
+
+const UPSERT_YJS = 'INSERT OR REPLACE INTO loam_yjs (collection, doc, field, state) VALUES (?, ?, ?, ?)';
+const DELETE_YJS = 'DELETE FROM loam_yjs WHERE collection = ? AND doc = ? AND field = ?';
+
+/**
+ * Saves the Yjs state of a document's list and text fields: those in `fields`, or every one when `all` (after a
+ * create, a delete or a new state), dropping the rows of fields the state no longer has.
+ */
+export async function saveYjs(
+  sql: SqlExecutor,
+  c: CollectionSql,
+  id: string,
+  state: DocState,
+  fields: ReadonlySet<string>,
+  all: boolean,
+): Promise<void> {
+  for (const field of c.crdtFields) {
+    const doc = state.crdts[field];
+    if (doc && (all || fields.has(field)))
+      await sql.run(UPSERT_YJS, [c.name, id, field, Y.encodeStateAsUpdate(doc)]);
+    else if (!doc && all) await sql.run(DELETE_YJS, [c.name, id, field]);
+  }
+}
+
+/** Writes a document's row (at row version `version`) and the Yjs state of every list and text field. */
+export async function saveDoc(
+  sql: SqlExecutor,
+  c: CollectionSql,
+  id: string,
+  state: DocState,
+  version: number,
+) {
+  await sql.run(c.upsert, rowParams(c, id, state, version));
+  if (c.crdtFields.length > 0) await saveYjs(sql, c, id, state, new Set(), true);
+}
+
+/** Removes a document from the device: its row and its Yjs state (no op is written). True when it was there. */
+export async function removeDoc(sql: SqlExecutor, c: CollectionSql, id: string): Promise<boolean> {
+  const removed = await sql.run(`DELETE FROM ${c.table} WHERE id = ?`, [id]);
+  await sql.run('DELETE FROM loam_yjs WHERE collection = ? AND doc = ?', [c.name, id]);
+  return removed.changes > 0;
+}

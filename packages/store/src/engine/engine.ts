@@ -12,29 +12,42 @@
  * 4. **Live queries follow commits.** After every committed transaction, local or remote, each live query whose
  *    collection it touched is re-evaluated; its listener is called only when the result changed. Ordered
  *    document results travel as changes (ids in order plus the changed documents), not whole copies.
- * 5. **Remote ops merge by the conflict rules** of `@loam/core`; applying the same op twice does nothing.
+ * 5. **Downloads merge by the conflict rules** of `@loam/core` (through `syncStore`, the port `@loam/sync` owns).
+ * 6. **Op ids are never reused.** Sequence numbers and row versions are taken inside the storage transaction, under
+ *    its lock, and never given back: a transaction that rolls back leaves a gap.
  */
-import type { DocId, DocState, MaterializedDoc, Op, Query, ReplicaId, Schema, Value } from '@loam/core';
+import type {
+  DocId,
+  MaterializedDoc,
+  Op,
+  Query,
+  ReplicaId,
+  Schema,
+  WriteIntent,
+  WriteMethods,
+} from '@loam/core';
+import type { RefusedWrite, SyncStore } from '@loam/sync';
 import type { SqlRow, SqlValue, StorageDriverInfo } from '../storage/driver';
+
+export type { RefusedWrite } from '@loam/sync';
 
 /** A document as read back: `{ id, ...fields }`. */
 export type Doc = MaterializedDoc;
 
-/** Writes and reads available inside a transaction (and, one call per transaction, on the engine itself). */
-export interface EngineWrites {
-  /** Inserts a document (id generated as UUIDv7 unless given); resolves with its id. */
-  insert(collection: string, doc: Record<string, unknown>): Promise<DocId>;
-  /** Inserts many documents in one go (the fast path for bulk loads). */
+/**
+ * Writes and reads available inside a transaction (and, one call per transaction, on the engine itself). Every
+ * write is a {@link WriteIntent} of `@loam/core`: `write` takes one; `insert`, `upsert`, `update` (fields, or dotted
+ * paths into object fields such as `'address.city'`), `increment`, `delete`, `listInsert`, `listDelete`,
+ * `textInsert` and `textDelete` build one with the arguments of `writeIntent` (which documents each). Every write
+ * resolves with the id of the document it wrote once it is part of the transaction.
+ */
+export interface EngineWrites extends WriteMethods<Promise<DocId>> {
+  /** Runs one write intent; resolves with the id of the document it wrote (made here for an insert without one). */
+  write(intent: WriteIntent): Promise<DocId>;
+  /** Runs intents in order; resolves with their documents' ids. */
+  writeAll(intents: readonly WriteIntent[]): Promise<DocId[]>;
+  /** Inserts many documents (the fast path for bulk loads: rows are written in batches). */
   insertMany(collection: string, docs: readonly Record<string, unknown>[]): Promise<DocId[]>;
-  /** Sets some fields; `undefined`/`null` clears an optional field; list and text fields are replaced. */
-  update(collection: string, id: string, patch: Record<string, unknown>): Promise<void>;
-  /** Adds `by` (an integer, may be negative) to a counter field. */
-  increment(collection: string, id: string, field: string, by: number): Promise<void>;
-  delete(collection: string, id: string): Promise<void>;
-  listInsert(collection: string, id: string, field: string, index: number, items: Value[]): Promise<void>;
-  listDelete(collection: string, id: string, field: string, index: number, count: number): Promise<void>;
-  textInsert(collection: string, id: string, field: string, index: number, text: string): Promise<void>;
-  textDelete(collection: string, id: string, field: string, index: number, count: number): Promise<void>;
   /** The document, or undefined when it does not exist. Sees the transaction's own earlier writes. */
   get(collection: string, id: string): Promise<Doc | undefined>;
   /** Documents matching a query (filter, sort, limit, offset). Sees the transaction's own earlier writes. */
@@ -81,46 +94,14 @@ export interface TransactionOptions {
   readonly requestId?: string;
 }
 
-/** What one committed transaction changed (for sync and live queries). */
+/** What one committed transaction changed (for live queries and the outbox's listeners). */
 export interface CommitInfo {
   /** Collections with at least one changed document. */
   readonly collections: readonly string[];
-  /** True for local writes, false for remote ops. */
+  /** True for local writes, false for downloads. */
   readonly local: boolean;
-  /** The ops the transaction produced or applied. */
+  /** The local ops the transaction produced. */
   readonly ops: readonly Op[];
-}
-
-/** A write the server refused, as recorded in the refused-writes log (`loam_refused`). */
-export interface RefusedWrite {
-  /** The refused op's id. */
-  readonly op: string;
-  readonly collection: string;
-  readonly doc: string;
-  /** Stable code from the server, e.g. `field_denied`. */
-  readonly code: string;
-  /** The server's reason, for people. */
-  readonly reason: string;
-  /** When the refusal was recorded (ms since epoch). */
-  readonly at: number;
-}
-
-/** One document snapshot of a download. */
-export interface DownloadedDoc {
-  readonly collection: string;
-  readonly id: string;
-  readonly state: DocState;
-  /** `merge`: join into the local state. `replace`: take it as the state, then re-apply this replica's unacknowledged ops. */
-  readonly mode: 'merge' | 'replace';
-}
-
-/** A batch of changes from the server, applied in one transaction. */
-export interface Download {
-  readonly docs: readonly DownloadedDoc[];
-  /** Documents that left every subscription: removed from this device (not deleted; no op is written). */
-  readonly removed: readonly { readonly collection: string; readonly id: string }[];
-  /** Sync cursor to store with the changes (under the meta key `cursor`), if any. */
-  readonly cursor?: number;
 }
 
 /** One replica's local database. */
@@ -137,31 +118,12 @@ export interface Engine extends EngineWrites {
   sql(sql: string, params?: readonly SqlValue[]): Promise<SqlRow[]>;
   /** Starts a live query; the listener gets the first result, then changes. Returns the unsubscribe function. */
   watch(spec: LiveQuerySpec, listener: (event: LiveQueryEvent) => void): () => void;
-  /** Merges ops from the server or a peer (one transaction); resolves with how many were new. */
-  applyRemote(ops: readonly Op[]): Promise<number>;
-  /** Up to `limit` local ops not yet acknowledged by the server, oldest first. */
-  pendingOps(limit: number): Promise<Op[]>;
-  /** Number of local ops not yet acknowledged. */
+  /** Number of local ops not yet acknowledged by the server. */
   pendingCount(): Promise<number>;
-  /** Drops acknowledged ops from the outbox (never before the server made them durable). */
-  acknowledge(opIds: readonly string[]): Promise<void>;
-  /** The merge state of a document (for snapshots and peers), or undefined when no op touched it. */
-  getState(collection: string, id: string): Promise<DocState | undefined>;
-  /** Applies a download from the server (see `Download`); resolves with the number of documents that changed. */
-  applyDownload(download: Download): Promise<number>;
-  /**
-   * Records refused ops: removes them from the outbox and appends them to the refused-writes log. Live SQL queries
-   * over `loam_refused` (`SELECT * FROM loam_refused ORDER BY at DESC`) update after it.
-   */
-  recordRefusals(refusals: readonly Omit<RefusedWrite, 'at'>[]): Promise<void>;
-  /** The refused-writes log, newest first. */
+  /** The refused-writes log, newest first (live SQL queries over `loam_refused` update after each refusal). */
   refusedWrites(): Promise<RefusedWrite[]>;
-  /** Reads a sync setting saved in the database (cursor, subscriptions...); undefined when absent. */
-  getMeta(key: string): Promise<unknown>;
-  /** Saves a sync setting (any MessagePack-encodable value) in the database. */
-  setMeta(key: string, value: unknown): Promise<void>;
-  /** Called after every committed transaction. Returns the unsubscribe function. */
-  onCommit(listener: (info: CommitInfo) => void): () => void;
+  /** What sync reads and writes in this database (outbox, downloads, cursor): hand it to `createSyncClient`. */
+  readonly syncStore: SyncStore;
   /** Waits for running work, stops live queries and closes the storage driver. */
   close(): Promise<void>;
 }

@@ -13,6 +13,7 @@ import {
   type Op,
   q,
   type Schema,
+  writeIntent,
 } from '@loam/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRng } from '../../../../test/convergence/random';
@@ -31,6 +32,7 @@ const shop = defineSchema({
         price: f.number({ indexed: true }),
         category: f.string({ optional: true, indexed: true }),
         active: f.boolean({ default: true }),
+        supplier: f.object({ name: f.string(), city: f.string({ optional: true }) }, { optional: true }),
         stock: f.counter(),
         tags: f.list<string>(),
         note: f.text(),
@@ -57,6 +59,11 @@ afterEach(async () => {
   for (const e of open.splice(0)) await e.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** A replica's state of a document as the relay sends it down: a snapshot, decoded. */
+function snapshotOf(replica: MemoryReplica, id: string, collection = 'products'): DocState {
+  return decodeDocSnapshot(encodeDocSnapshot(replica.state.getState(collection, id) as DocState));
+}
 
 /** Collects live-query events and the rebuilt result. */
 function collect(engine: Engine, query: Parameters<Engine['find']>[0]) {
@@ -100,6 +107,29 @@ describe('local writes', () => {
     expect(await db.pendingCount()).toBe(9);
   });
 
+  it('carries write intents: upsert, dotted paths into objects, several intents in one call', async () => {
+    const db = await openAt('a.db');
+    const ids = await db.writeAll([
+      writeIntent.upsert('products', 'tea', {
+        name: 'Tea',
+        price: 2,
+        supplier: { name: 'Leaf', city: 'Lyon' },
+      }),
+      writeIntent.insert('products', { name: 'Cake', price: 4 }),
+      writeIntent.update('products', 'tea', { 'supplier.city': 'Paris' }),
+    ]);
+    expect(ids[0]).toBe('tea');
+    expect(ids[2]).toBe('tea');
+    expect(await db.get('products', 'tea')).toMatchObject({ supplier: { name: 'Leaf', city: 'Paris' } });
+    expect(await db.upsert('products', 'tea', { price: 3 })).toBe('tea');
+    expect(await db.get('products', 'tea')).toMatchObject({ name: 'Tea', price: 3 });
+    const kinds = (await db.syncStore.pendingOps(10)).map((op) => (op.kind === 'set' ? op.path : op.kind));
+    expect(kinds).toEqual(['create', 'create', 'supplier.city', 'price']);
+    await expect(db.update('products', 'tea', { 'supplier.name': null })).rejects.toMatchObject({
+      code: 'validation_failed',
+    });
+  });
+
   it('refuses a schema-breaking write before storing anything', async () => {
     const db = await openAt('a.db');
     await expect(db.insert('products', { name: 'Bad', price: 'free' })).rejects.toMatchObject({
@@ -111,7 +141,7 @@ describe('local writes', () => {
     expect(await db.pendingCount()).toBe(0);
   });
 
-  it('a transaction that throws leaves nothing behind, and op sequence numbers stay gap-free', async () => {
+  it('a transaction that throws leaves nothing behind, and its op ids are never given out again', async () => {
     const db = await openAt('a.db');
     await db.insert('products', { name: 'A', price: 1 });
     await expect(
@@ -123,8 +153,33 @@ describe('local writes', () => {
     ).rejects.toMatchObject({ code: 'validation_failed' });
     expect((await db.find({ collection: 'products' })).map((d) => d.name)).toEqual(['A']);
     await db.insert('products', { name: 'D', price: 4 });
-    const seqs = (await db.pendingOps(10)).map((op) => Number(op.id.split(':')[1]));
-    expect(seqs).toEqual([1, 2]);
+    const seqs = (await db.syncStore.pendingOps(10)).map((op) => Number(op.id.split(':')[1]));
+    expect(seqs).toEqual([1, 3]);
+  });
+
+  it('concurrent transactions, some of which throw, never give two ops the same id', async () => {
+    const rng = createRng(8);
+    const db = await openAt('a.db');
+    const id = await db.insert('products', { name: 'A', price: 1 });
+    const committed: string[] = [];
+    for (let round = 0; round < 20; round++) {
+      await Promise.allSettled(
+        Array.from({ length: rng.int(2, 5) }, (_, i) =>
+          db.transaction(async (tx) => {
+            const name = `r${round}t${i}`;
+            await tx.update('products', id, { name });
+            await tx.increment('products', id, 'stock', 1);
+            if (rng.chance(0.4)) throw new Error('the app changed its mind');
+            committed.push(name);
+          }),
+        ),
+      );
+    }
+    const ops = await db.syncStore.pendingOps(10_000);
+    expect(new Set(ops.map((op) => op.id)).size).toBe(ops.length);
+    const names = ops.flatMap((op) => (op.kind === 'set' ? [op.value] : []));
+    expect(names).toEqual(committed);
+    expect((await db.get('products', id))?.stock).toBe(committed.length);
   });
 
   it('a retried transaction with the same request id is applied once and returns the first result', async () => {
@@ -150,17 +205,17 @@ describe('local writes', () => {
       await tx.insert('products', { name: 'B', price: 2 }),
     ]);
     await db.update('products', a as string, { price: 3 });
-    const all = await db.pendingOps(10);
+    const all = await db.syncStore.pendingOps(10);
     expect(all.map((op) => [op.kind, op.doc])).toEqual([
       ['create', a],
       ['create', b],
       ['set', a],
     ]);
-    await db.acknowledge([(all[1] as Op).id]);
-    expect((await db.pendingOps(10)).map((op) => op.id)).toEqual([all[0]?.id, all[2]?.id]);
+    await db.syncStore.acknowledge([(all[1] as Op).id]);
+    expect((await db.syncStore.pendingOps(10)).map((op) => op.id)).toEqual([all[0]?.id, all[2]?.id]);
     expect(await db.pendingCount()).toBe(2);
-    await db.acknowledge(all.map((op) => op.id));
-    expect(await db.pendingOps(10)).toEqual([]);
+    await db.syncStore.acknowledge(all.map((op) => op.id));
+    expect(await db.syncStore.pendingOps(10)).toEqual([]);
     expect(await db.pendingCount()).toBe(0);
   });
 
@@ -174,7 +229,7 @@ describe('local writes', () => {
     expect(await again.get('products', id)).toMatchObject({ name: 'Kept', tags: ['x'], note: 'n' });
     await again.textInsert('products', id, 'note', 1, 'o');
     expect((await again.get('products', id))?.note).toBe('no');
-    expect((await again.pendingOps(10)).map((op) => op.id)).toEqual(
+    expect((await again.syncStore.pendingOps(10)).map((op) => op.id)).toEqual(
       [1, 2, 3, 4].map((seq) => `${replica}:${seq}`),
     );
   });
@@ -251,7 +306,7 @@ describe('live queries', () => {
     live.stop();
   });
 
-  it('keeps aggregates and SQL queries live, including after remote ops', async () => {
+  it('keeps aggregates and SQL queries live, including after downloads', async () => {
     const db = await openAt('a.db');
     const events: unknown[] = [];
     let wake: () => void = () => {};
@@ -265,59 +320,68 @@ describe('live queries', () => {
     await new Promise<void>((r) => (wake = r));
     expect(events).toEqual([{ kind: 'rows', rows: [{ n: 0 }] }]);
     const other = createMemoryReplica({ schema: shop, replica: asReplicaId('other00000000000') });
-    const { ops } = other.insert('products', { name: 'Remote', price: 5 });
+    const { id } = other.insert('products', { name: 'Remote', price: 5 });
     const next = new Promise<void>((r) => (wake = r));
-    expect(await db.applyRemote(ops)).toBe(1);
+    const download = {
+      docs: [{ collection: 'products', id, state: snapshotOf(other, id), mode: 'merge' as const }],
+      removed: [],
+    };
+    expect(await db.syncStore.applyDownload(download)).toBe(1);
     await next;
     expect(events[1]).toEqual({ kind: 'rows', rows: [{ n: 1 }] });
-    expect(await db.applyRemote(ops)).toBe(0);
+    expect(await db.syncStore.applyDownload(download)).toBe(0);
   });
 });
 
 describe('downloads from the server', () => {
   /** A server-side replica whose states are sent down as snapshots. */
   const server = () => createMemoryReplica({ schema: shop, replica: asReplicaId('server0000000000') });
-  const snapshotOf = (replica: MemoryReplica, id: string) =>
-    decodeDocSnapshot(encodeDocSnapshot(replica.state.getState('products', id) as DocState));
+  /** Puts the relay's current state of `id` on the device, as a first download would. */
+  const receive = (db: Engine, relay: MemoryReplica, id: string) =>
+    db.syncStore.applyDownload({
+      docs: [{ collection: 'products', id, state: snapshotOf(relay, id), mode: 'merge' }],
+      removed: [],
+    });
 
   it('merges snapshots with unacknowledged local edits and stores the cursor atomically', async () => {
     const relay = server();
-    const { id, ops } = relay.insert('products', { name: 'Tea', price: 2, stock: 10 });
+    const { id } = relay.insert('products', { name: 'Tea', price: 2, stock: 10 });
     const db = await openAt('d.db');
-    await db.applyRemote(ops);
+    await receive(db, relay, id);
     await db.update('products', id, { category: 'drinks' });
     await db.increment('products', id, 'stock', -1);
     relay.update('products', id, { price: 2.5 });
     relay.increment('products', id, 'stock', -2);
-    const changed = await db.applyDownload({
+    const changed = await db.syncStore.applyDownload({
       docs: [{ collection: 'products', id, state: snapshotOf(relay, id), mode: 'merge' }],
       removed: [],
       cursor: 17,
     });
     expect(changed).toBe(1);
     expect(await db.get('products', id)).toMatchObject({ price: 2.5, category: 'drinks', stock: 7 });
-    expect(await db.getMeta('cursor')).toBe(17);
+    expect(await db.syncStore.cursor()).toBe(17);
   });
 
   it('a refused write is reverted to the server state, logged, and the other pending writes survive', async () => {
     const relay = server();
-    const { id, ops } = relay.insert('products', { name: 'Tea', price: 2, stock: 10 });
+    const { id } = relay.insert('products', { name: 'Tea', price: 2, stock: 10 });
     const db = await openAt('d.db');
-    await db.applyRemote(ops);
+    await receive(db, relay, id);
     await db.update('products', id, { price: 0.01 });
     await db.increment('products', id, 'stock', -1);
-    const [priceOp] = await db.pendingOps(1);
+    const [priceOp] = await db.syncStore.pendingOps(1);
     expect((await db.get('products', id))?.price).toBe(0.01);
-    await db.recordRefusals([
+    await db.syncStore.recordRefusals([
       {
         op: priceOp!.id,
         collection: 'products',
         doc: id,
         code: 'field_denied',
         reason: 'cashiers cannot change prices',
+        at: 1_700_000_000_000,
       },
     ]);
-    await db.applyDownload({
+    await db.syncStore.applyDownload({
       docs: [{ collection: 'products', id, state: snapshotOf(relay, id), mode: 'replace' }],
       removed: [],
     });
@@ -329,27 +393,32 @@ describe('downloads from the server', () => {
         reason: 'cashiers cannot change prices',
       }),
     ]);
-    expect((await db.pendingOps(10)).map((op) => op.kind)).toEqual(['increment']);
+    expect((await db.syncStore.pendingOps(10)).map((op) => op.kind)).toEqual(['increment']);
   });
 
   it('removes documents that left the view without deleting them or dropping their pending ops', async () => {
     const relay = server();
-    const { id, ops } = relay.insert('products', { name: 'Tea', price: 2 });
+    const { id } = relay.insert('products', { name: 'Tea', price: 2 });
     const db = await openAt('d.db');
-    await db.applyRemote(ops);
+    await receive(db, relay, id);
     await db.increment('products', id, 'stock', 1);
-    await db.applyDownload({ docs: [], removed: [{ collection: 'products', id }] });
+    await db.syncStore.applyDownload({ docs: [], removed: [{ collection: 'products', id }] });
     expect(await db.get('products', id)).toBeUndefined();
     expect(await db.pendingCount()).toBe(1);
   });
 
   it('keeps sync settings across reopen', async () => {
     const db = await openAt('d.db');
-    await db.setMeta('subscriptions', [{ id: 's', query: { collection: 'products' } }]);
+    await db.syncStore.writeState('subscriptions', [{ id: 's', query: { collection: 'products' } }]);
+    await db.syncStore.setCursor(12);
     await db.close();
     const again = await openAt('d.db');
-    expect(await again.getMeta('subscriptions')).toEqual([{ id: 's', query: { collection: 'products' } }]);
-    expect(await again.getMeta('missing')).toBeUndefined();
+    expect(await again.syncStore.readState('subscriptions')).toEqual([
+      { id: 's', query: { collection: 'products' } },
+    ]);
+    expect(await again.syncStore.readState('missing')).toBeUndefined();
+    expect(await again.syncStore.cursor()).toBe(12);
+    await expect(again.syncStore.writeState('cursor', 1)).rejects.toThrow(/reserved/);
   });
 });
 
@@ -395,7 +464,8 @@ describe('schema evolution on open', () => {
 });
 
 describe('agreement with the in-memory reference', () => {
-  it('applying the same remote ops gives the same documents, before and after reopening', async () => {
+  it('merging snapshots of the same writes gives the same documents, before and after reopening', async () => {
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f'].map((s) => `item-${s}`);
     for (const seed of [1, 2, 3]) {
       const rng = createRng(seed);
       let time = 1_750_000_000_000;
@@ -406,12 +476,28 @@ describe('agreement with the in-memory reference', () => {
           now: () => time,
         }),
       );
+      const file = `diff-${seed}.db`;
+      let db = await openAt(file, fuzzSchema, () => time);
       const ops: Op[] = [];
       for (let i = 0; i < 250; i++) {
         time += rng.int(0, 5);
         const w = rng.pick(writers);
         if (rng.chance(0.3)) w.receive(rng.pick(writers).log());
         ops.push(...randomWrite(w, rng));
+        if (i === 125) {
+          await db.close();
+          db = await openAt(file, fuzzSchema, () => time);
+        }
+        if (rng.chance(0.15)) {
+          const from = rng.pick(writers);
+          const docs = ids.flatMap((id) => {
+            const state = from.state.getState('items', id);
+            return state
+              ? [{ collection: 'items', id, state: snapshotOf(from, id, 'items'), mode: 'merge' as const }]
+              : [];
+          });
+          await db.syncStore.applyDownload({ docs, removed: [] });
+        }
       }
       const reference = createMemoryReplica({
         schema: fuzzSchema,
@@ -419,15 +505,15 @@ describe('agreement with the in-memory reference', () => {
         now: () => time,
       });
       reference.receive(ops);
-      const file = `diff-${seed}.db`;
-      const db = await openAt(file, fuzzSchema, () => time);
-      const half = Math.floor(ops.length / 2);
-      for (let i = 0; i < half; i += 17) await db.applyRemote(ops.slice(i, Math.min(i + 17, half)));
-      await db.close();
-      const reopened = await openAt(file, fuzzSchema, () => time);
-      await reopened.applyRemote([...ops.slice(half)].reverse());
-      await reopened.applyRemote(ops.slice(0, 40));
-      expect(await reopened.find({ collection: 'items' })).toEqual(reference.list('items'));
+      for (const w of writers) {
+        const docs = ids.flatMap((id) =>
+          w.state.getState('items', id)
+            ? [{ collection: 'items', id, state: snapshotOf(w, id, 'items'), mode: 'merge' as const }]
+            : [],
+        );
+        await db.syncStore.applyDownload({ docs, removed: [] });
+      }
+      expect(await db.find({ collection: 'items' })).toEqual(reference.list('items'));
     }
   });
 });

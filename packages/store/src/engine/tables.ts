@@ -3,8 +3,7 @@
  *
  * ```
  * loam_meta      key → value: replica id, HLC, next op sequence, row version, schema (JSON)
- * loam_outbox    local ops not yet acknowledged by the server: one row per transaction (`encodeOps` of its ops), in order
- * loam_seen      ids of remote ops already applied (so a re-delivered op is recognised)
+ * loam_outbox    local ops not yet acknowledged by the server (see `outbox.ts`, created by the engine, not here)
  * loam_yjs       Yjs state of each list and text field of each document
  * loam_requests  ids of committed transactions with their results (idempotent retries)
  * loam_refused   the refused-writes log: ops the server refused, with its code and reason
@@ -39,8 +38,7 @@ export function docTable(name: string): string {
 
 const BASE_DDL = `
 CREATE TABLE IF NOT EXISTS loam_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS loam_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, ops BLOB NOT NULL, count INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS loam_seen (id TEXT PRIMARY KEY) WITHOUT ROWID;
+DROP TABLE IF EXISTS loam_seen;
 CREATE TABLE IF NOT EXISTS loam_yjs (
   collection TEXT NOT NULL, doc TEXT NOT NULL, field TEXT NOT NULL, state BLOB NOT NULL,
   PRIMARY KEY (collection, doc, field)

@@ -9,9 +9,19 @@ import type { Subscription, SubscriptionQuery } from '../protocol/messages';
 /** The sync setting (engine meta key) holding the subscriptions. */
 export const SUBSCRIPTIONS_META_KEY = 'subscriptions';
 
-/** A subscription as persisted: its query and whether the server has ever confirmed its first full set. */
+/** Why the relay refused a subscription. */
+export interface SubscriptionDenial {
+  readonly code: string;
+  readonly message: string;
+}
+
+/**
+ * A subscription as persisted: its query, whether the relay has ever confirmed its first full set, and, when the
+ * relay refused it, why (a refused subscription is kept, not sent again until it is subscribed to again).
+ */
 export interface StoredSubscription extends Subscription {
   readonly synced: boolean;
+  readonly denied?: SubscriptionDenial;
 }
 
 function canonical(value: unknown): string {
@@ -47,7 +57,7 @@ export function parseStoredSubscriptions(value: unknown): StoredSubscription[] {
   const out: StoredSubscription[] = [];
   for (const entry of value) {
     if (entry === null || typeof entry !== 'object') continue;
-    const { id, query, synced } = entry as Record<string, unknown>;
+    const { id, query, synced, denied } = entry as Record<string, unknown>;
     if (typeof id !== 'string' || query === null || typeof query !== 'object') continue;
     const { collection, filter } = query as Record<string, unknown>;
     if (typeof collection !== 'string') continue;
@@ -57,9 +67,23 @@ export function parseStoredSubscriptions(value: unknown): StoredSubscription[] {
     } catch {
       continue;
     }
-    out.push({ id, query: { collection, ...(parsed ? { filter: parsed } : {}) }, synced: synced === true });
+    const denial = denied as Partial<SubscriptionDenial> | undefined;
+    out.push({
+      id,
+      query: { collection, ...(parsed ? { filter: parsed } : {}) },
+      synced: synced === true,
+      ...(typeof denial?.code === 'string' && typeof denial.message === 'string'
+        ? { denied: { code: denial.code, message: denial.message } }
+        : {}),
+    });
   }
   return out;
+}
+
+/** Parses a persisted list of queries (the subscriptions whose documents are still leaving the device). */
+export function parseStoredQueries(value: unknown): SubscriptionQuery[] {
+  if (!Array.isArray(value)) return [];
+  return parseStoredSubscriptions(value.map((query, i) => ({ id: String(i), query }))).map((s) => s.query);
 }
 
 /**

@@ -1,7 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { asReplicaId, decodeOps, defineSchema, encodeDocSnapshot, f, type Op, q } from '@loam/core';
+import {
+  asReplicaId,
+  createMemoryReplica,
+  decodeOps,
+  defineSchema,
+  encodeDocSnapshot,
+  f,
+  type Op,
+  q,
+} from '@loam/core';
 import type { Engine, RefusedWrite } from '@loam/store';
 import { createBetterSqlite3Storage, openEngine } from '@loam/store/node';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -9,18 +18,13 @@ import { decodeClientMessage, encodeMessage } from '../protocol/codec';
 import type { ClientMessage, ServerMessage } from '../protocol/messages';
 import type { Transport, TransportCloseEvent, TransportFactory } from '../transport/transport';
 import { backoffCeiling, createBackoff } from './backoff';
-import {
-  type Connectivity,
-  createSyncClient,
-  type SyncClient,
-  type SyncClientOptions,
-  type Timers,
-} from './sync-client';
+import { createSyncClient } from './lifecycle';
+import type { Connectivity, SyncClient, SyncClientOptions, Timers } from './sync-client';
 
 const schema = defineSchema({
   version: 2,
   collections: {
-    notes: { fields: { title: f.string(), store: f.number({ indexed: true }) } },
+    notes: { fields: { title: f.string(), store: f.number({ indexed: true }), count: f.counter() } },
   },
 });
 
@@ -200,7 +204,7 @@ function startClient(
 ) {
   const timers = createManualTimers();
   const client = createSyncClient({
-    engine,
+    store: engine.syncStore,
     transportFactory: server.factory,
     getToken: async () => 'token-1',
     timers,
@@ -337,7 +341,9 @@ describe('sync client (scripted server)', () => {
     const conn = await connected(server, client, 1);
     const p1 = await until(() => conn.pushes()[0], 'first push');
     conn.send({ t: 'ack', batch: p1.batch, accepted: opsOf(p1).map((o) => o.id), refused: [] });
-    const authoritative = await engine.getState('notes', id);
+    const relay = createMemoryReplica({ schema, replica: serverId });
+    relay.receive(opsOf(p1));
+    const authoritative = relay.state.getState('notes', id);
     await engine.update('notes', id, { title: 'not allowed' });
     const p2 = await until(() => conn.pushes()[1], 'second push');
     const [op] = opsOf(p2);
@@ -359,7 +365,45 @@ describe('sync client (scripted server)', () => {
     expect(refusals).toMatchObject([{ op: op!.id, code: 'field_denied', doc: id }]);
     expect(await engine.refusedWrites()).toMatchObject([{ op: op!.id, code: 'field_denied' }]);
     expect(await engine.pendingCount()).toBe(0);
-    expect(await engine.getMeta('cursor')).toBe(5);
+    expect(await engine.syncStore.cursor()).toBe(5);
+  });
+
+  it('moves past the op ids the relay holds when its database was restored, and renumbers reused ones', async () => {
+    const engine = await openAt('a.db');
+    const id = await engine.insert('notes', { title: 'old copy', store: 1 });
+    await engine.increment('notes', id, 'count', 4);
+    const server = createFakeServer();
+    const { client } = startClient(engine, server);
+    await until(() => server.connections[0]?.received[0], 'hello');
+    const conn = server.last();
+    conn.send({ ...welcome(), replicaSeq: 3 } as ServerMessage);
+    await until(() => client.status().lastError?.code === 'replica_restored', 'restored');
+    expect(client.status()).toMatchObject({ connected: true, lastError: { fatal: false } });
+    const push = await until(() => conn.pushes()[0], 'a push');
+    const [create, inc] = opsOf(push);
+    conn.send({
+      t: 'ack',
+      batch: push.batch,
+      accepted: [create!.id],
+      refused: [
+        {
+          op: inc!.id,
+          collection: 'notes',
+          doc: id,
+          code: 'op_id_reused',
+          reason: 'held with other content',
+        },
+      ],
+    });
+    const again = await until(() => conn.pushes()[1], 'the renumbered op');
+    const [renumbered] = opsOf(again);
+    expect(renumbered).toMatchObject({ kind: 'increment', by: 4, ts: inc!.ts, doc: id });
+    expect(renumbered!.id).toBe(`${engine.replica}:4`);
+    expect(await engine.refusedWrites()).toEqual([]);
+    expect((await engine.get('notes', id))?.count).toBe(4);
+    await engine.update('notes', id, { title: 'next' });
+    const next = await until(() => conn.pushes()[2], 'the next write');
+    expect(opsOf(next)[0]!.id).toBe(`${engine.replica}:5`);
   });
 
   it('stops retrying after a fatal server error until started again', async () => {
@@ -452,7 +496,7 @@ describe('sync client (scripted server)', () => {
     conn.sendRaw(new Uint8Array([1, 0xc1, 0xff]));
     await until(() => conn.closed, 'closed');
     expect(client.status().lastError?.code).toBe('frame_invalid');
-    expect(await engine.getMeta('cursor')).toBeUndefined();
+    expect(await engine.syncStore.cursor()).toBe(0);
   });
 });
 
@@ -466,19 +510,17 @@ describe('subscriptions (scripted server)', () => {
     const sent = await until(() => conn.received.find((m) => m.t === 'subscribe'), 'subscribe');
     expect(sent).toEqual({ t: 'subscribe', sub: { id: sub.id, query: sub.query } });
 
-    const other = await openAt('other.db');
-    const ids = await other.insertMany('notes', [
+    const other = createMemoryReplica({ schema, replica: serverId });
+    const ids = [
       { title: 'a', store: 101 },
       { title: 'b', store: 101 },
-    ]);
-    const frames = await Promise.all(
-      ids.map(async (id) => ({
-        collection: 'notes',
-        id,
-        state: encodeDocSnapshot((await other.getState('notes', id))!),
-        mode: 'merge' as const,
-      })),
-    );
+    ].map((doc) => other.insert('notes', doc).id);
+    const frames = ids.map((id) => ({
+      collection: 'notes',
+      id,
+      state: encodeDocSnapshot(other.state.getState('notes', id)!),
+      mode: 'merge' as const,
+    }));
     conn.send({
       t: 'docs',
       cursor: 0,
@@ -499,7 +541,7 @@ describe('subscriptions (scripted server)', () => {
     });
     conn.send({ t: 'synced', sub: sub.id, cursor: 9 });
     expect(await sub.ready).toEqual({ status: 'synced' });
-    await until(async () => (await engine.getMeta('cursor')) === 9, 'cursor');
+    await until(async () => (await engine.syncStore.cursor()) === 9, 'cursor');
     expect(client.status().downloading).toBeNull();
     expect((await engine.find({ collection: 'notes' })).map((d) => d.title).sort()).toEqual(['a', 'b']);
 
@@ -518,7 +560,7 @@ describe('subscriptions (scripted server)', () => {
 
   it('asks for the whole set of a subscription made offline, even when resuming from a cursor', async () => {
     const engine = await openAt('a.db');
-    await engine.setMeta('cursor', 40);
+    await engine.syncStore.setCursor(40);
     const server = createFakeServer();
     const { client, timers } = startClient(engine, server);
     const first = await connected(server, client, 1);
@@ -544,12 +586,12 @@ describe('subscriptions (scripted server)', () => {
 
   it('removes on unsubscribe only the documents no remaining subscription covers', async () => {
     const engine = await openAt('a.db');
-    const other = await openAt('other.db');
-    const ids = await other.insertMany('notes', [
+    const other = createMemoryReplica({ schema, replica: serverId });
+    const ids = [
       { title: 'only-a', store: 1 },
       { title: 'both', store: 2 },
       { title: 'only-b', store: 3 },
-    ]);
+    ].map((doc) => other.insert('notes', doc).id);
     const server = createFakeServer();
     const { client } = startClient(engine, server);
     const conn = await connected(server, client, 1);
@@ -559,14 +601,12 @@ describe('subscriptions (scripted server)', () => {
     conn.send({
       t: 'docs',
       cursor: 3,
-      docs: await Promise.all(
-        ids.map(async (id) => ({
-          collection: 'notes',
-          id,
-          state: encodeDocSnapshot((await other.getState('notes', id))!),
-          mode: 'merge' as const,
-        })),
-      ),
+      docs: ids.map((id) => ({
+        collection: 'notes',
+        id,
+        state: encodeDocSnapshot(other.state.getState('notes', id)!),
+        mode: 'merge' as const,
+      })),
       removed: [],
     });
     await until(async () => (await engine.find({ collection: 'notes' })).length === 3, 'three docs');
@@ -582,10 +622,22 @@ describe('subscriptions (scripted server)', () => {
     expect(() => client.subscribe('nope', q.eq('x', 1))).toThrow(/no such collection/);
   });
 
-  it('settles ready as denied when the server refuses the subscription, and forgets it', async () => {
+  it('rejects the calls of the app when the local database fails, instead of pretending', async () => {
     const engine = await openAt('a.db');
     const server = createFakeServer();
     const { client } = startClient(engine, server);
+    await engine.close();
+    await expect(client.subscriptions()).rejects.toMatchObject({ code: 'storage_closed' });
+    const sub = client.subscribe('notes', q.eq('store', 1));
+    await expect(sub.saved).rejects.toMatchObject({ code: 'storage_closed' });
+    await expect(sub.ready).rejects.toMatchObject({ code: 'storage_closed' });
+    await expect(sub.unsubscribe()).rejects.toMatchObject({ code: 'storage_closed' });
+  });
+
+  it('settles ready as denied when the server refuses the subscription, remembers it, and retries it on demand', async () => {
+    const engine = await openAt('a.db');
+    const server = createFakeServer();
+    const { client, timers } = startClient(engine, server);
     const conn = await connected(server, client, 1);
     const sub = client.subscribe('notes');
     await until(() => conn.received.find((m) => m.t === 'subscribe'), 'subscribe');
@@ -596,12 +648,35 @@ describe('subscriptions (scripted server)', () => {
       fatal: false,
       sub: sub.id,
     });
-    expect(await sub.ready).toEqual({
-      status: 'denied',
-      code: 'subscription_denied',
-      message: 'no read access',
-    });
-    expect(await client.subscriptions()).toEqual([]);
+    const denied = { status: 'denied', code: 'subscription_denied', message: 'no read access' };
+    expect(await sub.ready).toEqual(denied);
+    const listed = [
+      {
+        id: sub.id,
+        query: sub.query,
+        synced: false,
+        denied: { code: 'subscription_denied', message: 'no read access' },
+      },
+    ];
+    expect(await client.subscriptions()).toEqual(listed);
     expect(client.status()).toMatchObject({ connected: true, lastError: { code: 'subscription_denied' } });
+
+    conn.drop();
+    timers.advance(timers.delays()[0] ?? 0);
+    const again = await connected(server, client, 2);
+    await client.subscriptions();
+    expect(again.received.filter((m) => m.t === 'subscribe')).toEqual([]);
+    expect(again.received[0]).toMatchObject({ t: 'hello', subs: [] });
+    expect(await client.subscriptions()).toEqual(listed);
+
+    await client.stop();
+    const { client: restarted } = startClient(engine, server);
+    expect(await restarted.subscriptions()).toEqual(listed);
+    const third = await connected(server, restarted, 3);
+    const retry = restarted.subscribe('notes');
+    await until(() => third.received.find((m) => m.t === 'subscribe'), 'the retried subscribe');
+    third.send({ t: 'synced', sub: retry.id, cursor: 3 });
+    expect(await retry.ready).toEqual({ status: 'synced' });
+    expect(await restarted.subscriptions()).toEqual([{ id: sub.id, query: sub.query, synced: true }]);
   });
 });

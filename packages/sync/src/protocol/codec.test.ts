@@ -48,6 +48,35 @@ const serverMessages: ServerMessage[] = [
     progress: { sent: 1, total: 5 },
   },
   { t: 'synced', sub: 's1', cursor: 10 },
+  {
+    t: 'permissions',
+    rules: {
+      products: {
+        roles: [
+          {
+            name: 'cashier',
+            read: true,
+            write: true,
+            insert: false,
+            delete: false,
+            fields: { write: ['stock'] },
+          },
+        ],
+      },
+      orders: {
+        roles: [
+          {
+            name: 'cashier',
+            read: { op: 'eq', field: 'storeId', value: '%%user.storeId' },
+            write: { op: 'eq', field: 'storeId', value: '%%user.storeId' },
+            insert: true,
+            delete: false,
+          },
+        ],
+      },
+    },
+    claims: { sub: 'store-1/terminal-1', role: 'cashier', storeId: 'store-1', exp: 1_900_000_000 },
+  },
   { t: 'pong' },
   { t: 'error', code: 'auth_expired', message: 'Token expired', fatal: true },
 ];
@@ -102,6 +131,19 @@ describe('protocol codec', () => {
     expect(failure(() => decodeClientMessage(encodeMessage({ t: 'ping', extra: 1 } as never)))).toBe(
       'frame_invalid',
     );
+    const permissions = serverMessages.find((m) => m.t === 'permissions') as ServerMessage;
+    for (const broken of [
+      { ...permissions, rules: { products: { roles: [{ name: 'x', read: true }] } } },
+      {
+        ...permissions,
+        rules: {
+          products: { roles: [{ name: 'x', read: '%%typo', write: false, insert: false, delete: false }] },
+        },
+      },
+      { ...permissions, claims: 'cashier' },
+      { t: 'permissions', rules: {} },
+    ])
+      expect(failure(() => decodeServerMessage(encodeMessage(broken as never)))).toBe('frame_invalid');
   });
 
   it('gives a typed error for any random or corrupted frame', () => {

@@ -4,7 +4,7 @@
  * `protocol_version`), in time and memory proportional to the frame's size.
  */
 
-import { boundedDecoder, isReplicaId, validateFilter } from '@loam/core';
+import { boundedDecoder, isReplicaId, type Rules, validateFilter, validateRules } from '@loam/core';
 import { Encoder } from '@msgpack/msgpack';
 import { ProtocolError, SyncErrorCode } from '../errors';
 import {
@@ -153,10 +153,21 @@ function refusal(v: unknown, at: string): Refusal {
   };
 }
 
+function permissionRules(v: unknown): Rules {
+  try {
+    return validateRules(obj(v, 'permissions.rules'));
+  } catch (cause) {
+    if (cause instanceof ProtocolError) throw cause;
+    throw new ProtocolError(SyncErrorCode.frameInvalid, `permissions.rules: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+}
+
 function serverMessage(o: Obj): ServerMessage {
   switch (o.t) {
     case 'welcome':
-      onlyKeys(o, ['t', 'protocol', 'server', 'cursor', 'reset', 'user'], 'welcome');
+      onlyKeys(o, ['t', 'protocol', 'server', 'cursor', 'reset', 'user', 'replicaSeq'], 'welcome');
       if (!isReplicaId(o.server)) invalid('welcome.server: not a replica id');
       return {
         t: 'welcome',
@@ -165,6 +176,7 @@ function serverMessage(o: Obj): ServerMessage {
         cursor: int(o.cursor, 'welcome.cursor'),
         reset: bool(o.reset, 'welcome.reset'),
         user: str(o.user, 'welcome.user', 256),
+        ...(o.replicaSeq === undefined ? {} : { replicaSeq: int(o.replicaSeq, 'welcome.replicaSeq') }),
       };
     case 'ack':
       onlyKeys(o, ['t', 'batch', 'accepted', 'refused'], 'ack');
@@ -203,6 +215,13 @@ function serverMessage(o: Obj): ServerMessage {
     case 'synced':
       onlyKeys(o, ['t', 'sub', 'cursor'], 'synced');
       return { t: 'synced', sub: str(o.sub, 'synced.sub', 128), cursor: int(o.cursor, 'synced.cursor') };
+    case 'permissions':
+      onlyKeys(o, ['t', 'rules', 'claims'], 'permissions');
+      return {
+        t: 'permissions',
+        rules: permissionRules(o.rules),
+        claims: obj(o.claims, 'permissions.claims'),
+      };
     case 'pong':
       onlyKeys(o, ['t'], 'pong');
       return { t: 'pong' };

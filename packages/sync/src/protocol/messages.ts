@@ -9,7 +9,9 @@
  * ```
  * client                                    server
  *  hello {replica, token, cursor, subs} ─▶
- *                                       ◀─  welcome {server, cursor, reset}      or  error {code, fatal: true}
+ *                                       ◀─  welcome {server, cursor, reset, replicaSeq}  or  error {code, fatal: true}
+ *                                       ◀─  permissions {rules, claims}          the rules of this token (again when
+ *                                                                                a new token changes the claims)
  *  push {batch, ops} ─▶                                     (bounded batches; any number in flight)
  *                                       ◀─  ack {batch, accepted, refused}       only once durable
  *                                       ◀─  docs {cursor, docs, removed, sub?, progress?}   (downloads)
@@ -29,8 +31,15 @@
  * complete `docs` message for. A client stores it after applying the message and sends it in `hello` to resume.
  * When its cursor is older than the server's history horizon, `welcome.reset` is true and the server resends every
  * subscription in `replace` mode; the client's unacknowledged writes are re-applied on top, never thrown away.
+ *
+ * Op ids: the relay keeps, with each op id, a hash of the op's content, and the highest sequence number it holds
+ * of each replica (`welcome.replicaSeq`). A replica whose next sequence number is not above it was restored from
+ * an older copy of its database: it moves past it, and an op pushed with an id the relay holds with other content
+ * is answered `op_id_reused` (never acknowledged); the client gives it a new id and pushes it again.
+ *
+ * Every code (`error.code`, `ack.refused[].code`) is listed in `codes.ts`.
  */
-import type { ReplicaId } from '@loam/core';
+import type { Permissions, ReplicaId } from '@loam/core';
 
 /** The protocol version this build speaks. */
 export const PROTOCOL_VERSION = 1;
@@ -61,7 +70,7 @@ export interface Refusal {
   readonly op: string;
   readonly collection: string;
   readonly doc: string;
-  /** Stable code: `permission_denied`, `field_denied`, `row_denied`, `insert_denied`, `delete_denied`, `schema_invalid`, `clock_skew`, `replica_mismatch`, `depends_on_refused`, `limit_exceeded`. */
+  /** Stable code, one of `RefusalCode` (`codes.ts`): `field_denied`, `row_denied`..., or `op_id_reused`. */
   readonly code: string;
   readonly reason: string;
 }
@@ -99,6 +108,8 @@ export type ServerMessage =
       readonly reset: boolean;
       /** The user id the token (or anonymous sign-in) resolved to. */
       readonly user: string;
+      /** The highest sequence number of this replica's ops the relay holds (0: none). */
+      readonly replicaSeq?: number;
     }
   | {
       readonly t: 'ack';
@@ -119,10 +130,15 @@ export type ServerMessage =
       readonly progress?: { readonly sent: number; readonly total: number };
     }
   | { readonly t: 'synced'; readonly sub: string; readonly cursor: number }
+  /**
+   * What the session's token may do: per collection the role that applies (`permissionsFor` of `@loam/core`) and
+   * the claims its placeholders read. Devices evaluate it locally to hide actions the relay would refuse.
+   */
+  | ({ readonly t: 'permissions' } & Permissions)
   | { readonly t: 'pong' }
   | {
       readonly t: 'error';
-      /** Stable code, e.g. `auth_invalid`, `auth_expired`, `protocol_version`, `frame_invalid`, `frame_too_large`, `limit_exceeded`, `subscription_denied`, `schema_mismatch`. */
+      /** Stable code, one of `WireErrorCode` (`codes.ts`), e.g. `auth_invalid`, `subscription_denied`. */
       readonly code: string;
       readonly message: string;
       /** The server closes the connection after a fatal error. */

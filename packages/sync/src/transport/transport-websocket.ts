@@ -5,7 +5,7 @@
  * Frames are binary messages. A text message breaks the protocol: the transport reports an error and closes.
  */
 import { SyncClientError, SyncClientErrorCode } from '../errors';
-import type { Transport, TransportCloseEvent, TransportFactory } from './transport';
+import { listenOn, type Transport, type TransportCloseEvent, type TransportFactory } from './transport';
 
 /** The part of the WebSocket API the transport uses (satisfied by the global `WebSocket` and by `ws`). */
 export interface WebSocketLike {
@@ -103,28 +103,19 @@ export function createWebSocketTransport(options: WebSocketTransportOptions): Tr
   });
   socket.addEventListener('close', (event) => finish({ code: event.code, reason: event.reason }));
 
-  const on =
-    <L>(set: Set<L>) =>
-    (listener: L) => {
-      set.add(listener);
-      return () => {
-        set.delete(listener);
-      };
-    };
-
   return {
     send(frame) {
       if (!closed && socket.readyState === OPEN) socket.send(frame);
     },
-    close() {
+    close(code = 1000, reason = 'closed by client') {
       if (closed) return;
-      socket.close(1000, 'closed by client');
-      finish({ code: 1000, reason: 'closed by client' });
+      socket.close(code, reason);
+      finish({ code, reason });
     },
-    onOpen: on(openListeners),
-    onFrame: on(frameListeners),
-    onClose: on(closeListeners),
-    onError: on(errorListeners),
+    onOpen: listenOn(openListeners),
+    onFrame: listenOn(frameListeners),
+    onClose: listenOn(closeListeners),
+    onError: listenOn(errorListeners),
   };
 }
 

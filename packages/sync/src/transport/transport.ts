@@ -30,8 +30,13 @@ export interface TransportCloseEvent {
 export interface Transport {
   /** Sends one frame; ignored unless the transport is open. */
   send(frame: Uint8Array): void;
-  /** Closes the connection (idempotent); the `close` event follows. */
-  close(): void;
+  /**
+   * Resolves once the frames sent so far have left this process's buffers, so a sender streaming many frames can
+   * wait instead of buffering without bound. Transports without flow control leave it out.
+   */
+  flushed?(): Promise<void>;
+  /** Closes the connection (idempotent), with a transport-specific code and reason; the `close` event follows. */
+  close(code?: number, reason?: string): void;
   /** Called once when the connection is open and frames can be sent. */
   onOpen(listener: () => void): () => void;
   /** Called with each frame received, in order. */
@@ -44,3 +49,16 @@ export interface Transport {
 
 /** Opens a new connection attempt. The sync client calls it on every (re)connect. */
 export type TransportFactory = () => Transport;
+
+/**
+ * A registration function over `set`, for transports' `onOpen`/`onFrame`/...: adds the listener and returns the
+ * function that removes it.
+ */
+export function listenOn<L>(set: Set<L>): (listener: L) => () => void {
+  return (listener) => {
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+    };
+  };
+}

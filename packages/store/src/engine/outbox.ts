@@ -1,0 +1,148 @@
+/**
+ * The outbox: this replica's local ops not yet acknowledged, one row per committed transaction (`encodeOps` of its
+ * ops, in commit order), with an index of the documents each transaction wrote.
+ *
+ * ```
+ * loam_outbox       seq (commit order) → ops, count
+ * loam_outbox_docs  (collection, doc, tx) : which pending transactions wrote a document
+ * ```
+ * Invariant: a document has a row in `loam_outbox_docs` for a transaction exactly when that transaction still has
+ * a pending op on it. So "the pending ops of one document" reads only the transactions that wrote it, never the
+ * whole outbox (a replace-mode download of every document after a client reset stays linear).
+ */
+import { decodeOps, encodeOps, type Op } from '@loam/core';
+import type { SqlExecutor } from '../storage/driver';
+
+const CHUNK = 200;
+const INSERT_TX = 'INSERT INTO loam_outbox (ops, count) VALUES (?, ?) RETURNING seq';
+const INSERT_DOC = 'INSERT OR IGNORE INTO loam_outbox_docs (collection, doc, tx) VALUES (?, ?, ?)';
+
+/** The outbox's tables (created on open; the document index is filled in for databases made before it existed). */
+export const OUTBOX_DDL = `
+CREATE TABLE IF NOT EXISTS loam_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, ops BLOB NOT NULL, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS loam_outbox_docs (
+  collection TEXT NOT NULL, doc TEXT NOT NULL, tx INTEGER NOT NULL, PRIMARY KEY (collection, doc, tx)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS loam_outbox_docs_tx ON loam_outbox_docs (tx);
+`;
+
+function decodeRow(bytes: Uint8Array): Op[] {
+  return decodeOps(bytes, { maxOps: Number.MAX_SAFE_INTEGER, maxBytes: bytes.length });
+}
+
+async function indexDocs(sql: SqlExecutor, tx: number, ops: readonly Op[]): Promise<void> {
+  const seen = new Set<string>();
+  const rows: [string, string, number][] = [];
+  for (const op of ops) {
+    const key = `${op.collection}\u0000${op.doc}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    rows.push([op.collection, op.doc, tx]);
+  }
+  await sql.batch(INSERT_DOC, rows);
+}
+
+/** Creates the tables, and indexes the transactions of an outbox written before the document index existed. */
+export async function prepareOutbox(sql: SqlExecutor): Promise<void> {
+  await sql.exec(OUTBOX_DDL);
+  const indexed = await sql.get('SELECT 1 AS x FROM loam_outbox_docs LIMIT 1');
+  if (indexed) return;
+  for await (const row of transactions(sql)) await indexDocs(sql, row.seq, row.ops);
+}
+
+async function* transactions(sql: SqlExecutor): AsyncGenerator<{ seq: number; ops: Op[] }> {
+  let after = 0;
+  for (;;) {
+    const rows = await sql.all<{ seq: number; ops: Uint8Array }>(
+      'SELECT seq, ops FROM loam_outbox WHERE seq > ? ORDER BY seq LIMIT ?',
+      [after, CHUNK],
+    );
+    for (const row of rows) yield { seq: row.seq, ops: decodeRow(row.ops) };
+    if (rows.length < CHUNK) return;
+    after = (rows[rows.length - 1] as { seq: number }).seq;
+  }
+}
+
+/** Appends one committed transaction's ops. */
+export async function appendToOutbox(sql: SqlExecutor, ops: readonly Op[]): Promise<void> {
+  const row = await sql.get<{ seq: number }>(INSERT_TX, [encodeOps(ops), ops.length]);
+  await indexDocs(sql, (row as { seq: number }).seq, ops);
+}
+
+/** Pending ops, oldest first: every one, or at least `limit` when given (whole transactions). */
+export async function outboxOps(sql: SqlExecutor, limit = Number.POSITIVE_INFINITY): Promise<Op[]> {
+  const out: Op[] = [];
+  if (limit <= 0) return out;
+  for await (const row of transactions(sql)) {
+    out.push(...row.ops);
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+/** How many ops are pending. */
+export async function outboxCount(sql: SqlExecutor): Promise<number> {
+  const row = await sql.get<{ n: number }>('SELECT total(count) AS n FROM loam_outbox');
+  return row?.n ?? 0;
+}
+
+/** The pending ops of one document, in commit order. */
+export async function pendingOpsOf(sql: SqlExecutor, collection: string, doc: string): Promise<Op[]> {
+  const rows = await sql.all<{ ops: Uint8Array }>(
+    'SELECT o.ops FROM loam_outbox_docs d JOIN loam_outbox o ON o.seq = d.tx WHERE d.collection = ? AND d.doc = ? ORDER BY o.seq',
+    [collection, doc],
+  );
+  return rows.flatMap((row) =>
+    decodeRow(row.ops).filter((op) => op.collection === collection && op.doc === doc),
+  );
+}
+
+/** The ids of the documents of `collection` that have pending ops. */
+export async function pendingDocsOf(sql: SqlExecutor, collection: string): Promise<Set<string>> {
+  const rows = await sql.all<{ doc: string }>(
+    'SELECT DISTINCT doc FROM loam_outbox_docs WHERE collection = ?',
+    [collection],
+  );
+  return new Set(rows.map((r) => r.doc));
+}
+
+/**
+ * Rewrites the pending transactions holding any op `change` maps to something else: `change` returns the op to
+ * keep (itself or a replacement) or `undefined` to drop it. Stops once every op of `targets` was seen.
+ */
+async function rewrite(sql: SqlExecutor, targets: ReadonlySet<string>, change: (op: Op) => Op | undefined) {
+  const wanted = new Set(targets);
+  for await (const row of transactions(sql)) {
+    if (wanted.size === 0) break;
+    if (!row.ops.some((op) => wanted.has(op.id))) continue;
+    const kept: Op[] = [];
+    for (const op of row.ops) {
+      wanted.delete(op.id);
+      const next = change(op);
+      if (next) kept.push(next);
+    }
+    await sql.run('DELETE FROM loam_outbox_docs WHERE tx = ?', [row.seq]);
+    if (kept.length === 0) {
+      await sql.run('DELETE FROM loam_outbox WHERE seq = ?', [row.seq]);
+      continue;
+    }
+    await sql.run('UPDATE loam_outbox SET ops = ?, count = ? WHERE seq = ?', [
+      encodeOps(kept),
+      kept.length,
+      row.seq,
+    ]);
+    await indexDocs(sql, row.seq, kept);
+  }
+}
+
+/** Removes ops from the outbox (acknowledged or refused), rewriting the transactions they were part of. */
+export async function dropFromOutbox(sql: SqlExecutor, opIds: readonly string[]): Promise<void> {
+  if (opIds.length === 0) return;
+  const drop = new Set(opIds);
+  await rewrite(sql, drop, (op) => (drop.has(op.id) ? undefined : op));
+}
+
+/** Replaces pending ops by others of the same document (new ids), in place; `replacement` maps by old id. */
+export async function replaceInOutbox(sql: SqlExecutor, replacement: ReadonlyMap<string, Op>): Promise<void> {
+  await rewrite(sql, new Set(replacement.keys()), (op) => replacement.get(op.id) ?? op);
+}

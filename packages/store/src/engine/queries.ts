@@ -1,0 +1,118 @@
+/**
+ * The SQL of reads: find queries, aggregates and read-only SQL over the collection views, compiled by
+ * `../query/sql-compiler.ts` against a collection's columns (only live rows are ever read).
+ */
+import { type Query, QueryError, validateFilter, validateQuery } from '@loam/core';
+import { compileFilter, compileOrderBy, quoteIdentifier } from '../query/sql-compiler';
+import type { SqlExecutor, SqlRow, SqlValue, StorageDriver } from '../storage/driver';
+import { type CollectionSql, decodeDoc } from './doc-rows';
+import type { AggregateSpec, Doc } from './engine';
+
+/** A read query's SQL, with the `_live` guard and the collection's column mapping. */
+export function selectSql(
+  c: CollectionSql,
+  select: string,
+  filter: Query['filter'],
+  tail = '',
+): { sql: string; params: SqlValue[] } {
+  const where = filter === undefined ? undefined : compileFilter(filter, columnOf(c));
+  return {
+    sql: `SELECT ${select} FROM ${c.table} WHERE _live = 1${where && where.sql !== '1' ? ` AND (${where.sql})` : ''}${tail}`,
+    params: [...(where?.params ?? [])],
+  };
+}
+
+/** Maps a field path to its column; throws `QueryError` for fields that have no column. */
+export function columnOf(c: CollectionSql): (path: string) => string {
+  const known = new Set(c.columns.map((col) => col.path));
+  return (path) => {
+    if (path === 'id' || known.has(path)) return quoteIdentifier(path);
+    throw new QueryError(
+      `Field "${path}" of ${c.name} cannot be queried (json, list and text fields have no column)`,
+    );
+  };
+}
+
+/** The SQL of a find query: live rows, filter, sort (ties by id), offset, limit. */
+export function findSql(c: CollectionSql, query: Query, select: string): { sql: string; params: SqlValue[] } {
+  let tail = ` ORDER BY ${compileOrderBy(query.sort ?? [], columnOf(c))}`;
+  const extra: SqlValue[] = [];
+  if (query.limit !== undefined || query.offset !== undefined) {
+    tail += ' LIMIT ? OFFSET ?';
+    extra.push(query.limit ?? -1, query.offset ?? 0);
+  }
+  const base = selectSql(c, select, query.filter, tail);
+  return { sql: base.sql, params: [...base.params, ...extra] };
+}
+
+const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** The SQL of an aggregate query; throws `QueryError` when malformed. */
+export function aggregateSql(c: CollectionSql, spec: AggregateSpec): { sql: string; params: SqlValue[] } {
+  const column = columnOf(c);
+  const groupBy = spec.groupBy ?? [];
+  const select: string[] = groupBy.map((path) => `${column(path)} AS ${quoteIdentifier(path)}`);
+  const entries = Object.entries(spec.aggregates ?? {});
+  if (entries.length === 0 && groupBy.length === 0)
+    throw new QueryError('An aggregate needs at least one aggregate or group');
+  for (const [name, agg] of entries) {
+    if (!NAME_RE.test(name)) throw new QueryError(`Aggregate name "${name}" must be letters, digits and _`);
+    if (!['count', 'sum', 'avg', 'min', 'max'].includes(agg.fn))
+      throw new QueryError(`Unknown aggregate "${agg.fn}"`);
+    if (agg.fn !== 'count' && agg.field === undefined)
+      throw new QueryError(`Aggregate "${name}" (${agg.fn}) needs a field`);
+    const arg = agg.field === undefined ? '*' : column(agg.field);
+    select.push(`${agg.fn === 'sum' ? 'total' : agg.fn}(${arg}) AS ${quoteIdentifier(name)}`);
+  }
+  const filter = spec.filter === undefined ? undefined : validateFilter(spec.filter);
+  const groups = groupBy.map(column).join(', ');
+  const tail = groups ? ` GROUP BY ${groups} ORDER BY ${groups}` : '';
+  return selectSql(c, select.join(', '), filter, tail);
+}
+
+const ROLLBACK = Symbol('rollback');
+const READ_RE = /^\s*(select|with|values)\b/i;
+
+/** Runs one read statement with writes forbidden (`query_only`) and rolled back whatever happens. */
+export async function readOnlySql(
+  driver: StorageDriver,
+  text: string,
+  params: readonly SqlValue[] = [],
+): Promise<SqlRow[]> {
+  if (!READ_RE.test(text))
+    throw new QueryError('Only read statements (SELECT, WITH, VALUES) can run as SQL queries');
+  let rows: SqlRow[] = [];
+  try {
+    await driver.transaction(async (tx) => {
+      await tx.exec('PRAGMA query_only = 1');
+      try {
+        rows = await tx.all(text, params);
+      } finally {
+        await tx.exec('PRAGMA query_only = 0');
+      }
+      throw ROLLBACK;
+    });
+  } catch (outcome) {
+    if (outcome !== ROLLBACK) throw outcome;
+  }
+  return rows;
+}
+
+/** A live document by id, or undefined. */
+export async function readDoc(sql: SqlExecutor, c: CollectionSql, id: string): Promise<Doc | undefined> {
+  const row = await sql.get<{ _doc: Uint8Array }>(`SELECT _doc FROM ${c.table} WHERE id = ? AND _live = 1`, [
+    id,
+  ]);
+  return row ? decodeDoc(row._doc) : undefined;
+}
+
+/** The documents a find query returns (validated first; throws `QueryError`). */
+export async function findDocs(
+  sql: SqlExecutor,
+  collection: (name: string) => CollectionSql,
+  input: Query,
+): Promise<Doc[]> {
+  const query = validateQuery(input);
+  const { sql: text, params } = findSql(collection(query.collection), query, '_doc');
+  return (await sql.all<{ _doc: Uint8Array }>(text, params)).map((r) => decodeDoc(r._doc));
+}

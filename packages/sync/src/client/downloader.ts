@@ -1,0 +1,112 @@
+/**
+ * Downloads: `docs` and `synced` frames into the local database, the cursor, and client resets.
+ *
+ * Invariants:
+ * 1. **Atomic frames.** A `docs` frame's documents, removals and cursor are stored in one local transaction.
+ *    `synced` stores its cursor too, never moving the cursor back.
+ * 2. **A client reset replaces.** When the relay's `welcome` says `reset` (the cursor is older than its history),
+ *    nothing moves the cursor until every subscription's fresh set arrived; then, in one transaction, every local
+ *    document those subscriptions cover that the fresh sets did not carry is replaced by this device's own pending
+ *    writes alone (gone, unless they created it), and the cursor is stored. A reset cut short starts again on the
+ *    next connection, from the old cursor.
+ */
+import { decodeDocSnapshot } from '@loam/core';
+import { type DownloadedDoc, docKey, type SyncStore } from '../port/sync-store';
+import type { ServerMessage } from '../protocol/messages';
+import type { StatusStore } from './status';
+import type { SubscriptionRegistry } from './subscription-registry';
+
+interface Reset {
+  readonly received: Set<string>;
+  /** Subscriptions whose fresh set has not arrived yet. */
+  readonly waiting: Set<string>;
+  cursor: number;
+}
+
+/** The downloader of one client. */
+export interface Downloader {
+  /**
+   * A welcome: starts a client reset when `reset`, waiting for the sets of subscriptions `subs` (`cursor` is the
+   * relay's, stored at once when there is nothing to wait for).
+   */
+  welcome(reset: boolean, subs: Iterable<string>, cursor: number): Promise<void>;
+  /** A subscription whose set the relay was asked for after the welcome (part of a reset in progress). */
+  expect(sub: string): void;
+  /** A subscription that will send no set (ended, refused). */
+  forget(sub: string): Promise<void>;
+  docs(message: Extract<ServerMessage, { t: 'docs' }>): Promise<void>;
+  synced(message: Extract<ServerMessage, { t: 'synced' }>): Promise<void>;
+  /** The connection ended: a reset in progress is abandoned (the next welcome starts it again). */
+  end(): void;
+}
+
+/** Creates the downloader. */
+export function createDownloader(
+  store: SyncStore,
+  registry: SubscriptionRegistry,
+  status: StatusStore,
+  now: () => number,
+): Downloader {
+  let reset: Reset | null = null;
+
+  const finishIfDone = async () => {
+    if (!reset || reset.waiting.size > 0) return;
+    const { received, cursor } = reset;
+    reset = null;
+    await store.finishReset(await registry.coverage(), received, cursor);
+  };
+
+  return {
+    async welcome(isReset, subs, cursor) {
+      reset = isReset ? { received: new Set(), waiting: new Set(subs), cursor } : null;
+      await finishIfDone();
+    },
+    expect(sub) {
+      reset?.waiting.add(sub);
+    },
+    async forget(sub) {
+      if (status.current().downloading?.sub === sub) status.set({ downloading: null });
+      if (!reset?.waiting.delete(sub)) return;
+      await finishIfDone();
+    },
+    async docs(message) {
+      const map = await registry.all();
+      const relevant = message.sub === undefined || map.has(message.sub);
+      const docs: DownloadedDoc[] = relevant
+        ? message.docs.map((d) => ({
+            collection: d.collection,
+            id: d.id,
+            state: decodeDocSnapshot(d.state),
+            mode: d.mode,
+          }))
+        : [];
+      const r = reset;
+      if (r) {
+        for (const d of docs) r.received.add(docKey(d.collection, d.id));
+        r.cursor = Math.max(r.cursor, message.cursor);
+      }
+      await store.applyDownload({
+        docs,
+        removed: message.removed,
+        ...(message.cursor > 0 && !r ? { cursor: message.cursor } : {}),
+      });
+      status.set({
+        lastSyncedAt: now(),
+        ...(relevant && message.sub !== undefined && message.progress
+          ? { downloading: { sub: message.sub, ...message.progress } }
+          : {}),
+      });
+    },
+    async synced(message) {
+      if (reset) reset.cursor = Math.max(reset.cursor, message.cursor);
+      else if (message.cursor > 0 && (await store.cursor()) < message.cursor)
+        await store.setCursor(message.cursor);
+      await registry.markSynced(message.sub);
+      if (status.current().downloading?.sub === message.sub) status.set({ downloading: null });
+      if (reset?.waiting.delete(message.sub)) await finishIfDone();
+    },
+    end() {
+      reset = null;
+    },
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * The port sync needs from a local database: everything the sync client (and, next, peer sync) reads or writes
+ * locally goes through a {@link SyncStore}. `@loam/store`'s engine implements it (`engine.syncStore`); sync never
+ * sees SQL, tables or the engine's other methods.
+ *
+ * ```
+ *  SyncStore
+ *  ├ OutboxPort      local transactions not yet acknowledged, indexed by document; sequence numbers
+ *  ├ DownloadPort    snapshots from the relay (merge / replace), removals, client-reset clean-up
+ *  └ SyncStatePort   the cursor and the client's own settings (subscriptions...), owned by sync
+ *    (the peer log of signed transactions learned from peers joins here as a port of its own)
+ * ```
+ *
+ * Invariants every implementation keeps:
+ * 1. **Atomic.** Each call is one local transaction: a download's documents, removals and cursor are stored
+ *    together or not at all; a refusal leaves the outbox and enters the refused-writes log together.
+ * 2. **Nothing pending is lost.** An op leaves the outbox only through `acknowledge` or `recordRefusals`. A
+ *    download in `replace` mode re-applies the pending ops of that document on top of the snapshot; `removeDocs`
+ *    and `finishReset` keep (or replay) what pending ops of this device wrote.
+ * 3. **Op ids are never reused.** Sequence numbers only grow (`skipSequence` never lowers them; `renumber` takes
+ *    new ones), under the database's write lock.
+ * 4. **The cursor and the sync settings belong to sync.** The store persists them; nothing else writes them.
+ */
+import type { DocState, Filter, Op, ReplicaId, Schema } from '@loam/core';
+
+/** A write the relay refused, as kept in the refused-writes log. */
+export interface RefusedWrite {
+  /** The refused op's id. */
+  readonly op: string;
+  readonly collection: string;
+  readonly doc: string;
+  /** Stable code from the relay, e.g. `field_denied`. */
+  readonly code: string;
+  /** The relay's reason, for people. */
+  readonly reason: string;
+  /** When the refusal was recorded (ms since epoch). */
+  readonly at: number;
+}
+
+/** One document snapshot of a download. */
+export interface DownloadedDoc {
+  readonly collection: string;
+  readonly id: string;
+  readonly state: DocState;
+  /** `merge`: join into the local state. `replace`: take it as the state, then re-apply this replica's pending ops. */
+  readonly mode: 'merge' | 'replace';
+}
+
+/** A batch of changes from the relay, applied in one local transaction. */
+export interface Download {
+  readonly docs: readonly DownloadedDoc[];
+  /** Documents that left every subscription: removed from this device (not deleted; no op is written). */
+  readonly removed: readonly { readonly collection: string; readonly id: string }[];
+  /** Sync cursor to store with the changes, if any. */
+  readonly cursor?: number;
+}
+
+/** A collection and a filter: the documents a subscription covers. */
+export interface Coverage {
+  readonly collection: string;
+  readonly filter: Filter;
+}
+
+/** The outbox: this replica's local ops not yet acknowledged, in commit order, indexed by document. */
+export interface OutboxPort {
+  /** Pending ops, oldest transaction first: whole transactions, at least `limit` ops when there are that many. */
+  pendingOps(limit: number): Promise<Op[]>;
+  /** How many ops are pending. */
+  pendingCount(): Promise<number>;
+  /** Called after each local transaction that added ops to the outbox. Returns the unsubscribe function. */
+  onPending(listener: () => void): () => void;
+  /** Drops acknowledged ops (never call it before the relay made them durable). */
+  acknowledge(opIds: readonly string[]): Promise<void>;
+  /** Drops refused ops from the outbox and appends them to the refused-writes log, in one transaction. */
+  recordRefusals(refusals: readonly RefusedWrite[]): Promise<void>;
+  /** The sequence number the next local op will get. */
+  nextSeq(): Promise<number>;
+  /** Makes every later local op's sequence number at least `next` (persisted; never lowers it). */
+  skipSequence(next: number): Promise<void>;
+  /**
+   * Gives the pending ops `opIds` new sequence numbers (content and timestamps unchanged; local state follows, e.g.
+   * a counter's increment is re-keyed). Used when the relay holds those ids with other content (this database was
+   * restored from an older copy). Resolves with old id → new id for the ops found.
+   */
+  renumber(opIds: readonly string[]): Promise<ReadonlyMap<string, string>>;
+}
+
+/** What the relay sends down. */
+export interface DownloadPort {
+  /** Applies a download (see {@link Download}); resolves with how many documents changed. */
+  applyDownload(download: Download): Promise<number>;
+  /**
+   * Removes from the device the documents of `coverage` that no pending op of this device wrote (removal, not
+   * deletion: no op is written). Resolves with the ids kept because pending ops wrote them.
+   */
+  removeDocs(coverage: Coverage): Promise<string[]>;
+  /**
+   * Ends a client reset: every local document covered by one of `covered` whose key (`collection\0id`) is not in
+   * `received` is replaced by an empty state with this device's pending ops replayed on top (so it is gone unless
+   * one of them created it), and `cursor` is stored, in one transaction. Resolves with how many documents changed.
+   */
+  finishReset(covered: readonly Coverage[], received: ReadonlySet<string>, cursor: number): Promise<number>;
+}
+
+/** Sync's own persisted state. */
+export interface SyncStatePort {
+  /** The stored cursor (0 when the device never synced). */
+  cursor(): Promise<number>;
+  setCursor(cursor: number): Promise<void>;
+  /** A setting sync saved under `key` (any MessagePack-encodable value), or undefined. */
+  readState(key: string): Promise<unknown>;
+  writeState(key: string, value: unknown): Promise<void>;
+}
+
+/** Everything sync needs from one local database; see the module documentation. */
+export interface SyncStore extends OutboxPort, DownloadPort, SyncStatePort {
+  readonly replica: ReplicaId;
+  readonly schema: Schema;
+}
+
+/** The key `finishReset` matches documents by: collection and id. */
+export function docKey(collection: string, id: string): string {
+  return `${collection}\u0000${id}`;
+}
