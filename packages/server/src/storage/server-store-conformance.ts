@@ -246,6 +246,24 @@ export const serverStoreCases: readonly ServerStoreCase[] = [
     },
   },
   {
+    name: 'records an id with the content of the op accepted under it, not of an earlier refused op carrying it',
+    async run(ctx) {
+      const a = device('a');
+      const { id, ops } = a.insert('items', { name: 'tea', owner: 'u1' });
+      await ctx.store.applyBatch({ ops });
+      const inc = a.increment('items', id, 'stock', 1)[0]!;
+      const forged = { ...inc, by: 7 } as Op;
+      const result = await ctx.store.applyBatch({
+        ops: [forged, inc],
+        screen: (op) => (op === forged ? { code: 'row_denied', reason: 'forged' } : null),
+      });
+      same([result.accepted, result.refused.length], [[inc.id], 1], 'the second op accepted');
+      const resent = await ctx.store.applyBatch({ ops: [inc] });
+      same([resent.duplicates, resent.conflicts], [[inc.id], []], 'the accepted content is a duplicate');
+      same(docValue((await ctx.store.getDoc('items', id))?.state, id)?.stock, 1, 'stock');
+    },
+  },
+  {
     name: 'a batch that fails changes nothing',
     async run(ctx) {
       const a = device('a');

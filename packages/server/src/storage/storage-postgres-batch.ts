@@ -7,21 +7,28 @@
  *  applyBatch ─┘   1. advisory locks on every touched document, in key order   (no two groups interleave on a doc)
  *                  2. INSERT op ids ON CONFLICT DO NOTHING RETURNING id         (ids not returned: known before)
  *                     + read the touched documents                               (1 and 2: one flight)
+ *                     then, only if some ids were known: read their digests      (same content: duplicate;
+ *                                                                                 other: conflict)
  *                  3. screen and apply each batch in memory, in arrival order    (planBatch)
- *                  4. DELETE the ids of refused ops                              (refused ops leave no trace)
+ *                  4. DELETE the ids of refused ops; raise replicas' sequences   (refused ops leave no trace)
  *                  5. UPDATE counter SET version = version + 1 RETURNING         (taken last: commit order =
  *                  6. upsert documents, change log, batch row, webhook outbox,    version order)
  *                     this node's clock and sequence, pg_notify(version)
  *                 COMMIT                                                          (4 to COMMIT: one flight)
  *             ─▶ resolve every batch of the group (the relay acks now)
  * ```
- * Why no cursor skips a row: the counter row stays locked from step 5 to commit, so version v+1 commits after v
- * is visible; a reader that sees v+1 sees v. Steps 4 to COMMIT go out in one flight (statements after step 5 read
- * the version with a subquery), so the counter is held for the database's own work only, never for a round trip
- * to this node. A statement of that flight that fails turns the COMMIT into a rollback; the group then fails. Why a retried push is never applied twice: its op ids are inserted
- * while its documents are locked, so a second transaction carrying the same op waits for the first and then finds
- * the id taken. A group fails as a whole (nothing stored, every batch rejected) when the database fails; a batch
- * that fails on its own (an op of an unknown collection) is rejected without touching the others.
+ * Why no cursor skips a row: the counter row stays locked from step 5 to commit, so version v+1 commits after v is
+ * visible; a reader that sees v+1 sees v. Steps 4 to COMMIT go out in one flight (statements after step 5 read the
+ * version with a subquery), so the counter is held for the database's own work only, never for a round trip to this
+ * node. A statement of that flight that fails turns the COMMIT into a rollback; the group then fails.
+ *
+ * Why a retried push is never applied twice: its op ids are inserted while its documents are locked, so a second
+ * transaction carrying the same op waits for the first and then finds the id taken; the digest recorded with it
+ * tells a re-sent op from an id reused with other content (a conflict: nothing of that batch is applied). The op
+ * ids' side of a group is `storage-postgres-op-ledger.ts`; it raises the replicas' sequence numbers before the
+ * counter is taken, so a group never holds the counter while waiting for another's row. A group fails as a whole
+ * (nothing stored, every batch rejected) when the database fails; a batch that fails on its own (an op of an
+ * unknown collection) is rejected without touching the others.
  */
 import { type DocState, getCollection, type Schema } from '@loam/core';
 import { decodeDocState } from '@loam/store';
@@ -31,6 +38,7 @@ import { ServerStorageError } from '../errors';
 import type { createStoreStats } from '../metrics/histogram';
 import { planBatch } from './batch-plan';
 import type { ApplyBatchRequest, BatchResult, DocChange, OutboxRenderer } from './server-store';
+import { createGroupLedger } from './storage-postgres-op-ledger';
 import { type PgCollection, upsertDocsSql } from './storage-postgres-sql';
 
 /** What the group committer needs from its store. */
@@ -107,8 +115,6 @@ const LOCK_DOCS = `SELECT pg_advisory_xact_lock(k) FROM (
   SELECT DISTINCT hashtextextended(current_schema() || ':' || c || ':' || i, 0) AS k
   FROM unnest($1::text[], $2::text[]) AS u(c, i)
 ) s ORDER BY k`;
-const INSERT_OPS = `INSERT INTO loam_server_ops (id, at) SELECT * FROM unnest($1::text[], $2::bigint[])
-  ON CONFLICT DO NOTHING RETURNING id`;
 const RETRYABLE = new Set(['40P01', '40001']);
 /** The version this transaction took (statements after the counter's UPDATE see their own update). */
 export const VERSION = '(SELECT version FROM loam_server_counter)';
@@ -191,6 +197,7 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
             duplicates: plan.duplicates,
             refused: plan.refused,
             changes,
+            conflicts: plan.conflicts,
           });
         return;
       } catch (error) {
@@ -210,22 +217,16 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
 
   const commitGroup = async (tx: TransactionSql, group: Pending[], onPlanned: () => void) => {
     const docKeys = new Map<string, { c: PgCollection; id: string }>();
-    const opAt = new Map<string, number>();
-    for (const p of group) {
-      const now = p.request.now ?? Date.now();
-      for (const op of p.request.ops) {
+    for (const p of group)
+      for (const op of p.request.ops)
         docKeys.set(`${op.collection}\u0000${op.doc}`, { c: coll(op.collection), id: op.doc });
-        if (!opAt.has(op.id)) opAt.set(op.id, now);
-      }
-    }
+    const ledger = createGroupLedger(group.map((p) => p.request));
     const keys = [...docKeys.values()];
     const byCollection = new Map<PgCollection, string[]>();
     for (const { c, id } of keys) byCollection.set(c, [...(byCollection.get(c) ?? []), id]);
     const [, inserted, [counter], ...rowsPerCollection] = await Promise.all([
       tx.unsafe(LOCK_DOCS, [keys.map((k) => k.c.name), keys.map((k) => k.id)]),
-      opAt.size > 0
-        ? tx.unsafe<{ id: string }[]>(INSERT_OPS, [[...opAt.keys()], [...opAt.values()]])
-        : Promise.resolve([] as { id: string }[]),
+      ledger.insert(tx),
       tx.unsafe<{ version: string }[]>('SELECT version FROM loam_server_counter'),
       ...[...byCollection].map(([c, ids]) =>
         tx.unsafe<DocRow[]>(`SELECT ${c.stateColumns()}, "$doc" FROM ${c.table} WHERE id = ANY($1::text[])`, [
@@ -233,7 +234,7 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
         ]),
       ),
     ]);
-    const insertedIds = new Set(inserted.map((r) => r.id));
+    await ledger.readHeld(tx, inserted);
     const docs = new Map<string, GroupDoc>();
     [...byCollection.keys()].forEach((c, i) => {
       for (const row of rowsPerCollection[i] as DocRow[])
@@ -248,8 +249,6 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
     for (const [key, { c, id }] of docKeys)
       if (!docs.has(key)) docs.set(key, { c, id, beforeBytes: null, current: undefined, dirty: false });
 
-    const acceptedInGroup = new Set<string>();
-    const fresh = new Set<string>();
     const results: [Pending, Error][] = [];
     const plans: { p: Pending; changes: DocChange[]; plan: Awaited<ReturnType<typeof planBatch>> }[] = [];
     onPlanned();
@@ -257,7 +256,8 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
       try {
         const plan = await planBatch(p.request, {
           def: (name) => coll(name).def,
-          isKnown: (id) => !insertedIds.has(id) || acceptedInGroup.has(id),
+          recorded: ledger.recorded,
+          digest: ledger.digest,
           load: (collection, id) => docs.get(`${collection}\u0000${id}`)?.current,
         });
         const changes: DocChange[] = [];
@@ -268,24 +268,19 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
           doc.dirty = true;
           changes.push({ collection: e.collection, id: e.id, before: e.before, after: e.current });
         }
-        for (const id of plan.fresh) {
-          acceptedInGroup.add(id);
-          fresh.add(id);
-        }
+        ledger.accept(plan.fresh);
         plans.push({ p, changes, plan });
       } catch (error) {
         results.push([p, error as Error]);
       }
     }
 
-    const dropped = [...insertedIds].filter((id) => !fresh.has(id));
     const dirty = [...docs.values()].filter((d) => d.dirty);
     const tail: Promise<unknown>[] = [];
     const send = (query: Promise<unknown>) => {
       tail.push(query);
     };
-    if (dropped.length > 0)
-      send(tx.unsafe('DELETE FROM loam_server_ops WHERE id = ANY($1::text[])', [dropped]));
+    for (const statement of ledger.settle(tx)) send(statement);
     let counted: PendingQuery<{ version: string }[]> | undefined;
     const now = Math.max(...group.map((p) => p.request.now ?? Date.now()));
     if (dirty.length > 0) {

@@ -49,6 +49,16 @@ CREATE TABLE loam_server_deliveries (
 CREATE INDEX loam_server_deliveries_lane ON loam_server_deliveries (lane, id);
 `,
   },
+  {
+    version: 2,
+    name: 'op content digests and highest sequence per replica',
+    sql: `
+ALTER TABLE loam_server_ops ADD COLUMN hash bytea;
+CREATE TABLE loam_server_seqs (replica text PRIMARY KEY, seq bigint NOT NULL);
+INSERT INTO loam_server_seqs (replica, seq)
+  SELECT left(id, 16), max(substr(id, 18)::bigint) FROM loam_server_ops GROUP BY 1;
+`,
+  },
 ];
 
 /** Second key of the advisory locks the store takes (the first is the schema's hash). */

@@ -5,7 +5,8 @@
  * ```
  * loam_doc_<collection>   documents (see storage-postgres-sql.ts)
  * loam_server_counter     the version counter (one row; taken last by each transaction)
- * loam_server_ops         op id → batch time: the dedupe table
+ * loam_server_ops         op id → content digest, batch time: the dedupe table
+ * loam_server_seqs        replica id → highest sequence number of its accepted ops (never compacted)
  * loam_server_batches     version → batch time, source (compaction, the commit feed)
  * loam_server_changes     version, document → materialized document before it (the commit feed; kept 1 h)
  * loam_server_replicas    replica id → user (server replicas are bound to SERVER_USER)
@@ -301,6 +302,15 @@ export async function createPostgresServerStore(options: PostgresServerStoreOpti
           if (attempt === 3)
             throw new ServerStorageError(`Replica ${claimed} could not be claimed: try again`);
         }
+      }),
+
+    replicaSeq: (of) =>
+      read(async () => {
+        const [row] = await sql.unsafe<{ seq: string }[]>(
+          'SELECT seq FROM loam_server_seqs WHERE replica = $1',
+          [of],
+        );
+        return Number(row?.seq ?? 0);
       }),
 
     compact: (cutoff) =>
