@@ -1,15 +1,17 @@
 #!/usr/bin/env -S node --import tsx
 /**
- * `loam-server [--config <file>]`: starts the relay (`npm start -w @loam/server`).
+ * `loam-server [--config <file>] [--store <postgres://… | sqlite file>]`: starts the relay (`npm start -w
+ * @loam/server`).
  *
- * The configuration file defaults to `./loam-server.json`; `LOAM_*` environment variables override it (see this
- * package's README). A bad configuration exits with status 2 and names the key at fault; SIGINT and SIGTERM close the
+ * The configuration file defaults to `./loam-server.json`; `LOAM_*` environment variables override it, and
+ * `--store` overrides `LOAM_STORE` (see this package's README). A bad configuration exits with status 2 and names the key at fault; SIGINT and SIGTERM close the
  * server cleanly (committed batches are already durable).
  */
 import { existsSync } from 'node:fs';
 import { loadConfig } from './config/config';
 import { ConfigError } from './errors';
 import { startServer } from './server';
+import { parsePostgresUrl } from './storage/storage-postgres';
 
 function argument(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -19,11 +21,12 @@ function argument(name: string): string | undefined {
 const file = argument('--config') ?? process.env.LOAM_CONFIG ?? './loam-server.json';
 try {
   if (!existsSync(file)) throw new ConfigError('--config', `no configuration file at ${file}`);
-  const config = loadConfig(file);
+  const store = argument('--store');
+  const config = loadConfig(file, store === undefined ? process.env : { ...process.env, LOAM_STORE: store });
   const server = await startServer({ config });
-  process.stdout.write(
-    `loam-server listening on ${server.url} (sync: ${server.wsUrl}, data: ${config.storagePath})\n`,
-  );
+  const data =
+    config.databaseUrl === undefined ? config.storagePath : parsePostgresUrl(config.databaseUrl).safe;
+  process.stdout.write(`loam-server listening on ${server.url} (sync: ${server.wsUrl}, data: ${data})\n`);
   const stop = () => {
     server.close().then(
       () => process.exit(0),

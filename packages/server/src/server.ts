@@ -2,14 +2,15 @@
  * The relay server: one HTTP server carrying the sync protocol (WebSocket upgrade, any path), the HTTP API
  * (`/v1/...`), `/healthz` and `/metrics`.
  *
- * Start-up: opens (creating) the storage, restores the server clock so it never goes back, folds away history older
- * than the horizon (then hourly), verifies the configured keys, and listens. `close()` stops accepting, closes every
- * connection, waits for queued batches to commit and closes the storage.
+ * Start-up: opens (creating) the storage (the SQLite file, or PostgreSQL when `databaseUrl` is set), restores the
+ * server clock so it never goes back, folds away history older than the horizon (then hourly), verifies the
+ * configured keys, and listens. Sessions and webhooks follow the store's commit feed, so commits made through
+ * other relay nodes sharing the database reach them too; when the feed lost versions, every session is closed
+ * (1012) and its device resumes from its cursor. `close()` stops accepting, closes every connection, waits for
+ * queued batches to commit and closes the storage.
  */
-import { mkdirSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { createClock } from '@loam/core';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -22,13 +23,13 @@ import { createMetrics, type Metrics } from './metrics/metrics';
 import { createRelay, type Relay } from './relay/relay';
 import { createSession, type Session } from './relay/session';
 import { createWsTransport } from './relay/transport-ws';
+import { openServerStore } from './storage/open-store';
 import type { ServerStore } from './storage/server-store';
-import { createSqliteServerStore } from './storage/storage-sqlite';
 
 /** Options of {@link startServer}. */
 export interface StartServerOptions {
   readonly config: ServerConfig;
-  /** A store to use instead of the SQLite file at `config.storagePath`. */
+  /** A store to use instead of the one the configuration names (`databaseUrl`, else `storagePath`). */
   readonly store?: ServerStore;
   /** Wall clock (Unix ms) for the server clock, token expiry and compaction. */
   readonly now?: () => number;
@@ -70,11 +71,11 @@ function refuseUpgrade(socket: Duplex, status: number, code: string, message: st
 export async function startServer(options: StartServerOptions): Promise<LoamServer> {
   const { config } = options;
   const now = options.now ?? Date.now;
-  if (!options.store && config.storagePath !== ':memory:')
-    mkdirSync(dirname(config.storagePath), { recursive: true });
   const store =
-    options.store ?? (await createSqliteServerStore({ filename: config.storagePath, schema: config.schema }));
+    options.store ??
+    (await openServerStore(config.databaseUrl ?? config.storagePath, { schema: config.schema }));
   const metrics = createMetrics();
+  metrics.attachStore(store.stats);
   let webhooks: Webhooks | undefined;
   try {
     const meta = await store.meta();
@@ -92,11 +93,12 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
       rules: config.rules,
       clock,
       nextSeq: meta.nextSeq,
-      version: meta.version,
       now,
     });
     webhooks = createWebhooks({
       hooks: config.webhooks,
+      schema: config.schema,
+      store,
       metrics,
       ...(options.webhookBaseDelayMs !== undefined ? { baseDelayMs: options.webhookBaseDelayMs } : {}),
     });
@@ -106,6 +108,7 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
     relay.onCommit((commit) => {
       for (const s of sessions) s.onCommit(commit);
       hooks.onCommit(commit);
+      metrics.fanOutLag((now() - commit.at) / 1000);
     });
 
     const api = createHttpApi({
@@ -122,7 +125,15 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
     };
     const http = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
       const path = (req.url ?? '/').split('?')[0];
-      if (path === '/healthz') return json(res, 200, { ok: true, version: relay.version() });
+      if (path === '/healthz') {
+        const backend = store.info.backend;
+        store.ping().then(
+          (ms) => json(res, 200, { ok: true, version: relay.version(), store: { backend, latencyMs: ms } }),
+          (error: Error) =>
+            json(res, 503, { ok: false, version: relay.version(), store: { backend, error: error.message } }),
+        );
+        return;
+      }
       if (path === '/metrics') {
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
         return res.end(metrics.render());
@@ -135,6 +146,9 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
     });
 
     const wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.frameBytes * 2 + 1024 });
+    relay.onGap(() => {
+      for (const ws of wss.clients) ws.close(1012, 'resync: reconnect and resume from your cursor');
+    });
     const alive = new WeakMap<WebSocket, boolean>();
     http.on('upgrade', (req, socket, head) => {
       const origin = req.headers.origin;
@@ -218,14 +232,14 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
           http.closeAllConnections();
           await stopped;
           await relay.drain();
-          hooks.close();
+          await hooks.close();
           await store.close();
         })();
         return closing;
       },
     };
   } catch (error) {
-    webhooks?.close();
+    await webhooks?.close();
     await store.close();
     throw error;
   }

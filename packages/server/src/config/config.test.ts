@@ -82,4 +82,19 @@ describe('configuration', () => {
     ).toBe('webhooks[0].collection');
     expect(keyOf(base, { LOAM_PORT: 'x' })).toBe('LOAM_PORT');
   });
+
+  it('takes the store from `store` or LOAM_STORE: a postgres:// URL, or a SQLite file', () => {
+    const url = 'postgres://loam:secret@db.internal:5432/loam?schema=shop_1';
+    expect(parse({ ...base, store: url }).databaseUrl).toBe(url);
+    expect(parse(base, { LOAM_STORE: 'postgresql://db/loam' }).databaseUrl).toBe('postgresql://db/loam');
+    expect(parse({ ...base, store: 'data/relay.db' })).toMatchObject({ storagePath: '/cfg/data/relay.db' });
+    expect(parse({ ...base, store: url }, { LOAM_STORE: '/srv/relay.db' })).toMatchObject({
+      storagePath: '/srv/relay.db',
+    });
+    expect(parse({ ...base, store: url }, { LOAM_STORE: '/srv/relay.db' }).databaseUrl).toBeUndefined();
+    expect(keyOf({ ...base, store: 'postgres://db/loam?schema=Bad-Name' })).toBe('store');
+    expect(keyOf(base, { LOAM_STORE: 'postgres://db/loam?schema=x;drop' })).toBe('LOAM_STORE');
+    const hook = { collection: 'orders', url: 'http://x', secret: 's'.repeat(16) };
+    expect(keyOf({ ...base, webhooks: [hook, hook] })).toBe('webhooks[1].url');
+  });
 });

@@ -3,12 +3,15 @@
  *
  * Every problem is a `ConfigError` naming the dotted key at fault and what is wrong with it; unknown keys are
  * errors too (a typo must not silently fall back to a default). Relative paths in the file are resolved against
- * the file's directory. See `README.md` in this package for the reference of keys and variables.
+ * the file's directory. See `README.md` in this package for the reference of keys and variables. One file on
+ * purpose: one checker per key, in the order of the reference table (the store location is apart, in
+ * `store-location.ts`).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseSchema, type Rules, type Schema, validateRules } from '@loam/core';
 import { ConfigError } from '../errors';
+import { storeLocation } from './store-location';
 
 /** A public key for JWT verification. */
 export interface PublicKeyConfig {
@@ -62,8 +65,13 @@ export interface WebhookConfig {
 export interface ServerConfig {
   readonly port: number;
   readonly host: string;
-  /** SQLite file of the server's data (created on first start with its directory). */
+  /** SQLite file of the server's data (created on first start with its directory); unused with `databaseUrl`. */
   readonly storagePath: string;
+  /**
+   * A `postgres://` URL: the data lives in that PostgreSQL database (shared by every relay node pointed at it);
+   * `?schema=name` picks a schema other than `public`.
+   */
+  readonly databaseUrl?: string;
   readonly schema: Schema;
   readonly rules: Rules;
   readonly auth: AuthConfig;
@@ -188,6 +196,7 @@ export function parseConfig(input: unknown, sources: ConfigSources): ServerConfi
       '$schema',
       'port',
       'host',
+      'store',
       'storagePath',
       'schemaFile',
       'rulesFile',
@@ -205,9 +214,7 @@ export function parseConfig(input: unknown, sources: ConfigSources): ServerConfi
 
   const port = envInt(env, 'LOAM_PORT') ?? (file.port === undefined ? CONFIG_DEFAULTS.port : file.port);
   const host = env.LOAM_HOST || (file.host ?? CONFIG_DEFAULTS.host);
-  const storagePath = env.LOAM_STORAGE_PATH
-    ? resolve(env.LOAM_STORAGE_PATH)
-    : path(str(file.storagePath ?? CONFIG_DEFAULTS.storagePath, 'storagePath'));
+  const { storagePath, databaseUrl } = storeLocation(file, env, path, CONFIG_DEFAULTS.storagePath);
 
   const schemaFile = env.LOAM_SCHEMA_FILE ? resolve(env.LOAM_SCHEMA_FILE) : undefined;
   const schemaKey = schemaFile ? 'LOAM_SCHEMA_FILE' : 'schemaFile';
@@ -340,6 +347,7 @@ export function parseConfig(input: unknown, sources: ConfigSources): ServerConfi
     ),
   };
 
+  const hookTargets = new Set<string>();
   const webhooks = list(file.webhooks ?? [], 'webhooks').map((w, i): WebhookConfig => {
     const at = `webhooks[${i}]`;
     const o = obj(w, at);
@@ -350,6 +358,9 @@ export function parseConfig(input: unknown, sources: ConfigSources): ServerConfi
     const url = str(o.url, `${at}.url`);
     if (!/^https?:\/\//.test(url))
       throw new ConfigError(`${at}.url`, `expected an http(s) URL, found "${url}"`);
+    if (hookTargets.has(`${collection}\n${url}`))
+      throw new ConfigError(`${at}.url`, `another webhook already sends ${collection} to ${url}`);
+    hookTargets.add(`${collection}\n${url}`);
     const secret = str(o.secret, `${at}.secret`);
     if (secret.length < 16)
       throw new ConfigError(`${at}.secret`, 'a webhook secret needs at least 16 characters');
@@ -365,6 +376,7 @@ export function parseConfig(input: unknown, sources: ConfigSources): ServerConfi
     port: int(port, envInt(env, 'LOAM_PORT') !== undefined ? 'LOAM_PORT' : 'port', 0, 65535),
     host: str(host, env.LOAM_HOST ? 'LOAM_HOST' : 'host'),
     storagePath,
+    ...(databaseUrl !== undefined ? { databaseUrl } : {}),
     schema,
     rules,
     auth: {

@@ -5,10 +5,11 @@
  * so the number of series stays bounded.
  */
 
+import type { StoreStats } from '../storage/server-store';
+import { createHistogram, LATENCY_BUCKETS } from './histogram';
+
 /** Upper bounds (seconds) of the acknowledgement latency histogram's buckets. */
-export const ACK_LATENCY_BUCKETS = [
-  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
-] as const;
+export const ACK_LATENCY_BUCKETS = LATENCY_BUCKETS;
 
 /** The relay's counters and histograms. */
 export interface Metrics {
@@ -20,6 +21,10 @@ export interface Metrics {
   docsOut(count: number): void;
   /** Records the time from receiving a push to acknowledging it. */
   ackLatency(seconds: number): void;
+  /** Records the time from a version's commit (on any node) to its fan-out on this node. */
+  fanOutLag(seconds: number): void;
+  /** Renders the store's figures too (database latency, batch sizes). */
+  attachStore(stats: StoreStats): void;
   /** Counts a refused op by its code. */
   refusal(code: string): void;
   /** Counts an `error` frame sent, by code. */
@@ -40,9 +45,9 @@ function escapeLabel(value: string): string {
 export function createMetrics(): Metrics {
   let opsIn = 0;
   let docsOut = 0;
-  const buckets = ACK_LATENCY_BUCKETS.map(() => 0);
-  let latencySum = 0;
-  let latencyCount = 0;
+  const ack = createHistogram(ACK_LATENCY_BUCKETS);
+  const lag = createHistogram(LATENCY_BUCKETS);
+  let store: StoreStats | undefined;
   const refusals = new Map<string, number>();
   const errors = new Map<string, number>();
   const webhooks = new Map<string, number>();
@@ -59,12 +64,10 @@ export function createMetrics(): Metrics {
     docsOut: (n) => {
       docsOut += n;
     },
-    ackLatency(seconds) {
-      latencySum += seconds;
-      latencyCount++;
-      ACK_LATENCY_BUCKETS.forEach((bound, i) => {
-        if (seconds <= bound) buckets[i] = (buckets[i] ?? 0) + 1;
-      });
+    ackLatency: (seconds) => ack.observe(seconds),
+    fanOutLag: (seconds) => lag.observe(Math.max(0, seconds)),
+    attachStore(stats) {
+      store = stats;
     },
     refusal: (code) => bump(refusals, code),
     error: (code) => bump(errors, code),
@@ -81,12 +84,21 @@ export function createMetrics(): Metrics {
         '# HELP loam_docs_out_total Document snapshots and removals sent to devices.',
         '# TYPE loam_docs_out_total counter',
         `loam_docs_out_total ${docsOut}`,
-        '# HELP loam_ack_latency_seconds Time from receiving a push to acknowledging it durably.',
-        '# TYPE loam_ack_latency_seconds histogram',
-        ...ACK_LATENCY_BUCKETS.map((b, i) => `loam_ack_latency_seconds_bucket{le="${b}"} ${buckets[i]}`),
-        `loam_ack_latency_seconds_bucket{le="+Inf"} ${latencyCount}`,
-        `loam_ack_latency_seconds_sum ${latencySum}`,
-        `loam_ack_latency_seconds_count ${latencyCount}`,
+        ...ack.render('loam_ack_latency_seconds', 'Time from receiving a push to acknowledging it durably.'),
+        ...lag.render(
+          'loam_fanout_lag_seconds',
+          "Time from a commit (on any node) to its fan-out to this node's sessions.",
+        ),
+        ...(store
+          ? [
+              ...store.dbLatency.render('loam_db_latency_seconds', 'Duration of database transactions.'),
+              ...store.batchOps.render('loam_db_batch_ops', 'Ops per committed database transaction.'),
+              ...store.batchRequests.render(
+                'loam_db_batch_pushes',
+                'Pushes and backend writes grouped into one committed transaction.',
+              ),
+            ]
+          : []),
         '# HELP loam_refusals_total Ops refused, by code.',
         '# TYPE loam_refusals_total counter',
         ...labelled('loam_refusals_total', 'code', refusals),

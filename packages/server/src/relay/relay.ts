@@ -1,10 +1,13 @@
 /**
- * The relay's write path: every batch (a device's push or a backend write) goes through one queue, is screened
- * op by op, committed durably, then announced to the listeners (sessions, webhooks) in commit order.
+ * The relay's write path: every batch (a device's push or a backend write) is screened op by op and committed
+ * durably; listeners (sessions, webhooks) learn of commits from the store's commit feed, in version order, whether
+ * this process or another relay node sharing the store committed them.
  *
  * Invariants:
- * 1. **One writer.** Batches commit one at a time, in arrival order; listeners see them in that order, each with
- *    its version, so a session's downloads follow the server's change counter.
+ * 1. **Commits reach listeners in version order.** Listeners see every version once, in order, from the store's
+ *    commit feed (`ServerStore.commits`), so a session's downloads follow the server's change counter. Pushes
+ *    reach the store concurrently (a store may group them into one transaction); backend writes run one at a
+ *    time.
  * 2. **Screening before anything is stored** (`screening.ts`). A pushed op is refused, in this order, when its id or timestamp
  *    names another replica than the session's (`replica_mismatch`), its timestamp is beyond the skew bound
  *    (`clock_skew`), it does not fit the schema (`schema_invalid`), an earlier op of the batch on the same document
@@ -24,7 +27,6 @@ import {
   applyOp,
   type Claims,
   type Clock,
-  type CollectionDef,
   createDocState,
   createWriter,
   type DocId,
@@ -41,21 +43,23 @@ import {
 } from '@loam/core';
 import type { Refusal } from '@loam/sync';
 import { ServerErrorCode } from '../errors';
-import type { DocChange, ServerStore } from '../storage/server-store';
+import type { CommitSource, CommittedDocChange, ServerStore } from '../storage/server-store';
+import { commitView } from './commit-view';
 import { createBatchScreening } from './screening';
 
-/** A committed document change, with its materialized before and after images (undefined: not live). */
-export interface CommittedChange extends DocChange {
-  readonly beforeDoc: MaterializedDoc | undefined;
+/** A committed document change, with its materialized after image (undefined: not live). */
+export interface CommittedChange extends CommittedDocChange {
   readonly afterDoc: MaterializedDoc | undefined;
 }
 
-/** A committed batch, as listeners see it. */
+/** A committed version, as listeners see it. */
 export interface Commit {
   readonly version: number;
+  /** Wall time of the commit (Unix ms, the committing node's clock). */
+  readonly at: number;
   readonly changes: readonly CommittedChange[];
   /** `device` for pushes, `backend` for HTTP API writes. */
-  readonly source: 'device' | 'backend';
+  readonly source: CommitSource;
 }
 
 /** The outcome of a push. */
@@ -78,8 +82,13 @@ export interface Relay {
   readonly replica: ReplicaId;
   readonly schema: Schema;
   readonly rules: Rules;
-  /** The newest committed version. */
+  /** The newest version announced to listeners. */
   version(): number;
+  /**
+   * Waits until listeners were given `version` when some relay node sharing the store committed it (a device's
+   * cursor from another node); resolves at once for a version nobody committed.
+   */
+  reach(version: number): Promise<void>;
   /** Screens and commits a device's batch (see invariant 2); resolves once durable. */
   push(input: {
     readonly replica: ReplicaId;
@@ -92,9 +101,14 @@ export interface Relay {
    * nothing when one of them is refused.
    */
   backendWrite(intents: readonly WriteIntent[]): Promise<BackendWritten[]>;
-  /** Registers a listener of commits (called synchronously after each commit, in order); returns unsubscribe. */
+  /** Registers a listener of commits (called synchronously, in version order); returns unsubscribe. */
   onCommit(listener: (commit: Commit) => void): () => void;
-  /** Waits for queued batches to finish. */
+  /**
+   * Registers a listener called when versions were lost to this process (the store folded them away while it
+   * lagged): views built from commits must be rebuilt from the store. Returns unsubscribe.
+   */
+  onGap(listener: () => void): () => void;
+  /** Waits for pushes and backend writes in progress to finish. */
   drain(): Promise<void>;
 }
 
@@ -105,7 +119,6 @@ export interface RelayOptions {
   readonly rules: Rules;
   readonly clock: Clock;
   readonly nextSeq: number;
-  readonly version: number;
   readonly now?: () => number;
 }
 
@@ -113,38 +126,40 @@ export interface RelayOptions {
 export function createRelay(options: RelayOptions): Relay {
   const { store, schema, rules, clock } = options;
   const listeners = new Set<(commit: Commit) => void>();
-  let version = options.version;
+  const gapListeners = new Set<() => void>();
   const writer = createWriter({ schema, clock, nextSeq: options.nextSeq });
   let queue: Promise<unknown> = Promise.resolve();
+  const inFlight = new Set<Promise<unknown>>();
 
   const enqueue = <T>(task: () => Promise<T>): Promise<T> => {
     const run = queue.then(task, task);
     queue = run.catch(() => undefined);
+    return track(run);
+  };
+  const concurrent = <T>(task: () => Promise<T>): Promise<T> => track(task());
+  const track = <T>(run: Promise<T>): Promise<T> => {
+    inFlight.add(run);
+    const done = () => inFlight.delete(run);
+    run.then(done, done);
     return run;
   };
 
-  const publish = (source: Commit['source'], changes: readonly DocChange[], v: number) => {
-    if (changes.length === 0) return;
-    const committed: CommittedChange[] = changes.map((c) => {
-      const def = schema.collections[c.collection] as CollectionDef;
-      return {
-        ...c,
-        beforeDoc: c.before ? materialize(def, c.id, c.before) : undefined,
-        afterDoc: materialize(def, c.id, c.after),
-      };
-    });
-    const commit: Commit = { version: v, changes: committed, source };
-    for (const listener of listeners) listener(commit);
-  };
+  store.commits.subscribe((event) => {
+    if (event.t === 'commit') {
+      const commit = commitView(schema, event.commit);
+      for (const listener of listeners) listener(commit);
+    } else for (const listener of gapListeners) listener();
+  });
 
   const relay: Relay = {
     replica: clock.replica,
     schema,
     rules,
-    version: () => version,
+    version: () => store.commits.position(),
+    reach: (v) => (v > store.commits.position() ? store.commits.reach(v) : Promise.resolve()),
 
     push({ replica, claims, ops }) {
-      return enqueue(async () => {
+      return concurrent(async () => {
         const screening = createBatchScreening({ schema, rules, clock, replica, claims });
         const candidates = ops.filter((op) => screening.admit(op));
         const result = await store.applyBatch({
@@ -152,6 +167,7 @@ export function createRelay(options: RelayOptions): Relay {
           screen: screening.screen,
           clock: clock.last(),
           now: (options.now ?? Date.now)(),
+          source: 'device',
         });
         for (const op of result.conflicts)
           screening.refuse(
@@ -160,8 +176,6 @@ export function createRelay(options: RelayOptions): Relay {
             `Op id ${op.id} is already held with other content: this device's database was restored from an older copy; give the op a new id`,
           );
         for (const r of result.refused) screening.refuse(r.op, r.refusal.code, r.refusal.reason);
-        version = result.version;
-        publish('device', result.changes, result.version);
         return {
           accepted: result.accepted,
           refused: screening.refusals(ops),
@@ -190,14 +204,13 @@ export function createRelay(options: RelayOptions): Relay {
           written.push({ collection: intent.collection, id: result.id });
         }
         if (ops.length > 0) {
-          const committed = await store.applyBatch({
+          await store.applyBatch({
             ops,
             clock: clock.last(),
             nextSeq: writer.nextSeq(),
             now: (options.now ?? Date.now)(),
+            source: 'backend',
           });
-          version = committed.version;
-          publish('backend', committed.changes, committed.version);
         }
         return written.map(({ collection, id }) => {
           const state = states.get(`${collection}\u0000${id}`);
@@ -211,8 +224,13 @@ export function createRelay(options: RelayOptions): Relay {
       return () => listeners.delete(listener);
     },
 
+    onGap(listener) {
+      gapListeners.add(listener);
+      return () => gapListeners.delete(listener);
+    },
+
     async drain() {
-      await queue;
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
   };
   return relay;

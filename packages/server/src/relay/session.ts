@@ -201,6 +201,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     clearTimeout(helloTimer);
     expiresAt = who.expiresAt;
     armExpiry();
+    await relay.reach(m.cursor);
     const version = relay.version();
     const horizon = await ctx.historyHorizon();
     const reset = m.cursor > 0 && (m.cursor < horizon || m.cursor > version);

@@ -3,7 +3,8 @@
  *
  * Framework-agnostic: a case throws to fail. Run them with {@link runServerStoreCase} under any test runner,
  * passing an `open` function that opens the same (initially empty) database each time it is called, with
- * {@link conformanceSchema}.
+ * {@link conformanceSchema}. One file on purpose: the cases are the contract, read side by side with
+ * `server-store.ts`.
  */
 import {
   asReplicaId,
@@ -19,7 +20,7 @@ import {
 } from '@loam/core';
 import { createMemoryReplica } from '@loam/core/testing';
 import { withReopening } from '@loam/store/testing';
-import type { ServerStore } from './server-store';
+import type { CommitFeedEvent, ServerStore } from './server-store';
 
 /** The schema every case uses. */
 export const conformanceSchema: Schema = defineSchema({
@@ -74,6 +75,15 @@ function docValue(state: DocState | undefined, id: string) {
   return state ? materialize(col, id, state) : undefined;
 }
 
+/** Waits until `condition` holds (checked every 5 ms), or fails after 10 s naming `what`. */
+async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await condition())) {
+    check(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 /** Runs one case against the database `open` opens; every store opened is closed afterwards. */
 export function runServerStoreCase(
   testCase: ServerStoreCase,
@@ -92,13 +102,20 @@ export function runServerStoreCase(
 /** Every case of the contract (see `server-store.ts`). */
 export const serverStoreCases: readonly ServerStoreCase[] = [
   {
-    name: 'a new store has a replica id, version 0 and no horizon, and keeps its replica id across reopening',
+    name: 'a new store has a replica id, version 0 and no horizon; reopening keeps the replica id (a shared store: a new one)',
     async run(ctx) {
       const meta = await ctx.store.meta();
       check(/^[0-9a-z]{16}$/.test(meta.replica), `replica id ${meta.replica}`);
       same([meta.version, meta.horizon, meta.nextSeq, meta.clock], [0, 0, 1, undefined], 'fresh meta');
       const again = await (await ctx.reopen()).meta();
-      same(again.replica, meta.replica, 'replica after reopening');
+      if (ctx.store.info.shared) {
+        check(again.replica !== meta.replica, 'each opening of a shared store has its own replica id');
+        same(again.nextSeq, 1, 'a new replica starts at sequence 1');
+      } else same(again.replica, meta.replica, 'replica after reopening');
+      check(
+        !(await ctx.store.claimReplica(again.replica, 'mallory')),
+        "no user may claim the server's replica id",
+      );
     },
   },
   {
@@ -123,6 +140,7 @@ export const serverStoreCases: readonly ServerStoreCase[] = [
       const update = [...a.update('items', id, { qty: 4 }), ...a.increment('items', id, 'stock', 5)];
       const second = await ctx.store.applyBatch({ ops: update, clock: a.clock.last(), nextSeq: 7 });
       same(second.version, 2, 'version of the second batch');
+      same((await ctx.store.meta()).nextSeq, 7, 'next sequence saved with the batch');
       same(docValue(second.changes[0]!.before, id)?.qty, 3, 'before image');
       same(docValue(second.changes[0]!.after, id)?.qty, 4, 'after image');
       const store = await ctx.reopen();
@@ -130,7 +148,8 @@ export const serverStoreCases: readonly ServerStoreCase[] = [
       check(doc, 'document after reopening');
       same([doc.version, doc.live, docValue(doc.state, id)?.stock], [2, true, 5], 'stored document');
       const meta = await store.meta();
-      same([meta.version, meta.clock, meta.nextSeq], [2, a.clock.last(), 7], 'meta after reopening');
+      same([meta.version, meta.clock], [2, a.clock.last()], 'meta after reopening');
+      if (!store.info.shared) same(meta.nextSeq, 7, 'next sequence after reopening');
     },
   },
   {
@@ -224,6 +243,24 @@ export const serverStoreCases: readonly ServerStoreCase[] = [
       const resent = await ctx.store.applyBatch({ ops: bad });
       same([resent.duplicates, resent.accepted], [[], [bad[0]!.id]], 'a refused op is not recorded');
       same(docValue((await ctx.store.getDoc('items', id))?.state, id)?.owner, 'u2', 'applied when allowed');
+    },
+  },
+  {
+    name: 'records an id with the content of the op accepted under it, not of an earlier refused op carrying it',
+    async run(ctx) {
+      const a = device('a');
+      const { id, ops } = a.insert('items', { name: 'tea', owner: 'u1' });
+      await ctx.store.applyBatch({ ops });
+      const inc = a.increment('items', id, 'stock', 1)[0]!;
+      const forged = { ...inc, by: 7 } as Op;
+      const result = await ctx.store.applyBatch({
+        ops: [forged, inc],
+        screen: (op) => (op === forged ? { code: 'row_denied', reason: 'forged' } : null),
+      });
+      same([result.accepted, result.refused.length], [[inc.id], 1], 'the second op accepted');
+      const resent = await ctx.store.applyBatch({ ops: [inc] });
+      same([resent.duplicates, resent.conflicts], [[inc.id], []], 'the accepted content is a duplicate');
+      same(docValue((await ctx.store.getDoc('items', id))?.state, id)?.stock, 1, 'stock');
     },
   },
   {
@@ -352,6 +389,93 @@ export const serverStoreCases: readonly ServerStoreCase[] = [
       const ts = ops[0]!.ts as Timestamp;
       await ctx.store.applyBatch({ ops, clock: ts });
       same((await (await ctx.reopen()).meta()).clock, ts, 'clock');
+    },
+  },
+  {
+    name: 'delivers every committed version once, in order, with the document before it and its state after',
+    async run(ctx) {
+      const events: CommitFeedEvent[] = [];
+      ctx.store.commits.subscribe((e) => events.push(e));
+      const a = device('a');
+      const { id, ops } = a.insert('items', { name: 'tea', owner: 'u1', qty: 1 });
+      await ctx.store.applyBatch({ ops, now: 1000 });
+      await ctx.store.applyBatch({ ops });
+      await ctx.store.applyBatch({ ops: a.update('items', id, { qty: 2 }), source: 'backend', now: 2000 });
+      await ctx.store.applyBatch({ ops: a.delete('items', id) });
+      await until(() => ctx.store.commits.position() >= 3, 'version 3 on the feed');
+      same(
+        events.map((e) =>
+          e.t === 'commit' ? [e.commit.version, e.commit.source, e.commit.changes.length] : e.t,
+        ),
+        [
+          [1, 'device', 1],
+          [2, 'backend', 1],
+          [3, 'device', 1],
+        ],
+        'versions, sources and changes',
+      );
+      const commits = events.flatMap((e) => (e.t === 'commit' ? [e.commit] : []));
+      same(
+        commits.map((c) => (c.changes[0]?.beforeDoc as { qty?: number } | undefined)?.qty ?? null),
+        [null, 1, 2],
+        'documents before each version',
+      );
+      same([commits[0]?.at, commits[1]?.at], [1000, 2000], 'commit times');
+      check(commits[2]?.changes[0]?.after.deleted, 'the state after the delete is a tombstone');
+    },
+  },
+  {
+    name: 'queues the outbox of each version durably and hands a lane to one deliverer at a time',
+    async run(ctx) {
+      ctx.store.setOutbox((commit) =>
+        commit.changes.map((c) => ({ lane: 'L', body: `qty ${docValue(c.after, c.id)?.qty ?? '-'}` })),
+      );
+      const a = device('a');
+      const x = a.insert('items', { name: 'x', owner: 'u1' });
+      await ctx.store.applyBatch({ ops: x.ops, now: 1000 });
+      await ctx.store.applyBatch({ ops: a.update('items', x.id, { qty: 5 }), now: 1000 });
+      same(await ctx.store.deliveries.pending(['L', 'other']), 2, 'queued deliveries');
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const seen: string[] = [];
+      const first = ctx.store.deliveries.deliverNext('L', 5000, async (d) => {
+        seen.push(`${d.body}:${d.version}:${d.attempts}`);
+        await gate;
+        return { done: false, retryAt: 9000 };
+      });
+      await until(() => seen.length === 1, 'the first attempt');
+      same(
+        await ctx.store.deliveries.deliverNext('L', 5000, async () => ({ done: true })),
+        'busy',
+        'a lane in use is refused',
+      );
+      release();
+      same(await first, 'attempted', 'first attempt');
+      same(
+        await ctx.store.deliveries.deliverNext('L', 5000, async () => ({ done: true })),
+        { dueAt: 9000 },
+        'the failed delivery waits for its retry',
+      );
+      same(
+        await ctx.store.deliveries.deliverNext('M', 5000, async () => ({ done: true })),
+        'idle',
+        'empty lane',
+      );
+      const store = await ctx.reopen();
+      const ids: string[] = [];
+      for (;;) {
+        const step = await store.deliveries.deliverNext('L', 9000, async (d) => {
+          seen.push(`${d.body}:${d.version}:${d.attempts}`);
+          ids.push(d.id);
+          return { done: true };
+        });
+        if (step !== 'attempted') break;
+      }
+      same(seen, ['qty -:1:0', 'qty -:1:1', 'qty 5:2:0'], 'attempts in order, kept across reopening');
+      same(await store.deliveries.pending(['L']), 0, 'delivered deliveries are gone');
+      check(new Set(ids).size === 2, 'each delivery has its own id');
     },
   },
 ];

@@ -2,8 +2,8 @@
  * The relay's storage contract: materialized documents, the op-id dedupe table and the server's own metadata.
  *
  * The relay never speaks SQL; it talks to a {@link ServerStore}. Implementations: `storage-sqlite.ts` (one
- * better-sqlite3 file, the default) and, later, PostgreSQL for several relay nodes. Every implementation passes
- * the cases of `server-store-conformance.ts`.
+ * better-sqlite3 file, the default) and `storage-postgres.ts` (one PostgreSQL database shared by several relay
+ * nodes). Every implementation passes the cases of `server-store-conformance.ts`.
  *
  * Invariants every implementation keeps:
  * 1. **Atomic, durable batches.** `applyBatch` commits everything it accepted in one transaction, or nothing;
@@ -24,10 +24,17 @@
  *    before it and the state it would produce, in batch order, with the batch's own earlier accepted ops
  *    applied; a refused op leaves no trace. Implementations that allow several writers (PostgreSQL) lock the
  *    documents of the batch before screening.
- * 6. **Each replica's highest sequence number** among the ops it accepted is kept (`replicaSeq`), compaction or
+ * 6. **One commit feed, in version order.** Every committed version reaches `commits` listeners exactly once, in
+ *    version order, with no version skipped — whichever process committed it. A listener that cannot be given
+ *    a version (its changes were folded away while it lagged) is told so by a `gap` event instead.
+ * 7. **Durable webhook deliveries.** The deliveries `setOutbox` renders for a version are stored in the same
+ *    transaction as the version; `deliveries.deliverNext` hands the oldest due delivery of a lane to one caller at
+ *    a time across every process sharing the store, and deletes it only once delivered or given up.
+ * 8. **Each replica's highest sequence number** among the ops it accepted is kept (`replicaSeq`), compaction or
  *    not, so a device restored from an older copy learns how far its op ids went.
  */
 import type { DocState, Filter, MaterializedDoc, Op, Query, ReplicaId, Timestamp } from '@loam/core';
+import type { Histogram } from '../metrics/histogram';
 
 /** One document as stored: its merge state (Yjs fields included) and its row version. */
 export interface StoredDoc {
@@ -72,7 +79,12 @@ export interface ApplyBatchRequest {
   readonly nextSeq?: number;
   /** Wall time of the batch, Unix ms (recorded for compaction); default `Date.now()`. */
   readonly now?: number;
+  /** Who wrote the batch, passed on to the commit feed; default `device`. */
+  readonly source?: CommitSource;
 }
+
+/** `device` for pushes, `backend` for HTTP API writes. */
+export type CommitSource = 'device' | 'backend';
 
 /** What a batch did. */
 export interface BatchResult {
@@ -95,7 +107,11 @@ export interface BatchResult {
 
 /** The server's own metadata. */
 export interface ServerMeta {
-  /** The server's replica id (backend writes are stamped with it); created on first start. */
+  /**
+   * The server's replica id (backend writes are stamped with it); created on first start. A store shared by
+   * several processes (`info.shared`) gives each opening its own replica id, so no two processes ever issue the
+   * same op id, timestamp or Yjs client id.
+   */
   readonly replica: ReplicaId;
   /** The last timestamp the server clock issued or received, if any. */
   readonly clock: Timestamp | undefined;
@@ -114,10 +130,117 @@ export interface FindPage {
   readonly limit: number;
 }
 
+/**
+ * The user every server replica is bound to (`claimReplica`), so no device can take a server's op ids. No token
+ * can name it: `anon:` user ids are the anonymous `anon:<replica id>` only, and `-` is not in replica ids.
+ */
+export const SERVER_USER = 'anon:loam-server';
+
+/** A document changed by a committed version, as the commit feed delivers it. */
+export interface CommittedDocChange {
+  readonly collection: string;
+  readonly id: string;
+  /** The materialized document before the version (undefined: it did not exist, or was deleted). */
+  readonly beforeDoc: MaterializedDoc | undefined;
+  /** The stored state after the version (a later version's state when read back after it; merging is idempotent). */
+  readonly after: DocState;
+}
+
+/** A committed version. */
+export interface StoreCommit {
+  readonly version: number;
+  /** Wall time of the commit (Unix ms, the committing process's clock). */
+  readonly at: number;
+  readonly source: CommitSource;
+  readonly changes: readonly CommittedDocChange[];
+}
+
+/** What commit listeners receive (invariant 6). */
+export type CommitFeedEvent =
+  | { readonly t: 'commit'; readonly commit: StoreCommit }
+  /** Versions `(after, next)` can no longer be delivered; the listener's views must be rebuilt from the store. */
+  | { readonly t: 'gap'; readonly after: number; readonly next: number };
+
+/** Committed versions, in version order (invariant 6). */
+export interface CommitFeed {
+  /** The newest version delivered to listeners. */
+  position(): number;
+  /**
+   * Catches up with the database now (rather than at the next notification) until `version` was delivered.
+   * Resolves early, without error, when no process committed `version` (the caller compares `position()`).
+   */
+  reach(version: number): Promise<void>;
+  /** Registers a listener (called synchronously, in version order); returns unsubscribe. */
+  subscribe(listener: (event: CommitFeedEvent) => void): () => void;
+}
+
+/** One webhook delivery rendered for a version: its lane (one per webhook) and its body. */
+export interface OutboxEntry {
+  readonly lane: string;
+  readonly body: string;
+}
+
+/**
+ * Renders the deliveries of a version inside its transaction. Must be synchronous, pure and must not throw;
+ * `changes` carry the stored state after the version. The version itself is not known yet (a store may take it
+ * last): each queued delivery carries it (`QueuedDelivery.version`).
+ */
+export type OutboxRenderer = (commit: {
+  readonly source: CommitSource;
+  readonly changes: readonly { readonly collection: string; readonly id: string; readonly after: DocState }[];
+}) => readonly OutboxEntry[];
+
+/** A queued delivery handed to a deliverer. */
+export interface QueuedDelivery {
+  /** Stable id of the delivery (the same on every attempt, in every process). */
+  readonly id: string;
+  readonly lane: string;
+  readonly version: number;
+  readonly body: string;
+  /** Attempts already made before this one. */
+  readonly attempts: number;
+}
+
+/** What the deliverer decided: done (delivered or given up), or try again at `retryAt` (Unix ms). */
+export type DeliveryOutcome = { readonly done: true } | { readonly done: false; readonly retryAt: number };
+
+/** The durable webhook queue (invariant 7). */
+export interface DeliveryQueue {
+  /**
+   * Hands the oldest delivery of `lane` to `attempt` if it is due at `now` and no other process holds the lane,
+   * then records the outcome. Resolves `busy` (another process holds the lane), `idle` (nothing queued),
+   * `{ dueAt }` (the head waits for a retry) or `attempted`.
+   */
+  deliverNext(
+    lane: string,
+    now: number,
+    attempt: (delivery: QueuedDelivery) => Promise<DeliveryOutcome>,
+  ): Promise<'busy' | 'idle' | 'attempted' | { readonly dueAt: number }>;
+  /** How many deliveries wait in each of `lanes`. */
+  pending(lanes: readonly string[]): Promise<number>;
+}
+
+/** Figures of the store for `/metrics`. */
+export interface StoreStats {
+  /** Seconds per database transaction (batches, reads of the commit feed). */
+  readonly dbLatency: Histogram;
+  /** Ops per committed transaction (a group of pushes in PostgreSQL, one push in SQLite). */
+  readonly batchOps: Histogram;
+  /** Pushes per committed transaction. */
+  readonly batchRequests: Histogram;
+}
+
 /** The relay's storage. See the module documentation for the invariants. */
 export interface ServerStore {
-  /** A short name of the backend (`sqlite`, `postgres`) and whether a resolved `applyBatch` survives power loss. */
-  readonly info: { readonly backend: string; readonly durability: 'process-crash' | 'power-loss' };
+  /**
+   * A short name of the backend (`sqlite`, `postgres`), whether a resolved `applyBatch` survives power loss, and
+   * whether several processes may share the database at once.
+   */
+  readonly info: {
+    readonly backend: string;
+    readonly durability: 'process-crash' | 'power-loss';
+    readonly shared: boolean;
+  };
   meta(): Promise<ServerMeta>;
   /** Applies a batch atomically (see invariants 1, 2, 3, 5). */
   applyBatch(request: ApplyBatchRequest): Promise<BatchResult>;
@@ -138,8 +261,19 @@ export interface ServerStore {
   claimReplica(replica: ReplicaId, user: string): Promise<boolean>;
   /** The highest sequence number of `replica`'s ops the store accepted (0 when none); kept through compaction. */
   replicaSeq(replica: ReplicaId): Promise<number>;
-  /** Folds away tombstones and dedupe entries of batches older than `cutoff` (Unix ms); returns the horizon. */
+  /**
+   * Folds away tombstones and dedupe entries of batches older than `cutoff` (Unix ms); returns the horizon.
+   * Processes sharing the store compact one at a time; the others return the current horizon.
+   */
   compact(cutoff: number): Promise<number>;
+  /** Committed versions, from every process sharing the store (invariant 6). */
+  readonly commits: CommitFeed;
+  /** Sets how each version's webhook deliveries are rendered (none until set); call before the first batch. */
+  setOutbox(render: OutboxRenderer): void;
+  readonly deliveries: DeliveryQueue;
+  /** Round-trips to the database; resolves its latency in ms, rejects with `server_storage` when unreachable. */
+  ping(): Promise<number>;
+  readonly stats: StoreStats;
   /** Closes the store; idempotent. */
   close(): Promise<void>;
 }

@@ -15,16 +15,13 @@
  * One relay process owns the file; the driver serialises every call, so batches never interleave.
  */
 import {
-  applyOp,
-  createDocState,
   createReplicaId,
   type DocState,
   type Filter,
   getCollection,
   isReplicaId,
   type MaterializedDoc,
-  mergeDocState,
-  type Op,
+  materialize,
   type Query,
   type ReplicaId,
   type Schema,
@@ -47,17 +44,22 @@ import {
 } from '@loam/store/sql';
 import * as Y from 'yjs';
 import { ServerStorageError } from '../errors';
-import type {
-  ApplyBatchRequest,
-  BatchResult,
-  DocChange,
-  FindPage,
-  ScreenRefusal,
-  ServerMeta,
-  ServerStore,
-  StoredDoc,
+import { createStoreStats } from '../metrics/histogram';
+import { planBatch } from './batch-plan';
+import { createCommitEmitter } from './commit-feed';
+import {
+  type ApplyBatchRequest,
+  type BatchResult,
+  type DocChange,
+  type FindPage,
+  type OutboxRenderer,
+  SERVER_USER,
+  type ServerMeta,
+  type ServerStore,
+  type StoredDoc,
 } from './server-store';
-import { checkOpIds, highestSeq, recordOpIds } from './sqlite-op-ledger';
+import { highestSeq, recordedDigest, recordOpIds } from './sqlite-op-ledger';
+import { createSqliteDeliveryQueue, SQLITE_DELIVERIES_DDL } from './storage-sqlite-deliveries';
 
 /** Options of {@link createSqliteServerStore}. */
 export interface SqliteServerStoreOptions {
@@ -87,16 +89,6 @@ async function addMissingColumns(tx: SqlExecutor): Promise<void> {
 const UPSERT_YJS = 'INSERT OR REPLACE INTO loam_yjs (collection, doc, field, state) VALUES (?, ?, ?, ?)';
 const DELETE_YJS = 'DELETE FROM loam_yjs WHERE collection = ? AND doc = ? AND field = ?';
 const SAVE_META = 'INSERT OR REPLACE INTO loam_meta (key, value) VALUES (?, ?)';
-
-/** A deep copy of a document state (Yjs documents included) that shares nothing mutable with `state`. */
-export function cloneDocState(state: DocState): DocState {
-  const copy = createDocState();
-  mergeDocState(copy, state);
-  copy.epoch = state.epoch;
-  copy.created = state.created;
-  copy.deleted = state.deleted;
-  return copy;
-}
 
 type Row = {
   id: string;
@@ -137,11 +129,16 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
           `CREATE INDEX IF NOT EXISTS ${quoteIdentifier(`loam_server_v_${c.name}`)} ON ${c.table} (_v)`,
         );
       }
+      await tx.exec(SQLITE_DELIVERIES_DDL);
       let replica = m.get('replica');
       if (!isReplicaId(replica)) {
         replica = createReplicaId();
         await tx.run(SAVE_META, ['replica', replica as string]);
       }
+      await tx.run('INSERT OR IGNORE INTO loam_server_replicas (replica, user) VALUES (?, ?)', [
+        replica as string,
+        SERVER_USER,
+      ]);
       const clock = m.get('clock');
       return {
         replica: replica as ReplicaId,
@@ -198,9 +195,29 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
   const guard = () => {
     if (closed) throw new ServerStorageError('The server store is closed');
   };
+  const emitter = createCommitEmitter(meta.version);
+  const queue = createSqliteDeliveryQueue(driver);
+  const stats = createStoreStats();
+  let outbox: OutboxRenderer | undefined;
 
   return {
-    info: { backend: 'sqlite', durability: options.filename === ':memory:' ? 'process-crash' : 'power-loss' },
+    info: {
+      backend: 'sqlite',
+      durability: options.filename === ':memory:' ? 'process-crash' : 'power-loss',
+      shared: false,
+    },
+    commits: emitter.feed,
+    deliveries: queue,
+    stats,
+    setOutbox(render) {
+      outbox = render;
+    },
+    async ping() {
+      guard();
+      const started = performance.now();
+      await driver.get('SELECT 1 AS one');
+      return performance.now() - started;
+    },
 
     async meta() {
       guard();
@@ -210,92 +227,74 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
     async applyBatch(request: ApplyBatchRequest): Promise<BatchResult> {
       guard();
       const now = request.now ?? Date.now();
-      const accepted: string[] = [];
-      const duplicates: string[] = [];
-      const refused: { op: Op; refusal: ScreenRefusal }[] = [];
-      const conflicts: Op[] = [];
+      const started = performance.now();
       const result = await driver.transaction(async (tx) => {
-        const version = meta.version + 1;
-        const seen = new Set<string>();
-        const { digests, known, conflicts: reused } = await checkOpIds(tx, request.ops);
-        conflicts.push(...reused);
-        if (conflicts.length > 0) {
-          for (const op of request.ops) {
-            if (!known.has(op.id)) continue;
-            accepted.push(op.id);
-            duplicates.push(op.id);
-          }
-          return { version: meta.version, changes: [] as DocChange[] };
-        }
-        const docs = new Map<
-          string,
-          { c: CollectionSql; id: string; before: DocState | undefined; current: DocState; dirty: boolean }
-        >();
-        const fresh: Op[] = [];
-        for (const op of request.ops) {
-          if (seen.has(op.id) || known.has(op.id)) {
-            accepted.push(op.id);
-            duplicates.push(op.id);
-            continue;
-          }
-          seen.add(op.id);
-          const c = coll(op.collection);
-          const key = `${op.collection}\u0000${op.doc}`;
-          let entry = docs.get(key);
-          if (!entry) {
-            const row = await tx.get<Row>(`SELECT id, _v, _live, _state FROM ${c.table} WHERE id = ?`, [
-              op.doc,
+        const row = await tx.get<{ value: number | bigint }>(
+          "SELECT value FROM loam_meta WHERE key = 'version'",
+        );
+        const current = Number(row?.value ?? 0);
+        const version = current + 1;
+        const plan = await planBatch(request, {
+          def: (name) => coll(name).def,
+          recorded: (id) => recordedDigest(tx, id),
+          load: async (collection, id) => {
+            const c = coll(collection);
+            const found = await tx.get<Row>(`SELECT id, _v, _live, _state FROM ${c.table} WHERE id = ?`, [
+              id,
             ]);
-            const before = row ? (await toStored(tx, c, row)).state : undefined;
-            entry = {
-              c,
-              id: op.doc,
-              before,
-              current: before ? cloneDocState(before) : createDocState(),
-              dirty: false,
-            };
-            docs.set(key, entry);
-          }
-          const trial = cloneDocState(entry.current);
-          const changed = applyOp(c.def, trial, op);
-          const refusal = request.screen
-            ? request.screen(op, entry.current, cloneDocState(trial), changed)
-            : null;
-          if (refusal) {
-            seen.delete(op.id);
-            refused.push({ op, refusal });
-            continue;
-          }
-          accepted.push(op.id);
-          fresh.push(op);
-          if (changed) {
-            entry.current = trial;
-            entry.dirty = true;
-          }
-        }
+            return found ? (await toStored(tx, c, found)).state : undefined;
+          },
+        });
         const changes: DocChange[] = [];
-        for (const e of docs.values()) {
+        for (const e of plan.docs) {
           if (!e.dirty) continue;
-          await tx.run(e.c.upsert, rowParams(e.c, e.id, e.current, version));
-          if (e.c.crdtFields.length > 0) await saveYjs(tx, e.c, e.id, e.current, true);
-          changes.push({ collection: e.c.name, id: e.id, before: e.before, after: e.current });
+          const c = coll(e.collection);
+          await tx.run(c.upsert, rowParams(c, e.id, e.current, version));
+          if (c.crdtFields.length > 0) await saveYjs(tx, c, e.id, e.current, true);
+          changes.push({ collection: c.name, id: e.id, before: e.before, after: e.current });
         }
-        await recordOpIds(tx, fresh, digests, now);
+        await recordOpIds(tx, plan.fresh, now);
         if (changes.length > 0) {
           await tx.run('INSERT INTO loam_server_batches (version, at) VALUES (?, ?)', [version, now]);
           await tx.run(SAVE_META, ['version', version]);
+          const entries = outbox?.({ source: request.source ?? 'device', changes }) ?? [];
+          if (entries.length > 0) await queue.enqueue(tx, version, entries, now);
         }
         if (request.clock !== undefined) await tx.run(SAVE_META, ['clock', request.clock]);
         if (request.nextSeq !== undefined) await tx.run(SAVE_META, ['seq', request.nextSeq]);
-        return { version: changes.length > 0 ? version : meta.version, changes };
+        return { version: changes.length > 0 ? version : current, changes, plan };
       });
+      stats.dbLatency.observe((performance.now() - started) / 1000);
+      stats.batchOps.observe(request.ops.length);
+      stats.batchRequests.observe(1);
       meta = {
         ...meta,
-        version: result.version,
+        version: Math.max(meta.version, result.version),
         ...(request.clock !== undefined ? { clock: request.clock } : {}),
         ...(request.nextSeq !== undefined ? { nextSeq: request.nextSeq } : {}),
       };
-      return { version: result.version, accepted, duplicates, refused, changes: result.changes, conflicts };
+      if (result.changes.length > 0) {
+        emitter.offer({
+          version: result.version,
+          at: now,
+          source: request.source ?? 'device',
+          changes: result.changes.map((c) => ({
+            collection: c.collection,
+            id: c.id,
+            beforeDoc: c.before ? materialize(coll(c.collection).def, c.id, c.before) : undefined,
+            after: c.after,
+          })),
+        });
+      }
+      const { plan } = result;
+      return {
+        version: result.version,
+        accepted: plan.accepted,
+        duplicates: plan.duplicates,
+        refused: plan.refused,
+        changes: result.changes,
+        conflicts: plan.conflicts,
+      };
     },
 
     async getDoc(collection, id) {

@@ -27,6 +27,8 @@ import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { CONFIG_DEFAULTS, parseConfig, type ServerConfig } from '../config/config';
 import { type LoamServer, type StartServerOptions, startServer } from '../server';
 
+export * from './postgres';
+
 /** The test schema. */
 export const testSchema = defineSchema({
   version: 1,

@@ -1,7 +1,7 @@
 /**
  * `@loam/server/testing`: what tests of the relay, and of devices syncing through it, share: a schema, rules, keys
- * and tokens, relays started on port 0, a raw protocol client, and the conformance suite every {@link ServerStore}
- * implementation runs.
+ * and tokens, relays started on port 0, a raw protocol client, a PostgreSQL schema of its own per test, and the
+ * conformance suite every `ServerStore` implementation runs.
  */
 export {
   conformanceSchema,
@@ -29,4 +29,5 @@ export {
   testRules,
   testSchema,
 } from './fixtures';
+export { createTestSchema, TEST_PG_URL, type TestSchema } from './postgres';
 export { type Closed, type ConnectOptions, connectClient, type ProtocolClient } from './protocol-client';

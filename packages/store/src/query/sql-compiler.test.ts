@@ -1,15 +1,8 @@
-import {
-  type Filter,
-  type Query,
-  type QueryDoc,
-  q,
-  runQuery,
-  type ScalarInput,
-  type SortKey,
-} from '@loam/core';
+import { type Filter, type Query, type QueryDoc, q, runQuery } from '@loam/core';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { queryArbitraries } from '../../../../test/query/arbitraries';
 import {
   type ColumnOf,
   compileFilter,
@@ -66,33 +59,8 @@ function jsIds(query: Query, docs: readonly QueryDoc[]): string[] {
   return runQuery(query, docs).map((d) => d.id as string);
 }
 
-const STRINGS = [
-  '',
-  'a',
-  'A',
-  'ab',
-  'abc',
-  'b',
-  '1',
-  'é',
-  'aé',
-  '\uE000',
-  '\uFFFF',
-  '😀',
-  '😀a',
-  '\u{10FFFF}',
-  'a\u{10FFFF}',
-];
-const NUMBERS = [-1, 0, -0, 1, 1.5, 2, 1e15];
-const DATES = [0, 1, 2, 1e12].map((ms) => new Date(ms));
-
-const scalar: fc.Arbitrary<ScalarInput> = fc.oneof(
-  { arbitrary: fc.constant(null), weight: 1 },
-  { arbitrary: fc.boolean(), weight: 1 },
-  { arbitrary: fc.constantFrom(...NUMBERS), weight: 3 },
-  { arbitrary: fc.constantFrom(...DATES), weight: 1 },
-  { arbitrary: fc.constantFrom(...STRINGS), weight: 3 },
-);
+const { scalar, filter: filterArb, query: queryOf } = queryArbitraries(['a', 'b', 's', 'n.x', 'id']);
+const queryArb = queryOf('docs');
 const stored = fc.oneof(
   { arbitrary: fc.constant(undefined), weight: 1 },
   { arbitrary: scalar, weight: 8 },
@@ -123,44 +91,6 @@ const docsArb: fc.Arbitrary<QueryDoc[]> = fc
       return doc;
     }),
   );
-
-const field = fc.constantFrom<string>('a', 'b', 's', 'n.x', 'id');
-const compareOp = fc.constantFrom('eq', 'ne', 'lt', 'lte', 'gt', 'gte' as const);
-
-const filterArb: fc.Arbitrary<Filter> = fc.letrec<{ filter: Filter }>((tie) => ({
-  filter: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    fc.tuple(compareOp, field, scalar).map(([op, f, v]) => q[op](f, v)),
-    fc
-      .tuple(fc.boolean(), field, fc.array(scalar, { maxLength: 4 }))
-      .map(([isIn, f, vs]) => (isIn ? q.in(f, vs) : q.nin(f, vs))),
-    fc.tuple(field, fc.boolean()).map(([f, v]) => q.exists(f, v)),
-    fc
-      .tuple(fc.boolean(), field, fc.constantFrom(...STRINGS))
-      .map(([isPrefix, f, s]) => (isPrefix ? q.prefix(f, s) : q.contains(f, s))),
-    fc.constantFrom(q.true(), q.false()),
-    fc.array(tie('filter'), { maxLength: 3 }).map((fs) => q.and(...fs)),
-    fc.array(tie('filter'), { maxLength: 3 }).map((fs) => q.or(...fs)),
-    tie('filter').map((f) => q.not(f)),
-  ),
-})).filter;
-
-const sortArb: fc.Arbitrary<SortKey[]> = fc.array(
-  fc.tuple(field, fc.boolean()).map(([f, asc]) => (asc ? q.asc(f) : q.desc(f))),
-  { maxLength: 3 },
-);
-
-const queryArb: fc.Arbitrary<Query> = fc
-  .record(
-    {
-      filter: filterArb,
-      sort: sortArb,
-      limit: fc.nat({ max: 10 }),
-      offset: fc.nat({ max: 10 }),
-    },
-    { requiredKeys: [] },
-  )
-  .map((options) => q.query('docs', options));
 
 const seed = process.env.LOAM_SEED === undefined ? undefined : Number(process.env.LOAM_SEED);
 

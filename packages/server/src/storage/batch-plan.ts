@@ -1,0 +1,169 @@
+/**
+ * What a batch does to the documents it touches, decided in memory inside the store's transaction: the one
+ * screening loop every {@link ServerStore} runs (invariants 2 and 5 of `server-store.ts`).
+ *
+ * The store supplies what it knows: the content digest recorded with an op id, if any, and each document's state
+ * just before the batch. The plan says which ops are new, duplicate, refused or in conflict (an id recorded with
+ * other content: then nothing else is planned), and each touched document's state after the batch; the store then
+ * writes the dirty documents and records the new op ids with their digests.
+ */
+import {
+  applyOp,
+  type CollectionDef,
+  createDocState,
+  type DocState,
+  mergeDocState,
+  type Op,
+  parseOpId,
+} from '@loam/core';
+import { opDigest, sameDigest } from './op-digest';
+import type { ApplyBatchRequest, ScreenRefusal } from './server-store';
+
+/** A deep copy of a document state (Yjs documents included) that shares nothing mutable with `state`. */
+export function cloneDocState(state: DocState): DocState {
+  const copy = createDocState();
+  mergeDocState(copy, state);
+  copy.epoch = state.epoch;
+  copy.created = state.created;
+  copy.deleted = state.deleted;
+  return copy;
+}
+
+/** A document the batch touched. */
+export interface PlannedDoc {
+  readonly collection: string;
+  readonly id: string;
+  /** Its state before the batch, as `load` gave it (never mutated); undefined when no op had touched it. */
+  readonly before: DocState | undefined;
+  /** Its state after the batch's accepted ops. */
+  current: DocState;
+  /** Whether an accepted op changed it. */
+  dirty: boolean;
+}
+
+/** An op a batch accepts now, with the digest of its content (recorded with its id). */
+export interface FreshOp {
+  readonly op: Op;
+  readonly digest: Uint8Array;
+}
+
+/** The outcome of {@link planBatch}. */
+export interface BatchPlan {
+  /** Op ids applied now or known before, in batch order. */
+  readonly accepted: string[];
+  /** The subset of `accepted` known before the batch (or earlier in it). */
+  readonly duplicates: string[];
+  readonly refused: { op: Op; refusal: ScreenRefusal }[];
+  /** Ops accepted now, with their content digests, to record: each id once, in batch order. */
+  readonly fresh: FreshOp[];
+  /**
+   * Ops whose id is recorded with other content, in batch order. When there is any, nothing was screened or
+   * applied: `docs`, `fresh` and `refused` are empty and `accepted` holds only the same-content duplicates.
+   */
+  readonly conflicts: Op[];
+  /** Every document an op reached, in first-touch order. */
+  readonly docs: PlannedDoc[];
+}
+
+/** A recorded digest, as {@link PlanSource.recorded} reports it. */
+export type Digest = Uint8Array | null | undefined;
+
+/** What the store knows, for {@link planBatch}. */
+export interface PlanSource {
+  def(collection: string): CollectionDef;
+  /**
+   * The digest recorded with an op id: undefined when the id is not recorded, null when it was recorded without
+   * one (before digests were kept; it matches any content).
+   */
+  recorded(opId: string): Digest | Promise<Digest>;
+  /** The digest of an op's content; default {@link opDigest} (a store that hashed the op already passes its own). */
+  digest?(op: Op): Uint8Array;
+  /** A document's state just before the batch (not mutated by the plan), or undefined if no op touched it. */
+  load(collection: string, id: string): DocState | undefined | Promise<DocState | undefined>;
+}
+
+/** Screens and applies a batch's ops in memory, in order (see the module documentation). */
+export async function planBatch(
+  request: Pick<ApplyBatchRequest, 'ops' | 'screen'>,
+  source: PlanSource,
+): Promise<BatchPlan> {
+  const plan: BatchPlan = {
+    accepted: [],
+    duplicates: [],
+    refused: [],
+    fresh: [],
+    conflicts: [],
+    docs: [],
+  };
+  const digestOf = source.digest ?? opDigest;
+  const firsts = new Map<string, FreshOp>();
+  const known = new Set<string>();
+  for (const op of request.ops) {
+    if (firsts.has(op.id)) continue;
+    const digest = digestOf(op);
+    firsts.set(op.id, { op, digest });
+    const recorded = await source.recorded(op.id);
+    if (recorded === undefined) continue;
+    if (sameDigest(recorded, digest)) known.add(op.id);
+    else plan.conflicts.push(op);
+  }
+  if (plan.conflicts.length > 0) {
+    for (const op of request.ops)
+      if (known.has(op.id)) {
+        plan.accepted.push(op.id);
+        plan.duplicates.push(op.id);
+      }
+    return plan;
+  }
+  const seen = new Set<string>();
+  const docs = new Map<string, PlannedDoc>();
+  for (const op of request.ops) {
+    if (seen.has(op.id) || known.has(op.id)) {
+      seen.add(op.id);
+      plan.accepted.push(op.id);
+      plan.duplicates.push(op.id);
+      continue;
+    }
+    const def = source.def(op.collection);
+    const key = `${op.collection}\u0000${op.doc}`;
+    let entry = docs.get(key);
+    if (!entry) {
+      const before = await source.load(op.collection, op.doc);
+      entry = {
+        collection: op.collection,
+        id: op.doc,
+        before,
+        current: before ? cloneDocState(before) : createDocState(),
+        dirty: false,
+      };
+      docs.set(key, entry);
+      plan.docs.push(entry);
+    }
+    const trial = cloneDocState(entry.current);
+    const changed = applyOp(def, trial, op);
+    const refusal = request.screen ? request.screen(op, entry.current, cloneDocState(trial), changed) : null;
+    if (refusal) {
+      plan.refused.push({ op, refusal });
+      continue;
+    }
+    seen.add(op.id);
+    plan.accepted.push(op.id);
+    const first = firsts.get(op.id) as FreshOp;
+    plan.fresh.push(first.op === op ? first : { op, digest: digestOf(op) });
+    if (changed) {
+      entry.current = trial;
+      entry.dirty = true;
+    }
+  }
+  return plan;
+}
+
+/** Each replica's highest sequence number among `fresh` ops (what a store raises for `replicaSeq`). */
+export function highestSeqs(fresh: readonly FreshOp[]): Map<string, number> {
+  const highest = new Map<string, number>();
+  for (const { op } of fresh) {
+    const { replica, seq } = parseOpId(op.id);
+    highest.set(replica, Math.max(highest.get(replica) ?? 0, seq));
+  }
+  return highest;
+}

@@ -1,0 +1,115 @@
+/**
+ * The PostgreSQL store's ledger of op ids, one group transaction at a time (invariants 2 and 8 of
+ * `server-store.ts`): `loam_server_ops` (op id → content digest, batch time; the dedupe table, compacted) and
+ * `loam_server_seqs` (replica → highest accepted sequence number, never compacted).
+ *
+ * Before planning, the group inserts every op id it carries with the digest of its first op (`insert`, in the
+ * group's first flight, under the documents' locks): an id not inserted was recorded by an earlier transaction,
+ * whose digest `readHeld` then reads. Planning asks `recorded`. Afterwards `settle` deletes the ids no batch
+ * accepted, gives an accepted op whose digest differs from the inserted one (an earlier op with its id was refused)
+ * its own, and raises the replicas' sequence numbers, in replica order.
+ */
+import type { Op } from '@loam/core';
+import type { TransactionSql } from 'postgres';
+import { type Digest, type FreshOp, highestSeqs } from './batch-plan';
+import { opDigest, sameDigest } from './op-digest';
+import type { ApplyBatchRequest } from './server-store';
+
+const INSERT_OPS = `INSERT INTO loam_server_ops (id, at, hash)
+  SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[]) ON CONFLICT DO NOTHING RETURNING id`;
+const READ_HELD = 'SELECT id, hash FROM loam_server_ops WHERE id = ANY($1::text[])';
+const DROP_OPS = 'DELETE FROM loam_server_ops WHERE id = ANY($1::text[])';
+const REHASH_OPS = `UPDATE loam_server_ops o SET hash = u.hash FROM unnest($1::text[], $2::bytea[]) AS u(id, hash)
+  WHERE o.id = u.id`;
+const RAISE_SEQS = `INSERT INTO loam_server_seqs (replica, seq) SELECT * FROM unnest($1::text[], $2::bigint[])
+  ON CONFLICT (replica) DO UPDATE SET seq = excluded.seq WHERE loam_server_seqs.seq < excluded.seq`;
+const BYTEA = 17;
+
+/** A group's op ids, from insertion (before planning) to settlement (after). */
+export interface GroupLedger {
+  /**
+   * Inserts the ids nobody recorded yet, returning the inserted ones. Not sent until awaited: queue it in the
+   * group's first flight, after the document locks.
+   */
+  insert(tx: TransactionSql): PromiseLike<readonly { id: string }[]>;
+  /** Notes what `insert` returned, and reads the digests of the ids it found recorded (if any). */
+  readHeld(tx: TransactionSql, inserted: readonly { id: string }[]): Promise<void>;
+  /** For `planBatch`: the digest recorded with an id, by an earlier transaction or an earlier batch of the group. */
+  recorded(id: string): Digest;
+  /** For `planBatch`: an op's digest, computed once per group. */
+  digest(op: Op): Uint8Array;
+  /** Notes the ops a batch of the group accepted. */
+  accept(fresh: readonly FreshOp[]): void;
+  /** The statements that settle the group's ids; send them before the counter is taken. */
+  settle(tx: TransactionSql): Promise<unknown>[];
+}
+
+/** The ledger of one group transaction over `requests`. */
+export function createGroupLedger(requests: readonly ApplyBatchRequest[]): GroupLedger {
+  const at = new Map<string, number>();
+  const inserting = new Map<string, Uint8Array>();
+  const digests = new Map<Op, Uint8Array>();
+  for (const request of requests) {
+    const now = request.now ?? Date.now();
+    for (const op of request.ops) {
+      const digest = opDigest(op);
+      digests.set(op, digest);
+      if (at.has(op.id)) continue;
+      at.set(op.id, now);
+      inserting.set(op.id, digest);
+    }
+  }
+  const inserted = new Set<string>();
+  const held = new Map<string, Uint8Array | null>();
+  const accepted = new Map<string, Uint8Array>();
+  const fresh: FreshOp[] = [];
+
+  return {
+    insert(tx) {
+      if (at.size === 0) return Promise.resolve([]);
+      return tx.unsafe<{ id: string }[]>(INSERT_OPS, [
+        [...at.keys()],
+        [...at.values()],
+        tx.array(
+          [...inserting.values()].map((d) => Buffer.from(d)),
+          BYTEA,
+        ),
+      ] as never[]);
+    },
+    async readHeld(tx, rows) {
+      for (const row of rows) inserted.add(row.id);
+      const before = [...at.keys()].filter((id) => !inserted.has(id));
+      if (before.length === 0) return;
+      for (const row of await tx.unsafe<{ id: string; hash: Buffer | null }[]>(READ_HELD, [before]))
+        held.set(row.id, row.hash);
+    },
+    recorded: (id) => accepted.get(id) ?? (inserted.has(id) ? undefined : (held.get(id) ?? null)),
+    digest: (op) => digests.get(op) ?? opDigest(op),
+    accept(ops) {
+      for (const f of ops) {
+        accepted.set(f.op.id, f.digest);
+        fresh.push(f);
+      }
+    },
+    settle(tx) {
+      const statements: Promise<unknown>[] = [];
+      const dropped = [...inserted].filter((id) => !accepted.has(id));
+      if (dropped.length > 0) statements.push(tx.unsafe(DROP_OPS, [dropped]));
+      const rehashed = fresh.filter((f) => !sameDigest(inserting.get(f.op.id), f.digest));
+      if (rehashed.length > 0)
+        statements.push(
+          tx.unsafe(REHASH_OPS, [
+            rehashed.map((f) => f.op.id),
+            tx.array(
+              rehashed.map((f) => Buffer.from(f.digest)),
+              BYTEA,
+            ),
+          ] as never[]),
+        );
+      const raised = [...highestSeqs(fresh)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      if (raised.length > 0)
+        statements.push(tx.unsafe(RAISE_SEQS, [raised.map(([r]) => r), raised.map(([, n]) => n)]));
+      return statements;
+    },
+  };
+}
