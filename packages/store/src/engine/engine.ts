@@ -200,8 +200,10 @@ export interface CommitInfo {
 }
 
 /**
- * One replica's local database, typed by its schema `S` (`openEngine({ schema })` infers it; `Engine` alone takes
- * any collection and field, checked at run time only).
+ * One replica's local database, typed by its schema `S` (`openEngine({ schema })` infers it). `Engine` alone is the
+ * engine of a schema only known at run time (the database worker's): any collection and field, checked when the
+ * call runs. A typed engine is not assignable to it (its writes would no longer be checked); code that handles
+ * engines of several schemas takes `Engine<S>` for its own `S`.
  */
 export interface Engine<S extends Schema = Schema> extends EngineWrites<S> {
   readonly replica: ReplicaId;
