@@ -108,4 +108,37 @@ describe('db.can', () => {
       canWrite(schema, paris, 'shops', { action: 'update', doc: shop, patch: { 'place.zip': '75001' } }),
     ).toBe(true);
   });
+
+  it('judges an upsert as the insert it makes when no document is live, else as the update', () => {
+    const [paris, clerk] = users.map((claims) => permissionsFor(rules, claims));
+    const shop = { id: 's1' as DocId, name: 'Shop', place: { city: 'Paris', zip: '75002' } };
+    const fresh = { name: 'New', place: { city: 'Lyon' } };
+    // A clerk may not insert: an upsert that would create is refused, one that updates only the name is not.
+    expect(
+      canWrite(schema, clerk ?? null, 'shops', { action: 'upsert', id: 's2', doc: fresh, current: null }),
+    ).toBe(false);
+    expect(
+      canWrite(schema, clerk ?? null, 'shops', {
+        action: 'upsert',
+        id: 's1',
+        doc: { name: 'Renamed', place: shop.place },
+        current: shop,
+      }),
+    ).toBe(false);
+    expect(
+      canWrite(schema, clerk ?? null, 'shops', {
+        action: 'update',
+        doc: shop,
+        patch: { name: 'Renamed' },
+      }),
+    ).toBe(true);
+    // Paris writes only shops in Paris: an upsert creating one there is allowed, one moving s1 to Lyon is not.
+    const inParis = { name: 'New', place: { city: 'Paris' } };
+    expect(
+      canWrite(schema, paris ?? null, 'shops', { action: 'upsert', id: 's2', doc: inParis, current: null }),
+    ).toBe(true);
+    expect(
+      canWrite(schema, paris ?? null, 'shops', { action: 'upsert', id: 's1', doc: fresh, current: shop }),
+    ).toBe(false);
+  });
 });

@@ -23,11 +23,21 @@ import {
   type WriteRequest,
 } from '@loam/core';
 
-/** A write to judge with `db.can`: an insert of `doc`, an update of `doc` by `patch`, or a delete of `doc`. */
+/**
+ * A write to judge with `db.can`: an insert of `doc`, an update of `doc` by `patch`, a delete of `doc`, or an
+ * upsert of `doc` under `id` over `current` (the live document with that id, or null when there is none: the
+ * upsert is then judged as the insert it makes, else as the update).
+ */
 export type WriteCheck<S extends Schema, C extends keyof S['collections'] & string> =
   | { readonly action: 'insert'; readonly doc: NewDocOf<S, C> }
   | { readonly action: 'update'; readonly doc: DocOf<S, C>; readonly patch: PatchOf<S, C> }
-  | { readonly action: 'delete'; readonly doc: DocOf<S, C> };
+  | { readonly action: 'delete'; readonly doc: DocOf<S, C> }
+  | {
+      readonly action: 'upsert';
+      readonly id: string;
+      readonly doc: NewDocOf<S, C>;
+      readonly current: DocOf<S, C> | null;
+    };
 
 type Fields = Record<string, unknown>;
 
@@ -69,6 +79,12 @@ export function writeRequest(
     }
     case 'delete':
       return { kind: 'delete', before: check.doc as Fields };
+    case 'upsert': {
+      if (check.current === null)
+        return writeRequest(schema, collection, { action: 'insert', doc: { ...check.doc, id: check.id } });
+      const { id: _id, ...patch } = check.doc as Fields;
+      return writeRequest(schema, collection, { action: 'update', doc: check.current, patch });
+    }
   }
 }
 
