@@ -56,6 +56,15 @@ export {
   type TransportFactory,
 } from './transport/transport';
 export {
+  createMessagePortTransport,
+  type MessagePortLike,
+  PORT_PROTOCOL_ERROR,
+  readSocketEndMessage,
+  readTransportEndMessage,
+  type SocketEndMessage,
+  type TransportEndMessage,
+} from './transport/transport-message-port';
+export {
   createWebSocketTransport,
   createWebSocketTransportFactory,
   type WebSocketConstructor,
