@@ -27,6 +27,8 @@ export const DesktopErrorCode = {
   lanPeerRefused: 'lan_peer_refused',
   /** An address given for manual pairing is not `host:port`. */
   lanAddressInvalid: 'lan_address_invalid',
+  /** A peers call that needs LAN peering came before `peers.start`. */
+  lanPeersNotStarted: 'lan_peers_not_started',
 } as const;
 export type DesktopErrorCode = (typeof DesktopErrorCode)[keyof typeof DesktopErrorCode];
 
@@ -89,7 +91,8 @@ export class LanPeerError extends DesktopError {
     code:
       | typeof DesktopErrorCode.lanPeerUnreachable
       | typeof DesktopErrorCode.lanPeerRefused
-      | typeof DesktopErrorCode.lanAddressInvalid,
+      | typeof DesktopErrorCode.lanAddressInvalid
+      | typeof DesktopErrorCode.lanPeersNotStarted,
     message: string,
   ) {
     super(code, message);
