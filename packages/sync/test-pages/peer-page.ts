@@ -15,7 +15,37 @@ const worker = Comlink.wrap<PeerPortWorker>(
 let connector: PeerConnector | undefined;
 let links = 0;
 
+let raw: InstanceType<typeof SimplePeer> | undefined;
+
 const page = {
+  /**
+   * A bare simple-peer data channel on the main thread, no worker, no port, no Loam framing: the baseline of
+   * `peer-link.bench.ts`. Its signals go through `loamSignal` as `raw:` messages.
+   */
+  rawStart(initiator: boolean, echo: boolean) {
+    const peer = new SimplePeer({ initiator, trickle: true, config: { iceServers: [] }, channelConfig: {} });
+    raw = peer;
+    peer.on('signal', (data) => void loamSignal(`raw:${JSON.stringify(data)}`));
+    if (echo) peer.on('data', (data) => peer.write(data));
+    return new Promise<void>((resolve) => peer.on('connect', () => resolve()));
+  },
+  async rawRoundTrips(count: number) {
+    const peer = raw;
+    if (!peer) throw new Error('no raw peer');
+    const times: number[] = [];
+    let pong: (() => void) | undefined;
+    peer.on('data', () => pong?.());
+    for (let i = 0; i < count; i++) {
+      const back = new Promise<void>((resolve) => {
+        pong = resolve;
+      });
+      const start = performance.now();
+      peer.write(new Uint8Array(65));
+      await back;
+      times.push(performance.now() - start);
+    }
+    return times;
+  },
   start(initiator: boolean) {
     connector = createPeerConnector({
       initiator,
@@ -28,7 +58,10 @@ const page = {
       backoff: { baseMs: 100, maxMs: 1_000 },
     });
   },
-  signal: (message: string) => connector?.signal(message),
+  signal: (message: string) =>
+    message.startsWith('raw:') ? raw?.signal(JSON.parse(message.slice(4))) : connector?.signal(message),
+  setEcho: (on: boolean) => worker.setEcho(on),
+  roundTrips: (count: number) => worker.roundTrips(count),
   /** Closes the current link from this side, as a dropped data channel would. */
   dropLink: () => connector?.current()?.close(1006, 'dropped by the test'),
   links: () => links,

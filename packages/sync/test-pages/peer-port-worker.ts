@@ -7,6 +7,8 @@ import { createMessagePortTransport, type Transport } from '@loam/sync';
 import * as Comlink from 'comlink';
 
 let transport: Transport | undefined;
+let echo = false;
+let pong: ((frame: Uint8Array) => void) | undefined;
 let state: 'none' | 'created' | 'open' | 'closed' = 'none';
 const received: string[] = [];
 const closes: { code: number; reason: string }[] = [];
@@ -21,7 +23,11 @@ const api = {
     t.onOpen(() => {
       if (transport === t) state = 'open';
     });
-    t.onFrame((frame) => received.push(text.decode(frame)));
+    t.onFrame((frame) => {
+      if (echo) return t.send(frame);
+      if (pong) return pong(frame);
+      received.push(text.decode(frame));
+    });
     t.onClose((event) => {
       closes.push(event);
       if (transport === t) state = 'closed';
@@ -39,6 +45,27 @@ const api = {
       t.send(frame);
       await t.flushed?.();
     }
+  },
+  /** Sends every frame received straight back (the far end of `roundTrips`). */
+  setEcho(on: boolean) {
+    echo = on;
+  },
+  /** Sends `count` small frames one at a time to an echoing peer; the round-trip time of each, ms. */
+  async roundTrips(count: number) {
+    const t = transport;
+    if (!t) throw new Error('no link attached');
+    const times: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const back = new Promise<Uint8Array>((resolve) => {
+        pong = resolve;
+      });
+      const start = performance.now();
+      t.send(new Uint8Array(64));
+      await back;
+      times.push(performance.now() - start);
+    }
+    pong = undefined;
+    return times;
   },
   received: () => received.map((r) => r.slice(0, r.indexOf('|'))),
   receivedBytes: () => received.reduce((n, r) => n + r.length, 0),
