@@ -7,8 +7,9 @@
  * 1. **One dialer per pair.** For peers found by mDNS or the roster, only the terminal with the smaller replica id
  *    dials, so two terminals never open two sessions to each other at once; a manual pairing dials regardless.
  *    A new session with a replica replaces the older one.
- * 2. **The roster is the fallback.** Every `rosterIntervalMs`, each roster peer without a session is dialed at its
- *    addresses, whether mDNS works or not (multicast may be blocked on a shop's network).
+ * 2. **The roster is the fallback.** When a roster arrives and every `rosterIntervalMs` after, each roster peer
+ *    without a session is dialed at its addresses, whether mDNS works or not (multicast may be blocked on a shop's
+ *    network).
  * 3. **Failures back off per peer** (doubling from 1 s to 30 s); a success resets it.
  * 4. **Every session is authenticated** (`lan-signaling.ts`): no unverified peer ever reaches `onSession`.
  */
@@ -140,14 +141,16 @@ export async function startLanPeers(options: LanPeersOptions): Promise<LanPeers>
     });
     discovery.onFound((peer) => void dial(peer));
   }
-  const rosterTimer = setInterval(() => {
+  const dialRoster = () => {
     for (const p of roster) void dial({ replica: p.replica, addresses: p.addresses, via: 'roster' });
-  }, options.rosterIntervalMs ?? 1_000);
+  };
+  const rosterTimer = setInterval(dialRoster, options.rosterIntervalMs ?? 1_000);
 
   return {
     port: server.port,
     setRoster(peers) {
       roster = peers.map((p) => ({ replica: p.replica, addresses: p.addresses.flatMap(validAddress) }));
+      dialRoster();
     },
     async pair(address) {
       const checked = parseLanAddress(address);
