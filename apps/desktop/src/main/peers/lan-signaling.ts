@@ -219,7 +219,7 @@ export async function startLanSignalingServer(
   });
   wss.on('connection', (ws) => {
     ws.on('error', () => undefined);
-    void accept(ws);
+    accept(ws).catch(() => ws.close(1011, 'handshake failed'));
   });
   const accept = async (ws: WebSocket) => {
     const input = frames(ws);
