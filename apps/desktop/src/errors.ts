@@ -21,6 +21,14 @@ export const DesktopErrorCode = {
   appMissing: 'desktop_app_missing',
   /** The Electron binary is not installed and could not be fetched. */
   electronMissing: 'electron_missing',
+  /** Nothing answered at a peer terminal's LAN signaling address. */
+  lanPeerUnreachable: 'lan_peer_unreachable',
+  /** A peer terminal failed the key challenge, was not admitted, or refused this terminal's proof. */
+  lanPeerRefused: 'lan_peer_refused',
+  /** An address given for manual pairing is not `host:port`. */
+  lanAddressInvalid: 'lan_address_invalid',
+  /** A peers call that needs LAN peering came before `peers.start`. */
+  lanPeersNotStarted: 'lan_peers_not_started',
 } as const;
 export type DesktopErrorCode = (typeof DesktopErrorCode)[keyof typeof DesktopErrorCode];
 
@@ -74,5 +82,19 @@ export class IpcRefusedError extends DesktopError {
 export class ElectronMissingError extends DesktopError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(DesktopErrorCode.electronMissing, message, options);
+  }
+}
+
+/** A LAN peer could not be reached or paired with; nothing was exchanged with it. */
+export class LanPeerError extends DesktopError {
+  constructor(
+    code:
+      | typeof DesktopErrorCode.lanPeerUnreachable
+      | typeof DesktopErrorCode.lanPeerRefused
+      | typeof DesktopErrorCode.lanAddressInvalid
+      | typeof DesktopErrorCode.lanPeersNotStarted,
+    message: string,
+  ) {
+    super(code, message);
   }
 }

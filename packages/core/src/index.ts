@@ -138,6 +138,7 @@ export { evaluateFilter, runQuery } from './query/evaluate';
 export { validateFilter, validateQuery } from './query/validate';
 export { type Access, createAccess, type QueryDecision } from './rules/access';
 export { grantsField } from './rules/fields';
+export { mayPeer, type PeerRules, peerGroup, validatePeerRules } from './rules/peers';
 export { checkPermission, type Permissions, permissionsFor } from './rules/permissions';
 export {
   type Claims,

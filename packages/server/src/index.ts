@@ -35,6 +35,12 @@ export {
   type RelayOptions,
 } from './relay/relay';
 export { createSession, type Session, type SessionContext } from './relay/session';
+export {
+  createSignalingHub,
+  type SignalingHub,
+  type SignalingMember,
+  type SignalingSession,
+} from './relay/signaling';
 export { type LoamServer, type StartServerOptions, startServer } from './server';
 export {
   type ApplyBatchRequest,

@@ -22,6 +22,7 @@ import { createWebhooks, type Webhooks } from './http/webhooks';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { createRelay, type Relay } from './relay/relay';
 import { createSession, type Session } from './relay/session';
+import { createSignalingHub } from './relay/signaling';
 import { createWsTransport } from './relay/transport-ws';
 import { openServerStore } from './storage/open-store';
 import type { ServerStore } from './storage/server-store';
@@ -103,6 +104,7 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
       ...(options.webhookBaseDelayMs !== undefined ? { baseDelayMs: options.webhookBaseDelayMs } : {}),
     });
     const hooks = webhooks;
+    const signaling = createSignalingHub({ rules: config.peers, now });
     const sessions = new Set<Session>();
     const perUser = new Map<string, number>();
     relay.onCommit((commit) => {
@@ -165,6 +167,7 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
           store,
           verifier,
           metrics,
+          signaling,
           limits: config.limits,
           historyHorizon: async () => (await store.meta()).horizon,
           admit: (user) => {

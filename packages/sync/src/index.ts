@@ -11,6 +11,7 @@ export {
   createGlobalConnectivity,
   type DownloadProgress,
   INITIAL_SYNC_STATUS,
+  type RelaySignaling,
   type SubscriptionHandle,
   type SubscriptionInfo,
   type SubscriptionOutcome,
@@ -42,9 +43,12 @@ export { FATAL_WIRE_CODES, RefusalCode, WireErrorCode } from './protocol/codes';
 export {
   type ClientMessage,
   type DocSnapshotFrame,
+  MAX_PEER_ADDRESSES,
+  MAX_SIGNAL_CHARS,
   type Message,
   PROTOCOL_VERSION,
   type Refusal,
+  type RosterPeer,
   type ServerMessage,
   type Subscription,
   type SubscriptionQuery,
@@ -55,6 +59,15 @@ export {
   type TransportCloseEvent,
   type TransportFactory,
 } from './transport/transport';
+export {
+  createMessagePortTransport,
+  type MessagePortLike,
+  PORT_PROTOCOL_ERROR,
+  readSocketEndMessage,
+  readTransportEndMessage,
+  type SocketEndMessage,
+  type TransportEndMessage,
+} from './transport/transport-message-port';
 export {
   createWebSocketTransport,
   createWebSocketTransportFactory,

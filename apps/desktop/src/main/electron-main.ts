@@ -7,11 +7,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { app, BrowserWindow, dialog, ipcMain, Menu, protocol, session, type WebContents } from 'electron';
-import type { TerminalConfig } from '../shared/contract';
+import { PEERS_EVENT_CHANNEL, type TerminalConfig } from '../shared/contract';
 import { type AppEntry, assertBundlePresent, resolveAppEntry } from './app-entry';
 import { createAppRequestHandler } from './app-protocol';
 import { createIpcRouter } from './ipc';
 import { APP_SCHEME } from './origin';
+import { createPeerService } from './peers/peer-service';
 import {
   APP_SCHEME_PRIVILEGES,
   decideWindowOpen,
@@ -29,6 +30,7 @@ import {
   loadTerminalConfig,
   terminalConfigPath,
 } from './terminal-config';
+import { CHROMIUM_SWITCHES, isPermissionCheckAllowed, WEBRTC_IP_HANDLING_POLICY } from './webrtc-policy';
 
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: APP_SCHEME_PRIVILEGES }]);
 
@@ -51,6 +53,7 @@ function guard(contents: WebContents, entry: AppEntry, preload: string, kiosk: b
   contents.on('will-navigate', (event) => refuse(event, event.url));
   contents.on('will-redirect', (event) => refuse(event, event.url));
   contents.on('will-attach-webview', (event) => event.preventDefault());
+  contents.setWebRTCIPHandlingPolicy(WEBRTC_IP_HANDLING_POLICY);
   contents.setWindowOpenHandler(({ url }) =>
     decideWindowOpen(url, entry.appOrigin, secureWebPreferences({ preload, kiosk })),
   );
@@ -71,15 +74,20 @@ function openWindow(shell: ShellConfig, entry: AppEntry, terminal: TerminalConfi
     respond(isPermissionAllowed(permission, details.requestingUrl ?? contents.getURL(), entry.appOrigin)),
   );
   defaultSession.setPermissionCheckHandler((_contents, permission, requestingOrigin) =>
-    isPermissionAllowed(permission, requestingOrigin, entry.appOrigin),
+    isPermissionCheckAllowed(permission, requestingOrigin, entry.appOrigin),
   );
   app.on('web-contents-created', (_event, contents) => guard(contents, entry, preload, shell.kiosk));
 
+  const peers = createPeerService({
+    emit: (event) => mainWindow?.webContents.send(PEERS_EVENT_CHANNEL, event),
+  });
+  app.on('will-quit', () => void peers.stop());
   const router = createIpcRouter({
     appOrigin: entry.appOrigin,
     handlers: {
       info: () => ({ version: app.getVersion(), platform: process.platform, kiosk: shell.kiosk }),
       terminalConfig: () => terminal,
+      peers,
     },
   });
   for (const channel of router.channels) {
@@ -114,6 +122,7 @@ function main(): void {
   app.setPath('sessionData', paths.sessionData);
   if (!claimSingleInstance(app, () => mainWindow)) return;
   app.enableSandbox();
+  for (const [name, value] of CHROMIUM_SWITCHES) app.commandLine.appendSwitch(name, value);
   app.on('window-all-closed', () => app.quit());
 
   app

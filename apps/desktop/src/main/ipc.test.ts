@@ -25,11 +25,11 @@ function refusal(run: () => unknown): IpcRefusedError {
 }
 
 describe('IPC router', () => {
-  it('serves exactly the two channels to the app', () => {
+  it('serves exactly the two channels to the app when LAN peering is off', async () => {
     const { router } = setup();
     expect([...router.channels].sort()).toEqual([IpcChannel.info, IpcChannel.terminalConfig].sort());
     expect(router.dispatch(IpcChannel.info, app, [])).toEqual(info);
-    expect(router.handle(IpcChannel.terminalConfig, app, [])).toEqual({ ok: true, value: terminal });
+    expect(await router.handle(IpcChannel.terminalConfig, app, [])).toEqual({ ok: true, value: terminal });
   });
 
   it.each([
@@ -60,13 +60,13 @@ describe('IPC router', () => {
     }
   });
 
-  it('sends refusals over the wire as values with their code', () => {
+  it('sends refusals over the wire as values with their code', async () => {
     const { router } = setup();
-    expect(router.handle('loam-desktop:exec', app, [])).toMatchObject({
+    expect(await router.handle('loam-desktop:exec', app, [])).toMatchObject({
       ok: false,
       code: 'ipc_unknown_channel',
     });
-    expect(router.handle(IpcChannel.info, { url: 'https://evil.example/' }, [])).toMatchObject({
+    expect(await router.handle(IpcChannel.info, { url: 'https://evil.example/' }, [])).toMatchObject({
       ok: false,
       code: 'ipc_sender_refused',
     });
@@ -76,7 +76,10 @@ describe('IPC router', () => {
 describe('window.loamDesktop (preload API over the router)', () => {
   it('answers the app with the shell info and terminal config', async () => {
     const { router } = setup();
-    const api = createDesktopApi(async (channel) => router.handle(channel, app, []));
+    const api = createDesktopApi(
+      async (channel, ...args) => router.handle(channel, app, args),
+      () => () => undefined,
+    );
     await expect(api.info()).resolves.toEqual(info);
     await expect(api.getTerminalConfig()).resolves.toEqual(terminal);
     expect(Object.isFrozen(api)).toBe(true);
@@ -84,8 +87,9 @@ describe('window.loamDesktop (preload API over the router)', () => {
 
   it('rejects with an error rebuilt from the refusal code when main refuses', async () => {
     const { router } = setup();
-    const api = createDesktopApi(async (channel) =>
-      router.handle(channel, { url: 'https://evil.example/' }, []),
+    const api = createDesktopApi(
+      async (channel) => router.handle(channel, { url: 'https://evil.example/' }, []),
+      () => () => undefined,
     );
     const error = await api.info().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(IpcRefusedError);
@@ -94,7 +98,7 @@ describe('window.loamDesktop (preload API over the router)', () => {
 
   it('sends no arguments, whatever the renderer passes', async () => {
     const invoke = vi.fn(async (..._args: unknown[]) => ({ ok: true, value: info }));
-    const api = createDesktopApi(invoke);
+    const api = createDesktopApi(invoke, () => () => undefined);
     await (api.info as (...a: unknown[]) => Promise<unknown>)('rm -rf /', { channel: 'x' });
     expect(invoke).toHaveBeenCalledWith(IpcChannel.info);
     expect(invoke.mock.calls[0]).toHaveLength(1);

@@ -2,12 +2,16 @@
  * The main process's IPC surface. Every request is checked before its handler runs:
  * 1. the channel is one of {@link IpcChannel} (Electron also refuses channels with no handler);
  * 2. the sending frame's URL is on the app's own origin (a navigated-away or foreign frame is refused);
- * 3. the arguments are exactly what the channel takes (today: none).
- * A refusal runs no handler and answers `{ ok: false, code }` with an `ipc_*` code.
+ * 3. the arguments are exactly what the channel takes (none, or what `readPeerArgs` accepts for the peers
+ *    channels, which are served only when peers handlers are given).
+ * A refusal runs no handler and answers `{ ok: false, code }` with an `ipc_*` code; a handler's own
+ * `DesktopError` (e.g. `lan_peer_refused`) is answered the same way with its code.
  */
-import { DesktopErrorCode, IpcRefusedError } from '../errors';
+import { DesktopError, DesktopErrorCode, IpcRefusedError } from '../errors';
 import { type DesktopInfo, IpcChannel, type IpcResult, type TerminalConfig } from '../shared/contract';
+import { readPeerArgs } from '../shared/peer-args';
 import { originOf } from './origin';
+import type { PeerService } from './peers/peer-service';
 
 /** The sending frame, as far as IPC validation is concerned: `event.senderFrame?.url`. */
 export interface IpcSender {
@@ -19,6 +23,8 @@ export interface IpcSender {
 export interface IpcHandlers {
   readonly info: () => DesktopInfo;
   readonly terminalConfig: () => TerminalConfig;
+  /** LAN peering; absent: the peers channels are not served. */
+  readonly peers?: Omit<PeerService, 'stop'>;
 }
 
 /** A validated IPC router. */
@@ -30,22 +36,51 @@ export interface IpcRouter {
    * `ipc_sender_refused`, `ipc_bad_arguments`) without running anything when the request is refused.
    */
   dispatch(channel: string, sender: IpcSender, args: readonly unknown[]): unknown;
-  /** {@link IpcRouter.dispatch}, with a refusal turned into the `{ ok: false, code, message }` that crosses IPC. */
-  handle(channel: string, sender: IpcSender, args: readonly unknown[]): IpcResult<unknown>;
+  /**
+   * {@link IpcRouter.dispatch}, awaited, with a refusal or a handler's `DesktopError` turned into the
+   * `{ ok: false, code, message }` that crosses IPC.
+   */
+  handle(channel: string, sender: IpcSender, args: readonly unknown[]): Promise<IpcResult<unknown>>;
 }
 
-const CHANNELS: readonly IpcChannel[] = Object.values(IpcChannel);
-
-function isChannel(channel: string): channel is IpcChannel {
-  return (CHANNELS as readonly string[]).includes(channel);
-}
+const PEER_CHANNELS: readonly string[] = [
+  IpcChannel.peersStart,
+  IpcChannel.peersRoster,
+  IpcChannel.peersPair,
+  IpcChannel.peersSignal,
+  IpcChannel.peersList,
+];
 
 /** Creates the router for a window whose pages live on `appOrigin`. */
 export function createIpcRouter(options: { appOrigin: string; handlers: IpcHandlers }): IpcRouter {
   const { appOrigin, handlers } = options;
-  const run: Record<IpcChannel, () => unknown> = {
-    [IpcChannel.info]: handlers.info,
-    [IpcChannel.terminalConfig]: handlers.terminalConfig,
+  const peers = handlers.peers;
+  const channels = (Object.values(IpcChannel) as IpcChannel[]).filter(
+    (c) => peers || !PEER_CHANNELS.includes(c),
+  );
+  const isChannel = (channel: string): channel is IpcChannel =>
+    (channels as readonly string[]).includes(channel);
+  const bad = (channel: string, why: string) =>
+    new IpcRefusedError(DesktopErrorCode.ipcBadArguments, `IPC on "${channel}" refused: ${why}.`);
+  const runPeers = (
+    service: NonNullable<IpcHandlers['peers']>,
+    channel: string,
+    args: readonly unknown[],
+  ) => {
+    const a = readPeerArgs(channel, args);
+    if (typeof a === 'string') throw bad(channel, a);
+    switch (a.channel) {
+      case IpcChannel.peersStart:
+        return service.start(a.options);
+      case IpcChannel.peersRoster:
+        return service.setRoster(a.peers);
+      case IpcChannel.peersPair:
+        return service.pair(a.address);
+      case IpcChannel.peersSignal:
+        return service.signal(a.to, a.data);
+      case IpcChannel.peersList:
+        return service.list();
+    }
   };
 
   const dispatch = (channel: string, sender: IpcSender, args: readonly unknown[]): unknown => {
@@ -59,23 +94,19 @@ export function createIpcRouter(options: { appOrigin: string; handlers: IpcHandl
         `IPC on "${channel}" refused: the sender ${origin ?? 'has no origin'} is not the app (${appOrigin}).`,
       );
     }
-    if (args.length !== 0) {
-      throw new IpcRefusedError(
-        DesktopErrorCode.ipcBadArguments,
-        `IPC on "${channel}" refused: it takes no arguments, got ${args.length}.`,
-      );
-    }
-    return run[channel]();
+    if (peers && PEER_CHANNELS.includes(channel)) return runPeers(peers, channel, args);
+    if (args.length !== 0) throw bad(channel, `it takes no arguments, got ${args.length}`);
+    return channel === IpcChannel.info ? handlers.info() : handlers.terminalConfig();
   };
 
   return {
-    channels: CHANNELS,
+    channels,
     dispatch,
-    handle(channel, sender, args) {
+    async handle(channel, sender, args) {
       try {
-        return { ok: true, value: dispatch(channel, sender, args) };
+        return { ok: true, value: await dispatch(channel, sender, args) };
       } catch (error) {
-        if (error instanceof IpcRefusedError) return { ok: false, code: error.code, message: error.message };
+        if (error instanceof DesktopError) return { ok: false, code: error.code, message: error.message };
         throw error;
       }
     },

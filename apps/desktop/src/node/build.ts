@@ -8,7 +8,7 @@
 import { cp, mkdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BuildOptions, build } from 'esbuild';
+import { type BuildOptions, build, type Plugin } from 'esbuild';
 
 /** The desktop package's folder. */
 export const DESKTOP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -30,6 +30,24 @@ async function isFile(path: string): Promise<boolean> {
 }
 
 /**
+ * `ws`'s optional native add-ons, bundled as modules that throw when required: `ws` then uses its JavaScript
+ * code, as it does wherever they are not installed, and the main bundle requires nothing outside Electron.
+ */
+const absentNativeAddons: Plugin = {
+  name: 'absent-native-addons',
+  setup(b) {
+    b.onResolve({ filter: /^(bufferutil|utf-8-validate)$/ }, (args) => ({
+      path: args.path,
+      namespace: 'absent',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'absent' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path} is not bundled`)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
  * Bundles main and preload into `outDir` (emptied first) and copies the built POS app from `posDist` into
  * `outDir/pos`. Electron 45 runs Node 22 and Chromium 14x; the bundles target both.
  */
@@ -43,6 +61,7 @@ export async function buildDesktop(options: { outDir: string; posDist: string })
     platform: 'node',
     target: 'node22',
     external: ['electron'],
+    plugins: [absentNativeAddons],
     sourcemap: 'linked',
     logLevel: 'warning',
   };

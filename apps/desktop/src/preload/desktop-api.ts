@@ -1,13 +1,28 @@
 /**
  * The API the preload exposes to the renderer, built over an `invoke` function so it can be tested without
- * Electron. Each method sends a fixed channel with no arguments: the renderer cannot choose a channel or pass
- * anything to main. Refusals come back as values and are rebuilt here into errors with the same `code`.
+ * Electron. Each method sends a fixed channel: the renderer cannot choose a channel, and the only arguments that
+ * reach main are those of the peers methods, checked here (`readPeerArgs`) before they are sent and again in
+ * main. Refusals come back as values and are rebuilt here into errors with the same `code`. Events from main
+ * reach the renderer only as checked {@link LanPeerEvent}s.
  */
 import { DesktopError, type DesktopErrorCode, IpcRefusedError } from '../errors';
-import { type DesktopInfo, IpcChannel, type LoamDesktopApi, type TerminalConfig } from '../shared/contract';
+import {
+  type DesktopInfo,
+  IpcChannel,
+  type LanPeerEvent,
+  type LanPeerInfo,
+  type LanPeersInfo,
+  type LoamDesktopApi,
+  type LoamDesktopPeers,
+  type TerminalConfig,
+} from '../shared/contract';
+import { readPeerArgs } from '../shared/peer-args';
 
 /** Sends a request on a channel and resolves to main's answer (`ipcRenderer.invoke`). */
-export type Invoke = (channel: IpcChannel) => Promise<unknown>;
+export type Invoke = (channel: IpcChannel, ...args: unknown[]) => Promise<unknown>;
+
+/** Listens to main's peer events (`ipcRenderer.on(PEERS_EVENT_CHANNEL)`); returns the function that stops. */
+export type SubscribePeerEvents = (listener: (event: unknown) => void) => () => void;
 
 function rebuild(code: string, message: string): Error {
   if (code === 'ipc_unknown_channel' || code === 'ipc_sender_refused' || code === 'ipc_bad_arguments') {
@@ -16,8 +31,13 @@ function rebuild(code: string, message: string): Error {
   return new DesktopError(code as DesktopErrorCode, message);
 }
 
-async function call<T>(invoke: Invoke, channel: IpcChannel): Promise<T> {
-  const result = await invoke(channel);
+async function call<T>(invoke: Invoke, channel: IpcChannel, ...args: unknown[]): Promise<T> {
+  if (args.length > 0 || channel === IpcChannel.peersList) {
+    const checked = readPeerArgs(channel, args);
+    if (typeof checked === 'string')
+      throw new IpcRefusedError('ipc_bad_arguments', `loamDesktop.peers: ${checked}.`);
+  }
+  const result = await invoke(channel, ...args);
   if (typeof result !== 'object' || result === null || typeof (result as { ok?: unknown }).ok !== 'boolean') {
     throw new Error(`Unexpected answer on ${channel}.`);
   }
@@ -26,10 +46,39 @@ async function call<T>(invoke: Invoke, channel: IpcChannel): Promise<T> {
   throw rebuild(String(r.code), String(r.message));
 }
 
+/** Reads an event from main, or undefined when it is not one. */
+export function readPeerEvent(v: unknown): LanPeerEvent | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const e = v as Record<string, unknown>;
+  const text = (x: unknown): x is string => typeof x === 'string';
+  if (e.t === 'connected' && text(e.replica) && text(e.fingerprint) && text(e.via))
+    if (['mdns', 'roster', 'manual', 'inbound'].includes(e.via))
+      return { t: 'connected', replica: e.replica, fingerprint: e.fingerprint, via: e.via as 'mdns' };
+  if (e.t === 'disconnected' && text(e.replica)) return { t: 'disconnected', replica: e.replica };
+  if (e.t === 'signal' && text(e.from) && text(e.data)) return { t: 'signal', from: e.from, data: e.data };
+  return undefined;
+}
+
 /** Creates `window.loamDesktop`. */
-export function createDesktopApi(invoke: Invoke): LoamDesktopApi {
+export function createDesktopApi(invoke: Invoke, subscribe: SubscribePeerEvents): LoamDesktopApi {
+  const peers: LoamDesktopPeers = {
+    start: (options) => call<LanPeersInfo>(invoke, IpcChannel.peersStart, options),
+    setRoster: (list) => call<void>(invoke, IpcChannel.peersRoster, list),
+    pair: (address) => call<LanPeerInfo>(invoke, IpcChannel.peersPair, address),
+    signal: (to, data) => call<boolean>(invoke, IpcChannel.peersSignal, to, data),
+    list: () => call<LanPeerInfo[]>(invoke, IpcChannel.peersList),
+    onEvent(listener) {
+      if (typeof listener !== 'function') throw new TypeError('loamDesktop.peers.onEvent needs a function');
+      return subscribe((raw) => {
+        const event = readPeerEvent(raw);
+        if (event) listener(event);
+      });
+    },
+  };
+  Object.freeze(peers);
   return Object.freeze({
     info: () => call<DesktopInfo>(invoke, IpcChannel.info),
     getTerminalConfig: () => call<TerminalConfig>(invoke, IpcChannel.terminalConfig),
+    peers,
   });
 }

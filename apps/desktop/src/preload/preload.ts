@@ -4,8 +4,17 @@
  * can require nothing but `electron`.
  */
 import { contextBridge, ipcRenderer } from 'electron';
-import { DESKTOP_API_NAME, type LoamDesktopApi } from '../shared/contract';
+import { DESKTOP_API_NAME, type LoamDesktopApi, PEERS_EVENT_CHANNEL } from '../shared/contract';
 import { createDesktopApi } from './desktop-api';
 
-const api: LoamDesktopApi = createDesktopApi((channel) => ipcRenderer.invoke(channel));
+const api: LoamDesktopApi = createDesktopApi(
+  (channel, ...args) => ipcRenderer.invoke(channel, ...args),
+  (listener) => {
+    const handler = (_event: unknown, payload: unknown) => listener(payload);
+    ipcRenderer.on(PEERS_EVENT_CHANNEL, handler);
+    return () => {
+      ipcRenderer.off(PEERS_EVENT_CHANNEL, handler);
+    };
+  },
+);
 contextBridge.exposeInMainWorld(DESKTOP_API_NAME, api);

@@ -7,6 +7,11 @@
 export const IpcChannel = {
   info: 'loam-desktop:info',
   terminalConfig: 'loam-desktop:terminal-config',
+  peersStart: 'loam-desktop:peers-start',
+  peersRoster: 'loam-desktop:peers-roster',
+  peersPair: 'loam-desktop:peers-pair',
+  peersSignal: 'loam-desktop:peers-signal',
+  peersList: 'loam-desktop:peers-list',
 } as const;
 export type IpcChannel = (typeof IpcChannel)[keyof typeof IpcChannel];
 
@@ -42,12 +47,71 @@ export type IpcResult<T> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly code: string; readonly message: string };
 
+/** The channel on which main sends the renderer {@link LanPeerEvent}s. */
+export const PEERS_EVENT_CHANNEL = 'loam-desktop:peers-event';
+
+/** What the app tells main when it starts LAN peering. */
+export interface PeersStartOptions {
+  /** The replica id of the app's database. */
+  readonly replica: string;
+  /** A hash of the store the terminal serves: only terminals with the same hash peer. */
+  readonly storeHash: string;
+}
+
+/** LAN peering as started: its signaling port (to announce to the relay) and this terminal's key fingerprint. */
+export interface LanPeersInfo {
+  readonly port: number;
+  readonly fingerprint: string;
+}
+
+/** A peer terminal with an authenticated LAN signaling session. */
+export interface LanPeerInfo {
+  readonly replica: string;
+  readonly fingerprint: string;
+}
+
+/** A peer's last known LAN signaling addresses (`host:port`), from the relay's roster. */
+export interface RosterAddressesInput {
+  readonly replica: string;
+  readonly addresses: readonly string[];
+}
+
+/** What main tells the renderer about LAN peers. */
+export type LanPeerEvent =
+  | {
+      readonly t: 'connected';
+      readonly replica: string;
+      readonly fingerprint: string;
+      readonly via: 'mdns' | 'roster' | 'manual' | 'inbound';
+    }
+  | { readonly t: 'disconnected'; readonly replica: string }
+  /** A signaling message (SDP or ICE) from a peer, for the page's WebRTC link to it. */
+  | { readonly t: 'signal'; readonly from: string; readonly data: string };
+
+/** LAN discovery and signaling, run by main; the renderer holds the WebRTC links. */
+export interface LoamDesktopPeers {
+  /** Starts (or restarts, for another replica or store) advertising, browsing and the LAN signaling server. */
+  start(options: PeersStartOptions): Promise<LanPeersInfo>;
+  /** Replaces the roster main dials when mDNS finds nobody. */
+  setRoster(peers: readonly RosterAddressesInput[]): Promise<void>;
+  /** Pairs with the terminal at `host:port`; rejects with `lan_address_invalid`, `lan_peer_unreachable`, `lan_peer_refused`. */
+  pair(address: string): Promise<LanPeerInfo>;
+  /** Sends a signaling message to a connected peer; false when there is no session with it. */
+  signal(to: string, data: string): Promise<boolean>;
+  /** The peers with a session now. */
+  list(): Promise<LanPeerInfo[]>;
+  /** Called with each event from main. Returns the unsubscribe function. */
+  onEvent(listener: (event: LanPeerEvent) => void): () => void;
+}
+
 /** The API exposed to the renderer as `window.loamDesktop`. Present only inside the desktop shell. */
 export interface LoamDesktopApi {
   /** The shell's version, platform and kiosk mode. */
   info(): Promise<DesktopInfo>;
   /** The terminal's relay URL and id. */
   getTerminalConfig(): Promise<TerminalConfig>;
+  /** LAN discovery and signaling for WebRTC links between terminals. */
+  readonly peers: LoamDesktopPeers;
 }
 
 /** The global name the preload exposes the API under. */

@@ -32,6 +32,13 @@ function keyOf(input: unknown, env: Record<string, string> = {}): string {
 }
 
 describe('configuration', () => {
+  it('reads the peers rules, and names the key of a bad one', () => {
+    expect(parse(base).peers).toBeUndefined();
+    expect(parse({ ...base, peers: { sameClaims: ['storeId'] } }).peers).toEqual({ sameClaims: ['storeId'] });
+    expect(keyOf({ ...base, peers: { sameClaims: 'storeId' } })).toBe('peers');
+    expect(keyOf({ ...base, peers: { sameClaims: [], anyone: true } })).toBe('peers');
+  });
+
   it('fills defaults and resolves paths against the file', () => {
     const config = parse(base);
     expect(config).toMatchObject({

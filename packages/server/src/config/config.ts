@@ -9,7 +9,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseSchema, type Rules, type Schema, validateRules } from '@loam/core';
+import {
+  type PeerRules,
+  parseSchema,
+  type Rules,
+  type Schema,
+  validatePeerRules,
+  validateRules,
+} from '@loam/core';
 import { ConfigError } from '../errors';
 import { storeLocation } from './store-location';
 
@@ -74,6 +81,11 @@ export interface ServerConfig {
   readonly databaseUrl?: string;
   readonly schema: Schema;
   readonly rules: Rules;
+  /**
+   * Which devices may peer (signal to each other through the relay, see each other in their rosters); absent:
+   * none. Beside the rules file rather than in it, whose top-level keys are collection names.
+   */
+  readonly peers?: PeerRules;
   readonly auth: AuthConfig;
   /** `Origin`s allowed to open a WebSocket (`*` for any); requests without `Origin` are always allowed. */
   readonly allowedOrigins: readonly string[];
@@ -200,6 +212,7 @@ export function parseConfig(input: unknown, sources: ConfigSources): ServerConfi
       'storagePath',
       'schemaFile',
       'rulesFile',
+      'peers',
       'auth',
       'allowedOrigins',
       'serviceToken',
@@ -240,6 +253,13 @@ export function parseConfig(input: unknown, sources: ConfigSources): ServerConfi
   for (const name of Object.keys(rules)) {
     if (!Object.hasOwn(schema.collections, name))
       throw new ConfigError(rulesKey, `rules name collection "${name}", which the schema does not declare`);
+  }
+
+  let peers: PeerRules | undefined;
+  try {
+    peers = file.peers === undefined ? undefined : validatePeerRules(file.peers);
+  } catch (cause) {
+    throw new ConfigError('peers', (cause as Error).message.replace(/^peers\.?\s*:?\s*/, ''));
   }
 
   const authIn = obj(file.auth ?? {}, 'auth');
@@ -379,6 +399,7 @@ export function parseConfig(input: unknown, sources: ConfigSources): ServerConfi
     ...(databaseUrl !== undefined ? { databaseUrl } : {}),
     schema,
     rules,
+    ...(peers ? { peers } : {}),
     auth: {
       ...(hs256Secret !== undefined ? { hs256Secret: hs256Secret as string } : {}),
       publicKeys,

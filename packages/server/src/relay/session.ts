@@ -33,6 +33,7 @@ import type { Metrics } from '../metrics/metrics';
 import type { ServerStore } from '../storage/server-store';
 import { createSessionDownloads, type SessionDownloads } from './downloads';
 import type { Commit, Relay } from './relay';
+import type { SignalingHub, SignalingMember } from './signaling';
 import { createSessionViews, type Removal, type SessionViews } from './views';
 
 export { DOCS_PER_FRAME } from './downloads';
@@ -47,6 +48,8 @@ export interface SessionContext {
   readonly store: ServerStore;
   readonly verifier: Verifier;
   readonly metrics: Metrics;
+  /** Signaling between peers (`signaling.ts`). */
+  readonly signaling: SignalingHub;
   readonly limits: LimitsConfig;
   readonly historyHorizon: () => Promise<number>;
   /** Counts the user's open sessions; returns false (and counts nothing) when the limit is reached. */
@@ -81,6 +84,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
   let admitted = false;
   let views: SessionViews | undefined;
   let downloads: SessionDownloads | undefined;
+  let peer: SignalingMember | undefined;
   const tasks: Task[] = [];
   let running = false;
   let inbound: Promise<void> = Promise.resolve();
@@ -116,6 +120,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     tasks.length = 0;
     if (admitted && identity) ctx.release(identity.user);
     admitted = false;
+    peer?.leave();
   }
 
   const enqueue = (task: Task) => {
@@ -219,6 +224,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
       replicaSeq,
     });
     send({ t: 'permissions', ...permissionsFor(relay.rules, who.claims) });
+    joinPeers();
     const subs = m.subs.flatMap((s) => admitSub(s) ?? []);
     if (m.cursor === 0 || reset) {
       enqueue(() => d.startAt(relay.version()));
@@ -226,6 +232,12 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     } else {
       enqueue(() => d.resume(m.cursor, relay.version()));
     }
+  };
+
+  /** Joins (again) the device's peer group under its current claims; see `signaling.ts`. */
+  const joinPeers = () => {
+    peer?.leave();
+    peer = ctx.signaling.join({ replica: replica!, user: identity!.user, claims: identity!.claims, send });
   };
 
   /** The authoritative state of the documents of refused ops, for the device to revert to. */
@@ -285,6 +297,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     identity = next;
     if (same) return;
     send({ t: 'permissions', ...permissionsFor(relay.rules, next.claims) });
+    joinPeers();
     enqueue(async () => {
       const d = downloads as SessionDownloads;
       const { denied, changes } = await (views as SessionViews).recompute(next.claims, d.allDocs);
@@ -318,6 +331,15 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
         return;
       case 'auth':
         return onAuth(m);
+      case 'announce':
+        return peer?.announce(m.addresses);
+      case 'signal':
+        if (!peer?.forward(m.to, m.data))
+          softError(
+            ServerErrorCode.peerUnreachable,
+            `Peer ${m.to} is not online on this relay, or you may not peer with it: nothing was forwarded`,
+          );
+        return;
     }
   };
 

@@ -17,6 +17,7 @@ import {
   asReplicaId,
   defineSchema,
   f,
+  type PeerRules,
   type ReplicaId,
   type Rules,
   type Schema,
@@ -197,9 +198,14 @@ export interface TestRelay {
 
 /**
  * A relay for other packages' tests (`@loam/server/testing`): 127.0.0.1, a free port, any Origin, HS256 tokens
- * only, and the given schema and rules written to a temporary folder and read back as the CLI reads its files.
+ * only, and the given schema and rules written to a temporary folder and read back as the CLI reads its files;
+ * `options.peers` are the `peers` rules (absent: no device may peer).
  */
-export async function startTestRelay(schema: Schema, rules: Rules): Promise<TestRelay> {
+export async function startTestRelay(
+  schema: Schema,
+  rules: Rules,
+  options: { readonly peers?: PeerRules } = {},
+): Promise<TestRelay> {
   const { dir, cleanup } = tempDir('loam-test-relay-');
   writeFileSync(join(dir, 'schema.json'), JSON.stringify(schema));
   writeFileSync(join(dir, 'rules.json'), JSON.stringify(rules));
@@ -210,6 +216,7 @@ export async function startTestRelay(schema: Schema, rules: Rules): Promise<Test
       storagePath: './server.db',
       schemaFile: './schema.json',
       rulesFile: './rules.json',
+      ...(options.peers ? { peers: options.peers } : {}),
       allowedOrigins: ['*'],
       auth: { hs256Secret: HS256_SECRET, issuer: ISSUER, audience: AUDIENCE, anonymous: false },
     },

@@ -8,7 +8,9 @@
  *  ◀─ permissions  persisted and announced (permissions keeper)
  *  ◀─ ack       uploader (acknowledge / refusals / renumber), sweep leaving documents, next uploads
  *  ◀─ docs      downloader          ◀─ synced   downloader (cursor, reset), subscription ready
- *  ◀─ error     on a subscription: remembered as refused; auth_expired: fresh token; fatal codes: failed
+ *  ◀─ error     on a subscription: remembered as refused; auth_expired: fresh token; fatal codes: failed;
+ *               peer_unreachable: to the peer signaling
+ *  ◀─ roster / signal   peer signaling (`peer-signaling.ts`)
  * ```
  */
 import { SyncClientErrorCode } from '../errors';
@@ -17,6 +19,7 @@ import { FATAL_WIRE_CODES, WireErrorCode } from '../protocol/codes';
 import { PROTOCOL_VERSION, type ServerMessage } from '../protocol/messages';
 import type { Downloader } from './downloader';
 import type { Link } from './link';
+import type { PeerSignalingFeed } from './peer-signaling';
 import type { PermissionsKeeper } from './permissions';
 import type { StatusStore, SyncIssue } from './status';
 import type { SubscriptionRegistry } from './subscription-registry';
@@ -55,11 +58,12 @@ export function createSessionHandlers(deps: {
   readonly uploader: Uploader;
   readonly downloader: Downloader;
   readonly permissions: PermissionsKeeper;
+  readonly peers: PeerSignalingFeed;
   readonly status: StatusStore;
   readonly lifecycle: SessionLifecycle;
   readonly now: () => number;
 }): SessionHandlers {
-  const { store, registry, uploader, downloader, permissions, status, lifecycle, now } = deps;
+  const { store, registry, uploader, downloader, permissions, peers, status, lifecycle, now } = deps;
   const helloSubs = new WeakMap<Link, ReadonlySet<string>>();
 
   const restored = (message: string) => status.issue(SyncClientErrorCode.replicaRestored, message);
@@ -68,6 +72,7 @@ export function createSessionHandlers(deps: {
     if (!lifecycle.isCurrent(link)) return;
     link.welcomed = true;
     lifecycle.welcomed(link);
+    peers.welcomed(link);
     const next = await store.nextSeq();
     if (message.replicaSeq !== undefined && message.replicaSeq >= next) {
       await store.skipSequence(message.replicaSeq + 1);
@@ -109,6 +114,8 @@ export function createSessionHandlers(deps: {
       return;
     }
     if (!lifecycle.isCurrent(link)) return;
+    if (message.code === WireErrorCode.peerUnreachable && !message.fatal)
+      return peers.unreachableReceived(message.message);
     if (message.code === WireErrorCode.authExpired && !message.fatal) {
       await lifecycle.refreshToken();
       return;
@@ -155,6 +162,10 @@ export function createSessionHandlers(deps: {
           return permissions.set({ rules: message.rules, claims: message.claims });
         case 'pong':
           return;
+        case 'roster':
+          return peers.rosterReceived(message.peers);
+        case 'signal':
+          return peers.signalReceived(message.from, message.data);
         case 'error':
           return error(link, message);
       }

@@ -14,6 +14,7 @@ import { createGlobalConnectivity } from './connectivity';
 import { createDownloader } from './downloader';
 import { createSessionHandlers } from './frame-handlers';
 import { type Link, type LinkEvents, openLink, type Timers } from './link';
+import { createPeerSignaling } from './peer-signaling';
 import { createPermissionsKeeper } from './permissions';
 import { createStatusStore, type SyncState, type SyncStatus } from './status';
 import { createSubscriptionRegistry, type SubscriptionOutcome } from './subscription-registry';
@@ -124,12 +125,14 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
   const pump = async () => {
     status.set({ pendingUploads: await uploader.pump() });
   };
+  const peers = createPeerSignaling(connectedLink);
   const session = createSessionHandlers({
     store,
     registry,
     uploader,
     downloader,
     permissions,
+    peers,
     status,
     now,
     lifecycle: {
@@ -342,5 +345,13 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     },
     permissions: () => permissions.get(),
     onPermissions: (listener) => permissions.onChange(listener),
+    peers: {
+      signal: peers.signal,
+      announce: peers.announce,
+      roster: peers.roster,
+      onRoster: peers.onRoster,
+      onSignal: peers.onSignal,
+      onUnreachable: peers.onUnreachable,
+    },
   };
 }

@@ -39,6 +39,7 @@ import type { WebSocketConstructor } from '../transport/transport-websocket';
 import type { BackoffOptions } from './backoff';
 import type { Connectivity } from './connectivity';
 import type { Timers } from './link';
+import type { RelaySignaling } from './peer-signaling';
 import type { SyncStatus } from './status';
 import type { SubscriptionOutcome } from './subscription-registry';
 import type { SubscriptionDenial } from './subscriptions';
@@ -46,6 +47,7 @@ import type { SubscriptionDenial } from './subscriptions';
 export type { Connectivity } from './connectivity';
 export { createGlobalConnectivity } from './connectivity';
 export type { Timers } from './link';
+export type { RelaySignaling } from './peer-signaling';
 export {
   type DownloadProgress,
   INITIAL_SYNC_STATUS,
@@ -146,4 +148,6 @@ export interface SyncClient {
   permissions(): Promise<Permissions | null>;
   /** Called with the permissions each time the relay sends them (already persisted). Returns the unsubscribe function. */
   onPermissions(listener: (permissions: Permissions) => void): () => void;
+  /** Signaling to peers through the relay, and the relay's roster of them (see `peer-signaling.ts`). */
+  readonly peers: RelaySignaling;
 }

@@ -21,6 +21,8 @@ const clientMessages: ClientMessage[] = [
   { t: 'unsubscribe', id: 'catalog' },
   { t: 'auth', token: 'x.y.z' },
   { t: 'ping' },
+  { t: 'announce', addresses: ['192.168.1.20:47800'] },
+  { t: 'signal', to: asReplicaId('peer000000000000'), data: '{"type":"offer","sdp":"v=0"}' },
 ];
 const serverMessages: ServerMessage[] = [
   {
@@ -78,6 +80,21 @@ const serverMessages: ServerMessage[] = [
     claims: { sub: 'store-1/terminal-1', role: 'cashier', storeId: 'store-1', exp: 1_900_000_000 },
   },
   { t: 'pong' },
+  {
+    t: 'roster',
+    peers: [
+      {
+        replica: asReplicaId('peer000000000000'),
+        user: 'till-2',
+        online: true,
+        addresses: ['192.168.1.21:47800'],
+        lastSeen: 1_700_000_000_000,
+        certificate: new Uint8Array([1, 2, 3]),
+      },
+      { replica, user: 'till-1', online: false, addresses: [], lastSeen: 1_700_000_000_000 },
+    ],
+  },
+  { t: 'signal', from: asReplicaId('peer000000000000'), data: '{"type":"answer"}' },
   { t: 'error', code: 'auth_expired', message: 'Token expired', fatal: true },
 ];
 

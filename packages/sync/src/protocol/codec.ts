@@ -10,9 +10,12 @@ import { ProtocolError, SyncErrorCode } from '../errors';
 import {
   type ClientMessage,
   type DocSnapshotFrame,
+  MAX_PEER_ADDRESSES,
+  MAX_SIGNAL_CHARS,
   type Message,
   PROTOCOL_VERSION,
   type Refusal,
+  type RosterPeer,
   type ServerMessage,
   type Subscription,
 } from './messages';
@@ -73,6 +76,28 @@ function onlyKeys(o: Obj, keys: readonly string[], at: string): void {
   for (const k of Object.keys(o)) if (!keys.includes(k)) invalid(`${at}: unexpected field "${k}"`);
 }
 
+function replica(v: unknown, at: string) {
+  if (!isReplicaId(v)) invalid(`${at}: not a replica id`);
+  return v;
+}
+function addresses(v: unknown, at: string): string[] {
+  const list = arr(v, at);
+  if (list.length > MAX_PEER_ADDRESSES) invalid(`${at}: at most ${MAX_PEER_ADDRESSES} addresses`);
+  return list.map((a, i) => str(a, `${at}[${i}]`, 300));
+}
+function rosterPeer(v: unknown, at: string): RosterPeer {
+  const o = obj(v, at);
+  onlyKeys(o, ['replica', 'user', 'online', 'addresses', 'lastSeen', 'certificate'], at);
+  return {
+    replica: replica(o.replica, `${at}.replica`),
+    user: str(o.user, `${at}.user`, 256),
+    online: bool(o.online, `${at}.online`),
+    addresses: addresses(o.addresses, `${at}.addresses`),
+    lastSeen: int(o.lastSeen, `${at}.lastSeen`),
+    ...(o.certificate === undefined ? {} : { certificate: bytes(o.certificate, `${at}.certificate`) }),
+  };
+}
+
 function subscription(v: unknown, at: string): Subscription {
   const o = obj(v, at);
   onlyKeys(o, ['id', 'query'], at);
@@ -124,6 +149,16 @@ function clientMessage(o: Obj): ClientMessage {
     case 'ping':
       onlyKeys(o, ['t'], 'ping');
       return { t: 'ping' };
+    case 'announce':
+      onlyKeys(o, ['t', 'addresses'], 'announce');
+      return { t: 'announce', addresses: addresses(o.addresses, 'announce.addresses') };
+    case 'signal':
+      onlyKeys(o, ['t', 'to', 'data'], 'signal');
+      return {
+        t: 'signal',
+        to: replica(o.to, 'signal.to'),
+        data: str(o.data, 'signal.data', MAX_SIGNAL_CHARS),
+      };
     default:
       return invalid(`unknown client message type ${JSON.stringify(o.t)}`);
   }
@@ -225,6 +260,19 @@ function serverMessage(o: Obj): ServerMessage {
     case 'pong':
       onlyKeys(o, ['t'], 'pong');
       return { t: 'pong' };
+    case 'roster':
+      onlyKeys(o, ['t', 'peers'], 'roster');
+      return {
+        t: 'roster',
+        peers: arr(o.peers, 'roster.peers').map((p, i) => rosterPeer(p, `roster.peers[${i}]`)),
+      };
+    case 'signal':
+      onlyKeys(o, ['t', 'from', 'data'], 'signal');
+      return {
+        t: 'signal',
+        from: replica(o.from, 'signal.from'),
+        data: str(o.data, 'signal.data', MAX_SIGNAL_CHARS),
+      };
     case 'error':
       onlyKeys(o, ['t', 'code', 'message', 'fatal', 'sub'], 'error');
       return {

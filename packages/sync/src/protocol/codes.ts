@@ -31,6 +31,8 @@ export const WireErrorCode = {
   originDenied: 'origin_denied',
   /** The relay's storage failed. */
   serverStorage: 'server_storage',
+  /** A `signal` for a device that is not online on this relay or that this device may not peer with. */
+  peerUnreachable: 'peer_unreachable',
 } as const;
 export type WireErrorCode = (typeof WireErrorCode)[keyof typeof WireErrorCode];
 

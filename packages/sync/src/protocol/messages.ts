@@ -18,7 +18,15 @@
  *                                       ◀─  synced {sub, cursor}                 a subscription's first full set sent
  *  subscribe {sub, query} / unsubscribe {sub} / auth {token} / ping ─▶
  *                                       ◀─  pong / error {code, message, fatal}
+ *  announce {addresses} ─▶                                  (peers: this device's LAN signaling addresses)
+ *                                       ◀─  roster {peers}                       who this device may peer with
+ *  signal {to, data} ─▶                 ◀─  signal {from, data}                  SDP/ICE between two peers
  * ```
+ *
+ * Signaling: the relay forwards `signal` between two welcomed sessions that its `peers` rules let peer (same
+ * group, see `peerGroup` in `@loam/core`); otherwise it answers a non-fatal `peer_unreachable` and forwards
+ * nothing. `roster` lists the peers of the device's group the relay knows, online or not, with their last
+ * announced addresses; it is sent after `welcome` and again whenever one of them comes, goes or announces.
  *
  * Downloads carry document *snapshots* (the merge state of a document, with the fields the user may not read
  * removed by the server), never raw ops: a snapshot merges into local state by the same rules as ops
@@ -75,6 +83,25 @@ export interface Refusal {
   readonly reason: string;
 }
 
+/** Largest `data` of a `signal` frame, in characters (an SDP with its candidates fits many times over). */
+export const MAX_SIGNAL_CHARS = 16_384;
+/** Largest number of addresses in `announce` (and in a roster entry). */
+export const MAX_PEER_ADDRESSES = 16;
+
+/** A peer of the device's group, as the relay knows it. */
+export interface RosterPeer {
+  readonly replica: ReplicaId;
+  readonly user: string;
+  /** Whether it has a session on this relay now (signaling can reach it). */
+  readonly online: boolean;
+  /** Its last announced LAN signaling addresses, `host:port`. */
+  readonly addresses: readonly string[];
+  /** When the relay last heard of it (Unix ms). */
+  readonly lastSeen: number;
+  /** Its device certificate, encoded; the relay fills it in once it issues certificates. */
+  readonly certificate?: Uint8Array;
+}
+
 /** A frame a client sends the relay, by its tag `t` (see the module documentation for each). */
 export type ClientMessage =
   | {
@@ -95,7 +122,11 @@ export type ClientMessage =
   | { readonly t: 'unsubscribe'; readonly id: string }
   /** A refreshed token; new claims recompute the user's views. */
   | { readonly t: 'auth'; readonly token: string }
-  | { readonly t: 'ping' };
+  | { readonly t: 'ping' }
+  /** This device's LAN signaling addresses (`host:port`), for its peers' rosters. */
+  | { readonly t: 'announce'; readonly addresses: readonly string[] }
+  /** A signaling message (SDP or ICE, opaque to the relay) for peer `to`. */
+  | { readonly t: 'signal'; readonly to: ReplicaId; readonly data: string };
 
 /** A frame the relay sends a client, by its tag `t` (see the module documentation for each). */
 export type ServerMessage =
@@ -138,6 +169,10 @@ export type ServerMessage =
    */
   | ({ readonly t: 'permissions' } & Permissions)
   | { readonly t: 'pong' }
+  /** The peers this device may signal to (see the module documentation). */
+  | { readonly t: 'roster'; readonly peers: readonly RosterPeer[] }
+  /** A signaling message from peer `from`. */
+  | { readonly t: 'signal'; readonly from: ReplicaId; readonly data: string }
   | {
       readonly t: 'error';
       /** Stable code, one of `WireErrorCode` (`codes.ts`), e.g. `auth_invalid`, `subscription_denied`. */
