@@ -64,6 +64,7 @@ export {
   type MaterializedDoc,
   materialize,
   type Register,
+  YJS_ROOT,
 } from './merge/doc-state';
 export {
   decodeDocSnapshot,

@@ -8,33 +8,67 @@
  *    them, so two writes of one document never read the same state.
  * 2. **Reads see earlier writes.** `get` and `find` first write every changed row through.
  * 3. **Nothing after the end.** Once the transaction finished (committed or rolled back), every call throws.
+ * 4. **One op per field edit run.** A transaction's edits of one list or text field (one document, one
+ *    incarnation) become one `yjs` op carrying their merged update, in the place and with the id of the first:
+ *    ops of different fields or documents commute, so the order of the others does not matter.
+ * 5. **O(edit) saves.** An edit of list or text fields alone appends its update to the Yjs log (`yjs-rows.ts`) and
+ *    bumps the row's version; the row itself is rewritten only when a register, a counter or the incarnation
+ *    changed.
  */
 import {
   applyOp,
   bindWrites,
   createDocState,
   type DocId,
-  type DocState,
   intentTarget,
   type Op,
   QueryError,
   type WriteIntent,
   writeIntent,
+  type YjsOp,
 } from '@loam/core';
+import * as Y from 'yjs';
 import type { StorageTransaction } from '../storage/driver';
-import { type CollectionSql, loadDocState, rowParams, saveYjs } from './doc-rows';
-import type { EngineWrites } from './engine';
+import { attachCrdts, type CollectionSql, keepDoc, rowParams, saveDoc, takeDoc } from './doc-rows';
+import type { Doc, EngineWrites } from './engine';
 import type { EngineCore } from './engine-core';
 import { findDocs, readDoc } from './queries';
+import { appendYjs, type StoredDoc } from './yjs-rows';
 
 interface Touched {
   readonly c: CollectionSql;
   readonly id: string;
-  state: DocState;
-  /** List and text fields edited. */
-  readonly yjs: Set<string>;
-  /** A create or delete happened: every list and text field is written (or dropped). */
+  doc: StoredDoc;
+  /** Updates of list and text fields since the last write-through, by field. */
+  readonly yjs: Map<string, Uint8Array[]>;
+  /** A register or counter changed: the row is rewritten. */
+  row: boolean;
+  /** A create or delete happened: the row and every list and text field are written whole. */
   all: boolean;
+}
+
+/**
+ * Updates merged per `Y.mergeUpdates` call: it re-sorts its inputs at every struct, so merging thousands at once is
+ * quadratic; a tree of small merges is not.
+ */
+const MERGE_FAN_IN = 16;
+
+/** Merges a list of updates once (the op and the Yjs log of one field often merge the same list). */
+const merged = new WeakMap<Uint8Array[], { count: number; bytes: Uint8Array }>();
+function mergeOnce(updates: Uint8Array[]): Uint8Array {
+  if (updates.length === 1) return updates[0] as Uint8Array;
+  const known = merged.get(updates);
+  if (known?.count === updates.length) return known.bytes;
+  let level = updates;
+  while (level.length > 1) {
+    const next: Uint8Array[] = [];
+    for (let i = 0; i < level.length; i += MERGE_FAN_IN)
+      next.push(Y.mergeUpdates(level.slice(i, i + MERGE_FAN_IN)));
+    level = next;
+  }
+  const bytes = level[0] as Uint8Array;
+  merged.set(updates, { count: updates.length, bytes });
+  return bytes;
 }
 
 /** One transaction's context. */
@@ -50,9 +84,11 @@ export interface WriteContext {
 
 /** Creates the context of a transaction running on `sql`, whose rows get version `version`. */
 export function createWriteContext(core: EngineCore, sql: StorageTransaction, version: number): WriteContext {
-  const states = new Map<string, DocState | undefined>();
+  const states = new Map<string, StoredDoc | undefined>();
   const dirty = new Map<string, Touched>();
   const ops: Op[] = [];
+  /** The op each list or text field's edit run goes into, with its updates (invariant 4). */
+  const runs = new Map<string, { index: number; updates: Uint8Array[] }>();
   const touched = new Set<string>();
   let ended = false;
   let chain: Promise<unknown> = Promise.resolve();
@@ -68,12 +104,12 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
     return run;
   };
 
-  const stateOf = async (c: CollectionSql, id: string): Promise<DocState | undefined> => {
+  const stateOf = async (c: CollectionSql, id: string): Promise<StoredDoc | undefined> => {
     const k = key(c, id);
     if (states.has(k)) return states.get(k);
-    const state = await loadDocState(sql, c, id);
-    states.set(k, state);
-    return state;
+    const doc = await takeDoc(core.docs, sql, c, id);
+    states.set(k, doc);
+    return doc;
   };
 
   const flush = async () => {
@@ -86,36 +122,71 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
     }
     dirty.clear();
     for (const [c, docs] of byCollection) {
-      await sql.batch(
-        c.upsert,
-        docs.map((t) => rowParams(c, t.id, t.state, version)),
-      );
-      if (c.crdtFields.length > 0) for (const t of docs) await saveYjs(sql, c, t.id, t.state, t.yjs, t.all);
+      const rows = docs.filter((t) => t.row && !t.all);
+      if (rows.length > 0)
+        await sql.batch(
+          c.upsert,
+          rows.map((t) => rowParams(c, t.id, t.doc.state, version, false)),
+        );
+      const bumped = docs.filter((t) => !t.row && !t.all);
+      if (bumped.length > 0)
+        await sql.batch(
+          c.bumpVersion,
+          bumped.map((t) => [version, t.id]),
+        );
+      for (const t of docs) {
+        if (t.all) await saveDoc(sql, c, t.id, t.doc, version);
+        else
+          for (const [field, updates] of t.yjs)
+            await appendYjs(sql, c.name, t.id, field, t.doc, mergeOnce(updates));
+      }
     }
+  };
+
+  const record = (c: CollectionSql, id: string, entry: Touched, op: Op) => {
+    if (op.kind !== 'yjs') {
+      if (op.kind === 'create' || op.kind === 'delete') entry.all = true;
+      entry.row = true;
+      ops.push(op);
+      return;
+    }
+    const runKey = `${c.name}\u0000${id}\u0000${op.field}\u0000${op.epoch}`;
+    const run = runs.get(runKey);
+    const pending = entry.yjs.get(op.field);
+    if (!run) {
+      const updates = [op.update];
+      runs.set(runKey, { index: ops.length, updates });
+      ops.push(op);
+      if (pending) pending.push(op.update);
+      else entry.yjs.set(op.field, updates);
+      return;
+    }
+    run.updates.push(op.update);
+    if (!pending) entry.yjs.set(op.field, [op.update]);
+    else if (pending !== run.updates) pending.push(op.update);
   };
 
   const write = (intent: WriteIntent) =>
     serial(async () => {
       const c = core.collection(intent.collection);
       const target = intentTarget(intent);
-      const state = target === undefined ? undefined : await stateOf(c, target);
-      const { id, ops: produced } = core.writer.write(intent, state);
+      const stored = target === undefined ? undefined : await stateOf(c, target);
+      const { id, ops: produced } = core.writer.write(intent, stored?.state);
       if (produced.length === 0) return id;
-      const st = state ?? createDocState();
-      for (const op of produced) applyOp(c.def, st, op);
+      const doc = stored ?? { state: createDocState(), logs: new Map() };
+      for (const op of produced) applyOp(c.def, doc.state, op);
       const k = key(c, id);
-      states.set(k, st);
-      const entry = dirty.get(k) ?? { c, id, state: st, yjs: new Set<string>(), all: false };
-      entry.state = st;
-      for (const op of produced) {
-        if (op.kind === 'yjs') entry.yjs.add(op.field);
-        else if (op.kind === 'create' || op.kind === 'delete') entry.all = true;
-      }
+      states.set(k, doc);
+      const entry = dirty.get(k) ?? { c, id, doc, yjs: new Map(), row: false, all: false };
+      entry.doc = doc;
+      for (const op of produced) record(c, id, entry, op);
       dirty.set(k, entry);
       touched.add(c.name);
-      ops.push(...produced);
       return id;
     });
+
+  const attach = (c: CollectionSql, docs: Doc[]) =>
+    attachCrdts(core.docs, sql, c, docs, (id) => states.get(key(c, id))?.state);
 
   const writeAll = async (intents: readonly WriteIntent[]) => {
     const ids: DocId[] = [];
@@ -131,12 +202,12 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
     get: (collection, id) =>
       serial(async () => {
         await flush();
-        return readDoc(sql, core.collection(collection), id);
+        return readDoc(sql, core.collection(collection), id, attach);
       }),
     find: (query) =>
       serial(async () => {
         await flush();
-        return findDocs(sql, core.collection, query);
+        return findDocs(sql, core.collection, query, attach);
       }),
   };
 
@@ -144,7 +215,19 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
     writes,
     touched,
     async finish() {
-      await serial(flush);
+      await serial(async () => {
+        for (const run of runs.values()) {
+          if (run.updates.length < 2) continue;
+          const first = ops[run.index] as YjsOp;
+          ops[run.index] = { ...first, update: mergeOnce(run.updates) };
+        }
+        await flush();
+        for (const [k, doc] of states) {
+          if (!doc) continue;
+          const at = k.indexOf('\u0000');
+          keepDoc(core.docs, core.collection(k.slice(0, at)), k.slice(at + 1), doc);
+        }
+      });
       ended = true;
       return ops;
     },
