@@ -167,7 +167,8 @@ export function createWriter(options: WriterOptions): Writer {
     doc: Y.Doc,
     update: Uint8Array,
   ) => {
-    const op: Op = { ...header(collection, id, epoch), kind: 'yjs', field, update };
+    const h = header(collection, id, epoch);
+    const op: Op = { id: h.id, ts: h.ts, collection, doc: id, epoch, kind: 'yjs', field, update };
     markAppliedInPlace(op, doc);
     return op;
   };

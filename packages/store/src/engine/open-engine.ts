@@ -32,7 +32,6 @@ import {
   type DocId,
   getCollection,
   isReplicaId,
-  LoamError,
   QueryError,
   type ReplicaId,
   type Schema,
@@ -41,7 +40,6 @@ import {
   writeIntent,
 } from '@loam/core';
 import { decode, encode } from '@msgpack/msgpack';
-import { StorageError } from '../errors';
 import type { SqlExecutor, SqlRow, StorageDriver } from '../storage/driver';
 import { createDocCache } from './doc-cache';
 import { attachCrdts, type CollectionSql, collectionSql } from './doc-rows';
@@ -52,7 +50,7 @@ import { appendToOutbox, outboxCount, prepareOutbox } from './outbox';
 import { aggregateSql, findDocs, findSql, readDoc, readOnlySql } from './queries';
 import { createEngineSyncStore } from './sync-store';
 import { prepareTables } from './tables';
-import { createWriteContext, type WriteContext } from './write-context';
+import { createWriteContext, type WriteContext, type WriteOutcome } from './write-context';
 import { YJS_LOG_DDL } from './yjs-rows';
 
 /** Options of `openEngine`. */
@@ -74,15 +72,10 @@ const DOC_CACHE_LIMIT = 128;
 /** Most single writes one storage transaction groups. */
 const MAX_GROUP = 4096;
 
-interface QueuedWrite {
-  readonly intent: WriteIntent;
-  resolve(id: DocId): void;
-  reject(error: unknown): void;
-}
-
-/** An error of one write alone (the writer refused it before it changed anything), not of its transaction. */
-function refusedAlone(error: unknown): boolean {
-  return error instanceof LoamError && !(error instanceof StorageError);
+/** Single writes committing together: their intents (which may grow while they run) and their callers. */
+interface Group {
+  readonly intents: WriteIntent[];
+  readonly waiting: { resolve(id: DocId): void; reject(error: unknown): void }[];
 }
 
 function randomYjsClientId(): number {
@@ -171,10 +164,8 @@ export async function openEngine<const S extends Schema>(options: EngineOptions<
   const attachFrom = (sql: SqlExecutor) => (c: CollectionSql, docs: Doc[]) =>
     attachCrdts(core.docs, sql, c, docs);
 
-  const transaction = async <T>(
-    fn: (tx: EngineWrites) => Promise<T>,
-    options?: TransactionOptions,
-  ): Promise<T> => {
+  /** Runs `fn` on a write context in one storage transaction (see the invariants of `engine.ts`). */
+  const run = async <T>(fn: (ctx: WriteContext) => Promise<T>, options?: TransactionOptions): Promise<T> => {
     if (closed) throw new QueryError('The database is closed');
     let committed: { ctx: WriteContext; ops: readonly unknown[] } | undefined;
     let kept = false;
@@ -191,7 +182,7 @@ export async function openEngine<const S extends Schema>(options: EngineOptions<
         const ctx = createWriteContext(core, sql, core.takeVersion());
         let value: T;
         try {
-          value = await fn(ctx.writes);
+          value = await fn(ctx);
         } catch (error) {
           ctx.abandon();
           throw error;
@@ -224,8 +215,11 @@ export async function openEngine<const S extends Schema>(options: EngineOptions<
     return result;
   };
 
+  const transaction = <T>(fn: (tx: EngineWrites) => Promise<T>, options?: TransactionOptions) =>
+    run((ctx) => fn(ctx.writes), options);
+
   /** The group single writes may still join (see the module documentation). */
-  let group: QueuedWrite[] | undefined;
+  let group: Group | undefined;
   /** An engine call other than a single write: later writes must not commit before it. */
   const ordered =
     <A extends unknown[], R>(call: (...args: A) => R) =>
@@ -234,30 +228,20 @@ export async function openEngine<const S extends Schema>(options: EngineOptions<
       return call(...args);
     };
 
-  const runGroup = async (writes: QueuedWrite[]) => {
-    const outcomes: ({ id: DocId } | { error: unknown })[] = [];
+  const runGroup = async (writes: Group) => {
+    let outcomes: WriteOutcome[] = [];
     try {
-      await transaction(async (tx) => {
-        for (let i = 0; i < writes.length; i++) {
-          try {
-            outcomes[i] = { id: await tx.write((writes[i] as QueuedWrite).intent) };
-          } catch (error) {
-            if (!refusedAlone(error)) throw error;
-            outcomes[i] = { error };
-          }
-        }
+      await run(async (ctx) => {
+        outcomes = await ctx.writeEach(writes.intents);
         if (group === writes) group = undefined;
       });
     } catch (error) {
       if (group === writes) group = undefined;
-      for (const [i, w] of writes.entries()) {
-        const outcome = outcomes[i];
-        w.reject(outcome && 'error' in outcome ? outcome.error : error);
-      }
+      for (const w of writes.waiting) w.reject(error);
       return;
     }
-    for (const [i, w] of writes.entries()) {
-      const outcome = outcomes[i] as { id: DocId } | { error: unknown };
+    for (const [i, w] of writes.waiting.entries()) {
+      const outcome = outcomes[i] as WriteOutcome;
       if ('id' in outcome) w.resolve(outcome.id);
       else w.reject(outcome.error);
     }
@@ -265,12 +249,12 @@ export async function openEngine<const S extends Schema>(options: EngineOptions<
 
   const write = (intent: WriteIntent) =>
     new Promise<DocId>((resolve, reject) => {
-      const queued = { intent, resolve, reject };
-      if (group && group.length < MAX_GROUP) {
-        group.push(queued);
+      if (group && group.intents.length < MAX_GROUP) {
+        group.intents.push(intent);
+        group.waiting.push({ resolve, reject });
         return;
       }
-      group = [queued];
+      group = { intents: [intent], waiting: [{ resolve, reject }] };
       void runGroup(group);
     });
   const writeAll = ordered((intents: readonly WriteIntent[]) => transaction((tx) => tx.writeAll(intents)));

@@ -18,7 +18,6 @@ import {
 } from '@loam/core';
 import type { Coverage, Download, RefusedWrite, SyncStore } from '@loam/sync';
 import { decode, encode } from '@msgpack/msgpack';
-import * as Y from 'yjs';
 import type { SqlExecutor, StorageTransaction } from '../storage/driver';
 import { docKey } from './doc-cache';
 import { type CollectionSql, keepDoc, removeDoc, rowParams, saveDoc, takeDoc } from './doc-rows';
@@ -109,11 +108,7 @@ export function createEngineSyncStore(core: EngineCore): SyncStore {
     const { state } = stored;
     const { epoch, deleted } = state;
     const news = new Map<string, Uint8Array>();
-    for (const [field, doc] of Object.entries(incoming.crdts)) {
-      const mine = state.crdts[field];
-      news.set(field, Y.encodeStateAsUpdate(doc, mine ? Y.encodeStateVector(mine) : undefined));
-    }
-    if (!mergeDocState(state, incoming)) {
+    if (!mergeDocState(state, incoming, (field, update) => news.set(field, update))) {
       keepDoc(core.docs, c, id, stored);
       return false;
     }

@@ -21,6 +21,7 @@ import {
   createDocState,
   type DocId,
   intentTarget,
+  LoamError,
   type Op,
   QueryError,
   type WriteIntent,
@@ -28,6 +29,7 @@ import {
   type YjsOp,
 } from '@loam/core';
 import * as Y from 'yjs';
+import { StorageError } from '../errors';
 import type { StorageTransaction } from '../storage/driver';
 import { attachCrdts, type CollectionSql, keepDoc, rowParams, saveDoc, takeDoc } from './doc-rows';
 import type { Doc, EngineWrites } from './engine';
@@ -76,10 +78,24 @@ export interface WriteContext {
   readonly writes: EngineWrites;
   /** Collections with a changed document. */
   readonly touched: ReadonlySet<string>;
+  /**
+   * Runs independent writes in order, including any appended to `intents` while they run. A write the writer
+   * refuses ({@link refusedAlone}) has changed nothing: its error is its outcome and the others go on; any other
+   * error rejects the call (the transaction must roll back).
+   */
+  writeEach(intents: readonly WriteIntent[]): Promise<WriteOutcome[]>;
   /** Waits for calls in flight, writes changed rows through and ends the context; resolves with its ops. */
   finish(): Promise<Op[]>;
   /** Ends the context without writing anything more (the transaction rolls back). */
   abandon(): void;
+}
+
+/** What one write of {@link WriteContext.writeEach} came to. */
+export type WriteOutcome = { readonly id: DocId } | { readonly error: unknown };
+
+/** An error of one write alone (the writer refused it before it changed anything), not of its transaction. */
+export function refusedAlone(error: unknown): boolean {
+  return error instanceof LoamError && !(error instanceof StorageError);
 }
 
 /** Creates the context of a transaction running on `sql`, whose rows get version `version`. */
@@ -166,24 +182,32 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
     else if (pending !== run.updates) pending.push(op.update);
   };
 
-  const write = (intent: WriteIntent) =>
-    serial(async () => {
-      const c = core.collection(intent.collection);
-      const target = intentTarget(intent);
-      const stored = target === undefined ? undefined : await stateOf(c, target);
-      const { id, ops: produced } = core.writer.write(intent, stored?.state);
-      if (produced.length === 0) return id;
-      const doc = stored ?? { state: createDocState(), logs: new Map() };
-      for (const op of produced) applyOp(c.def, doc.state, op);
-      const k = key(c, id);
-      states.set(k, doc);
-      const entry = dirty.get(k) ?? { c, id, doc, yjs: new Map(), row: false, all: false };
-      entry.doc = doc;
-      for (const op of produced) record(c, id, entry, op);
-      dirty.set(k, entry);
-      touched.add(c.name);
-      return id;
-    });
+  const apply = (c: CollectionSql, intent: WriteIntent, stored: StoredDoc | undefined): DocId => {
+    const { id, ops: produced } = core.writer.write(intent, stored?.state);
+    if (produced.length === 0) return id;
+    const doc = stored ?? { state: createDocState(), logs: new Map() };
+    for (const op of produced) applyOp(c.def, doc.state, op);
+    const k = key(c, id);
+    states.set(k, doc);
+    const entry = dirty.get(k) ?? { c, id, doc, yjs: new Map(), row: false, all: false };
+    entry.doc = doc;
+    for (const op of produced) record(c, id, entry, op);
+    dirty.set(k, entry);
+    touched.add(c.name);
+    return id;
+  };
+
+  /** Runs one write; synchronously when its document is already in memory (the common case in a burst). */
+  const writeNow = (intent: WriteIntent): DocId | Promise<DocId> => {
+    const c = core.collection(intent.collection);
+    const target = intentTarget(intent);
+    if (target === undefined) return apply(c, intent, undefined);
+    const k = key(c, target);
+    if (states.has(k)) return apply(c, intent, states.get(k));
+    return stateOf(c, target).then((stored) => apply(c, intent, stored));
+  };
+
+  const write = (intent: WriteIntent) => serial(async () => writeNow(intent));
 
   const attach = (c: CollectionSql, docs: Doc[]) =>
     attachCrdts(core.docs, sql, c, docs, (id) => states.get(key(c, id))?.state);
@@ -214,6 +238,21 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
   return {
     writes,
     touched,
+    writeEach: (intents) =>
+      serial(async () => {
+        const outcomes: WriteOutcome[] = [];
+        for (let i = 0; i < intents.length; i++) {
+          try {
+            let id = writeNow(intents[i] as WriteIntent);
+            if (typeof id !== 'string') id = await id;
+            outcomes.push({ id });
+          } catch (error) {
+            if (!refusedAlone(error)) throw error;
+            outcomes.push({ error });
+          }
+        }
+        return outcomes;
+      }),
     async finish() {
       await serial(async () => {
         for (const run of runs.values()) {
