@@ -5,7 +5,15 @@
  * rewrite the whole text) and adds them when it reads a document; the relay's stores keep them in `_doc`.
  */
 
-import { type CollectionDef, type DocState, type MaterializedDoc, materialize } from '@loam/core';
+import {
+  type CollectionDef,
+  type CounterState,
+  type DocState,
+  type MaterializedDoc,
+  materialize,
+  type Timestamp,
+  type Value,
+} from '@loam/core';
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { quoteIdentifier, toSqlValue } from '../query/sql-compiler';
 import type { SqlExecutor, SqlValue } from '../storage/driver';
@@ -18,20 +26,77 @@ const decoder = new Decoder();
 const encode = (value: unknown) => encoder.encode(value);
 const decode = (bytes: Uint8Array) => decoder.decode(bytes);
 
-/** Encodes a document's register and counter metadata (Yjs states are stored apart). */
+/** Layout tag of `_state` written since timestamps are stored once per document (older rows have no tag). */
+const STATE_LAYOUT = 2;
+
+/**
+ * Encodes a document's register and counter metadata (Yjs states are stored apart). Each distinct timestamp is
+ * written once, in a table the registers, resets and increments point into: the registers a create wrote share one.
+ * `[2, epoch, created, deleted, times, [path, value, time]..., [field, base, time | -1, value, [opId, time, by]...]...]`
+ */
 export function encodeDocState(state: DocState): Uint8Array {
-  return encode([state.epoch, state.created, state.deleted, state.regs, state.counters]);
+  const times: string[] = [];
+  const index = new Map<string, number>();
+  const time = (t: string | null) => {
+    if (t === null) return -1;
+    let i = index.get(t);
+    if (i === undefined) {
+      i = times.length;
+      times.push(t);
+      index.set(t, i);
+    }
+    return i;
+  };
+  const regs: unknown[] = [];
+  for (const [path, r] of Object.entries(state.regs)) regs.push(path, r.v, time(r.t));
+  const counters: unknown[] = [];
+  for (const [field, c] of Object.entries(state.counters)) {
+    const incs: unknown[] = [];
+    for (const [id, [t, by]] of Object.entries(c.incs)) incs.push(id, time(t), by);
+    counters.push(field, c.base, time(c.t), c.value, incs);
+  }
+  return encode([STATE_LAYOUT, state.epoch, state.created, state.deleted, times, regs, counters]);
 }
 
-/** Decodes `_state`; Yjs documents are attached separately by `loadDocState`. */
+/** Decodes `_state` (either layout); Yjs documents are attached separately (`yjs-rows.ts`). */
 export function decodeDocState(bytes: Uint8Array): DocState {
-  const [epoch, created, deleted, regs, counters] = decode(bytes) as [
+  const raw = decode(bytes) as unknown[];
+  if (raw.length === 5) {
+    const [epoch, created, deleted, regs, counters] = raw as [
+      number,
+      boolean,
+      boolean,
+      DocState['regs'],
+      DocState['counters'],
+    ];
+    return { epoch, created, deleted, regs, counters, crdts: {} };
+  }
+  const [, epoch, created, deleted, times, flatRegs, flatCounters] = raw as [
+    number,
     number,
     boolean,
     boolean,
-    DocState['regs'],
-    DocState['counters'],
+    Timestamp[],
+    unknown[],
+    unknown[],
   ];
+  const at = (i: unknown) => (i === -1 ? null : (times[i as number] as Timestamp));
+  const regs: DocState['regs'] = {};
+  for (let i = 0; i < flatRegs.length; i += 3)
+    regs[flatRegs[i] as string] = { v: flatRegs[i + 1] as Value, t: at(flatRegs[i + 2]) as Timestamp };
+  const counters: DocState['counters'] = {};
+  for (let i = 0; i < flatCounters.length; i += 5) {
+    const flatIncs = flatCounters[i + 4] as unknown[];
+    const incs: CounterState['incs'] = {};
+    for (let j = 0; j < flatIncs.length; j += 3)
+      incs[flatIncs[j] as string] = [at(flatIncs[j + 1]) as Timestamp, flatIncs[j + 2] as number];
+    counters[flatCounters[i] as string] = {
+      base: flatCounters[i + 1] as number,
+      t: at(flatCounters[i + 2]),
+      value: flatCounters[i + 3] as number,
+      incs,
+    };
+  }
   return { epoch, created, deleted, regs, counters, crdts: {} };
 }
 
