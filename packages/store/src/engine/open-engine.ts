@@ -14,11 +14,12 @@
  * through to SQLite inside the driver's transaction, so reads in the same transaction see it. Hot documents with
  * list or text fields stay in memory between transactions (`doc-cache.ts`), so a keystroke does not reload them.
  *
- * Single writes made on the engine (not inside `transaction`) are grouped: a write joins the group of the write
- * before it while that group's storage transaction has not finished its writes and no other engine call came in
- * between, so the order of calls is kept. A group commits as one storage transaction (a keystroke burst costs one
- * commit, and one op per edited field); each write still resolves, or rejects with its own error, alone. A write
- * the writer refuses (validation, not found...) does not fail the others. The HLC, the next op
+ * Writes made on the engine (`write`, `insert`... and `writeAll`, not inside `transaction`) are grouped: a write
+ * joins the group of the write before it while that group's storage transaction has not finished its writes and no
+ * other engine call came in between, so the order of calls is kept. A group commits as one storage transaction (a
+ * keystroke burst costs one commit, and one op per edited field); each write (a `writeAll` as a whole) still
+ * resolves, or rejects with its own error, alone: one the writer refuses (validation, not found...) does not fail
+ * the others (a `writeAll` refused part-way rolls the group back, which then runs again without it). The HLC, the next op
  * sequence number and the row version are saved with every transaction that wrote. Op sequence numbers and row
  * versions are taken inside the driver's transaction (which holds the database: one at a time) and never given
  * back: a transaction that rolls back leaves a gap, never a number another op will carry again.
@@ -50,7 +51,7 @@ import { appendToOutbox, outboxCount, prepareOutbox } from './outbox';
 import { aggregateSql, findDocs, findSql, readDoc, readOnlySql } from './queries';
 import { createEngineSyncStore } from './sync-store';
 import { prepareTables } from './tables';
-import { createWriteContext, type WriteContext, type WriteOutcome } from './write-context';
+import { createWriteContext, UnitRefused, type WriteContext, type WriteOutcome } from './write-context';
 import { YJS_LOG_DDL } from './yjs-rows';
 
 /** Options of `openEngine`. */
@@ -69,13 +70,14 @@ const SAVE_META =
 const REQUEST_TTL_MS = 7 * 24 * 3600 * 1000;
 /** Documents with list or text fields kept in memory between transactions. */
 const DOC_CACHE_LIMIT = 128;
-/** Most single writes one storage transaction groups. */
+/** Most writes one storage transaction groups (a larger `writeAll` runs alone). */
 const MAX_GROUP = 4096;
 
-/** Single writes committing together: their intents (which may grow while they run) and their callers. */
+/** Writes committing together: their units (which may grow while they run) and their callers. */
 interface Group {
-  readonly intents: WriteIntent[];
-  readonly waiting: { resolve(id: DocId): void; reject(error: unknown): void }[];
+  readonly units: (readonly WriteIntent[])[];
+  readonly waiting: { resolve(ids: DocId[]): void; reject(error: unknown): void }[];
+  size: number;
 }
 
 function randomYjsClientId(): number {
@@ -230,34 +232,45 @@ export async function openEngine<const S extends Schema>(options: EngineOptions<
 
   const runGroup = async (writes: Group) => {
     let outcomes: WriteOutcome[] = [];
-    try {
-      await run(async (ctx) => {
-        outcomes = await ctx.writeEach(writes.intents);
+    for (;;) {
+      try {
+        await run(async (ctx) => {
+          outcomes = await ctx.writeEach(writes.units);
+          if (group === writes) group = undefined;
+        });
+        break;
+      } catch (error) {
         if (group === writes) group = undefined;
-      });
-    } catch (error) {
-      if (group === writes) group = undefined;
-      for (const w of writes.waiting) w.reject(error);
-      return;
+        if (!(error instanceof UnitRefused)) {
+          for (const w of writes.waiting) w.reject(error);
+          return;
+        }
+        writes.waiting[error.index]?.reject(error.reason);
+        writes.units.splice(error.index, 1);
+        writes.waiting.splice(error.index, 1);
+      }
     }
     for (const [i, w] of writes.waiting.entries()) {
       const outcome = outcomes[i] as WriteOutcome;
-      if ('id' in outcome) w.resolve(outcome.id);
+      if ('ids' in outcome) w.resolve(outcome.ids);
       else w.reject(outcome.error);
     }
   };
 
-  const write = (intent: WriteIntent) =>
-    new Promise<DocId>((resolve, reject) => {
-      if (group && group.intents.length < MAX_GROUP) {
-        group.intents.push(intent);
+  /** Queues a unit of writes (all or nothing) into the open group, or a new one. */
+  const enqueue = (unit: readonly WriteIntent[]) =>
+    new Promise<DocId[]>((resolve, reject) => {
+      if (group && group.size + unit.length <= MAX_GROUP) {
+        group.units.push(unit);
         group.waiting.push({ resolve, reject });
+        group.size += unit.length;
         return;
       }
-      group = { intents: [intent], waiting: [{ resolve, reject }] };
+      group = { units: [unit], waiting: [{ resolve, reject }], size: unit.length };
       void runGroup(group);
     });
-  const writeAll = ordered((intents: readonly WriteIntent[]) => transaction((tx) => tx.writeAll(intents)));
+  const write = async (intent: WriteIntent) => (await enqueue([intent]))[0] as DocId;
+  const writeAll = (intents: readonly WriteIntent[]) => enqueue([...intents]);
 
   const engine: Engine = {
     replica,

@@ -135,4 +135,18 @@ describe('single writes made without waiting', () => {
     expect((await engine.get('notes', id))?.body).toBe('!bcdef');
     await late;
   });
+
+  it('a writeAll refused part-way leaves none of its writes, and the writes around it commit', async () => {
+    const engine = await openAt('a.db');
+    const id = await engine.insert('notes', { title: 't', body: 'ab' });
+    const before = engine.textInsert('notes', id, 'body', 2, 'c');
+    const all = engine.writeAll([
+      { kind: 'textInsert', collection: 'notes', id, field: 'body', index: 0, text: 'X' },
+      { kind: 'textDelete', collection: 'notes', id, field: 'body', index: 0, count: 99 },
+    ]);
+    const after = engine.update('notes', id, { title: 'kept' });
+    await expect(all).rejects.toMatchObject({ code: 'validation_failed' });
+    await Promise.all([before, after]);
+    expect(await engine.get('notes', id)).toEqual({ id, title: 'kept', body: 'abc', tags: [] });
+  });
 });

@@ -92,12 +92,36 @@ function fileBytes(path: string): number {
   return total;
 }
 
-/** Ships A's pending ops of the note to B as one download (the state they make), then acknowledges them on A. */
+/** Merges many Yjs updates as a tree of small merges (`Y.mergeUpdates` is quadratic in its inputs). */
+function mergeTree(updates: Uint8Array[]): Uint8Array {
+  let level = updates;
+  while (level.length > 1) {
+    const next: Uint8Array[] = [];
+    for (let i = 0; i < level.length; i += 16) next.push(Y.mergeUpdates(level.slice(i, i + 16)));
+    level = next;
+  }
+  return level[0] as Uint8Array;
+}
+
+/**
+ * Ships A's pending ops of the note to B as one download (the state they make), then acknowledges them on A. As a
+ * relay batching them would, it merges their Yjs updates before applying them (applied one by one to a document
+ * that lacks their history, each would be merged into Yjs's pending updates: quadratic).
+ */
 async function ship(a: Engine<typeof schema>, b: Engine<typeof schema>, id: string): Promise<void> {
   const ops = await a.syncStore.pendingOps(Number.MAX_SAFE_INTEGER);
   if (ops.length === 0) return;
   const state = createDocState();
-  for (const op of ops) applyOp(schema.collections.notes, state, op);
+  const updates: Uint8Array[] = [];
+  for (const op of ops) {
+    if (op.kind === 'yjs') updates.push(op.update);
+    else applyOp(schema.collections.notes, state, op);
+  }
+  if (updates.length > 0) {
+    const body = new Y.Doc({ guid: 'body' });
+    Y.applyUpdate(body, mergeTree(updates));
+    state.crdts.body = body;
+  }
   await b.syncStore.applyDownload({ docs: [{ collection: 'notes', id, state, mode: 'merge' }], removed: [] });
   await a.syncStore.acknowledge(ops.map((op) => op.id));
 }

@@ -79,19 +79,30 @@ export interface WriteContext {
   /** Collections with a changed document. */
   readonly touched: ReadonlySet<string>;
   /**
-   * Runs independent writes in order, including any appended to `intents` while they run. A write the writer
-   * refuses ({@link refusedAlone}) has changed nothing: its error is its outcome and the others go on; any other
-   * error rejects the call (the transaction must roll back).
+   * Runs independent units of writes in order (each unit all or nothing), including units appended to `units` while
+   * they run. A unit whose first write the writer refuses ({@link refusedAlone}) has changed nothing: the error is its
+   * outcome and the others go on. A unit refused after its first write rejects with {@link UnitRefused} (its earlier
+   * writes are in memory: the transaction must roll back and run again without it); any other error rejects too.
    */
-  writeEach(intents: readonly WriteIntent[]): Promise<WriteOutcome[]>;
+  writeEach(units: readonly (readonly WriteIntent[])[]): Promise<WriteOutcome[]>;
   /** Waits for calls in flight, writes changed rows through and ends the context; resolves with its ops. */
   finish(): Promise<Op[]>;
   /** Ends the context without writing anything more (the transaction rolls back). */
   abandon(): void;
 }
 
-/** What one write of {@link WriteContext.writeEach} came to. */
-export type WriteOutcome = { readonly id: DocId } | { readonly error: unknown };
+/** What one unit of {@link WriteContext.writeEach} came to: its documents' ids, or why it was refused. */
+export type WriteOutcome = { readonly ids: DocId[] } | { readonly error: unknown };
+
+/** A unit of {@link WriteContext.writeEach} refused after it changed the transaction's state. */
+export class UnitRefused extends Error {
+  constructor(
+    readonly index: number,
+    readonly reason: unknown,
+  ) {
+    super('A unit of writes was refused part-way');
+  }
+}
 
 /** An error of one write alone (the writer refused it before it changed anything), not of its transaction. */
 export function refusedAlone(error: unknown): boolean {
@@ -238,16 +249,22 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
   return {
     writes,
     touched,
-    writeEach: (intents) =>
+    writeEach: (units) =>
       serial(async () => {
         const outcomes: WriteOutcome[] = [];
-        for (let i = 0; i < intents.length; i++) {
+        for (let i = 0; i < units.length; i++) {
+          const unit = units[i] as readonly WriteIntent[];
+          const ids: DocId[] = [];
           try {
-            let id = writeNow(intents[i] as WriteIntent);
-            if (typeof id !== 'string') id = await id;
-            outcomes.push({ id });
+            for (const intent of unit) {
+              let id = writeNow(intent);
+              if (typeof id !== 'string') id = await id;
+              ids.push(id);
+            }
+            outcomes.push({ ids });
           } catch (error) {
             if (!refusedAlone(error)) throw error;
+            if (ids.length > 0) throw new UnitRefused(i, error);
             outcomes.push({ error });
           }
         }
