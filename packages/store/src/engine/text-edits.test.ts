@@ -149,4 +149,27 @@ describe('single writes made without waiting', () => {
     await Promise.all([before, after]);
     expect(await engine.get('notes', id)).toEqual({ id, title: 'kept', body: 'abc', tags: [] });
   });
+
+  it('a burst of keystrokes made without waiting travels as one op that rebuilds the same text elsewhere', async () => {
+    const engine = await openAt('a.db');
+    const id = await engine.insert('notes', { title: 't', body: 'start' });
+    await engine.get('notes', id);
+    const sent = (await engine.syncStore.pendingOps(100)).length;
+    const typed = 'the quick brown fox jumps over the lazy dog';
+    const keys: Promise<unknown>[] = [];
+    for (const [i, ch] of [...typed].entries()) keys.push(engine.textInsert('notes', id, 'body', 5 + i, ch));
+    keys.push(engine.textDelete('notes', id, 'body', 0, 5));
+    await Promise.all(keys);
+    const ops = await engine.syncStore.pendingOps(100);
+    expect(ops.slice(sent).map((op) => op.kind)).toEqual(['yjs']);
+    expect((await engine.get('notes', id))?.body).toBe(typed);
+    const other = await openAt('b.db');
+    const state = createDocState();
+    for (const op of ops) applyOp(schema.collections.notes, state, op);
+    await other.syncStore.applyDownload({
+      docs: [{ collection: 'notes', id, state, mode: 'merge' }],
+      removed: [],
+    });
+    expect((await other.get('notes', id))?.body).toBe(typed);
+  });
 });

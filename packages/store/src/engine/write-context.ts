@@ -20,6 +20,7 @@ import {
   bindWrites,
   createDocState,
   type DocId,
+  EMPTY_UPDATE,
   intentTarget,
   LoamError,
   type Op,
@@ -91,6 +92,9 @@ export interface WriteContext {
   abandon(): void;
 }
 
+/** Intents that edit a list or text field in place. */
+const CRDT_EDITS: ReadonlySet<string> = new Set(['textInsert', 'textDelete', 'listInsert', 'listDelete']);
+
 /** What one unit of {@link WriteContext.writeEach} came to: its documents' ids, or why it was refused. */
 export type WriteOutcome = { readonly ids: DocId[] } | { readonly error: unknown };
 
@@ -116,6 +120,8 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
   const ops: Op[] = [];
   /** The op each list or text field's edit run goes into, with its updates (invariant 4). */
   const runs = new Map<string, { index: number; updates: Uint8Array[] }>();
+  /** Indexes of run ops that ended with no update (edits that changed nothing): left out of the transaction. */
+  const dropped = new Set<number>();
   const touched = new Set<string>();
   let ended = false;
   let chain: Promise<unknown> = Promise.resolve();
@@ -170,6 +176,26 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
     }
   };
 
+  /** The run (one op) a `yjs` op of this transaction goes into; the first op of a run is the run's op. */
+  const runOf = (c: CollectionSql, id: string, op: YjsOp) => {
+    const runKey = `${c.name}\u0000${id}\u0000${op.field}\u0000${op.epoch}`;
+    let run = runs.get(runKey);
+    if (!run) {
+      run = { index: ops.length, updates: [] };
+      runs.set(runKey, run);
+      ops.push(op);
+    }
+    return run;
+  };
+
+  /** Adds an update to its run and to the updates its field writes through next (often the same list). */
+  const pushUpdate = (entry: Touched, field: string, run: { updates: Uint8Array[] }, update: Uint8Array) => {
+    run.updates.push(update);
+    const pending = entry.yjs.get(field);
+    if (!pending) entry.yjs.set(field, run.updates.length === 1 ? run.updates : [update]);
+    else if (pending !== run.updates) pending.push(update);
+  };
+
   const record = (c: CollectionSql, id: string, entry: Touched, op: Op) => {
     if (op.kind !== 'yjs') {
       if (op.kind === 'create' || op.kind === 'delete') entry.all = true;
@@ -177,20 +203,8 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
       ops.push(op);
       return;
     }
-    const runKey = `${c.name}\u0000${id}\u0000${op.field}\u0000${op.epoch}`;
-    const run = runs.get(runKey);
-    const pending = entry.yjs.get(op.field);
-    if (!run) {
-      const updates = [op.update];
-      runs.set(runKey, { index: ops.length, updates });
-      ops.push(op);
-      if (pending) pending.push(op.update);
-      else entry.yjs.set(op.field, updates);
-      return;
-    }
-    run.updates.push(op.update);
-    if (!pending) entry.yjs.set(op.field, [op.update]);
-    else if (pending !== run.updates) pending.push(op.update);
+    const run = runOf(c, id, op);
+    if (op.update !== EMPTY_UPDATE) pushUpdate(entry, op.field, run, op.update);
   };
 
   const apply = (c: CollectionSql, intent: WriteIntent, stored: StoredDoc | undefined): DocId => {
@@ -219,6 +233,61 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
   };
 
   const write = (intent: WriteIntent) => serial(async () => writeNow(intent));
+
+  /**
+   * The list or text document a unit edits in place, when it is one such edit of a document already in memory: such
+   * edits in a row share one Yjs transaction (`editRun`).
+   */
+  const inPlaceEdit = (unit: readonly WriteIntent[]) => {
+    const intent = unit.length === 1 ? unit[0] : undefined;
+    if (!intent || !CRDT_EDITS.has(intent.kind)) return undefined;
+    const { collection, id, field } = intent as WriteIntent & { id: string; field: string };
+    if (!Object.hasOwn(core.schema.collections, collection)) return undefined;
+    const c = core.collection(collection);
+    const stored = states.get(key(c, id));
+    const doc = stored?.state.crdts[field];
+    return doc && stored ? { c, id, field, doc, stored } : undefined;
+  };
+
+  /**
+   * Runs the units from `from` while they edit `edit.doc` in place, inside one Yjs transaction: Yjs encodes one update
+   * for all of them when it ends (instead of one per edit, merged afterwards), which goes into their op. Returns the
+   * index of the first unit not run.
+   */
+  const editRun = (
+    edit: NonNullable<ReturnType<typeof inPlaceEdit>>,
+    units: readonly (readonly WriteIntent[])[],
+    from: number,
+    outcomes: WriteOutcome[],
+  ): number => {
+    const { c, id, field, doc, stored } = edit;
+    let update: Uint8Array | undefined;
+    const onUpdate = (u: Uint8Array) => {
+      update = u;
+    };
+    let i = from;
+    doc.on('update', onUpdate);
+    try {
+      doc.transact(() => {
+        for (; i < units.length && inPlaceEdit(units[i] as readonly WriteIntent[])?.doc === doc; i++) {
+          try {
+            outcomes.push({
+              ids: [apply(c, (units[i] as readonly WriteIntent[])[0] as WriteIntent, stored)],
+            });
+          } catch (error) {
+            if (!refusedAlone(error)) throw error;
+            outcomes.push({ error });
+          }
+        }
+      });
+    } finally {
+      doc.off('update', onUpdate);
+    }
+    const entry = dirty.get(key(c, id));
+    const run = runs.get(`${c.name}\u0000${id}\u0000${field}\u0000${stored.state.epoch}`);
+    if (update && entry && run) pushUpdate(entry, field, run, update);
+    return i;
+  };
 
   const attach = (c: CollectionSql, docs: Doc[]) =>
     attachCrdts(core.docs, sql, c, docs, (id) => states.get(key(c, id))?.state);
@@ -254,6 +323,11 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
         const outcomes: WriteOutcome[] = [];
         for (let i = 0; i < units.length; i++) {
           const unit = units[i] as readonly WriteIntent[];
+          const edit = inPlaceEdit(unit);
+          if (edit) {
+            i = editRun(edit, units, i, outcomes) - 1;
+            continue;
+          }
           const ids: DocId[] = [];
           try {
             for (const intent of unit) {
@@ -273,9 +347,12 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
     async finish() {
       await serial(async () => {
         for (const run of runs.values()) {
-          if (run.updates.length < 2) continue;
           const first = ops[run.index] as YjsOp;
-          ops[run.index] = { ...first, update: mergeOnce(run.updates) };
+          if (run.updates.length === 0) dropped.add(run.index);
+          else {
+            const update = mergeOnce(run.updates);
+            if (update !== first.update) ops[run.index] = { ...first, update };
+          }
         }
         await flush();
         for (const [k, doc] of states) {
@@ -285,7 +362,7 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
         }
       });
       ended = true;
-      return ops;
+      return dropped.size === 0 ? ops : ops.filter((_, i) => !dropped.has(i));
     },
     abandon() {
       ended = true;
