@@ -7,7 +7,8 @@
  *    nobody else can see the state it edits in place. It puts the state back just before it commits; if it rolls
  *    back, the state is simply not put back (and if the commit itself fails after that, the engine clears the
  *    cache). Readers `peek` only inside a storage transaction, when no write is open.
- * 2. **Bounded.** At most `limit` documents, least recently used dropped first.
+ * 2. **Bounded.** At most `limit` documents, and at most `maxBytes` of their stored Yjs bytes (folded states plus
+ *    logs, a proxy for the memory their `Y.Doc`s take), least recently used dropped first.
  */
 import type { StoredDoc } from './yjs-rows';
 
@@ -28,26 +29,40 @@ export function docKey(collection: string, id: string): string {
   return `${collection}\u0000${id}`;
 }
 
-/** Creates a cache of at most `limit` documents. */
-export function createDocCache(limit: number): DocCache {
-  const docs = new Map<string, StoredDoc>();
+function weightOf(doc: StoredDoc): number {
+  let bytes = 0;
+  for (const log of doc.logs.values()) bytes += log.base + log.logged;
+  return bytes;
+}
+
+/** Creates a cache of at most `limit` documents and `maxBytes` of their Yjs state (invariant 2). */
+export function createDocCache(limit: number, maxBytes: number): DocCache {
+  const docs = new Map<string, { doc: StoredDoc; bytes: number }>();
+  let total = 0;
+  const remove = (key: string) => {
+    const entry = docs.get(key);
+    if (!entry) return undefined;
+    docs.delete(key);
+    total -= entry.bytes;
+    return entry.doc;
+  };
   return {
-    take(key) {
-      const doc = docs.get(key);
-      if (doc) docs.delete(key);
-      return doc;
-    },
-    peek: (key) => docs.get(key),
+    take: remove,
+    peek: (key) => docs.get(key)?.doc,
     put(key, doc) {
-      docs.delete(key);
-      docs.set(key, doc);
-      if (docs.size > limit) docs.delete(docs.keys().next().value as string);
+      remove(key);
+      const bytes = weightOf(doc);
+      docs.set(key, { doc, bytes });
+      total += bytes;
+      while (docs.size > limit || (total > maxBytes && docs.size > 1))
+        remove(docs.keys().next().value as string);
     },
     delete(key) {
-      docs.delete(key);
+      remove(key);
     },
     clear() {
       docs.clear();
+      total = 0;
     },
   };
 }

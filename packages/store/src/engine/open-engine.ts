@@ -68,8 +68,9 @@ export interface EngineOptions<S extends Schema = Schema> {
 const SAVE_META =
   "INSERT OR REPLACE INTO loam_meta (key, value) VALUES ('clock', ?), ('seq', ?), ('version', ?)";
 const REQUEST_TTL_MS = 7 * 24 * 3600 * 1000;
-/** Documents with list or text fields kept in memory between transactions. */
+/** Documents with list or text fields kept in memory between transactions, and their Yjs bytes at most. */
 const DOC_CACHE_LIMIT = 128;
+const DOC_CACHE_BYTES = 16 * 1024 * 1024;
 /** Most writes one storage transaction groups (a larger `writeAll` runs alone). */
 const MAX_GROUP = 4096;
 
@@ -131,7 +132,7 @@ export async function openEngine<const S extends Schema>(options: EngineOptions<
     replica,
     clock,
     writer,
-    docs: createDocCache(DOC_CACHE_LIMIT),
+    docs: createDocCache(DOC_CACHE_LIMIT, DOC_CACHE_BYTES),
     collection(name) {
       const c = collections.get(name);
       if (!c) getCollection(schema, name);
