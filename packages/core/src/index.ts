@@ -64,6 +64,7 @@ export {
   type MaterializedDoc,
   materialize,
   type Register,
+  YJS_ROOT,
 } from './merge/doc-state';
 export {
   decodeDocSnapshot,
@@ -111,7 +112,7 @@ export {
   type Value,
   type YjsOp,
 } from './ops/ops';
-export { createWriter, type Writer, type WriterOptions } from './ops/writer';
+export { createWriter, EMPTY_UPDATE, type Writer, type WriterOptions } from './ops/writer';
 export {
   type CompareFilter,
   type CompareOp,

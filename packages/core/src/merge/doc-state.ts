@@ -159,19 +159,27 @@ export function crdtOf(state: DocState, field: string): Y.Doc {
 /**
  * Yjs ops whose edit was made directly on a document's Yjs doc by the local writer, with that doc. Applying such
  * an op to that same doc is a no-op by construction, so it is skipped instead of decoded again. Applying it to any
- * other state (a reloaded one, another replica) decodes it as usual.
+ * other state (a reloaded one, another replica) decodes it as usual. An op is tied to a token its doc holds, never
+ * to the doc: an op kept by a listener or a queue does not keep a whole document alive.
  */
-const appliedInPlace = new WeakMap<Op, Y.Doc>();
+const appliedInPlace = new WeakMap<Op, object>();
+const docTokens = new WeakMap<Y.Doc, object>();
 
 /** Records that `op`'s update was produced by editing `doc` in place (for the local writer). */
 export function markAppliedInPlace(op: Op, doc: Y.Doc): void {
-  appliedInPlace.set(op, doc);
+  let token = docTokens.get(doc);
+  if (!token) {
+    token = {};
+    docTokens.set(doc, token);
+  }
+  appliedInPlace.set(op, token);
 }
 
 function applyYjs(state: DocState, op: Op & { kind: 'yjs' }): boolean {
   const { field, update } = op;
   const doc = crdtOf(state, field);
-  if (appliedInPlace.get(op) === doc) return true;
+  const token = appliedInPlace.get(op);
+  if (token !== undefined && token === docTokens.get(doc)) return true;
   let changed = false;
   // afterTransaction, unlike 'update', does not make Yjs encode an update for every transaction.
   const onTransaction = (tr: Y.Transaction) => {

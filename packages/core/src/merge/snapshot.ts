@@ -97,8 +97,14 @@ export function redactDocState(state: DocState, canRead: (path: string) => boole
 /**
  * Joins `incoming` into `target` (mutating it) by the conflict rules; returns true when `target` changed.
  * Commutative, associative, idempotent, and equal to applying the union of the ops both states came from.
+ * `onYjs` hears, for each list or text field that changed, the Yjs update applied to it (what `incoming` held that
+ * `target` lacked), so a store can save that alone.
  */
-export function mergeDocState(target: DocState, incoming: DocState): boolean {
+export function mergeDocState(
+  target: DocState,
+  incoming: DocState,
+  onYjs?: (field: string, update: Uint8Array) => void,
+): boolean {
   if (incoming.epoch < target.epoch) return false;
   let changed = false;
   if (incoming.epoch > target.epoch) {
@@ -158,14 +164,20 @@ export function mergeDocState(target: DocState, incoming: DocState): boolean {
   }
   for (const [field, doc] of Object.entries(incoming.crdts)) {
     const mine = crdtOf(target, field);
+    let fieldChanged = false;
     const onTransaction = (tr: Y.Transaction) => {
-      if (tr.changed.size > 0 || tr.deleteSet.clients.size > 0) changed = true;
+      if (tr.changed.size > 0 || tr.deleteSet.clients.size > 0) fieldChanged = true;
     };
+    const update = Y.encodeStateAsUpdate(doc, Y.encodeStateVector(mine));
     mine.on('afterTransaction', onTransaction);
     try {
-      Y.applyUpdate(mine, Y.encodeStateAsUpdate(doc));
+      Y.applyUpdate(mine, update);
     } finally {
       mine.off('afterTransaction', onTransaction);
+    }
+    if (fieldChanged) {
+      changed = true;
+      onYjs?.(field, update);
     }
   }
   return changed;

@@ -40,6 +40,12 @@ export function yjsClientId(replica: ReplicaId): number {
   return h >>> 0;
 }
 
+/**
+ * The update of an in-place edit made while the caller holds a Yjs transaction open on the document: empty, for the
+ * caller to fill in with the transaction's own update once it ends (see `Writer.write`).
+ */
+export const EMPTY_UPDATE: Uint8Array = new Uint8Array(0);
+
 /** Options of `createWriter`. */
 export interface WriterOptions {
   readonly schema: Schema;
@@ -68,6 +74,10 @@ export interface Writer {
    * against `state`, the current merge state of the document the intent targets). Returns the document's id
    * (made here for an insert without one). Throws `ValidationError`, `NotFoundError`, `AlreadyExistsError` or
    * `SchemaError` before producing anything.
+   *
+   * A caller may hold a Yjs transaction open (`doc.transact`) on one of `state`'s list or text documents across
+   * several writes: their edits of it then join that one transaction, and their `yjs` ops carry
+   * {@link EMPTY_UPDATE}; the caller gives them the update the transaction emits when it ends (one for all of them).
    */
   write(intent: WriteIntent, state: DocState | undefined): { id: DocId; ops: Op[] };
 }
@@ -121,6 +131,11 @@ export function createWriter(options: WriterOptions): Writer {
 
   const yjsEdit = (doc: Y.Doc, edit: (doc: Y.Doc) => void): Uint8Array | undefined => {
     doc.clientID = clientId;
+    if (doc._transaction !== null) {
+      // The caller holds a Yjs transaction open on `doc` (see `Writer.write`): the update comes out when it ends.
+      doc.transact(() => edit(doc));
+      return EMPTY_UPDATE;
+    }
     const updates: Uint8Array[] = [];
     const onUpdate = (u: Uint8Array) => updates.push(u);
     doc.on('update', onUpdate);
@@ -167,7 +182,8 @@ export function createWriter(options: WriterOptions): Writer {
     doc: Y.Doc,
     update: Uint8Array,
   ) => {
-    const op: Op = { ...header(collection, id, epoch), kind: 'yjs', field, update };
+    const h = header(collection, id, epoch);
+    const op: Op = { id: h.id, ts: h.ts, collection, doc: id, epoch, kind: 'yjs', field, update };
     markAppliedInPlace(op, doc);
     return op;
   };

@@ -7,6 +7,7 @@
  */
 import type { Clock, ReplicaId, Schema, Writer } from '@loam/core';
 import type { SqlExecutor, StorageDriver } from '../storage/driver';
+import type { DocCache } from './doc-cache';
 import type { CollectionSql } from './doc-rows';
 import type { CommitInfo } from './engine';
 
@@ -17,6 +18,8 @@ export interface EngineCore {
   readonly replica: ReplicaId;
   readonly clock: Clock;
   readonly writer: Writer;
+  /** Hot documents' committed merge states (see `doc-cache.ts`). */
+  readonly docs: DocCache;
   /** The prepared SQL of a collection; throws `SchemaError` for an unknown one. */
   collection(name: string): CollectionSql;
   /** The next row version (call inside the storage transaction that writes the rows). */

@@ -15,6 +15,10 @@
  * 5. **Downloads merge by the conflict rules** of `@loam/core` (through `syncStore`, the port `@loam/sync` owns).
  * 6. **Op ids are never reused.** Sequence numbers and row versions are taken inside the storage transaction, under
  *    its lock, and never given back: a transaction that rolls back leaves a gap.
+ * 7. **Keystrokes cost O(edit).** Writes made on the engine without waiting for each other (not inside
+ *    `transaction`) commit together while no other engine call comes between them; a transaction's edits of one
+ *    list or text field travel as one op. Hot documents' Yjs states stay in memory and a Yjs edit stores its update
+ *    alone (`yjs-rows.ts`).
  */
 import type {
   CollectionName,
@@ -43,13 +47,15 @@ export type { RefusedWrite } from '@loam/sync';
 export type Doc = MaterializedDoc;
 
 /**
- * Writes and reads available inside a transaction (and, one call per transaction, on the engine itself), typed by
- * schema `S`: collection names, document and patch fields and their value types, counter, list and text fields,
- * query paths. Every write is a {@link WriteIntent} of `@loam/core`: `write` takes one; `insert`, `upsert`, `update`
- * (fields, or dotted paths into object fields such as `'address.city'`), `increment`, `delete`, `listInsert`,
- * `listDelete`, `textInsert` and `textDelete` build one with the arguments of `writeIntent` (which documents each).
- * Every write resolves with the id of the document it wrote once it is part of the transaction. A write the schema
- * refuses at run time (an open schema, or data from outside) rejects with `validation_failed` and stores nothing.
+ * Writes and reads available inside a transaction (and on the engine itself, where each write is atomic on its own:
+ * writes made one after another without waiting may commit together in one storage transaction, in call order, each
+ * resolving or failing alone: invariant 7 above), typed by schema `S`: collection names, document and patch fields
+ * and their value types, counter, list and text fields, query paths. Every write is a {@link WriteIntent} of
+ * `@loam/core`: `write` takes one; `insert`, `upsert`, `update` (fields, or dotted paths into object fields such as
+ * `'address.city'`), `increment`, `delete`, `listInsert`, `listDelete`, `textInsert` and `textDelete` build one with
+ * the arguments of `writeIntent` (which documents each). Every write resolves with the id of the document it wrote
+ * once it is part of the transaction. A write the schema refuses at run time (an open schema, or data from outside)
+ * rejects with `validation_failed` and stores nothing.
  */
 export interface EngineWrites<S extends Schema = Schema> {
   /** Runs one write intent; resolves with the id of the document it wrote (made here for an insert without one). */

@@ -20,6 +20,8 @@ export interface LiveQueryDeps {
   findSql(c: CollectionSql, query: Query, select: string): { sql: string; params: SqlValue[] };
   aggregateSql(c: CollectionSql, spec: AggregateSpec): { sql: string; params: SqlValue[] };
   runReadOnly(sql: string, params?: readonly SqlValue[]): Promise<SqlRow[]>;
+  /** Adds list and text fields to documents read from rows (inside the evaluation's transaction). */
+  attach(sql: SqlExecutor, c: CollectionSql, docs: Doc[]): Promise<void>;
 }
 
 interface Entry {
@@ -68,7 +70,9 @@ export function createLiveQueries(deps: LiveQueryDeps): LiveQueries {
       const { sql: text, params } = deps.findSql(c, query, 'id, _v, _doc');
       const rows = await sql.all<{ id: string; _v: number; _doc: Uint8Array }>(text, params);
       entry.last = { ids: rows.map((r) => r.id), versions: rows.map((r) => r._v) };
-      return { kind: 'docs', reset: true, docs: rows.map((r) => decodeDoc(r._doc)) };
+      const docs = rows.map((r) => decodeDoc(r._doc));
+      await deps.attach(sql, c, docs);
+      return { kind: 'docs', reset: true, docs };
     }
     const { sql: text, params } = deps.findSql(c, query, 'id, _v');
     const rows = await sql.all<{ id: string; _v: number }>(text, params);
@@ -88,7 +92,9 @@ export function createLiveQueries(deps: LiveQueryDeps): LiveQueries {
         `SELECT _doc FROM ${c.table} WHERE id IN (${ids.map(() => '?').join(', ')})`,
         ids,
       );
-      upserts.push(...docs.map((d) => decodeDoc(d._doc)));
+      const decoded = docs.map((d) => decodeDoc(d._doc));
+      await deps.attach(sql, c, decoded);
+      upserts.push(...decoded);
     }
     entry.last = { ids: rows.map((r) => r.id), versions: rows.map((r) => r._v) };
     return { kind: 'docs', reset: false, order: rows.map((r) => r.id as DocId), upserts };

@@ -98,12 +98,26 @@ export async function readOnlySql(
   return rows;
 }
 
+/**
+ * Adds the list and text fields of collection `c` to documents decoded from `_doc` (the engine keeps them in their
+ * Yjs rows, see `doc-rows.ts`).
+ */
+export type AttachCrdts = (c: CollectionSql, docs: Doc[]) => Promise<void>;
+
 /** A live document by id, or undefined. */
-export async function readDoc(sql: SqlExecutor, c: CollectionSql, id: string): Promise<Doc | undefined> {
+export async function readDoc(
+  sql: SqlExecutor,
+  c: CollectionSql,
+  id: string,
+  attach: AttachCrdts,
+): Promise<Doc | undefined> {
   const row = await sql.get<{ _doc: Uint8Array }>(`SELECT _doc FROM ${c.table} WHERE id = ? AND _live = 1`, [
     id,
   ]);
-  return row ? decodeDoc(row._doc) : undefined;
+  if (!row) return undefined;
+  const doc = decodeDoc(row._doc);
+  await attach(c, [doc]);
+  return doc;
 }
 
 /** The documents a find query returns (validated first; throws `QueryError`). */
@@ -111,8 +125,12 @@ export async function findDocs(
   sql: SqlExecutor,
   collection: (name: string) => CollectionSql,
   input: Query,
+  attach: AttachCrdts,
 ): Promise<Doc[]> {
   const query = validateQuery(input);
-  const { sql: text, params } = findSql(collection(query.collection), query, '_doc');
-  return (await sql.all<{ _doc: Uint8Array }>(text, params)).map((r) => decodeDoc(r._doc));
+  const c = collection(query.collection);
+  const { sql: text, params } = findSql(c, query, '_doc');
+  const docs = (await sql.all<{ _doc: Uint8Array }>(text, params)).map((r) => decodeDoc(r._doc));
+  await attach(c, docs);
+  return docs;
 }

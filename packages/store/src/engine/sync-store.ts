@@ -16,10 +16,19 @@ import {
   type Op,
   type Timestamp,
 } from '@loam/core';
-import type { Coverage, Download, RefusedWrite, SyncStore } from '@loam/sync';
+import type { Coverage, Download, DownloadedDoc, RefusedWrite, SyncStore } from '@loam/sync';
 import { decode, encode } from '@msgpack/msgpack';
 import type { SqlExecutor, StorageTransaction } from '../storage/driver';
-import { type CollectionSql, loadDocState, removeDoc, saveDoc } from './doc-rows';
+import { docKey } from './doc-cache';
+import {
+  type CollectionSql,
+  decodeDocState,
+  keepDoc,
+  removeDoc,
+  rowParams,
+  saveDoc,
+  takeDoc,
+} from './doc-rows';
 import type { EngineCore } from './engine-core';
 import {
   dropFromOutbox,
@@ -30,8 +39,11 @@ import {
   replaceInOutbox,
 } from './outbox';
 import { selectSql } from './queries';
+import { appendYjs, type StoredDoc } from './yjs-rows';
 
 const CURSOR_KEY = 'cursor';
+/** Ids per `IN (...)` read (well under SQLite's bound on parameters). */
+const READ_CHUNK = 500;
 const PUT_SYNC = 'INSERT OR REPLACE INTO loam_sync (key, value) VALUES (?, ?)';
 
 function checkKey(key: string): void {
@@ -59,7 +71,14 @@ export function createEngineSyncStore(core: EngineCore): SyncStore {
     announce = false,
   ): Promise<T> => {
     const touched = new Set<string>();
-    const result = await driver.transaction((sql) => fn(sql, touched));
+    let result: T;
+    try {
+      result = await driver.transaction((sql) => fn(sql, touched));
+    } catch (error) {
+      // Documents are put back in the cache as they are saved: after a rollback some may hold its changes.
+      core.docs.clear();
+      throw error;
+    }
     if (touched.size > 0 || announce) core.notify({ collections: [...touched], local: false, ops: [] });
     return result;
   };
@@ -74,10 +93,80 @@ export function createEngineSyncStore(core: EngineCore): SyncStore {
   ) => {
     const pending = await pendingOpsOf(sql, c.name, id);
     for (const op of pending) applyOp(c.def, base, op);
+    core.docs.delete(docKey(c.name, id));
     if (pending.length === 0 && !base.created && !base.deleted && base.epoch === 0)
       return removeDoc(sql, c, id);
-    await saveDoc(sql, c, id, base, version);
+    await saveDoc(sql, c, id, { state: base, logs: new Map() }, version);
     return true;
+  };
+
+  /**
+   * Joins a downloaded state into a document's. Lists and texts in the same incarnation append only what was new to
+   * this replica (O(change), see `yjs-rows.ts`); the row is rewritten. False when nothing changed.
+   */
+  const mergeInto = async (
+    sql: SqlExecutor,
+    c: CollectionSql,
+    id: string,
+    incoming: DocState,
+    version: number,
+  ) => {
+    const stored: StoredDoc = (await takeDoc(core.docs, sql, c, id)) ?? {
+      state: createDocState(),
+      logs: new Map(),
+    };
+    const { state } = stored;
+    const { epoch, deleted } = state;
+    const news = new Map<string, Uint8Array>();
+    if (!mergeDocState(state, incoming, (field, update) => news.set(field, update))) {
+      keepDoc(core.docs, c, id, stored);
+      return false;
+    }
+    if (state.epoch !== epoch || state.deleted !== deleted) await saveDoc(sql, c, id, stored, version);
+    else {
+      await sql.run(c.upsert, rowParams(c, id, state, version, false));
+      for (const [field, update] of news)
+        if (state.crdts[field]) await appendYjs(sql, c.name, id, field, stored, update);
+    }
+    keepDoc(core.docs, c, id, stored);
+    return true;
+  };
+
+  /**
+   * Joins downloaded states into documents without list or text fields, many at a time: their current states in a
+   * few `IN (...)` reads, their rows in one batch. Returns how many documents changed.
+   */
+  const mergeRows = async (
+    sql: SqlExecutor,
+    c: CollectionSql,
+    docs: readonly DownloadedDoc[],
+    version: number,
+  ) => {
+    const states = new Map<string, DocState>();
+    const ids = [...new Set(docs.map((d) => d.id))];
+    for (let i = 0; i < ids.length; i += READ_CHUNK) {
+      const chunk = ids.slice(i, i + READ_CHUNK);
+      const found = await sql.all<{ id: string; _state: Uint8Array }>(
+        `SELECT id, _state FROM ${c.table} WHERE id IN (${chunk.map(() => '?').join(', ')})`,
+        chunk,
+      );
+      for (const r of found) states.set(r.id, decodeDocState(r._state));
+    }
+    const changed = new Set<string>();
+    for (const { id, state: incoming } of docs) {
+      let state = states.get(id);
+      if (!state) {
+        state = createDocState();
+        states.set(id, state);
+      }
+      if (mergeDocState(state, incoming)) changed.add(id);
+    }
+    if (changed.size > 0)
+      await sql.batch(
+        c.upsert,
+        [...changed].map((id) => rowParams(c, id, states.get(id) as DocState, version, false)),
+      );
+    return changed.size;
   };
 
   /**
@@ -148,14 +237,17 @@ export function createEngineSyncStore(core: EngineCore): SyncStore {
         for (const [oldId, op] of renamed) {
           if (op.kind !== 'increment') continue;
           const c = core.collection(op.collection);
-          const state = await loadDocState(sql, c, op.doc);
-          const inc = state?.counters[op.field]?.incs[oldId];
-          if (!state || !inc || inc[0] !== (op.ts as Timestamp) || inc[1] !== op.by) continue;
-          const counter = state.counters[op.field] as DocState['counters'][string];
-          delete counter.incs[oldId];
-          counter.incs[op.id] = inc;
-          await saveDoc(sql, c, op.doc, state, version);
-          touched.add(c.name);
+          const stored = await takeDoc(core.docs, sql, c, op.doc);
+          if (!stored) continue;
+          const inc = stored.state.counters[op.field]?.incs[oldId];
+          if (inc && inc[0] === (op.ts as Timestamp) && inc[1] === op.by) {
+            const counter = stored.state.counters[op.field] as DocState['counters'][string];
+            delete counter.incs[oldId];
+            counter.incs[op.id] = inc;
+            await sql.run(c.upsert, rowParams(c, op.doc, stored.state, version, false));
+            touched.add(c.name);
+          }
+          keepDoc(core.docs, c, op.doc, stored);
         }
         await replaceInOutbox(sql, renamed);
         await core.saveMeta(sql);
@@ -168,20 +260,35 @@ export function createEngineSyncStore(core: EngineCore): SyncStore {
       return change(async (sql, touched) => {
         const version = core.takeVersion();
         let changed = 0;
-        for (const { collection, id, state: incoming, mode } of download.docs) {
+        /** Merges into documents without list or text fields, applied together (see `mergeRows`). */
+        let rows: { c: CollectionSql; docs: DownloadedDoc[] } | undefined;
+        const flushRows = async () => {
+          if (!rows) return;
+          const n = await mergeRows(sql, rows.c, rows.docs, version);
+          if (n > 0) touched.add(rows.c.name);
+          changed += n;
+          rows = undefined;
+        };
+        for (const doc of download.docs) {
+          const { collection, id, state: incoming, mode } = doc;
           const c = core.collection(collection);
+          if (mode === 'merge' && c.crdtFields.length === 0) {
+            if (rows?.c !== c) await flushRows();
+            rows ??= { c, docs: [] };
+            rows.docs.push(doc);
+            continue;
+          }
+          await flushRows();
           if (mode === 'replace') {
             await replaceWith(sql, c, id, incoming, version);
-          } else {
-            const state = (await loadDocState(sql, c, id)) ?? createDocState();
-            if (!mergeDocState(state, incoming)) continue;
-            await saveDoc(sql, c, id, state, version);
-          }
+          } else if (!(await mergeInto(sql, c, id, incoming, version))) continue;
           touched.add(collection);
           changed++;
         }
+        await flushRows();
         for (const { collection, id } of download.removed) {
           const c = core.collection(collection);
+          core.docs.delete(docKey(collection, id));
           if (await removeDoc(sql, c, id)) {
             touched.add(collection);
             changed++;
@@ -200,7 +307,10 @@ export function createEngineSyncStore(core: EngineCore): SyncStore {
         const kept: string[] = [];
         for (const id of await coveredIds(sql, c, coverage)) {
           if (pending.has(id)) kept.push(id);
-          else if (await removeDoc(sql, c, id)) touched.add(c.name);
+          else {
+            core.docs.delete(docKey(c.name, id));
+            if (await removeDoc(sql, c, id)) touched.add(c.name);
+          }
         }
         return kept;
       });

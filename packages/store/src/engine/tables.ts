@@ -4,7 +4,8 @@
  * ```
  * loam_meta      key → value: replica id, HLC, next op sequence, row version, schema (JSON)
  * loam_outbox    local ops not yet acknowledged by the server (see `outbox.ts`, created by the engine, not here)
- * loam_yjs       Yjs state of each list and text field of each document
+ * loam_yjs       Yjs state of each list and text field of each document (folded)
+ * loam_yjs_log   Yjs updates appended since the fold (see `yjs-rows.ts`, created by the engine, not here)
  * loam_requests  ids of committed transactions with their results (idempotent retries)
  * loam_refused   the refused-writes log: ops the server refused, with its code and reason
  * loam_sync      sync state (cursor, subscriptions), MessagePack values

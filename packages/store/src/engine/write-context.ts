@@ -8,33 +8,70 @@
  *    them, so two writes of one document never read the same state.
  * 2. **Reads see earlier writes.** `get` and `find` first write every changed row through.
  * 3. **Nothing after the end.** Once the transaction finished (committed or rolled back), every call throws.
+ * 4. **One op per field edit run.** A transaction's edits of one list or text field (one document, one
+ *    incarnation) become one `yjs` op carrying their merged update, in the place and with the id of the first:
+ *    ops of different fields or documents commute, so the order of the others does not matter.
+ * 5. **O(edit) saves.** An edit of list or text fields alone appends its update to the Yjs log (`yjs-rows.ts`) and
+ *    bumps the row's version; the row itself is rewritten only when a register, a counter or the incarnation
+ *    changed.
  */
 import {
   applyOp,
   bindWrites,
   createDocState,
   type DocId,
-  type DocState,
+  EMPTY_UPDATE,
   intentTarget,
+  LoamError,
   type Op,
   QueryError,
   type WriteIntent,
   writeIntent,
+  type YjsOp,
 } from '@loam/core';
+import * as Y from 'yjs';
+import { StorageError } from '../errors';
 import type { StorageTransaction } from '../storage/driver';
-import { type CollectionSql, loadDocState, rowParams, saveYjs } from './doc-rows';
-import type { EngineWrites } from './engine';
+import { attachCrdts, type CollectionSql, keepDoc, rowParams, saveDoc, takeDoc } from './doc-rows';
+import type { Doc, EngineWrites } from './engine';
 import type { EngineCore } from './engine-core';
 import { findDocs, readDoc } from './queries';
+import { appendYjs, type StoredDoc } from './yjs-rows';
 
 interface Touched {
   readonly c: CollectionSql;
   readonly id: string;
-  state: DocState;
-  /** List and text fields edited. */
-  readonly yjs: Set<string>;
-  /** A create or delete happened: every list and text field is written (or dropped). */
+  doc: StoredDoc;
+  /** Updates of list and text fields since the last write-through, by field. */
+  readonly yjs: Map<string, Uint8Array[]>;
+  /** A register or counter changed: the row is rewritten. */
+  row: boolean;
+  /** A create or delete happened: the row and every list and text field are written whole. */
   all: boolean;
+}
+
+/**
+ * Updates merged per `Y.mergeUpdates` call: it re-sorts its inputs at every struct, so merging thousands at once is
+ * quadratic; a tree of small merges is not.
+ */
+const MERGE_FAN_IN = 16;
+
+/** Merges a list of updates once (the op and the Yjs log of one field often merge the same list). */
+const merged = new WeakMap<Uint8Array[], { count: number; bytes: Uint8Array }>();
+function mergeOnce(updates: Uint8Array[]): Uint8Array {
+  if (updates.length === 1) return updates[0] as Uint8Array;
+  const known = merged.get(updates);
+  if (known?.count === updates.length) return known.bytes;
+  let level = updates;
+  while (level.length > 1) {
+    const next: Uint8Array[] = [];
+    for (let i = 0; i < level.length; i += MERGE_FAN_IN)
+      next.push(Y.mergeUpdates(level.slice(i, i + MERGE_FAN_IN)));
+    level = next;
+  }
+  const bytes = level[0] as Uint8Array;
+  merged.set(updates, { count: updates.length, bytes });
+  return bytes;
 }
 
 /** One transaction's context. */
@@ -42,17 +79,49 @@ export interface WriteContext {
   readonly writes: EngineWrites;
   /** Collections with a changed document. */
   readonly touched: ReadonlySet<string>;
+  /**
+   * Runs independent units of writes in order (each unit all or nothing), including units appended to `units` while
+   * they run. A unit whose first write the writer refuses ({@link refusedAlone}) has changed nothing: the error is its
+   * outcome and the others go on. A unit refused after its first write rejects with {@link UnitRefused} (its earlier
+   * writes are in memory: the transaction must roll back and run again without it); any other error rejects too.
+   */
+  writeEach(units: readonly (readonly WriteIntent[])[]): Promise<WriteOutcome[]>;
   /** Waits for calls in flight, writes changed rows through and ends the context; resolves with its ops. */
   finish(): Promise<Op[]>;
   /** Ends the context without writing anything more (the transaction rolls back). */
   abandon(): void;
 }
 
+/** Intents that edit a list or text field in place. */
+const CRDT_EDITS: ReadonlySet<string> = new Set(['textInsert', 'textDelete', 'listInsert', 'listDelete']);
+
+/** What one unit of {@link WriteContext.writeEach} came to: its documents' ids, or why it was refused. */
+export type WriteOutcome = { readonly ids: DocId[] } | { readonly error: unknown };
+
+/** A unit of {@link WriteContext.writeEach} refused after it changed the transaction's state. */
+export class UnitRefused extends Error {
+  constructor(
+    readonly index: number,
+    readonly reason: unknown,
+  ) {
+    super('A unit of writes was refused part-way');
+  }
+}
+
+/** An error of one write alone (the writer refused it before it changed anything), not of its transaction. */
+export function refusedAlone(error: unknown): boolean {
+  return error instanceof LoamError && !(error instanceof StorageError);
+}
+
 /** Creates the context of a transaction running on `sql`, whose rows get version `version`. */
 export function createWriteContext(core: EngineCore, sql: StorageTransaction, version: number): WriteContext {
-  const states = new Map<string, DocState | undefined>();
+  const states = new Map<string, StoredDoc | undefined>();
   const dirty = new Map<string, Touched>();
   const ops: Op[] = [];
+  /** The op each list or text field's edit run goes into, with its updates (invariant 4). */
+  const runs = new Map<string, { index: number; updates: Uint8Array[] }>();
+  /** Indexes of run ops that ended with no update (edits that changed nothing): left out of the transaction. */
+  const dropped = new Set<number>();
   const touched = new Set<string>();
   let ended = false;
   let chain: Promise<unknown> = Promise.resolve();
@@ -68,12 +137,12 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
     return run;
   };
 
-  const stateOf = async (c: CollectionSql, id: string): Promise<DocState | undefined> => {
+  const stateOf = async (c: CollectionSql, id: string): Promise<StoredDoc | undefined> => {
     const k = key(c, id);
     if (states.has(k)) return states.get(k);
-    const state = await loadDocState(sql, c, id);
-    states.set(k, state);
-    return state;
+    const doc = await takeDoc(core.docs, sql, c, id);
+    states.set(k, doc);
+    return doc;
   };
 
   const flush = async () => {
@@ -86,36 +155,142 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
     }
     dirty.clear();
     for (const [c, docs] of byCollection) {
-      await sql.batch(
-        c.upsert,
-        docs.map((t) => rowParams(c, t.id, t.state, version)),
-      );
-      if (c.crdtFields.length > 0) for (const t of docs) await saveYjs(sql, c, t.id, t.state, t.yjs, t.all);
+      const rows = docs.filter((t) => t.row && !t.all);
+      if (rows.length > 0)
+        await sql.batch(
+          c.upsert,
+          rows.map((t) => rowParams(c, t.id, t.doc.state, version, false)),
+        );
+      const bumped = docs.filter((t) => !t.row && !t.all);
+      if (bumped.length > 0)
+        await sql.batch(
+          c.bumpVersion,
+          bumped.map((t) => [version, t.id]),
+        );
+      for (const t of docs) {
+        if (t.all) await saveDoc(sql, c, t.id, t.doc, version);
+        else
+          for (const [field, updates] of t.yjs)
+            await appendYjs(sql, c.name, t.id, field, t.doc, mergeOnce(updates));
+      }
     }
   };
 
-  const write = (intent: WriteIntent) =>
-    serial(async () => {
-      const c = core.collection(intent.collection);
-      const target = intentTarget(intent);
-      const state = target === undefined ? undefined : await stateOf(c, target);
-      const { id, ops: produced } = core.writer.write(intent, state);
-      if (produced.length === 0) return id;
-      const st = state ?? createDocState();
-      for (const op of produced) applyOp(c.def, st, op);
-      const k = key(c, id);
-      states.set(k, st);
-      const entry = dirty.get(k) ?? { c, id, state: st, yjs: new Set<string>(), all: false };
-      entry.state = st;
-      for (const op of produced) {
-        if (op.kind === 'yjs') entry.yjs.add(op.field);
-        else if (op.kind === 'create' || op.kind === 'delete') entry.all = true;
-      }
-      dirty.set(k, entry);
-      touched.add(c.name);
-      ops.push(...produced);
-      return id;
-    });
+  /** The run (one op) a `yjs` op of this transaction goes into; the first op of a run is the run's op. */
+  const runOf = (c: CollectionSql, id: string, op: YjsOp) => {
+    const runKey = `${c.name}\u0000${id}\u0000${op.field}\u0000${op.epoch}`;
+    let run = runs.get(runKey);
+    if (!run) {
+      run = { index: ops.length, updates: [] };
+      runs.set(runKey, run);
+      ops.push(op);
+    }
+    return run;
+  };
+
+  /** Adds an update to its run and to the updates its field writes through next (often the same list). */
+  const pushUpdate = (entry: Touched, field: string, run: { updates: Uint8Array[] }, update: Uint8Array) => {
+    run.updates.push(update);
+    const pending = entry.yjs.get(field);
+    if (!pending) entry.yjs.set(field, run.updates.length === 1 ? run.updates : [update]);
+    else if (pending !== run.updates) pending.push(update);
+  };
+
+  const record = (c: CollectionSql, id: string, entry: Touched, op: Op) => {
+    if (op.kind !== 'yjs') {
+      if (op.kind === 'create' || op.kind === 'delete') entry.all = true;
+      entry.row = true;
+      ops.push(op);
+      return;
+    }
+    const run = runOf(c, id, op);
+    if (op.update !== EMPTY_UPDATE) pushUpdate(entry, op.field, run, op.update);
+  };
+
+  const apply = (c: CollectionSql, intent: WriteIntent, stored: StoredDoc | undefined): DocId => {
+    const { id, ops: produced } = core.writer.write(intent, stored?.state);
+    if (produced.length === 0) return id;
+    const doc = stored ?? { state: createDocState(), logs: new Map() };
+    for (const op of produced) applyOp(c.def, doc.state, op);
+    const k = key(c, id);
+    states.set(k, doc);
+    const entry = dirty.get(k) ?? { c, id, doc, yjs: new Map(), row: false, all: false };
+    entry.doc = doc;
+    for (const op of produced) record(c, id, entry, op);
+    dirty.set(k, entry);
+    touched.add(c.name);
+    return id;
+  };
+
+  /** Runs one write; synchronously when its document is already in memory (the common case in a burst). */
+  const writeNow = (intent: WriteIntent): DocId | Promise<DocId> => {
+    const c = core.collection(intent.collection);
+    const target = intentTarget(intent);
+    if (target === undefined) return apply(c, intent, undefined);
+    const k = key(c, target);
+    if (states.has(k)) return apply(c, intent, states.get(k));
+    return stateOf(c, target).then((stored) => apply(c, intent, stored));
+  };
+
+  const write = (intent: WriteIntent) => serial(async () => writeNow(intent));
+
+  /**
+   * The list or text document a unit edits in place, when it is one such edit of a document already in memory: such
+   * edits in a row share one Yjs transaction (`editRun`).
+   */
+  const inPlaceEdit = (unit: readonly WriteIntent[]) => {
+    const intent = unit.length === 1 ? unit[0] : undefined;
+    if (!intent || !CRDT_EDITS.has(intent.kind)) return undefined;
+    const { collection, id, field } = intent as WriteIntent & { id: string; field: string };
+    if (!Object.hasOwn(core.schema.collections, collection)) return undefined;
+    const c = core.collection(collection);
+    const stored = states.get(key(c, id));
+    const doc = stored?.state.crdts[field];
+    return doc && stored ? { c, id, field, doc, stored } : undefined;
+  };
+
+  /**
+   * Runs the units from `from` while they edit `edit.doc` in place, inside one Yjs transaction: Yjs encodes one update
+   * for all of them when it ends (instead of one per edit, merged afterwards), which goes into their op. Returns the
+   * index of the first unit not run.
+   */
+  const editRun = (
+    edit: NonNullable<ReturnType<typeof inPlaceEdit>>,
+    units: readonly (readonly WriteIntent[])[],
+    from: number,
+    outcomes: WriteOutcome[],
+  ): number => {
+    const { c, id, field, doc, stored } = edit;
+    let update: Uint8Array | undefined;
+    const onUpdate = (u: Uint8Array) => {
+      update = u;
+    };
+    let i = from;
+    doc.on('update', onUpdate);
+    try {
+      doc.transact(() => {
+        for (; i < units.length && inPlaceEdit(units[i] as readonly WriteIntent[])?.doc === doc; i++) {
+          try {
+            outcomes.push({
+              ids: [apply(c, (units[i] as readonly WriteIntent[])[0] as WriteIntent, stored)],
+            });
+          } catch (error) {
+            if (!refusedAlone(error)) throw error;
+            outcomes.push({ error });
+          }
+        }
+      });
+    } finally {
+      doc.off('update', onUpdate);
+    }
+    const entry = dirty.get(key(c, id));
+    const run = runs.get(`${c.name}\u0000${id}\u0000${field}\u0000${stored.state.epoch}`);
+    if (update && entry && run) pushUpdate(entry, field, run, update);
+    return i;
+  };
+
+  const attach = (c: CollectionSql, docs: Doc[]) =>
+    attachCrdts(core.docs, sql, c, docs, (id) => states.get(key(c, id))?.state);
 
   const writeAll = async (intents: readonly WriteIntent[]) => {
     const ids: DocId[] = [];
@@ -131,22 +306,63 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
     get: (collection, id) =>
       serial(async () => {
         await flush();
-        return readDoc(sql, core.collection(collection), id);
+        return readDoc(sql, core.collection(collection), id, attach);
       }),
     find: (query) =>
       serial(async () => {
         await flush();
-        return findDocs(sql, core.collection, query);
+        return findDocs(sql, core.collection, query, attach);
       }),
   };
 
   return {
     writes,
     touched,
+    writeEach: (units) =>
+      serial(async () => {
+        const outcomes: WriteOutcome[] = [];
+        for (let i = 0; i < units.length; i++) {
+          const unit = units[i] as readonly WriteIntent[];
+          const edit = inPlaceEdit(unit);
+          if (edit) {
+            i = editRun(edit, units, i, outcomes) - 1;
+            continue;
+          }
+          const ids: DocId[] = [];
+          try {
+            for (const intent of unit) {
+              let id = writeNow(intent);
+              if (typeof id !== 'string') id = await id;
+              ids.push(id);
+            }
+            outcomes.push({ ids });
+          } catch (error) {
+            if (!refusedAlone(error)) throw error;
+            if (ids.length > 0) throw new UnitRefused(i, error);
+            outcomes.push({ error });
+          }
+        }
+        return outcomes;
+      }),
     async finish() {
-      await serial(flush);
+      await serial(async () => {
+        for (const run of runs.values()) {
+          const first = ops[run.index] as YjsOp;
+          if (run.updates.length === 0) dropped.add(run.index);
+          else {
+            const update = mergeOnce(run.updates);
+            if (update !== first.update) ops[run.index] = { ...first, update };
+          }
+        }
+        await flush();
+        for (const [k, doc] of states) {
+          if (!doc) continue;
+          const at = k.indexOf('\u0000');
+          keepDoc(core.docs, core.collection(k.slice(0, at)), k.slice(at + 1), doc);
+        }
+      });
       ended = true;
-      return ops;
+      return dropped.size === 0 ? ops : ops.filter((_, i) => !dropped.has(i));
     },
     abandon() {
       ended = true;

@@ -1,0 +1,60 @@
+import { asReplicaId, type DocState, defineSchema, f } from '@loam/core';
+import { createMemoryReplica } from '@loam/core/testing';
+import { encode } from '@msgpack/msgpack';
+import { describe, expect, it } from 'vitest';
+import { decodeDocState, encodeDocState } from './doc-rows';
+
+const schema = defineSchema({
+  version: 1,
+  collections: {
+    items: {
+      fields: {
+        name: f.string(),
+        price: f.number(),
+        added: f.date({ optional: true }),
+        supplier: f.object({ name: f.string(), city: f.string({ optional: true }) }, { optional: true }),
+        stock: f.counter(),
+        uses: f.counter(),
+      },
+    },
+  },
+});
+
+function sampleState(): DocState {
+  const replica = createMemoryReplica({ schema, replica: asReplicaId('replica000000000') });
+  const { id } = replica.insert('items', {
+    name: 'Flour',
+    price: 2.5,
+    added: new Date(1_750_000_000_000),
+    supplier: { name: 'Mill' },
+    stock: 10,
+  });
+  replica.update('items', id, { price: 2.75, 'supplier.city': 'Lyon' });
+  replica.increment('items', id, 'stock', -3);
+  replica.increment('items', id, 'uses', 2);
+  return replica.state.getState('items', id) as DocState;
+}
+
+describe('merge metadata in a row (_state)', () => {
+  it('round-trips registers, dates, counters with and without a reset, and increments', () => {
+    const state = sampleState();
+    const back = decodeDocState(encodeDocState(state));
+    expect(back).toEqual({ ...state, crdts: {} });
+    expect(back.regs.added?.v).toBeInstanceOf(Date);
+  });
+
+  it('writes a timestamp shared by several registers once', () => {
+    const state = sampleState();
+    const bytes = encodeDocState(state);
+    const ts = state.regs.name?.t as string;
+    expect(Buffer.from(bytes).toString('latin1').split(ts)).toHaveLength(2);
+    const perRegister = encode([state.epoch, state.created, state.deleted, state.regs, state.counters]);
+    expect(bytes.length).toBeLessThan(perRegister.length * 0.75);
+  });
+
+  it('still reads rows written with a timestamp per register', () => {
+    const state = sampleState();
+    const old = encode([state.epoch, state.created, state.deleted, state.regs, state.counters]);
+    expect(decodeDocState(old)).toEqual({ ...state, crdts: {} });
+  });
+});

@@ -1,0 +1,124 @@
+/**
+ * `npm run bench -- initial`: a fresh Node device taking 100k small documents from the relay, as sync hands them over
+ * (pages of 1,000 document snapshots, each page decoded and applied in one `applyDownload`), against a raw
+ * better-sqlite3 insert of the same rows (a prepared INSERT in one transaction, one column per field) in the same
+ * run. Also reports both database files' sizes once closed (target: the device's at most 2× the raw table's).
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { asReplicaId, decodeDocSnapshot, defineSchema, encodeDocSnapshot, f } from '@loam/core';
+import { createMemoryReplica } from '@loam/core/testing';
+import Database from 'better-sqlite3';
+import type { Bench } from '../../../../test/bench/bench';
+import { createBetterSqlite3Storage } from '../storage/storage-better-sqlite3';
+import { openEngine } from './open-engine';
+
+const DOCS = 100_000;
+const PAGE = 1_000;
+
+const schema = defineSchema({
+  version: 1,
+  collections: {
+    products: {
+      fields: {
+        name: f.string(),
+        price: f.number(),
+        category: f.string({ indexed: true }),
+        active: f.boolean(),
+        stock: f.counter(),
+      },
+    },
+  },
+});
+
+interface Row {
+  id: string;
+  name: string;
+  price: number;
+  category: string;
+  active: boolean;
+  stock: number;
+}
+
+function relayPages(): { rows: Row[]; pages: { id: string; bytes: Uint8Array }[][] } {
+  const relay = createMemoryReplica({ schema, replica: asReplicaId('relay00000000000') });
+  const rows: Row[] = [];
+  const pages: { id: string; bytes: Uint8Array }[][] = [];
+  for (let i = 0; i < DOCS; i++) {
+    const row = {
+      id: `p${String(i).padStart(6, '0')}`,
+      name: `Product ${i}`,
+      price: (i % 997) / 10,
+      category: `c${i % 50}`,
+      active: i % 3 !== 0,
+      stock: i % 40,
+    };
+    relay.insert('products', row);
+    rows.push(row);
+    if (i % PAGE === 0) pages.push([]);
+    pages.at(-1)?.push({ id: row.id, bytes: encodeDocSnapshot(relay.state.getState('products', row.id)!) });
+  }
+  return { rows, pages };
+}
+
+const size = (path: string) => statSync(path).size;
+
+export const benches: Bench[] = [
+  {
+    name: `store: initial sync of ${DOCS / 1000}k documents into a fresh Node device vs raw better-sqlite3 insert`,
+    async run() {
+      const dir = mkdtempSync(join(tmpdir(), 'loam-initial-sync-'));
+      try {
+        const { rows, pages } = relayPages();
+        const rawFile = join(dir, 'raw.db');
+        const raw = new Database(rawFile);
+        raw.pragma('journal_mode = WAL');
+        raw.pragma('synchronous = NORMAL');
+        raw.exec(
+          'CREATE TABLE products (id TEXT PRIMARY KEY, name TEXT, price REAL, category TEXT, active INTEGER, stock INTEGER); CREATE INDEX products_category ON products (category)',
+        );
+        const insert = raw.prepare('INSERT INTO products VALUES (?, ?, ?, ?, ?, ?)');
+        let start = performance.now();
+        raw.transaction(() => {
+          for (const r of rows) insert.run(r.id, r.name, r.price, r.category, r.active ? 1 : 0, r.stock);
+        })();
+        const rawMs = performance.now() - start;
+        raw.close();
+
+        const file = join(dir, 'device.db');
+        const engine = await openEngine({
+          driver: await createBetterSqlite3Storage({ filename: file }),
+          schema,
+        });
+        start = performance.now();
+        for (const page of pages) {
+          const docs = page.map(({ id, bytes }) => ({
+            collection: 'products',
+            id,
+            state: decodeDocSnapshot(bytes),
+            mode: 'merge' as const,
+          }));
+          await engine.syncStore.applyDownload({ docs, removed: [] });
+        }
+        const loamMs = performance.now() - start;
+        const count = (
+          await engine.aggregate({ collection: 'products', aggregates: { n: { fn: 'count' } } })
+        )[0];
+        await engine.close();
+        if (count?.n !== DOCS) throw new Error(`the device holds ${count?.n} documents, not ${DOCS}`);
+        const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+        return {
+          figure: DOCS / (loamMs / 1000),
+          unit: 'docs/s',
+          higherIsBetter: true,
+          baseline: { name: 'raw prepared INSERT', figure: DOCS / (rawMs / 1000) },
+          target: 0.5,
+          notes: `${(loamMs / 1000).toFixed(1)} s vs ${(rawMs / 1000).toFixed(2)} s; database ${mb(size(file))} vs raw table ${mb(size(rawFile))} (≤ 2× wanted)`,
+        };
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  },
+];
