@@ -2,6 +2,7 @@ import { type DocId, encodeOps, type Op } from '@loam/core';
 import { encodeMessage, PROTOCOL_VERSION } from '@loam/sync';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONFIG_DEFAULTS } from './config/config';
 import type { LoamServer } from './server';
 import {
   AUDIENCE,
@@ -33,7 +34,7 @@ beforeAll(async () => {
       audience: AUDIENCE,
       anonymous: false,
     },
-    limits: { frameBytes: 256 * 1024, opsPerBatch: 500, connectionsPerUser: 2 },
+    limits: { ...CONFIG_DEFAULTS.limits, frameBytes: 256 * 1024, opsPerBatch: 500, connectionsPerUser: 2 },
   });
   const token = await mintToken({ sub: 'boss', role: 'manager' });
   goodClient = await connectClient(server.wsUrl);

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseSchema, type Rules, type Schema, validateRules } from '@loam/core';
 import { ConfigError } from '../errors';
+import { LIMIT_DEFAULTS, type LimitsConfig, parseLimits } from '../limits/limits';
 import { storeLocation } from './store-location';
 
 /** A public key for JWT verification. */
@@ -42,15 +43,7 @@ export interface AuthConfig {
   readonly anonymous: boolean;
 }
 
-/** Limits enforced on every connection. */
-export interface LimitsConfig {
-  /** Largest frame accepted, bytes. */
-  readonly frameBytes: number;
-  /** Most ops in one pushed batch. */
-  readonly opsPerBatch: number;
-  /** Most simultaneous connections of one user. */
-  readonly connectionsPerUser: number;
-}
+export type { LimitsConfig } from '../limits/limits';
 
 /** A webhook: every committed change to `collection` is POSTed to `url`, signed with `secret`. */
 export interface WebhookConfig {
@@ -94,7 +87,7 @@ export const CONFIG_DEFAULTS = {
   port: 8787,
   host: '127.0.0.1',
   storagePath: './.loam-data/server.db',
-  limits: { frameBytes: 4 * 1024 * 1024, opsPerBatch: 1000, connectionsPerUser: 20 },
+  limits: LIMIT_DEFAULTS,
   historyHorizonMs: 30 * 24 * 3600 * 1000,
   maxClockDriftMs: 60_000,
   keepAliveMs: 30_000,
@@ -333,19 +326,8 @@ export function parseConfig(input: unknown, sources: ConfigSources): ServerConfi
       throw new ConfigError(key, 'a service token needs at least 32 characters');
   }
 
-  const limitsIn = obj(file.limits ?? {}, 'limits');
-  only(limitsIn, ['frameBytes', 'opsPerBatch', 'connectionsPerUser'], 'limits');
+  const limits = parseLimits(file.limits ?? {});
   const d = CONFIG_DEFAULTS;
-  const limits: LimitsConfig = {
-    frameBytes: int(limitsIn.frameBytes ?? d.limits.frameBytes, 'limits.frameBytes', 1024, 64 * 1024 * 1024),
-    opsPerBatch: int(limitsIn.opsPerBatch ?? d.limits.opsPerBatch, 'limits.opsPerBatch', 1, 100_000),
-    connectionsPerUser: int(
-      limitsIn.connectionsPerUser ?? d.limits.connectionsPerUser,
-      'limits.connectionsPerUser',
-      1,
-      100_000,
-    ),
-  };
 
   const hookTargets = new Set<string>();
   const webhooks = list(file.webhooks ?? [], 'webhooks').map((w, i): WebhookConfig => {
