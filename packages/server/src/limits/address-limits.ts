@@ -9,7 +9,9 @@ import { ServerErrorCode } from '../errors';
 /** Counts connections per address. */
 export interface AddressLimits {
   /** Admits a new connection from `address` (counting it), or returns the code of the refusal. */
-  admit(address: string): undefined | typeof ServerErrorCode.tooManyConnections | typeof ServerErrorCode.handshakeRate;
+  admit(
+    address: string,
+  ): undefined | typeof ServerErrorCode.tooManyConnections | typeof ServerErrorCode.handshakeRate;
   /** A connection admitted from `address` closed. */
   release(address: string): void;
   /** Stops the periodic sweep of idle addresses. */
