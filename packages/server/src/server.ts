@@ -23,7 +23,7 @@ import { createAddressLimits } from './limits/address-limits';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { createRelay, type Relay } from './relay/relay';
 import { createSession, type Session } from './relay/session';
-import { createWsTransport } from './relay/transport-ws';
+import { createWsTransport, setMaxPayload } from './relay/transport-ws';
 import { openServerStore } from './storage/open-store';
 import type { ServerStore } from './storage/server-store';
 
@@ -148,7 +148,8 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
         .catch(() => json(res, 500, { code: ServerErrorCode.storage, message: 'The server failed' }));
     });
 
-    const wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.frameBytes * 2 + 1024 });
+    const maxPayload = config.limits.frameBytes * 2 + 1024;
+    const wss = new WebSocketServer({ noServer: true, maxPayload });
     relay.onGap(() => {
       for (const ws of wss.clients) ws.close(1012, 'resync: reconnect and resume from your cursor');
     });
@@ -180,6 +181,7 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
       };
       socket.once('close', release);
       wss.handleUpgrade(req, socket, head, (ws) => {
+        setMaxPayload(ws, config.limits.preHelloFrameBytes);
         alive.set(ws, true);
         ws.on('pong', () => alive.set(ws, true));
         metrics.connections++;
@@ -202,6 +204,7 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
             else perUser.set(user, n);
           },
           now,
+          signedIn: () => setMaxPayload(ws, maxPayload),
         });
         sessions.add(session);
         ws.on('close', () => {

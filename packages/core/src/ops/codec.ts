@@ -188,6 +188,17 @@ export function decodeBoundedMsgpack(bytes: Uint8Array, maxDepth?: number): unkn
   return boundedDecoder(bytes.length).decode(bytes);
 }
 
+/** The entry count of the MessagePack array header at `at`, if there is one: read before decoding its entries. */
+function declaredArrayLength(bytes: Uint8Array, at: number): number | undefined {
+  const b = bytes[at];
+  if (b === undefined) return undefined;
+  if (b >= 0x90 && b <= 0x9f) return b & 0x0f;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (b === 0xdc && at + 3 <= bytes.length) return view.getUint16(at + 1);
+  if (b === 0xdd && at + 5 <= bytes.length) return view.getUint32(at + 1);
+  return undefined;
+}
+
 /** Decodes a batch written by `encodeOps`; throws `OpDecodeError` on anything else. */
 export function decodeOps(bytes: Uint8Array, limits: DecodeLimits = {}): Op[] {
   const maxBytes = limits.maxBytes ?? 4 * 1024 * 1024;
@@ -202,6 +213,9 @@ export function decodeOps(bytes: Uint8Array, limits: DecodeLimits = {}): Op[] {
       `format version ${bytes[0]}, this build reads ${OPS_FORMAT_VERSION}`,
     );
   }
+  const declared = declaredArrayLength(bytes, 1);
+  if (declared !== undefined && declared > maxOps)
+    throw new OpDecodeError('oversized', `${declared} ops, limit ${maxOps}`);
   let body: unknown;
   try {
     body = decodeBoundedMsgpack(bytes.subarray(1));

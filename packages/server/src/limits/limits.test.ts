@@ -76,11 +76,14 @@ function nestedFrame(depth: number): Uint8Array {
 }
 
 describe('limits before hello', () => {
-  it('a frame larger than the pre-hello limit → frame_too_large, though it is under the frame limit', async () => {
+  it('a frame larger than the pre-hello limit is refused from its header (close 1009), though under the frame limit', async () => {
     const server = await serverWith({ preHelloFrameBytes: 2048 });
     const c = await client(server);
     c.sendRaw(new Uint8Array(4096).fill(1));
-    await expectFatal(c, 'frame_too_large');
+    expect((await c.closed).code).toBe(1009);
+    const { c: signed } = await signedIn(server);
+    signed.sendRaw(encodeMessage({ t: 'unsubscribe', id: 'x'.repeat(3000) }));
+    expect(await signed.next('error')).toMatchObject({ code: 'frame_invalid' });
   });
 
   it('a frame nested deeper than the limit → frame_too_deep, and the relay keeps serving', async () => {

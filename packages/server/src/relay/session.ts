@@ -57,6 +57,8 @@ export interface SessionContext {
   readonly admit: (user: string) => boolean;
   readonly release: (user: string) => void;
   readonly now: () => number;
+  /** Called once `welcome` is sent: frames up to `limits.frameBytes` are accepted from then on. */
+  readonly signedIn?: () => void;
 }
 
 /** A live session. */
@@ -226,6 +228,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     const horizon = await ctx.historyHorizon();
     const reset = m.cursor > 0 && (m.cursor < horizon || m.cursor > version);
     phase = 'ready';
+    ctx.signedIn?.();
     views = createSessionViews(schema, relay.rules, who.claims);
     downloads = createSessionDownloads({ transport, open: () => !closed(), store, schema, views, metrics });
     const d = downloads;
