@@ -60,7 +60,7 @@ function rssMb(pid: number): number {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-it('a legitimate device keeps its round trip and the relay its memory while 8 sockets send the worst frames', async () => {
+it('a legitimate device keeps being served and the relay keeps its memory bounded while 8 sockets send the worst frames', async () => {
   const device = testDevice();
   const legit = await connectClient(node.wsUrl);
   await legit.hello({
