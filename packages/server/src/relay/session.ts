@@ -71,6 +71,9 @@ export interface Session {
 
 type Task = () => void | Promise<void>;
 
+/** Error messages quote what they refuse; the protocol caps a message's length (4,096 characters). */
+const bounded = (message: string) => (message.length > 1000 ? `${message.slice(0, 1000)}…` : message);
+
 function sortedClaims(claims: Record<string, unknown>): [string, unknown][] {
   return Object.entries(claims)
     .filter(([k]) => k !== 'exp' && k !== 'iat' && k !== 'nbf' && k !== 'jti')
@@ -104,14 +107,20 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
 
   function fail(code: string, message: string) {
     metrics.error(code);
-    send({ t: 'error', code, message, fatal: true });
+    send({ t: 'error', code, message: bounded(message), fatal: true });
     shutdown();
     transport.close(FATAL_CLOSE_CODE, code);
   }
 
   const softError = (code: string, message: string, sub?: string) => {
     metrics.error(code);
-    send({ t: 'error', code, message, fatal: false, ...(sub !== undefined ? { sub } : {}) });
+    send({
+      t: 'error',
+      code,
+      message: bounded(message),
+      fatal: false,
+      ...(sub !== undefined ? { sub } : {}),
+    });
   };
 
   function shutdown() {
