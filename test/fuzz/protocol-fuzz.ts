@@ -168,6 +168,19 @@ export async function fuzzProtocol(options: ProtocolFuzzOptions): Promise<Protoc
     if (ack.refused.length > 0) fail(at, `a valid push was refused: ${JSON.stringify(ack.refused)}`);
     accepted++;
   };
+  /** A fresh connection; the per-address handshake rate (429) is waited out, anything else fails the run. */
+  const connect = async (at: number): Promise<ProtocolClient> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await connectClient(server.wsUrl);
+      } catch (error) {
+        const message = (error as Error).message;
+        if (!message.includes('HTTP 429') || attempt > 50)
+          fail(at, `the relay refused a connection: ${message}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  };
   const fail = (at: number, what: string): never => {
     throw new ProtocolFuzzFailure(`seed ${seed}, frame ${at}: ${what}`);
   };
@@ -219,9 +232,7 @@ export async function fuzzProtocol(options: ProtocolFuzzOptions): Promise<Protoc
       }
 
       const before = server.relay.version();
-      const c: ProtocolClient = await connectClient(server.wsUrl).catch((error: Error) =>
-        fail(i, `the relay refused a connection: ${error.message}`),
-      );
+      const c = await connect(i);
       try {
         if (signIn) await c.hello({ replica: device.replica, token });
         c.sendRaw(frame);
