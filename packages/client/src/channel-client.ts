@@ -7,6 +7,8 @@
  *    each newly announced leader. Requests are idempotent, so resending never applies a write twice.
  * 2. Every open subscription is resent to each newly announced leader; its next event is a reset.
  * 3. Events of a subscription that was unsubscribed are dropped.
+ * 4. A request made while no leader is known rejects with `leader_unavailable` after `leaderTimeoutMs` unless a
+ *    leader announced itself meanwhile; the client keeps listening for one.
  */
 import {
   type ChannelPort,
@@ -19,7 +21,7 @@ import {
   type WatchEvent,
   type WatchSpec,
 } from '@loam/db-worker';
-import { DatabaseClosedError } from './errors';
+import { DatabaseClosedError, LeaderUnavailableError } from './errors';
 
 /** A follower's connection to the leader, over the database channel. */
 export interface ChannelClient {
@@ -41,6 +43,7 @@ interface Pending {
   readonly request: DbRequest;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
+  timer?: ReturnType<typeof setTimeout>;
 }
 
 /** Options of {@link createChannelClient}. */
@@ -48,6 +51,8 @@ export interface ChannelClientOptions {
   readonly channel: ChannelPort;
   /** This tab's id: answers and events addressed to it are taken. */
   readonly tabId: string;
+  /** How long a request waits for a first leader before rejecting with `leader_unavailable` (default: forever). */
+  readonly leaderTimeoutMs?: number;
 }
 
 /** Starts a follower connection on `channel` and asks the leader (if any) to announce itself. */
@@ -82,7 +87,10 @@ export function createChannelClient(options: ChannelClientOptions): ChannelClien
         if (m.leaderId === leaderId) return;
         leaderId = m.leaderId;
         resolveFirst(m.storage);
-        for (const [id, p] of pending) sendRequest(id, p.request);
+        for (const [id, p] of pending) {
+          clearTimeout(p.timer);
+          sendRequest(id, p.request);
+        }
         for (const [sub, s] of subscriptions) sendSubscription(sub, s.spec);
         for (const listener of leaderListeners) listener(m.leaderId, m.storage);
         return;
@@ -92,6 +100,7 @@ export function createChannelClient(options: ChannelClientOptions): ChannelClien
         const p = pending.get(m.id);
         if (!p) return;
         pending.delete(m.id);
+        clearTimeout(p.timer);
         if (m.ok) p.resolve(m.value);
         else p.reject(rebuildError(m.error));
         return;
@@ -122,7 +131,14 @@ export function createChannelClient(options: ChannelClientOptions): ChannelClien
       if (closed) return Promise.reject(new DatabaseClosedError());
       const id = ++nextId;
       return new Promise((resolve, reject) => {
-        pending.set(id, { request, resolve, reject });
+        const p: Pending = { request, resolve, reject };
+        pending.set(id, p);
+        const wait = options.leaderTimeoutMs;
+        if (leaderId === undefined && wait !== undefined)
+          p.timer = setTimeout(() => {
+            if (leaderId !== undefined || !pending.delete(id)) return;
+            reject(new LeaderUnavailableError(wait));
+          }, wait);
         sendRequest(id, request);
       });
     },
@@ -141,7 +157,10 @@ export function createChannelClient(options: ChannelClientOptions): ChannelClien
       closed = true;
       channel.removeEventListener('message', onMessage);
       subscriptions.clear();
-      for (const p of pending.values()) p.reject(new DatabaseClosedError());
+      for (const p of pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(new DatabaseClosedError());
+      }
       pending.clear();
     },
   };
