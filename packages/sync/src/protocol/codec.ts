@@ -5,7 +5,14 @@
  * beyond a fixed depth before anything is decoded).
  */
 
-import { decodeBoundedMsgpack, isReplicaId, OpDecodeError, type Rules, validateFilter, validateRules } from '@loam/core';
+import {
+  decodeBoundedMsgpack,
+  isReplicaId,
+  OpDecodeError,
+  type Rules,
+  validateFilter,
+  validateRules,
+} from '@loam/core';
 import { Encoder } from '@msgpack/msgpack';
 import { ProtocolError, SyncErrorCode } from '../errors';
 import {
