@@ -8,7 +8,8 @@
  * 2. Every open subscription is resent to each newly announced leader; its next event is a reset.
  * 3. Events of a subscription that was unsubscribed are dropped.
  * 4. A request made while no leader is known rejects with `leader_unavailable` after `leaderTimeoutMs` unless a
- *    leader announced itself meanwhile; the client keeps listening for one.
+ *    leader announced itself meanwhile (a call given its own `timeoutMs` is bounded by it in any case); the client
+ *    keeps listening for a leader.
  */
 import {
   type ChannelPort,
@@ -31,8 +32,11 @@ export interface ChannelClient {
   readonly firstLeader: Promise<StorageReport>;
   /** Called with every newly announced leader. Returns the unsubscribe function. */
   onLeader(listener: (leaderId: string, storage: StorageReport) => void): () => void;
-  /** Sends `request` to the leader (resending it to every new leader until answered). */
-  call(request: DbRequest): Promise<unknown>;
+  /**
+   * Sends `request` to the leader (resending it to every new leader until answered). With `timeoutMs`, rejects
+   * with `leader_unavailable` when no answer came within it, whether a leader is known or not.
+   */
+  call(request: DbRequest, timeoutMs?: number): Promise<unknown>;
   /** Starts a live query (or sync status subscription) on the leader. Returns the unsubscribe function. */
   subscribe(spec: WatchSpec, onEvent: (event: WatchEvent) => void): () => void;
   /** Says goodbye to the leader and rejects pending requests with `database_closed`. */
@@ -44,6 +48,8 @@ interface Pending {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
   timer?: ReturnType<typeof setTimeout>;
+  /** The timer bounds the whole call, not only the wait for a first leader. */
+  bounded?: boolean;
 }
 
 /** Options of {@link createChannelClient}. */
@@ -88,7 +94,7 @@ export function createChannelClient(options: ChannelClientOptions): ChannelClien
         leaderId = m.leaderId;
         resolveFirst(m.storage);
         for (const [id, p] of pending) {
-          clearTimeout(p.timer);
+          if (!p.bounded) clearTimeout(p.timer);
           sendRequest(id, p.request);
         }
         for (const [sub, s] of subscriptions) sendSubscription(sub, s.spec);
@@ -127,16 +133,16 @@ export function createChannelClient(options: ChannelClientOptions): ChannelClien
       leaderListeners.add(listener);
       return () => leaderListeners.delete(listener);
     },
-    call(request) {
+    call(request, timeoutMs) {
       if (closed) return Promise.reject(new DatabaseClosedError());
       const id = ++nextId;
       return new Promise((resolve, reject) => {
-        const p: Pending = { request, resolve, reject };
+        const p: Pending = { request, resolve, reject, bounded: timeoutMs !== undefined };
         pending.set(id, p);
-        const wait = options.leaderTimeoutMs;
-        if (leaderId === undefined && wait !== undefined)
+        const wait = timeoutMs ?? (leaderId === undefined ? options.leaderTimeoutMs : undefined);
+        if (wait !== undefined)
           p.timer = setTimeout(() => {
-            if (leaderId !== undefined || !pending.delete(id)) return;
+            if ((timeoutMs === undefined && leaderId !== undefined) || !pending.delete(id)) return;
             reject(new LeaderUnavailableError(wait));
           }, wait);
         sendRequest(id, request);

@@ -9,8 +9,8 @@
  * 3. After `close()` every call rejects with `database_closed`, and no event reaches a listener.
  * 4. **A dead worker is replaced.** The leader tab pings its worker every `heartbeatMs`; a worker that has not
  *    answered for `workerTimeoutMs` (terminated, crashed, or its event loop blocked) is terminated and a new one
- *    started. Its in-flight requests move to the database channel under their request ids, so the new worker
- *    answers them (a write the dead one had committed is not applied twice: the leader's writes are recorded
+ *    started. Its in-flight requests (and those made until the new one is up) go to the database channel under
+ *    their request ids, each bounded by `leaderTimeoutMs` (`leader_unavailable`), so the new worker answers them (a write the dead one had committed is not applied twice: the leader's writes are recorded
  *    under their ids too); subscriptions move with them. `onWorkerRestart` listeners are told.
  * 5. **No call waits forever for a first leader:** one made while no leader is known rejects with
  *    `leader_unavailable` after `leaderTimeoutMs`; the tab keeps listening for a leader.
@@ -118,6 +118,8 @@ export async function openConnection(options: ConnectionOptions): Promise<Connec
   const follower: ChannelClient = createChannelClient({ channel, tabId, leaderTimeoutMs });
   const inFlight = new Set<InFlight>();
   const restartListeners = new Set<(reason: string) => void>();
+  /** This tab leads but is replacing its worker: calls wait on the channel, each bounded by `leaderTimeoutMs`. */
+  let restarting = false;
   const subscriptions = new Set<Subscription>();
   const leaderListeners = new Set<() => void>();
   let leader: LeaderState | undefined;
@@ -178,6 +180,7 @@ export async function openConnection(options: ConnectionOptions): Promise<Connec
     }
     const state: LeaderState = { worker, remote };
     leader = state;
+    restarting = false;
     storage = report;
     for (const sub of subscriptions) {
       sub.stop();
@@ -210,11 +213,12 @@ export async function openConnection(options: ConnectionOptions): Promise<Connec
   function workerDied(state: LeaderState, reason: string): void {
     if (leader !== state || closed) return;
     leader = undefined;
+    restarting = true;
     state.worker.terminate();
     state.remote[Comlink.releaseProxy]();
     for (const f of inFlight) {
       f.moved = true;
-      follower.call(f.request).then(f.resolve, f.reject);
+      follower.call(f.request, leaderTimeoutMs).then(f.resolve, f.reject);
     }
     inFlight.clear();
     for (const sub of subscriptions) {
@@ -298,7 +302,8 @@ export async function openConnection(options: ConnectionOptions): Promise<Connec
     },
     request(request) {
       if (closed) return Promise.reject(new DatabaseClosedError());
-      return leader ? leaderCall(leader, request) : follower.call(request);
+      if (leader) return leaderCall(leader, request);
+      return follower.call(request, restarting ? leaderTimeoutMs : undefined);
     },
     subscribe(watchSpec, onEvent) {
       if (closed) throw new DatabaseClosedError();
