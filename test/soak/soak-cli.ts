@@ -1,5 +1,5 @@
 /**
- * `npm run soak -- --minutes N --clients 1000 --rate 500 [--shop 10] [--kill-every 180] [--dir /tmp/x]`: a soak run
+ * `npm run soak -- --minutes N --clients 1000 --rate 500 [--shop 10] [--kill-every 180] [--drain 900]`: a soak run
  * (see `soak.ts`) that prints its figures and exits non-zero when an acknowledged write was lost or stored twice,
  * or a terminal did not converge.
  */
@@ -16,6 +16,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '500' },
     shop: { type: 'string', default: '10' },
     'kill-every': { type: 'string', default: '180' },
+    drain: { type: 'string', default: '900' },
   },
 });
 const dir = mkdtempSync(join(tmpdir(), 'loam-soak-'));
@@ -28,6 +29,7 @@ const report = await runSoak({
   shopSize: Number(values.shop),
   killEveryMs: Number(values['kill-every']) * 1000,
   disconnectEveryMs: 1000,
+  drainTimeoutMs: Number(values.drain) * 1000,
   log: (line) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
 });
 rmSync(dir, { recursive: true, force: true });
