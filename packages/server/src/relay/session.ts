@@ -4,7 +4,8 @@
  *
  * Invariants:
  * 1. **Hello first.** Nothing but `hello` is accepted until `welcome` is sent, in frames of at most
- *    `limits.preHelloFrameBytes`, within `limits.handshakeTimeoutMs`; a bad token, protocol or schema version, a
+ *    `limits.preHelloFrameBytes`; `hello` must arrive within `limits.handshakeTimeoutMs` (the time the relay takes
+ *    to answer it does not count: after a restart, a thousand devices say hello at once); a bad token, protocol or schema version, a
  *    replica bound to another user or too many connections end the session with a fatal `error`.
  * 2. **Frames are checked before anything else.** A frame that does not decode (malformed, truncated, oversized,
  *    unknown type, text) or a batch over the limit is a fatal `error`; nothing of it is stored or forwarded.
@@ -195,6 +196,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
   };
 
   const onHello = async (m: ClientMessage & { t: 'hello' }) => {
+    clearTimeout(helloTimer);
     if (m.protocol !== PROTOCOL_VERSION)
       return fail(
         ServerErrorCode.protocolVersion,
@@ -229,7 +231,6 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     const replicaSeq = await store.replicaSeq(m.replica);
     if (closed()) return;
     replica = m.replica;
-    clearTimeout(helloTimer);
     expiresAt = who.expiresAt;
     armExpiry();
     await relay.reach(m.cursor);
