@@ -1,11 +1,12 @@
 /**
  * Eight sockets send the worst frames we can build at a real `loam-server` child process (its default limits):
  * a legitimate device keeps being served, the relay's memory stays under twice its baseline during the attack
- * (before the depth limit, one nested frame took it from 107 MB to 782 MB) and falls back under 1.75× its baseline
- * afterwards (measured 1.08-1.42×: what stays is the allocator's, see the notes of issue 13). The round trips under attack and at rest are printed, not asserted (timing belongs to benchmarks;
- * the figures measured are in the notes of issue 13). Round trips are medians of many, the baseline pooled from
- * before and after the attack, so one slow moment on a loaded machine does not decide the outcome; memory is read after a full collection in
- * the relay (a preloaded hook), so garbage V8 had no reason to collect yet is not counted as held.
+ * (before the depth limit, one nested frame took it from 107 MB to 782 MB) and falls back under 1.75× its
+ * baseline afterwards (measured 1.08-1.42×: what stays is the allocator's, see the notes of issue 13). The round
+ * trips under attack and at rest are printed, not asserted (timing belongs to benchmarks; the figures measured are
+ * in the notes of issue 13). Round trips are medians of many, the baseline pooled from before and after the
+ * attack, so one slow moment on a loaded machine does not decide the outcome; memory is read after a full
+ * collection in the relay (a preloaded hook), so garbage V8 had no reason to collect yet is not counted as held.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
