@@ -2,6 +2,7 @@
  * Long convergence runs: `npm run fuzz -- --seeds 5000 [--start 1] [--replicas 2,3,5] [--ops 300]`,
  * or replay one case: `npm run fuzz -- --seed 1234 --replicas 3 --ops 300`.
  * Exits non-zero on the first divergence, printing the replay command; add that case to regressions.json.
+ * `npm run fuzz -- --protocol [--seed S] [--frames N]` fuzzes the relay protocol instead (test/fuzz/protocol-cli.ts).
  */
 import { parseArgs } from 'node:util';
 import { simulate } from './simulation';
@@ -13,8 +14,14 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     replicas: { type: 'string', default: '2,3,5' },
     ops: { type: 'string', default: '300' },
+    protocol: { type: 'boolean', default: false },
+    frames: { type: 'string', default: '10000' },
   },
 });
+if (values.protocol) {
+  const { runProtocolFuzzCli } = await import('../fuzz/protocol-cli');
+  process.exit(await runProtocolFuzzCli(Number(values.seed ?? 1), Number(values.frames)));
+}
 
 const counts = values.replicas.split(',').map(Number);
 const ops = Number(values.ops);

@@ -98,3 +98,18 @@ it('rebuilds errors from their code, and resubscribes live queries to a new lead
   await until(() => second.listeners.size === 0);
   expect(events).toEqual([{ kind: 'rows', rows: [{ n: 1 }] }]);
 });
+
+it('a call with no leader rejects with leader_unavailable after leaderTimeoutMs; once a leader comes, calls go through', async () => {
+  const make = channelPair();
+  const client = createChannelClient({ channel: make(), tabId: 'tab', leaderTimeoutMs: 100 });
+  cleanups.push(() => client.close());
+  await expect(client.call(write('w1'))).rejects.toMatchObject({ code: 'leader_unavailable' });
+  startLeader(make, 'L1', true);
+  await expect(client.call(write('w2'))).resolves.toBe('L1:w2');
+  const other = channelPair();
+  const silent = createChannelClient({ channel: other(), tabId: 'tab2' });
+  cleanups.push(() => silent.close());
+  startLeader(other, 'L2', false);
+  await until(() => silent.leaderId !== undefined);
+  await expect(silent.call(write('w3'), 100)).rejects.toMatchObject({ code: 'leader_unavailable' });
+});

@@ -7,6 +7,9 @@
  *    each newly announced leader. Requests are idempotent, so resending never applies a write twice.
  * 2. Every open subscription is resent to each newly announced leader; its next event is a reset.
  * 3. Events of a subscription that was unsubscribed are dropped.
+ * 4. A request made while no leader is known rejects with `leader_unavailable` after `leaderTimeoutMs` unless a
+ *    leader announced itself meanwhile (a call given its own `timeoutMs` is bounded by it in any case); the client
+ *    keeps listening for a leader.
  */
 import {
   type ChannelPort,
@@ -19,7 +22,7 @@ import {
   type WatchEvent,
   type WatchSpec,
 } from '@loam/db-worker';
-import { DatabaseClosedError } from './errors';
+import { DatabaseClosedError, LeaderUnavailableError } from './errors';
 
 /** A follower's connection to the leader, over the database channel. */
 export interface ChannelClient {
@@ -29,8 +32,11 @@ export interface ChannelClient {
   readonly firstLeader: Promise<StorageReport>;
   /** Called with every newly announced leader. Returns the unsubscribe function. */
   onLeader(listener: (leaderId: string, storage: StorageReport) => void): () => void;
-  /** Sends `request` to the leader (resending it to every new leader until answered). */
-  call(request: DbRequest): Promise<unknown>;
+  /**
+   * Sends `request` to the leader (resending it to every new leader until answered). With `timeoutMs`, rejects
+   * with `leader_unavailable` when no answer came within it, whether a leader is known or not.
+   */
+  call(request: DbRequest, timeoutMs?: number): Promise<unknown>;
   /** Starts a live query (or sync status subscription) on the leader. Returns the unsubscribe function. */
   subscribe(spec: WatchSpec, onEvent: (event: WatchEvent) => void): () => void;
   /** Says goodbye to the leader and rejects pending requests with `database_closed`. */
@@ -41,6 +47,9 @@ interface Pending {
   readonly request: DbRequest;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
+  timer?: ReturnType<typeof setTimeout>;
+  /** The timer bounds the whole call, not only the wait for a first leader. */
+  bounded?: boolean;
 }
 
 /** Options of {@link createChannelClient}. */
@@ -48,6 +57,8 @@ export interface ChannelClientOptions {
   readonly channel: ChannelPort;
   /** This tab's id: answers and events addressed to it are taken. */
   readonly tabId: string;
+  /** How long a request waits for a first leader before rejecting with `leader_unavailable` (default: forever). */
+  readonly leaderTimeoutMs?: number;
 }
 
 /** Starts a follower connection on `channel` and asks the leader (if any) to announce itself. */
@@ -82,7 +93,10 @@ export function createChannelClient(options: ChannelClientOptions): ChannelClien
         if (m.leaderId === leaderId) return;
         leaderId = m.leaderId;
         resolveFirst(m.storage);
-        for (const [id, p] of pending) sendRequest(id, p.request);
+        for (const [id, p] of pending) {
+          if (!p.bounded) clearTimeout(p.timer);
+          sendRequest(id, p.request);
+        }
         for (const [sub, s] of subscriptions) sendSubscription(sub, s.spec);
         for (const listener of leaderListeners) listener(m.leaderId, m.storage);
         return;
@@ -92,6 +106,7 @@ export function createChannelClient(options: ChannelClientOptions): ChannelClien
         const p = pending.get(m.id);
         if (!p) return;
         pending.delete(m.id);
+        clearTimeout(p.timer);
         if (m.ok) p.resolve(m.value);
         else p.reject(rebuildError(m.error));
         return;
@@ -118,11 +133,18 @@ export function createChannelClient(options: ChannelClientOptions): ChannelClien
       leaderListeners.add(listener);
       return () => leaderListeners.delete(listener);
     },
-    call(request) {
+    call(request, timeoutMs) {
       if (closed) return Promise.reject(new DatabaseClosedError());
       const id = ++nextId;
       return new Promise((resolve, reject) => {
-        pending.set(id, { request, resolve, reject });
+        const p: Pending = { request, resolve, reject, bounded: timeoutMs !== undefined };
+        pending.set(id, p);
+        const wait = timeoutMs ?? (leaderId === undefined ? options.leaderTimeoutMs : undefined);
+        if (wait !== undefined)
+          p.timer = setTimeout(() => {
+            if ((timeoutMs === undefined && leaderId !== undefined) || !pending.delete(id)) return;
+            reject(new LeaderUnavailableError(wait));
+          }, wait);
         sendRequest(id, request);
       });
     },
@@ -141,7 +163,10 @@ export function createChannelClient(options: ChannelClientOptions): ChannelClien
       closed = true;
       channel.removeEventListener('message', onMessage);
       subscriptions.clear();
-      for (const p of pending.values()) p.reject(new DatabaseClosedError());
+      for (const p of pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(new DatabaseClosedError());
+      }
       pending.clear();
     },
   };

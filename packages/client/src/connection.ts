@@ -7,6 +7,13 @@
  *    the channel and are resent to each new leader (the promoted tab's own worker included) until answered.
  * 2. Subscriptions survive promotion: each is moved to the new route and restarts with a reset event.
  * 3. After `close()` every call rejects with `database_closed`, and no event reaches a listener.
+ * 4. **A dead worker is replaced.** The leader tab pings its worker every `heartbeatMs`; a worker that has not
+ *    answered for `workerTimeoutMs` (terminated, crashed, or its event loop blocked) is terminated and a new one
+ *    started. Its in-flight requests (and those made until the new one is up) go to the database channel under
+ *    their request ids, each bounded by `leaderTimeoutMs` (`leader_unavailable`), so the new worker answers them (a write the dead one had committed is not applied twice: the leader's writes are recorded
+ *    under their ids too); subscriptions move with them. `onWorkerRestart` listeners are told.
+ * 5. **No call waits forever for a first leader:** one made while no leader is known rejects with
+ *    `leader_unavailable` after `leaderTimeoutMs`; the tab keeps listening for a leader.
  */
 
 import type { Schema } from '@loam/core';
@@ -26,7 +33,7 @@ import {
 } from '@loam/db-worker';
 import * as Comlink from 'comlink';
 import { type ChannelClient, createChannelClient } from './channel-client';
-import { DatabaseClosedError, UnsupportedBrowserError } from './errors';
+import { DatabaseClosedError, LeaderUnavailableError, UnsupportedBrowserError } from './errors';
 import { electLeader, holdLock, type LockManagerLike } from './leader-election';
 
 /** Which part a tab plays for its database. */
@@ -46,6 +53,12 @@ export interface ConnectionOptions {
   readonly cacheMiB?: number;
   /** Sync options this tab gives its worker when it leads; `getToken` is then called on this tab's UI thread. */
   readonly sync?: SyncConfig & { readonly getToken: GetToken };
+  /** Interval of the leader tab's pings to its worker (default 1000 ms). */
+  readonly heartbeatMs?: number;
+  /** A worker that has not answered a ping for this long is replaced (default 10 000 ms). */
+  readonly workerTimeoutMs?: number;
+  /** How long opening, and a call, wait for a first leader before `leader_unavailable` (default 30 000 ms). */
+  readonly leaderTimeoutMs?: number;
 }
 
 /** A tab's connection. */
@@ -60,6 +73,8 @@ export interface Connection {
   subscribe(spec: WatchSpec, onEvent: (event: WatchEvent) => void): () => void;
   /** Called whenever this tab's role or its leader changes. Returns the unsubscribe function. */
   onLeaderChange(listener: () => void): () => void;
+  /** Called with the reason each time this tab replaced its dead worker (invariant 4). Returns unsubscribe. */
+  onWorkerRestart(listener: (reason: string) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -73,6 +88,17 @@ interface LeaderState {
   readonly worker: Worker;
   readonly remote: Comlink.Remote<DbWorkerApi>;
 }
+
+interface InFlight {
+  readonly request: DbRequest;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  moved: boolean;
+}
+
+const DEFAULT_HEARTBEAT_MS = 1000;
+const DEFAULT_WORKER_TIMEOUT_MS = 10_000;
+const DEFAULT_LEADER_TIMEOUT_MS = 30_000;
 
 function randomId(): string {
   return globalThis.crypto.randomUUID();
@@ -88,7 +114,12 @@ export async function openConnection(options: ConnectionOptions): Promise<Connec
   const tabId = randomId();
   const tabLock = holdLock(locks, tabLockName(options.name, tabId));
   const channel = new BroadcastChannel(channelName(options.name));
-  const follower: ChannelClient = createChannelClient({ channel, tabId });
+  const leaderTimeoutMs = options.leaderTimeoutMs ?? DEFAULT_LEADER_TIMEOUT_MS;
+  const follower: ChannelClient = createChannelClient({ channel, tabId, leaderTimeoutMs });
+  const inFlight = new Set<InFlight>();
+  const restartListeners = new Set<(reason: string) => void>();
+  /** This tab leads but is replacing its worker: calls wait on the channel, each bounded by `leaderTimeoutMs`. */
+  let restarting = false;
   const subscriptions = new Set<Subscription>();
   const leaderListeners = new Set<() => void>();
   let leader: LeaderState | undefined;
@@ -147,13 +178,82 @@ export async function openConnection(options: ConnectionOptions): Promise<Connec
       worker.terminate();
       return;
     }
-    leader = { worker, remote };
+    const state: LeaderState = { worker, remote };
+    leader = state;
+    restarting = false;
     storage = report;
     for (const sub of subscriptions) {
       sub.stop();
       attach(sub);
     }
+    heartbeat(state);
     notify();
+  }
+
+  function heartbeat(state: LeaderState): void {
+    const every = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    const timeout = options.workerTimeoutMs ?? DEFAULT_WORKER_TIMEOUT_MS;
+    let answered = performance.now();
+    const timer = setInterval(() => {
+      if (leader !== state || closed) return clearInterval(timer);
+      if (performance.now() - answered > timeout) {
+        clearInterval(timer);
+        return workerDied(state, `the database worker did not answer for ${timeout} ms`);
+      }
+      state.remote.ping().then(
+        () => {
+          answered = performance.now();
+        },
+        () => undefined,
+      );
+    }, every);
+  }
+
+  /** Invariant 4: replaces a worker that stopped answering. */
+  function workerDied(state: LeaderState, reason: string): void {
+    if (leader !== state || closed) return;
+    leader = undefined;
+    restarting = true;
+    state.worker.terminate();
+    state.remote[Comlink.releaseProxy]();
+    for (const f of inFlight) {
+      f.moved = true;
+      follower.call(f.request, leaderTimeoutMs).then(f.resolve, f.reject);
+    }
+    inFlight.clear();
+    for (const sub of subscriptions) {
+      sub.stop();
+      attach(sub);
+    }
+    for (const listener of restartListeners) listener(reason);
+    notify();
+    const restart = () => {
+      if (closed || leader) return;
+      becomeLeader().catch((error: unknown) => {
+        console.error(`Loam: this tab could not restart the worker of database "${options.name}"`, error);
+        setTimeout(restart, 1000);
+      });
+    };
+    restart();
+  }
+
+  function leaderCall(state: LeaderState, request: DbRequest): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const f: InFlight = { request, resolve, reject, moved: false };
+      inFlight.add(f);
+      state.remote.requestRecorded(request).then(
+        (value) => {
+          if (f.moved) return;
+          inFlight.delete(f);
+          resolve(value);
+        },
+        (error: unknown) => {
+          if (f.moved) return;
+          inFlight.delete(f);
+          reject(error);
+        },
+      );
+    });
   }
 
   follower.onLeader((_id, report) => {
@@ -175,7 +275,15 @@ export async function openConnection(options: ConnectionOptions): Promise<Connec
 
   try {
     if (election.leader) await becomeLeader();
-    else storage = await follower.firstLeader;
+    else {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      storage = await Promise.race([
+        follower.firstLeader,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new LeaderUnavailableError(leaderTimeoutMs)), leaderTimeoutMs);
+        }),
+      ]).finally(() => clearTimeout(timer));
+    }
   } catch (error) {
     election.release();
     tabLock.release();
@@ -194,7 +302,8 @@ export async function openConnection(options: ConnectionOptions): Promise<Connec
     },
     request(request) {
       if (closed) return Promise.reject(new DatabaseClosedError());
-      return leader ? leader.remote.request(request) : follower.call(request);
+      if (leader) return leaderCall(leader, request);
+      return follower.call(request, restarting ? leaderTimeoutMs : undefined);
     },
     subscribe(watchSpec, onEvent) {
       if (closed) throw new DatabaseClosedError();
@@ -209,6 +318,10 @@ export async function openConnection(options: ConnectionOptions): Promise<Connec
     onLeaderChange(listener) {
       leaderListeners.add(listener);
       return () => leaderListeners.delete(listener);
+    },
+    onWorkerRestart(listener) {
+      restartListeners.add(listener);
+      return () => restartListeners.delete(listener);
     },
     async close() {
       if (closed) return;

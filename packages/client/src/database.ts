@@ -234,6 +234,11 @@ export interface Database<S extends Schema> {
   onPermissionsChange(listener: () => void): Unsubscribe;
   /** Called when this tab's role or its leader changes. Returns the unsubscribe function. */
   onLeaderChange(listener: () => void): Unsubscribe;
+  /**
+   * Called with the reason each time this (leader) tab replaced its worker because it died or stopped answering;
+   * calls in flight were replayed on the new one. Returns the unsubscribe function.
+   */
+  onWorkerRestart(listener: (reason: string) => void): Unsubscribe;
   /** Stops this tab's live queries; in the leader tab, closes the worker (another tab takes over). */
   close(): Promise<void>;
 }
@@ -256,6 +261,12 @@ export interface OpenDatabaseOptions<S extends Schema> {
    * tab's `getToken`; when another tab takes over, its own options are used.
    */
   readonly sync?: SyncOptions;
+  /** Interval of the leader tab's pings to its worker. Default 1 s. */
+  readonly heartbeatMs?: number;
+  /** A worker that has not answered a ping for this long is terminated and replaced. Default 10 s. */
+  readonly workerTimeoutMs?: number;
+  /** How long opening, and a call, wait for a first leader tab before `leader_unavailable`. Default 30 s. */
+  readonly leaderTimeoutMs?: number;
 }
 
 const MAX_TRANSACTION_ATTEMPTS = 5;
@@ -301,6 +312,9 @@ export async function openDatabase<const S extends Schema>(
     ...(options.openTimeoutMs === undefined ? {} : { openTimeoutMs: options.openTimeoutMs }),
     ...(options.cacheMiB === undefined ? {} : { cacheMiB: options.cacheMiB }),
     ...(options.sync ? { sync: options.sync } : {}),
+    ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+    ...(options.workerTimeoutMs === undefined ? {} : { workerTimeoutMs: options.workerTimeoutMs }),
+    ...(options.leaderTimeoutMs === undefined ? {} : { leaderTimeoutMs: options.leaderTimeoutMs }),
   });
   const { schema } = options;
 
@@ -493,6 +507,7 @@ export async function openDatabase<const S extends Schema>(
       };
     },
     onLeaderChange: (listener) => connection.onLeaderChange(listener),
+    onWorkerRestart: (listener) => connection.onWorkerRestart(listener),
     close: () => connection.close(),
   };
 }

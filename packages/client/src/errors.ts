@@ -16,6 +16,8 @@ export const ClientErrorCode = {
   closed: 'database_closed',
   /** This browser lacks what Loam needs in a tab (Web Locks, BroadcastChannel or module workers). */
   unsupported: 'browser_unsupported',
+  /** No leader tab answered within `leaderTimeoutMs`; the tab keeps looking for one, later calls may succeed. */
+  leaderUnavailable: 'leader_unavailable',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
@@ -32,6 +34,17 @@ export class UnsupportedBrowserError extends LoamError {
     super(
       ClientErrorCode.unsupported,
       `This browser lacks ${feature}, which Loam needs: use a current Chromium, Firefox or Safari`,
+    );
+  }
+}
+
+/** No leader's worker answered a call within the configured time (code `leader_unavailable`). Nothing was applied
+ * by this call; the tab keeps waiting for a leader, so a later call may succeed. */
+export class LeaderUnavailableError extends LoamError {
+  constructor(waitedMs: number) {
+    super(
+      ClientErrorCode.leaderUnavailable,
+      `No tab's database worker answered within ${waitedMs} ms: the database is not available in this tab yet; retry`,
     );
   }
 }

@@ -26,6 +26,7 @@ export {
 export {
   ClientErrorCode,
   DatabaseClosedError,
+  LeaderUnavailableError,
   SyncNotConfiguredError,
   UnsupportedBrowserError,
 } from './errors';

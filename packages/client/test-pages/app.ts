@@ -13,7 +13,7 @@ import {
   type SyncSubscription,
 } from '@loam/client';
 import { type DocOf, type Filter, type FilterOf, LoamError, type Problem } from '@loam/core';
-import { createDbWorker } from '@loam/db-worker';
+import { createDbWorker, leaderLockName } from '@loam/db-worker';
 import { schema } from './schema';
 
 /** A note as read back. */
@@ -35,9 +35,13 @@ const startWorker = () => {
   worker =
     params.get('fallback') === '1'
       ? new Worker(new URL('./no-opfs-worker.ts', import.meta.url), { type: 'module' })
-      : createDbWorker();
+      : params.get('blocking') === '1'
+        ? new Worker(new URL('./blocking-worker.ts', import.meta.url), { type: 'module' })
+        : createDbWorker();
   return worker;
 };
+const watchdog = params.get('watchdog') === '1' ? { heartbeatMs: 250, workerTimeoutMs: 2000 } : {};
+const restarts: string[] = [];
 
 const syncUrl = params.get('sync');
 const token = params.get('token');
@@ -47,8 +51,10 @@ const db = await openDatabase({
   name,
   schema,
   worker: startWorker,
+  ...watchdog,
   ...(syncUrl ? { sync: { url: syncUrl, getToken: async () => token } } : {}),
 });
+db.onWorkerRestart((reason) => restarts.push(reason));
 const notes = db.collection('notes');
 const opened = performance.now();
 const firstResult =
@@ -159,6 +165,37 @@ const app = {
   killWorker(): string[] {
     worker?.terminate();
     return [...resolved];
+  },
+  /** Blocks the worker's event loop for good (`?blocking=1` only). */
+  blockWorker() {
+    worker?.postMessage('loam-test-block');
+  },
+  /** Why this tab replaced its worker, each time it did. */
+  restarts: () => [...restarts],
+  /**
+   * Opens database `other` while holding its leader lock without serving it (a leader tab whose worker never
+   * came up): resolves with the error opening gave after `leaderTimeoutMs`, or null.
+   */
+  async openWithoutLeader(other: string, leaderTimeoutMs: number): Promise<ErrorInfo | null> {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await new Promise<void>((locked) => {
+      void navigator.locks.request(leaderLockName(other), () => {
+        locked();
+        return held;
+      });
+    });
+    try {
+      const orphan = await openDatabase({ name: other, schema, leaderTimeoutMs });
+      await orphan.close();
+      return null;
+    } catch (error) {
+      return errorInfo(error);
+    } finally {
+      release();
+    }
   },
 };
 

@@ -89,7 +89,8 @@ export class IdError extends LoamError {
 }
 
 /** Why a byte string could not be decoded into operations. */
-export type DecodeFailure = 'malformed' | 'truncated' | 'oversized' | 'unsupported_version';
+/** Why bytes did not decode; `too_deep`: nesting beyond the decoder's depth limit (see `scanMsgpack`). */
+export type DecodeFailure = 'malformed' | 'truncated' | 'oversized' | 'unsupported_version' | 'too_deep';
 
 /** Bytes that are not a valid encoded operation batch. Raised in bounded time and memory. */
 export class OpDecodeError extends LoamError {

@@ -28,7 +28,13 @@ async function withRelays<T>(
   const dir = mkdtempSync(join(tmpdir(), 'loam-cluster-bench-'));
   const db = backend.kind === 'postgres' ? createTestSchema('loam_bench') : undefined;
   const config = writeClusterConfig(dir, testSchema, testRules, {
-    limits: { connectionsPerUser: 100_000, opsPerBatch: 1000, frameBytes: 4 * 1024 * 1024 },
+    limits: {
+      connectionsPerUser: 100_000,
+      connectionsPerAddress: 100_000,
+      handshakesPerSecond: 100_000,
+      opsPerBatch: 1000,
+      frameBytes: 4 * 1024 * 1024,
+    },
   });
   const count = backend.kind === 'postgres' ? backend.nodes : 1;
   const store = db?.url ?? join(dir, 'relay.db');

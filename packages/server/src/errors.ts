@@ -22,6 +22,10 @@ export const ServerErrorCode = {
   notFound: 'not_found',
   /** An HTTP insert used the id of a live document. */
   alreadyExists: 'already_exists',
+  /** An HTTP body larger than `limits.frameBytes` (413). */
+  bodyTooLarge: 'body_too_large',
+  /** An HTTP body nested deeper than the API accepts (400). */
+  bodyTooDeep: 'body_too_deep',
   /** The server's storage failed or is unusable. */
   storage: WireErrorCode.serverStorage,
 } as const;

@@ -26,7 +26,7 @@ async function withServer<T>(
 ): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'loam-bench-'));
   const server = await startTestServer(dir, {
-    limits: { frameBytes: 4 * 1024 * 1024, opsPerBatch: 1000, connectionsPerUser },
+    limits: { ...CONFIG_DEFAULTS.limits, connectionsPerUser, handshakesPerSecond: 100_000 },
   });
   try {
     return await fn(server);

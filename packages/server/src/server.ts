@@ -19,11 +19,12 @@ import type { ServerConfig } from './config/config';
 import { ServerErrorCode } from './errors';
 import { createHttpApi } from './http/http-api';
 import { createWebhooks, type Webhooks } from './http/webhooks';
+import { createAddressLimits } from './limits/address-limits';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { createRelay, type Relay } from './relay/relay';
 import { createSession, type Session } from './relay/session';
 import { createSignalingHub } from './relay/signaling';
-import { createWsTransport } from './relay/transport-ws';
+import { createWsTransport, setMaxPayload } from './relay/transport-ws';
 import { openServerStore } from './storage/open-store';
 import type { ServerStore } from './storage/server-store';
 
@@ -61,10 +62,12 @@ function originAllowed(config: ServerConfig, origin: string | undefined): boolea
   return config.allowedOrigins.includes('*') || config.allowedOrigins.includes(origin);
 }
 
+const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 429: 'Too Many Requests' };
+
 function refuseUpgrade(socket: Duplex, status: number, code: string, message: string): void {
   const body = JSON.stringify({ code, message });
   socket.end(
-    `HTTP/1.1 ${status} ${status === 403 ? 'Forbidden' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }
 
@@ -147,18 +150,40 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
         .catch(() => json(res, 500, { code: ServerErrorCode.storage, message: 'The server failed' }));
     });
 
-    const wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.frameBytes * 2 + 1024 });
+    const maxPayload = config.limits.frameBytes * 2 + 1024;
+    const wss = new WebSocketServer({ noServer: true, maxPayload });
     relay.onGap(() => {
       for (const ws of wss.clients) ws.close(1012, 'resync: reconnect and resume from your cursor');
     });
     const alive = new WeakMap<WebSocket, boolean>();
+    const addresses = createAddressLimits(config.limits);
     http.on('upgrade', (req, socket, head) => {
       const origin = req.headers.origin;
       if (!originAllowed(config, origin)) {
         metrics.error(ServerErrorCode.originDenied);
         return refuseUpgrade(socket, 403, ServerErrorCode.originDenied, `Origin ${origin} is not allowed`);
       }
+      const address = req.socket.remoteAddress ?? 'unknown';
+      const refused = addresses.admit(address);
+      if (refused) {
+        metrics.error(refused);
+        return refuseUpgrade(
+          socket,
+          429,
+          refused,
+          refused === ServerErrorCode.tooManyConnections
+            ? `Address ${address} holds ${config.limits.connectionsPerAddress} connections already`
+            : `Address ${address} opens more than ${config.limits.handshakesPerSecond} connections a second`,
+        );
+      }
+      let released = false;
+      const release = () => {
+        if (!released) addresses.release(address);
+        released = true;
+      };
+      socket.once('close', release);
       wss.handleUpgrade(req, socket, head, (ws) => {
+        setMaxPayload(ws, config.limits.preHelloFrameBytes);
         alive.set(ws, true);
         ws.on('pong', () => alive.set(ws, true));
         metrics.connections++;
@@ -182,6 +207,7 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
             else perUser.set(user, n);
           },
           now,
+          signedIn: () => setMaxPayload(ws, maxPayload),
         });
         sessions.add(session);
         ws.on('close', () => {
@@ -229,6 +255,7 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
         closing ??= (async () => {
           clearInterval(keepAlive);
           clearInterval(compaction);
+          addresses.close();
           for (const ws of wss.clients) ws.terminate();
           wss.close();
           const stopped = new Promise<void>((resolve) => http.close(() => resolve()));

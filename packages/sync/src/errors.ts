@@ -8,6 +8,7 @@ import { WireErrorCode } from './protocol/codes';
 export const SyncErrorCode = {
   frameInvalid: WireErrorCode.frameInvalid,
   frameTooLarge: WireErrorCode.frameTooLarge,
+  frameTooDeep: WireErrorCode.frameTooDeep,
   protocolVersion: WireErrorCode.protocolVersion,
 } as const;
 export type SyncErrorCode = (typeof SyncErrorCode)[keyof typeof SyncErrorCode];
@@ -26,8 +27,8 @@ export class ProtocolError extends LoamError {
 export const SyncClientErrorCode = {
   /** `createSyncClient` was given neither a usable `url` (with a WebSocket implementation) nor a `transportFactory`. */
   configInvalid: 'sync_config_invalid',
-  /** A subscription names a collection the schema does not have. */
-  subscriptionInvalid: 'subscription_invalid',
+  /** A subscription names a collection the schema does not have (the relay uses the same code on the wire). */
+  subscriptionInvalid: WireErrorCode.subscriptionInvalid,
   /** The connection could not be opened or was lost; the client retries with backoff. */
   connectionLost: 'connection_lost',
   /** The server did not answer a keep-alive ping in time; the connection was dropped and is retried. */

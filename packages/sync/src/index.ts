@@ -38,6 +38,7 @@ export {
   decodeClientMessage,
   decodeServerMessage,
   encodeMessage,
+  isCollectionName,
 } from './protocol/codec';
 export { FATAL_WIRE_CODES, RefusalCode, WireErrorCode } from './protocol/codes';
 export {

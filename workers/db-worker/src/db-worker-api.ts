@@ -65,6 +65,11 @@ export interface DbWorkerApi {
   /** Serves one request of the leader tab (see `protocol.ts`); never resent, so single writes are not recorded. */
   request(request: DbRequest): Promise<unknown>;
   /**
+   * Serves one request of the leader tab that may be resent to another worker if this one dies: writes are
+   * recorded under their `requestId`, as followers' are.
+   */
+  requestRecorded(request: DbRequest): Promise<unknown>;
+  /**
    * Starts a live query, or a sync status subscription; resolves with its id for `unwatch`. The listener's first
    * event is a reset (for sync status: the current status).
    */
@@ -220,6 +225,9 @@ export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
     },
     async request(request) {
       return await ready().handler.handleOnce(request);
+    },
+    async requestRecorded(request) {
+      return await ready().handler.handle(request);
     },
     async watch(spec, listener) {
       const id = ++nextWatch;

@@ -10,7 +10,7 @@ import { Encoder } from '@msgpack/msgpack';
 import * as Y from 'yjs';
 import type { Timestamp } from '../clock/hlc';
 import { OpDecodeError } from '../errors';
-import { boundedDecoder } from '../ops/codec';
+import { decodeBoundedMsgpack } from '../ops/codec';
 import { type CounterState, crdtOf, type DocState, type Register, registerWins } from './doc-state';
 
 const encoder = new Encoder({ ignoreUndefined: true });
@@ -35,8 +35,9 @@ export function encodeDocSnapshot(state: DocState): Uint8Array {
 export function decodeDocSnapshot(bytes: Uint8Array): DocState {
   let raw: unknown;
   try {
-    raw = boundedDecoder(bytes.length).decode(bytes);
+    raw = decodeBoundedMsgpack(bytes);
   } catch (cause) {
+    if (cause instanceof OpDecodeError) throw cause;
     throw new OpDecodeError('malformed', `document snapshot: ${(cause as Error).message}`, { cause });
   }
   const fail = (what: string): never => {

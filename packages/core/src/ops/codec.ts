@@ -7,8 +7,9 @@
  *
  * Decoding is total: whatever the bytes, `decodeOps` returns ops that are well formed (ids, timestamps, names,
  * values) or throws `OpDecodeError` with a reason (`malformed`, `truncated`, `oversized`,
- * `unsupported_version`). Time and memory are bounded by the input size: the input is refused above
- * `maxBytes`, and no MessagePack container may declare more entries than there are bytes left.
+ * `unsupported_version`, `too_deep`). Time and memory are bounded by the input size: the input is refused above
+ * `maxBytes`, and `scanMsgpack` refuses nesting deeper than its limit and containers declaring more entries than
+ * there are bytes left before anything is decoded.
  * Well formed does not mean allowed: schema and permission checks come after decoding.
  */
 import { Decoder, Encoder, ExtensionCodec } from '@msgpack/msgpack';
@@ -16,6 +17,7 @@ import { isTimestamp, type Timestamp } from '../clock/hlc';
 import { OpDecodeError } from '../errors';
 import { createOpId, type DocId, isDocId, isReplicaId, parseOpId } from '../ids/ids';
 import { MAX_JSON_DEPTH } from '../schema/validate';
+import { scanMsgpack } from './msgpack-scan';
 import type { Op, Value } from './ops';
 
 /** The encoding version written by this build. */
@@ -157,7 +159,7 @@ const decoders = new Map<number, Decoder>();
  * power of two ≥ `length`: no declared length can make it allocate more than twice the input. Decoders are cached
  * per bound. Shared by every decoder of untrusted bytes (ops, snapshots, protocol frames).
  */
-export function boundedDecoder(length: number): Decoder {
+function boundedDecoder(length: number): Decoder {
   let bound = 64;
   while (bound < length) bound *= 2;
   let decoder = decoders.get(bound);
@@ -176,12 +178,25 @@ export function boundedDecoder(length: number): Decoder {
 }
 
 /**
- * Decodes MessagePack bytes from an untrusted source (a frame, a stored blob) with Loam's extension types; no length
- * the bytes declare can make it allocate more than twice their size (see {@link boundedDecoder}). Throws the
- * decoder's error on malformed or truncated input: callers turn it into their own typed error.
+ * Decodes MessagePack bytes from an untrusted source (a frame, a stored blob) with Loam's extension types, in time
+ * and memory proportional to their size: `scanMsgpack` first refuses nesting deeper than `maxDepth` and lengths the
+ * input cannot hold (`OpDecodeError`: `too_deep`, `truncated`, `malformed`), then a {@link boundedDecoder} decodes.
+ * Throws the decoder's error on other malformed input: callers turn it into their own typed error.
  */
-export function decodeBoundedMsgpack(bytes: Uint8Array): unknown {
+export function decodeBoundedMsgpack(bytes: Uint8Array, maxDepth?: number): unknown {
+  scanMsgpack(bytes, maxDepth);
   return boundedDecoder(bytes.length).decode(bytes);
+}
+
+/** The entry count of the MessagePack array header at `at`, if there is one: read before decoding its entries. */
+function declaredArrayLength(bytes: Uint8Array, at: number): number | undefined {
+  const b = bytes[at];
+  if (b === undefined) return undefined;
+  if (b >= 0x90 && b <= 0x9f) return b & 0x0f;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (b === 0xdc && at + 3 <= bytes.length) return view.getUint16(at + 1);
+  if (b === 0xdd && at + 5 <= bytes.length) return view.getUint32(at + 1);
+  return undefined;
 }
 
 /** Decodes a batch written by `encodeOps`; throws `OpDecodeError` on anything else. */
@@ -198,11 +213,14 @@ export function decodeOps(bytes: Uint8Array, limits: DecodeLimits = {}): Op[] {
       `format version ${bytes[0]}, this build reads ${OPS_FORMAT_VERSION}`,
     );
   }
-  const decoder = boundedDecoder(bytes.length);
+  const declared = declaredArrayLength(bytes, 1);
+  if (declared !== undefined && declared > maxOps)
+    throw new OpDecodeError('oversized', `${declared} ops, limit ${maxOps}`);
   let body: unknown;
   try {
-    body = decoder.decode(bytes.subarray(1));
+    body = decodeBoundedMsgpack(bytes.subarray(1));
   } catch (cause) {
+    if (cause instanceof OpDecodeError) throw cause;
     const message = cause instanceof Error ? cause.message : String(cause);
     const truncated = /insufficient data/i.test(message);
     throw new OpDecodeError(truncated ? 'truncated' : 'malformed', message, { cause });

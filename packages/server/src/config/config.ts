@@ -18,6 +18,7 @@ import {
   validateRules,
 } from '@loam/core';
 import { ConfigError } from '../errors';
+import { LIMIT_DEFAULTS, type LimitsConfig, parseLimits } from '../limits/limits';
 import { storeLocation } from './store-location';
 
 /** A public key for JWT verification. */
@@ -49,15 +50,7 @@ export interface AuthConfig {
   readonly anonymous: boolean;
 }
 
-/** Limits enforced on every connection. */
-export interface LimitsConfig {
-  /** Largest frame accepted, bytes. */
-  readonly frameBytes: number;
-  /** Most ops in one pushed batch. */
-  readonly opsPerBatch: number;
-  /** Most simultaneous connections of one user. */
-  readonly connectionsPerUser: number;
-}
+export type { LimitsConfig } from '../limits/limits';
 
 /** A webhook: every committed change to `collection` is POSTed to `url`, signed with `secret`. */
 export interface WebhookConfig {
@@ -106,7 +99,7 @@ export const CONFIG_DEFAULTS = {
   port: 8787,
   host: '127.0.0.1',
   storagePath: './.loam-data/server.db',
-  limits: { frameBytes: 4 * 1024 * 1024, opsPerBatch: 1000, connectionsPerUser: 20 },
+  limits: LIMIT_DEFAULTS,
   historyHorizonMs: 30 * 24 * 3600 * 1000,
   maxClockDriftMs: 60_000,
   keepAliveMs: 30_000,
@@ -353,19 +346,8 @@ export function parseConfig(input: unknown, sources: ConfigSources): ServerConfi
       throw new ConfigError(key, 'a service token needs at least 32 characters');
   }
 
-  const limitsIn = obj(file.limits ?? {}, 'limits');
-  only(limitsIn, ['frameBytes', 'opsPerBatch', 'connectionsPerUser'], 'limits');
+  const limits = parseLimits(file.limits ?? {});
   const d = CONFIG_DEFAULTS;
-  const limits: LimitsConfig = {
-    frameBytes: int(limitsIn.frameBytes ?? d.limits.frameBytes, 'limits.frameBytes', 1024, 64 * 1024 * 1024),
-    opsPerBatch: int(limitsIn.opsPerBatch ?? d.limits.opsPerBatch, 'limits.opsPerBatch', 1, 100_000),
-    connectionsPerUser: int(
-      limitsIn.connectionsPerUser ?? d.limits.connectionsPerUser,
-      'limits.connectionsPerUser',
-      1,
-      100_000,
-    ),
-  };
 
   const hookTargets = new Set<string>();
   const webhooks = list(file.webhooks ?? [], 'webhooks').map((w, i): WebhookConfig => {

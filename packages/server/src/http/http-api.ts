@@ -12,8 +12,9 @@
  * ```
  * Bodies and responses are JSON; `date` fields travel as ISO 8601 strings (converted by the schema, in bodies
  * and in query filters). Every error is `{ code, message, problems? }` with a 4xx status (`bad_request`,
- * `validation_failed` with one line per problem, `query_invalid`, `unauthorized`, `not_found`, `already_exists`)
- * and stores nothing. A PATCH key may be a dotted path into an object field (`{ "address.city": "Paris" }`): only
+ * `validation_failed` with one line per problem, `query_invalid`, `unauthorized`, `not_found`, `already_exists`,
+ * `body_too_large` (413), `body_too_deep`: more than 64 levels of arrays and objects, refused before parsing) and
+ * stores nothing; a 5xx means the server itself failed. A PATCH key may be a dotted path into an object field (`{ "address.city": "Paris" }`): only
  * that path is written, so concurrent edits of other paths of the object are kept. PUT creates the document when
  * it does not exist and otherwise sets the fields it carries. Writes are `@loam/core` write intents run by the
  * server's writer, committed through the same write queue as device pushes, so they reach subscribed devices and
@@ -112,17 +113,47 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** Deepest nesting of arrays and objects an HTTP body may have (documents nest at most 32 deep). */
+const MAX_BODY_DEPTH = 64;
+
+/**
+ * The deepest nesting of `[`/`{` in JSON text, counted outside strings, stopping as soon as it passes `max`: run
+ * before `JSON.parse`, so a body nested a million deep is refused before anything is built from it.
+ */
+function jsonDepthExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
 async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > max) throw new HttpApiError(413, ServerErrorCode.badRequest, `The body exceeds ${max} bytes`);
+    if (size > max)
+      throw new HttpApiError(413, ServerErrorCode.bodyTooLarge, `The body exceeds ${max} bytes`);
     chunks.push(chunk as Buffer);
   }
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '')
     throw new HttpApiError(400, ServerErrorCode.badRequest, 'The body is empty: send a JSON object');
+  if (jsonDepthExceeds(text, MAX_BODY_DEPTH))
+    throw new HttpApiError(
+      400,
+      ServerErrorCode.bodyTooDeep,
+      `The body nests arrays and objects deeper than ${MAX_BODY_DEPTH} levels`,
+    );
   try {
     return JSON.parse(text);
   } catch (error) {
@@ -180,13 +211,9 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     const method = req.method ?? 'GET';
     if (kind === 'query' && id === undefined && method === 'POST') {
       const body = objectBody(await readJson(req, options.maxBodyBytes));
-      const { filter, ...rest } = body;
-      const query = validateQuery({
-        ...rest,
-        collection: name,
-        ...(filter !== undefined ? { filter: convertFilterDates(col, filter) as Filter } : {}),
-      });
-      return send(res, 200, { docs: await store.queryDocs(query) });
+      const query = validateQuery({ ...body, collection: name });
+      const filter = query.filter && (convertFilterDates(col, query.filter) as Filter);
+      return send(res, 200, { docs: await store.queryDocs({ ...query, ...(filter ? { filter } : {}) }) });
     }
     if (kind !== 'docs') throw new HttpApiError(404, ServerErrorCode.notFound, 'No such route');
     if (id === undefined) {

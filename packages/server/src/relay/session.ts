@@ -3,8 +3,10 @@
  * dispatch of its messages. What the user sees is in `views.ts`, what is sent down in `downloads.ts`.
  *
  * Invariants:
- * 1. **Hello first.** Nothing but `hello` is accepted until `welcome` is sent; a bad token, protocol or schema
- *    version, a replica bound to another user or too many connections end the session with a fatal `error`.
+ * 1. **Hello first.** Nothing but `hello` is accepted until `welcome` is sent, in frames of at most
+ *    `limits.preHelloFrameBytes`; `hello` must arrive within `limits.handshakeTimeoutMs` (the time the relay takes
+ *    to answer it does not count: after a restart, a thousand devices say hello at once); a bad token, protocol or schema version, a
+ *    replica bound to another user or too many connections end the session with a fatal `error`.
  * 2. **Frames are checked before anything else.** A frame that does not decode (malformed, truncated, oversized,
  *    unknown type, text) or a batch over the limit is a fatal `error`; nothing of it is stored or forwarded.
  * 3. **Acks are durable.** `ack` is sent after the relay committed the batch. Each refused op is named in
@@ -14,6 +16,9 @@
  * 4. **Downloads are serialised.** Initial sets, resumes, fan-out of commits and view recomputations run one at a
  *    time in the order they were queued (see `downloads.ts` for the cursors this guarantees).
  * 5. **Only readable data leaves** (see `views.ts`).
+ * 6. **A bad subscription costs only itself.** A malformed collection name (`subscription_invalid`), one
+ *    subscription over `limits.subscriptionsPerConnection` (`too_many_subscriptions`) or one the rules refuse
+ *    (`subscription_denied`) is answered with a non-fatal `error` naming it; the connection stays.
  */
 import { decodeOps, materialize, type Op, OpDecodeError, permissionsFor } from '@loam/core';
 import {
@@ -21,6 +26,7 @@ import {
   type DocSnapshotFrame,
   decodeClientMessage,
   encodeMessage,
+  isCollectionName,
   PROTOCOL_VERSION,
   ProtocolError,
   type ServerMessage,
@@ -38,7 +44,6 @@ import { createSessionViews, type Removal, type SessionViews } from './views';
 
 export { DOCS_PER_FRAME } from './downloads';
 
-const HELLO_TIMEOUT_MS = 10_000;
 /** WebSocket close code of a session ended by a fatal error (policy violation). */
 const FATAL_CLOSE_CODE = 1008;
 
@@ -56,6 +61,8 @@ export interface SessionContext {
   readonly admit: (user: string) => boolean;
   readonly release: (user: string) => void;
   readonly now: () => number;
+  /** Called once `welcome` is sent: frames up to `limits.frameBytes` are accepted from then on. */
+  readonly signedIn?: () => void;
 }
 
 /** A live session. */
@@ -67,6 +74,9 @@ export interface Session {
 }
 
 type Task = () => void | Promise<void>;
+
+/** Error messages quote what they refuse; the protocol caps a message's length (4,096 characters). */
+const bounded = (message: string) => (message.length > 1000 ? `${message.slice(0, 1000)}…` : message);
 
 function sortedClaims(claims: Record<string, unknown>): [string, unknown][] {
   return Object.entries(claims)
@@ -91,8 +101,8 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
   let expiry: ReturnType<typeof setTimeout> | undefined;
   let expiresAt: number | undefined;
   const helloTimer = setTimeout(
-    () => fail(ServerErrorCode.protocolOrder, 'No hello received in time'),
-    HELLO_TIMEOUT_MS,
+    () => fail(ServerErrorCode.handshakeTimeout, `No hello received within ${limits.handshakeTimeoutMs} ms`),
+    limits.handshakeTimeoutMs,
   );
   const closed = () => phase === 'closed';
 
@@ -102,14 +112,20 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
 
   function fail(code: string, message: string) {
     metrics.error(code);
-    send({ t: 'error', code, message, fatal: true });
+    send({ t: 'error', code, message: bounded(message), fatal: true });
     shutdown();
     transport.close(FATAL_CLOSE_CODE, code);
   }
 
   const softError = (code: string, message: string, sub?: string) => {
     metrics.error(code);
-    send({ t: 'error', code, message, fatal: false, ...(sub !== undefined ? { sub } : {}) });
+    send({
+      t: 'error',
+      code,
+      message: bounded(message),
+      fatal: false,
+      ...(sub !== undefined ? { sub } : {}),
+    });
   };
 
   function shutdown() {
@@ -158,6 +174,22 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
   /** Adds a subscription under the current claims, or tells the device it is refused. */
   const admitSub = (sub: Parameters<SessionViews['authorize']>[0]) => {
     const v = views as SessionViews;
+    if (!isCollectionName(sub.query.collection)) {
+      softError(
+        ServerErrorCode.subscriptionInvalid,
+        `${JSON.stringify(sub.query.collection.slice(0, 80))} is not a collection name`,
+        sub.id,
+      );
+      return undefined;
+    }
+    if (!v.subs.has(sub.id) && v.subs.size >= limits.subscriptionsPerConnection) {
+      softError(
+        ServerErrorCode.tooManySubscriptions,
+        `This connection already holds ${v.subs.size} subscriptions (limit ${limits.subscriptionsPerConnection}): unsubscribe first`,
+        sub.id,
+      );
+      return undefined;
+    }
     const active = v.authorize(sub);
     if ('denied' in active) {
       softError(ServerErrorCode.subscriptionDenied, active.denied, sub.id);
@@ -169,6 +201,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
   };
 
   const onHello = async (m: ClientMessage & { t: 'hello' }) => {
+    clearTimeout(helloTimer);
     if (m.protocol !== PROTOCOL_VERSION)
       return fail(
         ServerErrorCode.protocolVersion,
@@ -203,7 +236,6 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     const replicaSeq = await store.replicaSeq(m.replica);
     if (closed()) return;
     replica = m.replica;
-    clearTimeout(helloTimer);
     expiresAt = who.expiresAt;
     armExpiry();
     await relay.reach(m.cursor);
@@ -211,6 +243,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     const horizon = await ctx.historyHorizon();
     const reset = m.cursor > 0 && (m.cursor < horizon || m.cursor > version);
     phase = 'ready';
+    ctx.signedIn?.();
     views = createSessionViews(schema, relay.rules, who.claims);
     downloads = createSessionDownloads({ transport, open: () => !closed(), store, schema, views, metrics });
     const d = downloads;
@@ -268,6 +301,8 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
           ServerErrorCode.limitExceeded,
           `Batch ${m.batch}: ${error.message} (limit ${limits.opsPerBatch} ops)`,
         );
+      if (error instanceof OpDecodeError && error.reason === 'too_deep')
+        return fail(ServerErrorCode.frameTooDeep, `Batch ${m.batch}: ${error.message}`);
       return fail(ServerErrorCode.frameInvalid, `Batch ${m.batch}: ${(error as Error).message}`);
     }
     metrics.opsIn(ops.length);
@@ -345,6 +380,11 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
 
   transport.onFrame((frame) => {
     if (closed()) return;
+    if (phase === 'hello' && frame.length > limits.preHelloFrameBytes)
+      return fail(
+        ServerErrorCode.frameTooLarge,
+        `A frame of ${frame.length} bytes before hello exceeds the limit of ${limits.preHelloFrameBytes}`,
+      );
     let message: ClientMessage;
     try {
       message = decodeClientMessage(frame, limits.frameBytes);

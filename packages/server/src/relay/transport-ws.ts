@@ -4,7 +4,8 @@
  *
  * The socket is open when this is created, so no `open` event fires. A text frame is not part of the protocol: it
  * is reported through `onError` as a `frame_invalid` {@link ProtocolError} and not delivered (the session answers
- * with a fatal error and closes). `flushed()` resolves once `ws` has handed every frame sent so far to the socket.
+ * with a fatal error and closes); a frame over `ws`'s payload limit is reported as `frame_too_large` and the socket is
+ * dropped at once (`ws` refused it from its header, with 1009, before buffering it; reading the rest would only cost). `flushed()` resolves once `ws` has handed every frame sent so far to the socket.
  */
 import { listenOn, ProtocolError, SyncErrorCode, type Transport, type TransportCloseEvent } from '@loam/sync';
 import type WebSocket from 'ws';
@@ -13,6 +14,16 @@ function toBytes(data: WebSocket.RawData): Uint8Array {
   if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return data;
+}
+
+/**
+ * Sets the largest payload `ws` buffers for this socket: frames over it are refused from their header, before their
+ * bytes are read. `ws` has no public setter; its receiver reads `_maxPayload` at every frame, and when a version of
+ * `ws` lacks it the session's own check of each frame's size still applies.
+ */
+export function setMaxPayload(ws: WebSocket, bytes: number): void {
+  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
+  if (receiver && typeof receiver._maxPayload === 'number') receiver._maxPayload = bytes;
 }
 
 /** Wraps an accepted `ws` socket. */
@@ -51,7 +62,10 @@ export function createWsTransport(ws: WebSocket): Transport {
     for (const w of waiters.splice(0)) w();
   });
   ws.on('error', (error) => {
-    for (const l of [...errors]) l(error);
+    const tooLarge = (error as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+    const reported = tooLarge ? new ProtocolError(SyncErrorCode.frameTooLarge, error.message) : error;
+    for (const l of [...errors]) l(reported);
+    if (tooLarge) ws.terminate();
     finish({ code: 1006, reason: error.message });
   });
 

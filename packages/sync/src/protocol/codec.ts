@@ -1,10 +1,18 @@
 /**
  * Encoding of protocol messages: a version byte, then a MessagePack map. Decoding is total and bounded: any input
  * yields a well-formed message of the expected direction or a `ProtocolError` (`frame_invalid`, `frame_too_large`,
- * `protocol_version`), in time and memory proportional to the frame's size.
+ * `frame_too_deep`, `protocol_version`), in time and memory proportional to the frame's size (nesting is refused
+ * beyond a fixed depth before anything is decoded).
  */
 
-import { decodeBoundedMsgpack, isReplicaId, type Rules, validateFilter, validateRules } from '@loam/core';
+import {
+  decodeBoundedMsgpack,
+  isReplicaId,
+  OpDecodeError,
+  type Rules,
+  validateFilter,
+  validateRules,
+} from '@loam/core';
 import { Encoder } from '@msgpack/msgpack';
 import { ProtocolError, SyncErrorCode } from '../errors';
 import {
@@ -67,6 +75,17 @@ function arr(v: unknown, at: string): unknown[] {
   if (!Array.isArray(v)) invalid(`${at}: expected an array`);
   return v;
 }
+/**
+ * A subscription's collection name is checked by the relay, not here: a malformed name refuses that subscription
+ * (`subscription_invalid`), not the whole frame.
+ */
+function subscriptionCollection(v: unknown, at: string): string {
+  return str(v, at, 256);
+}
+/** Whether `name` is a well-formed collection name. */
+export function isCollectionName(name: string): boolean {
+  return NAME_RE.test(name);
+}
 function collection(v: unknown, at: string): string {
   const s = str(v, at, 63);
   if (!NAME_RE.test(s)) invalid(`${at}: not a collection name`);
@@ -115,7 +134,10 @@ function subscription(v: unknown, at: string): Subscription {
   }
   return {
     id: str(o.id, `${at}.id`, 128),
-    query: { collection: collection(q.collection, `${at}.query.collection`), ...(filter ? { filter } : {}) },
+    query: {
+      collection: subscriptionCollection(q.collection, `${at}.query.collection`),
+      ...(filter ? { filter } : {}),
+    },
   };
 }
 
@@ -306,6 +328,8 @@ function decodeFrame(frame: Uint8Array, maxBytes: number): Obj {
   try {
     body = decodeBoundedMsgpack(frame.subarray(1));
   } catch (cause) {
+    if (cause instanceof OpDecodeError && cause.reason === 'too_deep')
+      throw new ProtocolError(SyncErrorCode.frameTooDeep, `Frame ${cause.message}`, { cause });
     throw new ProtocolError(
       SyncErrorCode.frameInvalid,
       `Frame is not valid MessagePack: ${(cause as Error).message}`,

@@ -19,8 +19,20 @@ export const WireErrorCode = {
   protocolOrder: 'protocol_order',
   /** A frame that is not a valid message (malformed, truncated, wrong field types, unknown type). */
   frameInvalid: 'frame_invalid',
-  /** A frame larger than the configured limit. */
+  /** A frame larger than the configured limit (before `hello`: larger than the small pre-hello limit). */
   frameTooLarge: 'frame_too_large',
+  /** A frame (or the ops or snapshot inside one) nested deeper than the decoder's depth limit. */
+  frameTooDeep: 'frame_too_deep',
+  /** No `hello` arrived within the handshake timeout after the connection opened. */
+  handshakeTimeout: 'handshake_timeout',
+  /** The address already holds as many open connections as the relay allows one address. */
+  tooManyConnections: 'too_many_connections',
+  /** The address opened connections faster than the relay's handshakes-per-second limit. */
+  handshakeRate: 'handshake_rate',
+  /** The connection already holds as many subscriptions as the relay allows one connection (not fatal). */
+  tooManySubscriptions: 'too_many_subscriptions',
+  /** A subscription that is not well formed (bad collection name, bad filter); only it is refused (not fatal). */
+  subscriptionInvalid: 'subscription_invalid',
   /** A limit (batch size, connections per user) was exceeded. */
   limitExceeded: 'limit_exceeded',
   /** A subscription the user's rules do not allow (unknown collection, hidden field in filter or sort). */
