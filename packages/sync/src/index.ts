@@ -21,7 +21,38 @@ export {
   type SyncStatus,
   type Timers,
 } from './client/sync-client';
-export { ProtocolError, SyncClientError, SyncClientErrorCode, SyncErrorCode } from './errors';
+export {
+  PeerError,
+  PeerErrorCode,
+  ProtocolError,
+  SyncClientError,
+  SyncClientErrorCode,
+  SyncErrorCode,
+} from './errors';
+export {
+  certificateFingerprint,
+  type DeviceCertificate,
+  decodeCertificate,
+  issueCertificate,
+  issueRevocationList,
+  type RevocationList,
+  readSignedCertificate,
+  type SignedCertificate,
+  type SignedRevocationList,
+  type Trust,
+  type Verdict,
+  verifyCertificate,
+  verifyRevocationList,
+} from './peers/certificate';
+export type { KeyStore } from './peers/key-store';
+export { createIndexedDbKeyStore } from './peers/key-store-indexeddb';
+export { createSigningKeys, type SigningKeys } from './peers/keys';
+export {
+  type SignedTransaction,
+  signTransaction,
+  type VerifyTransactionOptions,
+  verifyTransaction,
+} from './peers/signed-transaction';
 export type {
   Coverage,
   Download,
