@@ -16,6 +16,7 @@ import { createClock } from '@loam/core';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { createVerifier } from './auth/auth';
 import type { ServerConfig } from './config/config';
+import { openDevices } from './devices/devices';
 import { ServerErrorCode } from './errors';
 import { createHttpApi } from './http/http-api';
 import { createWebhooks, type Webhooks } from './http/webhooks';
@@ -87,6 +88,7 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
     });
     await store.compact(now() - config.historyHorizonMs);
     const verifier = await createVerifier(config.auth, now);
+    const devices = await openDevices({ ...config.devices, rules: config.rules, now });
     const relay = createRelay({
       store,
       schema: config.schema,
@@ -110,10 +112,14 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
       hooks.onCommit(commit);
       metrics.fanOutLag((now() - commit.at) / 1000);
     });
+    devices.onRevocations((list) => {
+      for (const s of sessions) s.onRevocations(list);
+    });
 
     const api = createHttpApi({
       relay,
       store,
+      devices,
       metrics,
       maxBodyBytes: config.limits.frameBytes,
       ...(config.serviceToken !== undefined ? { serviceToken: config.serviceToken } : {}),
@@ -179,6 +185,7 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
             else perUser.set(user, n);
           },
           now,
+          devices,
         });
         sessions.add(session);
         ws.on('close', () => {

@@ -28,6 +28,7 @@ import {
 } from '@loam/sync';
 import type { Identity, Verifier } from '../auth/auth';
 import type { LimitsConfig } from '../config/config';
+import type { Devices } from '../devices/devices';
 import { AuthError, ServerErrorCode } from '../errors';
 import type { Metrics } from '../metrics/metrics';
 import type { ServerStore } from '../storage/server-store';
@@ -53,6 +54,8 @@ export interface SessionContext {
   readonly admit: (user: string) => boolean;
   readonly release: (user: string) => void;
   readonly now: () => number;
+  /** The device authority: certificates for sessions whose hello carries a device key. */
+  readonly devices: Devices;
 }
 
 /** A live session. */
@@ -61,6 +64,8 @@ export interface Session {
   onCommit(commit: Commit): void;
   /** The user, once signed in. */
   user(): string | undefined;
+  /** Sends a new revocation list. */
+  onRevocations(list: { readonly bytes: Uint8Array; readonly signature: Uint8Array }): void;
 }
 
 type Task = () => void | Promise<void>;
@@ -86,6 +91,8 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
   let inbound: Promise<void> = Promise.resolve();
   let expiry: ReturnType<typeof setTimeout> | undefined;
   let expiresAt: number | undefined;
+  let device: Uint8Array | undefined;
+  let renewal: ReturnType<typeof setTimeout> | undefined;
   const helloTimer = setTimeout(
     () => fail(ServerErrorCode.protocolOrder, 'No hello received in time'),
     HELLO_TIMEOUT_MS,
@@ -113,6 +120,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     phase = 'closed';
     clearTimeout(helloTimer);
     if (expiry) clearTimeout(expiry);
+    if (renewal) clearTimeout(renewal);
     tasks.length = 0;
     if (admitted && identity) ctx.release(identity.user);
     admitted = false;
@@ -148,6 +156,26 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
       () => fail(ServerErrorCode.authExpired, 'The token has expired: reconnect with a fresh one'),
       delay,
     );
+  };
+
+  /**
+   * Issues this device a certificate for the current claims and sends it; renews it when half its validity has
+   * passed, while the session lasts.
+   */
+  const certify = async () => {
+    if (renewal) clearTimeout(renewal);
+    renewal = undefined;
+    if (!device || !identity || !replica || closed()) return;
+    const signed = await ctx.devices.issue({
+      replica,
+      publicKey: device,
+      user: identity.user,
+      claims: identity.claims,
+    });
+    if (!signed || closed()) return;
+    send({ t: 'certificate', cert: signed.bytes, sig: signed.signature, relayKey: ctx.devices.publicKey });
+    const delay = Math.min(Math.max(1000, (signed.cert.expires - ctx.now()) / 2), 2 ** 31 - 1);
+    renewal = setTimeout(() => enqueue(certify), delay);
   };
 
   /** Adds a subscription under the current claims, or tells the device it is refused. */
@@ -219,6 +247,10 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
       replicaSeq,
     });
     send({ t: 'permissions', ...permissionsFor(relay.rules, who.claims) });
+    device = m.device;
+    await certify();
+    const revocations = ctx.devices.revocations();
+    send({ t: 'revocations', list: revocations.bytes, sig: revocations.signature });
     const subs = m.subs.flatMap((s) => admitSub(s) ?? []);
     if (m.cursor === 0 || reset) {
       enqueue(() => d.startAt(relay.version()));
@@ -285,6 +317,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     identity = next;
     if (same) return;
     send({ t: 'permissions', ...permissionsFor(relay.rules, next.claims) });
+    enqueue(certify);
     enqueue(async () => {
       const d = downloads as SessionDownloads;
       const { denied, changes } = await (views as SessionViews).recompute(next.claims, d.allDocs);
@@ -349,5 +382,8 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
       else enqueue(() => d.fanOut(commit));
     },
     user: () => identity?.user,
+    onRevocations(list) {
+      if (phase === 'ready') send({ t: 'revocations', list: list.bytes, sig: list.signature });
+    },
   };
 }

@@ -167,6 +167,7 @@ export async function testConfig(
     maxClockDriftMs: 60_000,
     keepAliveMs: 30_000,
     webhooks: [],
+    devices: { keyFile: `${storagePath}.relay.key`, certificateMs: 7 * 86_400_000 },
     ...overrides,
   };
 }

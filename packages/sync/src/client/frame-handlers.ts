@@ -6,12 +6,14 @@
  *  hello {cursor, synced subscriptions}  ─▶
  *  ◀─ welcome   connected; restored database? skip past replicaSeq; subscribe the others; downloads; uploads
  *  ◀─ permissions  persisted and announced (permissions keeper)
+ *  ◀─ certificate, revocations   checked and kept for peer sync (`peers/credentials.ts`)
  *  ◀─ ack       uploader (acknowledge / refusals / renumber), sweep leaving documents, next uploads
  *  ◀─ docs      downloader          ◀─ synced   downloader (cursor, reset), subscription ready
  *  ◀─ error     on a subscription: remembered as refused; auth_expired: fresh token; fatal codes: failed
  * ```
  */
 import { SyncClientErrorCode } from '../errors';
+import { loadCredentials, saveCertificate, saveRevocations } from '../peers/credentials';
 import type { RefusedWrite, SyncStore } from '../port/sync-store';
 import { FATAL_WIRE_CODES, WireErrorCode } from '../protocol/codes';
 import { PROTOCOL_VERSION, type ServerMessage } from '../protocol/messages';
@@ -138,6 +140,7 @@ export function createSessionHandlers(deps: {
         schemaVersion: store.schema.version,
         cursor,
         subs: subs.map((s) => ({ id: s.stored.id, query: s.stored.query })),
+        ...(store.devicePublicKey ? { device: store.devicePublicKey } : {}),
       });
     },
 
@@ -153,6 +156,19 @@ export function createSessionHandlers(deps: {
           return downloader.synced(message);
         case 'permissions':
           return permissions.set({ rules: message.rules, claims: message.claims });
+        case 'certificate':
+          if (store.devicePublicKey)
+            await saveCertificate(
+              store,
+              { replica: store.replica, publicKey: store.devicePublicKey, now },
+              message,
+            );
+          return;
+        case 'revocations': {
+          const credentials = await loadCredentials(store);
+          if (credentials) await saveRevocations(store, credentials.relayKey, message);
+          return;
+        }
         case 'pong':
           return;
         case 'error':

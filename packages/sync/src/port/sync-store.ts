@@ -116,6 +116,11 @@ export interface SyncStatePort {
 export interface SyncStore extends OutboxPort, DownloadPort, SyncStatePort {
   readonly replica: ReplicaId;
   readonly schema: Schema;
+  /**
+   * This device's Ed25519 public key when the database signs its transactions (peer sync): sent at sign-in so the
+   * relay certifies it. Absent: no device key, no peer sync.
+   */
+  readonly devicePublicKey?: Uint8Array;
 }
 
 /** The key `finishReset` matches documents by: collection and id. */

@@ -60,6 +60,11 @@ function bytes(v: unknown, at: string): Uint8Array {
   if (!(v instanceof Uint8Array)) invalid(`${at}: expected binary data`);
   return v;
 }
+function sized(v: unknown, at: string, length: number): Uint8Array {
+  const b = bytes(v, at);
+  if (b.length !== length) invalid(`${at}: expected ${length} bytes`);
+  return b;
+}
 function arr(v: unknown, at: string): unknown[] {
   if (!Array.isArray(v)) invalid(`${at}: expected an array`);
   return v;
@@ -97,7 +102,11 @@ function subscription(v: unknown, at: string): Subscription {
 function clientMessage(o: Obj): ClientMessage {
   switch (o.t) {
     case 'hello': {
-      onlyKeys(o, ['t', 'protocol', 'replica', 'token', 'schemaVersion', 'cursor', 'subs'], 'hello');
+      onlyKeys(
+        o,
+        ['t', 'protocol', 'replica', 'token', 'schemaVersion', 'cursor', 'subs', 'device'],
+        'hello',
+      );
       if (!isReplicaId(o.replica)) invalid('hello.replica: not a replica id');
       return {
         t: 'hello',
@@ -107,6 +116,7 @@ function clientMessage(o: Obj): ClientMessage {
         schemaVersion: int(o.schemaVersion, 'hello.schemaVersion'),
         cursor: int(o.cursor, 'hello.cursor'),
         subs: arr(o.subs, 'hello.subs').map((s, i) => subscription(s, `hello.subs[${i}]`)),
+        ...(o.device === undefined ? {} : { device: sized(o.device, 'hello.device', 32) }),
       };
     }
     case 'push':
@@ -221,6 +231,21 @@ function serverMessage(o: Obj): ServerMessage {
         t: 'permissions',
         rules: permissionRules(o.rules),
         claims: obj(o.claims, 'permissions.claims'),
+      };
+    case 'certificate':
+      onlyKeys(o, ['t', 'cert', 'sig', 'relayKey'], 'certificate');
+      return {
+        t: 'certificate',
+        cert: bytes(o.cert, 'certificate.cert'),
+        sig: sized(o.sig, 'certificate.sig', 64),
+        relayKey: sized(o.relayKey, 'certificate.relayKey', 32),
+      };
+    case 'revocations':
+      onlyKeys(o, ['t', 'list', 'sig'], 'revocations');
+      return {
+        t: 'revocations',
+        list: bytes(o.list, 'revocations.list'),
+        sig: sized(o.sig, 'revocations.sig', 64),
       };
     case 'pong':
       onlyKeys(o, ['t'], 'pong');

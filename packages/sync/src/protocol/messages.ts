@@ -8,10 +8,12 @@
  * Session, in order:
  * ```
  * client                                    server
- *  hello {replica, token, cursor, subs} ─▶
+ *  hello {replica, token, cursor, subs, device?} ─▶
  *                                       ◀─  welcome {server, cursor, reset, replicaSeq}  or  error {code, fatal: true}
  *                                       ◀─  permissions {rules, claims}          the rules of this token (again when
  *                                                                                a new token changes the claims)
+ *                                       ◀─  certificate {cert, sig, relayKey}    when hello carried a device key
+ *                                       ◀─  revocations {list, sig}              signed revocation list (peers)
  *  push {batch, ops} ─▶                                     (bounded batches; any number in flight)
  *                                       ◀─  ack {batch, accepted, refused}       only once durable
  *                                       ◀─  docs {cursor, docs, removed, sub?, progress?}   (downloads)
@@ -88,6 +90,8 @@ export type ClientMessage =
       readonly cursor: number;
       /** The subscriptions the client had (they survive restarts). */
       readonly subs: readonly Subscription[];
+      /** The device's Ed25519 public key (32 bytes): the relay answers with a `certificate` for peer sync. */
+      readonly device?: Uint8Array;
     }
   /** `ops` is `encodeOps(batch)`; `batch` numbers the push so the ack can name it. */
   | { readonly t: 'push'; readonly batch: number; readonly ops: Uint8Array }
@@ -137,6 +141,18 @@ export type ServerMessage =
    * the claims its placeholders read. Devices evaluate it locally to hide actions the relay would refuse.
    */
   | ({ readonly t: 'permissions' } & Permissions)
+  /**
+   * The device certificate of this session's replica (after `welcome` when `hello` carried a `device` key, and
+   * again before it expires or when the claims change), with the relay's public key that signed it.
+   */
+  | {
+      readonly t: 'certificate';
+      readonly cert: Uint8Array;
+      readonly sig: Uint8Array;
+      readonly relayKey: Uint8Array;
+    }
+  /** The relay's signed revocation list (after `welcome`, and whenever it changes). */
+  | { readonly t: 'revocations'; readonly list: Uint8Array; readonly sig: Uint8Array }
   | { readonly t: 'pong' }
   | {
       readonly t: 'error';
