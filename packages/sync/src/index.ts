@@ -58,10 +58,13 @@ export type {
   Download,
   DownloadedDoc,
   DownloadPort,
+  LoggedTransaction,
   OutboxPort,
+  PeerLogPort,
   RefusedWrite,
   SyncStatePort,
   SyncStore,
+  VersionVector,
 } from './port/sync-store';
 export {
   DEFAULT_MAX_FRAME_BYTES,
