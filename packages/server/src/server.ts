@@ -16,7 +16,7 @@ import { createClock } from '@loam/core';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { createVerifier } from './auth/auth';
 import type { ServerConfig } from './config/config';
-import { openDevices } from './devices/devices';
+import { type Devices, openDevices } from './devices/devices';
 import { ServerErrorCode } from './errors';
 import { createHttpApi } from './http/http-api';
 import { createWebhooks, type Webhooks } from './http/webhooks';
@@ -48,6 +48,8 @@ export interface LoamServer {
   readonly metrics: Metrics;
   readonly relay: Relay;
   readonly store: ServerStore;
+  /** The device authority (certificates, revocations). */
+  readonly devices: Devices;
   /** Resolves when no webhook delivery is pending. */
   webhooksIdle(): Promise<void>;
   /** Stops the server; idempotent. */
@@ -228,6 +230,7 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
       metrics,
       relay,
       store,
+      devices,
       webhooksIdle: () => hooks.idle(),
       close() {
         closing ??= (async () => {

@@ -47,6 +47,14 @@ export {
 export type { KeyStore } from './peers/key-store';
 export { createIndexedDbKeyStore } from './peers/key-store-indexeddb';
 export { createSigningKeys, type SigningKeys } from './peers/keys';
+export type { PeerInfo, PeerState, PeerTxRefusal } from './peers/peer-session';
+export {
+  createPeers,
+  type PeerConnection,
+  type Peers,
+  type PeersOptions,
+} from './peers/peers';
+export { rulesVersion } from './peers/rules-version';
 export {
   type SignedTransaction,
   signTransaction,
@@ -89,6 +97,7 @@ export {
   type TransportCloseEvent,
   type TransportFactory,
 } from './transport/transport';
+export { createMemoryTransportPair, type MemoryTransportPair } from './transport/transport-memory';
 export {
   createWebSocketTransport,
   createWebSocketTransportFactory,

@@ -18,6 +18,7 @@ import type { Claims, ReplicaId, Rules } from '@loam/core';
 import {
   issueCertificate,
   issueRevocationList,
+  rulesVersion,
   type SignedCertificate,
   type SignedRevocationList,
   type SigningKeys,
@@ -47,16 +48,6 @@ export interface Devices {
   onRevocations(listener: (list: SignedRevocationList) => void): () => void;
   /** How long a certificate is valid (ms). */
   readonly certificateMs: number;
-}
-
-/** A number that changes when the rules change (FNV-1a of their JSON), stamped on certificates. */
-export function rulesVersion(rules: Rules): number {
-  let h = 0x811c9dc5;
-  for (const ch of JSON.stringify(rules)) {
-    h ^= ch.charCodeAt(0);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
 }
 
 async function readList(path: string, keys: SigningKeys): Promise<SignedRevocationList | undefined> {

@@ -155,9 +155,9 @@ export function createPeerLogPort(core: EngineCore): PeerLogPort {
       }
       return applied;
     },
-    async refusePeerTransaction(tx, refusals) {
+    async refusePeerTransaction(refusals, seen) {
       await driver.transaction(async (sql) => {
-        await sql.run(PUT_VECTOR, [tx.replica, tx.seq]);
+        if (seen) await sql.run(PUT_VECTOR, [seen.replica, seen.seq]);
         await insertRefusals(sql, refusals);
       });
     },

@@ -150,10 +150,13 @@ export interface PeerLogPort {
    * it (a replay or a duplicate).
    */
   applyPeerTransaction(tx: LoggedTransaction, ops: readonly Op[]): Promise<boolean>;
-  /** Moves the vector past a refused peer transaction and records its refusals, in one local transaction. */
+  /**
+   * Records the refusals of a peer transaction and, when `seen` is given (an authentic transaction: its last op's
+   * replica and seq), moves the vector past it, in one local transaction.
+   */
   refusePeerTransaction(
-    tx: { replica: ReplicaId; seq: number },
     refusals: readonly RefusedWrite[],
+    seen?: { readonly replica: ReplicaId; readonly seq: number },
   ): Promise<void>;
   /** Drops logged transactions of other replicas the relay acknowledged. */
   settlePeerTransactions(keys: readonly { replica: ReplicaId; seq: number }[]): Promise<void>;
