@@ -97,8 +97,8 @@ export function createPeerJudge(input: {
       const changed = applyOp(col, state, op);
       states.set(key, state);
       if (!changed) continue;
-      let a = access.get(op.collection);
-      if (!a) access.set(op.collection, (a = accessFor(claims, op.collection)));
+      const a = access.get(op.collection) ?? accessFor(claims, op.collection);
+      access.set(op.collection, a);
       const refusal = judgeOp(col, a, op, before, state);
       if (refusal) return refusal;
     }

@@ -169,7 +169,7 @@ describe('peers, with the relay unreachable', () => {
     await until(async () => JSON.stringify(await view(a)) === JSON.stringify(await view(b)), 'convergence');
     const p1 = await a.engine.get('products', 'p1');
     expect(p1).toMatchObject({ name: 'Green tea', stock: 13 });
-    expect([...(p1?.tags as unknown[])].sort()).toEqual(['hot', 'loose', 'organic']);
+    expect([...((p1?.tags ?? []) as unknown[])].sort()).toEqual(['hot', 'loose', 'organic']);
     expect(String(p1?.notes)).toContain('leaves');
     expect(await a.engine.get('products', 'p2')).toBeUndefined();
     expect(await a.engine.get('products', 'p3')).toMatchObject({ name: 'Bread' });
