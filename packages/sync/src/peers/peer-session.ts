@@ -92,7 +92,8 @@ const AUTH_CONTEXT = new TextEncoder().encode('loam/peer-auth/1\u0000');
 /** Transport close code of a session ended by a refusal. */
 const REFUSED_CLOSE_CODE = 4001;
 
-function challenge(nonce: Uint8Array, prover: string, verifier: string): Uint8Array {
+/** What `prover` signs to prove its key to `verifier`, who sent `nonce`. */
+export function challenge(nonce: Uint8Array, prover: string, verifier: string): Uint8Array {
   const tail = new TextEncoder().encode(`${prover}\u0000${verifier}`);
   const out = new Uint8Array(AUTH_CONTEXT.length + nonce.length + tail.length);
   out.set(AUTH_CONTEXT);

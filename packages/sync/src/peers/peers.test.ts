@@ -1,7 +1,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineSchema, f, type Rules } from '@loam/core';
+import {
+  createClock,
+  createReplicaId,
+  createWriter,
+  type DocState,
+  decodeOps,
+  defineSchema,
+  encodeOps,
+  f,
+  type ReplicaId,
+  type Rules,
+  type WriteIntent,
+  writeIntent,
+} from '@loam/core';
 import { startTestRelay, type TestRelay } from '@loam/server/testing';
 import type { Engine } from '@loam/store';
 import { createBetterSqlite3Storage, openEngine } from '@loam/store/node';
@@ -13,7 +26,13 @@ import { createMemoryTransportPair } from '../transport/transport-memory';
 import { createWebSocketTransport, type WebSocketConstructor } from '../transport/transport-websocket';
 import { loadCredentials } from './credentials';
 import { createFileKeyStore } from './key-store-file';
-import type { SigningKeys } from './keys';
+import { issueCertificate, type SignedCertificate } from './certificate';
+import { createSigningKeys, type SigningKeys, sign } from './keys';
+import { decodePeerMessage, encodePeerMessage } from './peer-codec';
+import { PEER_PROTOCOL_VERSION, type PeerMessage } from './peer-messages';
+import { challenge } from './peer-session';
+import { rulesVersion } from './rules-version';
+import { signTransaction } from './signed-transaction';
 import { createPeers, type Peers } from './peers';
 
 export const schema = defineSchema({
@@ -191,5 +210,131 @@ describe('peers, with the relay unreachable', () => {
     await until(async () => (await a.engine.get('products', 'y'))?.stock === 7, 'a sees c');
     await until(async () => (await c.engine.get('products', 'x')) !== undefined, 'c sees a');
     expect(JSON.stringify(await view(a))).toBe(JSON.stringify(await view(c)));
+  });
+});
+
+/** A hand-driven peer: authenticates with `cert`, then sends whatever a test crafts. */
+async function attacker(victim: Replica, cert: SignedCertificate, keys: SigningKeys, replica: ReplicaId) {
+  const pair = createMemoryTransportPair();
+  const received: PeerMessage[] = [];
+  victim.peers.connect(pair.a);
+  const side = pair.b;
+  const send = (m: PeerMessage) => side.send(encodePeerMessage(m));
+  side.onFrame((frame) => {
+    const m = decodePeerMessage(frame, 1 << 24);
+    received.push(m);
+    if (m.t === 'hello')
+      void sign(keys.privateKey, challenge(m.nonce, replica, m.replica)).then((sig) => send({ t: 'proof', sig }));
+  });
+  side.onOpen(() =>
+    send({
+      t: 'hello',
+      protocol: PEER_PROTOCOL_VERSION,
+      replica,
+      cert: cert.bytes,
+      certSig: cert.signature,
+      nonce: new Uint8Array(32),
+      rules: rulesVersion(rules),
+    }),
+  );
+  const info = () => victim.peers.list().at(-1);
+  return { send, received, info, raw: (frame: Uint8Array) => side.send(frame) };
+}
+
+const DAY = 86_400_000;
+
+async function mint(role: string, options: { relayKeys?: SigningKeys; expires?: number; replica?: ReplicaId } = {}) {
+  const relayKeys = options.relayKeys ?? (await createFileKeyStore(relay.keyFile).deviceKeys());
+  const keys = await createSigningKeys();
+  const replica = options.replica ?? createReplicaId();
+  const cert = await issueCertificate(relayKeys.privateKey, {
+    serial: ++counter,
+    replica,
+    publicKey: keys.publicKey,
+    user: `forger-${counter}`,
+    claims: { role },
+    rulesVersion: rulesVersion(rules),
+    notBefore: Date.now() - DAY,
+    expires: options.expires ?? Date.now() + DAY,
+  });
+  const writer = createWriter({ schema, clock: createClock({ replica }) });
+  const tx = async (intent: WriteIntent, state?: DocState, signer = keys) => {
+    const ops = encodeOps(writer.write(intent, state).ops);
+    return { ops, sig: await signTransaction(signer.privateKey, ops) };
+  };
+  return { keys, replica, cert, writer, tx };
+}
+
+describe('a peer refuses forgeries, offline, each with its reason, and applies nothing', () => {
+  it('refuses certificates of another relay, expired or revoked', async () => {
+    const revokedOne = await mint('manager');
+    await relay.server.devices.revoke(revokedOne.replica);
+    const victim = await certifiedReplica('manager');
+    const foreign = await mint('manager', { relayKeys: await createSigningKeys() });
+    const expired = await mint('manager', { expires: Date.now() - 3_600_000 });
+    const cases = [
+      [foreign, 'cert_invalid'],
+      [expired, 'cert_expired'],
+      [revokedOne, 'cert_revoked'],
+    ] as const;
+    for (const [who, code] of cases) {
+      const peer = await attacker(victim, who.cert, who.keys, who.replica);
+      await until(() => peer.info()?.state === 'refused', `${code} refused`);
+      expect(peer.info()?.refusal).toMatchObject({ code, by: 'us' });
+      expect(peer.received.at(-1)).toMatchObject({ t: 'refused', code });
+    }
+  });
+
+  it('refuses broken signatures, other keys, other replicas, a cashier price change, replays and bad frames', async () => {
+    const victim = await certifiedReplica('manager');
+    await victim.engine.insert('products', { id: 'p1', name: 'Tea', price: 3, stock: 10, tags: [], notes: '' });
+    const before = JSON.stringify(await view(victim));
+    const refusals: string[] = [];
+    victim.peers.onRefusedTx((r) => refusals.push(r.code));
+    const cashier = await mint('cashier');
+    const peer = await attacker(victim, cashier.cert, cashier.keys, cashier.replica);
+    await until(() => peer.info()?.state === 'syncing' || peer.info()?.state === 'live', 'authenticated');
+    const state = await victim.engine.syncStore.docState('products', 'p1');
+
+    const price = await cashier.tx(writeIntent.update('products', 'p1', { price: 1 }), state);
+    const broken = { ...price, sig: price.sig.map((b, i) => (i === 0 ? b ^ 1 : b)) };
+    const stranger = await createSigningKeys();
+    const otherKey = await cashier.tx(writeIntent.increment('products', 'p1', 'stock', 1), state, stranger);
+    const otherReplica = await mint('cashier');
+    const foreignOps = await otherReplica.tx(writeIntent.increment('products', 'p1', 'stock', 1), state);
+    const foreignSigned = { ops: foreignOps.ops, sig: await signTransaction(cashier.keys.privateKey, foreignOps.ops) };
+    const seqOf = (ops: Uint8Array) => Number(decodeOps(ops)[0]?.id.split(':')[1]);
+    const item = (t: { ops: Uint8Array; sig: Uint8Array }, r: ReplicaId = cashier.replica) => ({
+      r,
+      s: seqOf(t.ops),
+      ops: t.ops,
+      sig: t.sig,
+    });
+    peer.send({ t: 'txs', batch: 1, items: [item(broken), item(otherKey), item(foreignSigned), item(price)] });
+    await until(() => refusals.length === 4, 'four refusals');
+    expect(refusals).toEqual(['signature_invalid', 'signature_invalid', 'replica_mismatch', 'field_denied']);
+    expect(JSON.stringify(await view(victim))).toBe(before);
+    const logged = await victim.engine.refusedWrites();
+    expect(logged.find((w) => w.code === 'field_denied')).toMatchObject({
+      doc: 'p1',
+      author: `${cashier.cert.cert.user} (${cashier.replica})`,
+    });
+
+    const sale = await cashier.tx(writeIntent.increment('products', 'p1', 'stock', -1), state);
+    peer.send({ t: 'txs', batch: 2, items: [item(sale)] });
+    peer.send({ t: 'txs', batch: 3, items: [item(sale)] });
+    await until(() => refusals.includes('tx_replayed'), 'replay refused');
+    expect((await victim.engine.get('products', 'p1'))?.stock).toBe(9);
+
+    peer.raw(new Uint8Array([1, 0xc1]));
+    await until(() => peer.info()?.state === 'refused', 'malformed frame refused');
+    expect(peer.info()?.refusal?.code).toBe('frame_invalid');
+
+    const second = await attacker(victim, cashier.cert, cashier.keys, cashier.replica);
+    await until(() => second.info()?.state === 'syncing' || second.info()?.state === 'live', 'again');
+    second.raw(new Uint8Array(5 * 1024 * 1024));
+    await until(() => second.info()?.state === 'refused', 'oversized frame refused');
+    expect(second.info()?.refusal?.code).toBe('frame_too_large');
+    expect((await victim.engine.get('products', 'p1'))?.stock).toBe(9);
   });
 });

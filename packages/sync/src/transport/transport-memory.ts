@@ -1,7 +1,8 @@
 /**
  * An in-memory duplex: two {@link Transport}s wired to each other, for tests and for peers in one process.
- * Frames are delivered in order on a later task (never re-entrantly); `close` on either side closes both.
- * `cut()` drops the link as a network would (both sides see code 1006).
+ * Frames are delivered in order on a later task (never re-entrantly); `close` on either side closes both once
+ * the frames sent before it were delivered. `cut()` drops the link as a network would: frames in flight are lost
+ * and both sides see code 1006.
  */
 import { listenOn, type Transport, type TransportCloseEvent } from './transport';
 
@@ -27,10 +28,12 @@ export function createMemoryTransportPair(): MemoryTransportPair {
   const sides = { a: side(), b: side() };
   const taps = new Set<(from: 'a' | 'b', frame: Uint8Array) => void>();
   let state: 'opening' | 'open' | 'closed' = 'opening';
+  let lost = false;
 
   const closeBoth = (event: TransportCloseEvent) => {
     if (state === 'closed') return;
     state = 'closed';
+    if (event.code === 1006) lost = true;
     setTimeout(() => {
       for (const s of [sides.a, sides.b]) for (const l of s.close) l(event);
     });
@@ -44,7 +47,7 @@ export function createMemoryTransportPair(): MemoryTransportPair {
         const copy = frame.slice();
         for (const t of taps) t(name, copy);
         setTimeout(() => {
-          if (state === 'open') for (const l of other.frame) l(copy);
+          if (!lost) for (const l of other.frame) l(copy);
         });
       },
       close(code = 1000, reason = '') {
