@@ -24,16 +24,16 @@ import { createSyncClient } from '../client/lifecycle';
 import type { SyncClient } from '../client/sync-client';
 import { createMemoryTransportPair } from '../transport/transport-memory';
 import { createWebSocketTransport, type WebSocketConstructor } from '../transport/transport-websocket';
+import { issueCertificate, type SignedCertificate } from './certificate';
 import { loadCredentials } from './credentials';
 import { createFileKeyStore } from './key-store-file';
-import { issueCertificate, type SignedCertificate } from './certificate';
 import { createSigningKeys, type SigningKeys, sign } from './keys';
 import { decodePeerMessage, encodePeerMessage } from './peer-codec';
 import { PEER_PROTOCOL_VERSION, type PeerMessage } from './peer-messages';
 import { challenge } from './peer-session';
+import { createPeers, type Peers } from './peers';
 import { rulesVersion } from './rules-version';
 import { signTransaction } from './signed-transaction';
-import { createPeers, type Peers } from './peers';
 
 export const schema = defineSchema({
   version: 1,
@@ -49,6 +49,7 @@ export const schema = defineSchema({
         secret: f.string({ optional: true }),
       },
     },
+    payroll: { fields: { amount: f.number() } },
   },
 });
 
@@ -224,7 +225,9 @@ async function attacker(victim: Replica, cert: SignedCertificate, keys: SigningK
     const m = decodePeerMessage(frame, 1 << 24);
     received.push(m);
     if (m.t === 'hello')
-      void sign(keys.privateKey, challenge(m.nonce, replica, m.replica)).then((sig) => send({ t: 'proof', sig }));
+      void sign(keys.privateKey, challenge(m.nonce, replica, m.replica)).then((sig) =>
+        send({ t: 'proof', sig }),
+      );
   });
   side.onOpen(() =>
     send({
@@ -243,7 +246,10 @@ async function attacker(victim: Replica, cert: SignedCertificate, keys: SigningK
 
 const DAY = 86_400_000;
 
-async function mint(role: string, options: { relayKeys?: SigningKeys; expires?: number; replica?: ReplicaId } = {}) {
+async function mint(
+  role: string,
+  options: { relayKeys?: SigningKeys; expires?: number; replica?: ReplicaId } = {},
+) {
   const relayKeys = options.relayKeys ?? (await createFileKeyStore(relay.keyFile).deviceKeys());
   const keys = await createSigningKeys();
   const replica = options.replica ?? createReplicaId();
@@ -287,7 +293,14 @@ describe('a peer refuses forgeries, offline, each with its reason, and applies n
 
   it('refuses broken signatures, other keys, other replicas, a cashier price change, replays and bad frames', async () => {
     const victim = await certifiedReplica('manager');
-    await victim.engine.insert('products', { id: 'p1', name: 'Tea', price: 3, stock: 10, tags: [], notes: '' });
+    await victim.engine.insert('products', {
+      id: 'p1',
+      name: 'Tea',
+      price: 3,
+      stock: 10,
+      tags: [],
+      notes: '',
+    });
     const before = JSON.stringify(await view(victim));
     const refusals: string[] = [];
     victim.peers.onRefusedTx((r) => refusals.push(r.code));
@@ -302,7 +315,10 @@ describe('a peer refuses forgeries, offline, each with its reason, and applies n
     const otherKey = await cashier.tx(writeIntent.increment('products', 'p1', 'stock', 1), state, stranger);
     const otherReplica = await mint('cashier');
     const foreignOps = await otherReplica.tx(writeIntent.increment('products', 'p1', 'stock', 1), state);
-    const foreignSigned = { ops: foreignOps.ops, sig: await signTransaction(cashier.keys.privateKey, foreignOps.ops) };
+    const foreignSigned = {
+      ops: foreignOps.ops,
+      sig: await signTransaction(cashier.keys.privateKey, foreignOps.ops),
+    };
     const seqOf = (ops: Uint8Array) => Number(decodeOps(ops)[0]?.id.split(':')[1]);
     const item = (t: { ops: Uint8Array; sig: Uint8Array }, r: ReplicaId = cashier.replica) => ({
       r,
@@ -310,7 +326,11 @@ describe('a peer refuses forgeries, offline, each with its reason, and applies n
       ops: t.ops,
       sig: t.sig,
     });
-    peer.send({ t: 'txs', batch: 1, items: [item(broken), item(otherKey), item(foreignSigned), item(price)] });
+    peer.send({
+      t: 'txs',
+      batch: 1,
+      items: [item(broken), item(otherKey), item(foreignSigned), item(price)],
+    });
     await until(() => refusals.length === 4, 'four refusals');
     expect(refusals).toEqual(['signature_invalid', 'signature_invalid', 'replica_mismatch', 'field_denied']);
     expect(JSON.stringify(await view(victim))).toBe(before);
@@ -336,5 +356,48 @@ describe('a peer refuses forgeries, offline, each with its reason, and applies n
     await until(() => second.info()?.state === 'refused', 'oversized frame refused');
     expect(second.info()?.refusal?.code).toBe('frame_too_large');
     expect((await victim.engine.get('products', 'p1'))?.stock).toBe(9);
+  });
+});
+
+describe('what leaves for a peer', () => {
+  it("never carries a field or a document the peer's certificate may not read", async () => {
+    const manager = await certifiedReplica('manager');
+    const cashier = await certifiedReplica('cashier');
+    const pair = link(manager, cashier);
+    const toCashier: PeerMessage[] = [];
+    pair.tap((from, frame) => {
+      if (from === 'a') toCashier.push(decodePeerMessage(frame, 1 << 24));
+    });
+    await manager.engine.insert('payroll', { id: 'ann', amount: 4200 });
+    await manager.engine.insert('products', {
+      id: 'p1',
+      name: 'Tea',
+      price: 3,
+      stock: 1,
+      tags: [],
+      notes: '',
+    });
+    await manager.engine.update('products', 'p1', { secret: 'supplier-margin' });
+    await manager.engine.update('products', 'p1', { price: 4 });
+    await manager.engine.insert('products', {
+      id: 'p2',
+      name: 'Jam',
+      price: 5,
+      stock: 2,
+      tags: [],
+      notes: '',
+      secret: 'x',
+    });
+    await until(
+      async () => (await cashier.engine.get('products', 'p1'))?.price === 4,
+      'the price reaches the cashier',
+    );
+    await until(() => manager.peers.list()[0]?.state === 'live', 'live');
+    const sent = toCashier.flatMap((m) => (m.t === 'txs' ? m.items.flatMap((i) => decodeOps(i.ops)) : []));
+    expect(sent.length).toBeGreaterThan(0);
+    expect(sent.filter((op) => op.collection === 'payroll')).toEqual([]);
+    expect(sent.filter((op) => JSON.stringify(op).includes('secret'))).toEqual([]);
+    expect(await cashier.engine.get('payroll', 'ann')).toBeUndefined();
+    expect(await cashier.engine.get('products', 'p2')).toBeUndefined();
   });
 });
