@@ -188,6 +188,7 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
           },
           now,
           devices,
+          maxClockDriftMs: config.maxClockDriftMs,
         });
         sessions.add(session);
         ws.on('close', () => {

@@ -84,6 +84,8 @@ export { FATAL_WIRE_CODES, RefusalCode, WireErrorCode } from './protocol/codes';
 export {
   type ClientMessage,
   type DocSnapshotFrame,
+  type ForwardedTx,
+  type ForwardOutcome,
   type Message,
   PROTOCOL_VERSION,
   type Refusal,

@@ -29,6 +29,7 @@ import {
 import type { Identity, Verifier } from '../auth/auth';
 import type { LimitsConfig } from '../config/config';
 import type { Devices } from '../devices/devices';
+import { acceptForwarded } from '../devices/forwarding';
 import { AuthError, ServerErrorCode } from '../errors';
 import type { Metrics } from '../metrics/metrics';
 import type { ServerStore } from '../storage/server-store';
@@ -56,6 +57,8 @@ export interface SessionContext {
   readonly now: () => number;
   /** The device authority: certificates for sessions whose hello carries a device key. */
   readonly devices: Devices;
+  /** Largest accepted lead of a forwarded op's timestamp over the relay's clock (ms). */
+  readonly maxClockDriftMs: number;
 }
 
 /** A live session. */
@@ -298,6 +301,20 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     if (outcome.refusedDocs.length > 0) await sendAuthoritative(outcome.refusedDocs);
   };
 
+  const onForward = async (m: ClientMessage & { t: 'forward' }) => {
+    const result = await acceptForwarded({
+      relay,
+      devices: ctx.devices,
+      maxSkewMs: ctx.maxClockDriftMs,
+      maxBytes: limits.frameBytes,
+      maxOps: limits.opsPerBatch,
+      txs: m.txs,
+    });
+    send({ t: 'forwarded', batch: m.batch, txs: result.txs });
+    for (const r of result.txs) if (r.code) metrics.refusal(r.code);
+    if (result.refusedDocs.length > 0) await sendAuthoritative(result.refusedDocs);
+  };
+
   const onAuth = async (m: ClientMessage & { t: 'auth' }) => {
     let next: Identity;
     try {
@@ -339,6 +356,8 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
         return fail(ServerErrorCode.protocolOrder, 'hello was already received on this connection');
       case 'push':
         return onPush(m);
+      case 'forward':
+        return onForward(m);
       case 'subscribe': {
         const sub = admitSub(m.sub);
         const d = downloads as SessionDownloads;

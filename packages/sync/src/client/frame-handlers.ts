@@ -8,6 +8,7 @@
  *  ◀─ permissions  persisted and announced (permissions keeper)
  *  ◀─ certificate, revocations   checked and kept for peer sync (`peers/credentials.ts`)
  *  ◀─ ack       uploader (acknowledge / refusals / renumber), sweep leaving documents, next uploads
+ *  ◀─ forwarded forwarder (learned transactions leave the peer log; refusals logged), next uploads
  *  ◀─ docs      downloader          ◀─ synced   downloader (cursor, reset), subscription ready
  *  ◀─ error     on a subscription: remembered as refused; auth_expired: fresh token; fatal codes: failed
  * ```
@@ -18,6 +19,7 @@ import type { RefusedWrite, SyncStore } from '../port/sync-store';
 import { FATAL_WIRE_CODES, WireErrorCode } from '../protocol/codes';
 import { PROTOCOL_VERSION, type ServerMessage } from '../protocol/messages';
 import type { Downloader } from './downloader';
+import type { Forwarder } from './forwarder';
 import type { Link } from './link';
 import type { PermissionsKeeper } from './permissions';
 import type { StatusStore, SyncIssue } from './status';
@@ -55,13 +57,14 @@ export function createSessionHandlers(deps: {
   readonly store: SyncStore;
   readonly registry: SubscriptionRegistry;
   readonly uploader: Uploader;
+  readonly forwarder: Forwarder;
   readonly downloader: Downloader;
   readonly permissions: PermissionsKeeper;
   readonly status: StatusStore;
   readonly lifecycle: SessionLifecycle;
   readonly now: () => number;
 }): SessionHandlers {
-  const { store, registry, uploader, downloader, permissions, status, lifecycle, now } = deps;
+  const { store, registry, uploader, forwarder, downloader, permissions, status, lifecycle, now } = deps;
   const helloSubs = new WeakMap<Link, ReadonlySet<string>>();
 
   const restored = (message: string) => status.issue(SyncClientErrorCode.replicaRestored, message);
@@ -87,6 +90,7 @@ export function createSessionHandlers(deps: {
       message.cursor,
     );
     uploader.begin(link);
+    forwarder.begin(link);
     await lifecycle.pump();
   };
 
@@ -150,6 +154,9 @@ export function createSessionHandlers(deps: {
           return welcome(link, message);
         case 'ack':
           return ack(link, message);
+        case 'forwarded':
+          lifecycle.refused(await forwarder.forwarded(link, message));
+          return lifecycle.pump();
         case 'docs':
           return downloader.docs(message);
         case 'synced':

@@ -12,6 +12,7 @@ import { createWebSocketTransportFactory } from '../transport/transport-websocke
 import { createBackoff } from './backoff';
 import { createGlobalConnectivity } from './connectivity';
 import { createDownloader } from './downloader';
+import { createForwarder } from './forwarder';
 import { createSessionHandlers } from './frame-handlers';
 import { type Link, type LinkEvents, openLink, type Timers } from './link';
 import { createPermissionsKeeper } from './permissions';
@@ -121,13 +122,16 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     now,
   );
   const downloader = createDownloader(store, registry, status, now);
+  const forwarder = createForwarder(store, connectedLink, now);
   const pump = async () => {
     status.set({ pendingUploads: await uploader.pump() });
+    await forwarder.pump();
   };
   const session = createSessionHandlers({
     store,
     registry,
     uploader,
+    forwarder,
     downloader,
     permissions,
     status,
@@ -266,7 +270,11 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     start() {
       if (life.kind !== 'stopped' && life.kind !== 'failed') return;
       if (life.kind === 'stopped')
-        unhook = [store.onPending(schedulePump), connectivity.onChange(onConnectivity)];
+        unhook = [
+          store.onPending(schedulePump),
+          store.onPeerLog(schedulePump),
+          connectivity.onChange(onConnectivity),
+        ];
       backoff.reset();
       reconnectAtOnce = false;
       schedulePump();

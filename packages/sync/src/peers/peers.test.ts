@@ -10,6 +10,7 @@ import {
   defineSchema,
   encodeOps,
   f,
+  materialize,
   type ReplicaId,
   type Rules,
   type WriteIntent,
@@ -118,7 +119,8 @@ const until = (check: () => boolean | Promise<boolean>, what: string) =>
 
 /** A replica certified by the relay (signed in once as `role`), then cut from it: peers only. */
 async function certifiedReplica(role: 'manager' | 'cashier'): Promise<Replica> {
-  const file = join(dir, `r${++counter}.db`);
+  const user = `user-${++counter}`;
+  const file = join(dir, `${user}.db`);
   const keys = await createFileKeyStore(`${file}.key`).deviceKeys();
   const engine = await openEngine({
     driver: await createBetterSqlite3Storage({ filename: file }),
@@ -132,7 +134,7 @@ async function certifiedReplica(role: 'manager' | 'cashier'): Promise<Replica> {
         url: relay.server.wsUrl,
         WebSocket: WebSocket as unknown as WebSocketConstructor,
       }),
-    getToken: () => relay.tokenFor(`user-${counter}`, { claims: { role } }),
+    getToken: () => relay.tokenFor(user, { claims: { role } }),
     backoff: { baseMs: 20, maxMs: 200 },
   });
   client.start();
@@ -270,6 +272,38 @@ async function mint(
   };
   return { keys, replica, cert, writer, tx };
 }
+
+describe('when the relay returns', () => {
+  for (const first of ['forwarder', 'author'] as const) {
+    it(`every transaction reaches it exactly once (the ${first} uploads first)`, async () => {
+      const a = await certifiedReplica('manager');
+      const b = await certifiedReplica('manager');
+      link(a, b);
+      await a.engine.insert('products', { id: 'p1', name: 'Tea', price: 3, stock: 10, tags: [], notes: '' });
+      await a.engine.increment('products', 'p1', 'stock', 5);
+      await until(async () => (await b.engine.get('products', 'p1'))?.stock === 15, 'b learned a');
+      await b.engine.increment('products', 'p1', 'stock', -1);
+      await until(async () => (await a.engine.get('products', 'p1'))?.stock === 14, 'a learned b');
+      const [up, later] = first === 'forwarder' ? [b, a] : [a, b];
+      up.client.start();
+      await until(async () => (await up.engine.syncStore.pendingCount()) === 0, 'first uploads');
+      later.client.start();
+      await until(async () => (await later.engine.syncStore.pendingCount()) === 0, 'second uploads');
+      const learned = async (r: Replica) =>
+        (await r.engine.syncStore.peerTransactions({ [r.engine.replica]: Number.MAX_SAFE_INTEGER }, 100))
+          .length;
+      await until(async () => (await learned(a)) === 0 && (await learned(b)) === 0, 'peer logs settled');
+      const stored = await relay.server.store.getDoc('products', 'p1');
+      const doc = stored && materialize(schema.collections.products, 'p1', stored.state);
+      expect(doc).toMatchObject({ name: 'Tea', stock: 14 });
+      expect(Object.keys(stored?.state.counters.stock?.incs ?? {}).sort()).toEqual(
+        [`${a.engine.replica}:2`, `${b.engine.replica}:1`].sort(),
+      );
+      expect(await a.engine.refusedWrites()).toEqual([]);
+      expect(await b.engine.refusedWrites()).toEqual([]);
+    });
+  }
+});
 
 describe('a peer refuses forgeries, offline, each with its reason, and applies nothing', () => {
   it('refuses certificates of another relay, expired or revoked', async () => {

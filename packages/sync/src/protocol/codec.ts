@@ -17,6 +17,9 @@ import {
   type Subscription,
 } from './messages';
 
+/** Most transactions in one `forward` frame. */
+export const MAX_FORWARDED_TXS = 256;
+
 /** Default largest frame, in bytes (the server's `limits.frameBytes` overrides it). */
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
@@ -122,6 +125,26 @@ function clientMessage(o: Obj): ClientMessage {
     case 'push':
       onlyKeys(o, ['t', 'batch', 'ops'], 'push');
       return { t: 'push', batch: int(o.batch, 'push.batch'), ops: bytes(o.ops, 'push.ops') };
+    case 'forward': {
+      onlyKeys(o, ['t', 'batch', 'txs'], 'forward');
+      const txs = arr(o.txs, 'forward.txs');
+      if (txs.length > MAX_FORWARDED_TXS) invalid(`forward.txs: more than ${MAX_FORWARDED_TXS} transactions`);
+      return {
+        t: 'forward',
+        batch: int(o.batch, 'forward.batch'),
+        txs: txs.map((v, i) => {
+          const at = `forward.txs[${i}]`;
+          const tx = obj(v, at);
+          onlyKeys(tx, ['ops', 'sig', 'cert', 'certSig'], at);
+          return {
+            ops: bytes(tx.ops, `${at}.ops`),
+            sig: sized(tx.sig, `${at}.sig`, 64),
+            cert: bytes(tx.cert, `${at}.cert`),
+            certSig: sized(tx.certSig, `${at}.certSig`, 64),
+          };
+        }),
+      };
+    }
     case 'subscribe':
       onlyKeys(o, ['t', 'sub'], 'subscribe');
       return { t: 'subscribe', sub: subscription(o.sub, 'subscribe.sub') };
@@ -231,6 +254,24 @@ function serverMessage(o: Obj): ServerMessage {
         t: 'permissions',
         rules: permissionRules(o.rules),
         claims: obj(o.claims, 'permissions.claims'),
+      };
+    case 'forwarded':
+      onlyKeys(o, ['t', 'batch', 'txs'], 'forwarded');
+      return {
+        t: 'forwarded',
+        batch: int(o.batch, 'forwarded.batch'),
+        txs: arr(o.txs, 'forwarded.txs').map((v, i) => {
+          const at = `forwarded.txs[${i}]`;
+          const tx = obj(v, at);
+          onlyKeys(tx, ['replica', 'seq', 'code', 'reason'], at);
+          if (!isReplicaId(tx.replica)) invalid(`${at}.replica: not a replica id`);
+          return {
+            replica: tx.replica,
+            seq: int(tx.seq, `${at}.seq`),
+            ...(tx.code === undefined ? {} : { code: str(tx.code, `${at}.code`, 64) }),
+            ...(tx.reason === undefined ? {} : { reason: str(tx.reason, `${at}.reason`) }),
+          };
+        }),
       };
     case 'certificate':
       onlyKeys(o, ['t', 'cert', 'sig', 'relayKey'], 'certificate');

@@ -16,6 +16,8 @@
  *                                       ◀─  revocations {list, sig}              signed revocation list (peers)
  *  push {batch, ops} ─▶                                     (bounded batches; any number in flight)
  *                                       ◀─  ack {batch, accepted, refused}       only once durable
+ *  forward {batch, txs} ─▶                                  (signed transactions learned from peers)
+ *                                       ◀─  forwarded {batch, txs}               only once durable
  *                                       ◀─  docs {cursor, docs, removed, sub?, progress?}   (downloads)
  *                                       ◀─  synced {sub, cursor}                 a subscription's first full set sent
  *  subscribe {sub, query} / unsubscribe {sub} / auth {token} / ping ─▶
@@ -77,6 +79,22 @@ export interface Refusal {
   readonly reason: string;
 }
 
+/** A signed transaction forwarded to the relay: encoded ops, the author's signature, the author's certificate. */
+export interface ForwardedTx {
+  readonly ops: Uint8Array;
+  readonly sig: Uint8Array;
+  readonly cert: Uint8Array;
+  readonly certSig: Uint8Array;
+}
+
+/** A forwarded transaction by its key, and why the relay refused it (absent: stored or already held). */
+export interface ForwardOutcome {
+  readonly replica: ReplicaId;
+  readonly seq: number;
+  readonly code?: string;
+  readonly reason?: string;
+}
+
 /** A frame a client sends the relay, by its tag `t` (see the module documentation for each). */
 export type ClientMessage =
   | {
@@ -95,6 +113,11 @@ export type ClientMessage =
     }
   /** `ops` is `encodeOps(batch)`; `batch` numbers the push so the ack can name it. */
   | { readonly t: 'push'; readonly batch: number; readonly ops: Uint8Array }
+  /**
+   * Signed transactions of other replicas this client learned from peers, for the relay to verify, screen with
+   * their authors' claims and store (duplicates dropped by op id); answered by `forwarded`.
+   */
+  | { readonly t: 'forward'; readonly batch: number; readonly txs: readonly ForwardedTx[] }
   | { readonly t: 'subscribe'; readonly sub: Subscription }
   | { readonly t: 'unsubscribe'; readonly id: string }
   /** A refreshed token; new claims recompute the user's views. */
@@ -136,6 +159,8 @@ export type ServerMessage =
       readonly progress?: { readonly sent: number; readonly total: number };
     }
   | { readonly t: 'synced'; readonly sub: string; readonly cursor: number }
+  /** The outcome of a `forward` batch, once durable: every transaction of it, in order. */
+  | { readonly t: 'forwarded'; readonly batch: number; readonly txs: readonly ForwardOutcome[] }
   /**
    * What the session's token may do: per collection the role that applies (`permissionsFor` of `@loam/core`) and
    * the claims its placeholders read. Devices evaluate it locally to hide actions the relay would refuse.
