@@ -3,7 +3,7 @@
  * wiring the link, the session handlers, the uploader, the downloader, the subscription registry and the permissions
  * keeper.
  */
-import { validateFilter } from '@loam/core';
+import { compareTimestamps, validateFilter } from '@loam/core';
 import { SyncClientError, SyncClientErrorCode } from '../errors';
 import type { RefusedWrite } from '../port/sync-store';
 import type { ServerMessage, SubscriptionQuery } from '../protocol/messages';
@@ -123,9 +123,16 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
   );
   const downloader = createDownloader(store, registry, status, now);
   const forwarder = createForwarder(store, connectedLink, now);
+  /** Sends the outbox and learned transactions, older stamp first, as far as the send windows allow. */
   const pump = async () => {
-    status.set({ pendingUploads: await uploader.pump() });
-    await forwarder.pump();
+    for (;;) {
+      const own = await uploader.next();
+      const learned = await forwarder.next();
+      if (learned === undefined || (own !== undefined && compareTimestamps(own, learned) < 0)) {
+        status.set({ pendingUploads: await uploader.pump(learned) });
+        if (learned === undefined || (await uploader.next()) === own) return;
+      } else if (!(await forwarder.pump(own))) return;
+    }
   };
   const session = createSessionHandlers({
     store,
