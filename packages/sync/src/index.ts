@@ -100,6 +100,7 @@ export {
   type TransportFactory,
 } from './transport/transport';
 export { createMemoryTransportPair, type MemoryTransportPair } from './transport/transport-memory';
+export { createSimplePeerTransport, type SimplePeerLike } from './transport/transport-simple-peer';
 export {
   createWebSocketTransport,
   createWebSocketTransportFactory,

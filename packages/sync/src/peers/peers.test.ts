@@ -19,11 +19,15 @@ import {
 import { startTestRelay, type TestRelay } from '@loam/server/testing';
 import type { Engine } from '@loam/store';
 import { createBetterSqlite3Storage, openEngine } from '@loam/store/node';
+import wrtc from '@roamhq/wrtc';
+import SimplePeer from 'simple-peer';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { createSyncClient } from '../client/lifecycle';
 import type { SyncClient } from '../client/sync-client';
+import type { Transport } from '../transport/transport';
 import { createMemoryTransportPair } from '../transport/transport-memory';
+import { createSimplePeerTransport, type SimplePeerLike } from '../transport/transport-simple-peer';
 import { createWebSocketTransport, type WebSocketConstructor } from '../transport/transport-websocket';
 import { issueCertificate, type SignedCertificate } from './certificate';
 import { loadCredentials } from './credentials';
@@ -144,6 +148,24 @@ async function certifiedReplica(role: 'manager' | 'cashier'): Promise<Replica> {
   const replica = { engine, keys, client, peers };
   open.push(replica);
   return replica;
+}
+
+const rtc: SimplePeer.Instance[] = [];
+afterEach(() => {
+  for (const p of rtc.splice(0)) p.destroy();
+});
+
+/** Two transports over a real WebRTC data channel between two simple-peer instances in this process. */
+function wrtcPair(): [Transport, Transport] {
+  const x = new SimplePeer({ initiator: true, wrtc, config: { iceServers: [] } });
+  const y = new SimplePeer({ wrtc, config: { iceServers: [] } });
+  rtc.push(x, y);
+  x.on('signal', (data) => y.signal(data));
+  y.on('signal', (data) => x.signal(data));
+  return [
+    createSimplePeerTransport(x as unknown as SimplePeerLike),
+    createSimplePeerTransport(y as unknown as SimplePeerLike),
+  ];
 }
 
 function link(x: Replica, y: Replica) {
@@ -272,6 +294,33 @@ async function mint(
   };
   return { keys, replica, cert, writer, tx };
 }
+
+describe('peers over WebRTC (simple-peer on @roamhq/wrtc)', () => {
+  it('two replicas converge over a data channel, with the relay unreachable', async () => {
+    const a = await certifiedReplica('manager');
+    const b = await certifiedReplica('manager');
+    const [x, y] = wrtcPair();
+    a.peers.connect(x);
+    b.peers.connect(y);
+    await a.engine.insert('products', {
+      id: 'w1',
+      name: 'Coffee',
+      price: 5,
+      stock: 3,
+      tags: ['hot'],
+      notes: 'dark',
+    });
+    await b.engine.insert('products', { id: 'w2', name: 'Milk', price: 1, stock: 9, tags: [], notes: '' });
+    await until(async () => (await b.engine.get('products', 'w1')) !== undefined, 'b has w1');
+    await b.engine.increment('products', 'w1', 'stock', -1);
+    await b.engine.textInsert('products', 'w1', 'notes', 4, ' roast');
+    await a.engine.update('products', 'w2', { price: 2 });
+    await until(async () => JSON.stringify(await view(a)) === JSON.stringify(await view(b)), 'convergence');
+    expect(await a.engine.get('products', 'w1')).toMatchObject({ stock: 2 });
+    expect(String((await a.engine.get('products', 'w1'))?.notes)).toBe('dark roast');
+    expect(a.peers.list()[0]).toMatchObject({ state: 'live', replica: b.engine.replica });
+  });
+});
 
 describe('when the relay returns', () => {
   for (const first of ['forwarder', 'author'] as const) {
