@@ -12,7 +12,9 @@ const api = {
     const keys = await createIndexedDbKeyStore(name).deviceKeys();
     const data = new TextEncoder().encode('challenge');
     const signature = new Uint8Array(await crypto.subtle.sign('Ed25519', keys.privateKey, data));
-    const publicKey = await crypto.subtle.importKey('raw', keys.publicKey as BufferSource, 'Ed25519', true, ['verify']);
+    const publicKey = await crypto.subtle.importKey('raw', keys.publicKey as BufferSource, 'Ed25519', true, [
+      'verify',
+    ]);
     return {
       publicKey: [...keys.publicKey],
       extractable: keys.privateKey.extractable,

@@ -123,6 +123,9 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
   );
   const downloader = createDownloader(store, registry, status, now);
   const forwarder = createForwarder(store, connectedLink, now);
+  const countPeers = () => status.set({ peers: options.peers?.connectedCount() ?? 0 });
+  countPeers();
+
   /** Sends the outbox and learned transactions, older stamp first, as far as the send windows allow. */
   const pump = async () => {
     for (;;) {
@@ -278,6 +281,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
       if (life.kind !== 'stopped' && life.kind !== 'failed') return;
       if (life.kind === 'stopped')
         unhook = [
+          ...(options.peers ? [options.peers.onChange(countPeers)] : []),
           store.onPending(schedulePump),
           store.onPeerLog(schedulePump),
           connectivity.onChange(onConnectivity),

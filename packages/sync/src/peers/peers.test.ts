@@ -103,6 +103,7 @@ export interface Replica {
   readonly keys: SigningKeys;
   readonly client: SyncClient;
   readonly peers: Peers;
+  relayBack(): void;
 }
 const open: Replica[] = [];
 afterEach(async () => {
@@ -121,7 +122,29 @@ const until = (check: () => boolean | Promise<boolean>, what: string) =>
     { timeout: 20_000, interval: 20 },
   );
 
-/** A replica certified by the relay (signed in once as `role`), then cut from it: peers only. */
+/** A transport that fails to connect, as when the relay cannot be reached. */
+function unreachable(): Transport {
+  const closes = new Set<(e: { code: number; reason: string }) => void>();
+  setTimeout(() => {
+    for (const l of closes) l({ code: 1006, reason: 'relay unreachable' });
+  });
+  return {
+    send: () => undefined,
+    close: () => undefined,
+    onOpen: () => () => undefined,
+    onFrame: () => () => undefined,
+    onClose: (l) => {
+      closes.add(l);
+      return () => closes.delete(l);
+    },
+    onError: () => () => undefined,
+  };
+}
+
+/**
+ * A replica that signed in to the relay once as `role` (so it holds a certificate), then lost the relay: its
+ * sync client keeps retrying until `relayBack()`.
+ */
 async function certifiedReplica(role: 'manager' | 'cashier'): Promise<Replica> {
   const user = `user-${++counter}`;
   const file = join(dir, `${user}.db`);
@@ -131,21 +154,39 @@ async function certifiedReplica(role: 'manager' | 'cashier'): Promise<Replica> {
     schema,
     keys,
   });
+  const peers = createPeers({ store: engine.syncStore, keys, rules });
+  let up = true;
+  const live = new Set<Transport>();
   const client = createSyncClient({
     store: engine.syncStore,
-    transportFactory: () =>
-      createWebSocketTransport({
+    transportFactory: () => {
+      if (!up) return unreachable();
+      const t = createWebSocketTransport({
         url: relay.server.wsUrl,
         WebSocket: WebSocket as unknown as WebSocketConstructor,
-      }),
+      });
+      live.add(t);
+      t.onClose(() => live.delete(t));
+      return t;
+    },
     getToken: () => relay.tokenFor(user, { claims: { role } }),
-    backoff: { baseMs: 20, maxMs: 200 },
+    backoff: { baseMs: 20, maxMs: 100 },
+    peers,
   });
   client.start();
   await until(async () => (await loadCredentials(engine.syncStore)) !== undefined, 'a certificate');
-  await client.stop();
-  const peers = createPeers({ store: engine.syncStore, keys, rules });
-  const replica = { engine, keys, client, peers };
+  up = false;
+  for (const t of live) t.close();
+  await until(() => !client.status().connected, 'the relay gone');
+  const replica = {
+    engine,
+    keys,
+    client,
+    peers,
+    relayBack: () => {
+      up = true;
+    },
+  };
   open.push(replica);
   return replica;
 }
@@ -219,6 +260,7 @@ describe('peers, with the relay unreachable', () => {
     expect(await a.engine.get('products', 'p3')).toMatchObject({ name: 'Bread' });
     expect(a.peers.list()[0]).toMatchObject({ state: 'live', replica: b.engine.replica });
     expect(a.peers.list()[0]?.opsReceived).toBeGreaterThan(0);
+    expect(a.client.status()).toMatchObject({ connected: false, peers: 1 });
   });
 
   it('three replicas in a chain: what one writes reaches the far end through the middle', async () => {
@@ -334,9 +376,9 @@ describe('when the relay returns', () => {
       await b.engine.increment('products', 'p1', 'stock', -1);
       await until(async () => (await a.engine.get('products', 'p1'))?.stock === 14, 'a learned b');
       const [up, later] = first === 'forwarder' ? [b, a] : [a, b];
-      up.client.start();
+      up.relayBack();
       await until(async () => (await up.engine.syncStore.pendingCount()) === 0, 'first uploads');
-      later.client.start();
+      later.relayBack();
       await until(async () => (await later.engine.syncStore.pendingCount()) === 0, 'second uploads');
       const learned = async (r: Replica) =>
         (await r.engine.syncStore.peerTransactions({ [r.engine.replica]: Number.MAX_SAFE_INTEGER }, 100))
