@@ -97,10 +97,13 @@ async function withNodes<T>(names: string[], fn: (nodes: Node[]) => Promise<T>):
   const dir = mkdtempSync(join(tmpdir(), 'loam-peers-bench-'));
   const relay = await createSigningKeys();
   const nodes: Node[] = [];
+  // WebRTC's native threads do not keep Node's event loop alive while a bench awaits a data channel.
+  const alive = setInterval(() => undefined, 1000);
   try {
     for (const name of names) nodes.push(await certified(dir, relay, name));
     return await fn(nodes);
   } finally {
+    clearInterval(alive);
     for (const n of nodes) {
       n.peers.close();
       await n.engine.close();
@@ -197,7 +200,6 @@ export const benches: Bench[] = [
           const rawSamples: number[] = [];
           try {
             await new Promise<void>((r) => raw.b.onOpen(r));
-            await waitFor(() => true);
             const frame = new Uint8Array(300);
             let resolveFrame: () => void = () => undefined;
             raw.b.onFrame(() => resolveFrame());
