@@ -74,7 +74,8 @@ async function certified(dir: string, relay: SigningKeys, name: string): Promise
   return { engine, peers: createPeers({ store: engine.syncStore, keys, rules }) };
 }
 
-function wrtcPair(): { a: Transport; b: Transport; close(): void } {
+/** Two data channels being connected, as transports. */
+async function wrtcPair(): Promise<{ a: Transport; b: Transport; close(): void }> {
   const x = new SimplePeer({ initiator: true, wrtc, config: { iceServers: [] } });
   const y = new SimplePeer({ wrtc, config: { iceServers: [] } });
   x.on('signal', (d) => y.signal(d));
@@ -89,8 +90,16 @@ function wrtcPair(): { a: Transport; b: Transport; close(): void } {
   };
 }
 
-const waitFor = async (check: () => boolean | Promise<boolean>) => {
-  while (!(await check())) await new Promise((r) => setTimeout(r, 1));
+const waitFor = async (
+  check: () => boolean | Promise<boolean>,
+  what = () => 'a condition',
+  timeoutMs = 60_000,
+) => {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what()}`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
 };
 
 async function withNodes<T>(names: string[], fn: (nodes: Node[]) => Promise<T>): Promise<T> {
@@ -175,13 +184,14 @@ export const benches: Bench[] = [
     name: 'peers: change latency over a WebRTC data channel (simple-peer, @roamhq/wrtc)',
     run: () =>
       withNodes(['a', 'b'], async ([a, b]) => {
-        const pair = wrtcPair();
+        const pair = await wrtcPair();
         try {
           (a as Node).peers.connect(pair.a);
           (b as Node).peers.connect(pair.b);
           await waitFor(
             () =>
               (a as Node).peers.list()[0]?.state === 'live' && (b as Node).peers.list()[0]?.state === 'live',
+            () => `live peers: ${JSON.stringify([(a as Node).peers.list(), (b as Node).peers.list()])}`,
           );
           const samples: number[] = [];
           for (let i = 0; i < 300; i++) {
@@ -196,7 +206,7 @@ export const benches: Bench[] = [
             await arrived;
             samples.push(performance.now() - start);
           }
-          const raw = wrtcPair();
+          const raw = await wrtcPair();
           const rawSamples: number[] = [];
           try {
             await new Promise<void>((r) => raw.b.onOpen(r));
@@ -249,7 +259,7 @@ export const benches: Bench[] = [
         };
         await write(a as Node);
         const local = await write(c as Node);
-        const pair = wrtcPair();
+        const pair = await wrtcPair();
         try {
           const start = performance.now();
           (a as Node).peers.connect(pair.a);

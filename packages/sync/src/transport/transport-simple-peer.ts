@@ -3,9 +3,11 @@
  * package does not depend on simple-peer: in Node pass `new SimplePeer({ wrtc })` (e.g. `@roamhq/wrtc`), in a
  * page the platform's `RTCPeerConnection` is used. Signaling is the caller's (`peer.on('signal')`).
  *
- * Frames are sent as binary messages; `flushed` resolves once the data channel's `bufferedAmount` is back under
- * `lowWaterBytes`, so a sender streaming a backlog does not buffer without bound. The channel carries messages of
- * up to its SCTP limit (256 KiB between Chromium and libwebrtc): peers keep batches below it.
+ * The other side may send as soon as its end says `connect`, which can be before this end does: frames that
+ * arrive before `connect` are kept (copied: Node hands out Buffers from a pool that later messages overwrite) and
+ * delivered right after `open`, in order. `flushed` resolves once the data channel's buffer is back under
+ * `lowWaterBytes`, so a sender streaming a backlog does not buffer without bound. A message may be at most the
+ * channel's SCTP limit (256 KiB between Chromium and libwebrtc): peers keep batches below it.
  */
 import { listenOn, type Transport, type TransportCloseEvent } from './transport';
 
@@ -31,21 +33,28 @@ export function createSimplePeerTransport(
   const close = new Set<(e: TransportCloseEvent) => void>();
   const error = new Set<(e: Error) => void>();
   let state: 'opening' | 'open' | 'closed' = 'opening';
+  const early: Uint8Array[] = [];
+  const deliver = (f: Uint8Array) => {
+    for (const l of frame) l(f);
+  };
   const opened = () => {
     if (state !== 'opening') return;
     state = 'open';
     for (const l of open) l();
+    for (const f of early.splice(0)) if (state === 'open') deliver(f);
   };
   const closed = (event: TransportCloseEvent) => {
     if (state === 'closed') return;
     state = 'closed';
+    early.length = 0;
     for (const l of close) l(event);
   };
   if (peer.connected) setTimeout(opened);
   else peer.on('connect', opened);
   peer.on('data', (data) => {
-    if (state === 'open')
-      for (const l of frame) l(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    const f = new Uint8Array(data);
+    if (state === 'open') deliver(f);
+    else if (state === 'opening') early.push(f);
   });
   peer.on('close', () => closed({ code: 1006, reason: 'peer connection closed' }));
   peer.on('error', (e) => {
