@@ -1,4 +1,7 @@
 /**
+ * (A little over 400 lines: the dispatch of every relay message in one place; forwarding and certificates are
+ * in `devices/`.)
+ *
  * One device connection speaking the sync protocol (`@loam/sync`'s `messages.ts`) over a {@link Transport}: the
  * dispatch of its messages. What the user sees is in `views.ts`, what is sent down in `downloads.ts`.
  *

@@ -1,4 +1,7 @@
 /**
+ * (Over 400 lines: one connection's state machine, kept in one file so that the order of its checks reads top to
+ * bottom; what it decides is in `peer-judge.ts`, what it reports in `peer-info.ts`.)
+ *
  * One peer connection speaking the peer protocol (`peer-messages.ts`) over a {@link Transport}: mutual
  * authentication, anti-entropy, live pushes, and the checks of `peer-judge.ts` on everything received.
  *
@@ -33,38 +36,10 @@ import {
 import { type PeerCredentials, saveRevocations } from './credentials';
 import { type SigningKeys, sign, verify } from './keys';
 import { decodePeerMessage, encodePeerMessage } from './peer-codec';
+import type { PeerInfo, PeerTxRefusal } from './peer-info';
 import { createPeerJudge } from './peer-judge';
 import { PEER_PROTOCOL_VERSION, type PeerMessage, type PeerTx } from './peer-messages';
 import { rulesVersion } from './rules-version';
-
-/** A peer connection's state. */
-export type PeerState = 'authenticating' | 'syncing' | 'live' | 'refused' | 'closed';
-
-/** What one peer connection looks like from the app. */
-export interface PeerInfo {
-  /** The other replica, once its hello arrived. */
-  readonly replica: ReplicaId | undefined;
-  /** The other device's user, once its certificate checked out. */
-  readonly user: string | undefined;
-  readonly state: PeerState;
-  /** Why the connection was refused (by either side). */
-  readonly refusal?: { readonly code: string; readonly reason: string; readonly by: 'us' | 'peer' };
-  /** When the last frame arrived (ms since epoch; 0: none yet). */
-  readonly lastSeen: number;
-  readonly opsSent: number;
-  readonly opsReceived: number;
-  /** Transactions received and refused (each also in the refused-writes log when it carried ops). */
-  readonly txsRefused: number;
-}
-
-/** A transaction a peer sent that was not applied. */
-export interface PeerTxRefusal {
-  readonly from: ReplicaId | undefined;
-  readonly replica: string;
-  readonly seq: number;
-  readonly code: string;
-  readonly reason: string;
-}
 
 /** Options of {@link createPeerSession}. */
 export interface PeerSessionOptions {

@@ -15,7 +15,8 @@ import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/codec';
 import type { Transport } from '../transport/transport';
 import { loadCredentials } from './credentials';
 import type { SigningKeys } from './keys';
-import { createPeerSession, type PeerInfo, type PeerSession, type PeerTxRefusal } from './peer-session';
+import type { PeerInfo, PeerTxRefusal } from './peer-info';
+import { createPeerSession, type PeerSession } from './peer-session';
 
 /** Options of {@link createPeers}. */
 export interface PeersOptions {
