@@ -51,6 +51,8 @@ export interface PeerSessionOptions {
   readonly maxSkewMs: number;
   readonly maxFrameBytes: number;
   readonly batchTxs: number;
+  /** Approximate largest `txs` frame, bytes (a single larger transaction goes alone). */
+  readonly batchBytes: number;
   readonly window: number;
   readonly onChange: (info: PeerInfo) => void;
   readonly onRefusedTx: (refusal: PeerTxRefusal) => void;
@@ -170,7 +172,9 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
           if (txs.length === 0 || phase !== 'ready') break;
           const items: PeerTx[] = [];
           let count = 0;
+          let bytes = 0;
           for (const t of txs) {
+            if (items.length > 0 && bytes + t.ops.length > options.batchBytes) break;
             theirs[t.replica] = Math.max(theirs[t.replica] ?? 0, t.seq);
             const cert = certificateFor(t.replica, t.certificate);
             const ops: Op[] = decodeOps(t.ops, { maxBytes: t.ops.length, maxOps: Number.MAX_SAFE_INTEGER });
@@ -182,6 +186,7 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
             }
             items.push({ r: t.replica, s: t.seq, ops: t.ops, sig: t.signature });
             count += ops.length;
+            bytes += t.ops.length + 100;
           }
           if (items.length > 0) {
             inflight++;

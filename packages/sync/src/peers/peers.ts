@@ -32,6 +32,11 @@ export interface PeersOptions {
   readonly maxFrameBytes?: number;
   /** Most transactions per `txs` frame (default 256). */
   readonly batchTxs?: number;
+  /**
+   * Approximate largest `txs` frame, bytes (default 64 KiB, under a WebRTC data channel's message limit); a single
+   * larger transaction goes alone.
+   */
+  readonly batchBytes?: number;
   /** Most `txs` frames sent without their ack (default 4). */
   readonly window?: number;
 }
@@ -89,6 +94,7 @@ export function createPeers(options: PeersOptions): Peers {
         maxSkewMs: options.maxSkewMs ?? 60_000,
         maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
         batchTxs: options.batchTxs ?? 256,
+        batchBytes: options.batchBytes ?? 64 * 1024,
         window: options.window ?? 4,
         onChange: changed,
         onRefusedTx: (refusal) => {

@@ -63,7 +63,14 @@ export function createSimplePeerTransport(
   });
   return {
     send(data) {
-      if (state === 'open') peer.send(data);
+      if (state !== 'open') return;
+      try {
+        peer.send(data);
+      } catch (e) {
+        for (const l of error) l(e as Error);
+        closed({ code: 1006, reason: (e as Error).message });
+        peer.destroy();
+      }
     },
     async flushed() {
       while (state === 'open' && (peer.bufferSize ?? 0) > lowWater)
