@@ -4,9 +4,10 @@
  * copy made to write the file is dropped at once.
  *
  * File layout: MessagePack `[1, pkcs8, publicKey]`. The file is written to a temporary name and renamed, so a
- * crash leaves either no key or a whole one.
+ * crash leaves either no key or a whole one; its folder is created when missing.
  */
-import { open, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { decodeBoundedMsgpack } from '@loam/core';
 import { encode } from '@msgpack/msgpack';
 import { PeerError, PeerErrorCode } from '../errors';
@@ -34,6 +35,7 @@ async function read(path: string): Promise<SigningKeys | undefined> {
 
 async function write(path: string): Promise<void> {
   const made = await createSigningKeys(true);
+  await mkdir(dirname(path), { recursive: true });
   const temp = `${path}.${process.pid}.tmp`;
   const file = await open(temp, 'wx', 0o600);
   try {
