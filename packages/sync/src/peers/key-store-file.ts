@@ -3,10 +3,11 @@
  * PKCS#8 private key and the raw public key. The key is imported non-extractable on every open; the extractable
  * copy made to write the file is dropped at once.
  *
- * File layout: MessagePack `[1, pkcs8, publicKey]`. The file is written to a temporary name and renamed, so a
- * crash leaves either no key or a whole one; its folder is created when missing.
+ * File layout: MessagePack `[1, pkcs8, publicKey]`. The file is written under a temporary name and linked into
+ * place only if no key is there yet, so a crash leaves either no key or a whole one, and processes starting at
+ * once on one folder (relay nodes) all end up with the same key. Its folder is created when missing.
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { decodeBoundedMsgpack } from '@loam/core';
 import { encode } from '@msgpack/msgpack';
@@ -44,7 +45,13 @@ async function write(path: string): Promise<void> {
   } finally {
     await file.close();
   }
-  await rename(temp, path);
+  try {
+    await link(temp, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    await unlink(temp);
+  }
 }
 
 /** Creates the key store kept in the file `path` (e.g. `<database>.key` beside the database file). */
