@@ -396,6 +396,31 @@ describe('when the relay returns', () => {
   }
 });
 
+describe('a forwarded transaction the relay refuses', () => {
+  it('is answered to the forwarder, logged there with its author, and leaves its peer log', async () => {
+    const a = await certifiedReplica('manager');
+    const b = await certifiedReplica('manager');
+    link(a, b);
+    await a.engine.insert('products', { id: 'r1', name: 'Rye', price: 4, stock: 1, tags: [], notes: '' });
+    await until(async () => (await b.engine.get('products', 'r1')) !== undefined, 'b learned it');
+    await relay.server.devices.revoke(a.engine.replica);
+    const announced: string[] = [];
+    b.client.onRefused((w) => announced.push(w.code));
+    b.relayBack();
+    await until(() => announced.includes('cert_revoked'), 'the refusal reaches the forwarder');
+    expect((await b.engine.refusedWrites()).find((w) => w.code === 'cert_revoked')).toMatchObject({
+      doc: 'r1',
+      author: a.engine.replica,
+    });
+    const learned = await b.engine.syncStore.peerTransactions(
+      { [b.engine.replica]: Number.MAX_SAFE_INTEGER },
+      10,
+    );
+    expect(learned).toEqual([]);
+    expect(await relay.server.store.getDoc('products', 'r1')).toBeUndefined();
+  });
+});
+
 describe('a peer refuses forgeries, offline, each with its reason, and applies nothing', () => {
   it('refuses certificates of another relay, expired or revoked', async () => {
     const revokedOne = await mint('manager');
