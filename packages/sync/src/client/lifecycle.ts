@@ -128,6 +128,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
 
   /** Sends the outbox and learned transactions, older stamp first, as far as the send windows allow. */
   const pump = async () => {
+    status.set({ pendingUploads: await store.pendingCount() });
     for (;;) {
       const own = await uploader.next();
       const learned = await forwarder.next();
