@@ -149,9 +149,16 @@ export function readSignedCertificate(bytes: Uint8Array, signature: Uint8Array):
   return { bytes, signature, cert: decodeCertificate(bytes) };
 }
 
+/** Certificates whose relay signature was checked, with the relay key it was checked against. */
+const signatureChecked = new WeakMap<SignedCertificate, Uint8Array>();
+
+const sameKey = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
+
 /**
  * Checks a certificate: signed by the trusted relay key, within its validity at `trust.now()`, not revoked.
- * `graceMs` widens the validity window by the clock skew a peer's clock may have.
+ * `graceMs` widens the validity window by the clock skew a peer's clock may have. The signature of a given
+ * certificate object is checked once per relay key (its bytes are immutable once read); validity and revocation
+ * are checked on every call.
  */
 export async function verifyCertificate(
   signed: SignedCertificate,
@@ -159,7 +166,12 @@ export async function verifyCertificate(
   graceMs = 0,
 ): Promise<Verdict<DeviceCertificate>> {
   const { cert } = signed;
-  if (!(await verify(trust.relayKey, signed.signature, labelled(CERT_CONTEXT, signed.bytes))))
+  const checkedWith = signatureChecked.get(signed);
+  const signatureOk =
+    (checkedWith !== undefined && sameKey(checkedWith, trust.relayKey)) ||
+    (await verify(trust.relayKey, signed.signature, labelled(CERT_CONTEXT, signed.bytes)));
+  if (signatureOk) signatureChecked.set(signed, trust.relayKey);
+  else
     return {
       ok: false,
       code: PeerErrorCode.certInvalid,
