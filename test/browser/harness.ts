@@ -41,7 +41,8 @@ export interface BrowserHarnessOptions {
   readonly allowConsoleErrors?: readonly RegExp[];
   /**
    * CommonJS dependencies to convert for the browser before the first page loads (e.g. `react`,
-   * `react-dom/client`, `react/jsx-dev-runtime`). Nothing else is pre-bundled, so no page reloads mid-test.
+   * `react-dom/client`, `react/jsx-dev-runtime`; `dexie`, whose ES entry wraps its UMD build, always is).
+   * Nothing else is pre-bundled, so no page reloads mid-test.
    */
   readonly preBundle?: readonly string[];
 }
@@ -97,7 +98,7 @@ export async function startBrowserHarness(options: BrowserHarnessOptions = {}): 
       watch: null,
       fs: { allow: [repositoryRoot] },
     },
-    optimizeDeps: { noDiscovery: true, include: [...(options.preBundle ?? [])] },
+    optimizeDeps: { noDiscovery: true, include: ['dexie', ...(options.preBundle ?? [])] },
   });
   let browser: Browser | undefined;
   try {

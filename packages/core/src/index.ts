@@ -155,6 +155,7 @@ export {
   type WriteDecision,
   type WriteRequest,
 } from './rules/rules';
+export { checkOpSchema, judgeOp, type OpRefusal } from './rules/screen-op';
 export { validateRules } from './rules/validate';
 export type {
   CollectionName,

@@ -14,6 +14,7 @@ export {
   type AuthConfig,
   CONFIG_DEFAULTS,
   type ConfigSources,
+  type DevicesConfig,
   type LimitsConfig,
   loadConfig,
   type PublicKeyConfig,
@@ -21,6 +22,7 @@ export {
   type ServerConfig,
   type WebhookConfig,
 } from './config/config';
+export { type Devices, openDevices } from './devices/devices';
 export { AuthError, ConfigError, HttpApiError, ServerErrorCode, ServerStorageError } from './errors';
 export { createHttpApi, type HttpApi, type HttpApiOptions } from './http/http-api';
 export { createWebhooks, signWebhookBody, type WebhookOptions, type Webhooks } from './http/webhooks';

@@ -16,6 +16,7 @@ import { createClock } from '@loam/core';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { createVerifier } from './auth/auth';
 import type { ServerConfig } from './config/config';
+import { type Devices, openDevices } from './devices/devices';
 import { ServerErrorCode } from './errors';
 import { createHttpApi } from './http/http-api';
 import { createWebhooks, type Webhooks } from './http/webhooks';
@@ -49,6 +50,8 @@ export interface LoamServer {
   readonly metrics: Metrics;
   readonly relay: Relay;
   readonly store: ServerStore;
+  /** The device authority (certificates, revocations). */
+  readonly devices: Devices;
   /** Resolves when no webhook delivery is pending. */
   webhooksIdle(): Promise<void>;
   /** Stops the server; idempotent. */
@@ -91,6 +94,7 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
     });
     await store.compact(now() - config.historyHorizonMs);
     const verifier = await createVerifier(config.auth, now);
+    const devices = await openDevices({ ...config.devices, rules: config.rules, now });
     const relay = createRelay({
       store,
       schema: config.schema,
@@ -115,10 +119,14 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
       hooks.onCommit(commit);
       metrics.fanOutLag((now() - commit.at) / 1000);
     });
+    devices.onRevocations((list) => {
+      for (const s of sessions) s.onRevocations(list);
+    });
 
     const api = createHttpApi({
       relay,
       store,
+      devices,
       metrics,
       maxBodyBytes: config.limits.frameBytes,
       ...(config.serviceToken !== undefined ? { serviceToken: config.serviceToken } : {}),
@@ -208,6 +216,8 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
           },
           now,
           signedIn: () => setMaxPayload(ws, maxPayload),
+          devices,
+          maxClockDriftMs: config.maxClockDriftMs,
         });
         sessions.add(session);
         ws.on('close', () => {
@@ -250,6 +260,7 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
       metrics,
       relay,
       store,
+      devices,
       webhooksIdle: () => hooks.idle(),
       close() {
         closing ??= (async () => {

@@ -53,3 +53,38 @@ export class SyncClientError extends LoamError {
     super(code, message, options);
   }
 }
+
+/** Stable codes of peer sync: why a certificate, a transaction or a peer was refused. */
+export const PeerErrorCode = {
+  /** A certificate or revocation list that is malformed or not signed by the trusted relay key. */
+  certInvalid: 'cert_invalid',
+  certExpired: 'cert_expired',
+  certNotYetValid: 'cert_not_yet_valid',
+  /** The relay revoked the device. */
+  certRevoked: 'cert_revoked',
+  /** A transaction's signature does not verify with its author's certificate key. */
+  signatureInvalid: 'signature_invalid',
+  /** A transaction's ops carry another replica's id or timestamp than its certificate's. */
+  replicaMismatch: WireErrorCode.replicaMismatch,
+  /** An op's timestamp is beyond the clock skew bound. */
+  clockSkew: 'clock_skew',
+  /** A transaction this replica already holds (same replica and sequence number) was sent again. */
+  txReplayed: 'tx_replayed',
+  /** The other side did not prove it holds its certificate's key (wrong challenge signature). */
+  authFailed: 'peer_auth_failed',
+  /** A message valid in itself but not at this point of the peer protocol. */
+  protocolOrder: WireErrorCode.protocolOrder,
+  frameInvalid: WireErrorCode.frameInvalid,
+  frameTooLarge: WireErrorCode.frameTooLarge,
+  protocolVersion: WireErrorCode.protocolVersion,
+  /** This replica has no device certificate yet: it must sign in to the relay once before it can peer. */
+  noCertificate: 'no_certificate',
+} as const;
+export type PeerErrorCode = (typeof PeerErrorCode)[keyof typeof PeerErrorCode];
+
+/** A peer format or frame that could not be read or checked; nothing of it was applied. */
+export class PeerError extends LoamError {
+  constructor(code: PeerErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}

@@ -22,16 +22,58 @@ export {
   type SyncStatus,
   type Timers,
 } from './client/sync-client';
-export { ProtocolError, SyncClientError, SyncClientErrorCode, SyncErrorCode } from './errors';
+export {
+  PeerError,
+  PeerErrorCode,
+  ProtocolError,
+  SyncClientError,
+  SyncClientErrorCode,
+  SyncErrorCode,
+} from './errors';
+export {
+  certificateFingerprint,
+  type DeviceCertificate,
+  decodeCertificate,
+  issueCertificate,
+  issueRevocationList,
+  type RevocationList,
+  readSignedCertificate,
+  type SignedCertificate,
+  type SignedRevocationList,
+  type Trust,
+  type Verdict,
+  verifyCertificate,
+  verifyRevocationList,
+} from './peers/certificate';
+export type { KeyStore } from './peers/key-store';
+export { createIndexedDbKeyStore } from './peers/key-store-indexeddb';
+export { createSigningKeys, type SigningKeys } from './peers/keys';
+export type { PeerInfo, PeerState, PeerTxRefusal } from './peers/peer-info';
+export {
+  createPeers,
+  type PeerConnection,
+  type Peers,
+  type PeersOptions,
+} from './peers/peers';
+export { rulesVersion } from './peers/rules-version';
+export {
+  type SignedTransaction,
+  signTransaction,
+  type VerifyTransactionOptions,
+  verifyTransaction,
+} from './peers/signed-transaction';
 export type {
   Coverage,
   Download,
   DownloadedDoc,
   DownloadPort,
+  LoggedTransaction,
   OutboxPort,
+  PeerLogPort,
   RefusedWrite,
   SyncStatePort,
   SyncStore,
+  VersionVector,
 } from './port/sync-store';
 export {
   DEFAULT_MAX_FRAME_BYTES,
@@ -44,6 +86,8 @@ export { FATAL_WIRE_CODES, RefusalCode, WireErrorCode } from './protocol/codes';
 export {
   type ClientMessage,
   type DocSnapshotFrame,
+  type ForwardedTx,
+  type ForwardOutcome,
   MAX_PEER_ADDRESSES,
   MAX_SIGNAL_CHARS,
   type Message,
@@ -60,6 +104,7 @@ export {
   type TransportCloseEvent,
   type TransportFactory,
 } from './transport/transport';
+export { createMemoryTransportPair, type MemoryTransportPair } from './transport/transport-memory';
 export {
   createMessagePortTransport,
   type MessagePortLike,
@@ -69,6 +114,7 @@ export {
   type SocketEndMessage,
   type TransportEndMessage,
 } from './transport/transport-message-port';
+export { createSimplePeerTransport, type SimplePeerLike } from './transport/transport-simple-peer';
 export {
   createWebSocketTransport,
   createWebSocketTransportFactory,

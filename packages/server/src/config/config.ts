@@ -92,6 +92,15 @@ export interface ServerConfig {
   /** Interval of WebSocket pings; a connection that misses one is closed. */
   readonly keepAliveMs: number;
   readonly webhooks: readonly WebhookConfig[];
+  readonly devices: DevicesConfig;
+}
+
+/** Device certificates for peer sync (see `devices/devices.ts`). */
+export interface DevicesConfig {
+  /** The relay's Ed25519 key file (made on first start when missing); every node of one cluster shares it. */
+  readonly keyFile: string;
+  /** How long a device certificate is valid; devices renew it while online. */
+  readonly certificateMs: number;
 }
 
 /** Defaults of every optional key. */
@@ -214,6 +223,7 @@ export function parseConfig(input: unknown, sources: ConfigSources): ServerConfi
       'maxClockDriftMs',
       'keepAliveMs',
       'webhooks',
+      'devices',
     ],
     '',
   );
@@ -374,6 +384,18 @@ export function parseConfig(input: unknown, sources: ConfigSources): ServerConfi
     };
   });
 
+  const devicesIn = obj(file.devices ?? {}, 'devices');
+  only(devicesIn, ['keyFile', 'certificateDays'], 'devices');
+  const keyFile = env.LOAM_RELAY_KEY_FILE
+    ? resolve(env.LOAM_RELAY_KEY_FILE)
+    : devicesIn.keyFile !== undefined
+      ? path(str(devicesIn.keyFile, 'devices.keyFile'))
+      : resolve(dirname(storagePath), 'relay.key');
+  const devices: DevicesConfig = {
+    keyFile,
+    certificateMs: int(devicesIn.certificateDays ?? 7, 'devices.certificateDays', 1, 90) * 86_400_000,
+  };
+
   return {
     port: int(port, envInt(env, 'LOAM_PORT') !== undefined ? 'LOAM_PORT' : 'port', 0, 65535),
     host: str(host, env.LOAM_HOST ? 'LOAM_HOST' : 'host'),
@@ -402,6 +424,7 @@ export function parseConfig(input: unknown, sources: ConfigSources): ServerConfi
     maxClockDriftMs: int(file.maxClockDriftMs ?? d.maxClockDriftMs, 'maxClockDriftMs', 0, 86_400_000),
     keepAliveMs: int(file.keepAliveMs ?? d.keepAliveMs, 'keepAliveMs', 100, 3_600_000),
     webhooks,
+    devices,
   };
 }
 

@@ -9,7 +9,10 @@
  * POST   /v1/collections/:c/docs/:id/increment   body: { field, by }                → 200 { doc }
  * DELETE /v1/collections/:c/docs/:id                                                 → 200 { deleted: true }
  * POST   /v1/collections/:c/query                body: { filter?, sort?, limit?, offset? } → 200 { docs }
+ * POST   /v1/devices/:replica/revoke                                                 → 200 { version, revoked }
  * ```
+ * Revoking a device (its replica id) signs a new revocation list that reaches every connected device at once and
+ * travels between peers: the device gets no new certificate and its transactions are refused everywhere.
  * Bodies and responses are JSON; `date` fields travel as ISO 8601 strings (converted by the schema, in bodies
  * and in query filters). Every error is `{ code, message, problems? }` with a 4xx status (`bad_request`,
  * `validation_failed` with one line per problem, `query_invalid`, `unauthorized`, `not_found`, `already_exists`,
@@ -28,6 +31,7 @@ import {
   type FieldDef,
   type Filter,
   fieldAt,
+  isReplicaId,
   LoamError,
   materialize,
   NotFoundError,
@@ -39,6 +43,7 @@ import {
   type WriteIntent,
   writeIntent,
 } from '@loam/core';
+import type { Devices } from '../devices/devices';
 import { HttpApiError, ServerErrorCode } from '../errors';
 import type { Metrics } from '../metrics/metrics';
 import type { Relay } from '../relay/relay';
@@ -49,6 +54,7 @@ export interface HttpApiOptions {
   readonly relay: Relay;
   readonly store: ServerStore;
   readonly metrics: Metrics;
+  readonly devices: Devices;
   /** Absent: every request is refused with 401. */
   readonly serviceToken?: string;
   /** Largest accepted body, bytes. */
@@ -205,6 +211,14 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
           : 'The HTTP API is off: configure serviceToken',
       );
     const [root, name, kind, id, action] = path;
+    if (root === 'devices' && name !== undefined && kind === 'revoke' && id === undefined) {
+      if (req.method !== 'POST')
+        throw new HttpApiError(405, ServerErrorCode.badRequest, `${req.method} is not allowed here`);
+      if (!isReplicaId(name))
+        throw new HttpApiError(400, ServerErrorCode.badRequest, `Not a replica id: ${JSON.stringify(name)}`);
+      const list = await options.devices.revoke(name);
+      return send(res, 200, { version: list.list.version, revoked: list.list.replicas });
+    }
     if (root !== 'collections' || name === undefined)
       throw new HttpApiError(404, ServerErrorCode.notFound, 'No such route');
     const col = collection(name);

@@ -1,4 +1,7 @@
 /**
+ * (A little over 400 lines: the dispatch of every relay message in one place; forwarding and certificates are
+ * in `devices/`.)
+ *
  * One device connection speaking the sync protocol (`@loam/sync`'s `messages.ts`) over a {@link Transport}: the
  * dispatch of its messages. What the user sees is in `views.ts`, what is sent down in `downloads.ts`.
  *
@@ -34,6 +37,8 @@ import {
 } from '@loam/sync';
 import type { Identity, Verifier } from '../auth/auth';
 import type { LimitsConfig } from '../config/config';
+import type { Devices } from '../devices/devices';
+import { acceptForwarded } from '../devices/forwarding';
 import { AuthError, ServerErrorCode } from '../errors';
 import type { Metrics } from '../metrics/metrics';
 import type { ServerStore } from '../storage/server-store';
@@ -63,6 +68,10 @@ export interface SessionContext {
   readonly now: () => number;
   /** Called once `welcome` is sent: frames up to `limits.frameBytes` are accepted from then on. */
   readonly signedIn?: () => void;
+  /** The device authority: certificates for sessions whose hello carries a device key. */
+  readonly devices: Devices;
+  /** Largest accepted lead of a forwarded op's timestamp over the relay's clock (ms). */
+  readonly maxClockDriftMs: number;
 }
 
 /** A live session. */
@@ -71,6 +80,8 @@ export interface Session {
   onCommit(commit: Commit): void;
   /** The user, once signed in. */
   user(): string | undefined;
+  /** Sends a new revocation list. */
+  onRevocations(list: { readonly bytes: Uint8Array; readonly signature: Uint8Array }): void;
 }
 
 type Task = () => void | Promise<void>;
@@ -100,6 +111,8 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
   let inbound: Promise<void> = Promise.resolve();
   let expiry: ReturnType<typeof setTimeout> | undefined;
   let expiresAt: number | undefined;
+  let device: Uint8Array | undefined;
+  let renewal: ReturnType<typeof setTimeout> | undefined;
   const helloTimer = setTimeout(
     () => fail(ServerErrorCode.handshakeTimeout, `No hello received within ${limits.handshakeTimeoutMs} ms`),
     limits.handshakeTimeoutMs,
@@ -133,6 +146,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     phase = 'closed';
     clearTimeout(helloTimer);
     if (expiry) clearTimeout(expiry);
+    if (renewal) clearTimeout(renewal);
     tasks.length = 0;
     if (admitted && identity) ctx.release(identity.user);
     admitted = false;
@@ -169,6 +183,26 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
       () => fail(ServerErrorCode.authExpired, 'The token has expired: reconnect with a fresh one'),
       delay,
     );
+  };
+
+  /**
+   * Issues this device a certificate for the current claims and sends it; renews it when half its validity has
+   * passed, while the session lasts.
+   */
+  const certify = async () => {
+    if (renewal) clearTimeout(renewal);
+    renewal = undefined;
+    if (!device || !identity || !replica || closed()) return;
+    const signed = await ctx.devices.issue({
+      replica,
+      publicKey: device,
+      user: identity.user,
+      claims: identity.claims,
+    });
+    if (!signed || closed()) return;
+    send({ t: 'certificate', cert: signed.bytes, sig: signed.signature, relayKey: ctx.devices.publicKey });
+    const delay = Math.min(Math.max(1000, (signed.cert.expires - ctx.now()) / 2), 2 ** 31 - 1);
+    renewal = setTimeout(() => enqueue(certify), delay);
   };
 
   /** Adds a subscription under the current claims, or tells the device it is refused. */
@@ -257,6 +291,10 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
       replicaSeq,
     });
     send({ t: 'permissions', ...permissionsFor(relay.rules, who.claims) });
+    device = m.device;
+    await certify();
+    const revocations = ctx.devices.revocations();
+    send({ t: 'revocations', list: revocations.bytes, sig: revocations.signature });
     joinPeers();
     const subs = m.subs.flatMap((s) => admitSub(s) ?? []);
     if (m.cursor === 0 || reset) {
@@ -313,6 +351,20 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     if (outcome.refusedDocs.length > 0) await sendAuthoritative(outcome.refusedDocs);
   };
 
+  const onForward = async (m: ClientMessage & { t: 'forward' }) => {
+    const result = await acceptForwarded({
+      relay,
+      devices: ctx.devices,
+      maxSkewMs: ctx.maxClockDriftMs,
+      maxBytes: limits.frameBytes,
+      maxOps: limits.opsPerBatch,
+      txs: m.txs,
+    });
+    send({ t: 'forwarded', batch: m.batch, txs: result.txs });
+    for (const r of result.txs) if (r.code) metrics.refusal(r.code);
+    if (result.refusedDocs.length > 0) await sendAuthoritative(result.refusedDocs);
+  };
+
   const onAuth = async (m: ClientMessage & { t: 'auth' }) => {
     let next: Identity;
     try {
@@ -332,6 +384,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     identity = next;
     if (same) return;
     send({ t: 'permissions', ...permissionsFor(relay.rules, next.claims) });
+    enqueue(certify);
     joinPeers();
     enqueue(async () => {
       const d = downloads as SessionDownloads;
@@ -354,6 +407,8 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
         return fail(ServerErrorCode.protocolOrder, 'hello was already received on this connection');
       case 'push':
         return onPush(m);
+      case 'forward':
+        return onForward(m);
       case 'subscribe': {
         const sub = admitSub(m.sub);
         const d = downloads as SessionDownloads;
@@ -411,5 +466,8 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
       else enqueue(() => d.fanOut(commit));
     },
     user: () => identity?.user,
+    onRevocations(list) {
+      if (phase === 'ready') send({ t: 'revocations', list: list.bytes, sig: list.signature });
+    },
   };
 }

@@ -168,6 +168,7 @@ export async function testConfig(
     maxClockDriftMs: 60_000,
     keepAliveMs: 30_000,
     webhooks: [],
+    devices: { keyFile: `${storagePath}.relay.key`, certificateMs: 7 * 86_400_000 },
     ...overrides,
   };
 }
@@ -192,6 +193,8 @@ export interface TestRelay {
   readonly server: LoamServer;
   /** An HS256 token for user `user` (`sub`), with extra `claims`, valid for `expiresIn` seconds (default 3600). */
   tokenFor(user: string, options?: { claims?: Record<string, unknown>; expiresIn?: number }): Promise<string>;
+  /** The relay's device key file (tests mint certificates with it, e.g. expired ones). */
+  readonly keyFile: string;
   /** Stops the relay and removes its folder. */
   close(): Promise<void>;
 }
@@ -225,6 +228,7 @@ export async function startTestRelay(
   const server = await startServer({ config });
   return {
     server,
+    keyFile: config.devices.keyFile,
     tokenFor: (user, options = {}) =>
       mintToken(
         { ...options.claims, sub: user },

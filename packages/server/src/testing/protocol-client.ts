@@ -42,6 +42,8 @@ export interface ProtocolClient {
     cursor?: number;
     subs?: Subscription[];
     schemaVersion?: number;
+    /** A device public key: the relay answers with a `certificate`. */
+    device?: Uint8Array;
   }): Promise<ServerMessage & { t: 'welcome' }>;
   /** Pushes ops as batch `batch` and resolves with its ack. */
   push(batch: number, ops: readonly Op[]): Promise<ServerMessage & { t: 'ack' }>;
@@ -130,6 +132,7 @@ export function connectClient(url: string, options: ConnectOptions = {}): Promis
         schemaVersion: input.schemaVersion ?? 1,
         cursor: input.cursor ?? 0,
         subs: input.subs ?? [],
+        ...(input.device ? { device: input.device } : {}),
       });
       const first = await client.waitFor((m) => m.t === 'welcome' || m.t === 'error');
       if (first.t === 'error') throw Object.assign(new Error(first.message), { code: first.code });

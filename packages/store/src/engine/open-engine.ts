@@ -31,6 +31,7 @@ import {
   createReplicaId,
   createWriter,
   type DocId,
+  encodeOps,
   getCollection,
   isReplicaId,
   QueryError,
@@ -40,6 +41,7 @@ import {
   type WriteIntent,
   writeIntent,
 } from '@loam/core';
+import { type SigningKeys, signTransaction } from '@loam/sync';
 import { decode, encode } from '@msgpack/msgpack';
 import type { SqlExecutor, SqlRow, StorageDriver } from '../storage/driver';
 import { createDocCache } from './doc-cache';
@@ -48,6 +50,7 @@ import type { CommitInfo, Doc, Engine, EngineWrites, RefusedWrite, TransactionOp
 import type { EngineCore } from './engine-core';
 import { createLiveQueries } from './live-queries';
 import { appendToOutbox, outboxCount, prepareOutbox } from './outbox';
+import { logOwnTransaction, preparePeerLog } from './peer-log';
 import { aggregateSql, findDocs, findSql, readDoc, readOnlySql } from './queries';
 import { createEngineSyncStore } from './sync-store';
 import { prepareTables } from './tables';
@@ -63,6 +66,11 @@ export interface EngineOptions<S extends Schema = Schema> {
   readonly now?: () => number;
   /** Clock skew bound for timestamps seen in downloads, ms (default 60 000): farther ahead, they do not move the clock. */
   readonly maxDriftMs?: number;
+  /**
+   * This device's key pair (a `KeyStore`'s `deviceKeys()`): each local transaction is then signed in the storage
+   * transaction that writes it and kept in the peer log, so peers can check it offline.
+   */
+  readonly keys?: SigningKeys;
 }
 
 const SAVE_META =
@@ -91,11 +99,12 @@ function randomYjsClientId(): number {
  * `query_invalid` at run time).
  */
 export async function openEngine<const S extends Schema>(options: EngineOptions<S>): Promise<Engine<S>> {
-  const { driver, schema } = options;
+  const { driver, schema, keys } = options;
   const meta = await driver.transaction(async (tx) => {
     const m = await prepareTables(tx, schema);
     await prepareOutbox(tx);
     await tx.exec(YJS_LOG_DDL);
+    await preparePeerLog(tx);
     if (!isReplicaId(m.get('replica'))) {
       const replica = createReplicaId();
       await tx.run("INSERT INTO loam_meta (key, value) VALUES ('replica', ?)", [replica]);
@@ -200,6 +209,11 @@ export async function openEngine<const S extends Schema>(options: EngineOptions<
           ]);
         }
         if (ops.length > 0) {
+          if (keys) {
+            const encoded = encodeOps(ops);
+            const signature = await signTransaction(keys.privateKey, encoded);
+            await logOwnTransaction(sql, replica, ops, encoded, signature);
+          }
           await appendToOutbox(sql, ops);
           await core.saveMeta(sql);
         }
@@ -277,7 +291,7 @@ export async function openEngine<const S extends Schema>(options: EngineOptions<
     replica,
     schema,
     storage: driver.info,
-    syncStore: createEngineSyncStore(core),
+    syncStore: createEngineSyncStore(core, keys?.publicKey),
     transaction: ordered(transaction),
     ...bindWrites(write),
     write,
@@ -300,7 +314,7 @@ export async function openEngine<const S extends Schema>(options: EngineOptions<
     pendingCount: ordered(() => outboxCount(driver)),
     refusedWrites: ordered(async () =>
       driver.all<RefusedWrite & SqlRow>(
-        'SELECT op, collection, doc, code, reason, at FROM loam_refused ORDER BY at DESC, op',
+        'SELECT op, collection, doc, code, reason, at, author FROM loam_refused ORDER BY at DESC, op',
       ),
     ),
     async close() {

@@ -14,6 +14,7 @@ import {
   latestTimestamp,
   mergeDocState,
   type Op,
+  parseOpId,
   type Timestamp,
 } from '@loam/core';
 import type { Coverage, Download, DownloadedDoc, RefusedWrite, SyncStore } from '@loam/sync';
@@ -38,6 +39,7 @@ import {
   pendingOpsOf,
   replaceInOutbox,
 } from './outbox';
+import { createPeerLogPort, insertRefusals, pruneOwnLog } from './peer-log';
 import { selectSql } from './queries';
 import { appendYjs, type StoredDoc } from './yjs-rows';
 
@@ -61,8 +63,8 @@ async function coveredIds(sql: SqlExecutor, c: CollectionSql, coverage: Coverage
   return (await sql.all<{ id: string }>(text, params)).map((r) => r.id);
 }
 
-/** Creates the sync store of an open engine. */
-export function createEngineSyncStore(core: EngineCore): SyncStore {
+/** Creates the sync store of an open engine (`devicePublicKey`: its device key's, when it signs). */
+export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8Array): SyncStore {
   const { driver, writer } = core;
 
   /** Runs `fn` in a transaction; announces the collections it reports as changed once it committed. */
@@ -185,9 +187,17 @@ export function createEngineSyncStore(core: EngineCore): SyncStore {
     }
   };
 
+  /** Drops own peer-log entries whose ops all left the outbox. */
+  const pruneOwn = async (sql: SqlExecutor) => {
+    const [first] = await outboxOps(sql, 1);
+    await pruneOwnLog(sql, core.replica, first ? parseOpId(first.id).seq : undefined);
+  };
+
   return {
+    ...createPeerLogPort(core),
     replica: core.replica,
     schema: core.schema,
+    ...(devicePublicKey ? { devicePublicKey } : {}),
 
     async pendingOps(limit) {
       return (await outboxOps(driver, limit)).slice(0, limit);
@@ -199,7 +209,11 @@ export function createEngineSyncStore(core: EngineCore): SyncStore {
       });
     },
     async acknowledge(opIds) {
-      if (opIds.length) await driver.transaction((sql) => dropFromOutbox(sql, opIds));
+      if (opIds.length)
+        await driver.transaction(async (sql) => {
+          await dropFromOutbox(sql, opIds);
+          await pruneOwn(sql);
+        });
     },
     async recordRefusals(refusals: readonly RefusedWrite[]) {
       if (refusals.length === 0) return;
@@ -208,12 +222,8 @@ export function createEngineSyncStore(core: EngineCore): SyncStore {
           sql,
           refusals.map((r) => r.op),
         );
-        for (const r of refusals) {
-          await sql.run(
-            'INSERT OR REPLACE INTO loam_refused (op, collection, doc, code, reason, at) VALUES (?, ?, ?, ?, ?, ?)',
-            [r.op, r.collection, r.doc, r.code, r.reason, r.at],
-          );
-        }
+        await insertRefusals(sql, refusals);
+        await pruneOwn(sql);
       }, true);
     },
     nextSeq: async () => writer.nextSeq(),

@@ -6,7 +6,9 @@
  *  hello {cursor, synced subscriptions}  ─▶
  *  ◀─ welcome   connected; restored database? skip past replicaSeq; subscribe the others; downloads; uploads
  *  ◀─ permissions  persisted and announced (permissions keeper)
+ *  ◀─ certificate, revocations   checked and kept for peer sync (`peers/credentials.ts`)
  *  ◀─ ack       uploader (acknowledge / refusals / renumber), sweep leaving documents, next uploads
+ *  ◀─ forwarded forwarder (learned transactions leave the peer log; refusals logged), next uploads
  *  ◀─ docs      downloader          ◀─ synced   downloader (cursor, reset), subscription ready
  *  ◀─ error     on a subscription: remembered as refused; auth_expired: fresh token; fatal codes: failed;
  *               peer_unreachable: to the peer signaling
@@ -14,10 +16,12 @@
  * ```
  */
 import { SyncClientErrorCode } from '../errors';
+import { loadCredentials, saveCertificate, saveRevocations } from '../peers/credentials';
 import type { RefusedWrite, SyncStore } from '../port/sync-store';
 import { FATAL_WIRE_CODES, WireErrorCode } from '../protocol/codes';
 import { PROTOCOL_VERSION, type ServerMessage } from '../protocol/messages';
 import type { Downloader } from './downloader';
+import type { Forwarder } from './forwarder';
 import type { Link } from './link';
 import type { PeerSignalingFeed } from './peer-signaling';
 import type { PermissionsKeeper } from './permissions';
@@ -56,6 +60,7 @@ export function createSessionHandlers(deps: {
   readonly store: SyncStore;
   readonly registry: SubscriptionRegistry;
   readonly uploader: Uploader;
+  readonly forwarder: Forwarder;
   readonly downloader: Downloader;
   readonly permissions: PermissionsKeeper;
   readonly peers: PeerSignalingFeed;
@@ -63,7 +68,8 @@ export function createSessionHandlers(deps: {
   readonly lifecycle: SessionLifecycle;
   readonly now: () => number;
 }): SessionHandlers {
-  const { store, registry, uploader, downloader, permissions, peers, status, lifecycle, now } = deps;
+  const { store, registry, uploader, forwarder, downloader, permissions, peers, status, lifecycle, now } =
+    deps;
   const helloSubs = new WeakMap<Link, ReadonlySet<string>>();
 
   const restored = (message: string) => status.issue(SyncClientErrorCode.replicaRestored, message);
@@ -90,6 +96,7 @@ export function createSessionHandlers(deps: {
       message.cursor,
     );
     uploader.begin(link);
+    forwarder.begin(link);
     await lifecycle.pump();
   };
 
@@ -145,6 +152,7 @@ export function createSessionHandlers(deps: {
         schemaVersion: store.schema.version,
         cursor,
         subs: subs.map((s) => ({ id: s.stored.id, query: s.stored.query })),
+        ...(store.devicePublicKey ? { device: store.devicePublicKey } : {}),
       });
     },
 
@@ -154,12 +162,28 @@ export function createSessionHandlers(deps: {
           return welcome(link, message);
         case 'ack':
           return ack(link, message);
+        case 'forwarded':
+          lifecycle.refused(await forwarder.forwarded(link, message));
+          return lifecycle.pump();
         case 'docs':
           return downloader.docs(message);
         case 'synced':
           return downloader.synced(message);
         case 'permissions':
           return permissions.set({ rules: message.rules, claims: message.claims });
+        case 'certificate':
+          if (store.devicePublicKey)
+            await saveCertificate(
+              store,
+              { replica: store.replica, publicKey: store.devicePublicKey, now },
+              message,
+            );
+          return;
+        case 'revocations': {
+          const credentials = await loadCredentials(store);
+          if (credentials) await saveRevocations(store, credentials.relayKey, message);
+          return;
+        }
         case 'pong':
           return;
         case 'roster':

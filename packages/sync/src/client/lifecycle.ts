@@ -3,7 +3,7 @@
  * wiring the link, the session handlers, the uploader, the downloader, the subscription registry and the permissions
  * keeper.
  */
-import { validateFilter } from '@loam/core';
+import { compareTimestamps, validateFilter } from '@loam/core';
 import { SyncClientError, SyncClientErrorCode } from '../errors';
 import type { RefusedWrite } from '../port/sync-store';
 import type { ServerMessage, SubscriptionQuery } from '../protocol/messages';
@@ -12,6 +12,7 @@ import { createWebSocketTransportFactory } from '../transport/transport-websocke
 import { createBackoff } from './backoff';
 import { createGlobalConnectivity } from './connectivity';
 import { createDownloader } from './downloader';
+import { createForwarder } from './forwarder';
 import { createSessionHandlers } from './frame-handlers';
 import { type Link, type LinkEvents, openLink, type Timers } from './link';
 import { createPeerSignaling } from './peer-signaling';
@@ -122,14 +123,28 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     now,
   );
   const downloader = createDownloader(store, registry, status, now);
+  const forwarder = createForwarder(store, connectedLink, now);
+  const countPeers = () => status.set({ peers: options.peers?.connectedCount() ?? 0 });
+  countPeers();
+
+  /** Sends the outbox and learned transactions, older stamp first, as far as the send windows allow. */
   const pump = async () => {
-    status.set({ pendingUploads: await uploader.pump() });
+    status.set({ pendingUploads: await store.pendingCount() });
+    for (;;) {
+      const own = await uploader.next();
+      const learned = await forwarder.next();
+      if (learned === undefined || (own !== undefined && compareTimestamps(own, learned) < 0)) {
+        status.set({ pendingUploads: await uploader.pump(learned) });
+        if (learned === undefined || (await uploader.next()) === own) return;
+      } else if (!(await forwarder.pump(own))) return;
+    }
   };
   const peers = createPeerSignaling(connectedLink);
   const session = createSessionHandlers({
     store,
     registry,
     uploader,
+    forwarder,
     downloader,
     permissions,
     peers,
@@ -269,7 +284,12 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     start() {
       if (life.kind !== 'stopped' && life.kind !== 'failed') return;
       if (life.kind === 'stopped')
-        unhook = [store.onPending(schedulePump), connectivity.onChange(onConnectivity)];
+        unhook = [
+          ...(options.peers ? [options.peers.onChange(countPeers)] : []),
+          store.onPending(schedulePump),
+          store.onPeerLog(schedulePump),
+          connectivity.onChange(onConnectivity),
+        ];
       backoff.reset();
       reconnectAtOnce = false;
       schedulePump();

@@ -37,6 +37,8 @@ export interface SyncStatus {
   readonly downloading: DownloadProgress | null;
   /** The latest problem; cleared when a connection is welcomed. */
   readonly lastError: SyncIssue | null;
+  /** Peer connections syncing or live (0 without peer sync). */
+  readonly peers: number;
 }
 
 /** The client's current status and its listeners. */
@@ -58,6 +60,7 @@ export const INITIAL_SYNC_STATUS: SyncStatus = Object.freeze({
   lastSyncedAt: null,
   downloading: null,
   lastError: null,
+  peers: 0,
 });
 
 /** Creates a status store; `now` stamps issues. */

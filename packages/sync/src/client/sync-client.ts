@@ -32,6 +32,7 @@
  *    frame is reported (`apply_failed`) and the connection is retried.
  */
 import type { Filter, Permissions } from '@loam/core';
+import type { Peers } from '../peers/peers';
 import type { RefusedWrite, SyncStore } from '../port/sync-store';
 import type { SubscriptionQuery } from '../protocol/messages';
 import type { TransportFactory } from '../transport/transport';
@@ -118,6 +119,8 @@ export interface SyncClientOptions {
   readonly pingIntervalMs?: number;
   /** How long the client waits for any frame after a ping before dropping the connection, ms (default 10 000). */
   readonly pingTimeoutMs?: number;
+  /** This replica's peer connections (`createPeers`): the status counts them. */
+  readonly peers?: Pick<Peers, 'connectedCount' | 'onChange'>;
 }
 
 /** The client side of sync for one local database; see the module documentation for its invariants. */

@@ -11,7 +11,7 @@
  *    other content: this database was restored from an older copy) gets a new id from the store and is pushed
  *    again, with the ops of its batch the relay did not apply.
  */
-import { encodeOps, type Op } from '@loam/core';
+import { compareTimestamps, encodeOps, type Op, type Timestamp } from '@loam/core';
 import type { RefusedWrite, SyncStore } from '../port/sync-store';
 import { RefusalCode } from '../protocol/codes';
 import type { ServerMessage } from '../protocol/messages';
@@ -36,8 +36,13 @@ export interface AckOutcome {
 export interface Uploader {
   /** Starts a fresh in-flight state for a welcomed link. */
   begin(link: Link): void;
-  /** Sends as many outbox ops as the bounds allow on the current link; resolves with the pending count. */
-  pump(): Promise<number>;
+  /**
+   * Sends as many outbox ops as the bounds allow on the current link, stopping at the first op stamped at or after
+   * `before` (so transactions learned from peers and stamped earlier go first); resolves with the pending count.
+   */
+  pump(before?: Timestamp): Promise<number>;
+  /** The timestamp of the oldest pending op not yet sent on the current link. */
+  next(): Promise<Timestamp | undefined>;
   /** Handles an `ack` received on `link`. */
   ack(link: Link, message: Extract<ServerMessage, { t: 'ack' }>): Promise<AckOutcome>;
 }
@@ -65,15 +70,26 @@ export function createUploader(
       flight = { link, nextBatch: 1, batches: new Map(), ops: new Set(), unanswered: new Set() };
     },
 
-    async pump() {
+    async next() {
+      const f = flight;
+      if (!f || current() !== f.link) return undefined;
+      const skip = f.ops.size + f.unanswered.size;
+      const op = (await store.pendingOps(skip + 1)).find((o) => !f.ops.has(o.id) && !f.unanswered.has(o.id));
+      return op?.ts;
+    },
+
+    async pump(before) {
       const f = flight;
       const link = current();
       if (f && link === f.link && f.batches.size < limits.maxInFlight) {
         const skip = f.ops.size + f.unanswered.size;
         const room = (limits.maxInFlight - f.batches.size) * limits.maxBatchOps;
-        const pending = (await store.pendingOps(skip + room)).filter(
+        const unsent = (await store.pendingOps(skip + room)).filter(
           (op) => !f.ops.has(op.id) && !f.unanswered.has(op.id),
         );
+        const stop =
+          before === undefined ? -1 : unsent.findIndex((op) => compareTimestamps(op.ts, before) >= 0);
+        const pending = stop < 0 ? unsent : unsent.slice(0, stop);
         let i = 0;
         while (i < pending.length && f.batches.size < limits.maxInFlight && current() === f.link) {
           const batch: Op[] = [];

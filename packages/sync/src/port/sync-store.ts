@@ -7,8 +7,9 @@
  *  SyncStore
  *  ├ OutboxPort      local transactions not yet acknowledged, indexed by document; sequence numbers
  *  ├ DownloadPort    snapshots from the relay (merge / replace), removals, client-reset clean-up
- *  └ SyncStatePort   the cursor and the client's own settings (subscriptions...), owned by sync
- *    (the peer log of signed transactions learned from peers joins here as a port of its own)
+ *  ├ SyncStatePort   the cursor and the client's own settings (subscriptions...), owned by sync
+ *  └ PeerLogPort     signed transactions: this replica's own not yet acknowledged, and those learned from peers
+ *                    not yet settled by the relay, keyed by (replica, seq); the version vector of what it holds
  * ```
  *
  * Invariants every implementation keeps:
@@ -20,6 +21,9 @@
  * 3. **Op ids are never reused.** Sequence numbers only grow (`skipSequence` never lowers them; `renumber` takes
  *    new ones), under the database's write lock.
  * 4. **The cursor and the sync settings belong to sync.** The store persists them; nothing else writes them.
+ * 5. **Signed once, with the write.** With a device key, each local transaction is signed in the storage
+ *    transaction that writes it and joins the peer log there; a peer transaction is applied, logged and counted in
+ *    the version vector together, or not at all. Logged bytes are never re-encoded (their signature covers them).
  */
 import type { DocState, Filter, Op, ReplicaId, Schema } from '@loam/core';
 
@@ -35,6 +39,8 @@ export interface RefusedWrite {
   readonly reason: string;
   /** When the refusal was recorded (ms since epoch). */
   readonly at: number;
+  /** For a transaction refused when it came from a peer: its author (`user (replica)`). */
+  readonly author?: string;
 }
 
 /** One document snapshot of a download. */
@@ -112,10 +118,61 @@ export interface SyncStatePort {
   writeState(key: string, value: unknown): Promise<void>;
 }
 
+/** A replica's key in a version vector or the peer log, and the highest sequence number held of it. */
+export type VersionVector = Readonly<Record<string, number>>;
+
+/** A signed transaction as the peer log keeps it (see `peers/signed-transaction.ts`). */
+export interface LoggedTransaction {
+  readonly replica: ReplicaId;
+  /** The sequence number of its first op (its key with `replica`). */
+  readonly seq: number;
+  /** `encodeOps` of its ops, exactly as signed. */
+  readonly ops: Uint8Array;
+  readonly signature: Uint8Array;
+  /** The author's certificate (signed bytes and the relay's signature); absent on this replica's own. */
+  readonly certificate?: { readonly bytes: Uint8Array; readonly signature: Uint8Array };
+}
+
+/** Signed transactions for peers; see the module documentation. */
+export interface PeerLogPort {
+  /** Replica → highest sequence number held: this replica's own ops, and each peer transaction applied or refused. */
+  peerVector(): Promise<Record<string, number>>;
+  /**
+   * Logged transactions the holder of `vector` lacks (`seq` above its entry), in seq order within each replica:
+   * at most `limit` transactions.
+   */
+  peerTransactions(vector: VersionVector, limit: number): Promise<LoggedTransaction[]>;
+  /** A document's current merge state (what a received transaction is judged against). */
+  docState(collection: string, id: string): Promise<DocState | undefined>;
+  /**
+   * Applies a checked peer transaction: merges `ops` (its decoded ops) into local state, keeps it in the log and
+   * moves the vector, in one local transaction. Resolves false, changing nothing, when the vector already holds
+   * it (a replay or a duplicate).
+   */
+  applyPeerTransaction(tx: LoggedTransaction, ops: readonly Op[]): Promise<boolean>;
+  /**
+   * Records the refusals of a peer transaction and, when `seen` is given (an authentic transaction: its last op's
+   * replica and seq), moves the vector past it, in one local transaction.
+   */
+  refusePeerTransaction(
+    refusals: readonly RefusedWrite[],
+    seen?: { readonly replica: ReplicaId; readonly seq: number },
+  ): Promise<void>;
+  /** Drops logged transactions of other replicas the relay acknowledged. */
+  settlePeerTransactions(keys: readonly { replica: ReplicaId; seq: number }[]): Promise<void>;
+  /** Called after a transaction joined the log (a local commit or a peer's). Returns the unsubscribe function. */
+  onPeerLog(listener: () => void): () => void;
+}
+
 /** Everything sync needs from one local database; see the module documentation. */
-export interface SyncStore extends OutboxPort, DownloadPort, SyncStatePort {
+export interface SyncStore extends OutboxPort, DownloadPort, SyncStatePort, PeerLogPort {
   readonly replica: ReplicaId;
   readonly schema: Schema;
+  /**
+   * This device's Ed25519 public key when the database signs its transactions (peer sync): sent at sign-in so the
+   * relay certifies it. Absent: no device key, no peer sync.
+   */
+  readonly devicePublicKey?: Uint8Array;
 }
 
 /** The key `finishReset` matches documents by: collection and id. */

@@ -28,6 +28,9 @@ import {
   type Subscription,
 } from './messages';
 
+/** Most transactions in one `forward` frame. */
+export const MAX_FORWARDED_TXS = 256;
+
 /** Default largest frame, in bytes (the server's `limits.frameBytes` overrides it). */
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
@@ -70,6 +73,11 @@ function bool(v: unknown, at: string): boolean {
 function bytes(v: unknown, at: string): Uint8Array {
   if (!(v instanceof Uint8Array)) invalid(`${at}: expected binary data`);
   return v;
+}
+function sized(v: unknown, at: string, length: number): Uint8Array {
+  const b = bytes(v, at);
+  if (b.length !== length) invalid(`${at}: expected ${length} bytes`);
+  return b;
 }
 function arr(v: unknown, at: string): unknown[] {
   if (!Array.isArray(v)) invalid(`${at}: expected an array`);
@@ -144,7 +152,11 @@ function subscription(v: unknown, at: string): Subscription {
 function clientMessage(o: Obj): ClientMessage {
   switch (o.t) {
     case 'hello': {
-      onlyKeys(o, ['t', 'protocol', 'replica', 'token', 'schemaVersion', 'cursor', 'subs'], 'hello');
+      onlyKeys(
+        o,
+        ['t', 'protocol', 'replica', 'token', 'schemaVersion', 'cursor', 'subs', 'device'],
+        'hello',
+      );
       if (!isReplicaId(o.replica)) invalid('hello.replica: not a replica id');
       return {
         t: 'hello',
@@ -154,11 +166,32 @@ function clientMessage(o: Obj): ClientMessage {
         schemaVersion: int(o.schemaVersion, 'hello.schemaVersion'),
         cursor: int(o.cursor, 'hello.cursor'),
         subs: arr(o.subs, 'hello.subs').map((s, i) => subscription(s, `hello.subs[${i}]`)),
+        ...(o.device === undefined ? {} : { device: sized(o.device, 'hello.device', 32) }),
       };
     }
     case 'push':
       onlyKeys(o, ['t', 'batch', 'ops'], 'push');
       return { t: 'push', batch: int(o.batch, 'push.batch'), ops: bytes(o.ops, 'push.ops') };
+    case 'forward': {
+      onlyKeys(o, ['t', 'batch', 'txs'], 'forward');
+      const txs = arr(o.txs, 'forward.txs');
+      if (txs.length > MAX_FORWARDED_TXS) invalid(`forward.txs: more than ${MAX_FORWARDED_TXS} transactions`);
+      return {
+        t: 'forward',
+        batch: int(o.batch, 'forward.batch'),
+        txs: txs.map((v, i) => {
+          const at = `forward.txs[${i}]`;
+          const tx = obj(v, at);
+          onlyKeys(tx, ['ops', 'sig', 'cert', 'certSig'], at);
+          return {
+            ops: bytes(tx.ops, `${at}.ops`),
+            sig: sized(tx.sig, `${at}.sig`, 64),
+            cert: bytes(tx.cert, `${at}.cert`),
+            certSig: sized(tx.certSig, `${at}.certSig`, 64),
+          };
+        }),
+      };
+    }
     case 'subscribe':
       onlyKeys(o, ['t', 'sub'], 'subscribe');
       return { t: 'subscribe', sub: subscription(o.sub, 'subscribe.sub') };
@@ -278,6 +311,39 @@ function serverMessage(o: Obj): ServerMessage {
         t: 'permissions',
         rules: permissionRules(o.rules),
         claims: obj(o.claims, 'permissions.claims'),
+      };
+    case 'forwarded':
+      onlyKeys(o, ['t', 'batch', 'txs'], 'forwarded');
+      return {
+        t: 'forwarded',
+        batch: int(o.batch, 'forwarded.batch'),
+        txs: arr(o.txs, 'forwarded.txs').map((v, i) => {
+          const at = `forwarded.txs[${i}]`;
+          const tx = obj(v, at);
+          onlyKeys(tx, ['replica', 'seq', 'code', 'reason'], at);
+          if (!isReplicaId(tx.replica)) invalid(`${at}.replica: not a replica id`);
+          return {
+            replica: tx.replica,
+            seq: int(tx.seq, `${at}.seq`),
+            ...(tx.code === undefined ? {} : { code: str(tx.code, `${at}.code`, 64) }),
+            ...(tx.reason === undefined ? {} : { reason: str(tx.reason, `${at}.reason`) }),
+          };
+        }),
+      };
+    case 'certificate':
+      onlyKeys(o, ['t', 'cert', 'sig', 'relayKey'], 'certificate');
+      return {
+        t: 'certificate',
+        cert: bytes(o.cert, 'certificate.cert'),
+        sig: sized(o.sig, 'certificate.sig', 64),
+        relayKey: sized(o.relayKey, 'certificate.relayKey', 32),
+      };
+    case 'revocations':
+      onlyKeys(o, ['t', 'list', 'sig'], 'revocations');
+      return {
+        t: 'revocations',
+        list: bytes(o.list, 'revocations.list'),
+        sig: sized(o.sig, 'revocations.sig', 64),
       };
     case 'pong':
       onlyKeys(o, ['t'], 'pong');

@@ -8,12 +8,16 @@
  * Session, in order:
  * ```
  * client                                    server
- *  hello {replica, token, cursor, subs} ─▶
+ *  hello {replica, token, cursor, subs, device?} ─▶
  *                                       ◀─  welcome {server, cursor, reset, replicaSeq}  or  error {code, fatal: true}
  *                                       ◀─  permissions {rules, claims}          the rules of this token (again when
  *                                                                                a new token changes the claims)
+ *                                       ◀─  certificate {cert, sig, relayKey}    when hello carried a device key
+ *                                       ◀─  revocations {list, sig}              signed revocation list (peers)
  *  push {batch, ops} ─▶                                     (bounded batches; any number in flight)
  *                                       ◀─  ack {batch, accepted, refused}       only once durable
+ *  forward {batch, txs} ─▶                                  (signed transactions learned from peers)
+ *                                       ◀─  forwarded {batch, txs}               only once durable
  *                                       ◀─  docs {cursor, docs, removed, sub?, progress?}   (downloads)
  *                                       ◀─  synced {sub, cursor}                 a subscription's first full set sent
  *  subscribe {sub, query} / unsubscribe {sub} / auth {token} / ping ─▶
@@ -102,6 +106,22 @@ export interface RosterPeer {
   readonly certificate?: Uint8Array;
 }
 
+/** A signed transaction forwarded to the relay: encoded ops, the author's signature, the author's certificate. */
+export interface ForwardedTx {
+  readonly ops: Uint8Array;
+  readonly sig: Uint8Array;
+  readonly cert: Uint8Array;
+  readonly certSig: Uint8Array;
+}
+
+/** A forwarded transaction by its key, and why the relay refused it (absent: stored or already held). */
+export interface ForwardOutcome {
+  readonly replica: ReplicaId;
+  readonly seq: number;
+  readonly code?: string;
+  readonly reason?: string;
+}
+
 /** A frame a client sends the relay, by its tag `t` (see the module documentation for each). */
 export type ClientMessage =
   | {
@@ -115,9 +135,16 @@ export type ClientMessage =
       readonly cursor: number;
       /** The subscriptions the client had (they survive restarts). */
       readonly subs: readonly Subscription[];
+      /** The device's Ed25519 public key (32 bytes): the relay answers with a `certificate` for peer sync. */
+      readonly device?: Uint8Array;
     }
   /** `ops` is `encodeOps(batch)`; `batch` numbers the push so the ack can name it. */
   | { readonly t: 'push'; readonly batch: number; readonly ops: Uint8Array }
+  /**
+   * Signed transactions of other replicas this client learned from peers, for the relay to verify, screen with
+   * their authors' claims and store (duplicates dropped by op id); answered by `forwarded`.
+   */
+  | { readonly t: 'forward'; readonly batch: number; readonly txs: readonly ForwardedTx[] }
   | { readonly t: 'subscribe'; readonly sub: Subscription }
   | { readonly t: 'unsubscribe'; readonly id: string }
   /** A refreshed token; new claims recompute the user's views. */
@@ -163,11 +190,25 @@ export type ServerMessage =
       readonly progress?: { readonly sent: number; readonly total: number };
     }
   | { readonly t: 'synced'; readonly sub: string; readonly cursor: number }
+  /** The outcome of a `forward` batch, once durable: every transaction of it, in order. */
+  | { readonly t: 'forwarded'; readonly batch: number; readonly txs: readonly ForwardOutcome[] }
   /**
    * What the session's token may do: per collection the role that applies (`permissionsFor` of `@loam/core`) and
    * the claims its placeholders read. Devices evaluate it locally to hide actions the relay would refuse.
    */
   | ({ readonly t: 'permissions' } & Permissions)
+  /**
+   * The device certificate of this session's replica (after `welcome` when `hello` carried a `device` key, and
+   * again before it expires or when the claims change), with the relay's public key that signed it.
+   */
+  | {
+      readonly t: 'certificate';
+      readonly cert: Uint8Array;
+      readonly sig: Uint8Array;
+      readonly relayKey: Uint8Array;
+    }
+  /** The relay's signed revocation list (after `welcome`, and whenever it changes). */
+  | { readonly t: 'revocations'; readonly list: Uint8Array; readonly sig: Uint8Array }
   | { readonly t: 'pong' }
   /** The peers this device may signal to (see the module documentation). */
   | { readonly t: 'roster'; readonly peers: readonly RosterPeer[] }

@@ -1,0 +1,75 @@
+/**
+ * Transactions a device forwards for other replicas (learned from peers): verified with `@loam/sync`'s checks
+ * (certificate signed by this relay and unrevoked, signature, ops of the certificate's replica, clock skew), then
+ * pushed as the author's own batch, screened with the author's claims (its certificate's), deduplicated by op id
+ * like any push. A refused transaction is reported to the forwarder; its author gets the compensating write when
+ * it uploads the same ops itself (they are not stored, so they are screened again and refused there).
+ */
+import { decodeOps, type Op, parseOpId, type ReplicaId } from '@loam/core';
+import {
+  type ForwardedTx,
+  type ForwardOutcome,
+  PeerErrorCode,
+  readSignedCertificate,
+  type SignedCertificate,
+  verifyTransaction,
+} from '@loam/sync';
+import type { Relay } from '../relay/relay';
+import type { Devices } from './devices';
+
+/** What became of a `forward` batch. */
+export interface ForwardResult {
+  readonly txs: ForwardOutcome[];
+  /** Documents of refused ops, whose authoritative state the forwarder gets. */
+  readonly refusedDocs: { collection: string; id: string }[];
+}
+
+function keyOf(bytes: Uint8Array, fallback: ReplicaId): { replica: ReplicaId; seq: number } {
+  try {
+    return parseOpId((decodeOps(bytes)[0] as Op).id);
+  } catch {
+    return { replica: fallback, seq: 0 };
+  }
+}
+
+/** Verifies, screens and stores forwarded transactions, in order. */
+export async function acceptForwarded(input: {
+  readonly relay: Relay;
+  readonly devices: Devices;
+  readonly maxSkewMs: number;
+  readonly maxBytes: number;
+  readonly maxOps: number;
+  readonly txs: readonly ForwardedTx[];
+}): Promise<ForwardResult> {
+  const txs: ForwardOutcome[] = [];
+  const refusedDocs: { collection: string; id: string }[] = [];
+  for (const tx of input.txs) {
+    let cert: SignedCertificate;
+    try {
+      cert = readSignedCertificate(tx.cert, tx.certSig);
+    } catch (error) {
+      const key = keyOf(tx.ops, input.relay.replica);
+      txs.push({ ...key, code: PeerErrorCode.certInvalid, reason: (error as Error).message });
+      continue;
+    }
+    const key = keyOf(tx.ops, cert.cert.replica);
+    const verdict = await verifyTransaction({ ops: tx.ops, signature: tx.sig }, cert, input.devices.trust, {
+      maxSkewMs: input.maxSkewMs,
+      maxBytes: input.maxBytes,
+      maxOps: input.maxOps,
+    });
+    if (!verdict.ok) {
+      txs.push({ ...key, code: verdict.code, reason: verdict.reason });
+      continue;
+    }
+    const outcome = await input.relay.push({
+      replica: cert.cert.replica,
+      claims: cert.cert.claims,
+      ops: verdict.value,
+    });
+    const first = outcome.refused[0];
+    txs.push(first ? { ...key, code: first.code, reason: first.reason } : key);
+    refusedDocs.push(...outcome.refusedDocs);
+  }
+  return { txs, refusedDocs };
+}

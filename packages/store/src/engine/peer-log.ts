@@ -1,0 +1,191 @@
+/**
+ * The engine's side of `@loam/sync`'s `PeerLogPort`: signed transactions for peers, and the version vector.
+ *
+ * ```
+ * loam_peer_log     (replica, seq) → last seq, encoded ops, signature, author's certificate (NULL: own)
+ * loam_peer_vector  replica → highest seq applied or refused from peers
+ * ```
+ * Invariants (the port's 5 among them):
+ * 1. A local transaction joins the log in the storage transaction that writes it (`logOwnTransaction`), signed.
+ * 2. Own entries leave the log once none of their ops is pending in the outbox (acknowledged or refused);
+ *    learned entries leave when the relay acknowledged them (`settlePeerTransactions`).
+ * 3. A peer transaction is applied, logged and counted in the vector in one storage transaction; one the vector
+ *    already covers changes nothing.
+ */
+import { applyOp, ClockSkewError, createDocState, type Op, parseOpId, type ReplicaId } from '@loam/core';
+import type { LoggedTransaction, PeerLogPort, RefusedWrite } from '@loam/sync';
+import type { SqlExecutor } from '../storage/driver';
+import { keepDoc, loadStoredDoc, saveDoc, takeDoc } from './doc-rows';
+import type { EngineCore } from './engine-core';
+
+/** The peer log's tables; the refused-writes log gains the author of a refused peer transaction. */
+export const PEER_LOG_DDL = `
+CREATE TABLE IF NOT EXISTS loam_peer_log (
+  replica TEXT NOT NULL, seq INTEGER NOT NULL, last INTEGER NOT NULL, ops BLOB NOT NULL, sig BLOB NOT NULL,
+  cert BLOB, cert_sig BLOB, PRIMARY KEY (replica, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS loam_peer_vector (replica TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+`;
+
+const INSERT_LOG =
+  'INSERT OR IGNORE INTO loam_peer_log (replica, seq, last, ops, sig, cert, cert_sig) VALUES (?, ?, ?, ?, ?, ?, ?)';
+const PUT_VECTOR =
+  'INSERT INTO loam_peer_vector (replica, seq) VALUES (?, ?) ON CONFLICT (replica) DO UPDATE SET seq = max(seq, excluded.seq)';
+
+/** Creates the tables (and the refused-writes log's `author` column on databases made before it). */
+export async function preparePeerLog(sql: SqlExecutor): Promise<void> {
+  await sql.exec(PEER_LOG_DDL);
+  const columns = await sql.all<{ name: string }>("SELECT name FROM pragma_table_info('loam_refused')");
+  if (!columns.some((c) => c.name === 'author'))
+    await sql.exec('ALTER TABLE loam_refused ADD COLUMN author TEXT');
+}
+
+/** Keeps one signed local transaction in the log (inside the transaction that wrote it). */
+export async function logOwnTransaction(
+  sql: SqlExecutor,
+  replica: ReplicaId,
+  ops: readonly Op[],
+  encoded: Uint8Array,
+  signature: Uint8Array,
+): Promise<void> {
+  const first = parseOpId((ops[0] as Op).id).seq;
+  const last = parseOpId((ops[ops.length - 1] as Op).id).seq;
+  await sql.run(INSERT_LOG, [replica, first, last, encoded, signature, null, null]);
+}
+
+/** Drops own entries none of whose ops is still pending (the lowest pending seq is above their last). */
+export async function pruneOwnLog(sql: SqlExecutor, replica: ReplicaId, lowestPending: number | undefined) {
+  if (lowestPending === undefined) await sql.run('DELETE FROM loam_peer_log WHERE replica = ?', [replica]);
+  else await sql.run('DELETE FROM loam_peer_log WHERE replica = ? AND last < ?', [replica, lowestPending]);
+}
+
+const INSERT_REFUSED =
+  'INSERT OR REPLACE INTO loam_refused (op, collection, doc, code, reason, at, author) VALUES (?, ?, ?, ?, ?, ?, ?)';
+
+/** Records refused writes (with their author when they came from a peer). */
+export async function insertRefusals(sql: SqlExecutor, refusals: readonly RefusedWrite[]): Promise<void> {
+  for (const r of refusals)
+    await sql.run(INSERT_REFUSED, [r.op, r.collection, r.doc, r.code, r.reason, r.at, r.author ?? null]);
+}
+
+/** Creates the peer-log half of the engine's sync store. */
+export function createPeerLogPort(core: EngineCore): PeerLogPort {
+  const { driver, replica } = core;
+  const listeners = new Set<() => void>();
+  core.onCommit((info) => {
+    if (info.local && info.ops.length > 0) for (const l of listeners) l();
+  });
+  const held = async (sql: SqlExecutor, r: string) =>
+    (await sql.get<{ seq: number }>('SELECT seq FROM loam_peer_vector WHERE replica = ?', [r]))?.seq ?? 0;
+
+  return {
+    async peerVector() {
+      const rows = await driver.all<{ replica: string; seq: number }>(
+        'SELECT replica, seq FROM loam_peer_vector',
+      );
+      const vector: Record<string, number> = {};
+      for (const row of rows) vector[row.replica] = row.seq;
+      vector[replica] = core.writer.nextSeq() - 1;
+      return vector;
+    },
+    async peerTransactions(vector, limit) {
+      const replicas = await driver.all<{ replica: string }>('SELECT DISTINCT replica FROM loam_peer_log');
+      const out: LoggedTransaction[] = [];
+      for (const { replica: r } of replicas) {
+        if (out.length >= limit) break;
+        const after = Object.hasOwn(vector, r) ? (vector[r] as number) : 0;
+        const rows = await driver.all<{
+          seq: number;
+          ops: Uint8Array;
+          sig: Uint8Array;
+          cert: Uint8Array | null;
+          cert_sig: Uint8Array | null;
+        }>(
+          'SELECT seq, ops, sig, cert, cert_sig FROM loam_peer_log WHERE replica = ? AND seq > ? ORDER BY seq LIMIT ?',
+          [r, after, limit - out.length],
+        );
+        for (const row of rows)
+          out.push({
+            replica: r as ReplicaId,
+            seq: row.seq,
+            ops: row.ops,
+            signature: row.sig,
+            ...(row.cert && row.cert_sig
+              ? { certificate: { bytes: row.cert, signature: row.cert_sig } }
+              : {}),
+          });
+      }
+      return out;
+    },
+    // The database holds every committed state (the cache only saves reloading it), so it is read there.
+    docState: async (collection, id) => (await loadStoredDoc(driver, core.collection(collection), id))?.state,
+    async applyPeerTransaction(tx, ops) {
+      const touched = new Set<string>();
+      let applied: boolean;
+      try {
+        applied = await driver.transaction(async (sql) => {
+          if (tx.replica === replica || tx.seq <= (await held(sql, tx.replica))) return false;
+          const version = core.takeVersion();
+          for (const op of ops) {
+            const c = core.collection(op.collection);
+            const stored = (await takeDoc(core.docs, sql, c, op.doc)) ?? {
+              state: createDocState(),
+              logs: new Map(),
+            };
+            applyOp(c.def, stored.state, op);
+            await saveDoc(sql, c, op.doc, stored, version);
+            keepDoc(core.docs, c, op.doc, stored);
+            touched.add(c.name);
+            try {
+              core.clock.receive(op.ts);
+            } catch (error) {
+              if (!(error instanceof ClockSkewError)) throw error;
+            }
+          }
+          const last = parseOpId((ops[ops.length - 1] as Op).id).seq;
+          await sql.run(INSERT_LOG, [
+            tx.replica,
+            tx.seq,
+            last,
+            tx.ops,
+            tx.signature,
+            tx.certificate?.bytes ?? null,
+            tx.certificate?.signature ?? null,
+          ]);
+          await sql.run(PUT_VECTOR, [tx.replica, last]);
+          await core.saveMeta(sql);
+          return true;
+        });
+      } catch (error) {
+        // Documents go back in the cache as they are saved: after a rollback some may hold this transaction's ops.
+        core.docs.clear();
+        throw error;
+      }
+      if (applied) {
+        core.notify({ collections: [...touched], local: false, ops: [] });
+        for (const l of listeners) l();
+      }
+      return applied;
+    },
+    async refusePeerTransaction(refusals, seen) {
+      await driver.transaction(async (sql) => {
+        if (seen) await sql.run(PUT_VECTOR, [seen.replica, seen.seq]);
+        await insertRefusals(sql, refusals);
+      });
+    },
+    async settlePeerTransactions(keys) {
+      if (keys.length === 0) return;
+      await driver.transaction(async (sql) => {
+        for (const k of keys)
+          if (k.replica !== replica)
+            await sql.run('DELETE FROM loam_peer_log WHERE replica = ? AND seq = ?', [k.replica, k.seq]);
+      });
+    },
+    onPeerLog(listener) {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * What a replica decides about a transaction a peer sent, and about sending one to a peer. The same checks the
+ * relay runs, against this replica's local state, offline:
+ *
+ * Receiving (`judgeIncoming`), in order, the first failure being the verdict:
+ * 1. the author's certificate, signature, ops' replica and clock skew (`verifyTransaction`); its key
+ *    (replica, seq) is its first op's id. A failure here means the transaction is not authentic.
+ * 2. each op against the schema (`checkOpSchema`) and the author's claims (`judgeOp` of `@loam/core`), applied
+ *    in order to copies of the local documents. A transaction is signed as a whole, so it is refused as a whole.
+ *
+ * Sending (`readableBy`): a transaction leaves only when the reader may read every document it touches (as this
+ * replica holds it now) and every field it writes. A document no longer live here (deleted) leaves only to a
+ * reader whose role reads the whole collection. Anything else waits for the relay, which redacts.
+ */
+import {
+  type Access,
+  applyOp,
+  type Claims,
+  type CollectionDef,
+  checkOpSchema,
+  createAccess,
+  createDocState,
+  type DocState,
+  decodeDocSnapshot,
+  encodeDocSnapshot,
+  grantsField,
+  judgeOp,
+  materialize,
+  type Op,
+  type OpRefusal,
+  parseOpId,
+  type Rules,
+  type Schema,
+  touchedFields,
+} from '@loam/core';
+import { PeerErrorCode } from '../errors';
+import type { PeerLogPort } from '../port/sync-store';
+import type { SignedCertificate, Trust } from './certificate';
+import { verifyTransaction } from './signed-transaction';
+
+/** The verdict on a received transaction. */
+export type Incoming =
+  | { readonly ok: true; readonly ops: Op[] }
+  | {
+      readonly ok: false;
+      readonly code: string;
+      readonly reason: string;
+      /** The transaction is the author's (signature and certificate check out) but may not be applied. */
+      readonly authentic: boolean;
+      /** Its ops, when they could be read. */
+      readonly ops: readonly Op[];
+    };
+
+/** Judges transactions for one replica; see the module documentation. */
+export interface PeerJudge {
+  judgeIncoming(
+    tx: {
+      readonly replica: string;
+      readonly seq: number;
+      readonly ops: Uint8Array;
+      readonly signature: Uint8Array;
+    },
+    certificate: SignedCertificate,
+  ): Promise<Incoming>;
+  /** Whether a reader with `claims` may receive these ops. */
+  readableBy(claims: Claims, ops: readonly Op[]): Promise<boolean>;
+}
+
+const clone = (state: DocState): DocState => decodeDocSnapshot(encodeDocSnapshot(state));
+
+/** Creates the judge of one replica. */
+export function createPeerJudge(input: {
+  readonly schema: Schema;
+  readonly rules: Rules;
+  readonly store: Pick<PeerLogPort, 'docState'>;
+  readonly trust: () => Trust;
+  readonly maxSkewMs: number;
+  readonly maxBytes: number;
+}): PeerJudge {
+  const { schema, rules, store } = input;
+  const accessFor = (claims: Claims, collection: string): Access => createAccess(rules, claims, collection);
+
+  const screen = async (ops: readonly Op[], claims: Claims): Promise<OpRefusal | null> => {
+    const states = new Map<string, DocState>();
+    const access = new Map<string, Access>();
+    for (const op of ops) {
+      const bad = checkOpSchema(schema, op);
+      if (bad) return bad;
+      const col = schema.collections[op.collection] as CollectionDef;
+      const key = `${op.collection}\u0000${op.doc}`;
+      let state = states.get(key);
+      if (!state) {
+        const stored = await store.docState(op.collection, op.doc);
+        state = stored ? clone(stored) : createDocState();
+      }
+      const before = clone(state);
+      const changed = applyOp(col, state, op);
+      states.set(key, state);
+      if (!changed) continue;
+      const a = access.get(op.collection) ?? accessFor(claims, op.collection);
+      access.set(op.collection, a);
+      const refusal = judgeOp(col, a, op, before, state);
+      if (refusal) return refusal;
+    }
+    return null;
+  };
+
+  return {
+    async judgeIncoming(tx, certificate) {
+      const verdict = await verifyTransaction(tx, certificate, input.trust(), {
+        maxSkewMs: input.maxSkewMs,
+        maxBytes: input.maxBytes,
+      });
+      if (!verdict.ok) return { ...verdict, authentic: false, ops: [] };
+      const ops = verdict.value;
+      const first = parseOpId((ops[0] as Op).id);
+      if (first.replica !== tx.replica || first.seq !== tx.seq)
+        return {
+          ok: false,
+          code: PeerErrorCode.replicaMismatch,
+          reason: `The transaction is sent as ${tx.replica}:${tx.seq} but its first op is ${(ops[0] as Op).id}`,
+          authentic: false,
+          ops,
+        };
+      const refusal = await screen(ops, certificate.cert.claims);
+      if (refusal) return { ok: false, ...refusal, authentic: true, ops };
+      return { ok: true, ops };
+    },
+
+    async readableBy(claims, ops) {
+      for (const op of ops) {
+        const col = schema.collections[op.collection];
+        if (!col) return false;
+        const access = accessFor(claims, op.collection);
+        if (access.role === null) return false;
+        const state = await store.docState(op.collection, op.doc);
+        const doc = state ? materialize(col, op.doc, state) : undefined;
+        if (!doc) {
+          if (access.readFilter.op !== 'true' || access.readableFields !== '*') return false;
+          continue;
+        }
+        if (!access.canRead(doc).allowed) return false;
+        for (const field of touchedFields(op)) if (!grantsField(access.readableFields, field)) return false;
+      }
+      return true;
+    },
+  };
+}

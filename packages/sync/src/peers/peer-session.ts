@@ -1,0 +1,430 @@
+/**
+ * (Over 400 lines: one connection's state machine, kept in one file so that the order of its checks reads top to
+ * bottom; what it decides is in `peer-judge.ts`, what it reports in `peer-info.ts`.)
+ *
+ * One peer connection speaking the peer protocol (`peer-messages.ts`) over a {@link Transport}: mutual
+ * authentication, anti-entropy, live pushes, and the checks of `peer-judge.ts` on everything received.
+ *
+ * States (`PeerState`): `authenticating` (hellos and proofs) → `syncing` (vectors exchanged, backlogs streaming)
+ * → `live` (both backlogs sent) → `closed`; or `refused` (with the code and reason) from any of them.
+ *
+ * Invariants:
+ * 1. **Authenticated first.** Nothing but `hello` then `proof` is accepted before both sides proved their
+ *    certificate key; a certificate not signed by this replica's relay key, expired, revoked (by the newest list
+ *    either side holds), of another replica than the hello's, or judged by other rules ends the session with
+ *    `refused` and its reason.
+ * 2. **Frames are checked before anything else.** A frame that does not decode ends the session (`refused`);
+ *    nothing of it is applied.
+ * 3. **Nothing unchecked is applied or forwarded.** A transaction is applied and logged (so it may be forwarded)
+ *    only when `judgeIncoming` accepts it; a refused one is recorded in the refused-writes log with its author and
+ *    reason, and an authentic one moves the vector past it so it is not asked for again.
+ * 4. **Only readable data leaves** (`readableBy` of the other's certificate claims); transactions go in seq order
+ *    per replica, at most `window` batches of at most `batchTxs` unacknowledged.
+ */
+import { decodeOps, type Op, type ReplicaId, type Rules } from '@loam/core';
+import { PeerError, PeerErrorCode } from '../errors';
+import type { SyncStore } from '../port/sync-store';
+import type { Transport } from '../transport/transport';
+import {
+  readSignedCertificate,
+  type SignedCertificate,
+  type SignedRevocationList,
+  type Trust,
+  verifyCertificate,
+  verifyRevocationList,
+} from './certificate';
+import { type PeerCredentials, saveRevocations } from './credentials';
+import { type SigningKeys, sign, verify } from './keys';
+import { decodePeerMessage, encodePeerMessage } from './peer-codec';
+import type { PeerInfo, PeerTxRefusal } from './peer-info';
+import { createPeerJudge } from './peer-judge';
+import { PEER_PROTOCOL_VERSION, type PeerMessage, type PeerTx } from './peer-messages';
+import { rulesVersion } from './rules-version';
+
+/** Options of {@link createPeerSession}. */
+export interface PeerSessionOptions {
+  readonly store: SyncStore;
+  readonly keys: SigningKeys;
+  readonly credentials: () => Promise<PeerCredentials | undefined>;
+  readonly rules: Rules;
+  readonly now: () => number;
+  readonly maxSkewMs: number;
+  readonly maxFrameBytes: number;
+  readonly batchTxs: number;
+  /** Approximate largest `txs` frame, bytes (a single larger transaction goes alone). */
+  readonly batchBytes: number;
+  readonly window: number;
+  readonly onChange: (info: PeerInfo) => void;
+  readonly onRefusedTx: (refusal: PeerTxRefusal) => void;
+}
+
+/** A live peer connection. */
+export interface PeerSession {
+  info(): PeerInfo;
+  /** Ends the connection. */
+  close(): void;
+}
+
+const AUTH_CONTEXT = new TextEncoder().encode('loam/peer-auth/1\u0000');
+/** Transport close code of a session ended by a refusal. */
+const REFUSED_CLOSE_CODE = 4001;
+
+/** What `prover` signs to prove its key to `verifier`, who sent `nonce`. */
+export function challenge(nonce: Uint8Array, prover: string, verifier: string): Uint8Array {
+  const tail = new TextEncoder().encode(`${prover}\u0000${verifier}`);
+  const out = new Uint8Array(AUTH_CONTEXT.length + nonce.length + tail.length);
+  out.set(AUTH_CONTEXT);
+  out.set(nonce, AUTH_CONTEXT.length);
+  out.set(tail, AUTH_CONTEXT.length + nonce.length);
+  return out;
+}
+
+/** Attaches the peer protocol to a transport (open or about to open). */
+export function createPeerSession(transport: Transport, options: PeerSessionOptions): PeerSession {
+  const { store, keys, now } = options;
+  const me = store.replica;
+  const nonce = crypto.getRandomValues(new Uint8Array(32));
+  let info: PeerInfo = {
+    replica: undefined,
+    user: undefined,
+    state: 'authenticating',
+    lastSeen: 0,
+    opsSent: 0,
+    opsReceived: 0,
+    txsRefused: 0,
+  };
+  let phase: 'hello' | 'proof' | 'ready' | 'done' = 'hello';
+  let credentials: PeerCredentials | undefined;
+  let revocations: SignedRevocationList | undefined;
+  let theirCert: SignedCertificate | undefined;
+  let theirs: Record<string, number> | undefined;
+  const authors = new Map<string, SignedCertificate>();
+  const certsSent = new Set<number>();
+  let inflight = 0;
+  let batch = 0;
+  let pumping = false;
+  let again = false;
+  let sentLive = false;
+  let theyAreLive = false;
+  let inbound: Promise<unknown> = Promise.resolve();
+
+  const update = (patch: Partial<PeerInfo>) => {
+    info = { ...info, ...patch };
+    options.onChange(info);
+  };
+  const trust = (): Trust => {
+    const revoked = new Set(revocations?.list.replicas ?? []);
+    return { relayKey: (credentials as PeerCredentials).relayKey, now, revoked: (r) => revoked.has(r) };
+  };
+  const judge = createPeerJudge({
+    schema: store.schema,
+    rules: options.rules,
+    store,
+    trust,
+    maxSkewMs: options.maxSkewMs,
+    maxBytes: options.maxFrameBytes,
+  });
+  const send = (message: PeerMessage) => {
+    if (phase !== 'done') transport.send(encodePeerMessage(message));
+  };
+
+  const end = (state: 'refused' | 'closed', refusal?: PeerInfo['refusal']) => {
+    if (phase === 'done') return;
+    phase = 'done';
+    unsubscribe();
+    update({ state, ...(refusal ? { refusal } : {}) });
+  };
+  const refuse = (code: string, reason: string) => {
+    if (phase === 'done') return;
+    send({ t: 'refused', code, reason });
+    end('refused', { code, reason, by: 'us' });
+    transport.close(REFUSED_CLOSE_CODE, code);
+  };
+
+  /** Takes a revocation list when the relay key signed it and it is newer than the one held. */
+  const adoptRevocations = async (list: Uint8Array, sig: Uint8Array) => {
+    const relayKey = (credentials as PeerCredentials).relayKey;
+    const checked = await verifyRevocationList(list, sig, relayKey);
+    if (!checked || (revocations && revocations.list.version >= checked.list.version)) return false;
+    revocations = checked;
+    await saveRevocations(store, relayKey, { list, sig });
+    return true;
+  };
+
+  const certificateFor = (replica: string, logged?: { bytes: Uint8Array; signature: Uint8Array }) =>
+    logged
+      ? readSignedCertificate(logged.bytes, logged.signature)
+      : replica === me
+        ? (credentials as PeerCredentials).certificate
+        : undefined;
+
+  const pump = async () => {
+    if (pumping) {
+      again = true;
+      return;
+    }
+    pumping = true;
+    try {
+      do {
+        again = false;
+        while (phase === 'ready' && theirs && inflight < options.window) {
+          const txs = await store.peerTransactions(theirs, options.batchTxs);
+          if (txs.length === 0 || phase !== 'ready') break;
+          const items: PeerTx[] = [];
+          let count = 0;
+          let bytes = 0;
+          for (const t of txs) {
+            if (items.length > 0 && bytes + t.ops.length > options.batchBytes) break;
+            theirs[t.replica] = Math.max(theirs[t.replica] ?? 0, t.seq);
+            const cert = certificateFor(t.replica, t.certificate);
+            const ops: Op[] = decodeOps(t.ops, { maxBytes: t.ops.length, maxOps: Number.MAX_SAFE_INTEGER });
+            if (!cert || !(await judge.readableBy((theirCert as SignedCertificate).cert.claims, ops)))
+              continue;
+            if (!certsSent.has(cert.cert.serial)) {
+              certsSent.add(cert.cert.serial);
+              send({ t: 'cert', cert: cert.bytes, sig: cert.signature });
+            }
+            items.push({ r: t.replica, s: t.seq, ops: t.ops, sig: t.signature });
+            count += ops.length;
+            bytes += t.ops.length + 100;
+          }
+          if (items.length > 0) {
+            inflight++;
+            send({ t: 'txs', batch: ++batch, items });
+            update({ opsSent: info.opsSent + count });
+            await transport.flushed?.();
+          }
+        }
+        if (phase === 'ready' && !sentLive && inflight === 0) {
+          sentLive = true;
+          send({ t: 'live' });
+          if (theyAreLive) update({ state: 'live' });
+        }
+      } while (again && phase === 'ready');
+    } finally {
+      pumping = false;
+    }
+  };
+  const unsubscribe = store.onPeerLog(() => {
+    void pump().catch(failed);
+  });
+
+  const receiveTxs = async (items: readonly PeerTx[]) => {
+    for (const item of items) {
+      const cert = authors.get(item.r);
+      const verdict = cert
+        ? await judge.judgeIncoming(
+            { replica: item.r, seq: item.s, ops: item.ops, signature: item.sig },
+            cert,
+          )
+        : ({
+            ok: false,
+            code: PeerErrorCode.certInvalid,
+            reason: `No certificate of replica ${item.r} was sent before its transaction`,
+            authentic: false,
+            ops: [],
+          } as const);
+      if (verdict.ok) {
+        const applied = await store.applyPeerTransaction(
+          {
+            replica: item.r,
+            seq: item.s,
+            ops: item.ops,
+            signature: item.sig,
+            certificate: {
+              bytes: (cert as SignedCertificate).bytes,
+              signature: (cert as SignedCertificate).signature,
+            },
+          },
+          verdict.ops,
+        );
+        if (theirs) theirs[item.r] = Math.max(theirs[item.r] ?? 0, item.s);
+        if (applied) update({ opsReceived: info.opsReceived + verdict.ops.length });
+        else
+          options.onRefusedTx({
+            from: info.replica,
+            replica: item.r,
+            seq: item.s,
+            code: PeerErrorCode.txReplayed,
+            reason: `Transaction ${item.r}:${item.s} is already held here: not applied again`,
+          });
+        continue;
+      }
+      const author = cert ? `${cert.cert.user} (${cert.cert.replica})` : item.r;
+      const at = now();
+      const refusals = verdict.ops.map((op) => ({
+        op: op.id,
+        collection: op.collection,
+        doc: op.doc,
+        code: verdict.code,
+        reason: verdict.reason,
+        at,
+        author,
+      }));
+      const last = verdict.ops.at(-1);
+      await store.refusePeerTransaction(
+        refusals,
+        verdict.authentic && last ? { replica: item.r, seq: parseOpId(last.id).seq } : undefined,
+      );
+      update({ txsRefused: info.txsRefused + 1 });
+      options.onRefusedTx({
+        from: info.replica,
+        replica: item.r,
+        seq: item.s,
+        code: verdict.code,
+        reason: verdict.reason,
+      });
+    }
+  };
+
+  const onHello = async (m: PeerMessage & { t: 'hello' }) => {
+    if (m.protocol !== PEER_PROTOCOL_VERSION)
+      return refuse(
+        PeerErrorCode.protocolVersion,
+        `Peer protocol ${m.protocol} is not ${PEER_PROTOCOL_VERSION}`,
+      );
+    if (m.rules !== rulesVersion(options.rules))
+      return refuse(
+        'rules_mismatch',
+        'The peer judges writes by other rules than this replica: update the app',
+      );
+    let signed: SignedCertificate;
+    try {
+      signed = readSignedCertificate(m.cert, m.certSig);
+    } catch (error) {
+      return refuse(PeerErrorCode.certInvalid, (error as Error).message);
+    }
+    if (signed.cert.replica !== m.replica)
+      return refuse(
+        PeerErrorCode.certInvalid,
+        `The certificate is replica ${signed.cert.replica}'s, not ${m.replica}'s`,
+      );
+    if (m.revocations) await adoptRevocations(m.revocations.list, m.revocations.sig);
+    const checked = await verifyCertificate(signed, trust(), options.maxSkewMs);
+    if (!checked.ok) return refuse(checked.code, checked.reason);
+    theirCert = signed;
+    authors.set(m.replica, signed);
+    update({ replica: m.replica, user: signed.cert.user });
+    phase = 'proof';
+    send({ t: 'proof', sig: await sign(keys.privateKey, challenge(m.nonce, me, m.replica)) });
+  };
+
+  const handle = async (m: PeerMessage) => {
+    if (phase === 'done') return;
+    if (m.t === 'refused') {
+      end('refused', { code: m.code, reason: m.reason, by: 'peer' });
+      transport.close(REFUSED_CLOSE_CODE, m.code);
+      return;
+    }
+    if (phase === 'hello') {
+      if (m.t !== 'hello')
+        return refuse(PeerErrorCode.protocolOrder, `Expected hello first, received ${m.t}`);
+      return onHello(m);
+    }
+    if (phase === 'proof') {
+      if (m.t !== 'proof') return refuse(PeerErrorCode.protocolOrder, `Expected proof, received ${m.t}`);
+      const cert = (theirCert as SignedCertificate).cert;
+      if (!(await verify(cert.publicKey, m.sig, challenge(nonce, cert.replica, me))))
+        return refuse(
+          PeerErrorCode.authFailed,
+          `Replica ${cert.replica} did not prove it holds its certificate's key`,
+        );
+      phase = 'ready';
+      update({ state: 'syncing' });
+      send({ t: 'vector', v: await store.peerVector() });
+      return;
+    }
+    switch (m.t) {
+      case 'vector':
+        theirs = { ...m.v };
+        return pump();
+      case 'cert': {
+        let signed: SignedCertificate;
+        try {
+          signed = readSignedCertificate(m.cert, m.sig);
+        } catch (error) {
+          return refuse(PeerErrorCode.certInvalid, (error as Error).message);
+        }
+        authors.set(signed.cert.replica, signed);
+        return;
+      }
+      case 'txs':
+        await receiveTxs(m.items);
+        send({ t: 'ack', batch: m.batch });
+        return;
+      case 'ack':
+        inflight = Math.max(0, inflight - 1);
+        return pump();
+      case 'live':
+        theyAreLive = true;
+        if (sentLive) update({ state: 'live' });
+        return;
+      case 'revocations':
+        if (
+          (await adoptRevocations(m.list, m.sig)) &&
+          trust().revoked((theirCert as SignedCertificate).cert.replica)
+        )
+          refuse(PeerErrorCode.certRevoked, `Replica ${info.replica} was revoked by the relay`);
+        return;
+      default:
+        return refuse(PeerErrorCode.protocolOrder, `${m.t} is not expected now`);
+    }
+  };
+
+  function failed(error: unknown) {
+    const code = error instanceof PeerError ? error.code : PeerErrorCode.frameInvalid;
+    refuse(code, (error as Error).message);
+  }
+
+  const start = async () => {
+    credentials = await options.credentials();
+    if (!credentials) {
+      phase = 'done';
+      update({
+        state: 'refused',
+        refusal: {
+          code: PeerErrorCode.noCertificate,
+          reason: 'This replica has no device certificate yet: connect to the relay once to get one',
+          by: 'us',
+        },
+      });
+      transport.close(REFUSED_CLOSE_CODE, PeerErrorCode.noCertificate);
+      return;
+    }
+    revocations = credentials.revocations;
+    const { certificate } = credentials;
+    send({
+      t: 'hello',
+      protocol: PEER_PROTOCOL_VERSION,
+      replica: me,
+      cert: certificate.bytes,
+      certSig: certificate.signature,
+      nonce,
+      rules: rulesVersion(options.rules),
+      ...(revocations ? { revocations: { list: revocations.bytes, sig: revocations.signature } } : {}),
+    });
+  };
+
+  transport.onOpen(() => {
+    inbound = inbound.then(start).catch(failed);
+  });
+  transport.onFrame((frame) => {
+    if (phase === 'done') return;
+    update({ lastSeen: now() });
+    let message: PeerMessage;
+    try {
+      message = decodePeerMessage(frame, options.maxFrameBytes);
+    } catch (error) {
+      return failed(error);
+    }
+    inbound = inbound.then(() => handle(message)).catch(failed);
+  });
+  transport.onClose(() => end('closed'));
+
+  return {
+    info: () => info,
+    close() {
+      transport.close(1000, 'closed');
+    },
+  };
+}
