@@ -21,7 +21,7 @@
  * 4. **Only readable data leaves** (`readableBy` of the other's certificate claims); transactions go in seq order
  *    per replica, at most `window` batches of at most `batchTxs` unacknowledged.
  */
-import { decodeOps, type Op, type ReplicaId, type Rules } from '@loam/core';
+import { decodeOps, type Op, parseOpId, type Rules } from '@loam/core';
 import { PeerError, PeerErrorCode } from '../errors';
 import type { SyncStore } from '../port/sync-store';
 import type { Transport } from '../transport/transport';
