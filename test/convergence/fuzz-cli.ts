@@ -2,9 +2,13 @@
  * Long convergence runs: `npm run fuzz -- --seeds 5000 [--start 1] [--replicas 2,3,5] [--ops 300]`,
  * or replay one case: `npm run fuzz -- --seed 1234 --replicas 3 --ops 300`.
  * Exits non-zero on the first divergence, printing the replay command; add that case to regressions.json.
+ * `--stack` runs the real engines, sync clients and relay instead (see `stack/stack-cli.ts`).
  */
 import { parseArgs } from 'node:util';
 import { simulate } from './simulation';
+import { runStackCli } from './stack/stack-cli';
+
+if (process.argv.includes('--stack')) process.exit(await runStackCli(process.argv.slice(2)));
 
 const { values } = parseArgs({
   options: {
