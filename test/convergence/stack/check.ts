@@ -4,7 +4,8 @@
  * 1. every device and the relay hold identical documents (canonical encoding of the materialized documents);
  * 2. no outbox entry is left on any device;
  * 3. every op the relay acknowledged is stored on the relay (unless compaction folded its id away since);
- * 4. the tally counter equals the sum of the acknowledged increments (each counted once);
+ * 4. the tally counter equals the sum of the acknowledged increments (each counted once; an acknowledgement counts
+ *    when the relay sent it: a device restored from an older copy may never hear of it);
  * 5. every op a device pushed since it was last restored was answered; every refusal it got is in its
  *    refused-writes log; an op answered `op_id_reused` reached the relay under a new id.
  */
@@ -83,14 +84,19 @@ export async function checkQuiescence(input: {
     for (const d of devices) {
       const refusedLog = new Set((await d.engine().refusedWrites()).map((r) => r.op));
       const acceptedContent = new Set<string>();
+      const refusedContent = new Set(
+        [...refusedLog].flatMap((id) => {
+          const pushed = d.log.pushed.get(id);
+          return pushed ? [contentKey(pushed.op)] : [];
+        }),
+      );
       for (const [id, answers] of d.log.answers) {
         const pushed = d.log.pushed.get(id);
         const last = answers.at(-1);
         if (!pushed || !last) continue;
         if (answers.some((a) => a.code === 'accepted')) {
           acceptedContent.add(contentKey(pushed.op));
-          const ackedAt = Math.min(...answers.filter((a) => a.code === 'accepted').map((a) => a.at));
-          if (ackedAt > lastCompaction && has.get(id) === undefined)
+          if ((pushed.reachedAt ?? 0) > lastCompaction && has.get(id) === undefined)
             failures.push({ check: 'ledger', detail: `op ${id} (device ${d.index}) acknowledged, not stored` });
           const op = pushed.op;
           if (op.kind === 'increment' && op.collection === 'tallies' && op.doc === TALLY && !counted.has(id)) {
@@ -109,7 +115,7 @@ export async function checkQuiescence(input: {
         for (const a of answers) {
           if (a.code === 'accepted') continue;
           if (a.code === 'op_id_reused') {
-            if (!acceptedContent.has(contentKey(op)) && !refusedLog.has(id))
+            if (!acceptedContent.has(contentKey(op)) && !refusedContent.has(contentKey(op)))
               failures.push({
                 check: 'renumbered',
                 detail: `op ${id} (device ${d.index}) answered op_id_reused, its content never reached the relay`,

@@ -25,9 +25,12 @@ import { stackSchema } from './workload';
 
 /** What the device pushed and heard back, since it was created (`epoch` counts restores). */
 export interface WireLog {
-  /** Op id → the op and the restore epoch it was pushed in (the first push of that id in the epoch). */
-  readonly pushed: Map<string, { op: Op; epoch: number }>;
-  /** Op id → every answer: `accepted` or a refusal code, with the virtual time it arrived. */
+  /**
+   * Op id → the op, the restore epoch it was first pushed in, and when a push carrying it last reached the relay
+   * (undefined: never).
+   */
+  readonly pushed: Map<string, { op: Op; epoch: number; reachedAt?: number }>;
+  /** Op id → every answer the relay sent (arrived or lost): `accepted` or a refusal code, with when it was sent. */
   readonly answers: Map<string, { code: string; at: number; epoch: number }[]>;
 }
 
@@ -75,13 +78,18 @@ export async function createDevice(options: {
   let epoch = 0;
   let open: { engine: Engine; client: SyncClient } | undefined;
 
-  const tap = (direction: 'up' | 'down', frame: Uint8Array) => {
+  const tap = (direction: 'up' | 'down', frame: Uint8Array, delivered: boolean) => {
     if (direction === 'up') {
       const message = decodeClientMessage(frame);
       if (message.t !== 'push') return;
-      for (const op of decodeOps(message.ops)) if (!log.pushed.has(op.id)) log.pushed.set(op.id, { op, epoch });
+      for (const op of decodeOps(message.ops)) {
+        const entry = log.pushed.get(op.id) ?? { op, epoch };
+        if (delivered) entry.reachedAt = scheduler.now();
+        log.pushed.set(op.id, entry);
+      }
       return;
     }
+    if (delivered) return;
     const message = decodeServerMessage(frame);
     if (message.t !== 'ack') return;
     const answer = (id: string, code: string) => {

@@ -161,8 +161,11 @@ function createEnd(onSend: (frame: Uint8Array) => void, onCloseCall: (event: Tra
   };
 }
 
-/** A frame seen on the wire, for the run's bookkeeping (acks, pushes). */
-export type WireTap = (direction: 'up' | 'down', frame: Uint8Array) => void;
+/**
+ * A frame seen on the wire, for the run's bookkeeping: every frame when it is sent (`delivered` false, whether or
+ * not it arrives), then again when it arrives (`delivered` true).
+ */
+export type WireTap = (direction: 'up' | 'down', frame: Uint8Array, delivered: boolean) => void;
 
 /** The network between devices and the relay. */
 export interface Network {
@@ -215,6 +218,7 @@ export function createNetwork(
         const ship = (direction: 'up' | 'down', frame: Uint8Array, to: () => End) => {
           if (dead || silent) return;
           stats.frames++;
+          tap(direction, frame, false);
           if (rng.chance(faults.cut)) {
             stats.cuts++;
             kill('cut');
@@ -232,7 +236,7 @@ export function createNetwork(
             lastAt[direction] = at;
             later(at - scheduler.now(), () => {
               if (dead || silent) return;
-              tap(direction, frame);
+              tap(direction, frame, true);
               to().deliver(frame);
             });
           }

@@ -50,6 +50,8 @@ export interface StackRunOptions {
   readonly devices: number;
   readonly transactions: number;
   readonly faults: readonly FaultClass[];
+  /** A document id whose pushed ops and answers the result lists (`trace`), to debug a failing seed. */
+  readonly trace?: string;
 }
 
 /** What a run ended with. */
@@ -62,6 +64,8 @@ export interface StackRunResult {
   readonly resets: number;
   readonly restores: number;
   readonly refused: number;
+  /** With `options.trace`: each device's pushed ops on that document and the relay's answers. */
+  readonly trace?: readonly string[];
 }
 
 const NETWORK: NetworkFaults = { cut: 0.01, silence: 0.003, duplicate: 0.05, maxDelayMs: 40 };
@@ -165,7 +169,8 @@ export async function runStack(options: StackRunOptions): Promise<StackRunResult
       : [{ check: 'quiescence', detail: `never quiet: ${await describeState(network, devices)}` }];
     let refused = 0;
     for (const d of devices) refused += (await d.engine().refusedWrites()).length;
-    return { failures, ...counts, network: network.stats, refused };
+    const trace = options.trace === undefined ? {} : { trace: traceDoc(devices, options.trace) };
+    return { failures, ...counts, network: network.stats, refused, ...trace };
   } finally {
     for (const device of devices) await device.close().catch(() => undefined);
     await relay.stop().catch(() => undefined);
@@ -214,4 +219,16 @@ async function describeState(
     parts.push(`device ${d.index} ${s.state}, ${await d.engine().pendingCount()} pending${error}`);
   }
   return parts.join('; ');
+}
+
+function traceDoc(devices: readonly StackDevice[], doc: string): string[] {
+  const lines: { ts: string; line: string }[] = [];
+  for (const d of devices)
+    for (const [id, { op, epoch }] of d.log.pushed) {
+      if (op.doc !== doc) continue;
+      const answers = (d.log.answers.get(id) ?? []).map((a) => a.code).join(',');
+      const detail = op.kind === 'set' ? ` ${op.path}` : op.kind === 'yjs' || op.kind === 'increment' ? ` ${op.field}` : '';
+      lines.push({ ts: op.ts, line: `${op.ts} device ${d.index}/${epoch} ${id} ${op.kind}${detail} epoch ${op.epoch}: ${answers}` });
+    }
+  return lines.sort((a, b) => (a.ts < b.ts ? -1 : 1)).map((l) => l.line);
 }
