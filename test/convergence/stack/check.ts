@@ -97,9 +97,17 @@ export async function checkQuiescence(input: {
         if (answers.some((a) => a.code === 'accepted')) {
           acceptedContent.add(contentKey(pushed.op));
           if ((pushed.reachedAt ?? 0) > lastCompaction && has.get(id) === undefined)
-            failures.push({ check: 'ledger', detail: `op ${id} (device ${d.index}) acknowledged, not stored` });
+            failures.push({
+              check: 'ledger',
+              detail: `op ${id} (device ${d.index}) acknowledged, not stored`,
+            });
           const op = pushed.op;
-          if (op.kind === 'increment' && op.collection === 'tallies' && op.doc === TALLY && !counted.has(id)) {
+          if (
+            op.kind === 'increment' &&
+            op.collection === 'tallies' &&
+            op.doc === TALLY &&
+            !counted.has(id)
+          ) {
             counted.add(id);
             tally += op.by;
           }

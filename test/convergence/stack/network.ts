@@ -35,7 +35,10 @@ export interface Scheduler {
   /** When the next pending event is due, if any. */
   nextAt(): number | undefined;
   /** Timer functions for `createSyncClient`. */
-  readonly timers: { setTimeout(callback: () => void, ms: number): unknown; clearTimeout(handle: unknown): void };
+  readonly timers: {
+    setTimeout(callback: () => void, ms: number): unknown;
+    clearTimeout(handle: unknown): void;
+  };
 }
 
 const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -125,7 +128,10 @@ interface End {
   isClosed(): boolean;
 }
 
-function createEnd(onSend: (frame: Uint8Array) => void, onCloseCall: (event: TransportCloseEvent) => void): End {
+function createEnd(
+  onSend: (frame: Uint8Array) => void,
+  onCloseCall: (event: TransportCloseEvent) => void,
+): End {
   const opens = new Set<() => void>();
   const frames = new Set<(frame: Uint8Array) => void>();
   const closes = new Set<(event: TransportCloseEvent) => void>();

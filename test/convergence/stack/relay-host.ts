@@ -48,7 +48,9 @@ export function createRelayHost(
   dropConnections: () => void,
 ): RelayHost {
   const file = join(dir, 'relay.db');
-  let up: { relay: Relay; store: ServerStore; sessions: Set<Session>; perUser: Map<string, number> } | undefined;
+  let up:
+    | { relay: Relay; store: ServerStore; sessions: Set<Session>; perUser: Map<string, number> }
+    | undefined;
   let verifier: Awaited<ReturnType<typeof createVerifier>> | undefined;
   const metrics = createMetrics();
   const host: RelayHost = {

@@ -227,8 +227,16 @@ function traceDoc(devices: readonly StackDevice[], doc: string): string[] {
     for (const [id, { op, epoch }] of d.log.pushed) {
       if (op.doc !== doc) continue;
       const answers = (d.log.answers.get(id) ?? []).map((a) => a.code).join(',');
-      const detail = op.kind === 'set' ? ` ${op.path}` : op.kind === 'yjs' || op.kind === 'increment' ? ` ${op.field}` : '';
-      lines.push({ ts: op.ts, line: `${op.ts} device ${d.index}/${epoch} ${id} ${op.kind}${detail} epoch ${op.epoch}: ${answers}` });
+      const detail =
+        op.kind === 'set'
+          ? ` ${op.path}`
+          : op.kind === 'yjs' || op.kind === 'increment'
+            ? ` ${op.field}`
+            : '';
+      lines.push({
+        ts: op.ts,
+        line: `${op.ts} device ${d.index}/${epoch} ${id} ${op.kind}${detail} epoch ${op.epoch}: ${answers}`,
+      });
     }
   return lines.sort((a, b) => (a.ts < b.ts ? -1 : 1)).map((l) => l.line);
 }

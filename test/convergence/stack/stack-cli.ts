@@ -33,7 +33,10 @@ export async function runStackCli(args: readonly string[]): Promise<number> {
   const first = Number(values.seed ?? values.start);
   const total = values.seed === undefined ? Number(values.seeds) : 1;
   const numbers = [devices, transactions, first, total];
-  if (!numbers.every((n) => Number.isSafeInteger(n) && n > 0) || faults.some((f) => !FAULT_CLASSES.includes(f))) {
+  if (
+    !numbers.every((n) => Number.isSafeInteger(n) && n > 0) ||
+    faults.some((f) => !FAULT_CLASSES.includes(f))
+  ) {
     console.error(USAGE);
     return 2;
   }
@@ -44,7 +47,9 @@ export async function runStackCli(args: readonly string[]): Promise<number> {
     if (result.failures.length > 0) {
       failed++;
       const flags = `--devices ${devices} --transactions ${transactions} --faults ${faults.join(',')}`;
-      console.error(`FAILED: seed ${seed} (${devices} devices, ${transactions} transactions, ${faults.join(',')})`);
+      console.error(
+        `FAILED: seed ${seed} (${devices} devices, ${transactions} transactions, ${faults.join(',')})`,
+      );
       for (const f of result.failures.slice(0, 10)) console.error(`  ${f.check}: ${f.detail}`);
       if (result.failures.length > 10) console.error(`  ... and ${result.failures.length - 10} more`);
       console.error(`replay: npm run fuzz -- --stack --seed ${seed} ${flags}`);
@@ -60,6 +65,8 @@ export async function runStackCli(args: readonly string[]): Promise<number> {
     console.error(`${failed} of ${total} seeds failed in ${seconds} s`);
     return 1;
   }
-  console.log(`${total} seeds passed (${devices} devices × ${transactions} transactions, ${faults.join(',')}) in ${seconds} s`);
+  console.log(
+    `${total} seeds passed (${devices} devices × ${transactions} transactions, ${faults.join(',')}) in ${seconds} s`,
+  );
   return 0;
 }

@@ -90,7 +90,9 @@ function scalar(rng: Rng, field: string): unknown {
     case 'seen':
       return rng.chance(0.2) ? undefined : new Date(1_700_000_000_000 + rng.int(0, 1e6));
     case 'meta':
-      return rng.chance(0.2) ? undefined : rng.pick([{ a: 1 }, [1, 'two', null], 'plain', { n: { d: [true] } }]);
+      return rng.chance(0.2)
+        ? undefined
+        : rng.pick([{ a: 1 }, [1, 'two', null], 'plain', { n: { d: [true] } }]);
     case 'owner':
       return rng.chance(0.3) ? undefined : rng.pick(IDS);
     case 'secret':
@@ -155,12 +157,14 @@ async function randomIntent(
   if (r < 0.58) return writeIntent.update('items', id, { stock: rng.int(0, 100) });
   const tags = live.tags as unknown[];
   const note = live.note as string;
-  if (r < 0.7) return writeIntent.listInsert('items', id, 'tags', rng.int(0, tags.length), [rng.pick(['x', 7])]);
+  if (r < 0.7)
+    return writeIntent.listInsert('items', id, 'tags', rng.int(0, tags.length), [rng.pick(['x', 7])]);
   if (r < 0.76 && tags.length > 0) {
     const index = rng.int(0, tags.length - 1);
     return writeIntent.listDelete('items', id, 'tags', index, rng.int(1, tags.length - index));
   }
-  if (r < 0.9) return writeIntent.textInsert('items', id, 'note', rng.int(0, note.length), rng.pick(['a', '😀', ' ']));
+  if (r < 0.9)
+    return writeIntent.textInsert('items', id, 'note', rng.int(0, note.length), rng.pick(['a', '😀', ' ']));
   if (note.length > 0) {
     const index = rng.int(0, note.length - 1);
     return writeIntent.textDelete('items', id, 'note', index, rng.int(1, Math.min(3, note.length - index)));
