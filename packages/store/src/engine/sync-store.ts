@@ -228,6 +228,24 @@ export function createEngineSyncStore(core: EngineCore): SyncStore {
       });
     },
 
+    finishSet(coverage, received, keep) {
+      return change(async (sql, touched) => {
+        const c = core.collection(coverage.collection);
+        const kept = new Set<string>();
+        for (const other of keep)
+          if (other.collection === c.name) for (const id of await coveredIds(sql, c, other)) kept.add(id);
+        const gone = (await coveredIds(sql, c, coverage)).filter(
+          (id) => !kept.has(id) && !received.has(`${c.name}\u0000${id}`),
+        );
+        if (gone.length === 0) return 0;
+        const version = core.takeVersion();
+        for (const id of gone) await replaceWith(sql, c, id, createDocState(), version);
+        touched.add(c.name);
+        await core.saveMeta(sql);
+        return gone.length;
+      });
+    },
+
     async cursor() {
       const value = await readSync(driver, CURSOR_KEY);
       return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : 0;
