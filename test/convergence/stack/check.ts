@@ -120,20 +120,20 @@ export async function checkQuiescence(input: {
           failures.push({ check: 'answered', detail: `op ${id} (device ${d.index}) pushed, never answered` });
           continue;
         }
-        for (const a of answers) {
-          if (a.code === 'accepted') continue;
-          if (a.code === 'op_id_reused') {
-            if (!acceptedContent.has(contentKey(op)) && !refusedContent.has(contentKey(op)))
-              failures.push({
-                check: 'renumbered',
-                detail: `op ${id} (device ${d.index}) answered op_id_reused, its content never reached the relay`,
-              });
-          } else if (!refusedLog.has(id))
+        // The last answer is the outcome: an op refused (its ack lost) and pushed again may be accepted then.
+        const a = answers.at(-1) as (typeof answers)[number];
+        if (a.code === 'accepted') continue;
+        if (a.code === 'op_id_reused') {
+          if (!acceptedContent.has(contentKey(op)) && !refusedContent.has(contentKey(op)))
             failures.push({
-              check: 'refused-log',
-              detail: `op ${id} (device ${d.index}) refused (${a.code}) but not in the refused-writes log`,
+              check: 'renumbered',
+              detail: `op ${id} (device ${d.index}) answered op_id_reused, its content never reached the relay`,
             });
-        }
+        } else if (!refusedLog.has(id))
+          failures.push({
+            check: 'refused-log',
+            detail: `op ${id} (device ${d.index}) refused (${a.code}) but not in the refused-writes log`,
+          });
       }
     }
     const doc = (await store.queryDocs({ collection: 'tallies' })).find((t) => t.id === TALLY);

@@ -38,6 +38,8 @@ export interface WireLog {
 export interface StackDevice {
   readonly index: number;
   readonly role: 'full' | 'clerk';
+  /** The device's sign-in token. */
+  readonly token: string;
   readonly log: WireLog;
   /** Restores so far. */
   epoch(): number;
@@ -105,6 +107,7 @@ export async function createDevice(options: {
   const device: StackDevice = {
     index,
     role,
+    token,
     log,
     epoch: () => epoch,
     engine() {

@@ -5,7 +5,7 @@
  * drops) and opens the same file again, as a restarted relay process would.
  */
 import { join } from 'node:path';
-import { createClock, type Rules, type Schema } from '@loam/core';
+import { createClock, type ReplicaId, type Rules, type Schema } from '@loam/core';
 import {
   CONFIG_DEFAULTS,
   createMetrics,
@@ -13,9 +13,11 @@ import {
   createSession,
   createSqliteServerStore,
   createVerifier,
+  type Identity,
   type Relay,
   type ServerStore,
   type Session,
+  type Verifier,
 } from '@loam/server';
 import { AUDIENCE, HS256_SECRET, ISSUER } from '@loam/server/testing';
 import type { Transport } from '@loam/sync';
@@ -35,6 +37,11 @@ export interface RelayHost {
   stop(): Promise<void>;
   /** Opens the store again and starts serving. */
   start(): Promise<void>;
+  /**
+   * Verifies a device's token ahead of its connections. Token checks run on the thread pool (WebCrypto), so their
+   * completion would land at a different point of the run each time; a checked token resolves at once afterwards.
+   */
+  verifyAhead(token: string, replica: ReplicaId): Promise<void>;
   /** Folds away history older than `cutoff` (Unix ms); devices with older cursors get a client reset. */
   compact(cutoff: number): Promise<void>;
 }
@@ -51,7 +58,21 @@ export function createRelayHost(
   let up:
     | { relay: Relay; store: ServerStore; sessions: Set<Session>; perUser: Map<string, number> }
     | undefined;
-  let verifier: Awaited<ReturnType<typeof createVerifier>> | undefined;
+  let verifier: Verifier | undefined;
+  const verified = new Map<string, Identity>();
+  const checkToken = async () => {
+    const real = await createVerifier(
+      { hs256Secret: HS256_SECRET, publicKeys: [], issuer: ISSUER, audience: AUDIENCE, anonymous: false },
+      now,
+    );
+    return {
+      algorithms: real.algorithms,
+      verify(token: string | null, replica: ReplicaId) {
+        const known = verified.get(`${token}\u0000${replica}`);
+        return known ? Promise.resolve(known) : real.verify(token, replica);
+      },
+    } satisfies Verifier;
+  };
   const metrics = createMetrics();
   const host: RelayHost = {
     file,
@@ -82,10 +103,7 @@ export function createRelayHost(
       return true;
     },
     async start() {
-      verifier ??= await createVerifier(
-        { hs256Secret: HS256_SECRET, publicKeys: [], issuer: ISSUER, audience: AUDIENCE, anonymous: false },
-        now,
-      );
+      verifier ??= await checkToken();
       const store = await createSqliteServerStore({ filename: file, schema });
       const meta = await store.meta();
       const clock = createClock({
@@ -109,6 +127,11 @@ export function createRelayHost(
       dropConnections();
       await relay.drain();
       await store.close();
+    },
+    async verifyAhead(token, replica) {
+      verifier ??= await checkToken();
+      const identity = await verifier.verify(token, replica);
+      verified.set(`${token}\u0000${replica}`, identity);
     },
     async compact(cutoff) {
       await up?.store.compact(cutoff);

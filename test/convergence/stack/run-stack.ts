@@ -74,8 +74,31 @@ const QUIET_STEPS = 4_000;
 /** Real files, in memory when the system offers a RAM-backed folder (the run writes thousands of small commits). */
 const SHM = '/dev/shm';
 
-/** Runs one seeded real-stack case. Deterministic up to the random ids the engine and relay make themselves. */
+/**
+ * Runs one seeded real-stack case. Deterministic: the ids the engine and relay draw themselves (replica ids from
+ * `Math.random`, Yjs client ids from `crypto.getRandomValues`) come from the seed for the run's duration.
+ */
 export async function runStack(options: StackRunOptions): Promise<StackRunResult> {
+  const draw = createRng(options.seed ^ 0x5eed);
+  const { random } = Math;
+  const getRandomValues = globalThis.crypto.getRandomValues;
+  Math.random = () => draw();
+  globalThis.crypto.getRandomValues = <T extends ArrayBufferView | null>(array: T): T => {
+    if (array) {
+      const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = draw.int(0, 255);
+    }
+    return array;
+  };
+  try {
+    return await run(options);
+  } finally {
+    Math.random = random;
+    globalThis.crypto.getRandomValues = getRandomValues;
+  }
+}
+
+async function run(options: StackRunOptions): Promise<StackRunResult> {
   const { seed, transactions } = options;
   const on = new Set(options.faults);
   const rng = createRng(seed);
@@ -95,6 +118,7 @@ export async function runStack(options: StackRunOptions): Promise<StackRunResult
       const role = on.has('refusals') && i === options.devices - 1 ? 'clerk' : 'full';
       const device = await createDevice({ index: i, dir, role, scheduler, network, rng });
       await device.open();
+      await relay.verifyAhead(device.token, device.engine().replica);
       device.subscribe(on.has('unsubscribe') && rng.chance(0.3));
       devices.push(device);
     }
