@@ -168,10 +168,12 @@ export function createEngineSyncStore(core: EngineCore): SyncStore {
       return change(async (sql, touched) => {
         const version = core.takeVersion();
         let changed = 0;
+        let dropped = false;
         for (const { collection, id, state: incoming, mode } of download.docs) {
           const c = core.collection(collection);
           if (mode === 'replace') {
             await replaceWith(sql, c, id, incoming, version);
+            dropped = true;
           } else {
             const state = (await loadDocState(sql, c, id)) ?? createDocState();
             if (!mergeDocState(state, incoming)) continue;
@@ -185,8 +187,10 @@ export function createEngineSyncStore(core: EngineCore): SyncStore {
           if (await removeDoc(sql, c, id)) {
             touched.add(collection);
             changed++;
+            dropped = true;
           }
         }
+        if (dropped) core.renewYjsClient();
         if (download.cursor !== undefined) await sql.run(PUT_SYNC, [CURSOR_KEY, encode(download.cursor)]);
         if (touched.size > 0) await core.saveMeta(sql);
         return changed;
@@ -202,6 +206,7 @@ export function createEngineSyncStore(core: EngineCore): SyncStore {
           if (pending.has(id)) kept.push(id);
           else if (await removeDoc(sql, c, id)) touched.add(c.name);
         }
+        if (touched.size > 0) core.renewYjsClient();
         return kept;
       });
     },
@@ -223,7 +228,10 @@ export function createEngineSyncStore(core: EngineCore): SyncStore {
           }
         }
         await sql.run(PUT_SYNC, [CURSOR_KEY, encode(cursor)]);
-        if (changed > 0) await core.saveMeta(sql);
+        if (changed > 0) {
+          core.renewYjsClient();
+          await core.saveMeta(sql);
+        }
         return changed;
       });
     },
@@ -240,6 +248,7 @@ export function createEngineSyncStore(core: EngineCore): SyncStore {
         if (gone.length === 0) return 0;
         const version = core.takeVersion();
         for (const id of gone) await replaceWith(sql, c, id, createDocState(), version);
+        core.renewYjsClient();
         touched.add(c.name);
         await core.saveMeta(sql);
         return gone.length;
