@@ -3,7 +3,8 @@
  * flight):
  * 1. every device and the relay hold identical documents (canonical encoding of the materialized documents);
  * 2. no outbox entry is left on any device;
- * 3. every op the relay acknowledged is stored on the relay (unless compaction folded its id away since);
+ * 3. every op the relay acknowledged is stored on the relay, unless compaction ran after it first arrived (a copy
+ *    pushed again after its id was folded away changes nothing and is acknowledged without being recorded);
  * 4. the tally counter equals the sum of the acknowledged increments (each counted once; an acknowledgement counts
  *    when the relay sent it: a device restored from an older copy may never hear of it);
  * 5. every op a device pushed since it was last restored was answered; every refusal it got is in its

@@ -26,7 +26,7 @@ import { stackSchema } from './workload';
 /** What the device pushed and heard back, since it was created (`epoch` counts restores). */
 export interface WireLog {
   /**
-   * Op id → the op, the restore epoch it was first pushed in, and when a push carrying it last reached the relay
+   * Op id → the op, the restore epoch it was first pushed in, and when a push carrying it first reached the relay
    * (undefined: never).
    */
   readonly pushed: Map<string, { op: Op; epoch: number; reachedAt?: number }>;
@@ -86,7 +86,7 @@ export async function createDevice(options: {
       if (message.t !== 'push') return;
       for (const op of decodeOps(message.ops)) {
         const entry = log.pushed.get(op.id) ?? { op, epoch };
-        if (delivered) entry.reachedAt = scheduler.now();
+        if (delivered) entry.reachedAt ??= scheduler.now();
         log.pushed.set(op.id, entry);
       }
       return;
