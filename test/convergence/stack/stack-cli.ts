@@ -3,14 +3,15 @@
  * `npm run fuzz -- --stack --seeds 1000 [--start 1] [--devices 3] [--transactions 200] [--faults network,restart]`,
  * or replay one case: `npm run fuzz -- --stack --seed 1234 [--faults ...]`. Every fault class is on unless
  * `--faults` names some. Exits non-zero after the first failing seed, printing its replay command and the entry
- * to add to the `stack` section of `regressions.json`; with `--keep-going` it runs every seed and counts failures.
+ * to add to the `stack` section of `regressions.json`; with `--keep-going` it runs every seed and counts failures;
+ * `--trace item-a` lists, for a failing seed, every op pushed on that document and the relay's answers.
  */
 import { parseArgs } from 'node:util';
 import { FAULT_CLASSES, type FaultClass, runStack } from './run-stack';
 
 const USAGE =
   'usage: npm run fuzz -- --stack [--seeds N] [--start S] [--seed S] [--devices 3] [--transactions 200] ' +
-  `[--faults ${FAULT_CLASSES.join(',')}]`;
+  `[--faults ${FAULT_CLASSES.join(',')}] [--keep-going] [--trace DOC_ID]`;
 
 /** Runs the stack fuzzer with the command line's arguments; resolves with the exit code. */
 export async function runStackCli(args: readonly string[]): Promise<number> {
@@ -19,6 +20,7 @@ export async function runStackCli(args: readonly string[]): Promise<number> {
     options: {
       stack: { type: 'boolean' },
       'keep-going': { type: 'boolean' },
+      trace: { type: 'string' },
       seeds: { type: 'string', default: '100' },
       start: { type: 'string', default: '1' },
       seed: { type: 'string' },
@@ -43,7 +45,8 @@ export async function runStackCli(args: readonly string[]): Promise<number> {
   const started = performance.now();
   let failed = 0;
   for (let seed = first; seed < first + total; seed++) {
-    const result = await runStack({ seed, devices, transactions, faults });
+    const trace = values.trace === undefined ? {} : { trace: values.trace };
+    const result = await runStack({ seed, devices, transactions, faults, ...trace });
     if (result.failures.length > 0) {
       failed++;
       const flags = `--devices ${devices} --transactions ${transactions} --faults ${faults.join(',')}`;
@@ -52,6 +55,7 @@ export async function runStackCli(args: readonly string[]): Promise<number> {
       );
       for (const f of result.failures.slice(0, 10)) console.error(`  ${f.check}: ${f.detail}`);
       if (result.failures.length > 10) console.error(`  ... and ${result.failures.length - 10} more`);
+      for (const line of result.trace ?? []) console.error(`  ${line}`);
       console.error(`replay: npm run fuzz -- --stack --seed ${seed} ${flags}`);
       console.error(
         `keep it: add ${JSON.stringify({ seed, devices, transactions, faults })} to the "stack" cases of test/convergence/regressions.json`,
