@@ -3,9 +3,13 @@
  * or replay one case: `npm run fuzz -- --seed 1234 --replicas 3 --ops 300`.
  * Exits non-zero on the first divergence, printing the replay command; add that case to regressions.json.
  * `npm run fuzz -- --protocol [--seed S] [--frames N]` fuzzes the relay protocol instead (test/fuzz/protocol-cli.ts).
+ * `--stack` runs the real engines, sync clients and relay instead (see `stack/stack-cli.ts`).
  */
 import { parseArgs } from 'node:util';
 import { simulate } from './simulation';
+import { runStackCli } from './stack/stack-cli';
+
+if (process.argv.includes('--stack')) process.exit(await runStackCli(process.argv.slice(2)));
 
 const { values } = parseArgs({
   options: {

@@ -1,4 +1,11 @@
-import { type DocId, decodeDocSnapshot, materialize } from '@loam/core';
+import {
+  applyOp,
+  createDocState,
+  type DocId,
+  decodeDocSnapshot,
+  materialize,
+  mergeDocState,
+} from '@loam/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LoamServer, startServer } from './server';
 import { mintToken, startTestServer, tempDir, testConfig, testDevice, testSchema } from './testing/fixtures';
@@ -169,6 +176,31 @@ describe('upload and download', () => {
     expect(docs.find((d) => d.id === z.id)?.state.deleted).toBe(true);
     expect(removed).toContain(y.id);
     expect(docs.map((d) => d.id)).not.toContain(y.id);
+  });
+
+  it('sends the tombstone to a device whose create lost to a delete it never saw, before the ack', async () => {
+    const token = await mintToken({ sub: 'mgr', role: 'manager' });
+    const a = testDevice();
+    const b = testDevice();
+    const ca = await client();
+    await ca.hello({ replica: a.replica, token });
+    const made = a.insert('orders', { id: 'lost-create', storeId: 's-lost', owner: 'mgr', total: 1 });
+    await ca.push(1, [...made.ops, ...a.delete('orders', made.id)]);
+
+    // b never heard of that incarnation: its own create of the same id is concurrent with the delete and loses.
+    const cb = await client();
+    await cb.hello({ replica: b.replica, token });
+    const mine = b.insert('orders', { id: 'lost-create', storeId: 's-lost', owner: 'mgr', total: 2 });
+    const ack = await cb.push(1, mine.ops);
+    expect(ack.accepted).toEqual(mine.ops.map((o) => o.id));
+    const frames = cb.received.filter((m) => m.t === 'docs' || m.t === 'ack').map((m) => m.t);
+    expect(frames).toEqual(['docs', 'ack']);
+    const tombstone = (await cb.next('docs')).docs[0]!;
+    expect(tombstone).toMatchObject({ id: 'lost-create', mode: 'merge' });
+    const onB = createDocState();
+    for (const op of mine.ops) applyOp(orders, onB, op);
+    mergeDocState(onB, decodeDocSnapshot(tombstone.state));
+    expect(materialize(orders, mine.id, onB)).toBeUndefined();
   });
 
   it('resets a device whose cursor is ahead of the server (a restored backup) and resends in replace mode', async () => {

@@ -70,6 +70,12 @@ export interface Writer {
   /** Makes the next sequence number at least `seq`; never lowers it. */
   skipTo(seq: number): void;
   /**
+   * Takes another Yjs client id for later list and text edits. A local database calls it when it dropped merge
+   * state its writer had edited (a document removed from the device, a state replaced by a fresh set): Yjs numbers
+   * a client's items from what the document holds of them, so the old id would reuse item ids already spent.
+   */
+  renewYjsClientId(id: number): void;
+  /**
    * Turns one intent into ops, in the order they must be applied, after checking it ({@link checkIntent}, then
    * against `state`, the current merge state of the document the intent targets). Returns the document's id
    * (made here for an insert without one). Throws `ValidationError`, `NotFoundError`, `AlreadyExistsError` or
@@ -113,7 +119,7 @@ function commonPrefix(a: string, b: string): number {
 export function createWriter(options: WriterOptions): Writer {
   const { schema, clock } = options;
   const replica = clock.replica;
-  const clientId = options.yjsClientId ?? yjsClientId(replica);
+  let clientId = options.yjsClientId ?? yjsClientId(replica);
   let seq = options.nextSeq ?? 1;
 
   const header = (collection: string, doc: DocId, epoch: number): OpHeader => ({
@@ -270,6 +276,9 @@ export function createWriter(options: WriterOptions): Writer {
     takeSeq: () => seq++,
     skipTo(next) {
       if (next > seq) seq = next;
+    },
+    renewYjsClientId(id) {
+      clientId = id;
     },
 
     write(intent, state) {

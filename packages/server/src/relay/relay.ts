@@ -43,7 +43,7 @@ import {
 } from '@loam/core';
 import type { Refusal } from '@loam/sync';
 import { ServerErrorCode } from '../errors';
-import type { CommitSource, CommittedDocChange, ServerStore } from '../storage/server-store';
+import type { BatchResult, CommitSource, CommittedDocChange, ServerStore } from '../storage/server-store';
 import { commitView } from './commit-view';
 import { createBatchScreening } from './screening';
 
@@ -68,7 +68,19 @@ export interface PushOutcome {
   readonly refused: readonly Refusal[];
   /** The documents of refused ops (to send their authoritative state). */
   readonly refusedDocs: readonly { readonly collection: string; readonly id: string }[];
+  /**
+   * Documents the batch created that a delete of the same (or a later) incarnation already ended: the create is
+   * accepted and changes nothing, so no commit tells the device; it must be sent the tombstone (`epoch`).
+   */
+  readonly lostCreates: readonly LostCreate[];
   readonly version: number;
+}
+
+/** A create that lost to a delete: the document's epoch on the relay, where it is deleted. */
+export interface LostCreate {
+  readonly collection: string;
+  readonly id: string;
+  readonly epoch: number;
 }
 
 /** A document written by a backend write, as it reads once the batch committed (undefined: it does not exist). */
@@ -120,6 +132,27 @@ export interface RelayOptions {
   readonly clock: Clock;
   readonly nextSeq: number;
   readonly now?: () => number;
+}
+
+/** The accepted creates of a batch whose document is deleted in their incarnation or a later one. */
+async function lostCreates(
+  store: ServerStore,
+  ops: readonly Op[],
+  result: BatchResult,
+): Promise<LostCreate[]> {
+  const accepted = new Set(result.accepted);
+  const after = new Map(result.changes.map((c) => [`${c.collection}\u0000${c.id}`, c.after]));
+  const seen = new Set<string>();
+  const lost: LostCreate[] = [];
+  for (const op of ops) {
+    const key = `${op.collection}\u0000${op.doc}`;
+    if (op.kind !== 'create' || !accepted.has(op.id) || seen.has(key)) continue;
+    seen.add(key);
+    const state = after.get(key) ?? (await store.getDoc(op.collection, op.doc))?.state;
+    if (state?.deleted && state.epoch >= op.epoch)
+      lost.push({ collection: op.collection, id: op.doc, epoch: state.epoch });
+  }
+  return lost;
 }
 
 /** Creates the write path over a store. */
@@ -180,6 +213,7 @@ export function createRelay(options: RelayOptions): Relay {
           accepted: result.accepted,
           refused: screening.refusals(ops),
           refusedDocs: screening.refusedDocs(),
+          lostCreates: await lostCreates(store, candidates, result),
           version: result.version,
         };
       });

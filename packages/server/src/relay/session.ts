@@ -14,7 +14,9 @@
  *    unknown type, text) or a batch over the limit is a fatal `error`; nothing of it is stored or forwarded.
  * 3. **Acks are durable.** `ack` is sent after the relay committed the batch. Each refused op is named in
  *    `ack.refused`, then a `docs` frame (cursor 0) gives the document's authoritative state in `replace` mode, or
- *    `removed` when the user may not read it (or it does not exist). An op whose id the relay holds with other
+ *    `removed` when the user may not read it (or it does not exist). A create the batch lost to a delete of its
+ *    incarnation (accepted, changing nothing, so no commit reports it) is answered by the tombstone, in `merge`
+ *    mode, just before the `ack`. An op whose id the relay holds with other
  *    content is answered `op_id_reused` the same way (never acknowledged).
  * 4. **Downloads are serialised.** Initial sets, resumes, fan-out of commits and view recomputations run one at a
  *    time in the order they were queued (see `downloads.ts` for the cursors this guarantees).
@@ -23,7 +25,15 @@
  *    subscription over `limits.subscriptionsPerConnection` (`too_many_subscriptions`) or one the rules refuse
  *    (`subscription_denied`) is answered with a non-fatal `error` naming it; the connection stays.
  */
-import { decodeOps, materialize, type Op, OpDecodeError, permissionsFor } from '@loam/core';
+import {
+  createDocState,
+  decodeOps,
+  encodeDocSnapshot,
+  materialize,
+  type Op,
+  OpDecodeError,
+  permissionsFor,
+} from '@loam/core';
 import {
   type ClientMessage,
   type DocSnapshotFrame,
@@ -345,6 +355,18 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     }
     metrics.opsIn(ops.length);
     const outcome = await relay.push({ replica: replica!, claims: identity!.claims, ops });
+    // Before the ack: a tombstone merges whatever the device still has pending, and if the link drops here the
+    // device pushes the create again and hears of the delete then.
+    if (outcome.lostCreates.length > 0) {
+      const docs = outcome.lostCreates.map(({ collection, id, epoch }) => ({
+        collection,
+        id,
+        state: encodeDocSnapshot({ ...createDocState(), epoch, created: true, deleted: true }),
+        mode: 'merge' as const,
+      }));
+      metrics.docsOut(docs.length);
+      send({ t: 'docs', cursor: 0, docs, removed: [] });
+    }
     send({ t: 'ack', batch: m.batch, accepted: outcome.accepted, refused: outcome.refused });
     metrics.ackLatency((performance.now() - started) / 1000);
     for (const r of outcome.refused) metrics.refusal(r.code);

@@ -22,6 +22,11 @@ export interface EngineCore {
   readonly docs: DocCache;
   /** The prepared SQL of a collection; throws `SchemaError` for an unknown one. */
   collection(name: string): CollectionSql;
+  /**
+   * Gives the writer a fresh Yjs client id: call it when merge state the writer may have edited was dropped from the
+   * device (removed documents, states replaced by a fresh set), so no Yjs item id is spent twice.
+   */
+  renewYjsClient(): void;
   /** The next row version (call inside the storage transaction that writes the rows). */
   takeVersion(): number;
   /** Saves the clock, the next op sequence number and the row version counter, inside the current transaction. */

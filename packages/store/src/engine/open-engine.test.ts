@@ -342,6 +342,22 @@ describe('downloads from the server', () => {
       removed: [],
     });
 
+  it('never spends a Yjs item id twice when a document it wrote was removed and is written again', async () => {
+    const relay = server();
+    const db = await openAt('d.db');
+    const id = await db.insert('products', { id: 'p-yjs', name: 'Tea', price: 2, note: 'hello' });
+    const first = await db.syncStore.pendingOps(100);
+    relay.receive(first);
+    await db.syncStore.acknowledge(first.map((o) => o.id));
+    // The device stops covering the document (an unsubscribe), then writes it again from nothing.
+    expect(await db.syncStore.removeDocs({ collection: 'products', filter: { op: 'true' } })).toEqual([]);
+    await db.insert('products', { id, name: 'Tea', price: 2, note: 'world' });
+    relay.receive(await db.syncStore.pendingOps(100));
+    await receive(db, relay, id);
+    expect((await db.get('products', id))?.note).toBe(relay.get('products', id)?.note);
+    expect(relay.get('products', id)?.note).toContain('world');
+  });
+
   it('merges snapshots with unacknowledged local edits and stores the cursor atomically', async () => {
     const relay = server();
     const { id } = relay.insert('products', { name: 'Tea', price: 2, stock: 10 });

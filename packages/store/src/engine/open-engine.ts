@@ -147,6 +147,7 @@ export async function openEngine<const S extends Schema>(options: EngineOptions<
       if (!c) getCollection(schema, name);
       return c as CollectionSql;
     },
+    renewYjsClient: () => writer.renewYjsClientId(randomYjsClientId()),
     takeVersion: () => ++version,
     saveMeta: (sql: SqlExecutor) => sql.run(SAVE_META, [clock.last(), writer.nextSeq(), version]),
     notify(info) {

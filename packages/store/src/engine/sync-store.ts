@@ -270,6 +270,7 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
       return change(async (sql, touched) => {
         const version = core.takeVersion();
         let changed = 0;
+        let dropped = false;
         /** Merges into documents without list or text fields, applied together (see `mergeRows`). */
         let rows: { c: CollectionSql; docs: DownloadedDoc[] } | undefined;
         const flushRows = async () => {
@@ -291,6 +292,7 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
           await flushRows();
           if (mode === 'replace') {
             await replaceWith(sql, c, id, incoming, version);
+            dropped = true;
           } else if (!(await mergeInto(sql, c, id, incoming, version))) continue;
           touched.add(collection);
           changed++;
@@ -302,8 +304,10 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
           if (await removeDoc(sql, c, id)) {
             touched.add(collection);
             changed++;
+            dropped = true;
           }
         }
+        if (dropped) core.renewYjsClient();
         if (download.cursor !== undefined) await sql.run(PUT_SYNC, [CURSOR_KEY, encode(download.cursor)]);
         if (touched.size > 0) await core.saveMeta(sql);
         return changed;
@@ -322,6 +326,7 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
             if (await removeDoc(sql, c, id)) touched.add(c.name);
           }
         }
+        if (touched.size > 0) core.renewYjsClient();
         return kept;
       });
     },
@@ -343,8 +348,30 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
           }
         }
         await sql.run(PUT_SYNC, [CURSOR_KEY, encode(cursor)]);
-        if (changed > 0) await core.saveMeta(sql);
+        if (changed > 0) {
+          core.renewYjsClient();
+          await core.saveMeta(sql);
+        }
         return changed;
+      });
+    },
+
+    finishSet(coverage, received, keep) {
+      return change(async (sql, touched) => {
+        const c = core.collection(coverage.collection);
+        const kept = new Set<string>();
+        for (const other of keep)
+          if (other.collection === c.name) for (const id of await coveredIds(sql, c, other)) kept.add(id);
+        const gone = (await coveredIds(sql, c, coverage)).filter(
+          (id) => !kept.has(id) && !received.has(`${c.name}\u0000${id}`),
+        );
+        if (gone.length === 0) return 0;
+        const version = core.takeVersion();
+        for (const id of gone) await replaceWith(sql, c, id, createDocState(), version);
+        core.renewYjsClient();
+        touched.add(c.name);
+        await core.saveMeta(sql);
+        return gone.length;
       });
     },
 

@@ -9,6 +9,11 @@
  *    document those subscriptions cover that the fresh sets did not carry is replaced by this device's own pending
  *    writes alone (gone, unless they created it), and the cursor is stored. A reset cut short starts again on the
  *    next connection, from the old cursor.
+ * 3. **A full set replaces what its subscription covers.** Outside a reset, a subscription whose whole set the relay
+ *    was asked for (a new or renewed subscription) ends, on `synced`, by dropping the local documents it covers that
+ *    neither its set nor any frame received meanwhile carried and no other subscription covers (this device's own
+ *    pending writes are replayed, so they stay): a document deleted or changed on the relay while the device was not
+ *    subscribed does not linger.
  */
 import { decodeDocSnapshot } from '@loam/core';
 import { type DownloadedDoc, docKey, type SyncStore } from '../port/sync-store';
@@ -30,7 +35,7 @@ export interface Downloader {
    * relay's, stored at once when there is nothing to wait for).
    */
   welcome(reset: boolean, subs: Iterable<string>, cursor: number): Promise<void>;
-  /** A subscription whose set the relay was asked for after the welcome (part of a reset in progress). */
+  /** A subscription whose whole set the relay was asked for after the welcome. */
   expect(sub: string): void;
   /** A subscription that will send no set (ended, refused). */
   forget(sub: string): Promise<void>;
@@ -48,6 +53,8 @@ export function createDownloader(
   now: () => number,
 ): Downloader {
   let reset: Reset | null = null;
+  /** Full sets in progress outside a reset: subscription → keys of the documents received since it was asked. */
+  const sets = new Map<string, Set<string>>();
 
   const finishIfDone = async () => {
     if (!reset || reset.waiting.size > 0) return;
@@ -62,9 +69,11 @@ export function createDownloader(
       await finishIfDone();
     },
     expect(sub) {
-      reset?.waiting.add(sub);
+      if (reset) reset.waiting.add(sub);
+      else sets.set(sub, new Set());
     },
     async forget(sub) {
+      sets.delete(sub);
       if (status.current().downloading?.sub === sub) status.set({ downloading: null });
       if (!reset?.waiting.delete(sub)) return;
       await finishIfDone();
@@ -81,6 +90,7 @@ export function createDownloader(
           }))
         : [];
       const r = reset;
+      for (const received of sets.values()) for (const d of docs) received.add(docKey(d.collection, d.id));
       if (r) {
         for (const d of docs) r.received.add(docKey(d.collection, d.id));
         r.cursor = Math.max(r.cursor, message.cursor);
@@ -101,12 +111,25 @@ export function createDownloader(
       if (reset) reset.cursor = Math.max(reset.cursor, message.cursor);
       else if (message.cursor > 0 && (await store.cursor()) < message.cursor)
         await store.setCursor(message.cursor);
+      const received = sets.get(message.sub);
+      sets.delete(message.sub);
+      if (received && !reset) {
+        const coverage = (await registry.all()).get(message.sub)?.stored.query;
+        const others = (await registry.active()).filter((s) => s.id !== message.sub);
+        if (coverage)
+          await store.finishSet(
+            { collection: coverage.collection, filter: coverage.filter ?? { op: 'true' } },
+            received,
+            others.map((s) => ({ collection: s.query.collection, filter: s.query.filter ?? { op: 'true' } })),
+          );
+      }
       await registry.markSynced(message.sub);
       if (status.current().downloading?.sub === message.sub) status.set({ downloading: null });
       if (reset?.waiting.delete(message.sub)) await finishIfDone();
     },
     end() {
       reset = null;
+      sets.clear();
     },
   };
 }

@@ -88,13 +88,17 @@ export function createSessionHandlers(deps: {
     }
     const active = await registry.active();
     const inHello = helloSubs.get(link) ?? new Set<string>();
-    for (const s of active) if (!inHello.has(s.id)) link.send({ t: 'subscribe', sub: s });
     for (const id of inHello) if (!active.some((s) => s.id === id)) link.send({ t: 'unsubscribe', id });
     await downloader.welcome(
       message.reset,
       active.map((s) => s.id),
       message.cursor,
     );
+    for (const s of active) {
+      if (inHello.has(s.id)) continue;
+      link.send({ t: 'subscribe', sub: s });
+      downloader.expect(s.id);
+    }
     uploader.begin(link);
     forwarder.begin(link);
     await lifecycle.pump();

@@ -357,6 +357,28 @@ describe('sync through the relay', () => {
     expect(await a.engine.pendingCount()).toBe(0);
   });
 
+  it('drops, once a renewed subscription synced, a document the relay deleted while it was not subscribed', async () => {
+    const a = await openDevice('alice');
+    const b = await openDevice('bob');
+    await a.client.subscribe('notes', q.eq('store', 17)).ready;
+    await b.client.subscribe('notes', q.eq('store', 17)).ready;
+    const id = await b.engine.insert('notes', { title: 'soon deleted', store: 17 });
+    await until(() => converged([a, b]), 'the note on a');
+    a.link.down();
+    await a.engine.update('notes', id, { title: 'edited offline' });
+    await a.client.unsubscribe(a.client.subscribe('notes', q.eq('store', 17)).id);
+    const again = a.client.subscribe('notes', q.eq('store', 17));
+    await again.saved;
+    expect(await a.engine.get('notes', id)).toMatchObject({ title: 'edited offline' });
+    await b.engine.delete('notes', id);
+    await until(async () => (await b.engine.pendingCount()) === 0, 'the delete acknowledged');
+    a.link.up();
+    await again.ready;
+    await until(async () => (await a.engine.pendingCount()) === 0, "a's edit acknowledged");
+    await until(async () => (await a.engine.get('notes', id)) === undefined, 'the deleted note leaving a');
+    expect(await titles(a, 17)).toEqual(await titles(b, 17));
+  });
+
   it('lets an edit made after seeing a value win, even when the editing device clock is behind', async () => {
     const fast = await openDevice('alice', undefined, { now: () => Date.now() + 30_000 });
     const slow = await openDevice('bob');

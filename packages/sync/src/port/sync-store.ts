@@ -106,6 +106,13 @@ export interface DownloadPort {
    * one of them created it), and `cursor` is stored, in one transaction. Resolves with how many documents changed.
    */
   finishReset(covered: readonly Coverage[], received: ReadonlySet<string>, cursor: number): Promise<number>;
+  /**
+   * Ends one subscription's full set (asked for while the device already held documents, e.g. a subscription made
+   * again): every local document covered by `coverage` whose key is not in `received` and that no coverage of
+   * `keep` (the other subscriptions) covers is replaced by this device's pending ops replayed on an empty state, in
+   * one transaction. Resolves with how many documents changed.
+   */
+  finishSet(coverage: Coverage, received: ReadonlySet<string>, keep: readonly Coverage[]): Promise<number>;
 }
 
 /** Sync's own persisted state. */

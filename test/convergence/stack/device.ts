@@ -1,0 +1,174 @@
+/**
+ * One device of the real-stack fuzzer: `@loam/store`'s engine on a better-sqlite3 file and `@loam/sync`'s client
+ * over the fuzzer's network, with a skewed clock and virtual timers. It can be closed and reopened (a restart),
+ * and its database files copied while closed and put back later (a restore from an older copy).
+ *
+ * The device's wire tap keeps what the run checks at the end: every op it pushed and every answer the relay gave.
+ */
+import { copyFileSync, existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeOps, type Op, type Schema } from '@loam/core';
+import { mintToken } from '@loam/server/testing';
+import type { Engine } from '@loam/store';
+import { createBetterSqlite3Storage, openEngine } from '@loam/store/node';
+import {
+  createSyncClient,
+  decodeClientMessage,
+  decodeServerMessage,
+  type SubscriptionHandle,
+  type SyncClient,
+} from '@loam/sync';
+import type { Rng } from '../random';
+import type { Network, Scheduler } from './network';
+import { MAX_DRIFT_MS } from './relay-host';
+import { stackSchema } from './workload';
+
+/** What the device pushed and heard back, since it was created (`epoch` counts restores). */
+export interface WireLog {
+  /**
+   * Op id → the op, the restore epoch it was first pushed in, and when a push carrying it first reached the relay
+   * (undefined: never).
+   */
+  readonly pushed: Map<string, { op: Op; epoch: number; reachedAt?: number }>;
+  /** Op id → every answer the relay sent (arrived or lost): `accepted` or a refusal code, with when it was sent. */
+  readonly answers: Map<string, { code: string; at: number; epoch: number }[]>;
+}
+
+/** A device of the run. */
+export interface StackDevice {
+  readonly index: number;
+  readonly role: 'full' | 'clerk';
+  /** The device's sign-in token. */
+  readonly token: string;
+  readonly log: WireLog;
+  /** Restores so far. */
+  epoch(): number;
+  engine(): Engine;
+  client(): SyncClient;
+  isOpen(): boolean;
+  /** Opens the database and starts syncing (subscriptions persist in the database). */
+  open(): Promise<void>;
+  /** Stops syncing and closes the database. */
+  close(): Promise<void>;
+  /** Subscribes to `items` (all, or those with `price < 25`) and `tallies`. */
+  subscribe(filtered: boolean): SubscriptionHandle;
+  hasBackup(): boolean;
+  /** Copies the closed database files aside. */
+  backup(): void;
+  /** Puts the copy back over the closed database (an older copy: a backup, a VM snapshot). */
+  restore(): void;
+}
+
+const FILES = ['', '-wal', '-shm'];
+
+/** Creates device `index` (opened by `open()`). */
+export async function createDevice(options: {
+  index: number;
+  dir: string;
+  role: 'full' | 'clerk';
+  scheduler: Scheduler;
+  network: Network;
+  rng: Rng;
+}): Promise<StackDevice> {
+  const { index, dir, role, scheduler, network, rng } = options;
+  const file = join(dir, `device-${index}.db`);
+  const copy = join(dir, `device-${index}.backup`);
+  const skew = rng.int(-MAX_DRIFT_MS / 3, MAX_DRIFT_MS / 3);
+  const now = () => scheduler.now() + skew;
+  const token = await mintToken({ sub: `user-${index}`, role }, { alg: 'HS256', expiresIn: 6 * 24 * 3600 });
+  const log: WireLog = { pushed: new Map(), answers: new Map() };
+  let epoch = 0;
+  let open: { engine: Engine; client: SyncClient } | undefined;
+
+  const tap = (direction: 'up' | 'down', frame: Uint8Array, delivered: boolean) => {
+    if (direction === 'up') {
+      const message = decodeClientMessage(frame);
+      if (message.t !== 'push') return;
+      for (const op of decodeOps(message.ops)) {
+        const entry = log.pushed.get(op.id) ?? { op, epoch };
+        if (delivered) entry.reachedAt ??= scheduler.now();
+        log.pushed.set(op.id, entry);
+      }
+      return;
+    }
+    if (delivered) return;
+    const message = decodeServerMessage(frame);
+    if (message.t !== 'ack') return;
+    const answer = (id: string, code: string) => {
+      const list = log.answers.get(id) ?? [];
+      list.push({ code, at: scheduler.now(), epoch });
+      log.answers.set(id, list);
+    };
+    for (const id of message.accepted) answer(id, 'accepted');
+    for (const r of message.refused) answer(r.op, r.code);
+  };
+  const factory = network.factory(index, tap);
+
+  const device: StackDevice = {
+    index,
+    role,
+    token,
+    log,
+    epoch: () => epoch,
+    engine() {
+      if (!open) throw new Error(`device ${index} is closed`);
+      return open.engine;
+    },
+    client() {
+      if (!open) throw new Error(`device ${index} is closed`);
+      return open.client;
+    },
+    isOpen: () => open !== undefined,
+    async open() {
+      if (open) return;
+      const engine = await openEngine({
+        driver: await createBetterSqlite3Storage({ filename: file }),
+        schema: stackSchema as Schema,
+        now,
+        maxDriftMs: MAX_DRIFT_MS,
+      });
+      const client = createSyncClient({
+        store: engine.syncStore,
+        transportFactory: factory,
+        getToken: async () => token,
+        now,
+        random: () => rng(),
+        timers: scheduler.timers,
+        connectivity: { isOnline: () => true, onChange: () => () => undefined },
+        backoff: { baseMs: 200, maxMs: 5_000 },
+      });
+      open = { engine, client };
+      client.start();
+    },
+    async close() {
+      if (!open) return;
+      const { engine, client } = open;
+      open = undefined;
+      await client.stop();
+      await engine.close();
+    },
+    subscribe(filtered) {
+      const client = device.client();
+      client.subscribe('tallies');
+      return client.subscribe('items', filtered ? { op: 'lt', field: 'price', value: 25 } : undefined);
+    },
+    hasBackup: () => existsSync(copy),
+    backup() {
+      if (open) throw new Error('close the device before copying its files');
+      for (const suffix of FILES) {
+        rmSync(copy + suffix, { force: true });
+        if (existsSync(file + suffix)) copyFileSync(file + suffix, copy + suffix);
+      }
+    },
+    restore() {
+      if (open) throw new Error('close the device before putting a copy back');
+      for (const suffix of FILES) {
+        rmSync(file + suffix, { force: true });
+        if (existsSync(copy + suffix)) copyFileSync(copy + suffix, file + suffix);
+        rmSync(copy + suffix, { force: true });
+      }
+      epoch++;
+    },
+  };
+  return device;
+}

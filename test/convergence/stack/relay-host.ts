@@ -1,0 +1,141 @@
+/**
+ * The real relay, in process: `@loam/server`'s SQLite store on a file, its relay (screening, commits, fan-out) and a
+ * protocol session per connection, wired as `startServer` wires them, minus HTTP and WebSocket: the fuzzer's
+ * network hands each connection's server end to `accept`. `restart()` closes the store (every session's connection
+ * drops) and opens the same file again, as a restarted relay process would.
+ */
+import { join } from 'node:path';
+import { createClock, type ReplicaId, type Rules, type Schema } from '@loam/core';
+import {
+  CONFIG_DEFAULTS,
+  createMetrics,
+  createRelay,
+  createSession,
+  createSqliteServerStore,
+  createVerifier,
+  type Identity,
+  type Relay,
+  type ServerStore,
+  type Session,
+  type Verifier,
+} from '@loam/server';
+import { AUDIENCE, HS256_SECRET, ISSUER } from '@loam/server/testing';
+import type { Transport } from '@loam/sync';
+
+/** Largest accepted lead of a device's timestamps over the relay's clock (the fuzzer's skews stay inside it). */
+export const MAX_DRIFT_MS = 60_000;
+
+/** A running (or stopped) in-process relay. */
+export interface RelayHost {
+  readonly file: string;
+  /** The live relay and store (throws while stopped). */
+  current(): { relay: Relay; store: ServerStore };
+  isUp(): boolean;
+  /** Attaches a session to a new connection's server end; false while the relay is down. */
+  accept(transport: Transport): boolean;
+  /** Closes every session and the store (the connections drop, as when the process dies). */
+  stop(): Promise<void>;
+  /** Opens the store again and starts serving. */
+  start(): Promise<void>;
+  /**
+   * Verifies a device's token ahead of its connections. Token checks run on the thread pool (WebCrypto), so their
+   * completion would land at a different point of the run each time; a checked token resolves at once afterwards.
+   */
+  verifyAhead(token: string, replica: ReplicaId): Promise<void>;
+  /** Folds away history older than `cutoff` (Unix ms); devices with older cursors get a client reset. */
+  compact(cutoff: number): Promise<void>;
+}
+
+/** Creates the relay host over a database in `dir` (started by `start()`). */
+export function createRelayHost(
+  dir: string,
+  schema: Schema,
+  rules: Rules,
+  now: () => number,
+  dropConnections: () => void,
+): RelayHost {
+  const file = join(dir, 'relay.db');
+  let up:
+    | { relay: Relay; store: ServerStore; sessions: Set<Session>; perUser: Map<string, number> }
+    | undefined;
+  let verifier: Verifier | undefined;
+  const verified = new Map<string, Identity>();
+  const checkToken = async () => {
+    const real = await createVerifier(
+      { hs256Secret: HS256_SECRET, publicKeys: [], issuer: ISSUER, audience: AUDIENCE, anonymous: false },
+      now,
+    );
+    return {
+      algorithms: real.algorithms,
+      verify(token: string | null, replica: ReplicaId) {
+        const known = verified.get(`${token}\u0000${replica}`);
+        return known ? Promise.resolve(known) : real.verify(token, replica);
+      },
+    } satisfies Verifier;
+  };
+  const metrics = createMetrics();
+  const host: RelayHost = {
+    file,
+    current() {
+      if (!up) throw new Error('the relay is down');
+      return up;
+    },
+    isUp: () => up !== undefined,
+    accept(transport) {
+      if (!up || !verifier) return false;
+      const { relay, store, sessions, perUser } = up;
+      const session = createSession(transport, {
+        relay,
+        store,
+        verifier,
+        metrics,
+        limits: { ...CONFIG_DEFAULTS.limits, frameBytes: 256 * 1024, opsPerBatch: 500 },
+        historyHorizon: async () => (await store.meta()).horizon,
+        admit: (user) => {
+          perUser.set(user, (perUser.get(user) ?? 0) + 1);
+          return true;
+        },
+        release: (user) => perUser.set(user, (perUser.get(user) ?? 1) - 1),
+        now,
+      });
+      sessions.add(session);
+      transport.onClose(() => sessions.delete(session));
+      return true;
+    },
+    async start() {
+      verifier ??= await checkToken();
+      const store = await createSqliteServerStore({ filename: file, schema });
+      const meta = await store.meta();
+      const clock = createClock({
+        replica: meta.replica,
+        now,
+        maxDriftMs: MAX_DRIFT_MS,
+        ...(meta.clock !== undefined ? { last: meta.clock } : {}),
+      });
+      const relay = createRelay({ store, schema, rules, clock, nextSeq: meta.nextSeq, now });
+      const sessions = new Set<Session>();
+      relay.onCommit((commit) => {
+        for (const s of sessions) s.onCommit(commit);
+      });
+      relay.onGap(dropConnections);
+      up = { relay, store, sessions, perUser: new Map() };
+    },
+    async stop() {
+      if (!up) return;
+      const { relay, store } = up;
+      up = undefined;
+      dropConnections();
+      await relay.drain();
+      await store.close();
+    },
+    async verifyAhead(token, replica) {
+      verifier ??= await checkToken();
+      const identity = await verifier.verify(token, replica);
+      verified.set(`${token}\u0000${replica}`, identity);
+    },
+    async compact(cutoff) {
+      await up?.store.compact(cutoff);
+    },
+  };
+  return host;
+}

@@ -1,0 +1,266 @@
+/**
+ * One seeded run of the real-stack fuzzer: N devices (real engines on better-sqlite3 files, real sync clients)
+ * against the real relay (SQLite store), over the fuzzer's network, in virtual time.
+ *
+ * The run makes `transactions` random transactions on random devices while the enabled fault classes strike, then
+ * heals everything (network calm, relay up, every device open and subscribed to everything) and runs until the
+ * system is quiet: no frame travelling, every device connected with an empty outbox. Then `checkQuiescence` compares
+ * every device with the relay (see `check.ts`).
+ *
+ * Fault classes:
+ * - `network`: frames delayed and reordered across connections, connections cut or silenced, pushes duplicated,
+ *   devices cut off for a while;
+ * - `concurrent`: several transactions of one device started at once;
+ * - `throwing`: transactions that throw midway (they roll back);
+ * - `unsubscribe`: `items` unsubscribed, resubscribed, or subscribed through a filter;
+ * - `restart`: the relay closes its store (every connection drops) and opens it again;
+ * - `reset`: the relay folds away all history, so devices that were away get a client reset;
+ * - `restore`: a device's database files are copied while it is closed and put back later;
+ * - `nested`: dotted-path writes into the object field;
+ * - `refusals`: one device's role may neither write `secret` nor delete, so the relay refuses some writes.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeIntent } from '@loam/core';
+import { createRng } from '../random';
+import { checkQuiescence, type Failure } from './check';
+import { createDevice, type StackDevice } from './device';
+import { createNetwork, createScheduler, type NetworkFaults, type NetworkStats } from './network';
+import { createRelayHost } from './relay-host';
+import { Abandoned, randomTransaction, stackRules, stackSchema, TALLY } from './workload';
+
+/** Every fault class (see the module documentation). */
+export const FAULT_CLASSES = [
+  'network',
+  'concurrent',
+  'throwing',
+  'unsubscribe',
+  'restart',
+  'reset',
+  'restore',
+  'nested',
+  'refusals',
+] as const;
+export type FaultClass = (typeof FAULT_CLASSES)[number];
+
+/** Parameters of one run. */
+export interface StackRunOptions {
+  readonly seed: number;
+  readonly devices: number;
+  readonly transactions: number;
+  readonly faults: readonly FaultClass[];
+  /** A document id whose pushed ops and answers the result lists (`trace`), to debug a failing seed. */
+  readonly trace?: string;
+}
+
+/** What a run ended with. */
+export interface StackRunResult {
+  readonly failures: readonly Failure[];
+  readonly committed: number;
+  readonly rolledBack: number;
+  readonly network: NetworkStats;
+  readonly restarts: number;
+  readonly resets: number;
+  readonly restores: number;
+  readonly refused: number;
+  /** With `options.trace`: each device's pushed ops on that document and the relay's answers. */
+  readonly trace?: readonly string[];
+}
+
+const NETWORK: NetworkFaults = { cut: 0.01, silence: 0.003, duplicate: 0.05, maxDelayMs: 40 };
+const CALM: NetworkFaults = { cut: 0, silence: 0, duplicate: 0, maxDelayMs: 40 };
+const QUIET_STEPS = 4_000;
+/** Real files, in memory when the system offers a RAM-backed folder (the run writes thousands of small commits). */
+const SHM = '/dev/shm';
+
+/**
+ * Runs one seeded real-stack case. Deterministic: the ids the engine and relay draw themselves (replica ids from
+ * `Math.random`, Yjs client ids from `crypto.getRandomValues`) come from the seed for the run's duration.
+ */
+export async function runStack(options: StackRunOptions): Promise<StackRunResult> {
+  const draw = createRng(options.seed ^ 0x5eed);
+  const { random } = Math;
+  const getRandomValues = globalThis.crypto.getRandomValues;
+  Math.random = () => draw();
+  globalThis.crypto.getRandomValues = <T extends ArrayBufferView | null>(array: T): T => {
+    if (array) {
+      const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = draw.int(0, 255);
+    }
+    return array;
+  };
+  try {
+    return await run(options);
+  } finally {
+    Math.random = random;
+    globalThis.crypto.getRandomValues = getRandomValues;
+  }
+}
+
+async function run(options: StackRunOptions): Promise<StackRunResult> {
+  const { seed, transactions } = options;
+  const on = new Set(options.faults);
+  const rng = createRng(seed);
+  const dir = mkdtempSync(join(existsSync(SHM) ? SHM : tmpdir(), 'loam-stack-fuzz-'));
+  const scheduler = createScheduler(Math.floor(Date.now() / 1000) * 1000);
+  const faults = { ...(on.has('network') ? NETWORK : CALM) };
+  const relay = createRelayHost(dir, stackSchema, stackRules, scheduler.now, () => network.cut());
+  const network = createNetwork(scheduler, rng, faults, (transport) => relay.accept(transport));
+  const devices: StackDevice[] = [];
+  const counts = { committed: 0, rolledBack: 0, restarts: 0, resets: 0, restores: 0 };
+  let lastCompaction = Number.NEGATIVE_INFINITY;
+  const offUntil = new Map<number, number>();
+  try {
+    await relay.start();
+    await relay.current().relay.backendWrite([writeIntent.insert('tallies', { id: TALLY })]);
+    for (let i = 0; i < options.devices; i++) {
+      const role = on.has('refusals') && i === options.devices - 1 ? 'clerk' : 'full';
+      const device = await createDevice({ index: i, dir, role, scheduler, network, rng });
+      await device.open();
+      await relay.verifyAhead(device.token, device.engine().replica);
+      device.subscribe(on.has('unsubscribe') && rng.chance(0.3));
+      devices.push(device);
+    }
+    const kinds = { nested: on.has('nested'), refusals: on.has('refusals') };
+
+    for (let t = 0; t < transactions; t++) {
+      await scheduler.advance(scheduler.now() + rng.int(0, 60));
+      for (const [i, until] of offUntil) {
+        if (scheduler.now() < until) continue;
+        network.setReachable(i, true);
+        offUntil.delete(i);
+      }
+      const device = rng.pick(devices);
+      const fault = rng();
+      if (on.has('network') && fault < 0.01) {
+        network.setReachable(device.index, false);
+        offUntil.set(device.index, scheduler.now() + rng.int(500, 20_000));
+      } else if (on.has('restart') && fault < 0.02 && relay.isUp()) {
+        counts.restarts++;
+        await relay.stop();
+        await scheduler.advance(scheduler.now() + rng.int(0, 3_000));
+        await relay.start();
+      } else if (on.has('reset') && fault < 0.03 && relay.isUp()) {
+        counts.resets++;
+        lastCompaction = scheduler.now();
+        await relay.compact(scheduler.now());
+      } else if (on.has('restore') && fault < 0.045) {
+        await device.close();
+        if (device.hasBackup()) {
+          counts.restores++;
+          device.restore();
+        } else device.backup();
+        await device.open();
+      } else if (on.has('unsubscribe') && fault < 0.06) {
+        const subs = await device.client().subscriptions();
+        const items = subs.find((s) => s.query.collection === 'items');
+        if (items && rng.chance(0.6)) await device.client().unsubscribe(items.id);
+        else device.subscribe(rng.chance(0.5));
+      }
+      const parallel = on.has('concurrent') && rng.chance(0.25) ? rng.int(2, 3) : 1;
+      const running: Promise<void>[] = [];
+      for (let k = 0; k < parallel; k++) {
+        const throwAt = on.has('throwing') && rng.chance(0.2) ? rng.int(0, 3) : undefined;
+        running.push(
+          device
+            .engine()
+            .transaction(randomTransaction(rng, kinds, throwAt))
+            .then(
+              () => {
+                counts.committed++;
+              },
+              (error: unknown) => {
+                counts.rolledBack++;
+                if (!(error instanceof Abandoned) && !isRefusedLocally(error)) throw error;
+              },
+            ),
+        );
+      }
+      await Promise.all(running);
+    }
+
+    Object.assign(faults, CALM);
+    for (const i of offUntil.keys()) network.setReachable(i, true);
+    if (!relay.isUp()) await relay.start();
+    for (const device of devices) {
+      await device.open();
+      device.subscribe(false);
+    }
+    const quiet = await runUntilQuiet(scheduler, network, devices);
+    const failures = quiet
+      ? await checkQuiescence({ relay, devices, lastCompaction })
+      : [{ check: 'quiescence', detail: `never quiet: ${await describeState(network, devices)}` }];
+    let refused = 0;
+    for (const d of devices) refused += (await d.engine().refusedWrites()).length;
+    const trace = options.trace === undefined ? {} : { trace: traceDoc(devices, options.trace) };
+    return { failures, ...counts, network: network.stats, refused, ...trace };
+  } finally {
+    for (const device of devices) await device.close().catch(() => undefined);
+    await relay.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A write the engine refused (schema, missing document...): the transaction rolls back, as the app would see. */
+function isRefusedLocally(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && ['not_found', 'already_exists', 'validation_failed'].includes(code);
+}
+
+async function runUntilQuiet(
+  scheduler: ReturnType<typeof createScheduler>,
+  network: ReturnType<typeof createNetwork>,
+  devices: readonly StackDevice[],
+): Promise<boolean> {
+  let quietSince: number | undefined;
+  for (let step = 0; step < QUIET_STEPS; step++) {
+    const next = scheduler.nextAt() ?? scheduler.now() + 1_000;
+    await scheduler.advance(next);
+    // Keep-alive pings are always about to travel: judge only the moments when nothing does.
+    if (network.inFlight() > 0) continue;
+    let quiet = true;
+    for (const d of devices) {
+      if (!quiet) break;
+      const status = d.client().status();
+      quiet = status.connected && status.downloading === null && (await d.engine().pendingCount()) === 0;
+    }
+    if (!quiet) quietSince = undefined;
+    else if (quietSince === undefined) quietSince = scheduler.now();
+    else if (scheduler.now() - quietSince > 30_000) return true;
+  }
+  return false;
+}
+
+async function describeState(
+  network: ReturnType<typeof createNetwork>,
+  devices: readonly StackDevice[],
+): Promise<string> {
+  const parts = [`${network.inFlight()} in flight`];
+  for (const d of devices) {
+    const s = d.client().status();
+    const error = s.lastError ? ` (${s.lastError.code}: ${s.lastError.message})` : '';
+    parts.push(`device ${d.index} ${s.state}, ${await d.engine().pendingCount()} pending${error}`);
+  }
+  return parts.join('; ');
+}
+
+function traceDoc(devices: readonly StackDevice[], doc: string): string[] {
+  const lines: { ts: string; line: string }[] = [];
+  for (const d of devices)
+    for (const [id, { op, epoch }] of d.log.pushed) {
+      if (op.doc !== doc) continue;
+      const answers = (d.log.answers.get(id) ?? []).map((a) => a.code).join(',');
+      const detail =
+        op.kind === 'set'
+          ? ` ${op.path}`
+          : op.kind === 'yjs' || op.kind === 'increment'
+            ? ` ${op.field}`
+            : '';
+      lines.push({
+        ts: op.ts,
+        line: `${op.ts} device ${d.index}/${epoch} ${id} ${op.kind}${detail} epoch ${op.epoch}: ${answers}`,
+      });
+    }
+  return lines.sort((a, b) => (a.ts < b.ts ? -1 : 1)).map((l) => l.line);
+}

@@ -1,0 +1,76 @@
+/**
+ * The real-stack mode of `npm run fuzz`:
+ * `npm run fuzz -- --stack --seeds 1000 [--start 1] [--devices 3] [--transactions 200] [--faults network,restart]`,
+ * or replay one case: `npm run fuzz -- --stack --seed 1234 [--faults ...]`. Every fault class is on unless
+ * `--faults` names some. Exits non-zero after the first failing seed, printing its replay command and the entry
+ * to add to the `stack` section of `regressions.json`; with `--keep-going` it runs every seed and counts failures;
+ * `--trace item-a` lists, for a failing seed, every op pushed on that document and the relay's answers.
+ */
+import { parseArgs } from 'node:util';
+import { FAULT_CLASSES, type FaultClass, runStack } from './run-stack';
+
+const USAGE =
+  'usage: npm run fuzz -- --stack [--seeds N] [--start S] [--seed S] [--devices 3] [--transactions 200] ' +
+  `[--faults ${FAULT_CLASSES.join(',')}] [--keep-going] [--trace DOC_ID]`;
+
+/** Runs the stack fuzzer with the command line's arguments; resolves with the exit code. */
+export async function runStackCli(args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      stack: { type: 'boolean' },
+      'keep-going': { type: 'boolean' },
+      trace: { type: 'string' },
+      seeds: { type: 'string', default: '100' },
+      start: { type: 'string', default: '1' },
+      seed: { type: 'string' },
+      devices: { type: 'string', default: '3' },
+      transactions: { type: 'string', default: '200' },
+      faults: { type: 'string', default: FAULT_CLASSES.join(',') },
+    },
+  });
+  const faults = values.faults.split(',').filter((f) => f !== '') as FaultClass[];
+  const devices = Number(values.devices);
+  const transactions = Number(values.transactions);
+  const first = Number(values.seed ?? values.start);
+  const total = values.seed === undefined ? Number(values.seeds) : 1;
+  const numbers = [devices, transactions, first, total];
+  if (
+    !numbers.every((n) => Number.isSafeInteger(n) && n > 0) ||
+    faults.some((f) => !FAULT_CLASSES.includes(f))
+  ) {
+    console.error(USAGE);
+    return 2;
+  }
+  const started = performance.now();
+  let failed = 0;
+  for (let seed = first; seed < first + total; seed++) {
+    const trace = values.trace === undefined ? {} : { trace: values.trace };
+    const result = await runStack({ seed, devices, transactions, faults, ...trace });
+    if (result.failures.length > 0) {
+      failed++;
+      const flags = `--devices ${devices} --transactions ${transactions} --faults ${faults.join(',')}`;
+      console.error(
+        `FAILED: seed ${seed} (${devices} devices, ${transactions} transactions, ${faults.join(',')})`,
+      );
+      for (const f of result.failures.slice(0, 10)) console.error(`  ${f.check}: ${f.detail}`);
+      if (result.failures.length > 10) console.error(`  ... and ${result.failures.length - 10} more`);
+      for (const line of result.trace ?? []) console.error(`  ${line}`);
+      console.error(`replay: npm run fuzz -- --stack --seed ${seed} ${flags}`);
+      console.error(
+        `keep it: add ${JSON.stringify({ seed, devices, transactions, faults })} to the "stack" cases of test/convergence/regressions.json`,
+      );
+      if (!values['keep-going']) break;
+    }
+    if ((seed - first + 1) % 50 === 0) console.log(`${seed - first + 1}/${total} seeds`);
+  }
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  if (failed > 0) {
+    console.error(`${failed} of ${total} seeds failed in ${seconds} s`);
+    return 1;
+  }
+  console.log(
+    `${total} seeds passed (${devices} devices × ${transactions} transactions, ${faults.join(',')}) in ${seconds} s`,
+  );
+  return 0;
+}
