@@ -11,9 +11,12 @@ import {
   createMetrics,
   createRelay,
   createSession,
+  createSignalingHub,
   createSqliteServerStore,
   createVerifier,
+  type Devices,
   type Identity,
+  openDevices,
   type Relay,
   type ServerStore,
   type Session,
@@ -59,6 +62,8 @@ export function createRelayHost(
     | { relay: Relay; store: ServerStore; sessions: Set<Session>; perUser: Map<string, number> }
     | undefined;
   let verifier: Verifier | undefined;
+  let devices: Devices | undefined;
+  const signaling = createSignalingHub({ rules: undefined, now });
   const verified = new Map<string, Identity>();
   const checkToken = async () => {
     const real = await createVerifier(
@@ -82,7 +87,7 @@ export function createRelayHost(
     },
     isUp: () => up !== undefined,
     accept(transport) {
-      if (!up || !verifier) return false;
+      if (!up || !verifier || !devices) return false;
       const { relay, store, sessions, perUser } = up;
       const session = createSession(transport, {
         relay,
@@ -97,6 +102,9 @@ export function createRelayHost(
         },
         release: (user) => perUser.set(user, (perUser.get(user) ?? 1) - 1),
         now,
+        signaling,
+        devices,
+        maxClockDriftMs: MAX_DRIFT_MS,
       });
       sessions.add(session);
       transport.onClose(() => sessions.delete(session));
@@ -104,6 +112,12 @@ export function createRelayHost(
     },
     async start() {
       verifier ??= await checkToken();
+      devices ??= await openDevices({
+        keyFile: join(dir, 'relay.key'),
+        certificateMs: 7 * 24 * 3600_000,
+        rules,
+        now,
+      });
       const store = await createSqliteServerStore({ filename: file, schema });
       const meta = await store.meta();
       const clock = createClock({
@@ -130,6 +144,12 @@ export function createRelayHost(
     },
     async verifyAhead(token, replica) {
       verifier ??= await checkToken();
+      devices ??= await openDevices({
+        keyFile: join(dir, 'relay.key'),
+        certificateMs: 7 * 24 * 3600_000,
+        rules,
+        now,
+      });
       const identity = await verifier.verify(token, replica);
       verified.set(`${token}\u0000${replica}`, identity);
     },
