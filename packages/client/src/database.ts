@@ -1,4 +1,7 @@
 /**
+ * (Over 400 lines: about half is the typed public surface, `Collection`, `Transaction`, `Database` and their
+ * options with their TSDoc, kept beside `openDatabase`, which implements exactly that surface.)
+ *
  * The UI-side API of a Loam database: typed collections, live queries and transactions, served by the worker of
  * this origin's leader tab.
  *
