@@ -3,9 +3,9 @@
  * well-formed message or a `PeerError` (`frame_invalid`, `frame_too_large`, `protocol_version`), in time and
  * memory proportional to the frame's size.
  */
-import { decodeBoundedMsgpack, isReplicaId } from '@loam/core';
-import { Encoder } from '@msgpack/msgpack';
+import { isReplicaId } from '@loam/core';
 import { PeerError, PeerErrorCode } from '../errors';
+import { encodeFrame, type FrameFault, openFrame } from '../protocol/frame';
 import {
   MAX_TXS_PER_BATCH,
   MAX_VECTOR_ENTRIES,
@@ -14,15 +14,9 @@ import {
   type PeerTx,
 } from './peer-messages';
 
-const encoder = new Encoder({ ignoreUndefined: true });
-
 /** Encodes a peer message as one frame. */
 export function encodePeerMessage(message: PeerMessage): Uint8Array {
-  const body = encoder.encode(message);
-  const out = new Uint8Array(body.length + 1);
-  out[0] = PEER_PROTOCOL_VERSION;
-  out.set(body, 1);
-  return out;
+  return encodeFrame(PEER_PROTOCOL_VERSION, message);
 }
 
 type Obj = Record<string, unknown>;
@@ -145,25 +139,27 @@ function message(o: Obj): PeerMessage {
   }
 }
 
+/** The peer protocol's error for a frame refused before its body was read (see `protocol/frame.ts`). */
+function refuseFrame(fault: FrameFault): never {
+  switch (fault.kind) {
+    case 'too_large':
+      throw new PeerError(
+        PeerErrorCode.frameTooLarge,
+        `Frame of ${fault.bytes} bytes exceeds the limit of ${fault.limit}`,
+      );
+    case 'version':
+      throw new PeerError(
+        PeerErrorCode.protocolVersion,
+        `Peer protocol version ${fault.version} is not supported (this build speaks ${PEER_PROTOCOL_VERSION})`,
+      );
+    case 'too_deep':
+      return invalid(`Frame is not valid MessagePack: ${fault.cause.message}`);
+    case 'invalid':
+      return invalid(fault.detail);
+  }
+}
+
 /** Decodes one frame from a peer. */
 export function decodePeerMessage(frame: Uint8Array, maxBytes: number): PeerMessage {
-  if (!(frame instanceof Uint8Array)) invalid('frame is not binary');
-  if (frame.length > maxBytes)
-    throw new PeerError(
-      PeerErrorCode.frameTooLarge,
-      `Frame of ${frame.length} bytes exceeds the limit of ${maxBytes}`,
-    );
-  if (frame.length === 0) invalid('empty frame');
-  if (frame[0] !== PEER_PROTOCOL_VERSION)
-    throw new PeerError(
-      PeerErrorCode.protocolVersion,
-      `Peer protocol version ${frame[0]} is not supported (this build speaks ${PEER_PROTOCOL_VERSION})`,
-    );
-  let body: unknown;
-  try {
-    body = decodeBoundedMsgpack(frame.subarray(1));
-  } catch (error) {
-    invalid(`Frame is not valid MessagePack: ${(error as Error).message}`);
-  }
-  return message(obj(body, 'message'));
+  return message(obj(openFrame(frame, PEER_PROTOCOL_VERSION, maxBytes, refuseFrame), 'message'));
 }

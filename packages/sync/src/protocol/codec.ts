@@ -5,16 +5,9 @@
  * beyond a fixed depth before anything is decoded).
  */
 
-import {
-  decodeBoundedMsgpack,
-  isReplicaId,
-  OpDecodeError,
-  type Rules,
-  validateFilter,
-  validateRules,
-} from '@loam/core';
-import { Encoder } from '@msgpack/msgpack';
+import { isReplicaId, type Rules, validateFilter, validateRules } from '@loam/core';
 import { ProtocolError, SyncErrorCode } from '../errors';
+import { encodeFrame, type FrameFault, openFrame } from './frame';
 import {
   type ClientMessage,
   type DocSnapshotFrame,
@@ -34,15 +27,9 @@ export const MAX_FORWARDED_TXS = 256;
 /** Default largest frame, in bytes (the server's `limits.frameBytes` overrides it). */
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
-const encoder = new Encoder({ ignoreUndefined: true });
-
 /** Encodes a message as one frame. */
 export function encodeMessage(message: Message): Uint8Array {
-  const body = encoder.encode(message);
-  const out = new Uint8Array(body.length + 1);
-  out[0] = PROTOCOL_VERSION;
-  out.set(body, 1);
-  return out;
+  return encodeFrame(PROTOCOL_VERSION, message);
 }
 
 function invalid(message: string): never {
@@ -375,34 +362,34 @@ function serverMessage(o: Obj): ServerMessage {
   }
 }
 
+/** The relay protocol's error for a frame refused before its body was read (see `frame.ts`). */
+function refuseFrame(fault: FrameFault): never {
+  switch (fault.kind) {
+    case 'too_large':
+      throw new ProtocolError(
+        SyncErrorCode.frameTooLarge,
+        `Frame of ${fault.bytes} bytes exceeds the limit of ${fault.limit}`,
+      );
+    case 'version':
+      throw new ProtocolError(
+        SyncErrorCode.protocolVersion,
+        `Protocol version ${fault.version} is not supported (this build speaks ${PROTOCOL_VERSION})`,
+      );
+    case 'too_deep':
+      throw new ProtocolError(SyncErrorCode.frameTooDeep, `Frame ${fault.cause.message}`, {
+        cause: fault.cause,
+      });
+    case 'invalid':
+      throw new ProtocolError(
+        SyncErrorCode.frameInvalid,
+        fault.detail,
+        fault.cause === undefined ? undefined : { cause: fault.cause },
+      );
+  }
+}
+
 function decodeFrame(frame: Uint8Array, maxBytes: number): Obj {
-  if (!(frame instanceof Uint8Array)) invalid('frame is not binary');
-  if (frame.length > maxBytes) {
-    throw new ProtocolError(
-      SyncErrorCode.frameTooLarge,
-      `Frame of ${frame.length} bytes exceeds the limit of ${maxBytes}`,
-    );
-  }
-  if (frame.length === 0) invalid('empty frame');
-  if (frame[0] !== PROTOCOL_VERSION) {
-    throw new ProtocolError(
-      SyncErrorCode.protocolVersion,
-      `Protocol version ${frame[0]} is not supported (this build speaks ${PROTOCOL_VERSION})`,
-    );
-  }
-  let body: unknown;
-  try {
-    body = decodeBoundedMsgpack(frame.subarray(1));
-  } catch (cause) {
-    if (cause instanceof OpDecodeError && cause.reason === 'too_deep')
-      throw new ProtocolError(SyncErrorCode.frameTooDeep, `Frame ${cause.message}`, { cause });
-    throw new ProtocolError(
-      SyncErrorCode.frameInvalid,
-      `Frame is not valid MessagePack: ${(cause as Error).message}`,
-      { cause },
-    );
-  }
-  return obj(body, 'message');
+  return obj(openFrame(frame, PROTOCOL_VERSION, maxBytes, refuseFrame), 'message');
 }
 
 /** Decodes a frame sent by a client (what the server receives). */
