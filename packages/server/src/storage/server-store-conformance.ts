@@ -1,4 +1,7 @@
 /**
+ * (Over 450 lines: it is the ServerStore contract written as one list of cases, which every implementation runs
+ * in full; split up, a new case could be left out of a runner.)
+ *
  * The server storage conformance suite: every {@link ServerStore} must pass every case.
  *
  * Framework-agnostic: a case throws to fail. Run them with {@link runServerStoreCase} under any test runner,

@@ -1,4 +1,7 @@
 /**
+ * (Over 450 lines: it is the StorageDriver contract written as one list of cases, which every implementation runs
+ * in full; split up, a new case could be left out of a runner.)
+ *
  * The storage conformance suite: every {@link StorageDriver} must pass every case.
  *
  * Framework-agnostic on purpose: the same cases run under vitest in Node (`storage-better-sqlite3.test.ts`) and
