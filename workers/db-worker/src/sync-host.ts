@@ -13,9 +13,10 @@
  * 4. **Without sync**, `status` is {@link STOPPED_SYNC_STATUS}, `stop` does nothing, and every other call
  *    rejects with `sync_not_configured`.
  */
-import type { Permissions } from '@loam/core';
+import type { Permissions, ReplicaId } from '@loam/core';
 import {
   INITIAL_SYNC_STATUS,
+  type RosterPeer,
   type SubscriptionHandle,
   type SubscriptionOutcome,
   type SyncClient,
@@ -38,14 +39,24 @@ export interface SyncHost {
    * with each new value. Returns the unsubscribe function.
    */
   watchPermissions(listener: (permissions: Permissions | null) => void): () => void;
+  /**
+   * Calls `listener` with this replica and the relay's roster now and with each new roster, and with each signal
+   * a peer sent through the relay (nothing without sync). Returns the unsubscribe function.
+   */
+  watchSignaling(listener: (event: SignalingEvent) => void): () => void;
   /** Stops the sync client (before the engine closes). Idempotent. */
   close(): Promise<void>;
 }
 
+/** What {@link SyncHost.watchSignaling} reports. */
+export type SignalingEvent =
+  | { readonly kind: 'roster'; readonly self: string; readonly peers: readonly RosterPeer[] }
+  | { readonly kind: 'signal'; readonly from: string; readonly data: string };
+
 const UNSUBSCRIBED: SubscriptionOutcome = { status: 'unsubscribed' };
 
-/** Hosts `client` (or, when undefined, a database without sync). */
-export function createSyncHost(client: SyncClient | undefined): SyncHost {
+/** Hosts `client` of replica `self` (or, when `client` is undefined, a database without sync). */
+export function createSyncHost(client: SyncClient | undefined, self = ''): SyncHost {
   const handles = new Map<string, SubscriptionHandle>();
   let closing: Promise<void> | undefined;
 
@@ -64,6 +75,7 @@ export function createSyncHost(client: SyncClient | undefined): SyncHost {
         listener(null);
         return () => undefined;
       },
+      watchSignaling: () => () => undefined,
       close: async () => undefined,
     };
   }
@@ -111,6 +123,8 @@ export function createSyncHost(client: SyncClient | undefined): SyncHost {
           handles.delete(op.id);
           await client.unsubscribe(op.id);
           return null;
+        case 'signal':
+          return client.peers.signal(op.to as ReplicaId, op.data);
       }
     },
     watchStatus(listener) {
@@ -135,6 +149,16 @@ export function createSyncHost(client: SyncClient | undefined): SyncHost {
       return () => {
         active = false;
         stop();
+      };
+    },
+    watchSignaling(listener) {
+      const roster = (peers: readonly RosterPeer[]) => listener({ kind: 'roster', self, peers });
+      roster(client.peers.roster());
+      const stopRoster = client.peers.onRoster(roster);
+      const stopSignal = client.peers.onSignal((from, data) => listener({ kind: 'signal', from, data }));
+      return () => {
+        stopRoster();
+        stopSignal();
       };
     },
     close() {
