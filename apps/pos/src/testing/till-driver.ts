@@ -105,8 +105,10 @@ export async function untilPeersConnected(page: Page, count: number, timeout = 4
   await until(
     `${count} connected till(s)`,
     async () => {
-      const states = await page.getByTestId('peer').evaluateAll((els) => els.map((e) => e.dataset.state));
-      return states.length === count && states.every((s) => s === 'live');
+      const shown = await peersShown(page);
+      if (shown.length !== count || !shown.every((s) => s.endsWith(' connected')))
+        throw new Error(`the sync bar shows ${JSON.stringify(shown)}`);
+      return true;
     },
     timeout,
   );
