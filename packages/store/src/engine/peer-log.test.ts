@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineSchema, f } from '@loam/core';
+import { asReplicaId, defineSchema, f } from '@loam/core';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { createBetterSqlite3Storage } from '../storage/storage-better-sqlite3';
 import { openEngine } from './open-engine';
@@ -41,7 +41,7 @@ it("a peer's refused transaction reaches live queries of the refused-writes log 
         author: 'till-2 (peerreplica00001)',
       },
     ],
-    { replica: 'peerreplica00001', seq: 7 },
+    { replica: asReplicaId('peerreplica00001'), seq: 7 },
   );
   await vi.waitFor(() =>
     expect(seen.at(-1)).toEqual([
