@@ -1,4 +1,5 @@
-import type { PeerInfo, ReplicaId } from '@loam/sync';
+import type { ReplicaId } from '@loam/core';
+import type { PeerInfo } from '@loam/sync';
 import { describe, expect, it } from 'vitest';
 import { peerViews } from './peer-host';
 
