@@ -10,7 +10,10 @@
  * 3. **`ready` always resolves.** For a subscription this worker did not see being made (it was made on a
  *    previous leader), it settles from the persisted subscriptions: `synced` if it synced once, `denied` if the
  *    relay refused it, else when it does; `unsubscribed` when it is no longer kept.
- * 4. **Without sync**, `status` is {@link STOPPED_SYNC_STATUS}, `stop` does nothing, and every other call
+ * 4. **A peer's offer is not lost to a slow tab.** Signals that arrive while no tab watches the signaling (the
+ *    leader tab's dialer is still starting) are kept for {@link SIGNAL_HOLD_MS} (at most {@link SIGNAL_HOLD_COUNT})
+ *    and handed to the first watcher, so a peer that offered at once need not wait for its attempt to time out.
+ * 5. **Without sync**, `status` is {@link STOPPED_SYNC_STATUS}, `stop` does nothing, and every other call
  *    rejects with `sync_not_configured`.
  */
 import type { Permissions, ReplicaId } from '@loam/core';
@@ -53,12 +56,19 @@ export type SignalingEvent =
   | { readonly kind: 'roster'; readonly self: string; readonly peers: readonly RosterPeer[] }
   | { readonly kind: 'signal'; readonly from: string; readonly data: string };
 
+/** How long a signal waits for a watcher, ms (SDP and ICE go stale; the link layer retries after that). */
+export const SIGNAL_HOLD_MS = 10_000;
+/** How many signals wait for a watcher at most (the oldest are dropped). */
+export const SIGNAL_HOLD_COUNT = 200;
+
 const UNSUBSCRIBED: SubscriptionOutcome = { status: 'unsubscribed' };
 
 /** Hosts `client` of replica `self` (or, when `client` is undefined, a database without sync). */
 export function createSyncHost(client: SyncClient | undefined, self = ''): SyncHost {
   const handles = new Map<string, SubscriptionHandle>();
   let closing: Promise<void> | undefined;
+  const signalWatchers = new Set<(event: SignalingEvent) => void>();
+  let held: { readonly at: number; readonly event: SignalingEvent }[] = [];
 
   if (!client) {
     return {
@@ -79,6 +89,17 @@ export function createSyncHost(client: SyncClient | undefined, self = ''): SyncH
       close: async () => undefined,
     };
   }
+
+  client.peers.onSignal((from, data) => {
+    const event: SignalingEvent = { kind: 'signal', from, data };
+    if (signalWatchers.size > 0) {
+      for (const l of [...signalWatchers]) l(event);
+      return;
+    }
+    const now = Date.now();
+    held = held.filter((h) => now - h.at < SIGNAL_HOLD_MS).slice(-(SIGNAL_HOLD_COUNT - 1));
+    held.push({ at: now, event });
+  });
 
   async function persisted(id: string) {
     return (await client?.subscriptions())?.find((s) => s.id === id);
@@ -155,10 +176,14 @@ export function createSyncHost(client: SyncClient | undefined, self = ''): SyncH
       const roster = (peers: readonly RosterPeer[]) => listener({ kind: 'roster', self, peers });
       roster(client.peers.roster());
       const stopRoster = client.peers.onRoster(roster);
-      const stopSignal = client.peers.onSignal((from, data) => listener({ kind: 'signal', from, data }));
+      const now = Date.now();
+      const waiting = held.filter((h) => now - h.at < SIGNAL_HOLD_MS);
+      held = [];
+      for (const h of waiting) listener(h.event);
+      signalWatchers.add(listener);
       return () => {
         stopRoster();
-        stopSignal();
+        signalWatchers.delete(listener);
       };
     },
     close() {
