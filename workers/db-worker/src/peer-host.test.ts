@@ -55,7 +55,14 @@ describe('the peer list the app sees', () => {
     ]);
   });
 
-  it('lists a connection still authenticating on its own, and drops one that closed before saying who it was', () => {
-    expect(peerViews([connection(1, {}), connection(2, { state: 'closed' })])).toEqual([connection(1, {})]);
+  it('lists a connection still authenticating on its own, and drops those that ended before saying who it was', () => {
+    const refused = { code: 'protocol_order', reason: 'Expected hello first', by: 'us' as const };
+    expect(
+      peerViews([
+        connection(1, {}),
+        connection(2, { state: 'closed' }),
+        connection(3, { state: 'refused', refusal: refused }),
+      ]),
+    ).toEqual([connection(1, {})]);
   });
 });

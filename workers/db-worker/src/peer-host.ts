@@ -8,7 +8,8 @@
  *    engine signs with; a new leader's worker starts its own, and the leader tab dials its links again.
  * 2. **One entry per peer.** A peer reconnects many times; the list shows, per replica, the newest connection's
  *    state with the ops exchanged over all of them ({@link PeerView}). Connections still authenticating (replica
- *    unknown) are listed on their own; closed ones of an unknown replica are not.
+ *    unknown) are listed on their own; ended ones of an unknown replica (closed, or refused before the peer said
+ *    who it was) are not: the link layer dials again, and the list would only grow.
  * 3. **Without peers** the list is empty and `attach` rejects with `peers_not_configured`.
  * 4. **The rules are the relay's, read as it reads them** (`validateRules`: malformed rules fail the open with
  *    `rules_invalid`), so both compute the same rules version and peers are not refused for a formatting detail.
@@ -44,7 +45,7 @@ export function peerViews(connections: readonly (PeerInfo & { readonly id: numbe
   const anonymous: PeerView[] = [];
   for (const c of [...connections].sort((a, b) => a.id - b.id)) {
     if (c.replica === undefined) {
-      if (c.state !== 'closed') anonymous.push(c);
+      if (c.state === 'authenticating') anonymous.push(c);
       continue;
     }
     const before = byReplica.get(c.replica);
