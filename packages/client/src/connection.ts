@@ -24,6 +24,7 @@ import {
   type DbWorkerApi,
   type GetToken,
   leaderLockName,
+  type PeersConfig,
   registerErrorTransfer,
   type StorageReport,
   type SyncConfig,
@@ -33,7 +34,12 @@ import {
 } from '@loam/db-worker';
 import * as Comlink from 'comlink';
 import { type ChannelClient, createChannelClient } from './channel-client';
-import { DatabaseClosedError, LeaderUnavailableError, UnsupportedBrowserError } from './errors';
+import {
+  DatabaseClosedError,
+  LeaderUnavailableError,
+  NotLeaderError,
+  UnsupportedBrowserError,
+} from './errors';
 import { electLeader, holdLock, type LockManagerLike } from './leader-election';
 
 /** Which part a tab plays for its database. */
@@ -53,6 +59,8 @@ export interface ConnectionOptions {
   readonly cacheMiB?: number;
   /** Sync options this tab gives its worker when it leads; `getToken` is then called on this tab's UI thread. */
   readonly sync?: SyncConfig & { readonly getToken: GetToken };
+  /** Peer options this tab gives its worker when it leads (used only with `sync`). */
+  readonly peers?: PeersConfig;
   /** Interval of the leader tab's pings to its worker (default 1000 ms). */
   readonly heartbeatMs?: number;
   /** A worker that has not answered a ping for this long is replaced (default 10 000 ms). */
@@ -69,6 +77,11 @@ export interface Connection {
   readonly storage: StorageReport;
   /** Runs one request on the leader's worker. */
   request(request: DbRequest): Promise<unknown>;
+  /**
+   * Hands `port` (the worker's end of a peer link) to this tab's worker, which runs the peer protocol over it.
+   * Rejects with `not_leader` in a follower tab.
+   */
+  attachPeer(port: MessagePort): Promise<void>;
   /** Starts a live query or sync status subscription; events go to `onEvent` until the returned function is called. */
   subscribe(spec: WatchSpec, onEvent: (event: WatchEvent) => void): () => void;
   /** Called whenever this tab's role or its leader changes. Returns the unsubscribe function. */
@@ -170,6 +183,7 @@ export async function openConnection(options: ConnectionOptions): Promise<Connec
               sync: { url: sync.url, ...(sync.autoStart === undefined ? {} : { autoStart: sync.autoStart }) },
             }
           : {}),
+        ...(sync && options.peers ? { peers: options.peers } : {}),
       },
       sync ? Comlink.proxy(() => sync.getToken()) : undefined,
     );
@@ -304,6 +318,11 @@ export async function openConnection(options: ConnectionOptions): Promise<Connec
       if (closed) return Promise.reject(new DatabaseClosedError());
       if (leader) return leaderCall(leader, request);
       return follower.call(request, restarting ? leaderTimeoutMs : undefined);
+    },
+    async attachPeer(port) {
+      if (closed) throw new DatabaseClosedError();
+      if (!leader) throw new NotLeaderError('Connecting a peer');
+      await leader.remote.attachPeer(Comlink.transfer(port, [port]));
     },
     subscribe(watchSpec, onEvent) {
       if (closed) throw new DatabaseClosedError();

@@ -66,6 +66,7 @@ import {
 } from '@loam/store';
 import { type Connection, openConnection, type Role } from './connection';
 import type { LockManagerLike } from './leader-election';
+import { createPeersApi, type PeersControls, type PeersOptions, startPeerDialer } from './peers';
 import { canWrite, type WriteCheck } from './permissions';
 import { createSyncApi, type SyncControls, type SyncOptions, type SyncSubscription } from './sync';
 
@@ -201,6 +202,11 @@ export interface Database<S extends Schema> {
    */
   readonly sync: SyncControls;
   /**
+   * The devices this one syncs with directly (WebRTC), served by the leader tab's worker (see `peers.ts`). Present
+   * without `peers` options too: the list is then empty and `connect` rejects with `peers_not_configured`.
+   */
+  readonly peers: PeersControls;
+  /**
    * Subscribes this device to the documents of `collection` matching `filter` (and the user's read permission):
    * the relay sends them, then every change that enters, changes or leaves that view. Resolves once the
    * subscription is persisted (it survives reloads); its `ready` settles when the first full set arrived. Rejects
@@ -211,7 +217,10 @@ export interface Database<S extends Schema> {
     collection: C,
     filter?: Filter<QueryPath<S, C>>,
   ): Promise<SyncSubscription>;
-  /** The refused-writes log: writes the server refused (the documents were reverted), newest first. */
+  /**
+   * The refused-writes log, newest first: writes the server refused (the documents were reverted) and transactions
+   * a peer sent that were not applied (with their `author`).
+   */
   refusedWrites(): Promise<RefusedWrite[]>;
   /**
    * A live refused-writes log: `listener` receives the whole log (newest first) now and after each new refusal,
@@ -264,6 +273,12 @@ export interface OpenDatabaseOptions<S extends Schema> {
    * tab's `getToken`; when another tab takes over, its own options are used.
    */
   readonly sync?: SyncOptions;
+  /**
+   * Sync with peers too (needs `sync`): while this tab leads, it keeps a WebRTC link to every peer of the relay's
+   * roster (signaled through the relay), and its worker checks and applies what they send. Give the same options
+   * in every tab.
+   */
+  readonly peers?: PeersOptions;
   /** Interval of the leader tab's pings to its worker. Default 1 s. */
   readonly heartbeatMs?: number;
   /** A worker that has not answered a ping for this long is terminated and replaced. Default 10 s. */
@@ -275,7 +290,13 @@ export interface OpenDatabaseOptions<S extends Schema> {
 const MAX_TRANSACTION_ATTEMPTS = 5;
 
 const REFUSED_WRITES_SQL =
-  'SELECT op, collection, doc, code, reason, at FROM loam_refused ORDER BY at DESC, op';
+  'SELECT op, collection, doc, code, reason, at, author FROM loam_refused ORDER BY at DESC, op';
+
+/** A row of the refused-writes log, without `author` when the write was not a peer's. */
+function refusedWrite(row: SqlRow): RefusedWrite {
+  const { author, ...rest } = row;
+  return (typeof author === 'string' ? { ...rest, author } : rest) as unknown as RefusedWrite;
+}
 
 function requestId(): string {
   return globalThis.crypto.randomUUID();
@@ -315,11 +336,16 @@ export async function openDatabase<const S extends Schema>(
     ...(options.openTimeoutMs === undefined ? {} : { openTimeoutMs: options.openTimeoutMs }),
     ...(options.cacheMiB === undefined ? {} : { cacheMiB: options.cacheMiB }),
     ...(options.sync ? { sync: options.sync } : {}),
+    ...(options.peers ? { peers: { rules: options.peers.rules } } : {}),
     ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
     ...(options.workerTimeoutMs === undefined ? {} : { workerTimeoutMs: options.workerTimeoutMs }),
     ...(options.leaderTimeoutMs === undefined ? {} : { leaderTimeoutMs: options.leaderTimeoutMs }),
   });
   const { schema } = options;
+  const stopDialer =
+    options.sync && options.peers && options.peers.dial !== false
+      ? startPeerDialer(connection, await import('@loam/sync/webrtc'), options.peers)
+      : undefined;
 
   /**
    * The writes and reads of collection `name`: `runAll` runs checked intents (as one request, or one by one inside a
@@ -486,16 +512,18 @@ export async function openDatabase<const S extends Schema>(
       return watchRows({ kind: 'sql', sql, params }, listener, onError);
     },
     ...createSyncApi(connection),
+    peers: createPeersApi(connection),
     async refusedWrites() {
-      return (await request({
+      const rows = (await request({
         type: 'read',
         op: { kind: 'sql', sql: REFUSED_WRITES_SQL },
-      })) as RefusedWrite[];
+      })) as SqlRow[];
+      return rows.map(refusedWrite);
     },
     watchRefusedWrites(listener, onError = reportLiveError) {
       return watchRows(
         { kind: 'sql', sql: REFUSED_WRITES_SQL, params: [] },
-        (rows) => listener(rows as unknown as RefusedWrite[]),
+        (rows) => listener(rows.map(refusedWrite)),
         onError,
       );
     },
@@ -511,6 +539,9 @@ export async function openDatabase<const S extends Schema>(
     },
     onLeaderChange: (listener) => connection.onLeaderChange(listener),
     onWorkerRestart: (listener) => connection.onWorkerRestart(listener),
-    close: () => connection.close(),
+    close() {
+      stopDialer?.();
+      return connection.close();
+    },
   };
 }

@@ -18,6 +18,8 @@ export const ClientErrorCode = {
   unsupported: 'browser_unsupported',
   /** No leader tab answered within `leaderTimeoutMs`; the tab keeps looking for one, later calls may succeed. */
   leaderUnavailable: 'leader_unavailable',
+  /** A call only the leader tab can make (it owns the database worker), made in another tab. */
+  notLeader: 'not_leader',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
@@ -34,6 +36,16 @@ export class UnsupportedBrowserError extends LoamError {
     super(
       ClientErrorCode.unsupported,
       `This browser lacks ${feature}, which Loam needs: use a current Chromium, Firefox or Safari`,
+    );
+  }
+}
+
+/** A call only the leader tab can serve (e.g. `db.peers.connect`, which hands a port to its worker). */
+export class NotLeaderError extends LoamError {
+  constructor(what: string) {
+    super(
+      ClientErrorCode.notLeader,
+      `${what} works only in the tab that runs the database worker (db.role === 'leader'); call it there`,
     );
   }
 }

@@ -27,10 +27,12 @@ export {
   ClientErrorCode,
   DatabaseClosedError,
   LeaderUnavailableError,
+  NotLeaderError,
   SyncNotConfiguredError,
   UnsupportedBrowserError,
 } from './errors';
 export type { LockManagerLike } from './leader-election';
+export type { PeerState, PeersControls, PeersOptions, PeerView } from './peers';
 export type { WriteCheck } from './permissions';
 export type {
   DownloadProgress,

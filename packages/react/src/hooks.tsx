@@ -25,6 +25,7 @@ import type {
   AggregateOptionsOf,
   AggregateRow,
   Database,
+  PeerView,
   QueryOptionsOf,
   RefusedWrite,
   SqlRow,
@@ -66,8 +67,16 @@ export interface LoamHooks<S extends Schema> {
   ): LiveResult<AggregateRow<A>[]>;
   /** The sync status, updated on every change; `undefined` only until the worker first answered. */
   useSyncStatus(): SyncStatus | undefined;
-  /** The refused-writes log (writes the server turned down and that were undone), newest first. */
+  /**
+   * The refused-writes log, newest first: writes the server turned down (and that were undone), and transactions
+   * peers sent that were not applied (with their `author`).
+   */
   useRefusedWrites(): LiveResult<RefusedWrite[]>;
+  /**
+   * The devices this one syncs with directly (`db.peers`): one entry per peer with its state, last seen and ops
+   * exchanged, updated on every change; `undefined` only until the worker first answered.
+   */
+  usePeers(): PeerView[] | undefined;
   /**
    * Whether the relay's rules for the current token allow a write (see `Database.can`), re-evaluated when the
    * relay sends new rules. `true` while no rules are known.
@@ -158,6 +167,11 @@ function useRefusedWrites(): LiveResult<RefusedWrite[]> {
   return useLive('refusedWrites', (emit, fail) => db.watchRefusedWrites(emit, fail));
 }
 
+function usePeers(): PeerView[] | undefined {
+  const db = useDatabase();
+  return useLive<PeerView[]>('peers', (emit) => db.peers.onChange(emit)).data;
+}
+
 function useCan(collection: string, check: WriteCheck<Schema, string>): boolean {
   const db = useDatabase();
   const subscribe = useCallback((onChange: () => void) => db.onPermissionsChange(onChange), [db]);
@@ -176,6 +190,7 @@ const hooks = {
   useAggregate,
   useSyncStatus,
   useRefusedWrites,
+  usePeers,
   useCan,
 };
 

@@ -12,13 +12,17 @@
  * 4. **Sync runs beside the engine.** With `sync` options (and the opening tab's `getToken`), `open` creates the
  *    sync client before serving anyone, and starts it unless `autoStart` is false; `close` stops it before the
  *    engine closes. Its calls and status reach every tab (see `sync-host.ts`).
+ * 5. **Peers run beside sync.** With `peers` options too, the engine opens with the device's key pair (`openKeys`)
+ *    and signs every local transaction; the peer engine (`peer-host.ts`) takes the link ports the leader tab
+ *    hands to `attachPeer`, and the sync client's status counts its live peers.
  */
 import type { Schema } from '@loam/core';
 import type { Engine, StorageDriver, StorageDriverInfo } from '@loam/store';
-import { createSyncClient, type SyncClient, type SyncClientOptions } from '@loam/sync';
+import { createSyncClient, type SigningKeys, type SyncClient, type SyncClientOptions } from '@loam/sync';
 import { tabLockName } from './channel-protocol';
 import { type ChannelPort, type ChannelServer, serveChannel } from './channel-server';
 import { DbWorkerError, DbWorkerErrorCode, SyncNotConfiguredError } from './errors';
+import { createPeerHost, type PeerHost } from './peer-host';
 import {
   type DbRequest,
   DEFAULT_CACHE_MIB,
@@ -40,7 +44,16 @@ export interface DbWorkerDeps {
    * cache of `cacheMiB`.
    */
   readonly openDriver: (name: string, cacheMiB: number) => Promise<StorageDriver>;
-  readonly openEngine: (options: { driver: StorageDriver; schema: Schema }) => Promise<Engine>;
+  readonly openEngine: (options: {
+    driver: StorageDriver;
+    schema: Schema;
+    keys?: SigningKeys;
+  }) => Promise<Engine>;
+  /**
+   * The device's key pair for database `name`, made on first use (in the browser: `createIndexedDbKeyStore`).
+   * Needed only by databases opened with `peers`; without it they reject with `peers_not_configured`.
+   */
+  readonly openKeys?: (name: string) => Promise<SigningKeys>;
   /** Opens the follower channel (default: `new BroadcastChannel(name)`). */
   readonly openChannel?: (name: string) => ChannelPort & { close(): void };
   /** Calls `gone` when the tab holding Web Lock `lock` has closed (default: `navigator.locks` when present). */
@@ -49,7 +62,7 @@ export interface DbWorkerDeps {
   readonly transactionIdleMs?: number;
   /** Creates the sync client (default: `createSyncClient` of `@loam/sync`, over the global `WebSocket`). */
   readonly createSyncClient?: (
-    options: Pick<SyncClientOptions, 'store' | 'url' | 'getToken'> & { readonly url: string },
+    options: Pick<SyncClientOptions, 'store' | 'url' | 'getToken' | 'peers'> & { readonly url: string },
   ) => SyncClient;
 }
 
@@ -76,6 +89,11 @@ export interface DbWorkerApi {
   watch(spec: WatchSpec, listener: (event: WatchEvent) => unknown): Promise<number>;
   /** Stops live query `id`. Idempotent. */
   unwatch(id: number): void;
+  /**
+   * Runs the peer protocol over `port`, the worker's end of a link whose socket end another thread drives (a
+   * WebRTC link of `@loam/sync/webrtc`). Throws `peers_not_configured` without `peers` options.
+   */
+  attachPeer(port: MessagePort): void;
   /** Stops serving followers and sync, rolls back open transactions and closes the engine and storage. Idempotent. */
   close(): Promise<void>;
 }
@@ -134,28 +152,32 @@ export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
   let engine: Engine | undefined;
   let handler: RequestHandler | undefined;
   let sync: SyncHost | undefined;
+  let peerHost: PeerHost | undefined;
   let server: ChannelServer | undefined;
   let channel: (ChannelPort & { close(): void }) | undefined;
   let opening: Promise<StorageReport> | undefined;
   let nextWatch = 0;
   const watches = new Map<number, () => void>();
 
-  const ready = (): { engine: Engine; handler: RequestHandler; sync: SyncHost } => {
-    if (!engine || !handler || !sync) {
+  const ready = (): { engine: Engine; handler: RequestHandler; sync: SyncHost; peers: PeerHost } => {
+    if (!engine || !handler || !sync || !peerHost) {
       throw new DbWorkerError(
         DbWorkerErrorCode.notOpen,
         'The database is not open (open() first, or it was closed)',
       );
     }
-    return { engine, handler, sync };
+    return { engine, handler, sync, peers: peerHost };
   };
 
   function watchOn(
     opened: Engine,
     host: SyncHost,
+    peersOf: PeerHost,
     spec: WatchSpec,
     listener: (event: WatchEvent) => void,
   ): () => void {
+    if (spec.kind === 'peers') return peersOf.watchPeers((peers) => listener({ kind: 'peers', peers }));
+    if (spec.kind === 'peerSignaling') return host.watchSignaling(listener);
     if (spec.kind === 'syncStatus')
       return host.watchStatus((status) => listener({ kind: 'syncStatus', status }));
     if (spec.kind === 'permissions')
@@ -163,16 +185,22 @@ export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
     return opened.watch(spec, listener);
   }
 
-  function startSync(opened: Engine, request: OpenRequest, getToken: GetToken | undefined): SyncHost {
+  function startSync(
+    opened: Engine,
+    request: OpenRequest,
+    getToken: GetToken | undefined,
+    peersOf: PeerHost,
+  ): SyncHost {
     if (!request.sync) return createSyncHost(undefined);
     if (!getToken) throw new SyncNotConfiguredError();
     const client = (deps.createSyncClient ?? createSyncClient)({
       store: opened.syncStore,
       url: request.sync.url,
       getToken,
+      ...(peersOf.peers ? { peers: peersOf.peers } : {}),
     });
     if (request.sync.autoStart !== false) client.start();
-    return createSyncHost(client);
+    return createSyncHost(client, opened.replica);
   }
 
   async function open(request: OpenRequest, getToken: GetToken | undefined): Promise<StorageReport> {
@@ -183,21 +211,25 @@ export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
       request.openTimeoutMs ?? 10_000,
     );
     let opened: Engine;
+    let keys: SigningKeys | undefined;
     try {
-      opened = await deps.openEngine({ driver, schema: request.schema });
+      if (request.peers && request.sync && deps.openKeys) keys = await deps.openKeys(request.name);
+      opened = await deps.openEngine({ driver, schema: request.schema, ...(keys ? { keys } : {}) });
     } catch (error) {
       await driver.close();
       throw error;
     }
+    const peersOf = createPeerHost(opened.syncStore, keys, request.peers);
     let host: SyncHost;
     try {
-      host = startSync(opened, request, getToken);
+      host = startSync(opened, request, getToken, peersOf);
     } catch (error) {
       await opened.close();
       throw error;
     }
     engine = opened;
     sync = host;
+    peerHost = peersOf;
     handler = createRequestHandler(opened, {
       ...(deps.transactionIdleMs === undefined ? {} : { idleMs: deps.transactionIdleMs }),
       sync: (op) => host.handle(op),
@@ -211,7 +243,7 @@ export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
       leaderId: request.leaderId,
       storage,
       handle,
-      watch: (spec, listener) => watchOn(opened, host, spec, listener),
+      watch: (spec, listener) => watchOn(opened, host, peersOf, spec, listener),
       watchTab: (tabId, gone) => whenLockFree(tabLockName(request.name, tabId), gone),
     });
     return storage;
@@ -232,7 +264,7 @@ export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
     async watch(spec, listener) {
       const id = ++nextWatch;
       const current = ready();
-      const unsubscribe = watchOn(current.engine, current.sync, spec, (event) => {
+      const unsubscribe = watchOn(current.engine, current.sync, current.peers, spec, (event) => {
         Promise.resolve(listener(event)).catch(() => undefined);
       });
       watches.set(id, unsubscribe);
@@ -241,6 +273,9 @@ export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
     unwatch(id) {
       watches.get(id)?.();
       watches.delete(id);
+    },
+    attachPeer(port) {
+      ready().peers.attach(port);
     },
     async close() {
       server?.close();
@@ -251,6 +286,8 @@ export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
       watches.clear();
       handler?.abortAll();
       handler = undefined;
+      peerHost?.close();
+      peerHost = undefined;
       const stopping = sync;
       sync = undefined;
       await stopping?.close();

@@ -1,11 +1,13 @@
 /**
  * The dedicated worker entry: opens the database on wa-sqlite (OPFS, or IndexedDB where OPFS sync access handles
  * are missing) with the engine of `@loam/store`, syncs it with the relay over the worker's own `WebSocket` when asked,
- * and exposes {@link DbWorkerApi} to the leader tab over Comlink.
+ * with the device key pair in IndexedDB when it syncs with peers, and exposes {@link DbWorkerApi} to the leader tab
+ * over Comlink.
  * Start it with `createDbWorker()` from `@loam/db-worker`.
  */
 
 import { createWaSqliteStorage, defaultPragmas, detectWaSqliteVfs, openEngine } from '@loam/store';
+import { createIndexedDbKeyStore } from '@loam/sync';
 import * as Comlink from 'comlink';
 import { createDbWorkerApi, type DbWorkerApi } from './db-worker-api';
 import { registerErrorTransfer } from './error-transfer';
@@ -23,6 +25,7 @@ const api = createDbWorkerApi({
     });
   },
   openEngine: (options) => openEngine(options),
+  openKeys: (name) => createIndexedDbKeyStore(name).deviceKeys(),
 });
 
 type Releasable = { [Comlink.releaseProxy]?: () => void };

@@ -40,6 +40,8 @@ export const DbWorkerErrorCode = {
   internal: 'internal_error',
   /** A sync call (`start`, `subscribe`...) on a database whose leader tab was opened without `sync` options. */
   syncNotConfigured: 'sync_not_configured',
+  /** A peer call (`db.peers.connect`) on a database whose leader tab was opened without `peers` options. */
+  peersNotConfigured: 'peers_not_configured',
 } as const;
 export type DbWorkerErrorCode = (typeof DbWorkerErrorCode)[keyof typeof DbWorkerErrorCode];
 
@@ -59,6 +61,19 @@ export class SyncNotConfiguredError extends DbWorkerError {
     super(
       DbWorkerErrorCode.syncNotConfigured,
       'Sync is not configured for this database: open it with openDatabase({ ..., sync: { url, getToken } }) in every tab (the tab running the database worker provides it)',
+    );
+  }
+}
+
+/**
+ * A peer call on a database opened without peers: the tab running the database worker (the leader) was opened
+ * without `peers: { rules }` (or without `sync`, which certifies the device for peering).
+ */
+export class PeersNotConfiguredError extends DbWorkerError {
+  constructor() {
+    super(
+      DbWorkerErrorCode.peersNotConfigured,
+      'Peers are not configured for this database: open it with openDatabase({ ..., sync, peers: { rules } }) in every tab (the tab running the database worker provides it)',
     );
   }
 }
@@ -113,6 +128,7 @@ const classByCode: ReadonlyMap<string, LoamErrorClass> = new Map<string, LoamErr
   ...Object.values(SyncClientErrorCode).map((code) => [code, SyncClientError] as const),
   ...Object.values(DbWorkerErrorCode).map((code) => [code, DbWorkerError] as const),
   [DbWorkerErrorCode.syncNotConfigured, SyncNotConfiguredError],
+  [DbWorkerErrorCode.peersNotConfigured, PeersNotConfiguredError],
 ]);
 
 const storeCodes: ReadonlySet<string> = new Set(Object.values(StoreErrorCode));

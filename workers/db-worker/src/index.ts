@@ -23,6 +23,7 @@ export { registerErrorTransfer } from './error-transfer';
 export {
   DbWorkerError,
   DbWorkerErrorCode,
+  PeersNotConfiguredError,
   rebuildError,
   type SerializedError,
   SyncNotConfiguredError,
@@ -32,6 +33,8 @@ export {
   type DbRequest,
   DEFAULT_CACHE_MIB,
   type OpenRequest,
+  type PeersConfig,
+  type PeerView,
   type ReadOp,
   type StorageReport,
   type SyncConfig,

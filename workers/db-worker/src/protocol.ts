@@ -15,9 +15,9 @@
  *    session's callback, or {@link TRANSACTION_IDLE_MS} without a call undoes all of it.
  * 3. **Reads are side-effect free** and may be resent freely.
  */
-import type { Filter, Permissions, Query, Schema, WriteIntent } from '@loam/core';
+import type { Filter, Permissions, Query, Rules, Schema, WriteIntent } from '@loam/core';
 import type { AggregateSpec, LiveQueryEvent, LiveQuerySpec, SqlValue } from '@loam/store';
-import type { SyncStatus } from '@loam/sync';
+import type { PeerInfo, RosterPeer, SyncStatus } from '@loam/sync';
 
 /** A transaction with no call for this long is rolled back (its tab probably went away). */
 export const TRANSACTION_IDLE_MS = 10_000;
@@ -40,7 +40,9 @@ export type TxOp = WriteIntent | Extract<ReadOp, { kind: 'get' | 'find' }>;
 export type SyncOp =
   | { readonly kind: 'start' | 'stop' | 'refreshToken' | 'status' }
   | { readonly kind: 'subscribe'; readonly collection: string; readonly filter?: Filter }
-  | { readonly kind: 'ready' | 'unsubscribe'; readonly id: string };
+  | { readonly kind: 'ready' | 'unsubscribe'; readonly id: string }
+  /** Sends one signaling message to peer `to` through the relay; resolves false when not connected. */
+  | { readonly kind: 'signal'; readonly to: string; readonly data: string };
 
 /** Every request a worker serves (live queries apart: they are subscriptions, see `DbWorkerApi.watch`). */
 export type DbRequest =
@@ -77,7 +79,24 @@ export interface OpenRequest {
   readonly cacheMiB?: number;
   /** Sync with a relay; the token source travels beside the request (a function cannot be cloned). */
   readonly sync?: SyncConfig;
+  /** Sync with peers too (needs `sync`: the relay certifies the device key peers check). */
+  readonly peers?: PeersConfig;
 }
+
+/** How the worker syncs with peers. */
+export interface PeersConfig {
+  /**
+   * The relay's rules (the same file, parsed as the relay parses it): received transactions are judged by them,
+   * and a peer whose certificate names other rules is refused.
+   */
+  readonly rules: Rules;
+}
+
+/**
+ * One peer as the app sees it: the newest connection to that replica (its state, refusal and last frame) with the
+ * ops exchanged over every connection to it since the worker started. `id` is the newest connection's.
+ */
+export type PeerView = PeerInfo & { readonly id: number };
 
 /** Where and whether the worker syncs (the app's `getToken` is passed to `open` on its own). */
 export interface SyncConfig {
@@ -107,14 +126,25 @@ export interface StorageReport {
  * What a subscription watches, as sent to the worker: a live query, the sync status, or the permissions the relay
  * sent for the session's token.
  */
-export type WatchSpec = LiveQuerySpec | { readonly kind: 'syncStatus' } | { readonly kind: 'permissions' };
+export type WatchSpec =
+  | LiveQuerySpec
+  | { readonly kind: 'syncStatus' }
+  | { readonly kind: 'permissions' }
+  /** The peers (see {@link PeerView}); empty without peers. */
+  | { readonly kind: 'peers' }
+  /** Signaling through the relay: this replica and the relay's roster first, then each roster and signal. */
+  | { readonly kind: 'peerSignaling' };
 
 /**
  * What a subscription's listener receives: live query events; for `syncStatus` the whole status each time it
- * changes; for `permissions` the relay's permissions (`null` while none are known, or without sync). The first
- * event of the last two is the current value.
+ * changes; for `permissions` the relay's permissions (`null` while none are known, or without sync); for `peers`
+ * the whole list each time it changes; for `peerSignaling` a `roster` (this replica and the relay's roster: first,
+ * then each new one) and each `signal` from a peer. The first event of each of these is the current value.
  */
 export type WatchEvent =
   | LiveQueryEvent
   | { readonly kind: 'syncStatus'; readonly status: SyncStatus }
-  | { readonly kind: 'permissions'; readonly permissions: Permissions | null };
+  | { readonly kind: 'permissions'; readonly permissions: Permissions | null }
+  | { readonly kind: 'peers'; readonly peers: readonly PeerView[] }
+  | { readonly kind: 'roster'; readonly self: string; readonly peers: readonly RosterPeer[] }
+  | { readonly kind: 'signal'; readonly from: string; readonly data: string };

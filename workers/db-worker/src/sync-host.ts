@@ -10,12 +10,16 @@
  * 3. **`ready` always resolves.** For a subscription this worker did not see being made (it was made on a
  *    previous leader), it settles from the persisted subscriptions: `synced` if it synced once, `denied` if the
  *    relay refused it, else when it does; `unsubscribed` when it is no longer kept.
- * 4. **Without sync**, `status` is {@link STOPPED_SYNC_STATUS}, `stop` does nothing, and every other call
+ * 4. **A peer's offer is not lost to a slow tab.** Signals that arrive while no tab watches the signaling (the
+ *    leader tab's dialer is still starting) are kept for {@link SIGNAL_HOLD_MS} (at most {@link SIGNAL_HOLD_COUNT})
+ *    and handed to the first watcher, so a peer that offered at once need not wait for its attempt to time out.
+ * 5. **Without sync**, `status` is {@link STOPPED_SYNC_STATUS}, `stop` does nothing, and every other call
  *    rejects with `sync_not_configured`.
  */
-import type { Permissions } from '@loam/core';
+import type { Permissions, ReplicaId } from '@loam/core';
 import {
   INITIAL_SYNC_STATUS,
+  type RosterPeer,
   type SubscriptionHandle,
   type SubscriptionOutcome,
   type SyncClient,
@@ -38,16 +42,33 @@ export interface SyncHost {
    * with each new value. Returns the unsubscribe function.
    */
   watchPermissions(listener: (permissions: Permissions | null) => void): () => void;
+  /**
+   * Calls `listener` with this replica and the relay's roster now and with each new roster, and with each signal
+   * a peer sent through the relay (nothing without sync). Returns the unsubscribe function.
+   */
+  watchSignaling(listener: (event: SignalingEvent) => void): () => void;
   /** Stops the sync client (before the engine closes). Idempotent. */
   close(): Promise<void>;
 }
 
+/** What {@link SyncHost.watchSignaling} reports. */
+export type SignalingEvent =
+  | { readonly kind: 'roster'; readonly self: string; readonly peers: readonly RosterPeer[] }
+  | { readonly kind: 'signal'; readonly from: string; readonly data: string };
+
+/** How long a signal waits for a watcher, ms (SDP and ICE go stale; the link layer retries after that). */
+export const SIGNAL_HOLD_MS = 10_000;
+/** How many signals wait for a watcher at most (the oldest are dropped). */
+export const SIGNAL_HOLD_COUNT = 200;
+
 const UNSUBSCRIBED: SubscriptionOutcome = { status: 'unsubscribed' };
 
-/** Hosts `client` (or, when undefined, a database without sync). */
-export function createSyncHost(client: SyncClient | undefined): SyncHost {
+/** Hosts `client` of replica `self` (or, when `client` is undefined, a database without sync). */
+export function createSyncHost(client: SyncClient | undefined, self = ''): SyncHost {
   const handles = new Map<string, SubscriptionHandle>();
   let closing: Promise<void> | undefined;
+  const signalWatchers = new Set<(event: SignalingEvent) => void>();
+  let held: { readonly at: number; readonly event: SignalingEvent }[] = [];
 
   if (!client) {
     return {
@@ -64,9 +85,21 @@ export function createSyncHost(client: SyncClient | undefined): SyncHost {
         listener(null);
         return () => undefined;
       },
+      watchSignaling: () => () => undefined,
       close: async () => undefined,
     };
   }
+
+  client.peers.onSignal((from, data) => {
+    const event: SignalingEvent = { kind: 'signal', from, data };
+    if (signalWatchers.size > 0) {
+      for (const l of [...signalWatchers]) l(event);
+      return;
+    }
+    const now = Date.now();
+    held = held.filter((h) => now - h.at < SIGNAL_HOLD_MS).slice(-(SIGNAL_HOLD_COUNT - 1));
+    held.push({ at: now, event });
+  });
 
   async function persisted(id: string) {
     return (await client?.subscriptions())?.find((s) => s.id === id);
@@ -111,6 +144,8 @@ export function createSyncHost(client: SyncClient | undefined): SyncHost {
           handles.delete(op.id);
           await client.unsubscribe(op.id);
           return null;
+        case 'signal':
+          return client.peers.signal(op.to as ReplicaId, op.data);
       }
     },
     watchStatus(listener) {
@@ -135,6 +170,20 @@ export function createSyncHost(client: SyncClient | undefined): SyncHost {
       return () => {
         active = false;
         stop();
+      };
+    },
+    watchSignaling(listener) {
+      const roster = (peers: readonly RosterPeer[]) => listener({ kind: 'roster', self, peers });
+      roster(client.peers.roster());
+      const stopRoster = client.peers.onRoster(roster);
+      const now = Date.now();
+      const waiting = held.filter((h) => now - h.at < SIGNAL_HOLD_MS);
+      held = [];
+      for (const h of waiting) listener(h.event);
+      signalWatchers.add(listener);
+      return () => {
+        stopRoster();
+        signalWatchers.delete(listener);
       };
     },
     close() {

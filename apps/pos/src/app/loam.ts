@@ -13,5 +13,6 @@ export const {
   useAggregate,
   useSyncStatus,
   useRefusedWrites,
+  usePeers,
   useCan,
 } = createLoamHooks(shopSchema);

@@ -1,13 +1,15 @@
 /**
- * Opens this terminal's database with sync to the relay, and subscribes to what a till needs: its store, the
- * catalog, and its store's orders and order lines (the relay's rules would refuse other stores' anyway).
+ * Opens this terminal's database with sync to the relay and to the store's other tills (peers, over WebRTC links
+ * signaled through the relay, which keep working when the relay is gone), and subscribes to what a till needs: its
+ * store, the catalog, and its store's orders and order lines (the relay's rules would refuse other stores' anyway).
  */
 import { type Database, openDatabase } from '@loam/client';
-import { q } from '@loam/core';
+import { q, type Rules } from '@loam/core';
+import rules from '../../loam/rules.json';
 import { type ShopSchema, shopSchema } from '../shop/schema';
 import type { TerminalSession } from './terminal-session';
 
-export type { RefusedWrite, SyncStatus } from '@loam/client';
+export type { PeerView, RefusedWrite, SyncStatus } from '@loam/client';
 
 /** The till's database. */
 export type ShopDatabase = Database<ShopSchema>;
@@ -24,6 +26,8 @@ export async function openTerminal(
     name: `pos-terminal-${session.terminal}`,
     schema: shopSchema,
     sync: { url: session.syncUrl, getToken },
+    // The relay's own rules file: a till judges what another till sends by the rules the relay would apply.
+    peers: { rules: rules as unknown as Rules },
   });
   await Promise.all([
     db.subscribe('stores', q.eq('id', session.storeId)),

@@ -48,7 +48,7 @@ export interface ShopRelayOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-/** Starts the relay with the shop's schema and rules, HS256 dev auth and the HTTP API on. */
+/** Starts the relay with the shop's schema and rules, HS256 dev auth, the HTTP API and peering within a store. */
 export async function startShopRelay(options: ShopRelayOptions): Promise<LoamServer> {
   const config = parseConfig(
     {
@@ -59,6 +59,8 @@ export async function startShopRelay(options: ShopRelayOptions): Promise<LoamSer
       rulesFile,
       allowedOrigins: [...options.appOrigins],
       serviceToken: options.secrets.serviceToken,
+      // Tills of one store may peer: the relay signals their WebRTC links and lists them in each other's roster.
+      peers: { sameClaims: ['storeId'] },
       auth: {
         hs256Secret: options.secrets.hs256Secret,
         issuer: DEV_ISSUER,

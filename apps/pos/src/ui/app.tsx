@@ -2,7 +2,7 @@ import { q } from '@loam/core';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { checkout, type Sale, type Seller, voidSale } from '../app/checkout';
 import { rememberSynced, savedLastSynced } from '../app/device';
-import { useCan, useDoc, useQuery, useRefusedWrites, useSyncStatus } from '../app/loam';
+import { useCan, useDoc, usePeers, useQuery, useRefusedWrites, useSyncStatus } from '../app/loam';
 import type { ShopDatabase } from '../app/shop-database';
 import { addToCart, type Cart, cartTotals, changeQuantity, setQuantity } from '../shop/cart';
 import { formatCents } from '../shop/money';
@@ -74,6 +74,7 @@ export function App({ db, seller }: AppProps) {
   const stores = useQuery('stores', { filter: q.eq('id', seller.storeId) });
   const products = useQuery('products', { sort: [q.asc('name')] });
   const status = useSyncStatus();
+  const peers = usePeers();
   const refused = useRefusedWrites();
   const now = useNow(30_000);
   const day = useMemo(() => dayOf(now), [now]);
@@ -203,6 +204,7 @@ export function App({ db, seller }: AppProps) {
         </div>
         <SyncStatusBar
           status={status}
+          peers={peers ?? []}
           lastSynced={lastSynced}
           now={now}
           onRetry={() => {

@@ -1,4 +1,5 @@
 import type { RefusedWrite } from '../app/shop-database';
+import { tillName } from './peer-text';
 import { refusalText } from './refusal-text';
 
 const timeFormat = new Intl.DateTimeFormat('en-GB', {
@@ -9,7 +10,8 @@ const timeFormat = new Intl.DateTimeFormat('en-GB', {
 
 /**
  * The refused-writes panel: every change the server turned down, in a cashier's words, and that it was undone
- * here; the server's code and reason are folded under "Details" for whoever fixes it.
+ * here; and every change another till sent over the shop's network that this till did not apply (the same rules
+ * as the server's, checked here). The code and reason are folded under "Details" for whoever fixes it.
  */
 export function RefusedWritesPanel({
   rows,
@@ -20,10 +22,12 @@ export function RefusedWritesPanel({
   readonly describe: (collection: string, doc: string) => string | undefined;
 }) {
   if (rows.length === 0) return null;
+  const fromPeers = rows.some((row) => row.author !== undefined);
   return (
     <section className="refused" aria-labelledby="refused-title" data-testid="refused-writes">
       <h2 id="refused-title">
-        Not accepted by the server <span className="count">{rows.length}</span>
+        {fromPeers ? 'Not accepted' : 'Not accepted by the server'}{' '}
+        <span className="count">{rows.length}</span>
       </h2>
       <ul>
         {rows.map((row) => {
@@ -34,7 +38,12 @@ export function RefusedWritesPanel({
                 <strong>{title}</strong>
                 <time dateTime={new Date(row.at).toISOString()}>{timeFormat.format(row.at)}</time>
               </div>
-              <div className="refused-reason">{reason} It was undone on this till.</div>
+              <div className="refused-reason">
+                {reason}{' '}
+                {row.author === undefined
+                  ? 'It was undone on this till.'
+                  : `It came from ${tillName(row.author)} and was not applied on this till.`}
+              </div>
               <details className="refused-details">
                 <summary>Details</summary>
                 <code>{row.code}</code> {row.reason} · {row.collection}/{row.doc}

@@ -1,4 +1,5 @@
-import type { SyncStatus } from '../app/shop-database';
+import type { PeerView, SyncStatus } from '../app/shop-database';
+import { describePeer } from './peer-text';
 
 type Tone = 'ok' | 'warn' | 'bad' | 'idle';
 
@@ -57,14 +58,43 @@ function syncedAt(at: number, now: number): string {
   return sameDay ? timeFormat.format(at) : `${dayFormat.format(at)}, ${timeFormat.format(at)}`;
 }
 
-/** The always-visible sync line of the header: online or offline, what waits to upload, last synced. */
+/** The store's other tills this one syncs with directly, each connected or last seen at. */
+function PeerList({ peers }: { readonly peers: readonly PeerView[] }) {
+  if (peers.length === 0) return null;
+  return (
+    <ul className="sync-peers" aria-label="Other tills" data-testid="peers">
+      {peers.map((peer) => {
+        const { name, text, connected } = describePeer(peer);
+        return (
+          <li
+            key={peer.replica ?? `connection-${peer.id}`}
+            className={connected ? 'peer connected' : 'peer'}
+            data-testid="peer"
+            data-state={peer.state}
+          >
+            <span className="dot" aria-hidden="true" />
+            <strong>{name}</strong> {text}
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
+/**
+ * The always-visible sync line of the header: online or offline, the other tills it syncs with directly, what
+ * waits to upload, last synced.
+ */
 export function SyncStatusBar({
   status,
+  peers,
   lastSynced,
   now,
   onRetry,
 }: {
   readonly status: SyncStatus | undefined;
+  /** The store's other tills (peers), connected or not. */
+  readonly peers: readonly PeerView[];
   /** The last sync of this till, also from before a reload (ms since epoch), or null. */
   readonly lastSynced: number | null;
   readonly now: number;
@@ -79,6 +109,7 @@ export function SyncStatusBar({
         <span className="dot" aria-hidden="true" />
         {text}
       </span>
+      <PeerList peers={peers} />
       <div className="sync-lines">
         <span className="sync-detail" data-testid="pending-uploads">
           {pending === 0

@@ -172,6 +172,8 @@ export function createPeerLogPort(core: EngineCore): PeerLogPort {
         if (seen) await sql.run(PUT_VECTOR, [seen.replica, seen.seq]);
         await insertRefusals(sql, refusals);
       });
+      // The refused-writes log is read by live SQL queries (the app's refusals panel): they re-run now.
+      if (refusals.length > 0) core.notify({ collections: [], local: false, ops: [] });
     },
     async settlePeerTransactions(keys) {
       if (keys.length === 0) return;

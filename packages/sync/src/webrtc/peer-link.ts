@@ -16,6 +16,9 @@
  *    that hears nothing for `deadAfterMs` closes the link with 1006, as when the channel or the page closes.
  * 4. **One close.** Whatever ends the link (the peer, the worker, `close()`, a timeout), the worker's end gets one
  *    `close` and the connection is torn down.
+ * 5. **Nothing the peer sent before `connect` is lost.** simple-peer may deliver the other side's first messages
+ *    before it emits `connect` on this side (it checks the connection's stats first); they are kept and handed to
+ *    the worker, in order, right after its `open`.
  */
 import {
   type MessagePortLike,
@@ -102,6 +105,9 @@ export function createPeerLink(options: PeerLinkOptions): PeerLink {
   let written = 0;
   let pieces: Uint8Array[] = [];
   let pieceBytes = 0;
+  /** Messages received before `connect` (invariant 5), bounded like one frame. */
+  let early: Uint8Array[] = [];
+  let earlyBytes = 0;
 
   const post = (message: SocketEndMessage, transfer: Transferable[] = []) =>
     local.postMessage(message, transfer);
@@ -175,9 +181,23 @@ export function createPeerLink(options: PeerLinkOptions): PeerLink {
     state = 'open';
     lastHeard = Date.now();
     post({ t: 'open' });
+    const held = early;
+    early = [];
+    for (const data of held) if (state === 'open') receive(data);
+    if (state !== 'open') return;
     for (const l of [...openListeners]) l();
   });
   peer.on('data', (data) => {
+    if (state === 'connecting') {
+      earlyBytes += data.length;
+      if (earlyBytes > MAX_FRAME_BYTES)
+        return finish(
+          { code: 1009, reason: `the peer sent over ${MAX_FRAME_BYTES} bytes before connecting` },
+          true,
+        );
+      early.push(data);
+      return;
+    }
     if (state !== 'open') return;
     lastHeard = Date.now();
     receive(data);
