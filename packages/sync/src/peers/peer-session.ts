@@ -238,6 +238,10 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
 
   const receiveTxs = async (items: readonly PeerTx[]) => {
     for (const item of items) {
+      const cert = authors.get(item.r);
+      if (cert && !stalled.has(item.r)) judge.verifyAhead({ ops: item.ops, signature: item.sig }, cert);
+    }
+    for (const item of items) {
       if (stalled.has(item.r)) continue;
       const queue = waiting.get(item.r);
       if (!queue && (await take(item)) === 'taken') continue;
