@@ -168,6 +168,16 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
         ? (credentials as PeerCredentials).certificate
         : undefined;
 
+  /**
+   * Takes this device's renewed certificate once the held one is past half its validity (when the relay renews
+   * it), so that the session's own transactions travel with a certificate the peer still accepts.
+   */
+  const refreshCredentials = async () => {
+    const held = (credentials as PeerCredentials).certificate.cert;
+    if (now() < held.notBefore + (held.expires - held.notBefore) / 2) return;
+    credentials = (await options.credentials()) ?? credentials;
+  };
+
   const pump = async () => {
     if (pumping) {
       again = true;
@@ -177,6 +187,7 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
     try {
       do {
         again = false;
+        if (phase === 'ready') await refreshCredentials();
         while (phase === 'ready' && theirs && inflight < options.window) {
           const txs = await store.peerTransactions(theirs, options.batchTxs);
           if (txs.length === 0 || phase !== 'ready') break;
