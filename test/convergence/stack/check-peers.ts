@@ -3,7 +3,7 @@
  * 1. no device's peer log holds anything: its own transactions were acknowledged, the ones it learned from peers
  *    were settled by the relay (forwarded and answered);
  * 2. every transaction the relay accepted from a forwarder is stored on the relay (unless compaction ran after it
- *    first arrived), and none it refused is;
+ *    first arrived), and no op it refused is (it screens op by op: a refusal names the ops it refused);
  * 3. no peer link was refused, and no peer declined a transaction, for a reason the run cannot cause
  *    (`peer-mesh.ts`).
  */
@@ -47,7 +47,11 @@ export async function checkPeers(input: {
               });
         if (!tx.answers.includes('accepted') && last !== 'accepted')
           for (const op of tx.ops)
-            if (has.get(op.id) !== undefined && !acceptedElsewhere(devices, op.id))
+            if (
+              tx.refusedOps?.has(op.id) &&
+              has.get(op.id) !== undefined &&
+              !acceptedElsewhere(devices, op.id)
+            )
               failures.push({
                 check: 'forwarded',
                 detail: `transaction ${key} forwarded by device ${d.index} refused (${last}), op ${op.id} stored`,

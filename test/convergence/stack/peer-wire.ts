@@ -12,6 +12,8 @@ export interface ForwardedTx {
   reachedAt?: number;
   /** `accepted` (stored or already held) or the relay's refusal code, in the order they were sent. */
   readonly answers: string[];
+  /** The ops the last refusal named (the relay refused only those; absent: all). */
+  refusedOps?: ReadonlySet<string>;
 }
 
 /** A device's forwarding record. */
@@ -46,6 +48,10 @@ export function noteForwardOutcomes(
   log: PeerWireLog,
   message: Extract<ServerMessage, { t: 'forwarded' }>,
 ): void {
-  for (const outcome of message.txs)
-    log.forwarded.get(keyOf(outcome.replica, outcome.seq))?.answers.push(outcome.code ?? 'accepted');
+  for (const outcome of message.txs) {
+    const tx = log.forwarded.get(keyOf(outcome.replica, outcome.seq));
+    if (!tx) continue;
+    tx.answers.push(outcome.code ?? 'accepted');
+    if (outcome.code) tx.refusedOps = new Set(outcome.ops ?? tx.ops.map((op) => op.id));
+  }
 }

@@ -477,7 +477,10 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
     }
     inbound = inbound.then(() => handle(message)).catch(failed);
   });
-  transport.onClose(() => end('closed'));
+  // After the frames that arrived before it: a peer's `refused` (and its reason) comes just before its close.
+  transport.onClose(() => {
+    inbound = inbound.then(() => end('closed')).catch(failed);
+  });
 
   return {
     info: () => info,
