@@ -63,7 +63,18 @@ export async function checkPeers(input: {
   return failures;
 }
 
-/** Whether the author's own push of `op` was accepted (a refused forward may race with it). */
+/**
+ * Whether the relay took `op` on another path: the author's own push, or another forward of its transaction
+ * (screened against a later state; a refusal may race with either).
+ */
 function acceptedElsewhere(devices: readonly StackDevice[], op: string): boolean {
-  return devices.some((d) => d.log.answers.get(op)?.some((a) => a.code === 'accepted') === true);
+  return devices.some(
+    (d) =>
+      d.log.answers.get(op)?.some((a) => a.code === 'accepted') === true ||
+      [...d.log.peer.forwarded.values()].some(
+        (tx) =>
+          tx.ops.some((o) => o.id === op) &&
+          (tx.answers.includes('accepted') || (tx.refusedOps !== undefined && !tx.refusedOps.has(op))),
+      ),
+  );
 }
