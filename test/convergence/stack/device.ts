@@ -7,19 +7,24 @@
  */
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeOps, type Op, type Schema } from '@loam/core';
+import { decodeOps, type Op, type Rules, type Schema } from '@loam/core';
 import { mintToken } from '@loam/server/testing';
 import type { Engine } from '@loam/store';
 import { createBetterSqlite3Storage, openEngine } from '@loam/store/node';
 import {
+  createPeers,
   createSyncClient,
   decodeClientMessage,
   decodeServerMessage,
+  type Peers,
+  type SigningKeys,
   type SubscriptionHandle,
   type SyncClient,
 } from '@loam/sync';
+import { createFileKeyStore } from '@loam/sync/node';
 import type { Rng } from '../random';
 import type { Network, Scheduler } from './network';
+import { noteForwarded, noteForwardOutcomes, type PeerWireLog } from './peer-wire';
 import { MAX_DRIFT_MS } from './relay-host';
 import { stackSchema } from './workload';
 
@@ -32,6 +37,8 @@ export interface WireLog {
   readonly pushed: Map<string, { op: Op; epoch: number; reachedAt?: number }>;
   /** Op id → every answer the relay sent (arrived or lost): `accepted` or a refusal code, with when it was sent. */
   readonly answers: Map<string, { code: string; at: number; epoch: number }[]>;
+  /** What the device forwarded for its peers and the relay's answers (see `peer-wire.ts`). */
+  readonly peer: PeerWireLog;
 }
 
 /** A device of the run. */
@@ -45,6 +52,10 @@ export interface StackDevice {
   epoch(): number;
   engine(): Engine;
   client(): SyncClient;
+  /** The device's peer connections (with the `peers` option, while open). */
+  peers(): Peers | undefined;
+  /** Whether the relay certified this device's key (it may peer). */
+  certified(): Promise<boolean>;
   isOpen(): boolean;
   /** Opens the database and starts syncing (subscriptions persist in the database). */
   open(): Promise<void>;
@@ -69,6 +80,8 @@ export async function createDevice(options: {
   scheduler: Scheduler;
   network: Network;
   rng: Rng;
+  /** Signs its transactions and syncs with peers too, judging their writes by these rules. */
+  peers?: { rules: Rules };
 }): Promise<StackDevice> {
   const { index, dir, role, scheduler, network, rng } = options;
   const file = join(dir, `device-${index}.db`);
@@ -76,13 +89,15 @@ export async function createDevice(options: {
   const skew = rng.int(-MAX_DRIFT_MS / 3, MAX_DRIFT_MS / 3);
   const now = () => scheduler.now() + skew;
   const token = await mintToken({ sub: `user-${index}`, role }, { alg: 'HS256', expiresIn: 6 * 24 * 3600 });
-  const log: WireLog = { pushed: new Map(), answers: new Map() };
+  const log: WireLog = { pushed: new Map(), answers: new Map(), peer: { forwarded: new Map() } };
   let epoch = 0;
-  let open: { engine: Engine; client: SyncClient } | undefined;
+  let open: { engine: Engine; client: SyncClient; peers?: Peers } | undefined;
+  let keys: SigningKeys | undefined;
 
   const tap = (direction: 'up' | 'down', frame: Uint8Array, delivered: boolean) => {
     if (direction === 'up') {
       const message = decodeClientMessage(frame);
+      if (message.t === 'forward') noteForwarded(log.peer, message, delivered, scheduler.now());
       if (message.t !== 'push') return;
       for (const op of decodeOps(message.ops)) {
         const entry = log.pushed.get(op.id) ?? { op, epoch };
@@ -93,6 +108,7 @@ export async function createDevice(options: {
     }
     if (delivered) return;
     const message = decodeServerMessage(frame);
+    if (message.t === 'forwarded') noteForwardOutcomes(log.peer, message);
     if (message.t !== 'ack') return;
     const answer = (id: string, code: string) => {
       const list = log.answers.get(id) ?? [];
@@ -118,15 +134,25 @@ export async function createDevice(options: {
       if (!open) throw new Error(`device ${index} is closed`);
       return open.client;
     },
+    peers: () => open?.peers,
+    async certified() {
+      return (await device.engine().syncStore.readState('peer.certificate')) !== undefined;
+    },
     isOpen: () => open !== undefined,
     async open() {
       if (open) return;
+      if (options.peers) keys ??= await createFileKeyStore(join(dir, `device-${index}.key`)).deviceKeys();
       const engine = await openEngine({
         driver: await createBetterSqlite3Storage({ filename: file }),
         schema: stackSchema as Schema,
         now,
         maxDriftMs: MAX_DRIFT_MS,
+        ...(keys ? { keys } : {}),
       });
+      const peers =
+        options.peers && keys
+          ? createPeers({ store: engine.syncStore, keys, rules: options.peers.rules, now })
+          : undefined;
       const client = createSyncClient({
         store: engine.syncStore,
         transportFactory: factory,
@@ -136,14 +162,16 @@ export async function createDevice(options: {
         timers: scheduler.timers,
         connectivity: { isOnline: () => true, onChange: () => () => undefined },
         backoff: { baseMs: 200, maxMs: 5_000 },
+        ...(peers ? { peers } : {}),
       });
-      open = { engine, client };
+      open = { engine, client, ...(peers ? { peers } : {}) };
       client.start();
     },
     async close() {
       if (!open) return;
-      const { engine, client } = open;
+      const { engine, client, peers } = open;
       open = undefined;
+      peers?.close();
       await client.stop();
       await engine.close();
     },

@@ -119,8 +119,8 @@ export interface NetworkStats {
   refusedConnections: number;
 }
 
-/** One end of a connection. */
-interface End {
+/** One end of a connection (also the peer links' ends, `peer-mesh.ts`). */
+export interface End {
   readonly transport: Transport;
   open(): void;
   deliver(frame: Uint8Array): void;
@@ -128,7 +128,8 @@ interface End {
   isClosed(): boolean;
 }
 
-function createEnd(
+/** One end whose `send` and `close` go to the connection's handlers. */
+export function createEnd(
   onSend: (frame: Uint8Array) => void,
   onCloseCall: (event: TransportCloseEvent) => void,
 ): End {

@@ -17,7 +17,9 @@
  * - `reset`: the relay folds away all history, so devices that were away get a client reset;
  * - `restore`: a device's database files are copied while it is closed and put back later;
  * - `nested`: dotted-path writes into the object field;
- * - `refusals`: one device's role may neither write `secret` nor delete, so the relay refuses some writes.
+ * - `refusals`: one device's role may neither write `secret` nor delete, so the relay refuses some writes;
+ * - `peers`: devices sign their transactions and also sync with each other over peer links, in random topologies
+ *   with partitions; some reach only their peers for a while (`peer-mesh.ts`, checked by `check-peers.ts`).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,8 +27,11 @@ import { join } from 'node:path';
 import { writeIntent } from '@loam/core';
 import { createRng } from '../random';
 import { checkQuiescence, type Failure } from './check';
+import { checkPeers } from './check-peers';
+import { installCryptoGate } from './crypto-gate';
 import { createDevice, type StackDevice } from './device';
 import { createNetwork, createScheduler, type NetworkFaults, type NetworkStats } from './network';
+import { createPeerMesh, type PeerMesh, type PeerMeshStats } from './peer-mesh';
 import { createRelayHost } from './relay-host';
 import { Abandoned, randomTransaction, stackRules, stackSchema, TALLY } from './workload';
 
@@ -41,6 +46,7 @@ export const FAULT_CLASSES = [
   'restore',
   'nested',
   'refusals',
+  'peers',
 ] as const;
 export type FaultClass = (typeof FAULT_CLASSES)[number];
 
@@ -64,6 +70,8 @@ export interface StackRunResult {
   readonly resets: number;
   readonly restores: number;
   readonly refused: number;
+  /** With `peers`: what the peer links did. */
+  readonly peers?: PeerMeshStats;
   /** With `options.trace`: each device's pushed ops on that document and the relay's answers. */
   readonly trace?: readonly string[];
 }
@@ -83,6 +91,7 @@ export async function runStack(options: StackRunOptions): Promise<StackRunResult
   const { random } = Math;
   const getRandomValues = globalThis.crypto.getRandomValues;
   Math.random = () => draw();
+  const ungate = options.faults.includes('peers') ? installCryptoGate() : undefined;
   globalThis.crypto.getRandomValues = <T extends ArrayBufferView | null>(array: T): T => {
     if (array) {
       const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
@@ -95,6 +104,7 @@ export async function runStack(options: StackRunOptions): Promise<StackRunResult
   } finally {
     Math.random = random;
     globalThis.crypto.getRandomValues = getRandomValues;
+    ungate?.();
   }
 }
 
@@ -108,6 +118,7 @@ async function run(options: StackRunOptions): Promise<StackRunResult> {
   const relay = createRelayHost(dir, stackSchema, stackRules, scheduler.now, () => network.cut());
   const network = createNetwork(scheduler, rng, faults, (transport) => relay.accept(transport));
   const devices: StackDevice[] = [];
+  let mesh: PeerMesh | undefined;
   const counts = { committed: 0, rolledBack: 0, restarts: 0, resets: 0, restores: 0 };
   let lastCompaction = Number.NEGATIVE_INFINITY;
   const offUntil = new Map<number, number>();
@@ -116,13 +127,18 @@ async function run(options: StackRunOptions): Promise<StackRunResult> {
     await relay.current().relay.backendWrite([writeIntent.insert('tallies', { id: TALLY })]);
     for (let i = 0; i < options.devices; i++) {
       const role = on.has('refusals') && i === options.devices - 1 ? 'clerk' : 'full';
-      const device = await createDevice({ index: i, dir, role, scheduler, network, rng });
+      const peers = on.has('peers') ? { peers: { rules: stackRules } } : {};
+      const device = await createDevice({ index: i, dir, role, scheduler, network, rng, ...peers });
       await device.open();
       await relay.verifyAhead(device.token, device.engine().replica);
       device.subscribe(on.has('unsubscribe') && rng.chance(0.3));
       devices.push(device);
     }
     const kinds = { nested: on.has('nested'), refusals: on.has('refusals') };
+    if (on.has('peers')) {
+      mesh = createPeerMesh({ scheduler, rng: createRng(seed ^ 0x9ee75), network, devices });
+      await mesh.start();
+    }
 
     for (let t = 0; t < transactions; t++) {
       await scheduler.advance(scheduler.now() + rng.int(0, 60));
@@ -131,6 +147,7 @@ async function run(options: StackRunOptions): Promise<StackRunResult> {
         network.setReachable(i, true);
         offUntil.delete(i);
       }
+      mesh?.step();
       const device = rng.pick(devices);
       const fault = rng();
       if (on.has('network') && fault < 0.01) {
@@ -187,15 +204,26 @@ async function run(options: StackRunOptions): Promise<StackRunResult> {
       await device.open();
       device.subscribe(false);
     }
-    const quiet = await runUntilQuiet(scheduler, network, devices);
+    mesh?.heal();
+    const quiet = await runUntilQuiet(scheduler, network, devices, mesh);
     const failures = quiet
-      ? await checkQuiescence({ relay, devices, lastCompaction })
-      : [{ check: 'quiescence', detail: `never quiet: ${await describeState(network, devices)}` }];
+      ? [
+          ...(await checkQuiescence({ relay, devices, lastCompaction })),
+          ...(mesh ? await checkPeers({ relay, devices, mesh, lastCompaction }) : []),
+        ]
+      : [
+          {
+            check: 'quiescence',
+            detail: `never quiet: ${await describeState(network, devices)}${mesh ? `; ${mesh.describe()}` : ''}`,
+          },
+        ];
     let refused = 0;
     for (const d of devices) refused += (await d.engine().refusedWrites()).length;
     const trace = options.trace === undefined ? {} : { trace: traceDoc(devices, options.trace) };
-    return { failures, ...counts, network: network.stats, refused, ...trace };
+    const peerStats = mesh ? { peers: mesh.stats } : {};
+    return { failures, ...counts, network: network.stats, refused, ...peerStats, ...trace };
   } finally {
+    mesh?.stop();
     for (const device of devices) await device.close().catch(() => undefined);
     await relay.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
@@ -212,18 +240,20 @@ async function runUntilQuiet(
   scheduler: ReturnType<typeof createScheduler>,
   network: ReturnType<typeof createNetwork>,
   devices: readonly StackDevice[],
+  mesh?: PeerMesh,
 ): Promise<boolean> {
   let quietSince: number | undefined;
   for (let step = 0; step < QUIET_STEPS; step++) {
     const next = scheduler.nextAt() ?? scheduler.now() + 1_000;
     await scheduler.advance(next);
     // Keep-alive pings are always about to travel: judge only the moments when nothing does.
-    if (network.inFlight() > 0) continue;
-    let quiet = true;
+    if (network.inFlight() > 0 || (mesh?.inFlight() ?? 0) > 0) continue;
+    let quiet = mesh?.settled() ?? true;
     for (const d of devices) {
       if (!quiet) break;
       const status = d.client().status();
       quiet = status.connected && status.downloading === null && (await d.engine().pendingCount()) === 0;
+      if (quiet && mesh) quiet = (await d.engine().syncStore.peerTransactions({}, 1)).length === 0;
     }
     if (!quiet) quietSince = undefined;
     else if (quietSince === undefined) quietSince = scheduler.now();

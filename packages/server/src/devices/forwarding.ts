@@ -68,7 +68,9 @@ export async function acceptForwarded(input: {
       ops: verdict.value,
     });
     const first = outcome.refused[0];
-    txs.push(first ? { ...key, code: first.code, reason: first.reason } : key);
+    const some =
+      outcome.refused.length < verdict.value.length ? { ops: outcome.refused.map((r) => r.op) } : {};
+    txs.push(first ? { ...key, code: first.code, reason: first.reason, ...some } : key);
     refusedDocs.push(...outcome.refusedDocs);
   }
   return { txs, refusedDocs };

@@ -207,12 +207,16 @@ export interface TestRelay {
 export async function startTestRelay(
   schema: Schema,
   rules: Rules,
-  options: { readonly peers?: PeerRules } = {},
+  options: {
+    readonly peers?: PeerRules;
+    /** How long device certificates last (default: the configured days); short ones test renewal. */
+    readonly certificateMs?: number;
+  } = {},
 ): Promise<TestRelay> {
   const { dir, cleanup } = tempDir('loam-test-relay-');
   writeFileSync(join(dir, 'schema.json'), JSON.stringify(schema));
   writeFileSync(join(dir, 'rules.json'), JSON.stringify(rules));
-  const config = parseConfig(
+  const parsed = parseConfig(
     {
       port: 0,
       host: '127.0.0.1',
@@ -225,6 +229,10 @@ export async function startTestRelay(
     },
     { baseDir: dir, env: {} },
   );
+  const config =
+    options.certificateMs === undefined
+      ? parsed
+      : { ...parsed, devices: { ...parsed.devices, certificateMs: options.certificateMs } };
   const server = await startServer({ config });
   return {
     server,

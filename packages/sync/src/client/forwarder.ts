@@ -87,15 +87,19 @@ export function createForwarder(store: SyncStore, current: () => Link | null, no
       const refused: RefusedWrite[] = message.txs.flatMap((t, i) => {
         const tx = sent[i];
         if (!t.code || !tx) return [];
-        return decodeOps(tx.ops, { maxBytes: tx.ops.length, maxOps: Number.MAX_SAFE_INTEGER }).map((op) => ({
-          op: op.id,
-          collection: op.collection,
-          doc: op.doc,
-          code: t.code as string,
-          reason: t.reason ?? '',
-          at,
-          author: t.replica,
-        }));
+        const only = t.ops ? new Set(t.ops) : undefined;
+        const ops = decodeOps(tx.ops, { maxBytes: tx.ops.length, maxOps: Number.MAX_SAFE_INTEGER });
+        return ops
+          .filter((op) => !only || only.has(op.id))
+          .map((op) => ({
+            op: op.id,
+            collection: op.collection,
+            doc: op.doc,
+            code: t.code as string,
+            reason: t.reason ?? '',
+            at,
+            author: t.replica,
+          }));
       });
       await store.settlePeerTransactions(sent.map((t) => ({ replica: t.replica, seq: t.seq })));
       if (refused.length > 0) await store.refusePeerTransaction(refused);

@@ -149,16 +149,23 @@ export function readSignedCertificate(bytes: Uint8Array, signature: Uint8Array):
   return { bytes, signature, cert: decodeCertificate(bytes) };
 }
 
-/** Certificates whose relay signature was checked, with the relay key it was checked against. */
-const signatureChecked = new WeakMap<SignedCertificate, Uint8Array>();
+/**
+ * Certificates whose relay signature checked out, by their bytes, signature and relay key (a certificate travels
+ * with every forwarded transaction and is read afresh from each frame: it is checked once, not once per frame).
+ * Bounded: emptied when full.
+ */
+const signatureChecked = new Set<string>();
+/** The same, by certificate object (the common case: a session's authors), skipping the key's hex. */
+const objectChecked = new WeakMap<SignedCertificate, Uint8Array>();
+const MAX_CHECKED = 4096;
 
-const sameKey = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
+const checkedKey = (signed: SignedCertificate, relayKey: Uint8Array) =>
+  `${hex(relayKey)}:${hex(signed.signature)}:${hex(signed.bytes)}`;
 
 /**
  * Checks a certificate: signed by the trusted relay key, within its validity at `trust.now()`, not revoked.
- * `graceMs` widens the validity window by the clock skew a peer's clock may have. The signature of a given
- * certificate object is checked once per relay key (its bytes are immutable once read); validity and revocation
- * are checked on every call.
+ * `graceMs` widens the validity window by the clock skew a peer's clock may have. The signature of given
+ * certificate bytes is checked once per relay key; validity and revocation are checked on every call.
  */
 export async function verifyCertificate(
   signed: SignedCertificate,
@@ -166,12 +173,17 @@ export async function verifyCertificate(
   graceMs = 0,
 ): Promise<Verdict<DeviceCertificate>> {
   const { cert } = signed;
-  const checkedWith = signatureChecked.get(signed);
+  const byObject = objectChecked.get(signed);
+  const key = byObject === trust.relayKey ? undefined : checkedKey(signed, trust.relayKey);
   const signatureOk =
-    (checkedWith !== undefined && sameKey(checkedWith, trust.relayKey)) ||
+    key === undefined ||
+    signatureChecked.has(key) ||
     (await verify(trust.relayKey, signed.signature, labelled(CERT_CONTEXT, signed.bytes)));
-  if (signatureOk) signatureChecked.set(signed, trust.relayKey);
-  else
+  if (signatureOk) {
+    if (signatureChecked.size >= MAX_CHECKED) signatureChecked.clear();
+    if (key !== undefined) signatureChecked.add(key);
+    objectChecked.set(signed, trust.relayKey);
+  } else
     return {
       ok: false,
       code: PeerErrorCode.certInvalid,

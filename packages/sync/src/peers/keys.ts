@@ -72,15 +72,12 @@ export async function verify(
   }
 }
 
-/** SHA-256 of `data`. */
-export async function sha256(data: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest('SHA-256', data as BufferSource));
-}
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /** Lower-case hex of `bytes` (fingerprints, map keys). */
 export function hex(bytes: Uint8Array): string {
   let out = '';
-  for (const b of bytes) out += b.toString(16).padStart(2, '0');
+  for (const b of bytes) out += HEX[b] as string;
   return out;
 }
 

@@ -7,6 +7,10 @@
  *    (replica, seq) is its first op's id. A failure here means the transaction is not authentic.
  * 2. each op against the schema (`checkOpSchema`) and the author's claims (`judgeOp` of `@loam/core`), applied
  *    in order to copies of the local documents. A transaction is signed as a whole, so it is refused as a whole.
+ *    An op on a document (or an incarnation of it) this replica does not hold cannot be judged here: the author
+ *    wrote it on state this replica has not received yet (from the relay, or a transaction the author's peer
+ *    never logged). Such a transaction is `deferred`, neither applied nor refused, to be judged once that state
+ *    arrives (or settled by the relay).
  *
  * Sending (`readableBy`): a transaction leaves only when the reader may read every document it touches (as this
  * replica holds it now) and every field it writes. A document no longer live here (deleted) leaves only to a
@@ -49,6 +53,8 @@ export type Incoming =
       readonly authentic: boolean;
       /** Its ops, when they could be read. */
       readonly ops: readonly Op[];
+      /** It touches a document this replica does not hold: neither applied nor refused (see the module doc). */
+      readonly deferred?: true;
     };
 
 /** Judges transactions for one replica; see the module documentation. */
@@ -62,6 +68,14 @@ export interface PeerJudge {
     },
     certificate: SignedCertificate,
   ): Promise<Incoming>;
+  /**
+   * Starts checking a transaction's certificate and signature now, so that the checks of a received batch run
+   * side by side; `judgeIncoming` of the same `tx.ops` then takes the result. (They depend on no local state.)
+   */
+  verifyAhead(
+    tx: { readonly ops: Uint8Array; readonly signature: Uint8Array },
+    certificate: SignedCertificate,
+  ): void;
   /** Whether a reader with `claims` may receive these ops. */
   readableBy(claims: Claims, ops: readonly Op[]): Promise<boolean>;
 }
@@ -80,7 +94,10 @@ export function createPeerJudge(input: {
   const { schema, rules, store } = input;
   const accessFor = (claims: Claims, collection: string): Access => createAccess(rules, claims, collection);
 
-  const screen = async (ops: readonly Op[], claims: Claims): Promise<OpRefusal | null> => {
+  const screen = async (
+    ops: readonly Op[],
+    claims: Claims,
+  ): Promise<(OpRefusal & { deferred?: true }) | null> => {
     const states = new Map<string, DocState>();
     const access = new Map<string, Access>();
     for (const op of ops) {
@@ -100,17 +117,33 @@ export function createPeerJudge(input: {
       const a = access.get(op.collection) ?? accessFor(claims, op.collection);
       access.set(op.collection, a);
       const refusal = judgeOp(col, a, op, before, state);
-      if (refusal) return refusal;
+      if (!refusal) continue;
+      const missing =
+        op.kind === 'delete'
+          ? materialize(col, op.doc, before) === undefined
+          : materialize(col, op.doc, state) === undefined;
+      return missing ? { ...refusal, deferred: true } : refusal;
     }
     return null;
   };
 
+  const verifyOf = (
+    tx: { readonly ops: Uint8Array; readonly signature: Uint8Array },
+    cert: SignedCertificate,
+  ) => verifyTransaction(tx, cert, input.trust(), { maxSkewMs: input.maxSkewMs, maxBytes: input.maxBytes });
+  const ahead = new WeakMap<Uint8Array, { cert: SignedCertificate; verdict: ReturnType<typeof verifyOf> }>();
+
   return {
+    verifyAhead(tx, certificate) {
+      const verdict = verifyOf(tx, certificate);
+      verdict.catch(() => undefined);
+      ahead.set(tx.ops, { cert: certificate, verdict });
+    },
+
     async judgeIncoming(tx, certificate) {
-      const verdict = await verifyTransaction(tx, certificate, input.trust(), {
-        maxSkewMs: input.maxSkewMs,
-        maxBytes: input.maxBytes,
-      });
+      const early = ahead.get(tx.ops);
+      ahead.delete(tx.ops);
+      const verdict = await (early?.cert === certificate ? early.verdict : verifyOf(tx, certificate));
       if (!verdict.ok) return { ...verdict, authentic: false, ops: [] };
       const ops = verdict.value;
       const first = parseOpId((ops[0] as Op).id);
@@ -133,6 +166,7 @@ export function createPeerJudge(input: {
         if (!col) return false;
         const access = accessFor(claims, op.collection);
         if (access.role === null) return false;
+        if (access.readFilter.op === 'true' && access.readableFields === '*') continue;
         const state = await store.docState(op.collection, op.doc);
         const doc = state ? materialize(col, op.doc, state) : undefined;
         if (!doc) {

@@ -17,7 +17,10 @@
  *    nothing of it is applied.
  * 3. **Nothing unchecked is applied or forwarded.** A transaction is applied and logged (so it may be forwarded)
  *    only when `judgeIncoming` accepts it; a refused one is recorded in the refused-writes log with its author and
- *    reason, and an authentic one moves the vector past it so it is not asked for again.
+ *    reason, and an authentic one moves the vector past it so it is not asked for again. One the judge defers (it
+ *    touches a document this replica does not hold yet) waits in memory with its author's later ones, in seq
+ *    order, and is judged again after this replica's log changes; beyond `MAX_WAITING` the author's transactions
+ *    are left for the next connection's anti-entropy (the vector never moved past them).
  * 4. **Only readable data leaves** (`readableBy` of the other's certificate claims); transactions go in seq order
  *    per replica, at most `window` batches of at most `batchTxs` unacknowledged.
  */
@@ -66,6 +69,8 @@ export interface PeerSession {
 }
 
 const AUTH_CONTEXT = new TextEncoder().encode('loam/peer-auth/1\u0000');
+/** Most transactions a session keeps waiting for state this replica lacks (see invariant 3). */
+const MAX_WAITING = 1024;
 /** Transport close code of a session ended by a refusal. */
 const REFUSED_CLOSE_CODE = 4001;
 
@@ -107,6 +112,11 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
   let sentLive = false;
   let theyAreLive = false;
   let inbound: Promise<unknown> = Promise.resolve();
+  /** Author → its received transactions that wait, oldest first (invariant 3). */
+  const waiting = new Map<string, PeerTx[]>();
+  /** Authors whose transactions this session no longer takes (too many waited). */
+  const stalled = new Set<string>();
+  let waitingCount = 0;
 
   const update = (patch: Partial<PeerInfo>) => {
     info = { ...info, ...patch };
@@ -158,6 +168,16 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
         ? (credentials as PeerCredentials).certificate
         : undefined;
 
+  /**
+   * Takes this device's renewed certificate once the held one is past half its validity (when the relay renews
+   * it), so that the session's own transactions travel with a certificate the peer still accepts.
+   */
+  const refreshCredentials = async () => {
+    const held = (credentials as PeerCredentials).certificate.cert;
+    if (now() < held.notBefore + (held.expires - held.notBefore) / 2) return;
+    credentials = (await options.credentials()) ?? credentials;
+  };
+
   const pump = async () => {
     if (pumping) {
       again = true;
@@ -167,6 +187,7 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
     try {
       do {
         again = false;
+        if (phase === 'ready') await refreshCredentials();
         while (phase === 'ready' && theirs && inflight < options.window) {
           const txs = await store.peerTransactions(theirs, options.batchTxs);
           if (txs.length === 0 || phase !== 'ready') break;
@@ -207,74 +228,111 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
   };
   const unsubscribe = store.onPeerLog(() => {
     void pump().catch(failed);
+    if (waiting.size > 0) inbound = inbound.then(retryWaiting).catch(failed);
   });
+
+  /** Judges the waiting transactions again, each author's in order, until none moves. */
+  const retryWaiting = async () => {
+    let moved = true;
+    while (moved && phase === 'ready') {
+      moved = false;
+      for (const [author, queue] of [...waiting]) {
+        while (queue.length > 0 && (await take(queue[0] as PeerTx)) === 'taken') {
+          queue.shift();
+          waitingCount--;
+          moved = true;
+        }
+        if (queue.length === 0) waiting.delete(author);
+      }
+    }
+  };
 
   const receiveTxs = async (items: readonly PeerTx[]) => {
     for (const item of items) {
       const cert = authors.get(item.r);
-      const verdict = cert
-        ? await judge.judgeIncoming(
-            { replica: item.r, seq: item.s, ops: item.ops, signature: item.sig },
-            cert,
-          )
-        : ({
-            ok: false,
-            code: PeerErrorCode.certInvalid,
-            reason: `No certificate of replica ${item.r} was sent before its transaction`,
-            authentic: false,
-            ops: [],
-          } as const);
-      if (verdict.ok) {
-        const applied = await store.applyPeerTransaction(
-          {
-            replica: item.r,
-            seq: item.s,
-            ops: item.ops,
-            signature: item.sig,
-            certificate: {
-              bytes: (cert as SignedCertificate).bytes,
-              signature: (cert as SignedCertificate).signature,
-            },
-          },
-          verdict.ops,
-        );
-        if (theirs) theirs[item.r] = Math.max(theirs[item.r] ?? 0, item.s);
-        if (applied) update({ opsReceived: info.opsReceived + verdict.ops.length });
-        else
-          options.onRefusedTx({
-            from: info.replica,
-            replica: item.r,
-            seq: item.s,
-            code: PeerErrorCode.txReplayed,
-            reason: `Transaction ${item.r}:${item.s} is already held here: not applied again`,
-          });
+      if (cert && !stalled.has(item.r)) judge.verifyAhead({ ops: item.ops, signature: item.sig }, cert);
+    }
+    for (const item of items) {
+      if (stalled.has(item.r)) continue;
+      const queue = waiting.get(item.r);
+      if (!queue && (await take(item)) === 'taken') continue;
+      if (waitingCount >= MAX_WAITING) {
+        waitingCount -= queue?.length ?? 0;
+        waiting.delete(item.r);
+        stalled.add(item.r);
         continue;
       }
-      const author = cert ? `${cert.cert.user} (${cert.cert.replica})` : item.r;
-      const at = now();
-      const refusals = verdict.ops.map((op) => ({
-        op: op.id,
-        collection: op.collection,
-        doc: op.doc,
-        code: verdict.code,
-        reason: verdict.reason,
-        at,
-        author,
-      }));
-      const last = verdict.ops.at(-1);
-      await store.refusePeerTransaction(
-        refusals,
-        verdict.authentic && last ? { replica: item.r, seq: parseOpId(last.id).seq } : undefined,
-      );
-      update({ txsRefused: info.txsRefused + 1 });
-      options.onRefusedTx({
-        from: info.replica,
-        replica: item.r,
-        seq: item.s,
-        code: verdict.code,
-        reason: verdict.reason,
-      });
+      if (queue) queue.push(item);
+      else waiting.set(item.r, [item]);
+      waitingCount++;
     }
+    if (waiting.size > 0) await retryWaiting();
+  };
+
+  /** Judges one received transaction; applies it, refuses it, or says it must wait. */
+  const take = async (item: PeerTx): Promise<'taken' | 'waits'> => {
+    const cert = authors.get(item.r);
+    const verdict = cert
+      ? await judge.judgeIncoming({ replica: item.r, seq: item.s, ops: item.ops, signature: item.sig }, cert)
+      : ({
+          ok: false,
+          code: PeerErrorCode.certInvalid,
+          reason: `No certificate of replica ${item.r} was sent before its transaction`,
+          authentic: false,
+          ops: [],
+        } as const);
+    if (!verdict.ok && verdict.deferred) return 'waits';
+    if (verdict.ok) {
+      const applied = await store.applyPeerTransaction(
+        {
+          replica: item.r,
+          seq: item.s,
+          ops: item.ops,
+          signature: item.sig,
+          certificate: {
+            bytes: (cert as SignedCertificate).bytes,
+            signature: (cert as SignedCertificate).signature,
+          },
+        },
+        verdict.ops,
+      );
+      if (theirs) theirs[item.r] = Math.max(theirs[item.r] ?? 0, item.s);
+      if (applied) update({ opsReceived: info.opsReceived + verdict.ops.length });
+      else
+        options.onRefusedTx({
+          from: info.replica,
+          replica: item.r,
+          seq: item.s,
+          code: PeerErrorCode.txReplayed,
+          reason: `Transaction ${item.r}:${item.s} is already held here: not applied again`,
+        });
+      return 'taken';
+    }
+    const author = cert ? `${cert.cert.user} (${cert.cert.replica})` : item.r;
+    const at = now();
+    const refusals = verdict.ops.map((op) => ({
+      op: op.id,
+      collection: op.collection,
+      doc: op.doc,
+      code: verdict.code,
+      reason: verdict.reason,
+      at,
+      author,
+    }));
+    const last = verdict.ops.at(-1);
+    await store.refusePeerTransaction(
+      refusals,
+      verdict.authentic && last ? { replica: item.r, seq: parseOpId(last.id).seq } : undefined,
+    );
+    update({ txsRefused: info.txsRefused + 1 });
+    options.onRefusedTx({
+      from: info.replica,
+      replica: item.r,
+      seq: item.s,
+      code: verdict.code,
+      reason: verdict.reason,
+    });
+    return 'taken';
   };
 
   const onHello = async (m: PeerMessage & { t: 'hello' }) => {
@@ -419,7 +477,10 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
     }
     inbound = inbound.then(() => handle(message)).catch(failed);
   });
-  transport.onClose(() => end('closed'));
+  // After the frames that arrived before it: a peer's `refused` (and its reason) comes just before its close.
+  transport.onClose(() => {
+    inbound = inbound.then(() => end('closed')).catch(failed);
+  });
 
   return {
     info: () => info,

@@ -12,7 +12,8 @@
 import { type DecodeLimits, decodeOps, decodeTimestamp, type Op, parseOpId } from '@loam/core';
 import { PeerErrorCode } from '../errors';
 import { type SignedCertificate, type Trust, type Verdict, verifyCertificate } from './certificate';
-import { sha256, sign, verify } from './keys';
+import { sign, verify } from './keys';
+import { sha256Sync } from './sha256';
 
 const TX_CONTEXT = new TextEncoder().encode('loam/transaction/1\u0000');
 
@@ -23,9 +24,9 @@ export interface SignedTransaction {
   readonly signature: Uint8Array;
 }
 
-/** What is signed: the context label and the SHA-256 of the encoded ops. */
-async function signedDigest(ops: Uint8Array): Promise<Uint8Array> {
-  const digest = await sha256(ops);
+/** What is signed: the context label and the SHA-256 of the encoded ops (hashed in this thread: `sha256.ts`). */
+function signedDigest(ops: Uint8Array): Uint8Array {
+  const digest = sha256Sync(ops);
   const out = new Uint8Array(TX_CONTEXT.length + digest.length);
   out.set(TX_CONTEXT);
   out.set(digest, TX_CONTEXT.length);
@@ -34,7 +35,7 @@ async function signedDigest(ops: Uint8Array): Promise<Uint8Array> {
 
 /** Signs a transaction's encoded ops with the author's device key. */
 export async function signTransaction(key: CryptoKey, ops: Uint8Array): Promise<Uint8Array> {
-  return sign(key, await signedDigest(ops));
+  return sign(key, signedDigest(ops));
 }
 
 /** Options of {@link verifyTransaction}. */
@@ -53,7 +54,7 @@ export async function verifyTransaction(
   const checked = await verifyCertificate(certificate, trust, options.maxSkewMs);
   if (!checked.ok) return checked;
   const cert = checked.value;
-  if (!(await verify(cert.publicKey, tx.signature, await signedDigest(tx.ops))))
+  if (!(await verify(cert.publicKey, tx.signature, signedDigest(tx.ops))))
     return {
       ok: false,
       code: PeerErrorCode.signatureInvalid,

@@ -307,13 +307,16 @@ function serverMessage(o: Obj): ServerMessage {
         txs: arr(o.txs, 'forwarded.txs').map((v, i) => {
           const at = `forwarded.txs[${i}]`;
           const tx = obj(v, at);
-          onlyKeys(tx, ['replica', 'seq', 'code', 'reason'], at);
+          onlyKeys(tx, ['replica', 'seq', 'code', 'reason', 'ops'], at);
           if (!isReplicaId(tx.replica)) invalid(`${at}.replica: not a replica id`);
           return {
             replica: tx.replica,
             seq: int(tx.seq, `${at}.seq`),
             ...(tx.code === undefined ? {} : { code: str(tx.code, `${at}.code`, 64) }),
             ...(tx.reason === undefined ? {} : { reason: str(tx.reason, `${at}.reason`) }),
+            ...(tx.ops === undefined
+              ? {}
+              : { ops: arr(tx.ops, `${at}.ops`).map((op, k) => str(op, `${at}.ops[${k}]`, 128)) }),
           };
         }),
       };

@@ -114,12 +114,17 @@ export interface ForwardedTx {
   readonly certSig: Uint8Array;
 }
 
-/** A forwarded transaction by its key, and why the relay refused it (absent: stored or already held). */
+/**
+ * A forwarded transaction by its key, and why the relay refused it (absent: stored or already held). The relay
+ * screens op by op, as for a push: `ops` lists the ids of the refused ops when it refused only some of them (the
+ * others are stored); absent with a `code`, all were refused.
+ */
 export interface ForwardOutcome {
   readonly replica: ReplicaId;
   readonly seq: number;
   readonly code?: string;
   readonly reason?: string;
+  readonly ops?: readonly string[];
 }
 
 /** A frame a client sends the relay, by its tag `t` (see the module documentation for each). */

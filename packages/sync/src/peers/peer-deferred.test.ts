@@ -1,0 +1,164 @@
+/**
+ * A transaction on a document the receiver does not hold yet (its author wrote it on state the receiver has not
+ * received: the create came from the relay, or from a peer that never logged it) cannot be judged there: it
+ * waits, neither applied nor refused, and applies once the document arrives. No relay runs: the relay key is
+ * made here and certifies both sides, as in `peers.bench.ts`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  applyOp,
+  createClock,
+  createDocState,
+  createReplicaId,
+  createWriter,
+  decodeOps,
+  defineSchema,
+  encodeOps,
+  f,
+  type Rules,
+  type WriteIntent,
+  writeIntent,
+} from '@loam/core';
+import { createBetterSqlite3Storage, openEngine } from '@loam/store/node';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createMemoryTransportPair } from '../transport/transport-memory';
+import { issueCertificate } from './certificate';
+import { saveCertificate } from './credentials';
+import { createSigningKeys, type SigningKeys, sign } from './keys';
+import { decodePeerMessage, encodePeerMessage } from './peer-codec';
+import { PEER_PROTOCOL_VERSION, type PeerMessage } from './peer-messages';
+import { challenge } from './peer-session';
+import { createPeers } from './peers';
+import { rulesVersion } from './rules-version';
+import { signTransaction } from './signed-transaction';
+
+const schema = defineSchema({
+  version: 1,
+  collections: { products: { fields: { name: f.string(), price: f.number() } } },
+});
+const rules: Rules = {
+  products: { roles: [{ name: 'staff', read: true, write: true, insert: true, delete: true }] },
+};
+const DAY = 86_400_000;
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function identity(relay: SigningKeys, serial: number) {
+  const keys = await createSigningKeys();
+  const replica = createReplicaId();
+  const cert = await issueCertificate(relay.privateKey, {
+    serial,
+    replica,
+    publicKey: keys.publicKey,
+    user: `user-${serial}`,
+    claims: {},
+    rulesVersion: rulesVersion(rules),
+    notBefore: Date.now() - DAY,
+    expires: Date.now() + DAY,
+  });
+  const writer = createWriter({ schema, clock: createClock({ replica }) });
+  const tx = async (intent: WriteIntent, state = createDocState()) => {
+    const ops = encodeOps(writer.write(intent, state).ops);
+    const first = decodeOps(ops)[0];
+    return {
+      r: replica,
+      s: Number(first?.id.split(':')[1]),
+      ops,
+      sig: await signTransaction(keys.privateKey, ops),
+    };
+  };
+  return { keys, replica, cert, tx };
+}
+
+describe('a transaction on a document the receiver does not hold yet', () => {
+  it('waits, neither applied nor refused, and applies once the document arrives from another author', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loam-deferred-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const relay = await createSigningKeys();
+    const keys = await createSigningKeys();
+    const engine = await openEngine({
+      driver: await createBetterSqlite3Storage({ filename: join(dir, 'victim.db') }),
+      schema,
+      keys,
+    });
+    cleanups.push(() => engine.close());
+    const own = await issueCertificate(relay.privateKey, {
+      serial: 1,
+      replica: engine.replica,
+      publicKey: keys.publicKey,
+      user: 'victim',
+      claims: {},
+      rulesVersion: rulesVersion(rules),
+      notBefore: Date.now() - DAY,
+      expires: Date.now() + DAY,
+    });
+    await saveCertificate(
+      engine.syncStore,
+      { replica: engine.replica, publicKey: keys.publicKey, now: Date.now },
+      { cert: own.bytes, sig: own.signature, relayKey: relay.publicKey },
+    );
+    const peers = createPeers({ store: engine.syncStore, keys, rules });
+    cleanups.push(() => peers.close());
+    const refusals: string[] = [];
+    peers.onRefusedTx((r) => refusals.push(r.code));
+
+    // X creates the document; Y, who learned it elsewhere, changes its price. Y's change reaches the victim first.
+    const x = await identity(relay, 2);
+    const y = await identity(relay, 3);
+    const create = await x.tx(writeIntent.insert('products', { id: 'd1', name: 'Oat', price: 2 }));
+    const state = createDocState();
+    for (const op of decodeOps(create.ops)) applyOp(schema.collections.products, state, op);
+    const change = await y.tx(writeIntent.update('products', 'd1', { price: 3 }), state);
+
+    const pair = createMemoryTransportPair();
+    const connection = peers.connect(pair.a);
+    const acks: number[] = [];
+    const send = (m: PeerMessage) => pair.b.send(encodePeerMessage(m));
+    pair.b.onFrame((frame) => {
+      const m = decodePeerMessage(frame, 1 << 24);
+      if (m.t === 'ack') acks.push(m.batch);
+      if (m.t === 'hello')
+        void sign(y.keys.privateKey, challenge(m.nonce, y.replica, m.replica)).then((sig) =>
+          send({ t: 'proof', sig }),
+        );
+    });
+    pair.b.onOpen(() =>
+      send({
+        t: 'hello',
+        protocol: PEER_PROTOCOL_VERSION,
+        replica: y.replica,
+        cert: y.cert.bytes,
+        certSig: y.cert.signature,
+        nonce: new Uint8Array(32),
+        rules: rulesVersion(rules),
+      }),
+    );
+    const until = (check: () => boolean | Promise<boolean>, what: string) =>
+      vi.waitFor(
+        async () => {
+          if (!(await check())) throw new Error(`waiting for ${what}`);
+        },
+        { timeout: 10_000, interval: 10 },
+      );
+    await until(() => connection.info().state === 'syncing', 'authenticated');
+
+    send({ t: 'cert', cert: x.cert.bytes, sig: x.cert.signature });
+    send({ t: 'txs', batch: 1, items: [change] });
+    await until(() => acks.includes(1), 'the change answered');
+    expect(await engine.get('products', 'd1')).toBeUndefined();
+    expect(refusals).toEqual([]);
+    expect(await engine.refusedWrites()).toEqual([]);
+    expect((await engine.syncStore.peerVector())[y.replica]).toBeUndefined();
+
+    send({ t: 'txs', batch: 2, items: [create] });
+    await until(async () => (await engine.get('products', 'd1'))?.price === 3, 'both applied');
+    expect(await engine.get('products', 'd1')).toMatchObject({ name: 'Oat', price: 3 });
+    expect(refusals).toEqual([]);
+    expect(await engine.refusedWrites()).toEqual([]);
+    expect(connection.info()).toMatchObject({ txsRefused: 0, opsReceived: 2 });
+  });
+});
