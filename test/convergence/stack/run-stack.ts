@@ -1,6 +1,7 @@
 /**
  * One seeded run of the real-stack fuzzer: N devices (real engines on better-sqlite3 files, real sync clients)
- * against the real relay (SQLite store), over the fuzzer's network, in virtual time.
+ * against the real relay (SQLite store, or PostgreSQL with `store: 'postgres'`), over the fuzzer's network, in
+ * virtual time.
  *
  * The run makes `transactions` random transactions on random devices while the enabled fault classes strike, then
  * heals everything (network calm, relay up, every device open and subscribed to everything) and runs until the
@@ -27,7 +28,7 @@ import { createRng } from '../random';
 import { checkQuiescence, type Failure } from './check';
 import { createDevice, type StackDevice } from './device';
 import { createNetwork, createScheduler, type NetworkFaults, type NetworkStats } from './network';
-import { createRelayHost } from './relay-host';
+import { createRelayHost, type StoreKind } from './relay-host';
 import { Abandoned, randomTransaction, stackRules, stackSchema, TALLY } from './workload';
 
 /** Every fault class (see the module documentation). */
@@ -52,6 +53,8 @@ export interface StackRunOptions {
   readonly faults: readonly FaultClass[];
   /** A document id whose pushed ops and answers the result lists (`trace`), to debug a failing seed. */
   readonly trace?: string;
+  /** The relay's store; default `sqlite`. */
+  readonly store?: StoreKind;
 }
 
 /** What a run ended with. */
@@ -103,9 +106,10 @@ async function run(options: StackRunOptions): Promise<StackRunResult> {
   const on = new Set(options.faults);
   const rng = createRng(seed);
   const dir = mkdtempSync(join(existsSync(SHM) ? SHM : tmpdir(), 'loam-stack-fuzz-'));
-  const scheduler = createScheduler(Math.floor(Date.now() / 1000) * 1000);
+  const scheduler = createScheduler(Math.floor(Date.now() / 1000) * 1000, () => relay);
   const faults = { ...(on.has('network') ? NETWORK : CALM) };
-  const relay = createRelayHost(dir, stackSchema, stackRules, scheduler.now, () => network.cut());
+  const backend = { store: options.store ?? 'sqlite', timers: scheduler.timers };
+  const relay = createRelayHost(dir, stackSchema, stackRules, scheduler.now, () => network.cut(), backend);
   const network = createNetwork(scheduler, rng, faults, (transport) => relay.accept(transport));
   const devices: StackDevice[] = [];
   const counts = { committed: 0, rolledBack: 0, restarts: 0, resets: 0, restores: 0 };
@@ -113,7 +117,7 @@ async function run(options: StackRunOptions): Promise<StackRunResult> {
   const offUntil = new Map<number, number>();
   try {
     await relay.start();
-    await relay.current().relay.backendWrite([writeIntent.insert('tallies', { id: TALLY })]);
+    await scheduler.until(relay.current().relay.backendWrite([writeIntent.insert('tallies', { id: TALLY })]));
     for (let i = 0; i < options.devices; i++) {
       const role = on.has('refusals') && i === options.devices - 1 ? 'clerk' : 'full';
       const device = await createDevice({ index: i, dir, role, scheduler, network, rng });
@@ -197,7 +201,7 @@ async function run(options: StackRunOptions): Promise<StackRunResult> {
     return { failures, ...counts, network: network.stats, refused, ...trace };
   } finally {
     for (const device of devices) await device.close().catch(() => undefined);
-    await relay.stop().catch(() => undefined);
+    await relay.dispose().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -17,8 +17,7 @@
  * Writes go through the group committer (`storage-postgres-batch.ts`), the commit feed reads every node's commits
  * back (`storage-postgres-feed.ts`), migrations run on open (`storage-postgres-migrations.ts`). Each opening is a
  * node with its own replica id (invariant of `ServerMeta.replica`), registered so no device can claim it; the
- * server clock a node starts from is the greatest any node saved. Compaction runs on one node at a time (a
- * session advisory lock) and never waits for a document lock: a tombstone a batch is writing is left for later.
+ * server clock a node starts from is the greatest any node saved. Compaction: `storage-postgres-compact.ts`.
  */
 import {
   createReplicaId,
@@ -30,6 +29,7 @@ import {
   validateQuery,
 } from '@loam/core';
 import { decodeDoc, quoteIdentifier } from '@loam/store/sql';
+import type { Timers } from '@loam/sync';
 import postgres, { type Sql } from 'postgres';
 import { SCHEMA_NAME } from '../config/store-location';
 import { ServerStorageError } from '../errors';
@@ -37,10 +37,12 @@ import { createStoreStats } from '../metrics/histogram';
 import { guardPostgresClient } from './postgres-client-guard';
 import { SERVER_USER, type ServerStore, type StoredDoc } from './server-store';
 import { createGroupCommitter, stateOfRow } from './storage-postgres-batch';
+import { compactPostgres } from './storage-postgres-compact';
 import { createPostgresDeliveryQueue } from './storage-postgres-deliveries';
 import { createPostgresFeed } from './storage-postgres-feed';
-import { LOCK_COMPACT, MIGRATIONS, type Migration, migrate } from './storage-postgres-migrations';
+import { MIGRATIONS, type Migration, migrate } from './storage-postgres-migrations';
 import { compilePgFilter, compilePgQuery, type PgCollection, pgCollection } from './storage-postgres-sql';
+import { createWorkInFlight } from './work-in-flight';
 
 /** Options of {@link createPostgresServerStore}. */
 export interface PostgresServerStoreOptions {
@@ -59,6 +61,18 @@ export interface PostgresServerStoreOptions {
   readonly changeRetentionMs?: number;
   /** The migrations this code knows (tests pass more or fewer); default {@link MIGRATIONS}. */
   readonly migrations?: readonly Migration[];
+  /** Timers of the group window and the poll (a test's virtual clock); default the global ones. */
+  readonly timers?: Timers;
+}
+
+/** A PostgreSQL store, with a view of its database work in flight (see `work-in-flight.ts`). */
+export interface PostgresServerStore extends ServerStore {
+  /** Whether a query, group transaction or commit-feed read of this store is in flight. */
+  busy(): boolean;
+  /** Resolves once none is. */
+  settled(): Promise<void>;
+  /** Commits the group waiting for its window now (`close` does too), rather than when its timer fires. */
+  flush(): void;
 }
 
 /** The URL without its `schema` parameter, the schema, and the URL with its password hidden (for messages). */
@@ -85,7 +99,9 @@ export function parsePostgresUrl(url: string): {
 type Row = Parameters<typeof stateOfRow>[1];
 
 /** Opens (creating or migrating) the relay's tables in PostgreSQL. Rejects with `server_storage` when unusable. */
-export async function createPostgresServerStore(options: PostgresServerStoreOptions): Promise<ServerStore> {
+export async function createPostgresServerStore(
+  options: PostgresServerStoreOptions,
+): Promise<PostgresServerStore> {
   const { schema } = options;
   const target = parsePostgresUrl(options.url);
   guardPostgresClient();
@@ -139,6 +155,8 @@ export async function createPostgresServerStore(options: PostgresServerStoreOpti
     return c;
   };
   const channel = `loam_commits_${target.schema}`;
+  const work = createWorkInFlight();
+  const timers = options.timers ?? globalThis;
   const deliveries = createPostgresDeliveryQueue(sql);
   const feed = createPostgresFeed({
     sql,
@@ -147,6 +165,8 @@ export async function createPostgresServerStore(options: PostgresServerStoreOpti
     position,
     pollMs: options.pollMs ?? 500,
     stats,
+    work,
+    timers,
   });
   let outbox: Parameters<ServerStore['setOutbox']>[0] | undefined;
   const committer = createGroupCommitter(
@@ -160,6 +180,8 @@ export async function createPostgresServerStore(options: PostgresServerStoreOpti
       outbox: () => outbox,
       committed: (version) => feed.poke(version),
       enqueueDeliveries: (tx, entries, now) => deliveries.enqueue(tx, entries, now),
+      work,
+      timers,
     },
     { windowMs: options.groupWindowMs ?? 2, maxOps: options.maxGroupOps ?? 5000 },
   );
@@ -184,7 +206,7 @@ export async function createPostgresServerStore(options: PostgresServerStoreOpti
   const read = async <T>(fn: () => Promise<T>): Promise<T> => {
     guard();
     try {
-      return await fn();
+      return await work.track(fn());
     } catch (cause) {
       if (cause instanceof ServerStorageError) throw cause;
       throw new ServerStorageError(`PostgreSQL failed: ${(cause as Error).message}`, { cause });
@@ -192,18 +214,15 @@ export async function createPostgresServerStore(options: PostgresServerStoreOpti
   };
   const liveWhere = (c: PgCollection, filter: Filter | undefined, params: unknown[]) =>
     filter === undefined ? 'TRUE' : compilePgFilter(filter, c, params).sql;
-  const horizon = async () => {
-    const [row] = await sql.unsafe<{ value: string }[]>(
-      "SELECT value FROM loam_server_meta WHERE key = 'horizon'",
-    );
-    return Number(row?.value ?? 0);
-  };
 
   return {
     info: { backend: 'postgres', durability, shared: true },
     commits: feed.feed,
     deliveries,
     stats,
+    busy: work.busy,
+    settled: work.settled,
+    flush: committer.flush,
     setOutbox(render) {
       outbox = render;
     },
@@ -314,23 +333,7 @@ export async function createPostgresServerStore(options: PostgresServerStoreOpti
       }),
 
     compact: (cutoff) =>
-      read(async () => {
-        const conn = await sql.reserve();
-        try {
-          const [lock] = await conn.unsafe<{ ok: boolean }[]>(
-            'SELECT pg_try_advisory_lock(hashtext(current_schema()), $1) AS ok',
-            [LOCK_COMPACT],
-          );
-          if (!lock?.ok) return await horizon();
-          try {
-            return await compactLocked(conn, cutoff);
-          } finally {
-            await conn.unsafe('SELECT pg_advisory_unlock(hashtext(current_schema()), $1)', [LOCK_COMPACT]);
-          }
-        } finally {
-          conn.release();
-        }
-      }),
+      read(() => compactPostgres(sql, collections, cutoff, options.changeRetentionMs ?? 3_600_000)),
 
     async ping() {
       guard();
@@ -354,45 +357,10 @@ export async function createPostgresServerStore(options: PostgresServerStoreOpti
     async close() {
       if (closed) return;
       closed = true;
+      committer.flush();
       await committer.idle();
       await feed.close();
       await sql.end({ timeout: 5 });
     },
   };
-
-  async function compactLocked(conn: Sql, cutoff: number): Promise<number> {
-    const [row] = await conn.unsafe<{ v: string | null }[]>(
-      'SELECT max(version) AS v FROM loam_server_batches WHERE at < $1',
-      [cutoff],
-    );
-    const folded = Number(row?.v ?? 0);
-    await conn.unsafe('DELETE FROM loam_server_ops WHERE at < $1', [cutoff]);
-    await conn.unsafe(
-      'DELETE FROM loam_server_changes WHERE version <= (SELECT max(version) FROM loam_server_batches WHERE at < $1)',
-      [Math.min(cutoff, Date.now() - (options.changeRetentionMs ?? 3_600_000))],
-    );
-    const current = await horizon();
-    if (folded <= current) return current;
-    for (const c of collections.values()) {
-      let after = '';
-      for (;;) {
-        const [chunk] = await conn.unsafe<{ last: string | null }[]>(
-          `WITH cand AS (SELECT id FROM ${c.table} WHERE NOT "$live" AND "$v" <= $1 AND id > $2 ORDER BY id LIMIT 500),
-           del AS (DELETE FROM ${c.table} WHERE id IN (SELECT id FROM cand) AND NOT "$live" AND "$v" <= $1
-                   AND pg_try_advisory_xact_lock(hashtextextended(current_schema() || ':' || $3 || ':' || id, 0)) RETURNING id)
-           SELECT (SELECT max(id) FROM cand) AS last, (SELECT count(*) FROM del) AS n`,
-          [folded, after, c.name],
-        );
-        if (!chunk?.last) break;
-        after = chunk.last;
-      }
-    }
-    await conn.unsafe('DELETE FROM loam_server_batches WHERE version <= $1', [folded]);
-    await conn.unsafe(
-      `INSERT INTO loam_server_meta (key, value) VALUES ('horizon', $1)
-       ON CONFLICT (key) DO UPDATE SET value = GREATEST(loam_server_meta.value::bigint, excluded.value::bigint)::text`,
-      [String(folded)],
-    );
-    return horizon();
-  }
 }
