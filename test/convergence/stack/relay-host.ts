@@ -138,7 +138,7 @@ export function createRelayHost(
         now,
       });
       postgres = pg
-        ? await createPostgresServerStore({ url: pg.url, schema, poolSize: 3, timers: backend.timers })
+        ? await createPostgresServerStore({ url: pg.url, schema, poolSize: 1, timers: backend.timers })
         : undefined;
       const store = postgres ?? (await createSqliteServerStore({ filename: file, schema }));
       const meta = await store.meta();

@@ -30,9 +30,9 @@ export async function compactPostgres(
       'SELECT pg_try_advisory_lock(hashtext(current_schema()), $1) AS ok',
       [LOCK_COMPACT],
     );
-    if (!lock?.ok) return await horizon(sql);
+    if (!lock?.ok) return await horizon(conn);
     try {
-      return await compactLocked(sql, conn, collections, cutoff, retentionMs);
+      return await compactLocked(conn, collections, cutoff, retentionMs);
     } finally {
       await conn.unsafe('SELECT pg_advisory_unlock(hashtext(current_schema()), $1)', [LOCK_COMPACT]);
     }
@@ -42,7 +42,6 @@ export async function compactPostgres(
 }
 
 async function compactLocked(
-  sql: Sql,
   conn: Sql,
   collections: ReadonlyMap<string, PgCollection>,
   cutoff: number,
@@ -58,7 +57,7 @@ async function compactLocked(
     'DELETE FROM loam_server_changes WHERE version <= (SELECT max(version) FROM loam_server_batches WHERE at < $1)',
     [Math.min(cutoff, Date.now() - retentionMs)],
   );
-  const current = await horizon(sql);
+  const current = await horizon(conn);
   if (folded <= current) return current;
   for (const c of collections.values()) {
     let after = '';
@@ -80,5 +79,5 @@ async function compactLocked(
      ON CONFLICT (key) DO UPDATE SET value = GREATEST(loam_server_meta.value::bigint, excluded.value::bigint)::text`,
     [String(folded)],
   );
-  return horizon(sql);
+  return horizon(conn);
 }

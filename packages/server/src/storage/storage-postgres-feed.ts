@@ -124,7 +124,7 @@ export function createPostgresFeed(options: PostgresFeedOptions): PostgresFeed {
         sql.unsafe<ChangeRow[]>(
           `SELECT ch.version, ch.id AS "$change", ch.before, d."$live" AS "$found", ${c.stateColumns('d')}
            FROM loam_server_changes ch LEFT JOIN ${c.table} d ON d.id = ch.id
-           WHERE ch.collection = $1 AND ch.version > $2 AND ch.version <= $3`,
+           WHERE ch.collection = $1 AND ch.version > $2 AND ch.version <= $3 ORDER BY ch.version, ch.id`,
           [c.name, from, to],
         ),
       ),
