@@ -76,7 +76,7 @@ export async function checkQuiescence(input: {
     if (pending > 0) failures.push({ check: 'outbox', detail: `device ${d.index} has ${pending} ops left` });
   }
 
-  const stored = await relay.storedOps();
+  const ledger = await relay.opLedger();
   {
     let tally = 0;
     const counted = new Set<string>();
@@ -95,7 +95,7 @@ export async function checkQuiescence(input: {
         if (!pushed || !last) continue;
         if (answers.some((a) => a.code === 'accepted')) {
           acceptedContent.add(contentKey(pushed.op));
-          if ((pushed.reachedAt ?? 0) > lastCompaction && !stored.has(id))
+          if ((pushed.reachedAt ?? 0) > lastCompaction && !ledger.has(id))
             failures.push({
               check: 'ledger',
               detail: `op ${id} (device ${d.index}) acknowledged, not stored`,

@@ -56,8 +56,8 @@ export interface RelayHost {
   verifyAhead(token: string, replica: ReplicaId): Promise<void>;
   /** Folds away history older than `cutoff` (Unix ms); devices with older cursors get a client reset. */
   compact(cutoff: number): Promise<void>;
-  /** The op ids the store's dedupe table holds. */
-  storedOps(): Promise<Set<string>>;
+  /** The store's op ledger: each op id it holds → the digest of the content held under it (`opDigest`). */
+  opLedger(): Promise<Map<string, Uint8Array | null>>;
   /** Whether the store's real I/O (PostgreSQL queries) is in flight. */
   busy(): boolean;
   /** Resolves once it is not. */
@@ -180,15 +180,20 @@ export function createRelayHost(
     async compact(cutoff) {
       await up?.store.compact(cutoff);
     },
-    async storedOps() {
-      if (pg)
-        return new Set((await pg.query<{ id: string }>('SELECT id FROM loam_server_ops')).map((r) => r.id));
-      const ledger = new Database(file, { readonly: true });
-      try {
-        return new Set(ledger.prepare('SELECT id FROM loam_server_ops').pluck().all() as string[]);
-      } finally {
-        ledger.close();
+    async opLedger() {
+      type Held = { id: string; hash: Uint8Array | null };
+      const select = 'SELECT id, hash FROM loam_server_ops';
+      let rows: Held[];
+      if (pg) rows = await pg.query<Held>(select);
+      else {
+        const ledger = new Database(file, { readonly: true });
+        try {
+          rows = ledger.prepare<[], Held>(select).all();
+        } finally {
+          ledger.close();
+        }
       }
+      return new Map(rows.map((r) => [r.id, r.hash && new Uint8Array(r.hash)]));
     },
     busy: () => postgres?.busy() ?? false,
     settled: () => postgres?.settled() ?? Promise.resolve(),

@@ -28,7 +28,9 @@ async function unreachable(): Promise<string | undefined> {
 
 const why = await unreachable();
 if (why !== undefined)
-  console.warn(`Skipping the real-stack fuzzer on PostgreSQL: ${new URL(TEST_PG_URL).host} unreachable (${why})`);
+  console.warn(
+    `Skipping the real-stack fuzzer on PostgreSQL: ${new URL(TEST_PG_URL).host} unreachable (${why})`,
+  );
 
 describe.skipIf(why !== undefined)('the real stack converges with its relay on PostgreSQL', () => {
   it(`${SEEDS} seeds × ${TRANSACTIONS} transactions over ${DEVICES} devices`, async () => {

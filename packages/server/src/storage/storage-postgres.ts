@@ -17,84 +17,40 @@
  * Writes go through the group committer (`storage-postgres-batch.ts`), the commit feed reads every node's commits
  * back (`storage-postgres-feed.ts`), migrations run on open (`storage-postgres-migrations.ts`). Each opening is a
  * node with its own replica id (invariant of `ServerMeta.replica`), registered so no device can claim it; the
- * server clock a node starts from is the greatest any node saved. Compaction: `storage-postgres-compact.ts`.
+ * server clock a node starts from is the greatest any node saved. Compaction runs on one node at a time (a
+ * session advisory lock) and never waits for a document lock: a tombstone a batch is writing is left for later.
  */
 import {
   createReplicaId,
   type Filter,
   type Query,
   type ReplicaId,
-  type Schema,
   type Timestamp,
   validateQuery,
 } from '@loam/core';
 import { decodeDoc, quoteIdentifier } from '@loam/store/sql';
-import type { Timers } from '@loam/sync';
 import postgres, { type Sql } from 'postgres';
-import { SCHEMA_NAME } from '../config/store-location';
 import { ServerStorageError } from '../errors';
 import { createStoreStats } from '../metrics/histogram';
 import { guardPostgresClient } from './postgres-client-guard';
 import { SERVER_USER, type ServerStore, type StoredDoc } from './server-store';
 import { createGroupCommitter, stateOfRow } from './storage-postgres-batch';
-import { compactPostgres } from './storage-postgres-compact';
 import { createPostgresDeliveryQueue } from './storage-postgres-deliveries';
 import { createPostgresFeed } from './storage-postgres-feed';
-import { MIGRATIONS, type Migration, migrate } from './storage-postgres-migrations';
+import { LOCK_COMPACT, MIGRATIONS, migrate } from './storage-postgres-migrations';
+import {
+  type PostgresServerStore,
+  type PostgresServerStoreOptions,
+  parsePostgresUrl,
+} from './storage-postgres-options';
 import { compilePgFilter, compilePgQuery, type PgCollection, pgCollection } from './storage-postgres-sql';
 import { createWorkInFlight } from './work-in-flight';
 
-/** Options of {@link createPostgresServerStore}. */
-export interface PostgresServerStoreOptions {
-  /** `postgres://user[:password]@host[:port]/database[?schema=name]` (schema default `public`, created if absent). */
-  readonly url: string;
-  readonly schema: Schema;
-  /** Connections of this node's pool (the LISTEN connection comes on top); default 6. */
-  readonly poolSize?: number;
-  /** How long a group of pushes waits for more after its first; default 2 ms. */
-  readonly groupWindowMs?: number;
-  /** Most ops in one group transaction; default 5000. */
-  readonly maxGroupOps?: number;
-  /** How often the commit feed polls besides LISTEN; default 500 ms. */
-  readonly pollMs?: number;
-  /** How long the change log keeps a version for lagging nodes; default 1 hour. */
-  readonly changeRetentionMs?: number;
-  /** The migrations this code knows (tests pass more or fewer); default {@link MIGRATIONS}. */
-  readonly migrations?: readonly Migration[];
-  /** Timers of the group window and the poll (a test's virtual clock); default the global ones. */
-  readonly timers?: Timers;
-}
-
-/** A PostgreSQL store, with a view of its database work in flight (see `work-in-flight.ts`). */
-export interface PostgresServerStore extends ServerStore {
-  /** Whether a query, group transaction or commit-feed read of this store is in flight. */
-  busy(): boolean;
-  /** Resolves once none is. */
-  settled(): Promise<void>;
-  /** Commits the group waiting for its window now (`close` does too), rather than when its timer fires. */
-  flush(): void;
-}
-
-/** The URL without its `schema` parameter, the schema, and the URL with its password hidden (for messages). */
-export function parsePostgresUrl(url: string): {
-  readonly url: string;
-  readonly schema: string;
-  readonly safe: string;
-} {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ServerStorageError('Not a PostgreSQL URL: expected postgres://user@host:port/database');
-  }
-  const schema = parsed.searchParams.get('schema') ?? 'public';
-  if (!SCHEMA_NAME.test(schema))
-    throw new ServerStorageError(`Schema "${schema}": expected lowercase letters, digits and _ (at most 48)`);
-  parsed.searchParams.delete('schema');
-  const safe = new URL(parsed.href);
-  if (safe.password) safe.password = '***';
-  return { url: parsed.href, schema, safe: safe.href };
-}
+export {
+  type PostgresServerStore,
+  type PostgresServerStoreOptions,
+  parsePostgresUrl,
+} from './storage-postgres-options';
 
 type Row = Parameters<typeof stateOfRow>[1];
 
@@ -214,6 +170,12 @@ export async function createPostgresServerStore(
   };
   const liveWhere = (c: PgCollection, filter: Filter | undefined, params: unknown[]) =>
     filter === undefined ? 'TRUE' : compilePgFilter(filter, c, params).sql;
+  const horizon = async (on: Sql = sql) => {
+    const [row] = await on.unsafe<{ value: string }[]>(
+      "SELECT value FROM loam_server_meta WHERE key = 'horizon'",
+    );
+    return Number(row?.value ?? 0);
+  };
 
   return {
     info: { backend: 'postgres', durability, shared: true },
@@ -333,7 +295,23 @@ export async function createPostgresServerStore(
       }),
 
     compact: (cutoff) =>
-      read(() => compactPostgres(sql, collections, cutoff, options.changeRetentionMs ?? 3_600_000)),
+      read(async () => {
+        const conn = await sql.reserve();
+        try {
+          const [lock] = await conn.unsafe<{ ok: boolean }[]>(
+            'SELECT pg_try_advisory_lock(hashtext(current_schema()), $1) AS ok',
+            [LOCK_COMPACT],
+          );
+          if (!lock?.ok) return await horizon(conn);
+          try {
+            return await compactLocked(conn, cutoff);
+          } finally {
+            await conn.unsafe('SELECT pg_advisory_unlock(hashtext(current_schema()), $1)', [LOCK_COMPACT]);
+          }
+        } finally {
+          conn.release();
+        }
+      }),
 
     async ping() {
       guard();
@@ -363,4 +341,40 @@ export async function createPostgresServerStore(
       await sql.end({ timeout: 5 });
     },
   };
+
+  async function compactLocked(conn: Sql, cutoff: number): Promise<number> {
+    const [row] = await conn.unsafe<{ v: string | null }[]>(
+      'SELECT max(version) AS v FROM loam_server_batches WHERE at < $1',
+      [cutoff],
+    );
+    const folded = Number(row?.v ?? 0);
+    await conn.unsafe('DELETE FROM loam_server_ops WHERE at < $1', [cutoff]);
+    await conn.unsafe(
+      'DELETE FROM loam_server_changes WHERE version <= (SELECT max(version) FROM loam_server_batches WHERE at < $1)',
+      [Math.min(cutoff, Date.now() - (options.changeRetentionMs ?? 3_600_000))],
+    );
+    const current = await horizon(conn);
+    if (folded <= current) return current;
+    for (const c of collections.values()) {
+      let after = '';
+      for (;;) {
+        const [chunk] = await conn.unsafe<{ last: string | null }[]>(
+          `WITH cand AS (SELECT id FROM ${c.table} WHERE NOT "$live" AND "$v" <= $1 AND id > $2 ORDER BY id LIMIT 500),
+           del AS (DELETE FROM ${c.table} WHERE id IN (SELECT id FROM cand) AND NOT "$live" AND "$v" <= $1
+                   AND pg_try_advisory_xact_lock(hashtextextended(current_schema() || ':' || $3 || ':' || id, 0)) RETURNING id)
+           SELECT (SELECT max(id) FROM cand) AS last, (SELECT count(*) FROM del) AS n`,
+          [folded, after, c.name],
+        );
+        if (!chunk?.last) break;
+        after = chunk.last;
+      }
+    }
+    await conn.unsafe('DELETE FROM loam_server_batches WHERE version <= $1', [folded]);
+    await conn.unsafe(
+      `INSERT INTO loam_server_meta (key, value) VALUES ('horizon', $1)
+       ON CONFLICT (key) DO UPDATE SET value = GREATEST(loam_server_meta.value::bigint, excluded.value::bigint)::text`,
+      [String(folded)],
+    );
+    return horizon(conn);
+  }
 }
