@@ -67,5 +67,9 @@ export {
   type StoredDoc,
   type StoreStats,
 } from './storage/server-store';
-export { createPostgresServerStore, type PostgresServerStoreOptions } from './storage/storage-postgres';
+export {
+  createPostgresServerStore,
+  type PostgresServerStore,
+  type PostgresServerStoreOptions,
+} from './storage/storage-postgres';
 export { createSqliteServerStore, type SqliteServerStoreOptions } from './storage/storage-sqlite';

@@ -203,6 +203,35 @@ describe('upload and download', () => {
     expect(materialize(orders, mine.id, onB)).toBeUndefined();
   });
 
+  it('sends the tombstone to a device whose write lost to a delete it never saw, before the ack', async () => {
+    const token = await mintToken({ sub: 'mgr', role: 'manager' });
+    const a = testDevice();
+    const b = testDevice();
+    const ca = await client();
+    await ca.hello({ replica: a.replica, token });
+    const made = a.insert('orders', { id: 'lost-write', storeId: 's-lost', owner: 'mgr', total: 1 });
+    await ca.push(1, made.ops);
+    b.receive(made.ops);
+    await ca.push(2, a.delete('orders', made.id));
+
+    // b held the document, missed the delete (away, or not subscribed), and wrote to it: accepted, changing nothing.
+    const cb = await client();
+    await cb.hello({ replica: b.replica, token });
+    const write = b.update('orders', made.id, { total: 5 });
+    const ack = await cb.push(1, write);
+    expect(ack.accepted).toEqual(write.map((o) => o.id));
+    expect(cb.received.filter((m) => m.t === 'docs' || m.t === 'ack').map((m) => m.t)).toEqual([
+      'docs',
+      'ack',
+    ]);
+    const tombstone = (await cb.next('docs')).docs[0]!;
+    expect(tombstone).toMatchObject({ id: 'lost-write', mode: 'merge' });
+    const onB = createDocState();
+    for (const op of [...made.ops, ...write]) applyOp(orders, onB, op);
+    mergeDocState(onB, decodeDocSnapshot(tombstone.state));
+    expect(materialize(orders, made.id, onB)).toBeUndefined();
+  });
+
   it('resets a device whose cursor is ahead of the server (a restored backup) and resends in replace mode', async () => {
     const c = await client();
     const a = testDevice();

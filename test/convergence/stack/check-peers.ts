@@ -7,7 +7,6 @@
  * 3. no peer link was refused, and no peer declined a transaction, for a reason the run cannot cause
  *    (`peer-mesh.ts`).
  */
-import Database from 'better-sqlite3';
 import type { Failure } from './check';
 import type { StackDevice } from './device';
 import type { PeerMesh } from './peer-mesh';
@@ -31,35 +30,26 @@ export async function checkPeers(input: {
       detail: `device ${d.index} keeps ${own} own and ${left.length - own} learned transactions (first ${left[0]?.replica}:${left[0]?.seq})`,
     });
   }
-  const ledger = new Database(relay.file, { readonly: true });
-  try {
-    const has = ledger.prepare('SELECT 1 FROM loam_server_ops WHERE id = ?');
-    for (const d of devices)
-      for (const [key, tx] of d.log.peer.forwarded) {
-        const last = tx.answers.at(-1);
-        if (last === undefined) continue;
-        if (tx.answers.includes('accepted') && (tx.reachedAt ?? 0) > lastCompaction)
-          for (const op of tx.ops)
-            if (has.get(op.id) === undefined)
-              failures.push({
-                check: 'forwarded',
-                detail: `transaction ${key} forwarded by device ${d.index} acknowledged, op ${op.id} not stored`,
-              });
-        if (!tx.answers.includes('accepted') && last !== 'accepted')
-          for (const op of tx.ops)
-            if (
-              tx.refusedOps?.has(op.id) &&
-              has.get(op.id) !== undefined &&
-              !acceptedElsewhere(devices, op.id)
-            )
-              failures.push({
-                check: 'forwarded',
-                detail: `transaction ${key} forwarded by device ${d.index} refused (${last}), op ${op.id} stored`,
-              });
-      }
-  } finally {
-    ledger.close();
-  }
+  const ledger = await relay.opLedger();
+  for (const d of devices)
+    for (const [key, tx] of d.log.peer.forwarded) {
+      const last = tx.answers.at(-1);
+      if (last === undefined) continue;
+      if (tx.answers.includes('accepted') && (tx.reachedAt ?? 0) > lastCompaction)
+        for (const op of tx.ops)
+          if (!ledger.has(op.id))
+            failures.push({
+              check: 'forwarded',
+              detail: `transaction ${key} forwarded by device ${d.index} acknowledged, op ${op.id} not stored`,
+            });
+      if (!tx.answers.includes('accepted') && last !== 'accepted')
+        for (const op of tx.ops)
+          if (tx.refusedOps?.has(op.id) && ledger.has(op.id) && !acceptedElsewhere(devices, op.id))
+            failures.push({
+              check: 'forwarded',
+              detail: `transaction ${key} forwarded by device ${d.index} refused (${last}), op ${op.id} stored`,
+            });
+    }
   return failures;
 }
 

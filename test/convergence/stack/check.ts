@@ -11,7 +11,6 @@
  *    refused-writes log; an op answered `op_id_reused` reached the relay under a new id.
  */
 import type { MaterializedDoc } from '@loam/core';
-import Database from 'better-sqlite3';
 import type { StackDevice } from './device';
 import type { RelayHost } from './relay-host';
 import { TALLY } from './workload';
@@ -77,9 +76,8 @@ export async function checkQuiescence(input: {
     if (pending > 0) failures.push({ check: 'outbox', detail: `device ${d.index} has ${pending} ops left` });
   }
 
-  const ledger = new Database(relay.file, { readonly: true });
-  try {
-    const has = ledger.prepare('SELECT 1 FROM loam_server_ops WHERE id = ?');
+  const ledger = await relay.opLedger();
+  {
     let tally = 0;
     const counted = new Set<string>();
     for (const d of devices) {
@@ -97,7 +95,7 @@ export async function checkQuiescence(input: {
         if (!pushed || !last) continue;
         if (answers.some((a) => a.code === 'accepted')) {
           acceptedContent.add(contentKey(pushed.op));
-          if ((pushed.reachedAt ?? 0) > lastCompaction && has.get(id) === undefined)
+          if ((pushed.reachedAt ?? 0) > lastCompaction && !ledger.has(id))
             failures.push({
               check: 'ledger',
               detail: `op ${id} (device ${d.index}) acknowledged, not stored`,
@@ -143,8 +141,6 @@ export async function checkQuiescence(input: {
         check: 'counter',
         detail: `tally is ${String(doc?.n)} on the relay, acknowledged increments sum to ${tally}`,
       });
-  } finally {
-    ledger.close();
   }
   return failures;
 }

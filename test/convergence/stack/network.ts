@@ -3,8 +3,8 @@
  *
  * Time only moves when the run says so (`advance`): timers (the sync clients' backoff and keep-alive) and frame
  * deliveries are events in one seeded queue, run in time order, each followed by `settle()` so the async work it
- * started (SQLite calls, the relay's commits, the session's answers) finishes before the next event. Nothing waits
- * on a real timer.
+ * started (SQLite calls, the relay's commits, the session's answers) finishes before the next event. Real I/O the
+ * run cannot see through promises (PostgreSQL queries) is awaited through `io`. Nothing waits on a real timer.
  *
  * Each connection is a pair of {@link Transport}s that keeps the transport contract (ordered whole frames, one
  * close, nothing after close): a frame is delayed by a random time but never overtakes an earlier one of the same
@@ -28,12 +28,17 @@ export interface Scheduler {
   /** Schedules `run` at `at` (not before now); returns a handle for `cancel`. */
   at(at: number, run: () => void): Event;
   cancel(event: Event): void;
-  /** Lets the async work started so far run to completion (promise chains over synchronous SQLite). */
+  /**
+   * Lets the async work started so far run to completion (promise chains over synchronous SQLite, and the real
+   * I/O `io` reports until it is done).
+   */
   settle(): Promise<void>;
   /** Runs every event due up to `time` (in order, settling after each), then sets the clock to `time`. */
   advance(time: number): Promise<void>;
   /** When the next pending event is due, if any. */
   nextAt(): number | undefined;
+  /** Runs events, in order, until `work` settles (a store may wait on a virtual timer); resolves as it does. */
+  until<T>(work: Promise<T>): Promise<T>;
   /** Timer functions for `createSyncClient`. */
   readonly timers: {
     setTimeout(callback: () => void, ms: number): unknown;
@@ -43,8 +48,14 @@ export interface Scheduler {
 
 const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** A scheduler starting at `start` (Unix ms). */
-export function createScheduler(start: number): Scheduler {
+/** Real I/O a settled run must wait for. */
+export interface RealIo {
+  busy(): boolean;
+  settled(): Promise<void>;
+}
+
+/** A scheduler starting at `start` (Unix ms); `io()` names the real I/O to wait for, if any. */
+export function createScheduler(start: number, io?: () => RealIo | undefined): Scheduler {
   let time = start;
   let seq = 0;
   const queue: Event[] = [];
@@ -70,7 +81,12 @@ export function createScheduler(start: number): Scheduler {
       if (i >= 0) queue.splice(i, 1);
     },
     async settle() {
-      for (let i = 0; i < 4; i++) await immediate();
+      for (;;) {
+        for (let i = 0; i < 4; i++) await immediate();
+        const real = io?.();
+        if (!real?.busy()) return;
+        await real.settled();
+      }
     },
     async advance(to) {
       for (;;) {
@@ -84,6 +100,16 @@ export function createScheduler(start: number): Scheduler {
         }
       }
       time = Math.max(time, to);
+    },
+    async until(work) {
+      let done = false;
+      const watched = work.finally(() => {
+        done = true;
+      });
+      await scheduler.settle();
+      for (let next = scheduler.nextAt(); !done && next !== undefined; next = scheduler.nextAt())
+        await scheduler.advance(next);
+      return watched;
     },
     nextAt() {
       let min: number | undefined;

@@ -1,14 +1,19 @@
 /**
- * The real relay, in process: `@loam/server`'s SQLite store on a file, its relay (screening, commits, fan-out) and a
- * protocol session per connection, wired as `startServer` wires them, minus HTTP and WebSocket: the fuzzer's
- * network hands each connection's server end to `accept`. `restart()` closes the store (every session's connection
- * drops) and opens the same file again, as a restarted relay process would.
+ * The real relay, in process: `@loam/server`'s SQLite store on a file (or its PostgreSQL store in a schema of the
+ * test database of its own), its relay (screening, commits, fan-out) and a protocol session per connection, wired
+ * as `startServer` wires them, minus HTTP and WebSocket: the fuzzer's network hands each connection's server end
+ * to `accept`. `restart()` closes the store (every session's connection drops) and opens the same file or schema
+ * again, as a restarted relay process (a new node, on PostgreSQL) would.
+ *
+ * The PostgreSQL store runs its group window and poll on the run's virtual timers; its queries are real I/O, which
+ * the scheduler awaits after each event (`busy`, `settled`), so a run still moves one event at a time.
  */
 import { join } from 'node:path';
 import { createClock, type ReplicaId, type Rules, type Schema } from '@loam/core';
 import {
   CONFIG_DEFAULTS,
   createMetrics,
+  createPostgresServerStore,
   createRelay,
   createSession,
   createSignalingHub,
@@ -17,20 +22,24 @@ import {
   type Devices,
   type Identity,
   openDevices,
+  type PostgresServerStore,
   type Relay,
   type ServerStore,
   type Session,
   type Verifier,
 } from '@loam/server';
-import { AUDIENCE, HS256_SECRET, ISSUER } from '@loam/server/testing';
-import type { Transport } from '@loam/sync';
+import { AUDIENCE, createTestSchema, HS256_SECRET, ISSUER, type TestSchema } from '@loam/server/testing';
+import type { Timers, Transport } from '@loam/sync';
+import Database from 'better-sqlite3';
 
 /** Largest accepted lead of a device's timestamps over the relay's clock (the fuzzer's skews stay inside it). */
 export const MAX_DRIFT_MS = 60_000;
 
+/** The relay's store: a SQLite file, or PostgreSQL at `LOAM_TEST_PG_URL`. */
+export type StoreKind = 'sqlite' | 'postgres';
+
 /** A running (or stopped) in-process relay. */
 export interface RelayHost {
-  readonly file: string;
   /** The live relay and store (throws while stopped). */
   current(): { relay: Relay; store: ServerStore };
   isUp(): boolean;
@@ -47,6 +56,14 @@ export interface RelayHost {
   verifyAhead(token: string, replica: ReplicaId): Promise<void>;
   /** Folds away history older than `cutoff` (Unix ms); devices with older cursors get a client reset. */
   compact(cutoff: number): Promise<void>;
+  /** The store's op ledger: each op id it holds → the digest of the content held under it (`opDigest`). */
+  opLedger(): Promise<Map<string, Uint8Array | null>>;
+  /** Whether the store's real I/O (PostgreSQL queries) is in flight. */
+  busy(): boolean;
+  /** Resolves once it is not. */
+  settled(): Promise<void>;
+  /** Stops and deletes the relay's database (the PostgreSQL schema; the caller deletes the folder). */
+  dispose(): Promise<void>;
 }
 
 /** Creates the relay host over a database in `dir` (started by `start()`). */
@@ -56,8 +73,11 @@ export function createRelayHost(
   rules: Rules,
   now: () => number,
   dropConnections: () => void,
+  backend: { readonly store: StoreKind; readonly timers: Timers } = { store: 'sqlite', timers: globalThis },
 ): RelayHost {
   const file = join(dir, 'relay.db');
+  const pg: TestSchema | undefined = backend.store === 'postgres' ? createTestSchema('loam_fuzz') : undefined;
+  let postgres: PostgresServerStore | undefined;
   let up:
     | { relay: Relay; store: ServerStore; sessions: Set<Session>; perUser: Map<string, number> }
     | undefined;
@@ -80,7 +100,6 @@ export function createRelayHost(
   };
   const metrics = createMetrics();
   const host: RelayHost = {
-    file,
     current() {
       if (!up) throw new Error('the relay is down');
       return up;
@@ -118,7 +137,10 @@ export function createRelayHost(
         rules,
         now,
       });
-      const store = await createSqliteServerStore({ filename: file, schema });
+      postgres = pg
+        ? await createPostgresServerStore({ url: pg.url, schema, poolSize: 1, timers: backend.timers })
+        : undefined;
+      const store = postgres ?? (await createSqliteServerStore({ filename: file, schema }));
       const meta = await store.meta();
       const clock = createClock({
         replica: meta.replica,
@@ -139,8 +161,10 @@ export function createRelayHost(
       const { relay, store } = up;
       up = undefined;
       dropConnections();
+      postgres?.flush();
       await relay.drain();
       await store.close();
+      postgres = undefined;
     },
     async verifyAhead(token, replica) {
       verifier ??= await checkToken();
@@ -155,6 +179,27 @@ export function createRelayHost(
     },
     async compact(cutoff) {
       await up?.store.compact(cutoff);
+    },
+    async opLedger() {
+      type Held = { id: string; hash: Uint8Array | null };
+      const select = 'SELECT id, hash FROM loam_server_ops';
+      let rows: Held[];
+      if (pg) rows = await pg.query<Held>(select);
+      else {
+        const ledger = new Database(file, { readonly: true });
+        try {
+          rows = ledger.prepare<[], Held>(select).all();
+        } finally {
+          ledger.close();
+        }
+      }
+      return new Map(rows.map((r) => [r.id, r.hash && new Uint8Array(r.hash)]));
+    },
+    busy: () => postgres?.busy() ?? false,
+    settled: () => postgres?.settled() ?? Promise.resolve(),
+    async dispose() {
+      await host.stop();
+      await pg?.drop();
     },
   };
   return host;

@@ -1,6 +1,7 @@
 /**
  * One seeded run of the real-stack fuzzer: N devices (real engines on better-sqlite3 files, real sync clients)
- * against the real relay (SQLite store), over the fuzzer's network, in virtual time.
+ * against the real relay (SQLite store, or PostgreSQL with `store: 'postgres'`), over the fuzzer's network, in
+ * virtual time.
  *
  * The run makes `transactions` random transactions on random devices while the enabled fault classes strike, then
  * heals everything (network calm, relay up, every device open and subscribed to everything) and runs until the
@@ -32,7 +33,7 @@ import { installCryptoGate } from './crypto-gate';
 import { createDevice, type StackDevice } from './device';
 import { createNetwork, createScheduler, type NetworkFaults, type NetworkStats } from './network';
 import { createPeerMesh, type PeerMesh, type PeerMeshStats } from './peer-mesh';
-import { createRelayHost } from './relay-host';
+import { createRelayHost, type StoreKind } from './relay-host';
 import { Abandoned, randomTransaction, stackRules, stackSchema, TALLY } from './workload';
 
 /** Every fault class (see the module documentation). */
@@ -58,6 +59,8 @@ export interface StackRunOptions {
   readonly faults: readonly FaultClass[];
   /** A document id whose pushed ops and answers the result lists (`trace`), to debug a failing seed. */
   readonly trace?: string;
+  /** The relay's store; default `sqlite`. */
+  readonly store?: StoreKind;
 }
 
 /** What a run ended with. */
@@ -113,9 +116,10 @@ async function run(options: StackRunOptions): Promise<StackRunResult> {
   const on = new Set(options.faults);
   const rng = createRng(seed);
   const dir = mkdtempSync(join(existsSync(SHM) ? SHM : tmpdir(), 'loam-stack-fuzz-'));
-  const scheduler = createScheduler(Math.floor(Date.now() / 1000) * 1000);
+  const scheduler = createScheduler(Math.floor(Date.now() / 1000) * 1000, () => relay);
   const faults = { ...(on.has('network') ? NETWORK : CALM) };
-  const relay = createRelayHost(dir, stackSchema, stackRules, scheduler.now, () => network.cut());
+  const backend = { store: options.store ?? 'sqlite', timers: scheduler.timers };
+  const relay = createRelayHost(dir, stackSchema, stackRules, scheduler.now, () => network.cut(), backend);
   const network = createNetwork(scheduler, rng, faults, (transport) => relay.accept(transport));
   const devices: StackDevice[] = [];
   let mesh: PeerMesh | undefined;
@@ -124,7 +128,7 @@ async function run(options: StackRunOptions): Promise<StackRunResult> {
   const offUntil = new Map<number, number>();
   try {
     await relay.start();
-    await relay.current().relay.backendWrite([writeIntent.insert('tallies', { id: TALLY })]);
+    await scheduler.until(relay.current().relay.backendWrite([writeIntent.insert('tallies', { id: TALLY })]));
     for (let i = 0; i < options.devices; i++) {
       const role = on.has('refusals') && i === options.devices - 1 ? 'clerk' : 'full';
       const peers = on.has('peers') ? { peers: { rules: stackRules } } : {};
@@ -225,7 +229,7 @@ async function run(options: StackRunOptions): Promise<StackRunResult> {
   } finally {
     mesh?.stop();
     for (const device of devices) await device.close().catch(() => undefined);
-    await relay.stop().catch(() => undefined);
+    await relay.dispose().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -4,14 +4,16 @@
  * or replay one case: `npm run fuzz -- --stack --seed 1234 [--faults ...]`. Every fault class is on unless
  * `--faults` names some. Exits non-zero after the first failing seed, printing its replay command and the entry
  * to add to the `stack` section of `regressions.json`; with `--keep-going` it runs every seed and counts failures;
- * `--trace item-a` lists, for a failing seed, every op pushed on that document and the relay's answers.
+ * `--trace item-a` lists, for a failing seed, every op pushed on that document and the relay's answers;
+ * `--store postgres` runs the relay on PostgreSQL (`LOAM_TEST_PG_URL`, a schema of its own per seed).
  */
 import { parseArgs } from 'node:util';
+import type { StoreKind } from './relay-host';
 import { FAULT_CLASSES, type FaultClass, runStack } from './run-stack';
 
 const USAGE =
   'usage: npm run fuzz -- --stack [--seeds N] [--start S] [--seed S] [--devices 3] [--transactions 200] ' +
-  `[--faults ${FAULT_CLASSES.join(',')}] [--keep-going] [--trace DOC_ID]`;
+  `[--faults ${FAULT_CLASSES.join(',')}] [--keep-going] [--trace DOC_ID] [--store sqlite|postgres]`;
 
 /** Runs the stack fuzzer with the command line's arguments; resolves with the exit code. */
 export async function runStackCli(args: readonly string[]): Promise<number> {
@@ -27,6 +29,7 @@ export async function runStackCli(args: readonly string[]): Promise<number> {
       devices: { type: 'string', default: '3' },
       transactions: { type: 'string', default: '200' },
       faults: { type: 'string', default: FAULT_CLASSES.join(',') },
+      store: { type: 'string', default: 'sqlite' },
     },
   });
   const faults = values.faults.split(',').filter((f) => f !== '') as FaultClass[];
@@ -37,21 +40,23 @@ export async function runStackCli(args: readonly string[]): Promise<number> {
   const numbers = [devices, transactions, first, total];
   if (
     !numbers.every((n) => Number.isSafeInteger(n) && n > 0) ||
-    faults.some((f) => !FAULT_CLASSES.includes(f))
+    faults.some((f) => !FAULT_CLASSES.includes(f)) ||
+    !['sqlite', 'postgres'].includes(values.store)
   ) {
     console.error(USAGE);
     return 2;
   }
+  const store = values.store as StoreKind;
   const started = performance.now();
   let failed = 0;
   for (let seed = first; seed < first + total; seed++) {
     const trace = values.trace === undefined ? {} : { trace: values.trace };
-    const result = await runStack({ seed, devices, transactions, faults, ...trace });
+    const result = await runStack({ seed, devices, transactions, faults, store, ...trace });
     if (result.failures.length > 0) {
       failed++;
-      const flags = `--devices ${devices} --transactions ${transactions} --faults ${faults.join(',')}`;
+      const flags = `--devices ${devices} --transactions ${transactions} --faults ${faults.join(',')} --store ${store}`;
       console.error(
-        `FAILED: seed ${seed} (${devices} devices, ${transactions} transactions, ${faults.join(',')})`,
+        `FAILED: seed ${seed} (${devices} devices, ${transactions} transactions, ${faults.join(',')}, ${store})`,
       );
       for (const f of result.failures.slice(0, 10)) console.error(`  ${f.check}: ${f.detail}`);
       if (result.failures.length > 10) console.error(`  ... and ${result.failures.length - 10} more`);
@@ -70,7 +75,7 @@ export async function runStackCli(args: readonly string[]): Promise<number> {
     return 1;
   }
   console.log(
-    `${total} seeds passed (${devices} devices × ${transactions} transactions, ${faults.join(',')}) in ${seconds} s`,
+    `${total} seeds passed (${devices} devices × ${transactions} transactions, ${faults.join(',')}, ${store}) in ${seconds} s`,
   );
   return 0;
 }

@@ -69,8 +69,9 @@ export interface PushOutcome {
   /** The documents of refused ops (to send their authoritative state). */
   readonly refusedDocs: readonly { readonly collection: string; readonly id: string }[];
   /**
-   * Documents the batch created that a delete of the same (or a later) incarnation already ended: the create is
-   * accepted and changes nothing, so no commit tells the device; it must be sent the tombstone (`epoch`).
+   * Documents the batch created or wrote that a delete of the same (or a later) incarnation already ended: the op
+   * is accepted and changes nothing, so no commit tells the device; it must be sent the tombstone (`epoch`). (A
+   * device that was away may hold such a document live: its own pending writes kept it through a full set.)
    */
   readonly lostCreates: readonly LostCreate[];
   readonly version: number;
@@ -134,7 +135,7 @@ export interface RelayOptions {
   readonly now?: () => number;
 }
 
-/** The accepted creates of a batch whose document is deleted in their incarnation or a later one. */
+/** The accepted ops of a batch whose document is deleted in their incarnation or a later one. */
 async function lostCreates(
   store: ServerStore,
   ops: readonly Op[],
@@ -146,7 +147,7 @@ async function lostCreates(
   const lost: LostCreate[] = [];
   for (const op of ops) {
     const key = `${op.collection}\u0000${op.doc}`;
-    if (op.kind !== 'create' || !accepted.has(op.id) || seen.has(key)) continue;
+    if (!accepted.has(op.id) || seen.has(key)) continue;
     seen.add(key);
     const state = after.get(key) ?? (await store.getDoc(op.collection, op.doc))?.state;
     if (state?.deleted && state.epoch >= op.epoch)

@@ -14,9 +14,9 @@
  *    unknown type, text) or a batch over the limit is a fatal `error`; nothing of it is stored or forwarded.
  * 3. **Acks are durable.** `ack` is sent after the relay committed the batch. Each refused op is named in
  *    `ack.refused`, then a `docs` frame (cursor 0) gives the document's authoritative state in `replace` mode, or
- *    `removed` when the user may not read it (or it does not exist). A create the batch lost to a delete of its
- *    incarnation (accepted, changing nothing, so no commit reports it) is answered by the tombstone, in `merge`
- *    mode, just before the `ack`. An op whose id the relay holds with other
+ *    `removed` when the user may not read it (or it does not exist). A create or write the batch lost to a delete
+ *    of its incarnation (accepted, changing nothing, so no commit reports it) is answered by the tombstone, in
+ *    `merge` mode, just before the `ack`. An op whose id the relay holds with other
  *    content is answered `op_id_reused` the same way (never acknowledged).
  * 4. **Downloads are serialised.** Initial sets, resumes, fan-out of commits and view recomputations run one at a
  *    time in the order they were queued (see `downloads.ts` for the cursors this guarantees).

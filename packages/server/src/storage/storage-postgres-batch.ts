@@ -32,6 +32,7 @@
  */
 import { type DocState, getCollection, type Schema } from '@loam/core';
 import { decodeDocState } from '@loam/store/sql';
+import type { Timers } from '@loam/sync';
 import type { PendingQuery, Row, Sql, TransactionSql } from 'postgres';
 import * as Y from 'yjs';
 import { ServerStorageError } from '../errors';
@@ -40,6 +41,7 @@ import { planBatch } from './batch-plan';
 import type { ApplyBatchRequest, BatchResult, DocChange, OutboxRenderer } from './server-store';
 import { createGroupLedger } from './storage-postgres-op-ledger';
 import { type PgCollection, upsertDocsSql } from './storage-postgres-sql';
+import type { WorkInFlight } from './work-in-flight';
 
 /** What the group committer needs from its store. */
 export interface GroupContext {
@@ -61,6 +63,10 @@ export interface GroupContext {
     entries: ReturnType<OutboxRenderer>,
     now: number,
   ): PendingQuery<Row[]>;
+  /** Counts each group's transaction while it runs. */
+  readonly work: WorkInFlight;
+  /** The group window's timer. */
+  readonly timers: Timers;
 }
 
 /** Options of {@link createGroupCommitter}. */
@@ -74,6 +80,8 @@ export interface GroupOptions {
 /** The group committer. */
 export interface GroupCommitter {
   submit(request: ApplyBatchRequest): Promise<BatchResult>;
+  /** Starts the group waiting for its window now. */
+  flush(): void;
   /** Resolves once no group is pending or running. */
   idle(): Promise<void>;
 }
@@ -124,7 +132,7 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
   const { sql } = ctx;
   const queue: Pending[] = [];
   let running: Promise<void> | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: unknown;
   const idleWaiters: (() => void)[] = [];
 
   const coll = (name: string): PgCollection => {
@@ -155,7 +163,7 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
     timer = undefined;
     if (running || queue.length === 0) return;
     const group = take();
-    running = runGroup(group).finally(() => {
+    running = ctx.work.track(runGroup(group)).finally(() => {
       running = undefined;
       if (queue.length > 0) start();
       else for (const w of idleWaiters.splice(0)) w();
@@ -355,8 +363,13 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
       return new Promise<BatchResult>((resolve, reject) => {
         queue.push({ request, resolve, reject });
         if (running || timer) return;
-        timer = setTimeout(start, options.windowMs);
+        timer = ctx.timers.setTimeout(start, options.windowMs);
       });
+    },
+    flush() {
+      if (timer === undefined) return;
+      ctx.timers.clearTimeout(timer);
+      start();
     },
     idle() {
       if (!running && queue.length === 0) return Promise.resolve();

@@ -18,12 +18,14 @@
  */
 import type { DocState, MaterializedDoc } from '@loam/core';
 import { decodeDoc } from '@loam/store/sql';
+import type { Timers } from '@loam/sync';
 import type { Sql } from 'postgres';
 import type { createStoreStats } from '../metrics/histogram';
 import { createCommitEmitter } from './commit-feed';
 import type { CommitFeed, CommitSource, CommittedDocChange, StoreCommit } from './server-store';
 import { stateOfRow } from './storage-postgres-batch';
 import type { PgCollection } from './storage-postgres-sql';
+import { createWorkInFlight, type WorkInFlight } from './work-in-flight';
 
 /** Options of {@link createPostgresFeed}. */
 export interface PostgresFeedOptions {
@@ -35,6 +37,10 @@ export interface PostgresFeedOptions {
   readonly pollMs: number;
   readonly maxVersions?: number;
   readonly stats: ReturnType<typeof createStoreStats>;
+  /** Counts each read while it runs (default: a counter of its own). */
+  readonly work?: WorkInFlight;
+  /** The poll's timer (default: the global timers). */
+  readonly timers?: Timers;
 }
 
 /** The feed and its controls. */
@@ -88,6 +94,8 @@ function lazyChange(
 /** Creates the feed of a PostgreSQL store. */
 export function createPostgresFeed(options: PostgresFeedOptions): PostgresFeed {
   const { sql, collections } = options;
+  const work = options.work ?? createWorkInFlight();
+  const timers = options.timers ?? globalThis;
   const emitter = createCommitEmitter(options.position, (version) => reach(version));
   const maxVersions = options.maxVersions ?? 500;
   let reading: Promise<void> | undefined;
@@ -116,7 +124,7 @@ export function createPostgresFeed(options: PostgresFeedOptions): PostgresFeed {
         sql.unsafe<ChangeRow[]>(
           `SELECT ch.version, ch.id AS "$change", ch.before, d."$live" AS "$found", ${c.stateColumns('d')}
            FROM loam_server_changes ch LEFT JOIN ${c.table} d ON d.id = ch.id
-           WHERE ch.collection = $1 AND ch.version > $2 AND ch.version <= $3`,
+           WHERE ch.collection = $1 AND ch.version > $2 AND ch.version <= $3 ORDER BY ch.version, ch.id`,
           [c.name, from, to],
         ),
       ),
@@ -169,7 +177,7 @@ export function createPostgresFeed(options: PostgresFeedOptions): PostgresFeed {
       again = true;
       return;
     }
-    reading = (async () => {
+    const run = (async () => {
       do {
         again = false;
         try {
@@ -178,7 +186,8 @@ export function createPostgresFeed(options: PostgresFeedOptions): PostgresFeed {
           return;
         }
       } while (again && !closed);
-    })().finally(() => {
+    })();
+    reading = work.track(run).finally(() => {
       reading = undefined;
     });
   };
@@ -191,7 +200,8 @@ export function createPostgresFeed(options: PostgresFeedOptions): PostgresFeed {
   };
 
   /** Reads now, up to the counter, until `version` is delivered or the counter shows it was never committed. */
-  const reach = async (version: number) => {
+  const reach = (version: number) => work.track(catchUp(version));
+  const catchUp = async (version: number) => {
     try {
       for (let round = 0; round < 3 && !closed && emitter.feed.position() < version; round++) {
         const [counter] = await sql.unsafe<{ version: string }[]>('SELECT version FROM loam_server_counter');
@@ -205,14 +215,24 @@ export function createPostgresFeed(options: PostgresFeedOptions): PostgresFeed {
     }
   };
 
-  const poll = setInterval(pump, options.pollMs);
-  poll.unref();
+  let poll: unknown;
+  const schedulePoll = () => {
+    if (closed) return;
+    poll = timers.setTimeout(() => {
+      pump();
+      schedulePoll();
+    }, options.pollMs);
+    (poll as { unref?: () => void }).unref?.();
+  };
 
   return {
     feed: emitter.feed,
     async start() {
-      const listener = await sql.listen(options.channel, (payload) => announce(Number(payload)), pump);
+      const listener = await work.track(
+        sql.listen(options.channel, (payload) => announce(Number(payload)), pump),
+      );
       unlisten = listener.unlisten;
+      schedulePoll();
     },
     poke(version) {
       if (version === undefined) pump();
@@ -220,7 +240,7 @@ export function createPostgresFeed(options: PostgresFeedOptions): PostgresFeed {
     },
     async close() {
       closed = true;
-      clearInterval(poll);
+      timers.clearTimeout(poll);
       await unlisten?.().catch(() => undefined);
       await reading;
     },

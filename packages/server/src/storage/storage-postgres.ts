@@ -25,13 +25,11 @@ import {
   type Filter,
   type Query,
   type ReplicaId,
-  type Schema,
   type Timestamp,
   validateQuery,
 } from '@loam/core';
 import { decodeDoc, quoteIdentifier } from '@loam/store/sql';
 import postgres, { type Sql } from 'postgres';
-import { SCHEMA_NAME } from '../config/store-location';
 import { ServerStorageError } from '../errors';
 import { createStoreStats } from '../metrics/histogram';
 import { guardPostgresClient } from './postgres-client-guard';
@@ -39,53 +37,27 @@ import { SERVER_USER, type ServerStore, type StoredDoc } from './server-store';
 import { createGroupCommitter, stateOfRow } from './storage-postgres-batch';
 import { createPostgresDeliveryQueue } from './storage-postgres-deliveries';
 import { createPostgresFeed } from './storage-postgres-feed';
-import { LOCK_COMPACT, MIGRATIONS, type Migration, migrate } from './storage-postgres-migrations';
+import { LOCK_COMPACT, MIGRATIONS, migrate } from './storage-postgres-migrations';
+import {
+  type PostgresServerStore,
+  type PostgresServerStoreOptions,
+  parsePostgresUrl,
+} from './storage-postgres-options';
 import { compilePgFilter, compilePgQuery, type PgCollection, pgCollection } from './storage-postgres-sql';
+import { createWorkInFlight } from './work-in-flight';
 
-/** Options of {@link createPostgresServerStore}. */
-export interface PostgresServerStoreOptions {
-  /** `postgres://user[:password]@host[:port]/database[?schema=name]` (schema default `public`, created if absent). */
-  readonly url: string;
-  readonly schema: Schema;
-  /** Connections of this node's pool (the LISTEN connection comes on top); default 6. */
-  readonly poolSize?: number;
-  /** How long a group of pushes waits for more after its first; default 2 ms. */
-  readonly groupWindowMs?: number;
-  /** Most ops in one group transaction; default 5000. */
-  readonly maxGroupOps?: number;
-  /** How often the commit feed polls besides LISTEN; default 500 ms. */
-  readonly pollMs?: number;
-  /** How long the change log keeps a version for lagging nodes; default 1 hour. */
-  readonly changeRetentionMs?: number;
-  /** The migrations this code knows (tests pass more or fewer); default {@link MIGRATIONS}. */
-  readonly migrations?: readonly Migration[];
-}
-
-/** The URL without its `schema` parameter, the schema, and the URL with its password hidden (for messages). */
-export function parsePostgresUrl(url: string): {
-  readonly url: string;
-  readonly schema: string;
-  readonly safe: string;
-} {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ServerStorageError('Not a PostgreSQL URL: expected postgres://user@host:port/database');
-  }
-  const schema = parsed.searchParams.get('schema') ?? 'public';
-  if (!SCHEMA_NAME.test(schema))
-    throw new ServerStorageError(`Schema "${schema}": expected lowercase letters, digits and _ (at most 48)`);
-  parsed.searchParams.delete('schema');
-  const safe = new URL(parsed.href);
-  if (safe.password) safe.password = '***';
-  return { url: parsed.href, schema, safe: safe.href };
-}
+export {
+  type PostgresServerStore,
+  type PostgresServerStoreOptions,
+  parsePostgresUrl,
+} from './storage-postgres-options';
 
 type Row = Parameters<typeof stateOfRow>[1];
 
 /** Opens (creating or migrating) the relay's tables in PostgreSQL. Rejects with `server_storage` when unusable. */
-export async function createPostgresServerStore(options: PostgresServerStoreOptions): Promise<ServerStore> {
+export async function createPostgresServerStore(
+  options: PostgresServerStoreOptions,
+): Promise<PostgresServerStore> {
   const { schema } = options;
   const target = parsePostgresUrl(options.url);
   guardPostgresClient();
@@ -139,6 +111,8 @@ export async function createPostgresServerStore(options: PostgresServerStoreOpti
     return c;
   };
   const channel = `loam_commits_${target.schema}`;
+  const work = createWorkInFlight();
+  const timers = options.timers ?? globalThis;
   const deliveries = createPostgresDeliveryQueue(sql);
   const feed = createPostgresFeed({
     sql,
@@ -147,6 +121,8 @@ export async function createPostgresServerStore(options: PostgresServerStoreOpti
     position,
     pollMs: options.pollMs ?? 500,
     stats,
+    work,
+    timers,
   });
   let outbox: Parameters<ServerStore['setOutbox']>[0] | undefined;
   const committer = createGroupCommitter(
@@ -160,6 +136,8 @@ export async function createPostgresServerStore(options: PostgresServerStoreOpti
       outbox: () => outbox,
       committed: (version) => feed.poke(version),
       enqueueDeliveries: (tx, entries, now) => deliveries.enqueue(tx, entries, now),
+      work,
+      timers,
     },
     { windowMs: options.groupWindowMs ?? 2, maxOps: options.maxGroupOps ?? 5000 },
   );
@@ -184,7 +162,7 @@ export async function createPostgresServerStore(options: PostgresServerStoreOpti
   const read = async <T>(fn: () => Promise<T>): Promise<T> => {
     guard();
     try {
-      return await fn();
+      return await work.track(fn());
     } catch (cause) {
       if (cause instanceof ServerStorageError) throw cause;
       throw new ServerStorageError(`PostgreSQL failed: ${(cause as Error).message}`, { cause });
@@ -192,8 +170,8 @@ export async function createPostgresServerStore(options: PostgresServerStoreOpti
   };
   const liveWhere = (c: PgCollection, filter: Filter | undefined, params: unknown[]) =>
     filter === undefined ? 'TRUE' : compilePgFilter(filter, c, params).sql;
-  const horizon = async () => {
-    const [row] = await sql.unsafe<{ value: string }[]>(
+  const horizon = async (on: Sql = sql) => {
+    const [row] = await on.unsafe<{ value: string }[]>(
       "SELECT value FROM loam_server_meta WHERE key = 'horizon'",
     );
     return Number(row?.value ?? 0);
@@ -204,6 +182,9 @@ export async function createPostgresServerStore(options: PostgresServerStoreOpti
     commits: feed.feed,
     deliveries,
     stats,
+    busy: work.busy,
+    settled: work.settled,
+    flush: committer.flush,
     setOutbox(render) {
       outbox = render;
     },
@@ -321,7 +302,7 @@ export async function createPostgresServerStore(options: PostgresServerStoreOpti
             'SELECT pg_try_advisory_lock(hashtext(current_schema()), $1) AS ok',
             [LOCK_COMPACT],
           );
-          if (!lock?.ok) return await horizon();
+          if (!lock?.ok) return await horizon(conn);
           try {
             return await compactLocked(conn, cutoff);
           } finally {
@@ -354,6 +335,7 @@ export async function createPostgresServerStore(options: PostgresServerStoreOpti
     async close() {
       if (closed) return;
       closed = true;
+      committer.flush();
       await committer.idle();
       await feed.close();
       await sql.end({ timeout: 5 });
@@ -371,7 +353,7 @@ export async function createPostgresServerStore(options: PostgresServerStoreOpti
       'DELETE FROM loam_server_changes WHERE version <= (SELECT max(version) FROM loam_server_batches WHERE at < $1)',
       [Math.min(cutoff, Date.now() - (options.changeRetentionMs ?? 3_600_000))],
     );
-    const current = await horizon();
+    const current = await horizon(conn);
     if (folded <= current) return current;
     for (const c of collections.values()) {
       let after = '';
@@ -393,6 +375,6 @@ export async function createPostgresServerStore(options: PostgresServerStoreOpti
        ON CONFLICT (key) DO UPDATE SET value = GREATEST(loam_server_meta.value::bigint, excluded.value::bigint)::text`,
       [String(folded)],
     );
-    return horizon();
+    return horizon(conn);
   }
 }
