@@ -3,14 +3,17 @@
  * flight):
  * 1. every device and the relay hold identical documents (canonical encoding of the materialized documents);
  * 2. no outbox entry is left on any device;
- * 3. every op the relay acknowledged is stored on the relay, unless compaction ran after it first arrived (a copy
- *    pushed again after its id was folded away changes nothing and is acknowledged without being recorded);
- * 4. the tally counter equals the sum of the acknowledged increments (each counted once; an acknowledgement counts
- *    when the relay sent it: a device restored from an older copy may never hear of it);
+ * 3. every op the relay acknowledged is in the relay's op ledger (compaction keeps it), with the content of one of
+ *    the ops the device pushed under that id (a database restored from an older copy may reuse an id);
+ * 4. no write is held under two op ids (renumbered after a restore, then applied under both), and the tally
+ *    counter equals the sum of the increments in the relay's op ledger, with the content the relay holds for each
+ *    id: with 3, no acknowledged increment is lost or counted twice (an op the relay applied but could not
+ *    acknowledge, its device closed and then put back to a copy from before it, counts too: the write happened);
  * 5. every op a device pushed since it was last restored was answered; every refusal it got is in its
  *    refused-writes log; an op answered `op_id_reused` reached the relay under a new id.
  */
-import type { MaterializedDoc } from '@loam/core';
+import type { MaterializedDoc, Op } from '@loam/core';
+import { opDigest } from '@loam/server/testing';
 import Database from 'better-sqlite3';
 import type { StackDevice } from './device';
 import type { RelayHost } from './relay-host';
@@ -50,9 +53,8 @@ function contentKey(op: object): string {
 export async function checkQuiescence(input: {
   relay: RelayHost;
   devices: readonly StackDevice[];
-  lastCompaction: number;
 }): Promise<Failure[]> {
-  const { relay, devices, lastCompaction } = input;
+  const { relay, devices } = input;
   const failures: Failure[] = [];
   const { store } = relay.current();
 
@@ -79,40 +81,49 @@ export async function checkQuiescence(input: {
 
   const ledger = new Database(relay.file, { readonly: true });
   try {
-    const has = ledger.prepare('SELECT 1 FROM loam_server_ops WHERE id = ?');
+    const held = ledger.prepare<[string], { hash: Uint8Array | null }>(
+      'SELECT hash FROM loam_server_ops WHERE id = ?',
+    );
+    /** The op the relay holds under `id`, among those pushed under it (undefined: none). */
+    const heldOp = (id: string, pushed: { op: Op; earlier?: Op[] }): Op | undefined => {
+      const hash = held.get(id)?.hash;
+      if (!hash) return undefined;
+      return [pushed.op, ...(pushed.earlier ?? [])].find((op) => Buffer.from(opDigest(op)).equals(hash));
+    };
     let tally = 0;
-    const counted = new Set<string>();
+    /** Content of each op the relay holds → its id (a write held under two ids was applied twice). */
+    const heldAs = new Map<string, string>();
     for (const d of devices) {
       const refusedLog = new Set((await d.engine().refusedWrites()).map((r) => r.op));
       const acceptedContent = new Set<string>();
       const refusedContent = new Set(
         [...refusedLog].flatMap((id) => {
           const pushed = d.log.pushed.get(id);
-          return pushed ? [contentKey(pushed.op)] : [];
+          return pushed ? [pushed.op, ...(pushed.earlier ?? [])].map(contentKey) : [];
         }),
       );
+      for (const [id, pushed] of d.log.pushed) {
+        const op = heldOp(id, pushed);
+        if (!op) continue;
+        const content = contentKey(op);
+        acceptedContent.add(content);
+        const other = heldAs.get(content);
+        if (other !== undefined && other !== id)
+          failures.push({
+            check: 'doubled',
+            detail: `one write of device ${d.index} is held as ${other} and ${id}`,
+          });
+        heldAs.set(content, id);
+        if (op.kind === 'increment' && op.collection === 'tallies' && op.doc === TALLY && other === undefined)
+          tally += op.by;
+      }
       for (const [id, answers] of d.log.answers) {
         const pushed = d.log.pushed.get(id);
-        const last = answers.at(-1);
-        if (!pushed || !last) continue;
-        if (answers.some((a) => a.code === 'accepted')) {
-          acceptedContent.add(contentKey(pushed.op));
-          if ((pushed.reachedAt ?? 0) > lastCompaction && has.get(id) === undefined)
-            failures.push({
-              check: 'ledger',
-              detail: `op ${id} (device ${d.index}) acknowledged, not stored`,
-            });
-          const op = pushed.op;
-          if (
-            op.kind === 'increment' &&
-            op.collection === 'tallies' &&
-            op.doc === TALLY &&
-            !counted.has(id)
-          ) {
-            counted.add(id);
-            tally += op.by;
-          }
-        }
+        if (pushed && answers.some((a) => a.code === 'accepted') && !heldOp(id, pushed))
+          failures.push({
+            check: 'ledger',
+            detail: `op ${id} (device ${d.index}) acknowledged, not stored with content it pushed`,
+          });
       }
       for (const [id, { op, epoch }] of d.log.pushed) {
         if (epoch < d.epoch()) continue;
@@ -141,7 +152,7 @@ export async function checkQuiescence(input: {
     if (doc?.n !== tally)
       failures.push({
         check: 'counter',
-        detail: `tally is ${String(doc?.n)} on the relay, acknowledged increments sum to ${tally}`,
+        detail: `tally is ${String(doc?.n)} on the relay, the increments it holds sum to ${tally}`,
       });
   } finally {
     ledger.close();

@@ -7,7 +7,7 @@
  */
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeOps, type Op, type Schema } from '@loam/core';
+import { decodeOps, encodeOps, type Op, type Schema } from '@loam/core';
 import { mintToken } from '@loam/server/testing';
 import type { Engine } from '@loam/store';
 import { createBetterSqlite3Storage, openEngine } from '@loam/store/node';
@@ -27,9 +27,10 @@ import { stackSchema } from './workload';
 export interface WireLog {
   /**
    * Op id → the op, the restore epoch it was first pushed in, and when a push carrying it first reached the relay
-   * (undefined: never).
+   * (undefined: never). A database restored from an older copy may push an id again with other content: then the
+   * entry holds the newest content (and its epoch), `earlier` the contents pushed before under that id.
    */
-  readonly pushed: Map<string, { op: Op; epoch: number; reachedAt?: number }>;
+  readonly pushed: Map<string, { op: Op; epoch: number; reachedAt?: number; earlier?: Op[] }>;
   /** Op id → every answer the relay sent (arrived or lost): `accepted` or a refusal code, with when it was sent. */
   readonly answers: Map<string, { code: string; at: number; epoch: number }[]>;
 }
@@ -61,6 +62,12 @@ export interface StackDevice {
 
 const FILES = ['', '-wal', '-shm'];
 
+function sameContent(a: Op, b: Op): boolean {
+  const x = encodeOps([a]);
+  const y = encodeOps([b]);
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
 /** Creates device `index` (opened by `open()`). */
 export async function createDevice(options: {
   index: number;
@@ -85,7 +92,11 @@ export async function createDevice(options: {
       const message = decodeClientMessage(frame);
       if (message.t !== 'push') return;
       for (const op of decodeOps(message.ops)) {
-        const entry = log.pushed.get(op.id) ?? { op, epoch };
+        const known = log.pushed.get(op.id);
+        const entry =
+          known === undefined || sameContent(known.op, op)
+            ? (known ?? { op, epoch })
+            : { op, epoch, earlier: [...(known.earlier ?? []), known.op] };
         if (delivered) entry.reachedAt ??= scheduler.now();
         log.pushed.set(op.id, entry);
       }

@@ -109,7 +109,6 @@ async function run(options: StackRunOptions): Promise<StackRunResult> {
   const network = createNetwork(scheduler, rng, faults, (transport) => relay.accept(transport));
   const devices: StackDevice[] = [];
   const counts = { committed: 0, rolledBack: 0, restarts: 0, resets: 0, restores: 0 };
-  let lastCompaction = Number.NEGATIVE_INFINITY;
   const offUntil = new Map<number, number>();
   try {
     await relay.start();
@@ -143,7 +142,6 @@ async function run(options: StackRunOptions): Promise<StackRunResult> {
         await relay.start();
       } else if (on.has('reset') && fault < 0.03 && relay.isUp()) {
         counts.resets++;
-        lastCompaction = scheduler.now();
         await relay.compact(scheduler.now());
       } else if (on.has('restore') && fault < 0.045) {
         await device.close();
@@ -189,7 +187,7 @@ async function run(options: StackRunOptions): Promise<StackRunResult> {
     }
     const quiet = await runUntilQuiet(scheduler, network, devices);
     const failures = quiet
-      ? await checkQuiescence({ relay, devices, lastCompaction })
+      ? await checkQuiescence({ relay, devices })
       : [{ check: 'quiescence', detail: `never quiet: ${await describeState(network, devices)}` }];
     let refused = 0;
     for (const d of devices) refused += (await d.engine().refusedWrites()).length;

@@ -1,6 +1,6 @@
 /**
  * The SQLite store's ledger of op ids: `loam_server_ops` (op id → content digest, batch time; the dedupe table,
- * compacted) and `loam_server_seqs` (replica → highest accepted sequence number, never compacted). See invariants
+ * never compacted) and `loam_server_seqs` (replica → highest accepted sequence number, never compacted). See invariants
  * 2 and 8 of `server-store.ts`.
  */
 import type { SqlExecutor } from '@loam/store';

@@ -1,6 +1,6 @@
 /**
  * The PostgreSQL store's ledger of op ids, one group transaction at a time (invariants 2 and 8 of
- * `server-store.ts`): `loam_server_ops` (op id → content digest, batch time; the dedupe table, compacted) and
+ * `server-store.ts`): `loam_server_ops` (op id → content digest, batch time; the dedupe table, never compacted) and
  * `loam_server_seqs` (replica → highest accepted sequence number, never compacted).
  *
  * Before planning, the group inserts every op id it carries with the digest of its first op (`insert`, in the

@@ -6,7 +6,7 @@
  * with `id`, `_live`, `_v` (here: the server's change counter), `_state`, `_doc` and one column per scalar leaf,
  * Yjs fields in `loam_yjs`; so subscription filters compile to SQL with the engine's own compiler. Added here:
  * ```
- * loam_server_ops       op id → content digest, batch time: the dedupe table
+ * loam_server_ops       op id → content digest, batch time: the dedupe table (never compacted)
  * loam_server_batches   version → batch time: which versions compaction may fold away
  * loam_server_replicas  replica id → user: a replica belongs to one user
  * loam_server_seqs      replica id → highest sequence number of its accepted ops (never compacted)
@@ -374,11 +374,7 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
           [cutoff],
         );
         const folded = Number(row?.v ?? 0);
-        await tx.run('DELETE FROM loam_server_ops WHERE at < ?', [cutoff]);
         if (folded <= meta.horizon) return meta.horizon;
-        for (const c of collections.values()) {
-          await tx.run(`DELETE FROM ${c.table} WHERE _live = 0 AND _v <= ?`, [folded]);
-        }
         await tx.run('DELETE FROM loam_server_batches WHERE version <= ?', [folded]);
         await tx.run(SAVE_META, ['horizon', folded]);
         return folded;
