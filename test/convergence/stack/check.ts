@@ -4,18 +4,21 @@
  * 1. every device and the relay hold identical documents (canonical encoding of the materialized documents);
  * 2. no outbox entry is left on any device;
  * 3. every op the relay acknowledged is in the relay's op ledger (compaction keeps it), with the content of one of
- *    the ops the device pushed under that id (a database restored from an older copy may reuse an id);
- * 4. no write is held under two op ids (renumbered after a restore, then applied under both), and the tally
- *    counter equals the sum of the increments in the relay's op ledger, with the content the relay holds for each
- *    id: with 3, no acknowledged increment is lost or counted twice (an op the relay applied but could not
- *    acknowledge, its device closed and then put back to a copy from before it, counts too: the write happened);
+ *    the ops the device pushed under that id (a database restored from an older copy may reuse an id), or is an
+ *    echo (a write renumbered again, acknowledged and held under the id it was applied under);
+ * 4. no write is held under two op ids (renumbered after an `op_id_reused`, then renumbered again by another copy
+ *    of the database, and applied under both; a write is told from another with equal content, which a restored
+ *    clock can stamp, by the id it was first answered `op_id_reused` under), and the tally counter equals the sum of
+ *    the increments in the relay's op ledger, with the content the relay holds for each id: with 3, no
+ *    acknowledged increment is lost or counted twice (an op the relay applied but could not acknowledge, its device
+ *    closed and then put back to a copy from before it, counts too: the write happened);
  * 5. every op a device pushed since it was last restored was answered; every refusal it got is in its
  *    refused-writes log; an op answered `op_id_reused` reached the relay under a new id.
  */
-import type { MaterializedDoc, Op } from '@loam/core';
+import type { MaterializedDoc } from '@loam/core';
 import { opDigest } from '@loam/server/testing';
 import Database from 'better-sqlite3';
-import type { StackDevice } from './device';
+import type { PushedContent, StackDevice } from './device';
 import type { RelayHost } from './relay-host';
 import { TALLY } from './workload';
 
@@ -84,14 +87,18 @@ export async function checkQuiescence(input: {
     const held = ledger.prepare<[string], { hash: Uint8Array | null }>(
       'SELECT hash FROM loam_server_ops WHERE id = ?',
     );
-    /** The op the relay holds under `id`, among those pushed under it (undefined: none). */
-    const heldOp = (id: string, pushed: { op: Op; earlier?: Op[] }): Op | undefined => {
+    const variants = (pushed: PushedContent & { earlier?: PushedContent[] }) => [
+      pushed,
+      ...(pushed.earlier ?? []),
+    ];
+    /** The op the relay holds under `id`, among those pushed under it, and when it was first pushed. */
+    const heldOp = (id: string, pushed: PushedContent & { earlier?: PushedContent[] }) => {
       const hash = held.get(id)?.hash;
       if (!hash) return undefined;
-      return [pushed.op, ...(pushed.earlier ?? [])].find((op) => Buffer.from(opDigest(op)).equals(hash));
+      return variants(pushed).find((v) => Buffer.from(opDigest(v.op)).equals(hash));
     };
     let tally = 0;
-    /** Content of each op the relay holds → its id (a write held under two ids was applied twice). */
+    /** Each write the relay holds (see `writeOf`) → its id: a write held under two ids was applied twice. */
     const heldAs = new Map<string, string>();
     for (const d of devices) {
       const refusedLog = new Set((await d.engine().refusedWrites()).map((r) => r.op));
@@ -99,27 +106,47 @@ export async function checkQuiescence(input: {
       const refusedContent = new Set(
         [...refusedLog].flatMap((id) => {
           const pushed = d.log.pushed.get(id);
-          return pushed ? [pushed.op, ...(pushed.earlier ?? [])].map(contentKey) : [];
+          return pushed ? variants(pushed).map((v) => contentKey(v.op)) : [];
         }),
       );
+      /** Content → when an id carrying it was answered `op_id_reused`, and that id (it does not hold the content). */
+      const reused = new Map<string, { at: number; id: string }[]>();
+      for (const [id, pushed] of d.log.pushed)
+        for (const a of d.log.answers.get(id) ?? []) {
+          if (a.code !== 'op_id_reused') continue;
+          const holds = heldOp(id, pushed);
+          for (const v of variants(pushed)) {
+            const content = contentKey(v.op);
+            if (holds && contentKey(holds.op) === content) continue;
+            reused.set(content, [...(reused.get(content) ?? []), { at: a.at, id }]);
+          }
+        }
+      /** The write an op is: its id, or the first id its content was answered `op_id_reused` under before it. */
+      const writeOf = (id: string, v: PushedContent) =>
+        (reused.get(contentKey(v.op)) ?? [])
+          .filter((r) => r.id !== id && r.at <= v.pushedAt)
+          .sort((x, y) => x.at - y.at)[0]?.id ?? id;
       for (const [id, pushed] of d.log.pushed) {
-        const op = heldOp(id, pushed);
-        if (!op) continue;
+        const v = heldOp(id, pushed);
+        if (!v) continue;
+        const { op } = v;
         const content = contentKey(op);
         acceptedContent.add(content);
-        const other = heldAs.get(content);
+        const write = `${writeOf(id, v)}\u0000${content}`;
+        const other = heldAs.get(write);
         if (other !== undefined && other !== id)
           failures.push({
             check: 'doubled',
             detail: `one write of device ${d.index} is held as ${other} and ${id}`,
           });
-        heldAs.set(content, id);
-        if (op.kind === 'increment' && op.collection === 'tallies' && op.doc === TALLY && other === undefined)
-          tally += op.by;
+        heldAs.set(write, id);
+        if (op.kind === 'increment' && op.collection === 'tallies' && op.doc === TALLY) tally += op.by;
       }
       for (const [id, answers] of d.log.answers) {
         const pushed = d.log.pushed.get(id);
-        if (pushed && answers.some((a) => a.code === 'accepted') && !heldOp(id, pushed))
+        if (!pushed || !answers.some((a) => a.code === 'accepted') || heldOp(id, pushed)) continue;
+        // An echo: a write renumbered again, acknowledged without being applied, is held under another id.
+        if (!variants(pushed).some((v) => acceptedContent.has(contentKey(v.op))))
           failures.push({
             check: 'ledger',
             detail: `op ${id} (device ${d.index}) acknowledged, not stored with content it pushed`,

@@ -27,12 +27,22 @@ import { stackSchema } from './workload';
 export interface WireLog {
   /**
    * Op id → the op, the restore epoch it was first pushed in, and when a push carrying it first reached the relay
-   * (undefined: never). A database restored from an older copy may push an id again with other content: then the
-   * entry holds the newest content (and its epoch), `earlier` the contents pushed before under that id.
+   * (undefined: never); `pushedAt` when it was first pushed. A database restored from an older copy may push an
+   * id again with other content: then the entry holds the newest content (and its epoch), `earlier` the contents
+   * pushed before under that id.
    */
-  readonly pushed: Map<string, { op: Op; epoch: number; reachedAt?: number; earlier?: Op[] }>;
+  readonly pushed: Map<
+    string,
+    PushedContent & { epoch: number; reachedAt?: number; earlier?: PushedContent[] }
+  >;
   /** Op id → every answer the relay sent (arrived or lost): `accepted` or a refusal code, with when it was sent. */
   readonly answers: Map<string, { code: string; at: number; epoch: number }[]>;
+}
+
+/** An op as pushed, and when it was first pushed under its id. */
+export interface PushedContent {
+  readonly op: Op;
+  readonly pushedAt: number;
 }
 
 /** A device of the run. */
@@ -93,10 +103,16 @@ export async function createDevice(options: {
       if (message.t !== 'push') return;
       for (const op of decodeOps(message.ops)) {
         const known = log.pushed.get(op.id);
+        const pushedAt = scheduler.now();
         const entry =
           known === undefined || sameContent(known.op, op)
-            ? (known ?? { op, epoch })
-            : { op, epoch, earlier: [...(known.earlier ?? []), known.op] };
+            ? (known ?? { op, pushedAt, epoch })
+            : {
+                op,
+                pushedAt,
+                epoch,
+                earlier: [...(known.earlier ?? []), { op: known.op, pushedAt: known.pushedAt }],
+              };
         if (delivered) entry.reachedAt ??= scheduler.now();
         log.pushed.set(op.id, entry);
       }

@@ -203,6 +203,41 @@ export const serverStoreCases: readonly ServerStoreCase[] = [
     },
   },
   {
+    name: 'a write renumbered after a conflict, then renumbered again by another copy of the database, counts once',
+    async run(ctx) {
+      const a = device('a');
+      const { id, ops } = a.insert('items', { name: 'tea', owner: 'u1' });
+      const first = a.increment('items', id, 'stock', 2)[0]!;
+      await ctx.store.applyBatch({ ops: [...ops, first] });
+      const write = { ...first, by: 5 } as Op;
+      same((await ctx.store.applyBatch({ ops: [write] })).conflicts, [write], 'the reused id is a conflict');
+      const renumbered = { ...write, id: a.increment('items', id, 'stock', 1)[0]!.id } as Op;
+      const applied = await ctx.store.applyBatch({ ops: [renumbered] });
+      same([applied.accepted, applied.echoes.length], [[renumbered.id], 0], 'the renumbered write applies');
+      const store = await ctx.reopen();
+      same((await store.applyBatch({ ops: [write] })).conflicts, [write], 'the other copy sends the old id');
+      const again = { ...write, id: a.increment('items', id, 'stock', 1)[0]!.id } as Op;
+      const echo = await store.applyBatch({ ops: [again] });
+      same(
+        [echo.accepted, echo.duplicates, echo.echoes, echo.changes.length],
+        [[again.id], [again.id], [again], 0],
+        'renumbered again: acknowledged, not applied',
+      );
+      same(docValue((await store.getDoc('items', id))?.state, id)?.stock, 7, 'counted once');
+      same(
+        (await store.applyBatch({ ops: [renumbered] })).duplicates,
+        [renumbered.id],
+        'first id a duplicate',
+      );
+      // Another write with the same content (a restored clock can stamp a timestamp again), under another id.
+      const twin = { ...write, id: ops[0]!.id } as Op;
+      same((await store.applyBatch({ ops: [twin] })).conflicts, [twin], 'its id conflicts');
+      const twinRenumbered = { ...write, id: a.increment('items', id, 'stock', 1)[0]!.id } as Op;
+      same((await store.applyBatch({ ops: [twinRenumbered] })).echoes, [], 'not an echo');
+      same(docValue((await store.getDoc('items', id))?.state, id)?.stock, 12, 'counted');
+    },
+  },
+  {
     name: "keeps each replica's highest accepted sequence number, through compaction and reopening",
     async run(ctx) {
       const a = device('a');

@@ -13,7 +13,9 @@
  *    `duplicates` (and `accepted`) without screening or applying it again; with other content it is a *conflict*
  *    (the device's database was restored from an older copy and reused the id): then nothing of the batch is
  *    applied and the conflicting ops are reported in `conflicts`, never in `accepted`. Refused ops are not recorded,
- *    so a re-sent refused op is screened again.
+ *    so a re-sent refused op is screened again. The content (without id) of a conflicting op is remembered with
+ *    the id it is then first accepted under: the same write under a third id is an echo (`echoes`), accepted and
+ *    not applied, so a write renumbered by two copies of one database counts once (`batch-plan.ts`).
  * 3. **One change counter.** Every batch that changes at least one document gets the next version; each changed
  *    document's row version becomes that version. Versions only grow, so "documents changed since cursor `c`"
  *    is "row version > `c`". Deleted documents stay as tombstones (with their row version and incarnation).
@@ -107,6 +109,12 @@ export interface BatchResult {
    * batch was applied (`changes` is empty; `accepted` holds only same-content duplicates).
    */
   readonly conflicts: readonly Op[];
+  /**
+   * Ops (in `accepted` and `duplicates`) carrying a write the store already accepted under another id: a device
+   * renumbered it after a conflict, as an older copy of its database had done before (invariant 2). Not applied;
+   * the device must be sent the authoritative state of their documents.
+   */
+  readonly echoes: readonly Op[];
 }
 
 /** The server's own metadata. */

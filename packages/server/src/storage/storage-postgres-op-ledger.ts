@@ -7,12 +7,21 @@
  * group's first flight, under the documents' locks): an id not inserted was recorded by an earlier transaction,
  * whose digest `readHeld` then reads. Planning asks `recorded`. Afterwards `settle` deletes the ids no batch
  * accepted, gives an accepted op whose digest differs from the inserted one (an earlier op with its id was refused)
- * its own, and raises the replicas' sequence numbers, in replica order.
+ * its own, and raises the replicas' sequence numbers, in replica order. Beside them, `loam_server_reissues`
+ * (read in the first flight for the group's op contents) keeps the renumberings of writes answered as conflicts
+ * (`batch-plan.ts`).
  */
 import type { Op } from '@loam/core';
 import type { TransactionSql } from 'postgres';
-import { type Digest, type FreshOp, highestSeqs } from './batch-plan';
-import { opDigest, sameDigest } from './op-digest';
+import {
+  type BatchPlan,
+  type Digest,
+  type FreshOp,
+  highestSeqs,
+  type Reissue,
+  reissueOf,
+} from './batch-plan';
+import { contentDigest, opDigest, sameDigest } from './op-digest';
 import type { ApplyBatchRequest } from './server-store';
 
 const INSERT_OPS = `INSERT INTO loam_server_ops (id, at, hash)
@@ -23,7 +32,15 @@ const REHASH_OPS = `UPDATE loam_server_ops o SET hash = u.hash FROM unnest($1::t
   WHERE o.id = u.id`;
 const RAISE_SEQS = `INSERT INTO loam_server_seqs (replica, seq) SELECT * FROM unnest($1::text[], $2::bigint[])
   ON CONFLICT (replica) DO UPDATE SET seq = excluded.seq WHERE loam_server_seqs.seq < excluded.seq`;
+const READ_REISSUES =
+  'SELECT content, id, pending FROM loam_server_reissues WHERE content = ANY($1::bytea[]) AND pending > 0';
+const INSERT_REISSUES = `INSERT INTO loam_server_reissues (content, origin, pending)
+  SELECT *, 1 FROM unnest($1::bytea[], $2::text[]) ON CONFLICT (content, origin)
+  DO UPDATE SET pending = loam_server_reissues.pending + 1`;
+const SETTLE_REISSUES = `UPDATE loam_server_reissues r SET id = coalesce(r.id, u.id), pending = 0
+  FROM unnest($1::bytea[], $2::text[]) AS u(content, id) WHERE r.content = u.content AND r.pending > 0`;
 const BYTEA = 17;
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 /** A group's op ids, from insertion (before planning) to settlement (after). */
 export interface GroupLedger {
@@ -38,8 +55,12 @@ export interface GroupLedger {
   recorded(id: string): Digest;
   /** For `planBatch`: an op's digest, computed once per group. */
   digest(op: Op): Uint8Array;
-  /** Notes the ops a batch of the group accepted. */
-  accept(fresh: readonly FreshOp[]): void;
+  /** What is remembered of the group's op contents as conflicting writes; queue it in the first flight. */
+  readReissues(tx: TransactionSql): PromiseLike<void>;
+  /** For `planBatch`: the pending renumberings of a content. */
+  reissued(content: Uint8Array): Reissue;
+  /** Notes what a batch of the group accepted (its fresh ops), remembered (conflicts) and settled (renumberings). */
+  accept(plan: Pick<BatchPlan, 'fresh' | 'reissues' | 'settled'>): void;
   /** The statements that settle the group's ids; send them before the counter is taken. */
   settle(tx: TransactionSql): Promise<unknown>[];
 }
@@ -63,6 +84,9 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
   const held = new Map<string, Uint8Array | null>();
   const accepted = new Map<string, Uint8Array>();
   const fresh: FreshOp[] = [];
+  const reissues = new Map<string, { id: string | null; pending: number }[]>();
+  const remembered: { content: Uint8Array; origin: string }[] = [];
+  const settled: { content: Uint8Array; id: string | null }[] = [];
 
   return {
     insert(tx) {
@@ -85,10 +109,41 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
     },
     recorded: (id) => accepted.get(id) ?? (inserted.has(id) ? undefined : (held.get(id) ?? null)),
     digest: (op) => digests.get(op) ?? opDigest(op),
-    accept(ops) {
-      for (const f of ops) {
+    readReissues(tx) {
+      const contents = new Map<string, Uint8Array>();
+      for (const op of digests.keys()) {
+        const content = contentDigest(op);
+        contents.set(hex(content), content);
+      }
+      if (contents.size === 0) return Promise.resolve();
+      return tx
+        .unsafe<{ content: Buffer; id: string | null; pending: number }[]>(READ_REISSUES, [
+          tx.array(
+            [...contents.values()].map((c) => Buffer.from(c)),
+            BYTEA,
+          ),
+        ] as never[])
+        .then((rows) => {
+          for (const row of rows) {
+            const key = hex(row.content);
+            reissues.set(key, [...(reissues.get(key) ?? []), { id: row.id, pending: row.pending }]);
+          }
+        });
+    },
+    reissued: (content) => reissueOf(reissues.get(hex(content)) ?? []),
+    accept(plan) {
+      for (const f of plan.fresh) {
         accepted.set(f.op.id, f.digest);
         fresh.push(f);
+      }
+      for (const r of plan.reissues) {
+        remembered.push(r);
+        const key = hex(r.content);
+        reissues.set(key, [...(reissues.get(key) ?? []), { id: null, pending: 1 }]);
+      }
+      for (const s of plan.settled) {
+        settled.push(s);
+        reissues.delete(hex(s.content));
       }
     },
     settle(tx) {
@@ -104,6 +159,26 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
               rehashed.map((f) => Buffer.from(f.digest)),
               BYTEA,
             ),
+          ] as never[]),
+        );
+      if (remembered.length > 0)
+        statements.push(
+          tx.unsafe(INSERT_REISSUES, [
+            tx.array(
+              remembered.map((r) => Buffer.from(r.content)),
+              BYTEA,
+            ),
+            remembered.map((r) => r.origin),
+          ] as never[]),
+        );
+      if (settled.length > 0)
+        statements.push(
+          tx.unsafe(SETTLE_REISSUES, [
+            tx.array(
+              settled.map((r) => Buffer.from(r.content)),
+              BYTEA,
+            ),
+            settled.map((r) => r.id),
           ] as never[]),
         );
       const raised = [...highestSeqs(fresh)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

@@ -7,6 +7,7 @@
  * loam_server_counter     the version counter (one row; taken last by each transaction)
  * loam_server_ops         op id → content digest, batch time: the dedupe table (never compacted)
  * loam_server_seqs        replica id → highest sequence number of its accepted ops (never compacted)
+ * loam_server_reissues    (content digest, id) of a write answered as a conflict → renumbering due?, id applied under
  * loam_server_batches     version → batch time, source (compaction, the commit feed)
  * loam_server_changes     version, document → materialized document before it (the commit feed; kept 1 h)
  * loam_server_replicas    replica id → user (server replicas are bound to SERVER_USER)

@@ -1,8 +1,8 @@
 /**
- * Late ops after the relay compacted its history, on better-sqlite3 engines against a real relay: an op sent again
- * from a database put back from an older copy, and a create of an incarnation another device deleted. Compaction
- * must not make the relay forget what they are judged by (`server-store.ts`, invariant 4).
- */
+ * Ops that reach the relay late, on better-sqlite3 engines against a real relay: after the relay compacted its
+ * history, an op sent again from a database put back from an older copy and a create of an incarnation another
+ * device deleted (compaction must keep what they are judged by: `server-store.ts`, invariant 4); and a write
+ * renumbered after a conflict, then renumbered again by another copy of the same database (it counts once). */
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,7 +40,12 @@ const rules: Rules = {
 
 let dir: string;
 let relay: TestRelay;
-const open: { engine: Engine; client: SyncClient }[] = [];
+interface Device {
+  readonly engine: Engine<typeof schema>;
+  readonly client: SyncClient;
+}
+
+const open: Device[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'loam-compaction-'));
@@ -57,7 +62,7 @@ afterEach(async () => {
 });
 
 /** Opens the device database `file`; syncs (subscribed to `store`'s tills) unless `offline`. */
-async function device(user: string, file: string, store: number, offline = false) {
+async function device(user: string, file: string, store: number, offline = false): Promise<Device> {
   const engine = await openEngine({
     driver: await createBetterSqlite3Storage({ filename: join(dir, file) }),
     schema,
@@ -81,7 +86,7 @@ async function device(user: string, file: string, store: number, offline = false
   return d;
 }
 
-async function close(d: { engine: Engine; client: SyncClient }) {
+async function close(d: Device) {
   open.splice(open.indexOf(d), 1);
   await d.client.stop();
   await d.engine.close();
@@ -103,10 +108,10 @@ async function until(probe: () => Promise<boolean>, what: string) {
   );
 }
 
-const uploaded = (d: { engine: Engine }) => async () => (await d.engine.pendingCount()) === 0;
+const uploaded = (d: Device) => async () => (await d.engine.pendingCount()) === 0;
 
-describe('late ops after compaction', () => {
-  it('counts every increment once after a database put back from an older copy reuses an op id', async () => {
+describe('late ops', () => {
+  it('counts every increment once when a database put back from an older copy reuses an op id after compaction', async () => {
     const a = await device('alice', 'till-a.db', 1);
     const b = await device('bob', 'till-b.db', 1);
     const id = await a.engine.insert('tills', { name: 'front', store: 1 });
@@ -153,5 +158,38 @@ describe('late ops after compaction', () => {
     await until(async () => (await b.engine.get('tills', id)) === undefined, 'the delete on b');
     expect((await relay.server.store.getDoc('tills', id))?.live).toBe(false);
     expect(await a.engine.get('tills', id)).toBeUndefined();
+  });
+
+  it('counts once a write two copies of one database renumbered, each after the same conflict', async () => {
+    const a = await device('alice', 'till-e.db', 4);
+    const b = await device('bob', 'till-f.db', 4);
+    const id = await a.engine.insert('tills', { name: 'back', store: 4 });
+    await until(uploaded(a), 'the till on the relay');
+    await close(a);
+    copyDatabase('till-e.db', 'till-e.first');
+    const later = await device('alice', 'till-e.db', 4);
+    await later.engine.increment('tills', id, 'sales', 4);
+    await until(uploaded(later), 'the +4 acknowledged');
+    await close(later);
+
+    copyDatabase('till-e.first', 'till-e.db');
+    const offline = await device('alice', 'till-e.db', 4, true);
+    await offline.engine.increment('tills', id, 'sales', 3);
+    await close(offline);
+    copyDatabase('till-e.db', 'till-e.second');
+    const renumbered = await device('alice', 'till-e.db', 4);
+    await until(uploaded(renumbered), 'the +3 renumbered and acknowledged');
+    await until(async () => (await b.engine.get('tills', id))?.sales === 7, 'b counts 4 + 3');
+    await close(renumbered);
+
+    copyDatabase('till-e.second', 'till-e.db');
+    const again = await device('alice', 'till-e.db', 4);
+    await until(uploaded(again), 'the +3 renumbered again and acknowledged');
+    await until(async () => (await again.engine.get('tills', id))?.sales === 7, 'the device shows 7');
+    await b.engine.increment('tills', id, 'sales', 1);
+    await until(async () => (await again.engine.get('tills', id))?.sales === 8, 'a later write reaches it');
+    expect((await b.engine.get('tills', id))?.sales).toBe(8);
+    const onRelay = await relay.server.store.queryDocs({ collection: 'tills', filter: q.eq('store', 4) });
+    expect(onRelay.map((t) => t.sales)).toEqual([8]);
   });
 });
