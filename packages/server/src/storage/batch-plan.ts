@@ -14,7 +14,8 @@
  * id, settles it (`settled`): the first time it is applied and the new id is bound to the conflict; when the
  * pending conflict is one already bound (the same write, conflicting again from another copy), the op is an *echo*:
  * accepted, not applied, not recorded, and the device is sent the document's authoritative state (its own copy
- * counts the write under the echo's id). Two distinct writes with equal content (a restored clock can stamp the
+ * counts the write under the echo's id); the echo's id is remembered too (`echoed`), so the same echo sent again
+ * (its ack lost) is an echo again. Two distinct writes with equal content (a restored clock can stamp the
  * same timestamp again) conflict under different ids, so each is applied.
  */
 import {
@@ -77,6 +78,8 @@ export interface BatchPlan {
   readonly reissues: { readonly content: Uint8Array; readonly origin: string }[];
   /** Pending renumberings settled now: content digest, and the id it was applied under (null: an echo). */
   readonly settled: { readonly content: Uint8Array; readonly id: string | null }[];
+  /** The echoes' content digests and ids, to remember. */
+  readonly echoed: { readonly content: Uint8Array; readonly id: string }[];
   /** Ops whose write was already accepted under another id: in `accepted` and `duplicates`, not applied. */
   readonly echoes: Op[];
 }
@@ -87,10 +90,15 @@ export type Digest = Uint8Array | null | undefined;
 /** What is pending for a content, as {@link PlanSource.reissued} reports it. */
 export type Reissue = 'none' | 'fresh' | 'again';
 
-/** The pending renumberings of a content from the rows holding it (`id`: bound to it, `pending`: still due). */
+/**
+ * What is pending for a content, from the rows holding it (`origin`: the conflicting id, or an echo's id; `id`: the
+ * id bound to it; `pending`: renumberings still due), for an op with id `opId`.
+ */
 export function reissueOf(
-  rows: readonly { readonly id: string | null; readonly pending: number }[],
+  rows: readonly { readonly origin: string; readonly id: string | null; readonly pending: number }[],
+  opId: string,
 ): Reissue {
+  if (rows.some((r) => r.origin === opId && r.id === opId)) return 'again';
   const due = rows.filter((r) => Number(r.pending) > 0);
   if (due.length === 0) return 'none';
   return due.some((r) => r.id !== null) ? 'again' : 'fresh';
@@ -107,10 +115,11 @@ export interface PlanSource {
   /** The digest of an op's content; default {@link opDigest} (a store that hashed the op already passes its own). */
   digest?(op: Op): Uint8Array;
   /**
-   * The pending renumberings of a content (`contentDigest`): `none`, `fresh` (none of them was applied yet) or
-   * `again` (one was: the write conflicted again). Without it, a write renumbered twice is applied twice.
+   * The pending renumberings of a content (`contentDigest`) for op `opId`: `none`, `fresh` (none of them was
+   * applied yet) or `again` (one was: the write conflicted again; or `opId` is a known echo). Without it, a write
+   * renumbered twice is applied twice.
    */
-  reissued?(content: Uint8Array): Reissue | Promise<Reissue>;
+  reissued?(content: Uint8Array, opId: string): Reissue | Promise<Reissue>;
   /** A document's state just before the batch (not mutated by the plan), or undefined if no op touched it. */
   load(collection: string, id: string): DocState | undefined | Promise<DocState | undefined>;
 }
@@ -129,6 +138,7 @@ export async function planBatch(
     docs: [],
     reissues: [],
     settled: [],
+    echoed: [],
     echoes: [],
   };
   const digestOf = source.digest ?? opDigest;
@@ -167,10 +177,11 @@ export async function planBatch(
     if (source.reissued) {
       const content = contentDigest(op);
       const key = Buffer.from(content).toString('hex');
-      const pending = settledNow.has(key) ? 'none' : await source.reissued(content);
+      const pending = settledNow.has(key) ? 'none' : await source.reissued(content, op.id);
       if (pending === 'again') {
         settledNow.add(key);
         plan.settled.push({ content, id: null });
+        plan.echoed.push({ content, id: op.id });
         seen.add(op.id);
         plan.accepted.push(op.id);
         plan.duplicates.push(op.id);

@@ -223,6 +223,7 @@ export const serverStoreCases: readonly ServerStoreCase[] = [
         [[again.id], [again.id], [again], 0],
         'renumbered again: acknowledged, not applied',
       );
+      same((await store.applyBatch({ ops: [again] })).echoes, [again], 'the echo sent again (its ack lost)');
       same(docValue((await store.getDoc('items', id))?.state, id)?.stock, 7, 'counted once');
       same(
         (await store.applyBatch({ ops: [renumbered] })).duplicates,

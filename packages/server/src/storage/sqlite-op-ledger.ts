@@ -36,12 +36,13 @@ export async function highestSeq(sql: SqlExecutor, replica: string): Promise<num
 }
 
 /** The pending renumberings of a content (see `PlanSource.reissued`). */
-export async function reissuedAs(sql: SqlExecutor, content: Uint8Array): Promise<Reissue> {
+export async function reissuedAs(sql: SqlExecutor, content: Uint8Array, opId: string): Promise<Reissue> {
   return reissueOf(
-    await sql.all<{ id: string | null; pending: number }>(
-      'SELECT id, pending FROM loam_server_reissues WHERE content = ?',
+    await sql.all<{ origin: string; id: string | null; pending: number }>(
+      'SELECT origin, id, pending FROM loam_server_reissues WHERE content = ?',
       [content],
     ),
+    opId,
   );
 }
 
@@ -57,5 +58,10 @@ export async function recordReissues(sql: SqlExecutor, plan: BatchPlan): Promise
     await sql.batch(
       'UPDATE loam_server_reissues SET id = coalesce(id, ?), pending = 0 WHERE content = ? AND pending > 0',
       plan.settled.map(({ content, id }) => [id, content]),
+    );
+  if (plan.echoed.length > 0)
+    await sql.batch(
+      'INSERT OR IGNORE INTO loam_server_reissues (content, origin, id, pending) VALUES (?, ?, ?, 0)',
+      plan.echoed.map(({ content, id }) => [content, id, id]),
     );
 }

@@ -33,7 +33,9 @@ const REHASH_OPS = `UPDATE loam_server_ops o SET hash = u.hash FROM unnest($1::t
 const RAISE_SEQS = `INSERT INTO loam_server_seqs (replica, seq) SELECT * FROM unnest($1::text[], $2::bigint[])
   ON CONFLICT (replica) DO UPDATE SET seq = excluded.seq WHERE loam_server_seqs.seq < excluded.seq`;
 const READ_REISSUES =
-  'SELECT content, id, pending FROM loam_server_reissues WHERE content = ANY($1::bytea[]) AND pending > 0';
+  'SELECT content, origin, id, pending FROM loam_server_reissues WHERE content = ANY($1::bytea[])';
+const INSERT_ECHOES = `INSERT INTO loam_server_reissues (content, origin, id, pending)
+  SELECT content, id, id, 0 FROM unnest($1::bytea[], $2::text[]) AS u(content, id) ON CONFLICT DO NOTHING`;
 const INSERT_REISSUES = `INSERT INTO loam_server_reissues (content, origin, pending)
   SELECT *, 1 FROM unnest($1::bytea[], $2::text[]) ON CONFLICT (content, origin)
   DO UPDATE SET pending = loam_server_reissues.pending + 1`;
@@ -58,9 +60,9 @@ export interface GroupLedger {
   /** What is remembered of the group's op contents as conflicting writes; queue it in the first flight. */
   readReissues(tx: TransactionSql): PromiseLike<void>;
   /** For `planBatch`: the pending renumberings of a content. */
-  reissued(content: Uint8Array): Reissue;
+  reissued(content: Uint8Array, opId: string): Reissue;
   /** Notes what a batch of the group accepted (its fresh ops), remembered (conflicts) and settled (renumberings). */
-  accept(plan: Pick<BatchPlan, 'fresh' | 'reissues' | 'settled'>): void;
+  accept(plan: Pick<BatchPlan, 'fresh' | 'reissues' | 'settled' | 'echoed'>): void;
   /** The statements that settle the group's ids; send them before the counter is taken. */
   settle(tx: TransactionSql): Promise<unknown>[];
 }
@@ -84,7 +86,8 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
   const held = new Map<string, Uint8Array | null>();
   const accepted = new Map<string, Uint8Array>();
   const fresh: FreshOp[] = [];
-  const reissues = new Map<string, { id: string | null; pending: number }[]>();
+  const reissues = new Map<string, { origin: string; id: string | null; pending: number }[]>();
+  const echoed: { content: Uint8Array; id: string }[] = [];
   const remembered: { content: Uint8Array; origin: string }[] = [];
   const settled: { content: Uint8Array; id: string | null }[] = [];
 
@@ -117,7 +120,7 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
       }
       if (contents.size === 0) return Promise.resolve();
       return tx
-        .unsafe<{ content: Buffer; id: string | null; pending: number }[]>(READ_REISSUES, [
+        .unsafe<{ content: Buffer; origin: string; id: string | null; pending: number }[]>(READ_REISSUES, [
           tx.array(
             [...contents.values()].map((c) => Buffer.from(c)),
             BYTEA,
@@ -126,11 +129,14 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
         .then((rows) => {
           for (const row of rows) {
             const key = hex(row.content);
-            reissues.set(key, [...(reissues.get(key) ?? []), { id: row.id, pending: row.pending }]);
+            reissues.set(key, [
+              ...(reissues.get(key) ?? []),
+              { origin: row.origin, id: row.id, pending: row.pending },
+            ]);
           }
         });
     },
-    reissued: (content) => reissueOf(reissues.get(hex(content)) ?? []),
+    reissued: (content, opId) => reissueOf(reissues.get(hex(content)) ?? [], opId),
     accept(plan) {
       for (const f of plan.fresh) {
         accepted.set(f.op.id, f.digest);
@@ -139,11 +145,20 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
       for (const r of plan.reissues) {
         remembered.push(r);
         const key = hex(r.content);
-        reissues.set(key, [...(reissues.get(key) ?? []), { id: null, pending: 1 }]);
+        reissues.set(key, [...(reissues.get(key) ?? []), { origin: r.origin, id: null, pending: 1 }]);
       }
       for (const s of plan.settled) {
         settled.push(s);
-        reissues.delete(hex(s.content));
+        const key = hex(s.content);
+        reissues.set(
+          key,
+          (reissues.get(key) ?? []).map((r) => (r.pending > 0 ? { ...r, id: r.id ?? s.id, pending: 0 } : r)),
+        );
+      }
+      for (const e of plan.echoed) {
+        echoed.push(e);
+        const key = hex(e.content);
+        reissues.set(key, [...(reissues.get(key) ?? []), { origin: e.id, id: e.id, pending: 0 }]);
       }
     },
     settle(tx) {
@@ -179,6 +194,16 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
               BYTEA,
             ),
             settled.map((r) => r.id),
+          ] as never[]),
+        );
+      if (echoed.length > 0)
+        statements.push(
+          tx.unsafe(INSERT_ECHOES, [
+            tx.array(
+              echoed.map((e) => Buffer.from(e.content)),
+              BYTEA,
+            ),
+            echoed.map((e) => e.id),
           ] as never[]),
         );
       const raised = [...highestSeqs(fresh)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

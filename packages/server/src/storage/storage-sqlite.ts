@@ -241,7 +241,7 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
         const plan = await planBatch(request, {
           def: (name) => coll(name).def,
           recorded: (id) => recordedDigest(tx, id),
-          reissued: (content) => reissuedAs(tx, content),
+          reissued: (content, opId) => reissuedAs(tx, content, opId),
           load: async (collection, id) => {
             const c = coll(collection);
             const found = await tx.get<Row>(`SELECT id, _v, _live, _state FROM ${c.table} WHERE id = ?`, [
