@@ -78,12 +78,6 @@ export interface PushOutcome {
    * accepted and changes nothing, so no commit tells the device; it must be sent the tombstone (`epoch`).
    */
   readonly lostCreates: readonly LostCreate[];
-  /**
-   * Documents the batch created in an incarnation older than the live one the relay holds (the device had lost
-   * sight of the document, e.g. it left its subscriptions): the create is accepted and changes nothing, so no
-   * commit tells the device; it must be sent the document as the relay holds it.
-   */
-  readonly staleCreates: readonly { readonly collection: string; readonly id: string }[];
   readonly version: number;
 }
 
@@ -145,20 +139,16 @@ export interface RelayOptions {
   readonly now?: () => number;
 }
 
-/**
- * The accepted creates of a batch that changed nothing: `lost`, their document is deleted in their incarnation or a
- * later one; `stale`, it lives in a later incarnation.
- */
-async function unheardCreates(
+/** The accepted creates of a batch whose document is deleted in their incarnation or a later one. */
+async function lostCreates(
   store: ServerStore,
   ops: readonly Op[],
   result: BatchResult,
-): Promise<{ lost: LostCreate[]; stale: { collection: string; id: string }[] }> {
+): Promise<LostCreate[]> {
   const accepted = new Set(result.accepted);
   const after = new Map(result.changes.map((c) => [`${c.collection}\u0000${c.id}`, c.after]));
   const seen = new Set<string>();
   const lost: LostCreate[] = [];
-  const stale: { collection: string; id: string }[] = [];
   for (const op of ops) {
     const key = `${op.collection}\u0000${op.doc}`;
     if (op.kind !== 'create' || !accepted.has(op.id) || seen.has(key)) continue;
@@ -166,10 +156,8 @@ async function unheardCreates(
     const state = after.get(key) ?? (await store.getDoc(op.collection, op.doc))?.state;
     if (state?.deleted && state.epoch >= op.epoch)
       lost.push({ collection: op.collection, id: op.doc, epoch: state.epoch });
-    else if (state && !state.deleted && state.epoch > op.epoch)
-      stale.push({ collection: op.collection, id: op.doc });
   }
-  return { lost, stale };
+  return lost;
 }
 
 /** Creates the write path over a store. */
@@ -233,10 +221,7 @@ export function createRelay(options: RelayOptions): Relay {
           accepted: result.accepted,
           refused: screening.refusals(ops),
           refusedDocs: [...resend.values()],
-          ...(await unheardCreates(store, candidates, result).then(({ lost, stale }) => ({
-            lostCreates: lost,
-            staleCreates: stale,
-          }))),
+          lostCreates: await lostCreates(store, candidates, result),
           version: result.version,
         };
       });

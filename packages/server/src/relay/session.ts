@@ -16,8 +16,7 @@
  *    `ack.refused`, then a `docs` frame (cursor 0) gives the document's authoritative state in `replace` mode, or
  *    `removed` when the user may not read it (or it does not exist). A create the batch lost to a delete of its
  *    incarnation (accepted, changing nothing, so no commit reports it) is answered by the tombstone, in `merge`
- *    mode, just before the `ack`; a create of an incarnation older than the live one by the document's
- *    authoritative state, also just before the `ack`. An op whose id the relay holds with other
+ *    mode, just before the `ack`. An op whose id the relay holds with other
  *    content is answered `op_id_reused` the same way (never acknowledged).
  * 4. **Downloads are serialised.** Initial sets, resumes, fan-out of commits and view recomputations run one at a
  *    time in the order they were queued (see `downloads.ts` for the cursors this guarantees).
@@ -368,7 +367,6 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
       metrics.docsOut(docs.length);
       send({ t: 'docs', cursor: 0, docs, removed: [] });
     }
-    if (outcome.staleCreates.length > 0) await sendAuthoritative(outcome.staleCreates);
     send({ t: 'ack', batch: m.batch, accepted: outcome.accepted, refused: outcome.refused });
     metrics.ackLatency((performance.now() - started) / 1000);
     for (const r of outcome.refused) metrics.refusal(r.code);
