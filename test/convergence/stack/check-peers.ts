@@ -17,9 +17,8 @@ export async function checkPeers(input: {
   relay: RelayHost;
   devices: readonly StackDevice[];
   mesh: PeerMesh;
-  lastCompaction: number;
 }): Promise<Failure[]> {
-  const { relay, devices, mesh, lastCompaction } = input;
+  const { relay, devices, mesh } = input;
   const failures: Failure[] = [...mesh.failures()];
   for (const d of devices) {
     const left = await d.engine().syncStore.peerTransactions({}, 1_000_000);
@@ -35,7 +34,7 @@ export async function checkPeers(input: {
     for (const [key, tx] of d.log.peer.forwarded) {
       const last = tx.answers.at(-1);
       if (last === undefined) continue;
-      if (tx.answers.includes('accepted') && (tx.reachedAt ?? 0) > lastCompaction)
+      if (tx.answers.includes('accepted'))
         for (const op of tx.ops)
           if (!ledger.has(op.id))
             failures.push({

@@ -3,15 +3,21 @@
  * flight):
  * 1. every device and the relay hold identical documents (canonical encoding of the materialized documents);
  * 2. no outbox entry is left on any device;
- * 3. every op the relay acknowledged is stored on the relay, unless compaction ran after it first arrived (a copy
- *    pushed again after its id was folded away changes nothing and is acknowledged without being recorded);
- * 4. the tally counter equals the sum of the acknowledged increments (each counted once; an acknowledgement counts
- *    when the relay sent it: a device restored from an older copy may never hear of it);
+ * 3. every op the relay acknowledged is in the relay's op ledger (compaction keeps it), with the content of one of
+ *    the ops the device pushed under that id (a database restored from an older copy may reuse an id), or is an
+ *    echo (a write renumbered again, acknowledged and held under the id it was applied under);
+ * 4. no write is held under two op ids (renumbered after an `op_id_reused`, then renumbered again by another copy
+ *    of the database, and applied under both; a write is told from another with equal content, which a restored
+ *    clock can stamp, by the id it was first answered `op_id_reused` under), and the tally counter equals the sum of
+ *    the increments in the relay's op ledger, with the content the relay holds for each id: with 3, no
+ *    acknowledged increment is lost or counted twice (an op the relay applied but could not acknowledge, its device
+ *    closed and then put back to a copy from before it, counts too: the write happened);
  * 5. every op a device pushed since it was last restored was answered; every refusal it got is in its
  *    refused-writes log; an op answered `op_id_reused` reached the relay under a new id.
  */
 import type { MaterializedDoc } from '@loam/core';
-import type { StackDevice } from './device';
+import { opDigest } from '@loam/server/testing';
+import type { PushedContent, StackDevice } from './device';
 import type { RelayHost } from './relay-host';
 import { TALLY } from './workload';
 
@@ -49,9 +55,8 @@ function contentKey(op: object): string {
 export async function checkQuiescence(input: {
   relay: RelayHost;
   devices: readonly StackDevice[];
-  lastCompaction: number;
 }): Promise<Failure[]> {
-  const { relay, devices, lastCompaction } = input;
+  const { relay, devices } = input;
   const failures: Failure[] = [];
   const { store } = relay.current();
 
@@ -78,39 +83,70 @@ export async function checkQuiescence(input: {
 
   const ledger = await relay.opLedger();
   {
+    const variants = (pushed: PushedContent & { earlier?: PushedContent[] }) => [
+      pushed,
+      ...(pushed.earlier ?? []),
+    ];
+    /** The op the relay holds under `id`, among those pushed under it, and when it was first pushed. */
+    const heldOp = (id: string, pushed: PushedContent & { earlier?: PushedContent[] }) => {
+      const hash = ledger.get(id);
+      if (!hash) return undefined;
+      return variants(pushed).find((v) => Buffer.from(opDigest(v.op)).equals(hash));
+    };
     let tally = 0;
-    const counted = new Set<string>();
+    /** Each write the relay holds (see `writeOf`) → its id: a write held under two ids was applied twice. */
+    const heldAs = new Map<string, string>();
     for (const d of devices) {
       const refusedLog = new Set((await d.engine().refusedWrites()).map((r) => r.op));
       const acceptedContent = new Set<string>();
       const refusedContent = new Set(
         [...refusedLog].flatMap((id) => {
           const pushed = d.log.pushed.get(id);
-          return pushed ? [contentKey(pushed.op)] : [];
+          return pushed ? variants(pushed).map((v) => contentKey(v.op)) : [];
         }),
       );
-      for (const [id, answers] of d.log.answers) {
-        const pushed = d.log.pushed.get(id);
-        const last = answers.at(-1);
-        if (!pushed || !last) continue;
-        if (answers.some((a) => a.code === 'accepted')) {
-          acceptedContent.add(contentKey(pushed.op));
-          if ((pushed.reachedAt ?? 0) > lastCompaction && !ledger.has(id))
-            failures.push({
-              check: 'ledger',
-              detail: `op ${id} (device ${d.index}) acknowledged, not stored`,
-            });
-          const op = pushed.op;
-          if (
-            op.kind === 'increment' &&
-            op.collection === 'tallies' &&
-            op.doc === TALLY &&
-            !counted.has(id)
-          ) {
-            counted.add(id);
-            tally += op.by;
+      /** Content → when an id carrying it was answered `op_id_reused`, and that id (it does not hold the content). */
+      const reused = new Map<string, { at: number; id: string }[]>();
+      for (const [id, pushed] of d.log.pushed)
+        for (const a of d.log.answers.get(id) ?? []) {
+          if (a.code !== 'op_id_reused') continue;
+          const holds = heldOp(id, pushed);
+          for (const v of variants(pushed)) {
+            const content = contentKey(v.op);
+            if (holds && contentKey(holds.op) === content) continue;
+            reused.set(content, [...(reused.get(content) ?? []), { at: a.at, id }]);
           }
         }
+      /** The write an op is: its id, or the first id its content was answered `op_id_reused` under before it. */
+      const writeOf = (id: string, v: PushedContent) =>
+        (reused.get(contentKey(v.op)) ?? [])
+          .filter((r) => r.id !== id && r.at <= v.pushedAt)
+          .sort((x, y) => x.at - y.at)[0]?.id ?? id;
+      for (const [id, pushed] of d.log.pushed) {
+        const v = heldOp(id, pushed);
+        if (!v) continue;
+        const { op } = v;
+        const content = contentKey(op);
+        acceptedContent.add(content);
+        const write = `${writeOf(id, v)}\u0000${content}`;
+        const other = heldAs.get(write);
+        if (other !== undefined && other !== id)
+          failures.push({
+            check: 'doubled',
+            detail: `one write of device ${d.index} is held as ${other} and ${id}`,
+          });
+        heldAs.set(write, id);
+        if (op.kind === 'increment' && op.collection === 'tallies' && op.doc === TALLY) tally += op.by;
+      }
+      for (const [id, answers] of d.log.answers) {
+        const pushed = d.log.pushed.get(id);
+        if (!pushed || !answers.some((a) => a.code === 'accepted') || heldOp(id, pushed)) continue;
+        // An echo: a write renumbered again, acknowledged without being applied, is held under another id.
+        if (!variants(pushed).some((v) => acceptedContent.has(contentKey(v.op))))
+          failures.push({
+            check: 'ledger',
+            detail: `op ${id} (device ${d.index}) acknowledged, not stored with content it pushed`,
+          });
       }
       for (const [id, { op, epoch }] of d.log.pushed) {
         if (epoch < d.epoch()) continue;
@@ -139,7 +175,7 @@ export async function checkQuiescence(input: {
     if (doc?.n !== tally)
       failures.push({
         check: 'counter',
-        detail: `tally is ${String(doc?.n)} on the relay, acknowledged increments sum to ${tally}`,
+        detail: `tally is ${String(doc?.n)} on the relay, the increments it holds sum to ${tally}`,
       });
   }
   return failures;

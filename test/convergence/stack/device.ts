@@ -7,7 +7,7 @@
  */
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeOps, type Op, type Rules, type Schema } from '@loam/core';
+import { decodeOps, encodeOps, type Op, type Rules, type Schema } from '@loam/core';
 import { mintToken } from '@loam/server/testing';
 import type { Engine } from '@loam/store';
 import { createBetterSqlite3Storage, openEngine } from '@loam/store/node';
@@ -32,13 +32,24 @@ import { stackSchema } from './workload';
 export interface WireLog {
   /**
    * Op id → the op, the restore epoch it was first pushed in, and when a push carrying it first reached the relay
-   * (undefined: never).
+   * (undefined: never); `pushedAt` when it was first pushed. A database restored from an older copy may push an
+   * id again with other content: then the entry holds the newest content (and its epoch), `earlier` the contents
+   * pushed before under that id.
    */
-  readonly pushed: Map<string, { op: Op; epoch: number; reachedAt?: number }>;
+  readonly pushed: Map<
+    string,
+    PushedContent & { epoch: number; reachedAt?: number; earlier?: PushedContent[] }
+  >;
   /** Op id → every answer the relay sent (arrived or lost): `accepted` or a refusal code, with when it was sent. */
   readonly answers: Map<string, { code: string; at: number; epoch: number }[]>;
   /** What the device forwarded for its peers and the relay's answers (see `peer-wire.ts`). */
   readonly peer: PeerWireLog;
+}
+
+/** An op as pushed, and when it was first pushed under its id. */
+export interface PushedContent {
+  readonly op: Op;
+  readonly pushedAt: number;
 }
 
 /** A device of the run. */
@@ -72,6 +83,12 @@ export interface StackDevice {
 
 const FILES = ['', '-wal', '-shm'];
 
+function sameContent(a: Op, b: Op): boolean {
+  const x = encodeOps([a]);
+  const y = encodeOps([b]);
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
 /** Creates device `index` (opened by `open()`). */
 export async function createDevice(options: {
   index: number;
@@ -100,7 +117,17 @@ export async function createDevice(options: {
       if (message.t === 'forward') noteForwarded(log.peer, message, delivered, scheduler.now());
       if (message.t !== 'push') return;
       for (const op of decodeOps(message.ops)) {
-        const entry = log.pushed.get(op.id) ?? { op, epoch };
+        const known = log.pushed.get(op.id);
+        const pushedAt = scheduler.now();
+        const entry =
+          known === undefined || sameContent(known.op, op)
+            ? (known ?? { op, pushedAt, epoch })
+            : {
+                op,
+                pushedAt,
+                epoch,
+                earlier: [...(known.earlier ?? []), { op: known.op, pushedAt: known.pushedAt }],
+              };
         if (delivered) entry.reachedAt ??= scheduler.now();
         log.pushed.set(op.id, entry);
       }

@@ -124,7 +124,6 @@ async function run(options: StackRunOptions): Promise<StackRunResult> {
   const devices: StackDevice[] = [];
   let mesh: PeerMesh | undefined;
   const counts = { committed: 0, rolledBack: 0, restarts: 0, resets: 0, restores: 0 };
-  let lastCompaction = Number.NEGATIVE_INFINITY;
   const offUntil = new Map<number, number>();
   try {
     await relay.start();
@@ -164,7 +163,6 @@ async function run(options: StackRunOptions): Promise<StackRunResult> {
         await relay.start();
       } else if (on.has('reset') && fault < 0.03 && relay.isUp()) {
         counts.resets++;
-        lastCompaction = scheduler.now();
         await relay.compact(scheduler.now());
       } else if (on.has('restore') && fault < 0.045) {
         await device.close();
@@ -212,8 +210,8 @@ async function run(options: StackRunOptions): Promise<StackRunResult> {
     const quiet = await runUntilQuiet(scheduler, network, devices, mesh);
     const failures = quiet
       ? [
-          ...(await checkQuiescence({ relay, devices, lastCompaction })),
-          ...(mesh ? await checkPeers({ relay, devices, mesh, lastCompaction }) : []),
+          ...(await checkQuiescence({ relay, devices })),
+          ...(mesh ? await checkPeers({ relay, devices, mesh }) : []),
         ]
       : [
           {

@@ -21,7 +21,9 @@
  *    and they and the clock are saved with the batch.
  * 5. **An op id is never acknowledged for other content.** When the store holds an op id of the batch with other
  *    content (the device's database was restored from an older copy), nothing of the batch is applied and those
- *    ops are answered `op_id_reused`; the device renumbers them and pushes again.
+ *    ops are answered `op_id_reused`; the device renumbers them and pushes again. A write renumbered a second time
+ *    (by another copy of that database) is acknowledged without being applied again, and the device is sent its
+ *    document's authoritative state.
  */
 import {
   applyOp,
@@ -66,7 +68,10 @@ export interface Commit {
 export interface PushOutcome {
   readonly accepted: readonly string[];
   readonly refused: readonly Refusal[];
-  /** The documents of refused ops (to send their authoritative state). */
+  /**
+   * The documents whose authoritative state the device must be sent after the ack: those of refused ops, and those
+   * of echoes (ops accepted without being applied: the write is held under another id, see `BatchResult.echoes`).
+   */
   readonly refusedDocs: readonly { readonly collection: string; readonly id: string }[];
   /**
    * Documents the batch created or wrote that a delete of the same (or a later) incarnation already ended: the op
@@ -210,10 +215,13 @@ export function createRelay(options: RelayOptions): Relay {
             `Op id ${op.id} is already held with other content: this device's database was restored from an older copy; give the op a new id`,
           );
         for (const r of result.refused) screening.refuse(r.op, r.refusal.code, r.refusal.reason);
+        const resend = new Map(screening.refusedDocs().map((d) => [`${d.collection}\u0000${d.id}`, d]));
+        for (const op of result.echoes)
+          resend.set(`${op.collection}\u0000${op.doc}`, { collection: op.collection, id: op.doc });
         return {
           accepted: result.accepted,
           refused: screening.refusals(ops),
-          refusedDocs: screening.refusedDocs(),
+          refusedDocs: [...resend.values()],
           lostCreates: await lostCreates(store, candidates, result),
           version: result.version,
         };

@@ -6,6 +6,17 @@
  * just before the batch. The plan says which ops are new, duplicate, refused or in conflict (an id recorded with
  * other content: then nothing else is planned), and each touched document's state after the batch; the store then
  * writes the dirty documents and records the new op ids with their digests.
+ *
+ * Renumbered writes. A device answered a conflict gives the op a new id and sends it again. Another copy of the
+ * same old database may hold the same write under the same conflicting id, and renumber it again, to another id:
+ * applied twice, an increment would count twice. So the store remembers each conflict by the op's content without
+ * id and its conflicting id (`reissues`, a *pending* renumbering), and, when that content next arrives under a new
+ * id, settles it (`settled`): the first time it is applied and the new id is bound to the conflict; when the
+ * pending conflict is one already bound (the same write, conflicting again from another copy), the op is an *echo*:
+ * accepted, not applied, not recorded, and the device is sent the document's authoritative state (its own copy
+ * counts the write under the echo's id); the echo's id is remembered too (`echoed`), so the same echo sent again
+ * (its ack lost) is an echo again. Two distinct writes with equal content (a restored clock can stamp the
+ * same timestamp again) conflict under different ids, so each is applied.
  */
 import {
   applyOp,
@@ -16,7 +27,7 @@ import {
   type Op,
   parseOpId,
 } from '@loam/core';
-import { opDigest, sameDigest } from './op-digest';
+import { contentDigest, opDigest, sameDigest } from './op-digest';
 import type { ApplyBatchRequest, ScreenRefusal } from './server-store';
 
 /** A deep copy of a document state (Yjs documents included) that shares nothing mutable with `state`. */
@@ -63,10 +74,35 @@ export interface BatchPlan {
   readonly conflicts: Op[];
   /** Every document an op reached, in first-touch order. */
   readonly docs: PlannedDoc[];
+  /** The conflicts to remember as pending renumberings: content digest and conflicting id. */
+  readonly reissues: { readonly content: Uint8Array; readonly origin: string }[];
+  /** Pending renumberings settled now: content digest, and the id it was applied under (null: an echo). */
+  readonly settled: { readonly content: Uint8Array; readonly id: string | null }[];
+  /** The echoes' content digests and ids, to remember. */
+  readonly echoed: { readonly content: Uint8Array; readonly id: string }[];
+  /** Ops whose write was already accepted under another id: in `accepted` and `duplicates`, not applied. */
+  readonly echoes: Op[];
 }
 
 /** A recorded digest, as {@link PlanSource.recorded} reports it. */
 export type Digest = Uint8Array | null | undefined;
+
+/** What is pending for a content, as {@link PlanSource.reissued} reports it. */
+export type Reissue = 'none' | 'fresh' | 'again';
+
+/**
+ * What is pending for a content, from the rows holding it (`origin`: the conflicting id, or an echo's id; `id`: the
+ * id bound to it; `pending`: renumberings still due), for an op with id `opId`.
+ */
+export function reissueOf(
+  rows: readonly { readonly origin: string; readonly id: string | null; readonly pending: number }[],
+  opId: string,
+): Reissue {
+  if (rows.some((r) => r.origin === opId && r.id === opId)) return 'again';
+  const due = rows.filter((r) => Number(r.pending) > 0);
+  if (due.length === 0) return 'none';
+  return due.some((r) => r.id !== null) ? 'again' : 'fresh';
+}
 
 /** What the store knows, for {@link planBatch}. */
 export interface PlanSource {
@@ -78,6 +114,12 @@ export interface PlanSource {
   recorded(opId: string): Digest | Promise<Digest>;
   /** The digest of an op's content; default {@link opDigest} (a store that hashed the op already passes its own). */
   digest?(op: Op): Uint8Array;
+  /**
+   * The pending renumberings of a content (`contentDigest`) for op `opId`: `none`, `fresh` (none of them was
+   * applied yet) or `again` (one was: the write conflicted again; or `opId` is a known echo). Without it, a write
+   * renumbered twice is applied twice.
+   */
+  reissued?(content: Uint8Array, opId: string): Reissue | Promise<Reissue>;
   /** A document's state just before the batch (not mutated by the plan), or undefined if no op touched it. */
   load(collection: string, id: string): DocState | undefined | Promise<DocState | undefined>;
 }
@@ -94,6 +136,10 @@ export async function planBatch(
     fresh: [],
     conflicts: [],
     docs: [],
+    reissues: [],
+    settled: [],
+    echoed: [],
+    echoes: [],
   };
   const digestOf = source.digest ?? opDigest;
   const firsts = new Map<string, FreshOp>();
@@ -108,6 +154,7 @@ export async function planBatch(
     else plan.conflicts.push(op);
   }
   if (plan.conflicts.length > 0) {
+    for (const op of plan.conflicts) plan.reissues.push({ content: contentDigest(op), origin: op.id });
     for (const op of request.ops)
       if (known.has(op.id)) {
         plan.accepted.push(op.id);
@@ -117,12 +164,31 @@ export async function planBatch(
   }
   const seen = new Set<string>();
   const docs = new Map<string, PlannedDoc>();
+  /** Contents (hex) whose pending renumberings this batch settled. */
+  const settledNow = new Set<string>();
   for (const op of request.ops) {
     if (seen.has(op.id) || known.has(op.id)) {
       seen.add(op.id);
       plan.accepted.push(op.id);
       plan.duplicates.push(op.id);
       continue;
+    }
+    let renumbered: Uint8Array | undefined;
+    if (source.reissued) {
+      const content = contentDigest(op);
+      const key = Buffer.from(content).toString('hex');
+      const pending = settledNow.has(key) ? 'none' : await source.reissued(content, op.id);
+      if (pending === 'again') {
+        settledNow.add(key);
+        plan.settled.push({ content, id: null });
+        plan.echoed.push({ content, id: op.id });
+        seen.add(op.id);
+        plan.accepted.push(op.id);
+        plan.duplicates.push(op.id);
+        plan.echoes.push(op);
+        continue;
+      }
+      if (pending === 'fresh') renumbered = content;
     }
     const def = source.def(op.collection);
     const key = `${op.collection}\u0000${op.doc}`;
@@ -148,6 +214,10 @@ export async function planBatch(
     }
     seen.add(op.id);
     plan.accepted.push(op.id);
+    if (renumbered) {
+      plan.settled.push({ content: renumbered, id: op.id });
+      settledNow.add(Buffer.from(renumbered).toString('hex'));
+    }
     const first = firsts.get(op.id) as FreshOp;
     plan.fresh.push(first.op === op ? first : { op, digest: digestOf(op) });
     if (changed) {

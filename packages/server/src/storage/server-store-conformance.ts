@@ -203,6 +203,42 @@ export const serverStoreCases: readonly ServerStoreCase[] = [
     },
   },
   {
+    name: 'a write renumbered after a conflict, then renumbered again by another copy of the database, counts once',
+    async run(ctx) {
+      const a = device('a');
+      const { id, ops } = a.insert('items', { name: 'tea', owner: 'u1' });
+      const first = a.increment('items', id, 'stock', 2)[0]!;
+      await ctx.store.applyBatch({ ops: [...ops, first] });
+      const write = { ...first, by: 5 } as Op;
+      same((await ctx.store.applyBatch({ ops: [write] })).conflicts, [write], 'the reused id is a conflict');
+      const renumbered = { ...write, id: a.increment('items', id, 'stock', 1)[0]!.id } as Op;
+      const applied = await ctx.store.applyBatch({ ops: [renumbered] });
+      same([applied.accepted, applied.echoes.length], [[renumbered.id], 0], 'the renumbered write applies');
+      const store = await ctx.reopen();
+      same((await store.applyBatch({ ops: [write] })).conflicts, [write], 'the other copy sends the old id');
+      const again = { ...write, id: a.increment('items', id, 'stock', 1)[0]!.id } as Op;
+      const echo = await store.applyBatch({ ops: [again] });
+      same(
+        [echo.accepted, echo.duplicates, echo.echoes, echo.changes.length],
+        [[again.id], [again.id], [again], 0],
+        'renumbered again: acknowledged, not applied',
+      );
+      same((await store.applyBatch({ ops: [again] })).echoes, [again], 'the echo sent again (its ack lost)');
+      same(docValue((await store.getDoc('items', id))?.state, id)?.stock, 7, 'counted once');
+      same(
+        (await store.applyBatch({ ops: [renumbered] })).duplicates,
+        [renumbered.id],
+        'first id a duplicate',
+      );
+      // Another write with the same content (a restored clock can stamp a timestamp again), under another id.
+      const twin = { ...write, id: ops[0]!.id } as Op;
+      same((await store.applyBatch({ ops: [twin] })).conflicts, [twin], 'its id conflicts');
+      const twinRenumbered = { ...write, id: a.increment('items', id, 'stock', 1)[0]!.id } as Op;
+      same((await store.applyBatch({ ops: [twinRenumbered] })).echoes, [], 'not an echo');
+      same(docValue((await store.getDoc('items', id))?.state, id)?.stock, 12, 'counted');
+    },
+  },
+  {
     name: "keeps each replica's highest accepted sequence number, through compaction and reopening",
     async run(ctx) {
       const a = device('a');
@@ -363,25 +399,39 @@ export const serverStoreCases: readonly ServerStoreCase[] = [
     },
   },
   {
-    name: 'compaction folds away old tombstones and dedupe entries and raises the horizon',
+    name: 'compaction raises the horizon and keeps tombstones and op ids, so late ops are judged as before it',
     async run(ctx) {
       const a = device('a');
+      const b = device('b');
       const x = a.insert('items', { name: 'x', owner: 'u1' });
+      const inc = a.increment('items', x.id, 'stock', 3);
       const del = a.delete('items', x.id);
-      await ctx.store.applyBatch({ ops: x.ops, now: 1000 });
+      await ctx.store.applyBatch({ ops: [...x.ops, ...inc], now: 1000 });
       await ctx.store.applyBatch({ ops: del, now: 2000 });
       const y = a.insert('items', { name: 'y', owner: 'u1' });
-      await ctx.store.applyBatch({ ops: y.ops, now: 5000 });
-      same(await ctx.store.compact(3000), 2, 'horizon');
-      check((await ctx.store.getDoc('items', x.id)) === undefined, 'tombstone folded away');
-      check((await ctx.store.getDoc('items', y.id))?.live, 'live document kept');
+      const yInc = a.increment('items', y.id, 'stock', 2);
+      await ctx.store.applyBatch({ ops: [...y.ops, ...yInc], now: 2500 });
+      await ctx.store.applyBatch({ ops: a.insert('items', { name: 'z', owner: 'u1' }).ops, now: 5000 });
+      same(await ctx.store.compact(3000), 3, 'horizon');
+      const store = await ctx.reopen();
+      same((await store.meta()).horizon, 3, 'horizon after reopening');
+      const tomb = await store.getDoc('items', x.id);
+      same([tomb?.live, tomb?.state.deleted], [false, true], 'the tombstone stays');
+      // A device that never saw the delete sends its create of the deleted incarnation after compaction.
+      const late = { ...b.insert('items', { name: 'late', owner: 'u1' }).ops[0]!, doc: x.id } as Op;
+      const lost = await store.applyBatch({ ops: [late] });
+      same([lost.accepted, lost.changes.length], [[late.id], 0], 'a late create of that incarnation loses');
+      check(!(await store.getDoc('items', x.id))?.live, 'the deleted document stays deleted');
+      const again = await store.applyBatch({ ops: [...y.ops, ...yInc] });
+      same(again.duplicates, [y.ops[0]!.id, yInc[0]!.id], 'old op ids are still duplicates');
+      same(docValue((await store.getDoc('items', y.id))?.state, y.id)?.stock, 2, 'counted once');
+      const reused = { ...yInc[0]!, by: 7 } as Op;
       same(
-        (await ctx.store.applyBatch({ ops: y.ops })).duplicates,
-        [y.ops[0]!.id],
-        'recent dedupe entry kept',
+        (await store.applyBatch({ ops: [reused] })).conflicts.map((op) => op.id),
+        [reused.id],
+        'an old id with other content is a conflict',
       );
-      same(await ctx.store.compact(3000), 2, 'compacting again keeps the horizon');
-      same((await (await ctx.reopen()).meta()).horizon, 2, 'horizon after reopening');
+      same(await store.compact(3000), 3, 'compacting again keeps the horizon');
     },
   },
   {

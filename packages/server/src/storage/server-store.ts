@@ -13,13 +13,18 @@
  *    `duplicates` (and `accepted`) without screening or applying it again; with other content it is a *conflict*
  *    (the device's database was restored from an older copy and reused the id): then nothing of the batch is
  *    applied and the conflicting ops are reported in `conflicts`, never in `accepted`. Refused ops are not recorded,
- *    so a re-sent refused op is screened again.
+ *    so a re-sent refused op is screened again. The content (without id) of a conflicting op is remembered with
+ *    the id it is then first accepted under: the same write under a third id is an echo (`echoes`), accepted and
+ *    not applied, so a write renumbered by two copies of one database counts once (`batch-plan.ts`).
  * 3. **One change counter.** Every batch that changes at least one document gets the next version; each changed
  *    document's row version becomes that version. Versions only grow, so "documents changed since cursor `c`"
- *    is "row version > `c`". Deleted documents stay as tombstones (with their row version) until compaction.
- * 4. **History horizon.** `compact` purges tombstones and dedupe entries older than a cutoff and raises
- *    `horizon` to the last version it folded away: a client cursor in `(0, horizon)` can no longer resume and
- *    must be reset.
+ *    is "row version > `c`". Deleted documents stay as tombstones (with their row version and incarnation).
+ * 4. **History horizon.** `compact` forgets which versions batches older than a cutoff had and raises `horizon` to
+ *    the last version it folded away: a client cursor in `(0, horizon)` can no longer resume and must be reset.
+ *    It keeps what a late op is judged by, however old: tombstones (a delete's state is only its incarnation),
+ *    so a create of a deleted incarnation sent long after the delete still loses to it, and op ids with their
+ *    digests, so an op sent again from a database restored from an old copy is still a duplicate (or, with other
+ *    content, a conflict) and never applied twice.
  * 5. **Screening inside the transaction.** The `screen` callback sees each new op with the document's state just
  *    before it and the state it would produce, in batch order, with the batch's own earlier accepted ops
  *    applied; a refused op leaves no trace. Implementations that allow several writers (PostgreSQL) lock the
@@ -30,8 +35,9 @@
  * 7. **Durable webhook deliveries.** The deliveries `setOutbox` renders for a version are stored in the same
  *    transaction as the version; `deliveries.deliverNext` hands the oldest due delivery of a lane to one caller at
  *    a time across every process sharing the store, and deletes it only once delivered or given up.
- * 8. **Each replica's highest sequence number** among the ops it accepted is kept (`replicaSeq`), compaction or
- *    not, so a device restored from an older copy learns how far its op ids went.
+ * 8. **Each replica's highest sequence number** among the ops it accepted is kept (`replicaSeq`), so a device
+ *    restored from an older copy learns how far its op ids went. It says nothing of which lower ids were
+ *    accepted (refused ops and rolled-back transactions leave gaps): only the op ids of invariant 2 do.
  */
 import type { DocState, Filter, MaterializedDoc, Op, Query, ReplicaId, Timestamp } from '@loam/core';
 import type { Histogram } from '../metrics/histogram';
@@ -103,6 +109,12 @@ export interface BatchResult {
    * batch was applied (`changes` is empty; `accepted` holds only same-content duplicates).
    */
   readonly conflicts: readonly Op[];
+  /**
+   * Ops (in `accepted` and `duplicates`) carrying a write the store already accepted under another id: a device
+   * renumbered it after a conflict, as an older copy of its database had done before (invariant 2). Not applied;
+   * the device must be sent the authoritative state of their documents.
+   */
+  readonly echoes: readonly Op[];
 }
 
 /** The server's own metadata. */
@@ -262,7 +274,7 @@ export interface ServerStore {
   /** The highest sequence number of `replica`'s ops the store accepted (0 when none); kept through compaction. */
   replicaSeq(replica: ReplicaId): Promise<number>;
   /**
-   * Folds away tombstones and dedupe entries of batches older than `cutoff` (Unix ms); returns the horizon.
+   * Folds away the versions of batches older than `cutoff` (Unix ms; see invariant 4); returns the horizon.
    * Processes sharing the store compact one at a time; the others return the current horizon.
    */
   compact(cutoff: number): Promise<number>;

@@ -206,6 +206,7 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
             refused: plan.refused,
             changes,
             conflicts: plan.conflicts,
+            echoes: plan.echoes,
           });
         return;
       } catch (error) {
@@ -232,9 +233,10 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
     const keys = [...docKeys.values()];
     const byCollection = new Map<PgCollection, string[]>();
     for (const { c, id } of keys) byCollection.set(c, [...(byCollection.get(c) ?? []), id]);
-    const [, inserted, [counter], ...rowsPerCollection] = await Promise.all([
+    const [, inserted, , [counter], ...rowsPerCollection] = await Promise.all([
       tx.unsafe(LOCK_DOCS, [keys.map((k) => k.c.name), keys.map((k) => k.id)]),
       ledger.insert(tx),
+      ledger.readReissues(tx),
       tx.unsafe<{ version: string }[]>('SELECT version FROM loam_server_counter'),
       ...[...byCollection].map(([c, ids]) =>
         tx.unsafe<DocRow[]>(`SELECT ${c.stateColumns()}, "$doc" FROM ${c.table} WHERE id = ANY($1::text[])`, [
@@ -266,6 +268,7 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
           def: (name) => coll(name).def,
           recorded: ledger.recorded,
           digest: ledger.digest,
+          reissued: ledger.reissued,
           load: (collection, id) => docs.get(`${collection}\u0000${id}`)?.current,
         });
         const changes: DocChange[] = [];
@@ -276,7 +279,7 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
           doc.dirty = true;
           changes.push({ collection: e.collection, id: e.id, before: e.before, after: e.current });
         }
-        ledger.accept(plan.fresh);
+        ledger.accept(plan);
         plans.push({ p, changes, plan });
       } catch (error) {
         results.push([p, error as Error]);

@@ -59,6 +59,16 @@ INSERT INTO loam_server_seqs (replica, seq)
   SELECT left(id, 16), max(substr(id, 18)::bigint) FROM loam_server_ops GROUP BY 1;
 `,
   },
+  {
+    version: 3,
+    name: 'writes answered as conflicts, with the id they were renumbered to',
+    sql: `
+CREATE TABLE loam_server_reissues (
+  content bytea NOT NULL, origin text COLLATE "C" NOT NULL, id text COLLATE "C", pending integer NOT NULL,
+  PRIMARY KEY (content, origin)
+);
+`,
+  },
 ];
 
 /** Second key of the advisory locks the store takes (the first is the schema's hash). */

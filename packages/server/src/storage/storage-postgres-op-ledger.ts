@@ -1,18 +1,27 @@
 /**
  * The PostgreSQL store's ledger of op ids, one group transaction at a time (invariants 2 and 8 of
- * `server-store.ts`): `loam_server_ops` (op id → content digest, batch time; the dedupe table, compacted) and
+ * `server-store.ts`): `loam_server_ops` (op id → content digest, batch time; the dedupe table, never compacted) and
  * `loam_server_seqs` (replica → highest accepted sequence number, never compacted).
  *
  * Before planning, the group inserts every op id it carries with the digest of its first op (`insert`, in the
  * group's first flight, under the documents' locks): an id not inserted was recorded by an earlier transaction,
  * whose digest `readHeld` then reads. Planning asks `recorded`. Afterwards `settle` deletes the ids no batch
  * accepted, gives an accepted op whose digest differs from the inserted one (an earlier op with its id was refused)
- * its own, and raises the replicas' sequence numbers, in replica order.
+ * its own, and raises the replicas' sequence numbers, in replica order. Beside them, `loam_server_reissues`
+ * (read in the first flight for the group's op contents) keeps the renumberings of writes answered as conflicts
+ * (`batch-plan.ts`).
  */
 import type { Op } from '@loam/core';
 import type { TransactionSql } from 'postgres';
-import { type Digest, type FreshOp, highestSeqs } from './batch-plan';
-import { opDigest, sameDigest } from './op-digest';
+import {
+  type BatchPlan,
+  type Digest,
+  type FreshOp,
+  highestSeqs,
+  type Reissue,
+  reissueOf,
+} from './batch-plan';
+import { contentDigest, opDigest, sameDigest } from './op-digest';
 import type { ApplyBatchRequest } from './server-store';
 
 const INSERT_OPS = `INSERT INTO loam_server_ops (id, at, hash)
@@ -23,7 +32,17 @@ const REHASH_OPS = `UPDATE loam_server_ops o SET hash = u.hash FROM unnest($1::t
   WHERE o.id = u.id`;
 const RAISE_SEQS = `INSERT INTO loam_server_seqs (replica, seq) SELECT * FROM unnest($1::text[], $2::bigint[])
   ON CONFLICT (replica) DO UPDATE SET seq = excluded.seq WHERE loam_server_seqs.seq < excluded.seq`;
+const READ_REISSUES =
+  'SELECT content, origin, id, pending FROM loam_server_reissues WHERE content = ANY($1::bytea[])';
+const INSERT_ECHOES = `INSERT INTO loam_server_reissues (content, origin, id, pending)
+  SELECT content, id, id, 0 FROM unnest($1::bytea[], $2::text[]) AS u(content, id) ON CONFLICT DO NOTHING`;
+const INSERT_REISSUES = `INSERT INTO loam_server_reissues (content, origin, pending)
+  SELECT *, 1 FROM unnest($1::bytea[], $2::text[]) ON CONFLICT (content, origin)
+  DO UPDATE SET pending = loam_server_reissues.pending + 1`;
+const SETTLE_REISSUES = `UPDATE loam_server_reissues r SET id = coalesce(r.id, u.id), pending = 0
+  FROM unnest($1::bytea[], $2::text[]) AS u(content, id) WHERE r.content = u.content AND r.pending > 0`;
 const BYTEA = 17;
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 /** A group's op ids, from insertion (before planning) to settlement (after). */
 export interface GroupLedger {
@@ -38,8 +57,12 @@ export interface GroupLedger {
   recorded(id: string): Digest;
   /** For `planBatch`: an op's digest, computed once per group. */
   digest(op: Op): Uint8Array;
-  /** Notes the ops a batch of the group accepted. */
-  accept(fresh: readonly FreshOp[]): void;
+  /** What is remembered of the group's op contents as conflicting writes; queue it in the first flight. */
+  readReissues(tx: TransactionSql): PromiseLike<void>;
+  /** For `planBatch`: the pending renumberings of a content. */
+  reissued(content: Uint8Array, opId: string): Reissue;
+  /** Notes what a batch of the group accepted (its fresh ops), remembered (conflicts) and settled (renumberings). */
+  accept(plan: Pick<BatchPlan, 'fresh' | 'reissues' | 'settled' | 'echoed'>): void;
   /** The statements that settle the group's ids; send them before the counter is taken. */
   settle(tx: TransactionSql): Promise<unknown>[];
 }
@@ -63,6 +86,10 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
   const held = new Map<string, Uint8Array | null>();
   const accepted = new Map<string, Uint8Array>();
   const fresh: FreshOp[] = [];
+  const reissues = new Map<string, { origin: string; id: string | null; pending: number }[]>();
+  const echoed: { content: Uint8Array; id: string }[] = [];
+  const remembered: { content: Uint8Array; origin: string }[] = [];
+  const settled: { content: Uint8Array; id: string | null }[] = [];
 
   return {
     insert(tx) {
@@ -85,10 +112,53 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
     },
     recorded: (id) => accepted.get(id) ?? (inserted.has(id) ? undefined : (held.get(id) ?? null)),
     digest: (op) => digests.get(op) ?? opDigest(op),
-    accept(ops) {
-      for (const f of ops) {
+    readReissues(tx) {
+      const contents = new Map<string, Uint8Array>();
+      for (const op of digests.keys()) {
+        const content = contentDigest(op);
+        contents.set(hex(content), content);
+      }
+      if (contents.size === 0) return Promise.resolve();
+      return tx
+        .unsafe<{ content: Buffer; origin: string; id: string | null; pending: number }[]>(READ_REISSUES, [
+          tx.array(
+            [...contents.values()].map((c) => Buffer.from(c)),
+            BYTEA,
+          ),
+        ] as never[])
+        .then((rows) => {
+          for (const row of rows) {
+            const key = hex(row.content);
+            reissues.set(key, [
+              ...(reissues.get(key) ?? []),
+              { origin: row.origin, id: row.id, pending: row.pending },
+            ]);
+          }
+        });
+    },
+    reissued: (content, opId) => reissueOf(reissues.get(hex(content)) ?? [], opId),
+    accept(plan) {
+      for (const f of plan.fresh) {
         accepted.set(f.op.id, f.digest);
         fresh.push(f);
+      }
+      for (const r of plan.reissues) {
+        remembered.push(r);
+        const key = hex(r.content);
+        reissues.set(key, [...(reissues.get(key) ?? []), { origin: r.origin, id: null, pending: 1 }]);
+      }
+      for (const s of plan.settled) {
+        settled.push(s);
+        const key = hex(s.content);
+        reissues.set(
+          key,
+          (reissues.get(key) ?? []).map((r) => (r.pending > 0 ? { ...r, id: r.id ?? s.id, pending: 0 } : r)),
+        );
+      }
+      for (const e of plan.echoed) {
+        echoed.push(e);
+        const key = hex(e.content);
+        reissues.set(key, [...(reissues.get(key) ?? []), { origin: e.id, id: e.id, pending: 0 }]);
       }
     },
     settle(tx) {
@@ -104,6 +174,36 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
               rehashed.map((f) => Buffer.from(f.digest)),
               BYTEA,
             ),
+          ] as never[]),
+        );
+      if (remembered.length > 0)
+        statements.push(
+          tx.unsafe(INSERT_REISSUES, [
+            tx.array(
+              remembered.map((r) => Buffer.from(r.content)),
+              BYTEA,
+            ),
+            remembered.map((r) => r.origin),
+          ] as never[]),
+        );
+      if (settled.length > 0)
+        statements.push(
+          tx.unsafe(SETTLE_REISSUES, [
+            tx.array(
+              settled.map((r) => Buffer.from(r.content)),
+              BYTEA,
+            ),
+            settled.map((r) => r.id),
+          ] as never[]),
+        );
+      if (echoed.length > 0)
+        statements.push(
+          tx.unsafe(INSERT_ECHOES, [
+            tx.array(
+              echoed.map((e) => Buffer.from(e.content)),
+              BYTEA,
+            ),
+            echoed.map((e) => e.id),
           ] as never[]),
         );
       const raised = [...highestSeqs(fresh)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

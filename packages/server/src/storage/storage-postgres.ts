@@ -5,8 +5,9 @@
  * ```
  * loam_doc_<collection>   documents (see storage-postgres-sql.ts)
  * loam_server_counter     the version counter (one row; taken last by each transaction)
- * loam_server_ops         op id → content digest, batch time: the dedupe table
+ * loam_server_ops         op id → content digest, batch time: the dedupe table (never compacted)
  * loam_server_seqs        replica id → highest sequence number of its accepted ops (never compacted)
+ * loam_server_reissues    (content digest, id) of a write answered as a conflict → renumbering due?, id applied under
  * loam_server_batches     version → batch time, source (compaction, the commit feed)
  * loam_server_changes     version, document → materialized document before it (the commit feed; kept 1 h)
  * loam_server_replicas    replica id → user (server replicas are bound to SERVER_USER)
@@ -18,7 +19,7 @@
  * back (`storage-postgres-feed.ts`), migrations run on open (`storage-postgres-migrations.ts`). Each opening is a
  * node with its own replica id (invariant of `ServerMeta.replica`), registered so no device can claim it; the
  * server clock a node starts from is the greatest any node saved. Compaction runs on one node at a time (a
- * session advisory lock) and never waits for a document lock: a tombstone a batch is writing is left for later.
+ * session advisory lock) and touches no document (tombstones and op ids stay: invariant 4 of `server-store.ts`).
  */
 import {
   createReplicaId,
@@ -348,27 +349,12 @@ export async function createPostgresServerStore(
       [cutoff],
     );
     const folded = Number(row?.v ?? 0);
-    await conn.unsafe('DELETE FROM loam_server_ops WHERE at < $1', [cutoff]);
     await conn.unsafe(
       'DELETE FROM loam_server_changes WHERE version <= (SELECT max(version) FROM loam_server_batches WHERE at < $1)',
       [Math.min(cutoff, Date.now() - (options.changeRetentionMs ?? 3_600_000))],
     );
     const current = await horizon(conn);
     if (folded <= current) return current;
-    for (const c of collections.values()) {
-      let after = '';
-      for (;;) {
-        const [chunk] = await conn.unsafe<{ last: string | null }[]>(
-          `WITH cand AS (SELECT id FROM ${c.table} WHERE NOT "$live" AND "$v" <= $1 AND id > $2 ORDER BY id LIMIT 500),
-           del AS (DELETE FROM ${c.table} WHERE id IN (SELECT id FROM cand) AND NOT "$live" AND "$v" <= $1
-                   AND pg_try_advisory_xact_lock(hashtextextended(current_schema() || ':' || $3 || ':' || id, 0)) RETURNING id)
-           SELECT (SELECT max(id) FROM cand) AS last, (SELECT count(*) FROM del) AS n`,
-          [folded, after, c.name],
-        );
-        if (!chunk?.last) break;
-        after = chunk.last;
-      }
-    }
     await conn.unsafe('DELETE FROM loam_server_batches WHERE version <= $1', [folded]);
     await conn.unsafe(
       `INSERT INTO loam_server_meta (key, value) VALUES ('horizon', $1)

@@ -6,10 +6,11 @@
  * with `id`, `_live`, `_v` (here: the server's change counter), `_state`, `_doc` and one column per scalar leaf,
  * Yjs fields in `loam_yjs`; so subscription filters compile to SQL with the engine's own compiler. Added here:
  * ```
- * loam_server_ops       op id → content digest, batch time: the dedupe table
+ * loam_server_ops       op id → content digest, batch time: the dedupe table (never compacted)
  * loam_server_batches   version → batch time: which versions compaction may fold away
  * loam_server_replicas  replica id → user: a replica belongs to one user
  * loam_server_seqs      replica id → highest sequence number of its accepted ops (never compacted)
+ * loam_server_reissues  (content digest, id) of a write answered as a conflict → renumbering due?, id applied under
  * loam_meta             replica, clock, seq (next server op), version, horizon (plus the engine's schema keys)
  * ```
  * One relay process owns the file; the driver serialises every call, so batches never interleave.
@@ -58,7 +59,7 @@ import {
   type ServerStore,
   type StoredDoc,
 } from './server-store';
-import { highestSeq, recordedDigest, recordOpIds } from './sqlite-op-ledger';
+import { highestSeq, recordedDigest, recordOpIds, recordReissues, reissuedAs } from './sqlite-op-ledger';
 import { createSqliteDeliveryQueue, SQLITE_DELIVERIES_DDL } from './storage-sqlite-deliveries';
 
 /** Options of {@link createSqliteServerStore}. */
@@ -74,6 +75,9 @@ CREATE INDEX IF NOT EXISTS loam_server_ops_at ON loam_server_ops (at);
 CREATE TABLE IF NOT EXISTS loam_server_batches (version INTEGER PRIMARY KEY, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS loam_server_replicas (replica TEXT PRIMARY KEY, user TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS loam_server_seqs (replica TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS loam_server_reissues (
+  content BLOB NOT NULL, origin TEXT NOT NULL, id TEXT, pending INTEGER NOT NULL, PRIMARY KEY (content, origin)
+) WITHOUT ROWID;
 `;
 
 /** Columns added after the first release of this layout: table → column → definition. */
@@ -237,6 +241,7 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
         const plan = await planBatch(request, {
           def: (name) => coll(name).def,
           recorded: (id) => recordedDigest(tx, id),
+          reissued: (content, opId) => reissuedAs(tx, content, opId),
           load: async (collection, id) => {
             const c = coll(collection);
             const found = await tx.get<Row>(`SELECT id, _v, _live, _state FROM ${c.table} WHERE id = ?`, [
@@ -254,6 +259,7 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
           changes.push({ collection: c.name, id: e.id, before: e.before, after: e.current });
         }
         await recordOpIds(tx, plan.fresh, now);
+        await recordReissues(tx, plan);
         if (changes.length > 0) {
           await tx.run('INSERT INTO loam_server_batches (version, at) VALUES (?, ?)', [version, now]);
           await tx.run(SAVE_META, ['version', version]);
@@ -294,6 +300,7 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
         refused: plan.refused,
         changes: result.changes,
         conflicts: plan.conflicts,
+        echoes: plan.echoes,
       };
     },
 
@@ -374,11 +381,7 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
           [cutoff],
         );
         const folded = Number(row?.v ?? 0);
-        await tx.run('DELETE FROM loam_server_ops WHERE at < ?', [cutoff]);
         if (folded <= meta.horizon) return meta.horizon;
-        for (const c of collections.values()) {
-          await tx.run(`DELETE FROM ${c.table} WHERE _live = 0 AND _v <= ?`, [folded]);
-        }
         await tx.run('DELETE FROM loam_server_batches WHERE version <= ?', [folded]);
         await tx.run(SAVE_META, ['horizon', folded]);
         return folded;

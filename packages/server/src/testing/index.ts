@@ -1,8 +1,10 @@
 /**
  * `@loam/server/testing`: what tests of the relay, and of devices syncing through it, share: a schema, rules, keys
- * and tokens, relays started on port 0, a raw protocol client, a PostgreSQL schema of its own per test, and the
- * conformance suite every `ServerStore` implementation runs.
+ * and tokens, relays started on port 0, a raw protocol client, a PostgreSQL schema of its own per test, the
+ * conformance suite every `ServerStore` implementation runs, and the digest a store keeps with each op id.
  */
+
+export { opDigest } from '../storage/op-digest';
 export {
   conformanceSchema,
   runServerStoreCase,
