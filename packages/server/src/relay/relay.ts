@@ -69,14 +69,18 @@ export interface PushOutcome {
   /** The documents of refused ops (to send their authoritative state). */
   readonly refusedDocs: readonly { readonly collection: string; readonly id: string }[];
   /**
-   * Documents the batch created that a delete of the same (or a later) incarnation already ended: the create is
-   * accepted and changes nothing, so no commit tells the device; it must be sent the tombstone (`epoch`).
+   * Documents the batch created that a delete of the same (or a later) incarnation already ended (a later
+   * incarnation may live): the create is accepted and changes nothing, so no commit tells the device; it must be
+   * sent the tombstone (`epoch`).
    */
   readonly lostCreates: readonly LostCreate[];
   readonly version: number;
 }
 
-/** A create that lost to a delete: the document's epoch on the relay, where it is deleted. */
+/**
+ * A create that lost to a delete: the epoch of the tombstone to send (the document's epoch on the relay when it is
+ * deleted there; the one before when a later incarnation lives).
+ */
 export interface LostCreate {
   readonly collection: string;
   readonly id: string;
@@ -151,6 +155,10 @@ async function lostCreates(
     const state = after.get(key) ?? (await store.getDoc(op.collection, op.doc))?.state;
     if (state?.deleted && state.epoch >= op.epoch)
       lost.push({ collection: op.collection, id: op.doc, epoch: state.epoch });
+    // A later incarnation lives: the create's own one ended (a device outside that incarnation's view would keep a
+    // phantom otherwise), so the tombstone is the incarnation just before the live one.
+    else if (state && !state.deleted && state.epoch > op.epoch)
+      lost.push({ collection: op.collection, id: op.doc, epoch: state.epoch - 1 });
   }
   return lost;
 }
