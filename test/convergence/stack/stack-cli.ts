@@ -56,7 +56,7 @@ export async function runStackCli(args: readonly string[]): Promise<number> {
     kills += result.restarts;
     if (result.failures.length > 0) {
       failed++;
-      const flags = `--devices ${devices} --transactions ${transactions} --faults ${faults.join(',')}`;
+      const flags = `--devices ${devices} --transactions ${transactions} ${values.sigkill ? '--sigkill' : `--faults ${faults.join(',')}`}`;
       console.error(
         `FAILED: seed ${seed} (${devices} devices, ${transactions} transactions, ${faults.join(',')})`,
       );
