@@ -138,7 +138,10 @@ export interface RelayOptions {
   readonly now?: () => number;
 }
 
-/** The accepted creates of a batch whose document is deleted in their incarnation or a later one. */
+/**
+ * The documents of a batch's accepted ops whose incarnation had already ended on the relay (deleted, maybe made
+ * anew): creates, and writes a device made on a copy it never heard was deleted (outside its views on the relay).
+ */
 async function lostCreates(
   store: ServerStore,
   ops: readonly Op[],
@@ -150,7 +153,7 @@ async function lostCreates(
   const lost: LostCreate[] = [];
   for (const op of ops) {
     const key = `${op.collection}\u0000${op.doc}`;
-    if (op.kind !== 'create' || !accepted.has(op.id) || seen.has(key)) continue;
+    if (!accepted.has(op.id) || seen.has(key)) continue;
     seen.add(key);
     const state = after.get(key) ?? (await store.getDoc(op.collection, op.doc))?.state;
     if (state?.deleted && state.epoch >= op.epoch)
