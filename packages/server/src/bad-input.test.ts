@@ -261,7 +261,8 @@ describe('refused ops', () => {
       const ack = await c.push(1, ops);
       expect(ack.accepted).toEqual([]);
       expect(ack.refused.map((r) => r.code)).toEqual(ops.map(() => code));
-      await c.next('docs', (m) => m.cursor === 0);
+      expect(ack.corrections?.docs.length ?? 0).toBe(0);
+      expect(ack.corrections?.removed.map((r) => r.id)).toEqual(ops.map((op) => op.doc));
     });
   };
   const insert = (d: ReturnType<typeof testDevice>) =>

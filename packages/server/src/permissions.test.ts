@@ -71,10 +71,10 @@ function docsOf(c: ProtocolClient): MaterializedDoc[] {
     .filter((d): d is MaterializedDoc => d !== undefined);
 }
 
-/** A device whose own op was refused: its ack, then the compensating frame. */
+/** A device whose own op was refused: its ack, and the compensating states the ack carries. */
 async function refusedPush(c: ProtocolClient, batch: number, ops: Op[]) {
   const ack = await c.push(batch, ops);
-  const compensation = await c.next('docs', (m) => m.cursor === 0 && m.sub === undefined);
+  const compensation = ack.corrections ?? { docs: [], removed: [] };
   return { ack, compensation };
 }
 

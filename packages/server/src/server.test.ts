@@ -203,6 +203,34 @@ describe('upload and download', () => {
     expect(materialize(orders, mine.id, onB)).toBeUndefined();
   });
 
+  it('sends the tombstone of its incarnation to a device whose create lost to a later incarnation', async () => {
+    const token = await mintToken({ sub: 'mgr', role: 'manager' });
+    const a = testDevice();
+    const b = testDevice();
+    const ca = await client();
+    await ca.hello({ replica: a.replica, token });
+    const made = a.insert('orders', { id: 'lost-again', storeId: 's-lost', owner: 'mgr', total: 1 });
+    await ca.push(1, [...made.ops, ...a.delete('orders', made.id)]);
+    const again = a.insert('orders', { id: 'lost-again', storeId: 's-lost', owner: 'mgr', total: 3 });
+    await ca.push(2, again.ops);
+
+    // b (not subscribed: no commit reaches it) creates the id in the first incarnation; a later one lives.
+    const cb = await client();
+    await cb.hello({ replica: b.replica, token });
+    const mine = b.insert('orders', { id: 'lost-again', storeId: 's-lost', owner: 'mgr', total: 2 });
+    const ack = await cb.push(1, mine.ops);
+    expect(ack.accepted).toEqual(mine.ops.map((o) => o.id));
+    const tombstone = (await cb.next('docs')).docs[0]!;
+    const onB = createDocState();
+    for (const op of mine.ops) applyOp(orders, onB, op);
+    mergeDocState(onB, decodeDocSnapshot(tombstone.state));
+    expect(materialize(orders, mine.id, onB)).toBeUndefined();
+    // The live incarnation still wins over the tombstone when b later downloads it.
+    const live = await server.store.getDoc('orders', 'lost-again');
+    mergeDocState(onB, live!.state);
+    expect(materialize(orders, mine.id, onB)).toMatchObject({ total: 3 });
+  });
+
   it('sends the tombstone to a device whose write lost to a delete it never saw, before the ack', async () => {
     const token = await mintToken({ sub: 'mgr', role: 'manager' });
     const a = testDevice();

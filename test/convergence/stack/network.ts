@@ -11,6 +11,9 @@
  * direction. Faults are what a real network does to a WebSocket: the link is cut (frames in flight on both sides
  * are lost, both ends see `close`), or goes dead silently (frames vanish until the client's keep-alive gives up),
  * and a device's pushes are sent twice (a client retrying a batch), which the relay must take as duplicates.
+ * A cut may be partial (`partialCut`): each direction still delivers a random prefix of its frames in flight (what
+ * was already in the peer's socket buffer), then the close; e.g. the relay's `ack` arrives and the `docs` frame sent
+ * right after it does not.
  */
 import { decodeClientMessage, listenOn, type Transport, type TransportCloseEvent } from '@loam/sync';
 import type { Rng } from '../random';
@@ -134,12 +137,16 @@ export interface NetworkFaults {
   readonly duplicate: number;
   /** Largest delay of one frame, ms. */
   readonly maxDelayMs: number;
+  /** Share of cuts that still deliver a random prefix of each direction's frames in flight (default 0). */
+  readonly partialCut?: number;
 }
 
 /** Counters of what the network did. */
 export interface NetworkStats {
   frames: number;
   cuts: number;
+  /** Cuts that delivered some of the frames in flight. */
+  partialCuts: number;
   silences: number;
   duplicates: number;
   refusedConnections: number;
@@ -218,14 +225,25 @@ export interface Network {
   live(device: number): number;
 }
 
-/** Creates the network. `accept` attaches a relay session to the server end (false: the relay is down). */
+/**
+ * Creates the network. `accept` attaches a relay session to the server end (false: the relay is down). Partial cuts
+ * draw from `cutRng` (default `rng`), so that adding them left the other draws of a seed as they were.
+ */
 export function createNetwork(
   scheduler: Scheduler,
   rng: Rng,
   faults: NetworkFaults,
   accept: (server: Transport) => boolean,
+  cutRng: Rng = rng,
 ): Network {
-  const stats: NetworkStats = { frames: 0, cuts: 0, silences: 0, duplicates: 0, refusedConnections: 0 };
+  const stats: NetworkStats = {
+    frames: 0,
+    cuts: 0,
+    partialCuts: 0,
+    silences: 0,
+    duplicates: 0,
+    refusedConnections: 0,
+  };
   const unreachable = new Set<number>();
   const connections = new Map<number, Set<{ kill(reason: string): void }>>();
   let pending = 0;
@@ -245,16 +263,19 @@ export function createNetwork(
         let silent = false;
         let dead = false;
         const lastAt = { up: 0, down: 0 };
+        // Frames of each direction travelling (in order): when each arrives; a cut keeps the first `kept` of them.
+        const travelling = { up: [] as number[], down: [] as number[] };
+        const kept = { up: 0, down: 0 };
         const conns = connections.get(device) ?? new Set();
         connections.set(device, conns);
-        // Each side's frames travel in order; a cut discards what is still travelling.
+        // Each side's frames travel in order; a cut discards what is still travelling (all, or all but a prefix).
         const ship = (direction: 'up' | 'down', frame: Uint8Array, to: () => End) => {
           if (dead || silent) return;
           stats.frames++;
           tap(direction, frame, false);
           if (rng.chance(faults.cut)) {
             stats.cuts++;
-            kill('cut');
+            kill('cut', faults.partialCut !== undefined && cutRng.chance(faults.partialCut));
             return;
           }
           if (rng.chance(faults.silence)) {
@@ -267,8 +288,15 @@ export function createNetwork(
           for (let i = 0; i < copies; i++) {
             const at = Math.max(lastAt[direction], scheduler.now() + delay());
             lastAt[direction] = at;
+            const queue = travelling[direction];
+            queue.push(at);
             later(at - scheduler.now(), () => {
-              if (dead || silent) return;
+              queue.shift();
+              if (silent) return;
+              if (dead) {
+                if (kept[direction] === 0) return;
+                kept[direction]--;
+              }
               tap(direction, frame, true);
               to().deliver(frame);
             });
@@ -283,12 +311,22 @@ export function createNetwork(
           () => kill('server closed'),
         );
         const handle = { kill: (reason: string) => kill(reason) };
-        function kill(reason: string) {
+        function kill(reason: string, partial = false) {
           if (dead) return;
           dead = true;
           conns.delete(handle);
-          later(0, () => client.closed({ code: 1006, reason }));
-          later(delay(), () => server.closed({ code: 1006, reason }));
+          // Each end hears of the close after the frames it still receives.
+          let clientAt = scheduler.now();
+          let serverAt = scheduler.now() + delay();
+          if (partial && !silent && travelling.up.length + travelling.down.length > 0) {
+            stats.partialCuts++;
+            kept.up = cutRng.int(0, travelling.up.length);
+            kept.down = cutRng.int(0, travelling.down.length);
+            if (kept.down > 0) clientAt = Math.max(clientAt, travelling.down[kept.down - 1] as number);
+            if (kept.up > 0) serverAt = Math.max(serverAt, travelling.up[kept.up - 1] as number);
+          }
+          later(clientAt - scheduler.now(), () => client.closed({ code: 1006, reason }));
+          later(serverAt - scheduler.now(), () => server.closed({ code: 1006, reason }));
         }
         if (unreachable.has(device)) {
           stats.refusedConnections++;

@@ -181,18 +181,10 @@ export function createRelayHost(
       await up?.store.compact(cutoff);
     },
     async opLedger() {
-      type Held = { id: string; hash: Uint8Array | null };
-      const select = 'SELECT id, hash FROM loam_server_ops';
-      let rows: Held[];
-      if (pg) rows = await pg.query<Held>(select);
-      else {
-        const ledger = new Database(file, { readonly: true });
-        try {
-          rows = ledger.prepare<[], Held>(select).all();
-        } finally {
-          ledger.close();
-        }
-      }
+      if (!pg) return readSqliteOpLedger(file);
+      const rows = await pg.query<{ id: string; hash: Uint8Array | null }>(
+        'SELECT id, hash FROM loam_server_ops',
+      );
       return new Map(rows.map((r) => [r.id, r.hash && new Uint8Array(r.hash)]));
     },
     busy: () => postgres?.busy() ?? false,
@@ -203,4 +195,17 @@ export function createRelayHost(
     },
   };
   return host;
+}
+
+/** The op ledger (op id → content digest) of a relay's SQLite file, read while no relay has it open. */
+export function readSqliteOpLedger(file: string): Map<string, Uint8Array | null> {
+  const ledger = new Database(file, { readonly: true });
+  try {
+    const rows = ledger
+      .prepare<[], { id: string; hash: Uint8Array | null }>('SELECT id, hash FROM loam_server_ops')
+      .all();
+    return new Map(rows.map((r) => [r.id, r.hash && new Uint8Array(r.hash)]));
+  } finally {
+    ledger.close();
+  }
 }

@@ -9,8 +9,8 @@
  * every device with the relay (see `check.ts`).
  *
  * Fault classes:
- * - `network`: frames delayed and reordered across connections, connections cut or silenced, pushes duplicated,
- *   devices cut off for a while;
+ * - `network`: frames delayed and reordered across connections, connections cut (some delivering a prefix of the
+ *   frames in flight) or silenced, pushes duplicated, devices cut off for a while;
  * - `concurrent`: several transactions of one device started at once;
  * - `throwing`: transactions that throw midway (they roll back);
  * - `unsubscribe`: `items` unsubscribed, resubscribed, or subscribed through a filter;
@@ -86,7 +86,13 @@ export interface StackRunResult {
   readonly trace?: readonly string[];
 }
 
-const NETWORK: NetworkFaults = { cut: 0.01, silence: 0.003, duplicate: 0.05, maxDelayMs: 40 };
+const NETWORK: NetworkFaults = {
+  cut: 0.01,
+  silence: 0.003,
+  duplicate: 0.05,
+  maxDelayMs: 40,
+  partialCut: 0.5,
+};
 const CALM: NetworkFaults = { cut: 0, silence: 0, duplicate: 0, maxDelayMs: 40 };
 const QUIET_STEPS = 4_000;
 /** Real files, in memory when the system offers a RAM-backed folder (the run writes thousands of small commits). */
@@ -127,7 +133,13 @@ async function run(options: StackRunOptions): Promise<StackRunResult> {
   const faults = { ...(on.has('network') ? NETWORK : CALM) };
   const backend = { store: options.store ?? 'sqlite', timers: scheduler.timers };
   const relay = createRelayHost(dir, stackSchema, stackRules, scheduler.now, () => network.cut(), backend);
-  const network = createNetwork(scheduler, rng, faults, (transport) => relay.accept(transport));
+  const network = createNetwork(
+    scheduler,
+    rng,
+    faults,
+    (transport) => relay.accept(transport),
+    createRng(seed ^ 0xc07),
+  );
   const devices: StackDevice[] = [];
   let mesh: PeerMesh | undefined;
   const counts = { committed: 0, rolledBack: 0, restarts: 0, resets: 0, restores: 0 };

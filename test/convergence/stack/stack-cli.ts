@@ -6,14 +6,16 @@
  * to add to the `stack` section of `regressions.json`; with `--keep-going` it runs every seed and counts failures;
  * `--trace item-a` lists, for a failing seed, every op pushed on that document and the relay's answers;
  * `--store postgres` runs the relay on PostgreSQL (`LOAM_TEST_PG_URL`, a schema of its own per seed).
+ * `--sigkill` runs the relay as a child process killed with SIGKILL and restarted, in real time (`run-sigkill.ts`).
  */
 import { parseArgs } from 'node:util';
 import type { StoreKind } from './relay-host';
+import { runSigkill } from './run-sigkill';
 import { FAULT_CLASSES, type FaultClass, runStack } from './run-stack';
 
 const USAGE =
   'usage: npm run fuzz -- --stack [--seeds N] [--start S] [--seed S] [--devices 3] [--transactions 200] ' +
-  `[--faults ${FAULT_CLASSES.join(',')}] [--keep-going] [--trace DOC_ID] [--store sqlite|postgres]`;
+  `[--faults ${FAULT_CLASSES.join(',')}] [--keep-going] [--trace DOC_ID] [--store sqlite|postgres] [--sigkill]`;
 
 /** Runs the stack fuzzer with the command line's arguments; resolves with the exit code. */
 export async function runStackCli(args: readonly string[]): Promise<number> {
@@ -21,6 +23,7 @@ export async function runStackCli(args: readonly string[]): Promise<number> {
     args: [...args],
     options: {
       stack: { type: 'boolean' },
+      sigkill: { type: 'boolean' },
       'keep-going': { type: 'boolean' },
       trace: { type: 'string' },
       seeds: { type: 'string', default: '100' },
@@ -49,12 +52,16 @@ export async function runStackCli(args: readonly string[]): Promise<number> {
   const store = values.store as StoreKind;
   const started = performance.now();
   let failed = 0;
+  let kills = 0;
   for (let seed = first; seed < first + total; seed++) {
     const trace = values.trace === undefined ? {} : { trace: values.trace };
-    const result = await runStack({ seed, devices, transactions, faults, store, ...trace });
+    const result = values.sigkill
+      ? await runSigkill({ seed, devices, transactions })
+      : await runStack({ seed, devices, transactions, faults, store, ...trace });
+    kills += result.restarts;
     if (result.failures.length > 0) {
       failed++;
-      const flags = `--devices ${devices} --transactions ${transactions} --faults ${faults.join(',')} --store ${store}`;
+      const flags = `--devices ${devices} --transactions ${transactions} ${values.sigkill ? '--sigkill' : `--faults ${faults.join(',')} --store ${store}`}`;
       console.error(
         `FAILED: seed ${seed} (${devices} devices, ${transactions} transactions, ${faults.join(',')}, ${store})`,
       );
@@ -74,8 +81,9 @@ export async function runStackCli(args: readonly string[]): Promise<number> {
     console.error(`${failed} of ${total} seeds failed in ${seconds} s`);
     return 1;
   }
+  const what = values.sigkill ? `relay process killed ${kills} times` : faults.join(',');
   console.log(
-    `${total} seeds passed (${devices} devices × ${transactions} transactions, ${faults.join(',')}, ${store}) in ${seconds} s`,
+    `${total} seeds passed (${devices} devices × ${transactions} transactions, ${what}) in ${seconds} s`,
   );
   return 0;
 }

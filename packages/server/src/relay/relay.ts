@@ -74,15 +74,18 @@ export interface PushOutcome {
    */
   readonly refusedDocs: readonly { readonly collection: string; readonly id: string }[];
   /**
-   * Documents the batch created or wrote that a delete of the same (or a later) incarnation already ended: the op
-   * is accepted and changes nothing, so no commit tells the device; it must be sent the tombstone (`epoch`). (A
-   * device that was away may hold such a document live: its own pending writes kept it through a full set.)
+   * Documents the batch created that a delete of the same (or a later) incarnation already ended (a later
+   * incarnation may live): the create is accepted and changes nothing, so no commit tells the device; it must be
+   * sent the tombstone (`epoch`).
    */
   readonly lostCreates: readonly LostCreate[];
   readonly version: number;
 }
 
-/** A create that lost to a delete: the document's epoch on the relay, where it is deleted. */
+/**
+ * A create that lost to a delete: the epoch of the tombstone to send (the document's epoch on the relay when it is
+ * deleted there; the one before when a later incarnation lives).
+ */
 export interface LostCreate {
   readonly collection: string;
   readonly id: string;
@@ -140,7 +143,10 @@ export interface RelayOptions {
   readonly now?: () => number;
 }
 
-/** The accepted ops of a batch whose document is deleted in their incarnation or a later one. */
+/**
+ * The documents of a batch's accepted ops whose incarnation had already ended on the relay (deleted, maybe made
+ * anew): creates, and writes a device made on a copy it never heard was deleted (outside its views on the relay).
+ */
 async function lostCreates(
   store: ServerStore,
   ops: readonly Op[],
@@ -157,6 +163,10 @@ async function lostCreates(
     const state = after.get(key) ?? (await store.getDoc(op.collection, op.doc))?.state;
     if (state?.deleted && state.epoch >= op.epoch)
       lost.push({ collection: op.collection, id: op.doc, epoch: state.epoch });
+    // A later incarnation lives: the create's own one ended (a device outside that incarnation's view would keep a
+    // phantom otherwise), so the tombstone is the incarnation just before the live one.
+    else if (state && !state.deleted && state.epoch > op.epoch)
+      lost.push({ collection: op.collection, id: op.doc, epoch: state.epoch - 1 });
   }
   return lost;
 }

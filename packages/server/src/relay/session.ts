@@ -322,7 +322,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
   };
 
   /** The authoritative state of the documents of refused ops, for the device to revert to. */
-  const sendAuthoritative = async (docsOf: readonly Removal[]) => {
+  const authoritative = async (docsOf: readonly Removal[]) => {
     const v = views as SessionViews;
     const docs: DocSnapshotFrame[] = [];
     const removed: Removal[] = [];
@@ -335,7 +335,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
       else removed.push({ collection, id });
     }
     metrics.docsOut(docs.length + removed.length);
-    send({ t: 'docs', cursor: 0, docs, removed });
+    return { docs, removed };
   };
 
   const onPush = async (m: ClientMessage & { t: 'push' }) => {
@@ -367,10 +367,17 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
       metrics.docsOut(docs.length);
       send({ t: 'docs', cursor: 0, docs, removed: [] });
     }
-    send({ t: 'ack', batch: m.batch, accepted: outcome.accepted, refused: outcome.refused });
+    // The corrections ride in the ack: sent apart, a link dropping between the two left the refused writes standing.
+    const corrections = outcome.refusedDocs.length > 0 ? await authoritative(outcome.refusedDocs) : undefined;
+    send({
+      t: 'ack',
+      batch: m.batch,
+      accepted: outcome.accepted,
+      refused: outcome.refused,
+      ...(corrections ? { corrections } : {}),
+    });
     metrics.ackLatency((performance.now() - started) / 1000);
     for (const r of outcome.refused) metrics.refusal(r.code);
-    if (outcome.refusedDocs.length > 0) await sendAuthoritative(outcome.refusedDocs);
   };
 
   const onForward = async (m: ClientMessage & { t: 'forward' }) => {
@@ -384,7 +391,8 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     });
     send({ t: 'forwarded', batch: m.batch, txs: result.txs });
     for (const r of result.txs) if (r.code) metrics.refusal(r.code);
-    if (result.refusedDocs.length > 0) await sendAuthoritative(result.refusedDocs);
+    if (result.refusedDocs.length > 0)
+      send({ t: 'docs', cursor: 0, ...(await authoritative(result.refusedDocs)) });
   };
 
   const onAuth = async (m: ClientMessage & { t: 'auth' }) => {

@@ -187,6 +187,53 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
     }
   };
 
+  /** Applies a download inside a storage transaction (see `applyDownload`); returns how many documents changed. */
+  const download = async (sql: StorageTransaction, touched: Set<string>, changes: Download) => {
+    const version = core.takeVersion();
+    let changed = 0;
+    let dropped = false;
+    /** Merges into documents without list or text fields, applied together (see `mergeRows`). */
+    let rows: { c: CollectionSql; docs: DownloadedDoc[] } | undefined;
+    const flushRows = async () => {
+      if (!rows) return;
+      const n = await mergeRows(sql, rows.c, rows.docs, version);
+      if (n > 0) touched.add(rows.c.name);
+      changed += n;
+      rows = undefined;
+    };
+    for (const doc of changes.docs) {
+      const { collection, id, state: incoming, mode } = doc;
+      const c = core.collection(collection);
+      if (mode === 'merge' && c.crdtFields.length === 0) {
+        if (rows?.c !== c) await flushRows();
+        rows ??= { c, docs: [] };
+        rows.docs.push(doc);
+        continue;
+      }
+      await flushRows();
+      if (mode === 'replace') {
+        await replaceWith(sql, c, id, incoming, version);
+        dropped = true;
+      } else if (!(await mergeInto(sql, c, id, incoming, version))) continue;
+      touched.add(collection);
+      changed++;
+    }
+    await flushRows();
+    for (const { collection, id } of changes.removed) {
+      const c = core.collection(collection);
+      core.docs.delete(docKey(collection, id));
+      if (await removeDoc(sql, c, id)) {
+        touched.add(collection);
+        changed++;
+        dropped = true;
+      }
+    }
+    if (dropped) core.renewYjsClient();
+    if (changes.cursor !== undefined) await sql.run(PUT_SYNC, [CURSOR_KEY, encode(changes.cursor)]);
+    if (touched.size > 0) await core.saveMeta(sql);
+    return changed;
+  };
+
   /** Drops own peer-log entries whose ops all left the outbox. */
   const pruneOwn = async (sql: SqlExecutor) => {
     const [first] = await outboxOps(sql, 1);
@@ -215,15 +262,17 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
           await pruneOwn(sql);
         });
     },
-    async recordRefusals(refusals: readonly RefusedWrite[]) {
+    async recordRefusals(refusals: readonly RefusedWrite[], correction?: Download) {
       if (refusals.length === 0) return;
-      await change(async (sql) => {
+      if (correction) observe(correction);
+      await change(async (sql, touched) => {
         await dropFromOutbox(
           sql,
           refusals.map((r) => r.op),
         );
         await insertRefusals(sql, refusals);
         await pruneOwn(sql);
+        if (correction) await download(sql, touched, correction);
       }, true);
     },
     nextSeq: async () => writer.nextSeq(),
@@ -265,53 +314,9 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
       });
     },
 
-    applyDownload(download: Download) {
-      observe(download);
-      return change(async (sql, touched) => {
-        const version = core.takeVersion();
-        let changed = 0;
-        let dropped = false;
-        /** Merges into documents without list or text fields, applied together (see `mergeRows`). */
-        let rows: { c: CollectionSql; docs: DownloadedDoc[] } | undefined;
-        const flushRows = async () => {
-          if (!rows) return;
-          const n = await mergeRows(sql, rows.c, rows.docs, version);
-          if (n > 0) touched.add(rows.c.name);
-          changed += n;
-          rows = undefined;
-        };
-        for (const doc of download.docs) {
-          const { collection, id, state: incoming, mode } = doc;
-          const c = core.collection(collection);
-          if (mode === 'merge' && c.crdtFields.length === 0) {
-            if (rows?.c !== c) await flushRows();
-            rows ??= { c, docs: [] };
-            rows.docs.push(doc);
-            continue;
-          }
-          await flushRows();
-          if (mode === 'replace') {
-            await replaceWith(sql, c, id, incoming, version);
-            dropped = true;
-          } else if (!(await mergeInto(sql, c, id, incoming, version))) continue;
-          touched.add(collection);
-          changed++;
-        }
-        await flushRows();
-        for (const { collection, id } of download.removed) {
-          const c = core.collection(collection);
-          core.docs.delete(docKey(collection, id));
-          if (await removeDoc(sql, c, id)) {
-            touched.add(collection);
-            changed++;
-            dropped = true;
-          }
-        }
-        if (dropped) core.renewYjsClient();
-        if (download.cursor !== undefined) await sql.run(PUT_SYNC, [CURSOR_KEY, encode(download.cursor)]);
-        if (touched.size > 0) await core.saveMeta(sql);
-        return changed;
-      });
+    applyDownload(changes: Download) {
+      observe(changes);
+      return change((sql, touched) => download(sql, touched, changes));
     },
 
     removeDocs(coverage) {

@@ -5,15 +5,19 @@
  * 1. **Atomic frames.** A `docs` frame's documents, removals and cursor are stored in one local transaction.
  *    `synced` stores its cursor too, never moving the cursor back.
  * 2. **A client reset replaces.** When the relay's `welcome` says `reset` (the cursor is older than its history),
- *    nothing moves the cursor until every subscription's fresh set arrived; then, in one transaction, every local
+ *    nothing moves the cursor until every subscription's fresh set arrived; each fresh set is taken in `replace`
+ *    mode, also the sets of subscriptions sent after `welcome` (the relay sends those as `merge`; merged, a stale
+ *    local copy, e.g. an earlier incarnation of a document whose tombstone the relay folded away, would survive
+ *    the reset); then, in one transaction, every local
  *    document those subscriptions cover that the fresh sets did not carry is replaced by this device's own pending
  *    writes alone (gone, unless they created it), and the cursor is stored. A reset cut short starts again on the
  *    next connection, from the old cursor.
  * 3. **A full set replaces what its subscription covers.** Outside a reset, a subscription whose whole set the relay
  *    was asked for (a new or renewed subscription) ends, on `synced`, by dropping the local documents it covers that
- *    neither its set nor any frame received meanwhile carried and no other subscription covers (this device's own
- *    pending writes are replayed, so they stay): a document deleted or changed on the relay while the device was not
- *    subscribed does not linger.
+ *    neither its set nor any frame received meanwhile carried and no other up-to-date subscription covers (this
+ *    device's own pending writes are replayed, so they stay): a document deleted or changed on the relay while the
+ *    device was not subscribed does not linger. Up to date: synced once and no set of its own still coming; two
+ *    renewed subscriptions covering the same document would otherwise each keep it for the other.
  */
 import { decodeDocSnapshot } from '@loam/core';
 import { type DownloadedDoc, docKey, type SyncStore } from '../port/sync-store';
@@ -81,15 +85,17 @@ export function createDownloader(
     async docs(message) {
       const map = await registry.all();
       const relevant = message.sub === undefined || map.has(message.sub);
+      const r = reset;
+      // A fresh set of a reset replaces, whether its subscription went in `hello` or after `welcome`.
+      const fresh = r !== null && message.sub !== undefined && r.waiting.has(message.sub);
       const docs: DownloadedDoc[] = relevant
         ? message.docs.map((d) => ({
             collection: d.collection,
             id: d.id,
             state: decodeDocSnapshot(d.state),
-            mode: d.mode,
+            mode: fresh ? 'replace' : d.mode,
           }))
         : [];
-      const r = reset;
       for (const received of sets.values()) for (const d of docs) received.add(docKey(d.collection, d.id));
       if (r) {
         for (const d of docs) r.received.add(docKey(d.collection, d.id));
@@ -114,8 +120,13 @@ export function createDownloader(
       const received = sets.get(message.sub);
       sets.delete(message.sub);
       if (received && !reset) {
-        const coverage = (await registry.all()).get(message.sub)?.stored.query;
-        const others = (await registry.active()).filter((s) => s.id !== message.sub);
+        const all = await registry.all();
+        const coverage = all.get(message.sub)?.stored.query;
+        // Only a subscription the device is up to date with vouches for a document: one whose own set is still
+        // coming (or was never sent) may cover a document the relay deleted, and would keep it forever.
+        const others = [...all.values()]
+          .map((s) => s.stored)
+          .filter((s) => s.id !== message.sub && s.synced && !s.denied && !sets.has(s.id));
         if (coverage)
           await store.finishSet(
             { collection: coverage.collection, filter: coverage.filter ?? { op: 'true' } },

@@ -9,6 +9,7 @@ import { createBetterSqlite3Storage, openEngine } from '@loam/store/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { createRng } from '../../../../test/convergence/random';
+import { decodeServerMessage } from '../protocol/codec';
 import type { Transport, TransportFactory } from '../transport/transport';
 import { createWebSocketTransport, type WebSocketConstructor } from '../transport/transport-websocket';
 import { createSyncClient } from './lifecycle';
@@ -482,6 +483,53 @@ describe('sync through the relay', () => {
     await until(() => a.client.status().pendingUploads === 0, 'outbox empty');
     expect(await b.engine.get('notes', id)).toMatchObject({ title: 'till 5' });
     expect((await b.engine.get('notes', id))?.locked).toBeUndefined();
+  });
+
+  it('reverts a refused write even when the link drops right after the ack that refused it', async () => {
+    // a's connections end right after an ack that refuses something (once armed): nothing after it arrives.
+    const link = createLink(server.wsUrl);
+    let armed = false;
+    const cutting: TransportFactory = () => {
+      const t = link.factory();
+      let cut = false;
+      return {
+        ...t,
+        onFrame: (listener) =>
+          t.onFrame((frame) => {
+            if (cut) return;
+            listener(frame);
+            const m = decodeServerMessage(frame);
+            if (armed && m.t === 'ack' && m.refused.length > 0) {
+              cut = true;
+              t.close();
+            }
+          }),
+      };
+    };
+    const file = `device-${++fileCounter}.db`;
+    const engine = await openEngine({
+      driver: await createBetterSqlite3Storage({ filename: join(dir, file) }),
+      schema: schema as Schema,
+    });
+    const client = createSyncClient({
+      store: engine.syncStore,
+      transportFactory: cutting,
+      getToken: () => tokenFor('alice'),
+      backoff: { baseMs: 20, maxMs: 200 },
+    });
+    devices.push({ engine, client, link, file });
+    client.start();
+    await client.subscribe('notes', q.eq('store', 25)).ready;
+    const id = await engine.insert('notes', { title: 'till 25', store: 25 });
+    await until(async () => (await engine.pendingCount()) === 0, 'the note uploaded');
+
+    armed = true;
+    await engine.update('notes', id, { locked: 'yes' });
+    await until(async () => (await engine.refusedWrites()).length === 1, 'the refusal');
+    await until(async () => client.status().connected, 'connected again');
+    await until(async () => (await engine.get('notes', id))?.locked === undefined, 'the revert');
+    expect(await engine.get('notes', id)).toMatchObject({ title: 'till 25' });
+    expect(await engine.pendingCount()).toBe(0);
   });
 
   it('removes, on unsubscribe, the documents no other subscription covers, without deleting them', async () => {

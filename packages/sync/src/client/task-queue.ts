@@ -1,6 +1,6 @@
 /**
  * The sync client's one ordered pipeline: server frames, upload rounds and subscription changes run one at a time,
- * in the order they were queued, so a refusal is recorded before the compensating snapshot is applied.
+ * in the order they were queued, so a frame is applied after every frame that came before it.
  */
 
 /** A serial queue of async tasks. */

@@ -4,14 +4,15 @@
  * Invariants:
  * 1. **Nothing is dropped before it is durable.** An op leaves the outbox through `store.acknowledge` after an
  *    `ack` named it accepted, or through `store.recordRefusals` after the relay refused it (the refusal is logged
- *    and announced; the compensating `docs` frame that follows reverts the document).
+ *    and announced; the `ack`'s corrections revert the document in the same local transaction, so no dropped link
+ *    can separate the two).
  * 2. **Bounded.** At most `maxInFlight` unacknowledged batches per link, each of at most `maxBatchOps` ops and about
  *    `maxBatchBytes` bytes. The in-flight state belongs to one link: ops of a lost link are sent again on the next.
  * 3. **A reused op id is renumbered, not refused.** An op the relay answers `op_id_reused` (it holds that id with
  *    other content: this database was restored from an older copy) gets a new id from the store and is pushed
  *    again, with the ops of its batch the relay did not apply.
  */
-import { compareTimestamps, encodeOps, type Op, type Timestamp } from '@loam/core';
+import { compareTimestamps, decodeDocSnapshot, encodeOps, type Op, type Timestamp } from '@loam/core';
 import type { RefusedWrite, SyncStore } from '../port/sync-store';
 import { RefusalCode } from '../protocol/codes';
 import type { ServerMessage } from '../protocol/messages';
@@ -119,7 +120,14 @@ export function createUploader(
         .filter((r) => r.code !== RefusalCode.opIdReused)
         .map((r) => ({ ...r, at }));
       if (message.accepted.length > 0) await store.acknowledge(message.accepted);
-      if (refused.length > 0) await store.recordRefusals(refused);
+      if (refused.length > 0) {
+        const fixes = message.corrections;
+        const correction = fixes && {
+          docs: fixes.docs.map((d) => ({ ...d, state: decodeDocSnapshot(d.state) })),
+          removed: fixes.removed,
+        };
+        await store.recordRefusals(refused, correction);
+      }
       const renumbered = reused.length > 0 ? await store.renumber(reused) : new Map<string, string>();
       const f = flight;
       if (f && f.link === link) {

@@ -77,8 +77,11 @@ export interface OutboxPort {
   onPending(listener: () => void): () => void;
   /** Drops acknowledged ops (never call it before the relay made them durable). */
   acknowledge(opIds: readonly string[]): Promise<void>;
-  /** Drops refused ops from the outbox and appends them to the refused-writes log, in one transaction. */
-  recordRefusals(refusals: readonly RefusedWrite[]): Promise<void>;
+  /**
+   * Drops refused ops from the outbox and appends them to the refused-writes log, then applies `correction` (the
+   * relay's authoritative state of their documents), in one transaction.
+   */
+  recordRefusals(refusals: readonly RefusedWrite[], correction?: Download): Promise<void>;
   /** The sequence number the next local op will get. */
   nextSeq(): Promise<number>;
   /** Makes every later local op's sequence number at least `next` (persisted; never lowers it). */

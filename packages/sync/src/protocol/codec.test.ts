@@ -42,6 +42,19 @@ const serverMessages: ServerMessage[] = [
     ],
   },
   {
+    t: 'ack',
+    batch: 8,
+    accepted: [],
+    refused: [
+      { op: 'client0000000000:3', collection: 'products', doc: 'p2', code: 'field_denied', reason: 'price' },
+      { op: 'client0000000000:4', collection: 'orders', doc: 'o2', code: 'insert_denied', reason: 'no' },
+    ],
+    corrections: {
+      docs: [{ collection: 'products', id: 'p2', state: Uint8Array.of(3), mode: 'replace' }],
+      removed: [{ collection: 'orders', id: 'o2' }],
+    },
+  },
+  {
     t: 'docs',
     cursor: 10,
     docs: [{ collection: 'products', id: 'p1', state: Uint8Array.of(1, 2), mode: 'replace' }],

@@ -218,6 +218,17 @@ function snapshot(v: unknown, at: string): DocSnapshotFrame {
   };
 }
 
+function removals(v: unknown, at: string): { collection: string; id: string }[] {
+  return arr(v, at).map((item, i) => {
+    const r = obj(item, `${at}[${i}]`);
+    onlyKeys(r, ['collection', 'id'], `${at}[${i}]`);
+    return {
+      collection: collection(r.collection, `${at}[${i}].collection`),
+      id: str(r.id, `${at}[${i}].id`, 128),
+    };
+  });
+}
+
 function refusal(v: unknown, at: string): Refusal {
   const o = obj(v, at);
   onlyKeys(o, ['op', 'collection', 'doc', 'code', 'reason'], at);
@@ -255,14 +266,27 @@ function serverMessage(o: Obj): ServerMessage {
         user: str(o.user, 'welcome.user', 256),
         ...(o.replicaSeq === undefined ? {} : { replicaSeq: int(o.replicaSeq, 'welcome.replicaSeq') }),
       };
-    case 'ack':
-      onlyKeys(o, ['t', 'batch', 'accepted', 'refused'], 'ack');
+    case 'ack': {
+      onlyKeys(o, ['t', 'batch', 'accepted', 'refused', 'corrections'], 'ack');
+      const fixes = o.corrections === undefined ? undefined : obj(o.corrections, 'ack.corrections');
+      if (fixes) onlyKeys(fixes, ['docs', 'removed'], 'ack.corrections');
       return {
         t: 'ack',
         batch: int(o.batch, 'ack.batch'),
         accepted: arr(o.accepted, 'ack.accepted').map((v, i) => str(v, `ack.accepted[${i}]`, 64)),
         refused: arr(o.refused, 'ack.refused').map((v, i) => refusal(v, `ack.refused[${i}]`)),
+        ...(fixes
+          ? {
+              corrections: {
+                docs: arr(fixes.docs, 'ack.corrections.docs').map((v, i) =>
+                  snapshot(v, `ack.corrections.docs[${i}]`),
+                ),
+                removed: removals(fixes.removed, 'ack.corrections.removed'),
+              },
+            }
+          : {}),
       };
+    }
     case 'docs': {
       onlyKeys(o, ['t', 'cursor', 'docs', 'removed', 'sub', 'progress'], 'docs');
       const progress = o.progress === undefined ? undefined : obj(o.progress, 'docs.progress');
@@ -270,14 +294,7 @@ function serverMessage(o: Obj): ServerMessage {
         t: 'docs',
         cursor: int(o.cursor, 'docs.cursor'),
         docs: arr(o.docs, 'docs.docs').map((v, i) => snapshot(v, `docs.docs[${i}]`)),
-        removed: arr(o.removed, 'docs.removed').map((v, i) => {
-          const r = obj(v, `docs.removed[${i}]`);
-          onlyKeys(r, ['collection', 'id'], `docs.removed[${i}]`);
-          return {
-            collection: collection(r.collection, `docs.removed[${i}].collection`),
-            id: str(r.id, `docs.removed[${i}].id`, 128),
-          };
-        }),
+        removed: removals(o.removed, 'docs.removed'),
         ...(o.sub === undefined ? {} : { sub: str(o.sub, 'docs.sub', 128) }),
         ...(progress
           ? {

@@ -15,7 +15,7 @@
  *                                       ◀─  certificate {cert, sig, relayKey}    when hello carried a device key
  *                                       ◀─  revocations {list, sig}              signed revocation list (peers)
  *  push {batch, ops} ─▶                                     (bounded batches; any number in flight)
- *                                       ◀─  ack {batch, accepted, refused}       only once durable
+ *                                       ◀─  ack {batch, accepted, refused, corrections?}   only once durable
  *  forward {batch, txs} ─▶                                  (signed transactions learned from peers)
  *                                       ◀─  forwarded {batch, txs}               only once durable
  *                                       ◀─  docs {cursor, docs, removed, sub?, progress?}   (downloads)
@@ -36,7 +36,7 @@
  * removed by the server), never raw ops: a snapshot merges into local state by the same rules as ops
  * (`mergeDocState`), and it cannot leak a field the user may not read. `mode: 'replace'` means: replace the local
  * state of that document with this one, then re-apply the local ops not yet acknowledged (used for compensating
- * writes, permission changes and client resets). `removed` lists documents that left every subscription's view:
+ * writes, in `ack.corrections` and after `forwarded`, permission changes and client resets). `removed` lists documents that left every subscription's view:
  * the client drops them from the device (removal, not deletion).
  *
  * Cursors: the server's documents carry a change counter; `cursor` is the largest the client has received a
@@ -77,7 +77,7 @@ export interface DocSnapshotFrame {
   readonly mode: 'merge' | 'replace';
 }
 
-/** Why a pushed op was refused; the document's authoritative state follows in a `docs` frame (replace mode). */
+/** Why a pushed op was refused; the document's authoritative state comes in the same `ack` (`corrections`). */
 export interface Refusal {
   readonly op: string;
   readonly collection: string;
@@ -182,6 +182,15 @@ export type ServerMessage =
       /** Ops durably applied (or already known): drop them from the outbox. */
       readonly accepted: readonly string[];
       readonly refused: readonly Refusal[];
+      /**
+       * With refusals: the authoritative state of their documents (`replace` mode; `removed` when the device may not
+       * hold them), applied once the refused ops left the outbox. In the `ack` itself, so that a link dropping after
+       * it cannot leave the refused writes standing on the device.
+       */
+      readonly corrections?: {
+        readonly docs: readonly DocSnapshotFrame[];
+        readonly removed: readonly { readonly collection: string; readonly id: string }[];
+      };
     }
   | {
       readonly t: 'docs';
