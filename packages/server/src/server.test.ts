@@ -75,8 +75,9 @@ describe('handshake', () => {
     const ack = await again.push(2, [...ops, reused, ...other.ops]);
     expect(ack.accepted).toEqual([ops[0]!.id]);
     expect(ack.refused).toMatchObject([{ op: reused.id, doc: id, code: 'op_id_reused' }]);
-    const authoritative = await again.next('docs', (m) => m.docs.some((d) => d.id === id));
-    expect(authoritative.docs[0]?.mode).toBe('replace');
+    // The document's authoritative state rides in the ack that refused the op (`corrections`).
+    const authoritative = ack.corrections ?? { docs: [] };
+    expect(authoritative.docs.map((d) => [d.id, d.mode])).toEqual([[id, 'replace']]);
     expect(decoded(authoritative)[0]?.qty).toBe(2);
     expect(await server.store.getDoc('orders', other.id)).toBeUndefined();
   });
