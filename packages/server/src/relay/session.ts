@@ -55,7 +55,7 @@ import type { ServerStore } from '../storage/server-store';
 import { createSessionDownloads, type SessionDownloads } from './downloads';
 import type { Commit, Relay } from './relay';
 import type { SignalingHub, SignalingMember } from './signaling';
-import { createSessionViews, type Removal, type SessionViews } from './views';
+import { type ActiveSub, createSessionViews, type Removal, type SessionViews } from './views';
 
 export { DOCS_PER_FRAME } from './downloads';
 
@@ -82,6 +82,11 @@ export interface SessionContext {
   readonly devices: Devices;
   /** Largest accepted lead of a forwarded op's timestamp over the relay's clock (ms). */
   readonly maxClockDriftMs: number;
+  /**
+   * The session's subscriptions changed (`undefined`: they are being recomputed, send every commit; empty: the
+   * session ended): the fan-out index (`fan-out-index.ts`) sends it only the commits they may concern.
+   */
+  readonly viewsChanged?: (subs: readonly ActiveSub[] | undefined) => void;
 }
 
 /** A live session. */
@@ -128,6 +133,9 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     limits.handshakeTimeoutMs,
   );
   const closed = () => phase === 'closed';
+  const viewsChanged = () => {
+    if (!closed() && views) ctx.viewsChanged?.([...views.subs.values()]);
+  };
 
   const send = (message: ServerMessage) => {
     if (!closed()) transport.send(encodeMessage(message));
@@ -158,6 +166,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     if (expiry) clearTimeout(expiry);
     if (renewal) clearTimeout(renewal);
     tasks.length = 0;
+    if (views) ctx.viewsChanged?.([]);
     if (admitted && identity) ctx.release(identity.user);
     admitted = false;
     peer?.leave();
@@ -241,6 +250,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     }
     v.subs.set(active.id, active);
     v.invalidate();
+    viewsChanged();
     return active;
   };
 
@@ -408,9 +418,12 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     send({ t: 'permissions', ...permissionsFor(relay.rules, next.claims) });
     enqueue(certify);
     joinPeers();
+    // Every commit until the views are recomputed under the new claims (their filters may change).
+    ctx.viewsChanged?.(undefined);
     enqueue(async () => {
       const d = downloads as SessionDownloads;
       const { denied, changes } = await (views as SessionViews).recompute(next.claims, d.allDocs);
+      viewsChanged();
       for (const { id, reason } of denied) softError(ServerErrorCode.subscriptionDenied, reason, id);
       for (const { docs, removed } of changes) await d.send(docs, removed);
     });
@@ -440,6 +453,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
       case 'unsubscribe':
         views?.subs.delete(m.id);
         views?.invalidate();
+        viewsChanged();
         return;
       case 'auth':
         return onAuth(m);
