@@ -167,6 +167,10 @@ async function loadRun(clients: number, shops: number) {
     while (pendingAcks.size > 0 && performance.now() < deadline) await sleep(50);
     const seconds = (performance.now() - start) / 1000;
     const cpu = (cpuSeconds(pid) - cpuStart) / seconds;
+    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    const metric = (name: string) =>
+      Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN);
+    const transactions = metric('loam_db_latency_seconds_count');
     await sleep(500);
     for (const t of terminals) t.ws.terminate();
     return {
@@ -176,6 +180,13 @@ async function loadRun(clients: number, shops: number) {
       ack: { p50: percentile(ackMs, 50), p99: percentile(ackMs, 99) },
       fanOut: { p50: percentile(fanOutMs, 50), p99: percentile(fanOutMs, 99) },
       cpuPercent: cpu * 100,
+      /** Transactions (each one fsync), their mean duration (the event loop is blocked meanwhile), ops in each. */
+      db: {
+        transactions,
+        meanMs: (metric('loam_db_latency_seconds_sum') / transactions) * 1000,
+        opsPerTransaction: metric('loam_db_batch_ops_sum') / transactions,
+        busyPercent: (metric('loam_db_latency_seconds_sum') / seconds) * 100,
+      },
     };
   } finally {
     await relay.stop();
@@ -214,6 +225,7 @@ export const benches: Bench[] = [
         notes:
           `${CLIENTS} terminals: acked ${fmt(big.ackedPerSecond)} ops/s (${big.acked}/${big.written}), ` +
           `ack p50 ${fmt(big.ack.p50)} ms p99 ${fmt(big.ack.p99)} ms, fan-out p50 ${fmt(big.fanOut.p50)} ms p99 ${fmt(big.fanOut.p99)} ms; ` +
+          `${big.db.transactions} transactions of ${fmt(big.db.opsPerTransaction)} ops, ${fmt(big.db.meanMs)} ms each (fsync included, event loop blocked ${fmt(big.db.busyPercent)}% of the time); ` +
           `10 terminals: ack p50 ${fmt(small.ack.p50)} ms p99 ${fmt(small.ack.p99)} ms; ` +
           `targets ack p99 < 50 ms: ${big.ack.p99 < 50 ? 'met' : 'MISSED'}, CPU < 50%: ${big.cpuPercent < 50 ? 'met' : 'MISSED'}`,
       };
