@@ -134,10 +134,13 @@ export async function openTerminals(options: TerminalsOptions) {
   const writeLoop = async () => {
     const tickMs = 50;
     let owed = 0;
-    let nextDisconnect = performance.now() + options.disconnectEveryMs;
+    let last = performance.now();
+    let nextDisconnect = last + options.disconnectEveryMs;
     while (!stop) {
       const tickStart = performance.now();
-      owed += (options.rate * tickMs) / 1000;
+      // Owed by the clock, not by ticks: a slow tick is caught up (up to a second's worth) rather than lost.
+      owed = Math.min(owed + (options.rate * (tickStart - last)) / 1000, Math.max(1, options.rate));
+      last = tickStart;
       const writes: Promise<unknown>[] = [];
       for (; owed >= 1; owed--) {
         const t = terminals[Math.floor(Math.random() * terminals.length)]!;
