@@ -6,7 +6,7 @@
  * attacking sockets against the same at rest just before, and the relay's RSS after a full collection after the
  * attack against before it. Targets (issue 13): round trip within 2× (ratio ≥ 0.5), memory within 20%.
  *
- * The relay runs with `MALLOC_MMAP_THRESHOLD_=131072` (the deployment the README recommends): glibc then maps
+ * The relay runs with `MALLOC_MMAP_THRESHOLD_=131072` (a setting for relay deployments): glibc then maps
  * every large buffer (a 4 MiB frame) on its own and unmaps it when freed; with its default, adaptive threshold it
  * keeps such buffers in its heap once one was freed, and the RSS after an attack of 4 MiB frames stays 1.2-1.4×
  * its baseline though the relay holds nothing more (`LOAM_ABUSE_DEFAULT_MALLOC=1` measures that).
