@@ -1,5 +1,5 @@
 /**
- * (A little over 400 lines: the dispatch of every relay message in one place; forwarding and certificates are
+ * (Over 400 lines: the dispatch of every relay message in one place, with the hello that decides resume or reset; forwarding and certificates are
  * in `devices/`.)
  *
  * One device connection speaking the sync protocol (`@loam/sync`'s `messages.ts`) over a {@link Transport}: the
@@ -18,10 +18,13 @@
  *    incarnation (accepted, changing nothing, so no commit reports it) is answered by the tombstone, in `merge`
  *    mode, just before the `ack`. An op whose id the relay holds with other
  *    content is answered `op_id_reused` the same way (never acknowledged).
- * 4. **Downloads are serialised.** Initial sets, resumes, fan-out of commits and view recomputations run one at a
+ * 4. **A resume costs no more than a reset.** A returning device resumes from its cursor, unless the versions
+ *    since exceed four times its views' documents (plus `RESUME_FLOOR`): then `welcome` says `reset` and it is
+ *    sent its whole sets (see `resendIsCheaper`).
+ * 5. **Downloads are serialised.** Initial sets, resumes, fan-out of commits and view recomputations run one at a
  *    time in the order they were queued (see `downloads.ts` for the cursors this guarantees).
- * 5. **Only readable data leaves** (see `views.ts`).
- * 6. **A bad subscription costs only itself.** A malformed collection name (`subscription_invalid`), one
+ * 6. **Only readable data leaves** (see `views.ts`).
+ * 7. **A bad subscription costs only itself.** A malformed collection name (`subscription_invalid`), one
  *    subscription over `limits.subscriptionsPerConnection` (`too_many_subscriptions`) or one the rules refuse
  *    (`subscription_denied`) is answered with a non-fatal `error` naming it; the connection stays.
  */
@@ -58,6 +61,9 @@ import type { SignalingHub, SignalingMember } from './signaling';
 import { type ActiveSub, createSessionViews, type Removal, type SessionViews } from './views';
 
 export { DOCS_PER_FRAME } from './downloads';
+
+/** Versions since a device's cursor under which a resume is always chosen over a client reset. */
+const RESUME_FLOOR = 1000;
 
 /** WebSocket close code of a session ended by a fatal error (policy violation). */
 const FATAL_CLOSE_CODE = 1008;
@@ -295,7 +301,10 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     await relay.reach(m.cursor);
     const version = relay.version();
     const horizon = await ctx.historyHorizon();
-    const reset = m.cursor > 0 && (m.cursor < horizon || m.cursor > version);
+    const reset =
+      m.cursor > 0 &&
+      (m.cursor < horizon || m.cursor > version || (await resendIsCheaper(m.subs, who, m.cursor, version)));
+    if (closed()) return;
     phase = 'ready';
     ctx.signedIn?.();
     views = createSessionViews(schema, relay.rules, who.claims);
@@ -323,6 +332,31 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     } else {
       enqueue(() => d.resume(m.cursor, relay.version()));
     }
+  };
+
+  /**
+   * Whether sending the device its subscriptions' whole sets (a client reset) costs less than resuming from
+   * `cursor`: a resume reads every document of the subscribed collections changed since the cursor, in any view,
+   * and sends a removal for each one outside the device's views (it may have left them), so after a relay restart
+   * under load a thousand resuming terminals each read and were sent the whole shop chain's changes. Each version
+   * since the cursor changed at least one document; a reset sends the views. Chosen when the versions since the
+   * cursor exceed four times the views' documents, plus {@link RESUME_FLOOR} (cheap resumes never count).
+   */
+  const resendIsCheaper = async (
+    subs: readonly Parameters<SessionViews['authorize']>[0][],
+    who: Identity,
+    cursor: number,
+    version: number,
+  ) => {
+    if (version - cursor <= RESUME_FLOOR) return false;
+    const probe = createSessionViews(schema, relay.rules, who.claims);
+    let docs = 0;
+    for (const sub of subs) {
+      if (!isCollectionName(sub.query.collection)) continue;
+      const active = probe.authorize(sub);
+      if (!('denied' in active)) docs += await store.countDocs(active.collection, active.filter);
+    }
+    return version - cursor > RESUME_FLOOR + 4 * docs;
   };
 
   /** Joins (again) the device's peer group under its current claims; see `signaling.ts`. */
