@@ -18,9 +18,9 @@
  *    incarnation (accepted, changing nothing, so no commit reports it) is answered by the tombstone, in `merge`
  *    mode, just before the `ack`. An op whose id the relay holds with other
  *    content is answered `op_id_reused` the same way (never acknowledged).
- * 4. **A resume costs no more than a reset.** A returning device resumes from its cursor, unless the versions
- *    since exceed four times its views' documents (plus `RESUME_FLOOR`): then `welcome` says `reset` and it is
- *    sent its whole sets (see `resendIsCheaper`).
+ * 4. **A resume costs no more than a reset.** A returning device resumes from its cursor, unless the documents
+ *    changed since in its collections exceed four times its views' documents (plus `RESUME_FLOOR`): then
+ *    `welcome` says `reset` and it is sent its whole sets (see `resendIsCheaper`).
  * 5. **Downloads are serialised.** Initial sets, resumes, fan-out of commits and view recomputations run one at a
  *    time in the order they were queued (see `downloads.ts` for the cursors this guarantees).
  * 6. **Only readable data leaves** (see `views.ts`).
@@ -62,7 +62,7 @@ import { type ActiveSub, createSessionViews, type Removal, type SessionViews } f
 
 export { DOCS_PER_FRAME } from './downloads';
 
-/** Versions since a device's cursor under which a resume is always chosen over a client reset. */
+/** Documents changed since a device's cursor under which a resume is always chosen over a client reset. */
 const RESUME_FLOOR = 1000;
 
 /** WebSocket close code of a session ended by a fatal error (policy violation). */
@@ -301,9 +301,9 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     await relay.reach(m.cursor);
     const version = relay.version();
     const horizon = await ctx.historyHorizon();
-    const reset =
-      m.cursor > 0 &&
-      (m.cursor < horizon || m.cursor > version || (await resendIsCheaper(m.subs, who, m.cursor, version)));
+    let reset = m.cursor > 0 && (m.cursor < horizon || m.cursor > version);
+    // Counted, not kept: commits landing before this session is ready must be in what the resume reads.
+    if (m.cursor > 0 && !reset) reset = await resendIsCheaper(m.subs, who, m.cursor);
     if (closed()) return;
     phase = 'ready';
     ctx.signedIn?.();
@@ -335,28 +335,32 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
   };
 
   /**
-   * Whether sending the device its subscriptions' whole sets (a client reset) costs less than resuming from
-   * `cursor`: a resume reads every document of the subscribed collections changed since the cursor, in any view,
-   * and sends a removal for each one outside the device's views (it may have left them), so after a relay restart
-   * under load a thousand resuming terminals each read and were sent the whole shop chain's changes. Each version
-   * since the cursor changed at least one document; a reset sends the views. Chosen when the versions since the
-   * cursor exceed four times the views' documents, plus {@link RESUME_FLOOR} (cheap resumes never count).
+   * What a resume from `cursor` would read: every document of the subscribed collections changed since, in any
+   * view (each one outside the device's views is sent as a removal: it may have left them). When that is more than
+   * four times the views' documents, plus {@link RESUME_FLOOR}, `reset`: the device is sent its whole sets
+   * instead (a client reset). After a relay restart under load, 1,000 resuming terminals were otherwise each sent
+   * the whole shop chain's changes since their cursors as removals (10 M entries, and the drain never ended).
    */
   const resendIsCheaper = async (
     subs: readonly Parameters<SessionViews['authorize']>[0][],
     who: Identity,
     cursor: number,
-    version: number,
-  ) => {
-    if (version - cursor <= RESUME_FLOOR) return false;
+  ): Promise<boolean> => {
     const probe = createSessionViews(schema, relay.rules, who.claims);
+    const collections = new Set<string>();
     let docs = 0;
+    let changes = 0;
     for (const sub of subs) {
       if (!isCollectionName(sub.query.collection)) continue;
       const active = probe.authorize(sub);
-      if (!('denied' in active)) docs += await store.countDocs(active.collection, active.filter);
+      if ('denied' in active) continue;
+      if (!collections.has(active.collection)) {
+        collections.add(active.collection);
+        changes += (await store.changedSince(active.collection, cursor)).length;
+      }
+      docs += await store.countDocs(active.collection, active.filter);
     }
-    return version - cursor > RESUME_FLOOR + 4 * docs;
+    return changes > RESUME_FLOOR + 4 * docs;
   };
 
   /** Joins (again) the device's peer group under its current claims; see `signaling.ts`. */
