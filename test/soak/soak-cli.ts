@@ -1,6 +1,6 @@
 /**
- * `npm run soak -- --minutes N --clients 1000 --rate 500 [--shop 10] [--kill-every 180] [--drain 900]`: a soak run
- * (see `soak.ts`) that prints its figures and exits non-zero when an acknowledged write was lost or stored twice,
+ * `npm run soak -- --minutes N --clients 1000 --rate 500 [--shop 10] [--workers 4] [--kill-every 180] [--drain 900]`:
+ * a soak run (see `soak.ts`) that prints its figures and exits non-zero when an acknowledged write was lost or stored twice,
  * or a terminal did not converge.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +15,7 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '1000' },
     rate: { type: 'string', default: '500' },
     shop: { type: 'string', default: '10' },
+    workers: { type: 'string', default: '4' },
     'kill-every': { type: 'string', default: '180' },
     drain: { type: 'string', default: '900' },
   },
@@ -27,6 +28,7 @@ const report = await runSoak({
   clients: Number(values.clients),
   rate: Number(values.rate),
   shopSize: Number(values.shop),
+  workers: Number(values.workers),
   killEveryMs: Number(values['kill-every']) * 1000,
   disconnectEveryMs: 1000,
   drainTimeoutMs: Number(values.drain) * 1000,
@@ -35,7 +37,7 @@ const report = await runSoak({
 rmSync(dir, { recursive: true, force: true });
 const f = (n: number) => n.toFixed(1);
 console.log(
-  `soak from ${started}: ${values.minutes} min, ${values.clients} terminals, ${values.rate} writes/s`,
+  `soak from ${started}: ${values.minutes} min, ${values.clients} terminals in ${report.workers} worker processes, ${values.rate} writes/s`,
 );
 console.log(`written ${report.written}, acknowledged ops/s ${f(report.ackedPerSecond)}`);
 console.log(`ack p50 ${f(report.ackMs.p50)} ms, p99 ${f(report.ackMs.p99)} ms`);

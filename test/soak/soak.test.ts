@@ -5,13 +5,14 @@ import { runSoak } from './soak';
 const tmp = tempDir('loam-soak-test-');
 afterAll(() => tmp.cleanup());
 
-it('60 s, 200 terminals, 100 writes/s, relay SIGKILLed twice, random disconnects: every write stored once, every terminal converges', async () => {
+it('60 s, 200 terminals in 2 worker processes, 100 writes/s, relay SIGKILLed twice, random disconnects: every write stored once, every terminal converges', async () => {
   const report = await runSoak({
     dir: tmp.dir,
     seconds: 60,
     clients: 200,
     rate: 100,
     shopSize: 10,
+    workers: 2,
     killEveryMs: 25_000,
     disconnectEveryMs: 1000,
     drainTimeoutMs: 240_000,

@@ -1,8 +1,9 @@
 /**
- * A soak run: a real `loam-server` child process behind a TCP balancer, many terminals (the Node engine on a
- * better-sqlite3 file with the sync client) in shops of `shopSize`, each subscribed to its shop's
- * orders; writers insert orders at `rate` per second on random terminals, random terminals disconnect and come back,
- * and the relay is killed with SIGKILL and restarted on the same database every `killEveryMs`.
+ * A soak run: a real `loam-server` child process and many terminals (the Node engine on a better-sqlite3 file
+ * with the sync client) spread over `workers` child processes (`soak-worker.ts`, whole shops of `shopSize` each:
+ * one process cannot host 1,000 terminals at 500 writes/s), each subscribed to its shop's orders; the workers write
+ * orders at `rate` per second in all, random terminals disconnect and come back, and the relay is killed with
+ * SIGKILL and restarted on the same database and port every `killEveryMs`.
  *
  * At the end, writes stop and the run waits for quiescence: every terminal connected with nothing left to upload,
  * and every terminal's orders equal the relay's for its shop, twice in a row a second apart. Then it checks that
@@ -10,20 +11,14 @@
  * ack and fan-out latency (p50/p99, measured on the terminals: write → outbox acknowledged, write → visible on
  * another terminal of the shop), the relay's RSS at start, peak and end, and the sync issues seen by code.
  */
-import { readFileSync } from 'node:fs';
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { q, type Schema } from '@loam/core';
-import { mintToken, SERVICE_TOKEN, testRules, testSchema } from '@loam/server/testing';
-import {
-  type RelayNode,
-  startRelayNode,
-  startTcpBalancer,
-  type TestDevice,
-  writeClusterConfig,
-} from '@loam/server/testing/cluster';
-import { createBetterSqlite3Storage, openEngine } from '@loam/store/node';
-import { createSyncClient, createWebSocketTransport, type WebSocketConstructor } from '@loam/sync';
-import { WebSocket } from 'ws';
+import { testRules, testSchema } from '@loam/server/testing';
+import { type RelayNode, startRelayNode, writeClusterConfig } from '@loam/server/testing/cluster';
+import type { Check, TerminalsOptions, TerminalsResult } from './soak-terminals';
+import type { ToWorker } from './soak-worker';
 
 /** Options of {@link runSoak}. */
 export interface SoakOptions {
@@ -33,9 +28,11 @@ export interface SoakOptions {
   /** Writes per second over all terminals. */
   readonly rate: number;
   readonly shopSize?: number;
+  /** Worker processes holding the terminals; default 4 (fewer when there are fewer shops). */
+  readonly workers?: number;
   /** SIGKILL + restart of the relay every this many ms (0: never). */
   readonly killEveryMs?: number;
-  /** One random terminal disconnects (and reconnects 0.5-3 s later) every this many ms. */
+  /** One random terminal (per worker) disconnects (and reconnects 0.5-3 s later) every this many ms. */
   readonly disconnectEveryMs?: number;
   /** Longest wait for quiescence after the writes stop. */
   readonly drainTimeoutMs?: number;
@@ -59,21 +56,13 @@ export interface SoakReport {
   /** Terminals whose orders differ from the relay's for their shop after the drain (must be 0). */
   readonly diverged: number;
   readonly drainMs: number;
-}
-
-interface Terminal {
-  readonly index: number;
-  readonly shop: string;
-  readonly device: TestDevice;
-  /** Write times of the ops not yet acknowledged, oldest first. */
-  readonly pending: number[];
-  offline: boolean;
+  readonly workers: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const percentile = (xs: number[], p: number) => {
   if (xs.length === 0) return Number.NaN;
-  const sorted = [...xs].sort((a, b) => a - b);
+  const sorted = Float64Array.from(xs).sort();
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 };
 function rssMb(pid: number | undefined): number {
@@ -86,41 +75,65 @@ function rssMb(pid: number | undefined): number {
   }
 }
 
-/**
- * A terminal: the engine on a better-sqlite3 file and the sync client. Pings every 15 s (answer within 30 s): with
- * hundreds of terminals in one busy process, a 1 s ping would time out for the process's own slowness and make the
- * terminals reconnect over and over.
- */
-async function openTerminal(dir: string, index: number, url: string, user: string): Promise<TestDevice> {
-  const engine = await openEngine({
-    driver: await createBetterSqlite3Storage({ filename: join(dir, `t${index}.db`) }),
-    schema: testSchema as Schema,
+/** A free TCP port on loopback (the relay restarts on the same one, so terminals reconnect to it). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A worker process and the replies it sends. */
+interface Worker {
+  readonly process: ChildProcess;
+  request<T>(message: ToWorker, reply: string, id?: number): Promise<T>;
+}
+
+function startWorker(options: TerminalsOptions): Promise<Worker & { readonly count: number }> {
+  const proc = fork(join(import.meta.dirname, 'soak-worker.ts'), [JSON.stringify(options)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const client = createSyncClient({
-    store: engine.syncStore,
-    transportFactory: () =>
-      createWebSocketTransport({ url, WebSocket: WebSocket as unknown as WebSocketConstructor }),
-    getToken: () => mintToken({ role: 'manager', sub: user }, { alg: 'HS256' }),
-    backoff: { baseMs: 100, maxMs: 2000 },
-    pingIntervalMs: 15_000,
-    pingTimeoutMs: 30_000,
-  });
-  client.start();
-  return {
-    engine,
-    client,
-    async close() {
-      await client.stop();
-      await engine.close();
-    },
+  const waiting = new Map<string, (m: Record<string, unknown>) => void>();
+  let failed: Error | undefined;
+  const fail = (error: Error) => {
+    failed = error;
+    for (const w of waiting.values()) w({ t: 'failed', message: error.message });
+    waiting.clear();
   };
+  proc.on('message', (m: Record<string, unknown>) => {
+    if (m.t === 'failed') return fail(new Error(`soak worker failed: ${m.message}`));
+    const key = m.id === undefined ? String(m.t) : `${m.t}:${m.id}`;
+    waiting.get(key)?.(m);
+    waiting.delete(key);
+  });
+  proc.on('exit', (code) => {
+    if (code !== 0) fail(new Error(`soak worker exited with ${code}`));
+  });
+  const request = <T>(message: ToWorker | undefined, reply: string, id?: number) =>
+    new Promise<T>((resolve, reject) => {
+      if (failed) return reject(failed);
+      waiting.set(id === undefined ? reply : `${reply}:${id}`, (m) =>
+        m.t === 'failed' ? reject(new Error(String(m.message))) : resolve(m as T),
+      );
+      if (message) proc.send(message);
+    });
+  return request<{ count: number }>(undefined, 'ready').then(({ count }) => ({
+    process: proc,
+    count,
+    request: (message, reply, id) => request(message, reply, id),
+  }));
 }
 
 /** Runs a soak (see the module documentation). */
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const log = options.log ?? (() => undefined);
   const shopSize = options.shopSize ?? 10;
+  const shops = Math.ceil(options.clients / shopSize);
+  const port = await freePort();
   const config = writeClusterConfig(options.dir, testSchema, testRules, {
+    port,
     limits: {
       connectionsPerUser: 100_000,
       connectionsPerAddress: 1_000_000,
@@ -130,104 +143,45 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   });
   const storePath = join(options.dir, 'relay.db');
   let relay: RelayNode = await startRelayNode(config, storePath);
-  const balancer = await startTcpBalancer(() => [relay.port]);
-  const url = `ws://127.0.0.1:${balancer.port}/sync`;
   const rss = { start: 0, peak: 0, end: 0 };
-  const issues: Record<string, number> = {};
-  const ackMs: number[] = [];
-  const fanOutMs: number[] = [];
-  const terminals: Terminal[] = [];
-  const written = new Map<string, { shop: string; total: number }>();
-  const watching = new Map<string, { at: number; observer: Terminal }>();
+  const workerCount = Math.max(1, Math.min(options.workers ?? 4, shops));
+  const workers: Worker[] = [];
   let relayKills = 0;
-  let disconnects = 0;
-
-  const open = async (index: number): Promise<Terminal> => {
-    const shop = `shop${Math.floor(index / shopSize)}`;
-    const device = await openTerminal(options.dir, index, url, `${shop}-t${index}`);
-    const terminal: Terminal = { index, shop, device, pending: [], offline: false };
-    let pendingBefore = 0;
-    device.client.onStatus((status) => {
-      const acked = Math.max(0, pendingBefore - status.pendingUploads);
-      pendingBefore = status.pendingUploads;
-      const now = performance.now();
-      for (let k = 0; k < acked && terminal.pending.length > 0; k++)
-        ackMs.push(now - terminal.pending.shift()!);
-    });
-    let lastIssue = '';
-    device.client.onStatus((status) => {
-      const key = status.lastError && `${status.lastError.code}@${status.lastError.at}`;
-      if (status.lastError && key && key !== lastIssue) {
-        lastIssue = key;
-        issues[status.lastError.code] = (issues[status.lastError.code] ?? 0) + 1;
-      }
-    });
-    device.client.subscribe('orders', q.eq('storeId', shop));
-    return terminal;
-  };
 
   const started = performance.now();
   try {
-    for (let i = 0; i < options.clients; i += 50) {
-      const batch = Array.from({ length: Math.min(50, options.clients - i) }, (_, k) => open(i + k));
-      terminals.push(...(await Promise.all(batch)));
-    }
-    log(`${terminals.length} terminals open in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    const shopsPer = Math.ceil(shops / workerCount);
+    const opened = await Promise.all(
+      Array.from({ length: workerCount }, (_, w) => {
+        const from = Math.min(options.clients, w * shopsPer * shopSize);
+        const to = Math.min(options.clients, (w + 1) * shopsPer * shopSize);
+        const dir = join(options.dir, `w${w}`);
+        mkdirSync(dir, { recursive: true });
+        return startWorker({
+          dir,
+          url: relay.wsUrl,
+          from,
+          to,
+          shopSize,
+          rate: (options.rate * (to - from)) / options.clients,
+          disconnectEveryMs: (options.disconnectEveryMs ?? 2000) * workerCount,
+        });
+      }),
+    );
+    workers.push(...opened);
+    log(
+      `${opened.reduce((n, w) => n + w.count, 0)} terminals open in ${workerCount} workers in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
     rss.start = rssMb(relay.process.pid);
     rss.peak = rss.start;
 
     const writeStart = performance.now();
     const until = writeStart + options.seconds * 1000;
+    for (const w of workers) w.process.send({ t: 'start' } satisfies ToWorker);
     let restarting: Promise<void> | undefined;
-    let total = 0;
-    let nextKill = options.killEveryMs ? performance.now() + options.killEveryMs : Number.POSITIVE_INFINITY;
-    let nextDisconnect = performance.now() + (options.disconnectEveryMs ?? 2000);
-    const tickMs = 50;
-    let owed = 0;
+    let nextKill = options.killEveryMs ? writeStart + options.killEveryMs : Number.POSITIVE_INFINITY;
     let lastReport = performance.now();
-    let ticks = 0;
     while (performance.now() < until) {
-      const tickStart = performance.now();
-      owed += (options.rate * tickMs) / 1000;
-      const writes: Promise<unknown>[] = [];
-      for (; owed >= 1; owed--) {
-        const t = terminals[Math.floor(Math.random() * terminals.length)]!;
-        const value = ++total;
-        const at = performance.now();
-        t.pending.push(at);
-        writes.push(
-          t.device.engine.insert('orders', { storeId: t.shop, owner: 'soak', total: value }).then((id) => {
-            written.set(id, { shop: t.shop, total: value });
-            const mates = terminals.filter((o) => o.shop === t.shop && o !== t && !o.offline);
-            const observer = mates[Math.floor(Math.random() * mates.length)];
-            if (observer) watching.set(id, { at, observer });
-          }),
-        );
-      }
-      await Promise.all(writes);
-      if (++ticks % 5 === 0) {
-        let checked = 0;
-        for (const [id, w] of watching) {
-          if (++checked > 500) break;
-          if (await w.observer.device.engine.get('orders', id)) {
-            fanOutMs.push(performance.now() - w.at);
-            watching.delete(id);
-          } else if (w.observer.offline) watching.delete(id);
-        }
-      }
-      if (performance.now() >= nextDisconnect) {
-        nextDisconnect += options.disconnectEveryMs ?? 2000;
-        const t = terminals[Math.floor(Math.random() * terminals.length)]!;
-        if (!t.offline) {
-          disconnects++;
-          t.offline = true;
-          void t.device.client.stop().then(async () => {
-            await sleep(500 + Math.random() * 2500);
-            t.device.client.start();
-            t.offline = false;
-          });
-        }
-      }
       if (performance.now() >= nextKill && !restarting) {
         nextKill += options.killEveryMs ?? 0;
         relayKills++;
@@ -241,95 +195,73 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       rss.peak = Math.max(rss.peak, rssMb(relay.process.pid));
       if (performance.now() - lastReport > 10_000) {
         lastReport = performance.now();
-        log(`${total} written, ${ackMs.length} acked, relay RSS ${rssMb(relay.process.pid).toFixed(0)} MB`);
+        log(`relay RSS ${rssMb(relay.process.pid).toFixed(0)} MB`);
       }
-      await sleep(Math.max(0, tickMs - (performance.now() - tickStart)));
+      await sleep(200);
     }
+    await Promise.all(workers.map((w) => w.request({ t: 'stop' }, 'stopped')));
     const writeSeconds = (performance.now() - writeStart) / 1000;
     await restarting;
 
+    let checks = 0;
+    const checkAll = async (full: boolean) => {
+      const id = ++checks;
+      const results = await Promise.all(
+        workers.map((w) =>
+          w.request<{ check: Check }>({ t: 'check', id, relayUrl: relay.url, full }, 'checked', id),
+        ),
+      );
+      const sum = (k: keyof Check) => results.reduce((n, r) => n + r.check[k], 0);
+      return { busy: sum('busy'), diverged: sum('diverged'), missing: sum('missing'), wrong: sum('wrong') };
+    };
     const drainStart = performance.now();
     const drainUntil = drainStart + (options.drainTimeoutMs ?? 180_000);
-    const relayShop = async (shop: string) => {
-      const res = await fetch(`${relay.url}/v1/collections/orders/query`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${SERVICE_TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ filter: q.eq('storeId', shop) }),
-      });
-      if (!res.ok) throw new Error(`relay query failed: ${res.status} ${await res.text()}`);
-      return ((await res.json()) as { docs: { id: string; total: number }[] }).docs;
-    };
-    const shops = [...new Set(terminals.map((t) => t.shop))];
-    const fingerprint = (docs: readonly { id: string; total: number }[]) =>
-      docs
-        .map((d) => `${d.id}:${d.total}`)
-        .sort()
-        .join(',');
-    const divergedNow = async () => {
-      let diverged = 0;
-      for (const shop of shops) {
-        const expected = fingerprint(await relayShop(shop));
-        for (const t of terminals.filter((x) => x.shop === shop)) {
-          const docs = (await t.device.engine.find({
-            collection: 'orders',
-            filter: q.eq('storeId', shop),
-          })) as {
-            id: string;
-            total: number;
-          }[];
-          if (fingerprint(docs) !== expected) diverged++;
-        }
-      }
-      return diverged;
-    };
-    let diverged = terminals.length;
     let quietRounds = 0;
     while (performance.now() < drainUntil && quietRounds < 2) {
       await sleep(1000);
-      const busy = terminals.filter(
-        (t) =>
-          t.offline || !t.device.client.status().connected || t.device.client.status().pendingUploads > 0,
-      ).length;
-      diverged = busy > 0 ? terminals.length : await divergedNow();
-      quietRounds = busy === 0 && diverged === 0 ? quietRounds + 1 : 0;
-      if (quietRounds === 0) log(`draining: ${busy} terminals busy, ${diverged} not converged`);
+      rss.peak = Math.max(rss.peak, rssMb(relay.process.pid));
+      const c = await checkAll(false);
+      quietRounds = c.busy === 0 && c.diverged === 0 ? quietRounds + 1 : 0;
+      if (quietRounds === 0)
+        log(`draining: ${c.busy} terminals busy, ${c.busy > 0 ? '?' : c.diverged} not converged`);
     }
     const drainMs = performance.now() - drainStart;
-    if (quietRounds < 2) {
-      log('drain timed out: comparing every terminal with the relay as they are');
-      diverged = await divergedNow();
-    }
+    if (quietRounds < 2) log('drain timed out: comparing every terminal with the relay as they are');
+    const final = await checkAll(true);
 
-    let missing = 0;
-    let wrong = 0;
-    const held = new Map<string, number[]>();
-    for (const shop of shops)
-      for (const d of await relayShop(shop)) held.set(d.id, [...(held.get(d.id) ?? []), d.total]);
-    for (const [id, w] of written) {
-      const totals = held.get(id);
-      if (!totals) missing++;
-      else if (totals.length !== 1 || totals[0] !== w.total) wrong++;
-    }
-    if (held.size !== written.size) wrong += Math.abs(held.size - written.size - missing);
+    const results = await Promise.all(
+      workers.map((w) => w.request<{ result: TerminalsResult }>({ t: 'result' }, 'result')),
+    );
+    const ackMs = results.flatMap((r) => r.result.ackMs);
+    const fanOutMs = results.flatMap((r) => r.result.fanOutMs);
+    const issues: Record<string, number> = {};
+    for (const r of results)
+      for (const [code, n] of Object.entries(r.result.issues)) issues[code] = (issues[code] ?? 0) + n;
     rss.end = rssMb(relay.process.pid);
     rss.peak = Math.max(rss.peak, rss.end);
     return {
-      written: written.size,
-      ackedPerSecond: ackMs.length / writeSeconds,
+      written: results.reduce((n, r) => n + r.result.written, 0),
+      ackedPerSecond: results.reduce((n, r) => n + r.result.acked, 0) / writeSeconds,
       ackMs: { p50: percentile(ackMs, 50), p99: percentile(ackMs, 99) },
       fanOutMs: { p50: percentile(fanOutMs, 50), p99: percentile(fanOutMs, 99) },
       relayRssMb: rss,
       relayKills,
-      disconnects,
+      disconnects: results.reduce((n, r) => n + r.result.disconnects, 0),
       issues,
-      missing,
-      wrong,
-      diverged,
+      missing: final.missing,
+      wrong: final.wrong,
+      diverged: final.diverged,
       drainMs,
+      workers: workerCount,
     };
   } finally {
-    await Promise.all(terminals.map((t) => t.device.close().catch(() => undefined)));
-    await balancer.close();
+    await Promise.all(
+      workers.map((w) =>
+        Promise.race([w.request({ t: 'close' }, 'closed').catch(() => undefined), sleep(60_000)]).then(() =>
+          w.process.kill(),
+        ),
+      ),
+    );
     await relay.stop();
   }
 }

@@ -22,6 +22,7 @@ import { createHttpApi } from './http/http-api';
 import { createWebhooks, type Webhooks } from './http/webhooks';
 import { createAddressLimits } from './limits/address-limits';
 import { createMetrics, type Metrics } from './metrics/metrics';
+import { createFanOutIndex } from './relay/fan-out-index';
 import { createRelay, type Relay } from './relay/relay';
 import { createSession, type Session } from './relay/session';
 import { createSignalingHub } from './relay/signaling';
@@ -114,8 +115,9 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
     const signaling = createSignalingHub({ rules: config.peers, now });
     const sessions = new Set<Session>();
     const perUser = new Map<string, number>();
+    const fanOut = createFanOutIndex<Session>();
     relay.onCommit((commit) => {
-      for (const s of sessions) s.onCommit(commit);
+      for (const s of fanOut.sessionsOf(commit)) s.onCommit(commit);
       hooks.onCommit(commit);
       metrics.fanOutLag((now() - commit.at) / 1000);
     });
@@ -195,7 +197,7 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
         alive.set(ws, true);
         ws.on('pong', () => alive.set(ws, true));
         metrics.connections++;
-        const session = createSession(createWsTransport(ws), {
+        const session: Session = createSession(createWsTransport(ws), {
           relay,
           store,
           verifier,
@@ -218,10 +220,12 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
           signedIn: () => setMaxPayload(ws, maxPayload),
           devices,
           maxClockDriftMs: config.maxClockDriftMs,
+          viewsChanged: (subs) => fanOut.set(session, subs),
         });
         sessions.add(session);
         ws.on('close', () => {
           sessions.delete(session);
+          fanOut.delete(session);
           metrics.connections--;
         });
       });

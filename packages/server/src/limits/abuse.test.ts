@@ -1,10 +1,12 @@
 /**
  * Eight sockets send the worst frames we can build at a real `loam-server` child process (its default limits):
- * a legitimate device keeps being served, the relay's memory stays under twice its baseline during the attack
- * (before the depth limit, one nested frame took it from 107 MB to 782 MB) and falls back under 1.75× its
- * baseline afterwards (measured 1.08-1.42×: what stays is the allocator's, see the notes of issue 13). The round
- * trips under attack and at rest are printed, not asserted (timing belongs to benchmarks; the figures measured are
- * in the notes of issue 13). Round trips are medians of many, the baseline pooled from before and after the
+ * a legitimate device keeps being served (every push acknowledged, nothing refused), nothing the attackers sent is
+ * stored, the relay's memory stays under twice its baseline during the attack (before the depth limit, one nested
+ * frame took it from 107 MB to 782 MB) and falls back under 1.5× its baseline afterwards. The relay runs with
+ * `MALLOC_MMAP_THRESHOLD_=131072`, as a relay should be deployed: with glibc's adaptive default, freed 4 MiB frame
+ * buffers stay in its heap and the RSS after the attack measured 1.08-1.42× though the relay held nothing more;
+ * with it, 1.02-1.25× (`npm run bench -- abuse` measures each attack). The round trips under attack and at rest,
+ * and both ratios, are printed, not asserted (timing belongs to benchmarks: `npm run bench -- abuse`). Round trips are medians of many, the baseline pooled from before and after the
  * attack, so one slow moment on a loaded machine does not decide the outcome; memory is read after a full
  * collection in the relay (a preloaded hook), so garbage V8 had no reason to collect yet is not counted as held.
  */
@@ -14,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type RelayNode, startRelayNode, writeClusterConfig } from '../testing/cluster';
-import { mintToken, tempDir, testDevice, testRules, testSchema } from '../testing/fixtures';
+import { mintToken, SERVICE_TOKEN, tempDir, testDevice, testRules, testSchema } from '../testing/fixtures';
 import { connectClient } from '../testing/protocol-client';
 
 const ATTACKER = fileURLToPath(new URL('./abuse-attacker.ts', import.meta.url));
@@ -47,6 +49,7 @@ beforeAll(async () => {
   const config = writeClusterConfig(tmp.dir, testSchema, testRules);
   node = await startRelayNode(config, join(tmp.dir, 'relay.db'), {
     NODE_OPTIONS: `--expose-gc --require ${GC_HOOK}`,
+    MALLOC_MMAP_THRESHOLD_: '131072',
   });
 }, 120_000);
 afterAll(async () => {
@@ -110,11 +113,20 @@ it('a legitimate device keeps being served and the relay keeps its memory bounde
   const baseline = median([...before, ...(await roundTrips(40))]);
   const attacked = median(underAttack);
   console.log(
-    `abuse: ${sent} attacks; round trip p50 ${baseline.toFixed(1)} ms → ${attacked.toFixed(1)} ms under attack; relay RSS ${baselineRss.toFixed(0)} MB → peak ${peakRss.toFixed(0)} MB → ${afterRss.toFixed(0)} MB after`,
+    `abuse: ${sent} attacks; round trip p50 ${baseline.toFixed(1)} ms → ${attacked.toFixed(1)} ms under attack (${(attacked / baseline).toFixed(2)}×, target ≤ 2×); relay RSS ${baselineRss.toFixed(0)} MB → peak ${peakRss.toFixed(0)} MB → ${afterRss.toFixed(0)} MB after (${(afterRss / baselineRss).toFixed(2)}×, target ≤ 1.2×)`,
   );
   expect(sent).toBeGreaterThan(8);
   expect(peakRss).toBeLessThan(baselineRss * 2);
-  expect(afterRss).toBeLessThan(baselineRss * 1.75);
+  expect(afterRss).toBeLessThan(baselineRss * 1.5);
+  // Stored: the legitimate device's orders, each once; nothing of the attackers'.
+  const res = await fetch(`${node.url}/v1/collections/orders/query`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${SERVICE_TOKEN}`, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  const stored = ((await res.json()) as { docs: { owner: string }[] }).docs;
+  expect(stored).toHaveLength(batch);
+  expect(new Set(stored.map((d) => d.owner))).toEqual(new Set(['ann']));
   legit.send({ t: 'ping' });
   await legit.next('pong');
   legit.close();

@@ -6,7 +6,8 @@
  * Invariants:
  * 1. **Commits reach listeners in version order.** Listeners see every version once, in order, from the store's
  *    commit feed (`ServerStore.commits`), so a session's downloads follow the server's change counter. Pushes
- *    reach the store concurrently (a store may group them into one transaction); backend writes run one at a
+ *    reach the store concurrently; on a store of one process, those that arrive while a commit is written are
+ *    applied as one batch (`group-commit.ts`), a shared store groups them itself; backend writes run one at a
  *    time.
  * 2. **Screening before anything is stored** (`screening.ts`). A pushed op is refused, in this order, when its id or timestamp
  *    names another replica than the session's (`replica_mismatch`), its timestamp is beyond the skew bound
@@ -45,8 +46,15 @@ import {
 } from '@loam/core';
 import type { Refusal } from '@loam/sync';
 import { ServerErrorCode } from '../errors';
-import type { BatchResult, CommitSource, CommittedDocChange, ServerStore } from '../storage/server-store';
+import type {
+  BatchResult,
+  CommitSource,
+  CommittedDocChange,
+  Screen,
+  ServerStore,
+} from '../storage/server-store';
 import { commitView } from './commit-view';
+import { createGroupCommit } from './group-commit';
 import { createBatchScreening } from './screening';
 
 /** A committed document change, with its materialized after image (undefined: not live). */
@@ -193,6 +201,16 @@ export function createRelay(options: RelayOptions): Relay {
     return run;
   };
 
+  const applyDeviceBatch = store.info.shared
+    ? (request: { readonly ops: readonly Op[]; readonly screen: Screen }) =>
+        store.applyBatch({
+          ...request,
+          clock: clock.last(),
+          now: (options.now ?? Date.now)(),
+          source: 'device',
+        })
+    : createGroupCommit({ store, common: () => ({ clock: clock.last(), now: (options.now ?? Date.now)() }) });
+
   store.commits.subscribe((event) => {
     if (event.t === 'commit') {
       const commit = commitView(schema, event.commit);
@@ -211,13 +229,7 @@ export function createRelay(options: RelayOptions): Relay {
       return concurrent(async () => {
         const screening = createBatchScreening({ schema, rules, clock, replica, claims });
         const candidates = ops.filter((op) => screening.admit(op));
-        const result = await store.applyBatch({
-          ops: candidates,
-          screen: screening.screen,
-          clock: clock.last(),
-          now: (options.now ?? Date.now)(),
-          source: 'device',
-        });
+        const result = await applyDeviceBatch({ ops: candidates, screen: screening.screen });
         for (const op of result.conflicts)
           screening.refuse(
             op,

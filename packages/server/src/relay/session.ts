@@ -1,5 +1,5 @@
 /**
- * (A little over 400 lines: the dispatch of every relay message in one place; forwarding and certificates are
+ * (Over 400 lines: the dispatch of every relay message in one place, with the hello that decides resume or reset; forwarding and certificates are
  * in `devices/`.)
  *
  * One device connection speaking the sync protocol (`@loam/sync`'s `messages.ts`) over a {@link Transport}: the
@@ -18,10 +18,13 @@
  *    of its incarnation (accepted, changing nothing, so no commit reports it) is answered by the tombstone, in
  *    `merge` mode, just before the `ack`. An op whose id the relay holds with other
  *    content is answered `op_id_reused` the same way (never acknowledged).
- * 4. **Downloads are serialised.** Initial sets, resumes, fan-out of commits and view recomputations run one at a
+ * 4. **A resume costs no more than a reset.** A returning device resumes from its cursor, unless the documents
+ *    changed since in its collections exceed four times its views' documents (plus `RESUME_FLOOR`): then
+ *    `welcome` says `reset` and it is sent its whole sets (see `resendIsCheaper`).
+ * 5. **Downloads are serialised.** Initial sets, resumes, fan-out of commits and view recomputations run one at a
  *    time in the order they were queued (see `downloads.ts` for the cursors this guarantees).
- * 5. **Only readable data leaves** (see `views.ts`).
- * 6. **A bad subscription costs only itself.** A malformed collection name (`subscription_invalid`), one
+ * 6. **Only readable data leaves** (see `views.ts`).
+ * 7. **A bad subscription costs only itself.** A malformed collection name (`subscription_invalid`), one
  *    subscription over `limits.subscriptionsPerConnection` (`too_many_subscriptions`) or one the rules refuse
  *    (`subscription_denied`) is answered with a non-fatal `error` naming it; the connection stays.
  */
@@ -55,9 +58,12 @@ import type { ServerStore } from '../storage/server-store';
 import { createSessionDownloads, type SessionDownloads } from './downloads';
 import type { Commit, Relay } from './relay';
 import type { SignalingHub, SignalingMember } from './signaling';
-import { createSessionViews, type Removal, type SessionViews } from './views';
+import { type ActiveSub, createSessionViews, type Removal, type SessionViews } from './views';
 
 export { DOCS_PER_FRAME } from './downloads';
+
+/** Documents changed since a device's cursor under which a resume is always chosen over a client reset. */
+const RESUME_FLOOR = 1000;
 
 /** WebSocket close code of a session ended by a fatal error (policy violation). */
 const FATAL_CLOSE_CODE = 1008;
@@ -82,6 +88,11 @@ export interface SessionContext {
   readonly devices: Devices;
   /** Largest accepted lead of a forwarded op's timestamp over the relay's clock (ms). */
   readonly maxClockDriftMs: number;
+  /**
+   * The session's subscriptions changed (`undefined`: they are being recomputed, send every commit; empty: the
+   * session ended): the fan-out index (`fan-out-index.ts`) sends it only the commits they may concern.
+   */
+  readonly viewsChanged?: (subs: readonly ActiveSub[] | undefined) => void;
 }
 
 /** A live session. */
@@ -128,6 +139,9 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     limits.handshakeTimeoutMs,
   );
   const closed = () => phase === 'closed';
+  const viewsChanged = () => {
+    if (!closed() && views) ctx.viewsChanged?.([...views.subs.values()]);
+  };
 
   const send = (message: ServerMessage) => {
     if (!closed()) transport.send(encodeMessage(message));
@@ -158,6 +172,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     if (expiry) clearTimeout(expiry);
     if (renewal) clearTimeout(renewal);
     tasks.length = 0;
+    if (views) ctx.viewsChanged?.([]);
     if (admitted && identity) ctx.release(identity.user);
     admitted = false;
     peer?.leave();
@@ -241,6 +256,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     }
     v.subs.set(active.id, active);
     v.invalidate();
+    viewsChanged();
     return active;
   };
 
@@ -285,7 +301,10 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     await relay.reach(m.cursor);
     const version = relay.version();
     const horizon = await ctx.historyHorizon();
-    const reset = m.cursor > 0 && (m.cursor < horizon || m.cursor > version);
+    let reset = m.cursor > 0 && (m.cursor < horizon || m.cursor > version);
+    // Counted, not kept: commits landing before this session is ready must be in what the resume reads.
+    if (m.cursor > 0 && !reset) reset = await resendIsCheaper(m.subs, who, m.cursor);
+    if (closed()) return;
     phase = 'ready';
     ctx.signedIn?.();
     views = createSessionViews(schema, relay.rules, who.claims);
@@ -313,6 +332,35 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     } else {
       enqueue(() => d.resume(m.cursor, relay.version()));
     }
+  };
+
+  /**
+   * What a resume from `cursor` would read: every document of the subscribed collections changed since, in any
+   * view (each one outside the device's views is sent as a removal: it may have left them). When that is more than
+   * four times the views' documents, plus {@link RESUME_FLOOR}, `reset`: the device is sent its whole sets
+   * instead (a client reset). After a relay restart under load, 1,000 resuming terminals were otherwise each sent
+   * the whole shop chain's changes since their cursors as removals (10 M entries, and the drain never ended).
+   */
+  const resendIsCheaper = async (
+    subs: readonly Parameters<SessionViews['authorize']>[0][],
+    who: Identity,
+    cursor: number,
+  ): Promise<boolean> => {
+    const probe = createSessionViews(schema, relay.rules, who.claims);
+    const collections = new Set<string>();
+    let docs = 0;
+    let changes = 0;
+    for (const sub of subs) {
+      if (!isCollectionName(sub.query.collection)) continue;
+      const active = probe.authorize(sub);
+      if ('denied' in active) continue;
+      if (!collections.has(active.collection)) {
+        collections.add(active.collection);
+        changes += (await store.changedSince(active.collection, cursor)).length;
+      }
+      docs += await store.countDocs(active.collection, active.filter);
+    }
+    return changes > RESUME_FLOOR + 4 * docs;
   };
 
   /** Joins (again) the device's peer group under its current claims; see `signaling.ts`. */
@@ -416,9 +464,12 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     send({ t: 'permissions', ...permissionsFor(relay.rules, next.claims) });
     enqueue(certify);
     joinPeers();
+    // Every commit until the views are recomputed under the new claims (their filters may change).
+    ctx.viewsChanged?.(undefined);
     enqueue(async () => {
       const d = downloads as SessionDownloads;
       const { denied, changes } = await (views as SessionViews).recompute(next.claims, d.allDocs);
+      viewsChanged();
       for (const { id, reason } of denied) softError(ServerErrorCode.subscriptionDenied, reason, id);
       for (const { docs, removed } of changes) await d.send(docs, removed);
     });
@@ -448,6 +499,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
       case 'unsubscribe':
         views?.subs.delete(m.id);
         views?.invalidate();
+        viewsChanged();
         return;
       case 'auth':
         return onAuth(m);

@@ -1,0 +1,167 @@
+/**
+ * Abuse (`npm run bench -- abuse`): what each of the worst frames of `abuse-attacker.ts` costs a legitimate
+ * device and the relay's memory. A `loam-server` child process with its default limits (and a hook that runs a
+ * full garbage collection on SIGUSR2, so memory is read without garbage V8 had no reason to collect yet); for
+ * each attack alone, then all of them together: the device's round trip (push → ack, median of many) under 8
+ * attacking sockets against the same at rest just before, and the relay's RSS after a full collection after the
+ * attack against before it. Targets (issue 13): round trip within 2× (ratio ≥ 0.5), memory within 20%.
+ *
+ * The relay runs with `MALLOC_MMAP_THRESHOLD_=131072` (a setting for relay deployments): glibc then maps
+ * every large buffer (a 4 MiB frame) on its own and unmaps it when freed; with its default, adaptive threshold it
+ * keeps such buffers in its heap once one was freed, and the RSS after an attack of 4 MiB frames stays 1.2-1.4×
+ * its baseline though the relay holds nothing more (`LOAM_ABUSE_DEFAULT_MALLOC=1` measures that).
+ *
+ * Environment: `LOAM_ABUSE_SECONDS` (default 12 per attack).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  connectClient,
+  mintToken,
+  type ProtocolClient,
+  testDevice,
+  testRules,
+  testSchema,
+} from '@loam/server/testing';
+import { type RelayNode, startRelayNode, writeClusterConfig } from '@loam/server/testing/cluster';
+import type { Bench } from './bench';
+
+const root = join(import.meta.dirname, '..', '..');
+const ATTACKER = join(root, 'packages/server/src/limits/abuse-attacker.ts');
+const GC_HOOK = join(root, 'packages/server/src/limits/abuse-gc-hook.cjs');
+const SECONDS = Number(process.env.LOAM_ABUSE_SECONDS ?? 12);
+const NAMES = [
+  'nested 4 MiB before hello',
+  'nested 64 KiB before hello',
+  'nested 4 MiB signed in',
+  'push of ops nested 4 MiB',
+  '1,000 subscriptions, half malformed',
+];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const rssMb = (pid: number) =>
+  Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
+
+async function collect(node: RelayNode): Promise<void> {
+  const done = new Promise<void>((resolve) => {
+    const onData = (d: Buffer) => {
+      if (!d.toString().includes('gc done')) return;
+      node.process.stdout?.off('data', onData);
+      resolve();
+    };
+    node.process.stdout?.on('data', onData);
+  });
+  node.process.kill('SIGUSR2');
+  await done;
+}
+async function settledRssMb(node: RelayNode): Promise<number> {
+  await collect(node);
+  await sleep(2000);
+  await collect(node);
+  await sleep(1000);
+  return rssMb(node.process.pid!);
+}
+
+interface Setup {
+  readonly node: RelayNode;
+  readonly legit: ProtocolClient;
+  roundTrips(n: number): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+/** A relay and one signed-in device. */
+function setup(): Promise<Setup> {
+  return (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loam-abuse-bench-'));
+    const node = await startRelayNode(writeClusterConfig(dir, testSchema, testRules), join(dir, 'relay.db'), {
+      NODE_OPTIONS: `--expose-gc --require ${GC_HOOK}`,
+      ...(process.env.LOAM_ABUSE_DEFAULT_MALLOC ? {} : { MALLOC_MMAP_THRESHOLD_: '131072' }),
+    });
+    const device = testDevice();
+    const legit = await connectClient(node.wsUrl);
+    await legit.hello({
+      replica: device.replica,
+      token: await mintToken({ sub: 'ann', role: 'manager' }, { alg: 'HS256' }),
+    });
+    let batch = 0;
+    const roundTrips = async (n: number) => {
+      const times: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const { ops } = device.insert('orders', { storeId: 's1', owner: 'ann', total: batch });
+        const started = performance.now();
+        await legit.push(++batch, ops);
+        times.push(performance.now() - started);
+        legit.received.length = 0;
+        await sleep(10);
+      }
+      return times;
+    };
+    await roundTrips(60);
+    return {
+      node,
+      legit,
+      roundTrips,
+      async close() {
+        legit.close();
+        await node.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  })();
+}
+
+function attackBench(index: number | undefined): Bench {
+  return {
+    name: `abuse: ${index === undefined ? 'all attacks' : NAMES[index]}, 8 sockets`,
+    async run() {
+      const s = await setup();
+      try {
+        const rssBefore = await settledRssMb(s.node);
+        const atRest = await s.roundTrips(40);
+        const attack = spawn(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            ATTACKER,
+            s.node.wsUrl,
+            String(SECONDS * 1000),
+            ...(index === undefined ? [] : [String(index)]),
+          ],
+          { stdio: ['ignore', 'pipe', 'inherit'], cwd: root },
+        );
+        let out = '';
+        attack.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+        });
+        const finished = new Promise<void>((resolve) => attack.once('exit', () => resolve()));
+        await sleep(3000);
+        const underAttack: number[] = [];
+        let peak = rssMb(s.node.process.pid!);
+        const until = performance.now() + (SECONDS - 5) * 1000;
+        while (performance.now() < until) {
+          underAttack.push(...(await s.roundTrips(5)));
+          peak = Math.max(peak, rssMb(s.node.process.pid!));
+        }
+        await finished;
+        const rssAfter = await settledRssMb(s.node);
+        const sent = /sent (\d+)/.exec(out)?.[1] ?? '?';
+        return {
+          figure: median(underAttack),
+          unit: 'ms',
+          higherIsBetter: false,
+          baseline: { name: 'round trip at rest', figure: median(atRest) },
+          target: 0.5,
+          notes: `${sent} attacks; relay RSS ${rssBefore.toFixed(0)} MB → peak ${peak.toFixed(0)} → ${rssAfter.toFixed(0)} MB after (${(rssAfter / rssBefore).toFixed(2)}×, target ≤ 1.20×)`,
+        };
+      } finally {
+        await s.close();
+      }
+    },
+  };
+}
+
+export const benches: Bench[] = [...NAMES.map((_, i) => attackBench(i)), attackBench(undefined)];
