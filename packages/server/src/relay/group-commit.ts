@@ -8,8 +8,8 @@
  * Invariants:
  * 1. **Each push is answered as if applied alone, in arrival order.** The group is the pushes' ops in arrival
  *    order; each op is screened by its own push's screening (found by the op object), so `depends_on_refused`
- *    stays within a push. A push's result holds its own accepted, refused and conflicting ops; the version and the
- *    changes are the group's.
+ *    stays within a push. A push's result holds its own accepted, refused, echoed and conflicting ops; the version
+ *    and the changes are the group's.
  * 2. **One push's conflict costs only itself.** When the group holds an op id recorded with other content, the
  *    store applied nothing of it; the pushes are then applied again one by one, so only the restored device's push
  *    is answered `op_id_reused`.
@@ -85,6 +85,7 @@ export function createGroupCommit(
         accepted: result.accepted.filter(mine),
         duplicates: result.duplicates.filter(mine),
         refused: result.refused.filter((r) => owner.get(r.op) === p),
+        echoes: result.echoes.filter((op) => mine(op.id)),
         changes: result.changes,
         conflicts: [],
       });
