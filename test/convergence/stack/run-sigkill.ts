@@ -8,14 +8,13 @@
  *
  * It is slow (real time, process starts), so it stays out of `npm test`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeIntent } from '@loam/core';
 import { createSqliteServerStore, type ServerStore } from '@loam/server';
-import { AUDIENCE, HS256_SECRET, ISSUER } from '@loam/server/testing';
+import { type RelayNode, startRelayNode, writeClusterConfig } from '@loam/server/testing/cluster';
 import { createWebSocketTransport, type Transport, type WebSocketConstructor } from '@loam/sync';
 import { WebSocket } from 'ws';
 import { createRng } from '../random';
@@ -26,7 +25,6 @@ import { createRelayHost, type RelayHost, readSqliteOpLedger } from './relay-hos
 import type { StackRunResult } from './run-stack';
 import { Abandoned, randomTransaction, stackRules, stackSchema, TALLY } from './workload';
 
-const CLI = join(import.meta.dirname, '../../../packages/server/src/cli.ts');
 const SHM = '/dev/shm';
 
 async function freePort(): Promise<number> {
@@ -35,33 +33,6 @@ async function freePort(): Promise<number> {
   const port = (s.address() as { port: number }).port;
   await new Promise<void>((resolve) => s.close(() => resolve()));
   return port;
-}
-
-function startChild(config: string, port: number): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', CLI, '--config', config], {
-    env: { ...process.env, LOAM_PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('listening on')) resolve(proc);
-    };
-    proc.stdout?.on('data', onData);
-    proc.stderr?.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    proc.once('exit', (code) => reject(new Error(`loam-server exited with ${code}: ${out}`)));
-  });
-}
-
-function kill(proc: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-    proc.once('exit', () => resolve());
-    proc.kill('SIGKILL');
-  });
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -138,24 +109,16 @@ export async function runSigkill(options: {
   await seedHost.start();
   await seedHost.current().relay.backendWrite([writeIntent.insert('tallies', { id: TALLY })]);
   await seedHost.stop();
-  writeFileSync(join(dir, 'schema.json'), JSON.stringify(stackSchema));
-  writeFileSync(join(dir, 'rules.json'), JSON.stringify(stackRules));
-  const config = join(dir, 'loam-server.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      storagePath: './relay.db',
-      schemaFile: './schema.json',
-      rulesFile: './rules.json',
-      auth: { hs256Secret: HS256_SECRET, issuer: ISSUER, audience: AUDIENCE },
-    }),
-  );
+  const config = writeClusterConfig(dir, stackSchema, stackRules);
+  const relayFile = join(dir, 'relay.db');
   const port = await freePort();
   const network = realNetwork(`ws://127.0.0.1:${port}/sync`);
   const scheduler = realTime();
   const devices: StackDevice[] = [];
   const counts = { committed: 0, rolledBack: 0, restarts: 0 };
-  let child: ChildProcess | undefined = await startChild(config, port);
+  // The same port after every restart: the devices' WebSocket URL does not change.
+  const start = () => startRelayNode(config, relayFile, { LOAM_PORT: String(port) });
+  let child: RelayNode | undefined = await start();
   let store: ServerStore | undefined;
   try {
     for (let i = 0; i < options.devices; i++) {
@@ -172,10 +135,10 @@ export async function runSigkill(options: {
       const fault = rng();
       if (fault < 0.02 && child) {
         counts.restarts++;
-        await kill(child);
+        await child.stop('SIGKILL');
         child = undefined;
         await sleep(rng.int(0, 500));
-        child = await startChild(config, port);
+        child = await start();
       } else if (fault < 0.03) network.cut(device.index);
       else if (fault < 0.05) {
         const subs = await device.client().subscriptions();
@@ -224,13 +187,12 @@ export async function runSigkill(options: {
     // Let the last fan-out frames land, then stop the relay and read its file.
     await sleep(2_000);
     for (const device of devices) await device.close();
-    await kill(child);
+    await child?.stop('SIGKILL');
     child = undefined;
-    store = await createSqliteServerStore({ filename: join(dir, 'relay.db'), schema: stackSchema });
-    const file = join(dir, 'relay.db');
+    store = await createSqliteServerStore({ filename: relayFile, schema: stackSchema });
     const relay = {
       current: () => ({ store }),
-      opLedger: async () => readSqliteOpLedger(file),
+      opLedger: async () => readSqliteOpLedger(relayFile),
     } as unknown as RelayHost;
     for (const device of devices) await device.open();
     const failures = await checkQuiescence({ relay, devices });
@@ -239,7 +201,7 @@ export async function runSigkill(options: {
     return { failures, ...counts, resets: 0, restores: 0, refused, network: network.stats };
   } finally {
     for (const device of devices) await device.close().catch(() => undefined);
-    if (child) await kill(child);
+    await child?.stop('SIGKILL');
     await store?.close();
     rmSync(dir, { recursive: true, force: true });
   }
