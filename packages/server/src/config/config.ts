@@ -4,8 +4,8 @@
  * Every problem is a `ConfigError` naming the dotted key at fault and what is wrong with it; unknown keys are
  * errors too (a typo must not silently fall back to a default). Relative paths in the file are resolved against
  * the file's directory. See `README.md` in this package for the reference of keys and variables. One file on
- * purpose: one checker per key, in the order of the reference table (the store location is apart, in
- * `store-location.ts`).
+ * purpose (it is over 400 lines for that reason): one checker per key, in the order of the reference table (the
+ * store location is apart, in `store-location.ts`).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';

@@ -3,6 +3,10 @@
  * yields a well-formed message of the expected direction or a `ProtocolError` (`frame_invalid`, `frame_too_large`,
  * `frame_too_deep`, `protocol_version`), in time and memory proportional to the frame's size (nesting is refused
  * beyond a fixed depth before anything is decoded).
+ *
+ * (Over 400 lines: one total decoder per message type of both directions, side by side, so that a field added to
+ * `messages.ts` is checked in one place; splitting by direction would split the shared field checkers from their
+ * users.)
  */
 
 import { isReplicaId, type Rules, validateFilter, validateRules } from '@loam/core';
