@@ -86,3 +86,27 @@ it('an op id reused with other content in a group refuses only that push; the ot
   expect((await store.getDoc('orders', otherWrite.id))?.live).toBe(true);
   await store.close();
 });
+
+it('two pushes of one group holding one op id with different contents: the first is applied, the other refused', async () => {
+  const { store, relay } = await openRelay('same-id');
+  const replica = testDevice().replica;
+  // A device's push still queued on the relay when the same device, put back to an older copy, pushes again:
+  // both carry the op id of the copy's next op, with other contents.
+  const before = createMemoryReplica({ schema: testSchema, replica });
+  const after = createMemoryReplica({ schema: testSchema, replica });
+  const old = before.insert('orders', { storeId: 's', owner: 'm', total: 1 });
+  const restored = after.insert('orders', { storeId: 's', owner: 'm', total: 2 });
+  expect(restored.ops.map((op) => op.id)).toEqual(old.ops.map((op) => op.id));
+  expect(restored.id).not.toBe(old.id);
+  const [first, second] = await Promise.all([
+    push(relay, replica, manager, old.ops),
+    push(relay, replica, manager, restored.ops),
+  ]);
+  expect(first!.accepted).toEqual(old.ops.map((op) => op.id));
+  // Never acknowledged (it was, as a duplicate of the first push's ops, and silently not applied).
+  expect(second!.accepted).toEqual([]);
+  expect(second!.refused.map((r) => r.code)).toEqual(restored.ops.map(() => 'op_id_reused'));
+  expect((await store.getDoc('orders', old.id))?.live).toBe(true);
+  expect(await store.getDoc('orders', restored.id)).toBeUndefined();
+  await store.close();
+});

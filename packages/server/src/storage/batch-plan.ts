@@ -145,7 +145,13 @@ export async function planBatch(
   const firsts = new Map<string, FreshOp>();
   const known = new Set<string>();
   for (const op of request.ops) {
-    if (firsts.has(op.id)) continue;
+    const first = firsts.get(op.id);
+    if (first) {
+      // The same id twice in one batch with other content: a group of pushes (`group-commit.ts`) holding a
+      // device's queued push and its restored copy's, which took the same ids. Never a duplicate of the first.
+      if (first.op !== op && !sameDigest(first.digest, digestOf(op))) plan.conflicts.push(op);
+      continue;
+    }
     const digest = digestOf(op);
     firsts.set(op.id, { op, digest });
     const recorded = await source.recorded(op.id);
