@@ -185,9 +185,13 @@ function applyYjs(state: DocState, op: Op & { kind: 'yjs' }): boolean {
   const onTransaction = (tr: Y.Transaction) => {
     if (tr.changed.size > 0 || tr.deleteSet.clients.size > 0) changed = true;
   };
+  // An update whose neighbours this document lacks is held by Yjs as pending (integrated once they arrive): the
+  // state changed all the same, and a caller that keeps only changed states must keep this one, or the edit is lost.
+  const pending = [doc.store.pendingStructs?.update, doc.store.pendingDs];
   doc.on('afterTransaction', onTransaction);
   try {
     Y.applyUpdate(doc, update);
+    if (doc.store.pendingStructs?.update !== pending[0] || doc.store.pendingDs !== pending[1]) changed = true;
   } catch (cause) {
     throw new OpError(
       `Malformed Yjs update for field "${field}": ${cause instanceof Error ? cause.message : cause}`,
