@@ -9,10 +9,7 @@ import { type FaultClass, runStack, type StackRunOptions } from './run-stack';
 const SEEDS = 50;
 const TRANSACTIONS = 200;
 const DEVICES = 3;
-/**
- * Every class but `restore`: seed 2 with these classes plus `restore` diverged on a restored device's text edits
- * (found with the wall-clock start; see the closing note of issue 8); the fixed `restore` regressions run above.
- */
+/** Every class but `peers`, which `stack-peers.test.ts` runs (see there why with fewer classes). */
 const FAULTS: FaultClass[] = [
   'network',
   'concurrent',
@@ -20,6 +17,7 @@ const FAULTS: FaultClass[] = [
   'unsubscribe',
   'restart',
   'reset',
+  'restore',
   'nested',
   'refusals',
 ];
@@ -47,6 +45,7 @@ describe('the real stack converges (engines, sync clients, relay) under faults',
     let cuts = 0;
     let restarts = 0;
     let resets = 0;
+    let restores = 0;
     let refused = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
       const r = await check({ seed, devices: DEVICES, transactions: TRANSACTIONS, faults: FAULTS });
@@ -55,6 +54,7 @@ describe('the real stack converges (engines, sync clients, relay) under faults',
       cuts += r.network.cuts;
       restarts += r.restarts;
       resets += r.resets;
+      restores += r.restores;
       refused += r.refused;
     }
     // The faults really happened.
@@ -63,6 +63,7 @@ describe('the real stack converges (engines, sync clients, relay) under faults',
     expect(cuts).toBeGreaterThan(0);
     expect(restarts).toBeGreaterThan(0);
     expect(resets).toBeGreaterThan(0);
+    expect(restores).toBeGreaterThan(0);
     expect(refused).toBeGreaterThan(0);
   }, 600_000);
 });
