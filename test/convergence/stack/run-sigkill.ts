@@ -23,7 +23,7 @@ import { createDevice, type StackDevice } from './device';
 import type { Network, Scheduler, WireTap } from './network';
 import { createRelayHost, type RelayHost, readSqliteOpLedger } from './relay-host';
 import type { StackRunResult } from './run-stack';
-import { Abandoned, randomTransaction, stackRules, stackSchema, TALLY } from './workload';
+import { runRandomTransactions, stackRules, stackSchema, TALLY } from './workload';
 
 const SHM = '/dev/shm';
 
@@ -146,31 +146,7 @@ export async function runSigkill(options: {
         if (items && rng.chance(0.6)) await device.client().unsubscribe(items.id);
         else device.subscribe(rng.chance(0.5));
       }
-      const parallel = rng.chance(0.25) ? rng.int(2, 3) : 1;
-      const running: Promise<void>[] = [];
-      for (let k = 0; k < parallel; k++) {
-        const throwAt = rng.chance(0.2) ? rng.int(0, 3) : undefined;
-        running.push(
-          device
-            .engine()
-            .transaction(randomTransaction(rng, kinds, throwAt))
-            .then(
-              () => {
-                counts.committed++;
-              },
-              (error: unknown) => {
-                counts.rolledBack++;
-                const code = (error as { code?: unknown } | null)?.code;
-                if (
-                  !(error instanceof Abandoned) &&
-                  !['not_found', 'already_exists', 'validation_failed'].includes(code as string)
-                )
-                  throw error;
-              },
-            ),
-        );
-      }
-      await Promise.all(running);
+      await runRandomTransactions(device.engine(), rng, kinds, { concurrent: true, throwing: true }, counts);
     }
 
     for (const device of devices) device.subscribe(false);

@@ -34,7 +34,7 @@ import { createDevice, type StackDevice } from './device';
 import { createNetwork, createScheduler, type NetworkFaults, type NetworkStats } from './network';
 import { createPeerMesh, type PeerMesh, type PeerMeshStats } from './peer-mesh';
 import { createRelayHost, type StoreKind } from './relay-host';
-import { Abandoned, randomTransaction, stackRules, stackSchema, TALLY } from './workload';
+import { runRandomTransactions, stackRules, stackSchema, TALLY } from './workload';
 
 /**
  * Where every run's virtual clock starts. A fixed instant, so a seed replays the same run at any hour (starting
@@ -196,26 +196,8 @@ async function run(options: StackRunOptions): Promise<StackRunResult> {
         if (items && rng.chance(0.6)) await device.client().unsubscribe(items.id);
         else device.subscribe(rng.chance(0.5));
       }
-      const parallel = on.has('concurrent') && rng.chance(0.25) ? rng.int(2, 3) : 1;
-      const running: Promise<void>[] = [];
-      for (let k = 0; k < parallel; k++) {
-        const throwAt = on.has('throwing') && rng.chance(0.2) ? rng.int(0, 3) : undefined;
-        running.push(
-          device
-            .engine()
-            .transaction(randomTransaction(rng, kinds, throwAt))
-            .then(
-              () => {
-                counts.committed++;
-              },
-              (error: unknown) => {
-                counts.rolledBack++;
-                if (!(error instanceof Abandoned) && !isRefusedLocally(error)) throw error;
-              },
-            ),
-        );
-      }
-      await Promise.all(running);
+      const workload = { concurrent: on.has('concurrent'), throwing: on.has('throwing') };
+      await runRandomTransactions(device.engine(), rng, kinds, workload, counts);
     }
 
     Object.assign(faults, CALM);
@@ -249,12 +231,6 @@ async function run(options: StackRunOptions): Promise<StackRunResult> {
     await relay.dispose().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** A write the engine refused (schema, missing document...): the transaction rolls back, as the app would see. */
-function isRefusedLocally(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && ['not_found', 'already_exists', 'validation_failed'].includes(code);
 }
 
 async function runUntilQuiet(

@@ -194,3 +194,40 @@ export function randomTransaction(rng: Rng, kinds: WorkloadKinds, throwAt?: numb
     }
   };
 }
+
+/** A write the engine refused (schema, missing document...): the transaction rolls back, as the app would see. */
+function isRefusedLocally(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && ['not_found', 'already_exists', 'validation_failed'].includes(code);
+}
+
+/**
+ * One step of a run's workload on a device: a random transaction, or with `concurrent` sometimes 2–3 started at
+ * once, each with `throwing` sometimes abandoned midway; counts committed and rolled-back ones. A transaction that
+ * fails for another reason than an abandon or a local refusal fails the run.
+ */
+export async function runRandomTransactions(
+  engine: { transaction(run: (tx: EngineWrites) => Promise<void>): Promise<unknown> },
+  rng: Rng,
+  kinds: WorkloadKinds,
+  faults: { readonly concurrent: boolean; readonly throwing: boolean },
+  counts: { committed: number; rolledBack: number },
+): Promise<void> {
+  const parallel = faults.concurrent && rng.chance(0.25) ? rng.int(2, 3) : 1;
+  const running: Promise<void>[] = [];
+  for (let k = 0; k < parallel; k++) {
+    const throwAt = faults.throwing && rng.chance(0.2) ? rng.int(0, 3) : undefined;
+    running.push(
+      engine.transaction(randomTransaction(rng, kinds, throwAt)).then(
+        () => {
+          counts.committed++;
+        },
+        (error: unknown) => {
+          counts.rolledBack++;
+          if (!(error instanceof Abandoned) && !isRefusedLocally(error)) throw error;
+        },
+      ),
+    );
+  }
+  await Promise.all(running);
+}
