@@ -263,7 +263,7 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
         });
     },
     async recordRefusals(refusals: readonly RefusedWrite[], correction?: Download) {
-      if (refusals.length === 0) return;
+      if (refusals.length === 0 && !correction) return;
       if (correction) observe(correction);
       await change(async (sql, touched) => {
         await dropFromOutbox(

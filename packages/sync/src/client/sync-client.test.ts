@@ -360,6 +360,35 @@ describe('sync client (scripted server)', () => {
     expect(await engine.syncStore.cursor()).toBe(5);
   });
 
+  it('applies the corrections of an ack that refuses nothing (an echo: acknowledged, not applied by the relay)', async () => {
+    const engine = await openAt('echo.db');
+    const id = await engine.insert('notes', { title: 'till', store: 1 });
+    const server = createFakeServer();
+    const { client } = startClient(engine, server);
+    const conn = await connected(server, client, 1);
+    const p1 = await until(() => conn.pushes()[0], 'first push');
+    conn.send({ t: 'ack', batch: p1.batch, accepted: opsOf(p1).map((o) => o.id), refused: [] });
+    const relay = createMemoryReplica({ schema, replica: serverId });
+    relay.receive(opsOf(p1));
+    const held = relay.state.getState('notes', id);
+    // The relay already holds this increment under another id (a copy of this database renumbered it first).
+    await engine.increment('notes', id, 'count', 3);
+    const p2 = await until(() => conn.pushes()[1], 'second push');
+    conn.send({
+      t: 'ack',
+      batch: p2.batch,
+      accepted: opsOf(p2).map((o) => o.id),
+      refused: [],
+      corrections: {
+        docs: [{ collection: 'notes', id, state: encodeDocSnapshot(held!), mode: 'replace' }],
+        removed: [],
+      },
+    });
+    await until(async () => (await engine.pendingCount()) === 0, 'the echo acknowledged');
+    await until(async () => (await engine.get('notes', id))?.count === 0, "the relay's count, not 3");
+    expect(await engine.refusedWrites()).toEqual([]);
+  });
+
   it('moves past the op ids the relay holds when its database was restored, and renumbers reused ones', async () => {
     const engine = await openAt('a.db');
     const id = await engine.insert('notes', { title: 'old copy', store: 1 });

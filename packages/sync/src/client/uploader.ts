@@ -120,8 +120,10 @@ export function createUploader(
         .filter((r) => r.code !== RefusalCode.opIdReused)
         .map((r) => ({ ...r, at }));
       if (message.accepted.length > 0) await store.acknowledge(message.accepted);
-      if (refused.length > 0) {
-        const fixes = message.corrections;
+      // Corrections come with refusals, with ops answered `op_id_reused`, and with echoes (a write the relay already
+      // holds under another id: acknowledged, not applied): each must revert the device's copy, refusal or not.
+      const fixes = message.corrections;
+      if (refused.length > 0 || fixes) {
         const correction = fixes && {
           docs: fixes.docs.map((d) => ({ ...d, state: decodeDocSnapshot(d.state) })),
           removed: fixes.removed,
