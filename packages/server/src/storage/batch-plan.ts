@@ -145,13 +145,7 @@ export async function planBatch(
   const firsts = new Map<string, FreshOp>();
   const known = new Set<string>();
   for (const op of request.ops) {
-    const first = firsts.get(op.id);
-    if (first) {
-      // The same id twice in one batch with other content: a group of pushes (`group-commit.ts`) holding a
-      // device's queued push and its restored copy's, which took the same ids. Never a duplicate of the first.
-      if (first.op !== op && !sameDigest(first.digest, digestOf(op))) plan.conflicts.push(op);
-      continue;
-    }
+    if (firsts.has(op.id)) continue;
     const digest = digestOf(op);
     firsts.set(op.id, { op, digest });
     const recorded = await source.recorded(op.id);
@@ -159,21 +153,23 @@ export async function planBatch(
     if (sameDigest(recorded, digest)) known.add(op.id);
     else plan.conflicts.push(op);
   }
-  if (plan.conflicts.length > 0) {
-    for (const op of plan.conflicts) plan.reissues.push({ content: contentDigest(op), origin: op.id });
-    for (const op of request.ops)
-      if (known.has(op.id)) {
-        plan.accepted.push(op.id);
-        plan.duplicates.push(op.id);
-      }
-    return plan;
-  }
+  if (plan.conflicts.length > 0) return conflictPlan(request.ops, known, plan.conflicts);
   const seen = new Set<string>();
+  /** Digest of the content each id was accepted with in this batch; ops of another content under it (`late`). */
+  const tookAs = new Map<string, Uint8Array>();
+  const late: Op[] = [];
   const docs = new Map<string, PlannedDoc>();
   /** Contents (hex) whose pending renumberings this batch settled. */
   const settledNow = new Set<string>();
   for (const op of request.ops) {
     if (seen.has(op.id) || known.has(op.id)) {
+      // Another content under an id this batch accepted: a group of pushes (`group-commit.ts`) holding a device's
+      // queued push and its restored copy's, which took the same ids. A conflict, never a duplicate of the first.
+      const took = tookAs.get(op.id);
+      if (took && !sameDigest(took, digestOf(op))) {
+        late.push(op);
+        continue;
+      }
       seen.add(op.id);
       plan.accepted.push(op.id);
       plan.duplicates.push(op.id);
@@ -225,12 +221,40 @@ export async function planBatch(
       settledNow.add(Buffer.from(renumbered).toString('hex'));
     }
     const first = firsts.get(op.id) as FreshOp;
-    plan.fresh.push(first.op === op ? first : { op, digest: digestOf(op) });
+    const fresh = first.op === op ? first : { op, digest: digestOf(op) };
+    plan.fresh.push(fresh);
+    tookAs.set(op.id, fresh.digest);
     if (changed) {
       entry.current = trial;
       entry.dirty = true;
     }
   }
+  return late.length > 0 ? conflictPlan(request.ops, known, late) : plan;
+}
+
+/**
+ * The plan of a batch holding op ids recorded (or accepted earlier in it) with other content: nothing of it is
+ * applied; the conflicts are remembered as pending renumberings, and ids recorded with the same content are
+ * duplicates.
+ */
+function conflictPlan(ops: readonly Op[], known: ReadonlySet<string>, conflicts: Op[]): BatchPlan {
+  const plan: BatchPlan = {
+    accepted: [],
+    duplicates: [],
+    refused: [],
+    fresh: [],
+    conflicts,
+    docs: [],
+    reissues: conflicts.map((op) => ({ content: contentDigest(op), origin: op.id })),
+    settled: [],
+    echoed: [],
+    echoes: [],
+  };
+  for (const op of ops)
+    if (known.has(op.id)) {
+      plan.accepted.push(op.id);
+      plan.duplicates.push(op.id);
+    }
   return plan;
 }
 
