@@ -14,7 +14,7 @@
  * Environment: `LOAM_ABUSE_SECONDS` (default 12 per attack).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -25,7 +25,13 @@ import {
   testRules,
   testSchema,
 } from '@loam/server/testing';
-import { type RelayNode, startRelayNode, writeClusterConfig } from '@loam/server/testing/cluster';
+import {
+  collectGarbage,
+  type RelayNode,
+  rssMb,
+  startRelayNode,
+  writeClusterConfig,
+} from '@loam/server/testing/cluster';
 import type { Bench } from './bench';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -42,25 +48,11 @@ const NAMES = [
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const rssMb = (pid: number) =>
-  Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
 
-async function collect(node: RelayNode): Promise<void> {
-  const done = new Promise<void>((resolve) => {
-    const onData = (d: Buffer) => {
-      if (!d.toString().includes('gc done')) return;
-      node.process.stdout?.off('data', onData);
-      resolve();
-    };
-    node.process.stdout?.on('data', onData);
-  });
-  node.process.kill('SIGUSR2');
-  await done;
-}
 async function settledRssMb(node: RelayNode): Promise<number> {
-  await collect(node);
+  await collectGarbage(node);
   await sleep(2000);
-  await collect(node);
+  await collectGarbage(node);
   await sleep(1000);
   return rssMb(node.process.pid!);
 }

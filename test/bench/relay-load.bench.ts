@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeOps } from '@loam/core';
 import { mintToken, testDevice, testRules, testSchema } from '@loam/server/testing';
-import { startRelayNode, writeClusterConfig } from '@loam/server/testing/cluster';
+import { rssMb, startRelayNode, writeClusterConfig } from '@loam/server/testing/cluster';
 import { decodeServerMessage, encodeMessage, PROTOCOL_VERSION } from '@loam/sync';
 import { WebSocket } from 'ws';
 import { type Bench, percentile } from './bench';
@@ -33,11 +33,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? 0) / 1024;
 }
 
 interface Terminal {

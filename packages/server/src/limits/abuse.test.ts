@@ -11,11 +11,16 @@
  * collection in the relay (a preloaded hook), so garbage V8 had no reason to collect yet is not counted as held.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type RelayNode, startRelayNode, writeClusterConfig } from '../testing/cluster';
+import {
+  collectGarbage,
+  type RelayNode,
+  rssMb,
+  startRelayNode,
+  writeClusterConfig,
+} from '../testing/cluster';
 import { mintToken, SERVICE_TOKEN, tempDir, testDevice, testRules, testSchema } from '../testing/fixtures';
 import { connectClient } from '../testing/protocol-client';
 
@@ -24,23 +29,11 @@ const GC_HOOK = fileURLToPath(new URL('./abuse-gc-hook.cjs', import.meta.url));
 
 /** The relay's resident memory after a full garbage collection (see `abuse-gc-hook.cjs`), MB. */
 async function settledRssMb(): Promise<number> {
-  await collect();
+  await collectGarbage(node);
   await sleep(3000);
-  await collect();
+  await collectGarbage(node);
   await sleep(3000);
   return rssMb(node.process.pid!);
-}
-async function collect(): Promise<void> {
-  const done = new Promise<void>((resolve) => {
-    const onData = (d: Buffer) => {
-      if (!d.toString().includes('gc done')) return;
-      node.process.stdout?.off('data', onData);
-      resolve();
-    };
-    node.process.stdout?.on('data', onData);
-  });
-  node.process.kill('SIGUSR2');
-  await done;
 }
 
 const tmp = tempDir('loam-abuse-');
@@ -57,10 +50,6 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1]) / 1024;
-}
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -9,7 +9,7 @@
  * each node into `<dir>` when it exits.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -203,4 +203,27 @@ export async function openTestDevice(options: {
       await engine.close();
     },
   };
+}
+
+/** A process's resident memory in MB (Linux, `/proc`). */
+export function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1]) / 1024;
+}
+
+/**
+ * Asks a relay node started with the abuse GC hook (`limits/abuse-gc-hook.cjs`) for a full garbage collection
+ * (SIGUSR2) and resolves once it printed `gc done`.
+ */
+export async function collectGarbage(node: RelayNode): Promise<void> {
+  const done = new Promise<void>((resolve) => {
+    const onData = (d: Buffer) => {
+      if (!d.toString().includes('gc done')) return;
+      node.process.stdout?.off('data', onData);
+      resolve();
+    };
+    node.process.stdout?.on('data', onData);
+  });
+  node.process.kill('SIGUSR2');
+  await done;
 }
