@@ -12,10 +12,7 @@
 import { parseArgs } from 'node:util';
 import type { StoreKind } from './relay-host';
 import { runSigkill } from './run-sigkill';
-import { FAULT_CLASSES, type FaultClass, runStack } from './run-stack';
-
-/** The classes a run uses when `--faults` is not given (see the module documentation for `peers`). */
-const DEFAULT_FAULTS = FAULT_CLASSES.filter((f) => f !== 'peers');
+import { DEFAULT_FAULTS, FAULT_CLASSES, type FaultClass, runStack } from './run-stack';
 
 const USAGE =
   'usage: npm run fuzz -- --stack [--seeds N] [--start S] [--seed S] [--devices 3] [--transactions 200] ' +

@@ -4,23 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import regressions from '../regressions.json';
-import { type FaultClass, runStack, type StackRunOptions } from './run-stack';
+import { DEFAULT_FAULTS, runStack, type StackRunOptions } from './run-stack';
 
 const SEEDS = 50;
 const TRANSACTIONS = 200;
 const DEVICES = 3;
 /** Every class but `peers`, which `stack-peers.test.ts` runs (see there why with fewer classes). */
-const FAULTS: FaultClass[] = [
-  'network',
-  'concurrent',
-  'throwing',
-  'unsubscribe',
-  'restart',
-  'reset',
-  'restore',
-  'nested',
-  'refusals',
-];
+const FAULTS = DEFAULT_FAULTS;
 
 async function check(options: StackRunOptions) {
   const result = await runStack(options);
