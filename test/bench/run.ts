@@ -34,7 +34,10 @@ function fmt(n: number): string {
 const outDir = mkdtempSync(join(root, 'node_modules', '.loam-bench-'));
 process.on('exit', () => rmSync(outDir, { recursive: true, force: true }));
 
-/** Bundles a bench file; packages with native code or their own binaries stay external. */
+/**
+ * Bundles a bench file; packages with native code or their own binaries stay external, and so does `yjs`: every
+ * bundle loads into this one process, and a copy of Yjs per bundle breaks its constructor checks across them.
+ */
 async function bundle(file: string, index: number): Promise<string> {
   const outfile = join(outDir, `bench-${index}.mjs`);
   await build({
@@ -45,7 +48,17 @@ async function bundle(file: string, index: number): Promise<string> {
     format: 'esm',
     target: 'node20',
     logLevel: 'warning',
-    external: ['better-sqlite3', 'playwright-core', 'vite', 'vitest', 'esbuild', '@roamhq/wrtc', 'ws', 'pg'],
+    external: [
+      'better-sqlite3',
+      'playwright-core',
+      'vite',
+      'vitest',
+      'esbuild',
+      '@roamhq/wrtc',
+      'ws',
+      'pg',
+      'yjs',
+    ],
     banner: {
       js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
     },
