@@ -29,6 +29,11 @@ export const DesktopErrorCode = {
   lanAddressInvalid: 'lan_address_invalid',
   /** A peers call that needs LAN peering came before `peers.start`. */
   lanPeersNotStarted: 'lan_peers_not_started',
+  /**
+   * The identity the app gave `peers.start` does not hold together: its certificate is not signed by its relay
+   * key, or names another replica or key. Nothing was started or changed.
+   */
+  lanIdentityInvalid: 'lan_identity_invalid',
 } as const;
 export type DesktopErrorCode = (typeof DesktopErrorCode)[keyof typeof DesktopErrorCode];
 
@@ -92,7 +97,8 @@ export class LanPeerError extends DesktopError {
       | typeof DesktopErrorCode.lanPeerUnreachable
       | typeof DesktopErrorCode.lanPeerRefused
       | typeof DesktopErrorCode.lanAddressInvalid
-      | typeof DesktopErrorCode.lanPeersNotStarted,
+      | typeof DesktopErrorCode.lanPeersNotStarted
+      | typeof DesktopErrorCode.lanIdentityInvalid,
     message: string,
   ) {
     super(code, message);

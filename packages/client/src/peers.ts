@@ -21,11 +21,11 @@
  *    and across leader changes (like the sync status).
  */
 import type { Rules } from '@loam/core';
-import type { PeerView, WatchEvent } from '@loam/db-worker';
+import type { DeviceIdentity, PeerView, WatchEvent } from '@loam/db-worker';
 import type { PeerConnector } from '@loam/sync/webrtc';
 import type { Connection } from './connection';
 
-export type { PeerView } from '@loam/db-worker';
+export type { DeviceIdentity, PeerView } from '@loam/db-worker';
 export type { PeerState } from '@loam/sync';
 
 /** The `peers` option of `openDatabase`. Needs `sync`: the relay certifies the device key peers check. */
@@ -55,10 +55,24 @@ export interface PeersControls {
    * elsewhere); `peers_not_configured` without `peers` options.
    */
   connect(port: MessagePort): Promise<void>;
+  /**
+   * This device as peers check it: replica, public key, the certificate the relay signed, the relay's key and the
+   * newest revocation list (all public), for a signaling layer the app runs, such as the desktop shell's LAN
+   * signaling. Undefined until the relay certified the device (it signs in once). Leader tab only.
+   */
+  identity(): Promise<DeviceIdentity | undefined>;
+  /**
+   * Proves this device's key to a LAN signaling peer: signs `digest` (exactly 32 bytes, the hash of the
+   * handshake's transcript) under a label no other signature of the key uses, so the caller cannot obtain a
+   * transaction's signature this way (`lan_proof_invalid` for another size). Leader tab only.
+   */
+  signLanProof(digest: Uint8Array): Promise<Uint8Array>;
 }
 
 /** Builds `db.peers` over `connection`. */
-export function createPeersApi(connection: Pick<Connection, 'subscribe' | 'attachPeer'>): PeersControls {
+export function createPeersApi(
+  connection: Pick<Connection, 'subscribe' | 'attachPeer' | 'peerIdentity' | 'signLanProof'>,
+): PeersControls {
   const onChange = (listener: (peers: PeerView[]) => void) => {
     let last: string | undefined;
     return connection.subscribe({ kind: 'peers' }, (event: WatchEvent) => {
@@ -83,6 +97,8 @@ export function createPeersApi(connection: Pick<Connection, 'subscribe' | 'attac
         if (done) stop();
       }),
     connect: (port) => connection.attachPeer(port),
+    identity: () => connection.peerIdentity(),
+    signLanProof: (digest) => connection.signLanProof(digest),
   };
 }
 

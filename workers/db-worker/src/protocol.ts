@@ -93,6 +93,22 @@ export interface PeersConfig {
 }
 
 /**
+ * This device as its peers check it, for a signaling layer the app runs (the desktop shell's LAN signaling): its
+ * replica and public key, its device certificate as the relay signed it, the relay's public key (which the
+ * certificate was checked against when it was saved) and the newest signed revocation list it holds. All public.
+ */
+export interface DeviceIdentity {
+  readonly replica: string;
+  /** The device's Ed25519 public key (32 raw bytes). */
+  readonly publicKey: Uint8Array;
+  /** The certificate's signed bytes and the relay's signature of them. */
+  readonly certificate: { readonly bytes: Uint8Array; readonly signature: Uint8Array };
+  /** The relay's Ed25519 public key. */
+  readonly relayKey: Uint8Array;
+  readonly revocations?: { readonly list: Uint8Array; readonly signature: Uint8Array };
+}
+
+/**
  * One peer as the app sees it: the newest connection to that replica (its state, refusal and last frame) with the
  * ops exchanged over every connection to it since the worker started. `id` is the newest connection's.
  */

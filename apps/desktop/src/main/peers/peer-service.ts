@@ -3,21 +3,44 @@
  * sessions reported to the renderer as {@link LanPeerEvent}s, and signals carried both ways. The renderer owns the
  * WebRTC links (`@loam/sync/webrtc`); main only finds peers and carries their SDP/ICE.
  *
+ * Identity: main holds no key. The app's `start` brings the device certificate, the relay's key and the newest
+ * revocation list (all public, checked here: a certificate not signed by that relay key, or of another replica or
+ * key, is refused with `lan_identity_invalid`); each handshake's digest goes to the renderer as a `prove` event and
+ * its signature comes back on the proof channel (`prove`), or the handshake fails after `proofTimeoutMs`.
+ *
  * Invariants:
- * 1. **One peering at a time.** `start` with the same replica and store returns the running one; with others it
- *    stops it first (its sessions close and are reported `disconnected`).
+ * 1. **One peering at a time.** `start` with the same replica and store keeps the running one and takes the new
+ *    identity in place (a renewed certificate, a newer revocation list: peers are judged by it from then on);
+ *    with others it stops it first (its sessions close and are reported `disconnected`).
  * 2. **Events follow sessions**: `connected` once per session, `disconnected` when it closes, `signal` for each
  *    message it carries.
+ * 3. **Only certified peers** (`createCertificateVerifier`): signed by this device's relay key, valid, unrevoked.
+ * 4. **Each proof request is answered once**: an answer for an unknown or settled id is ignored (`prove` returns
+ *    false); a missing or empty answer fails that handshake only.
  */
+
+import {
+  readSignedCertificate,
+  type SignedRevocationList,
+  verifyCertificate,
+  verifyRevocationList,
+} from '@loam/sync';
 import { DesktopErrorCode, LanPeerError } from '../../errors';
 import type {
   LanPeerEvent,
   LanPeerInfo,
   LanPeersInfo,
+  PeersIdentity,
   PeersStartOptions,
   RosterAddressesInput,
 } from '../../shared/contract';
-import { createEd25519DeviceProof, createKeyPeerVerifier, type PeerVerifier } from './device-proof';
+import {
+  type CertificateTrust,
+  createCertificateVerifier,
+  createDeviceProof,
+  type PeerClaim,
+  type PeerVerifier,
+} from './device-proof';
 import { type LanPeers, type LanPeersOptions, startLanPeers } from './lan-peers';
 import type { LanSession } from './lan-signaling';
 
@@ -25,8 +48,11 @@ import type { LanSession } from './lan-signaling';
 export interface PeerServiceOptions {
   /** Sends an event to the renderer. */
   readonly emit: (event: LanPeerEvent) => void;
-  /** The verifier of peers' proofs (default: any Ed25519 key; certificates will narrow it). */
+  /** The verifier of peers' proofs (default: `createCertificateVerifier` over the app's identity). */
   readonly verifier?: PeerVerifier;
+  /** How long a handshake waits for the renderer's proof, ms (default 5 000). */
+  readonly proofTimeoutMs?: number;
+  readonly now?: () => number;
   /** Options of the LAN peering besides identity (mDNS on/off, port, roster interval). */
   readonly lan?: Omit<LanPeersOptions, 'proof' | 'verifier' | 'storeHash'>;
 }
@@ -38,27 +64,111 @@ export interface PeerService {
   pair(address: string): Promise<LanPeerInfo>;
   signal(to: string, data: string): boolean;
   list(): LanPeerInfo[];
+  /** The renderer's answer to `prove` request `id` (null: it could not sign); false when no such request waits. */
+  prove(id: number, signature: string | null): boolean;
   stop(): Promise<void>;
 }
 
-const infoOf = (s: LanSession): LanPeerInfo => ({ replica: s.peer.replica, fingerprint: s.peer.fingerprint });
+const infoOf = (s: LanSession): LanPeerInfo => ({
+  replica: s.peer.replica,
+  fingerprint: s.peer.fingerprint,
+  user: s.peer.user,
+});
+const bytesOf = (text: string) => new Uint8Array(Buffer.from(text, 'base64url'));
+const invalid = (reason: string) =>
+  new LanPeerError(DesktopErrorCode.lanIdentityInvalid, `The identity given to peers.start: ${reason}`);
+
+/** Reads and checks the app's identity (see the module documentation); throws `lan_identity_invalid`. */
+async function readIdentity(
+  replica: string,
+  identity: PeersIdentity,
+  now: () => number,
+): Promise<{ claim: PeerClaim; trust: CertificateTrust }> {
+  const publicKey = bytesOf(identity.publicKey);
+  const relayKey = bytesOf(identity.relayKey);
+  const certificate = {
+    bytes: bytesOf(identity.certificate),
+    signature: bytesOf(identity.certificateSignature),
+  };
+  let signed: ReturnType<typeof readSignedCertificate>;
+  try {
+    signed = readSignedCertificate(certificate.bytes, certificate.signature);
+  } catch (error) {
+    throw invalid((error as Error).message);
+  }
+  // Its validity window is the relay's business (peers judge it with their skew bound): only who signed it counts.
+  const checked = await verifyCertificate(
+    signed,
+    { relayKey, now, revoked: () => false },
+    Number.POSITIVE_INFINITY,
+  );
+  if (!checked.ok) throw invalid(checked.reason);
+  if (signed.cert.replica !== replica || Buffer.compare(signed.cert.publicKey, publicKey) !== 0)
+    throw invalid(`the certificate is replica ${signed.cert.replica}'s or another key's, not ${replica}'s`);
+  let revocations: SignedRevocationList | undefined;
+  if (identity.revocations) {
+    revocations = await verifyRevocationList(
+      bytesOf(identity.revocations.list),
+      bytesOf(identity.revocations.signature),
+      relayKey,
+    );
+    if (!revocations) throw invalid('the revocation list is not signed by the relay key');
+  }
+  return {
+    claim: { replica, publicKey, certificate },
+    trust: { relayKey, revoked: new Set(revocations?.list.replicas ?? []) },
+  };
+}
 
 /** Creates the service; nothing runs until `start`. */
 export function createPeerService(options: PeerServiceOptions): PeerService {
-  let running: { key: string; peers: LanPeers; info: LanPeersInfo } | undefined;
+  const now = options.now ?? Date.now;
+  const proofTimeoutMs = options.proofTimeoutMs ?? 5_000;
+  let running: { key: string; peers: LanPeers; info: LanPeersInfo; claim: PeerClaim } | undefined;
   let starting: Promise<LanPeersInfo> | undefined;
   let roster: readonly RosterAddressesInput[] = [];
+  let trust: CertificateTrust | undefined;
+  let nextProof = 0;
+  const proofs = new Map<number, (signature: Uint8Array | undefined) => void>();
+
+  /** Asks the renderer to sign `digest` with the device key. */
+  const askRenderer = (digest: Uint8Array) =>
+    new Promise<Uint8Array>((resolve, reject) => {
+      const id = ++nextProof;
+      const timer = setTimeout(() => settle(undefined), proofTimeoutMs);
+      const settle = (signature: Uint8Array | undefined) => {
+        clearTimeout(timer);
+        proofs.delete(id);
+        if (signature) resolve(signature);
+        else reject(new Error('the app did not sign the LAN challenge with its device key'));
+      };
+      proofs.set(id, settle);
+      options.emit({ t: 'prove', id, digest: Buffer.from(digest).toString('base64url') });
+    });
+  const verifier =
+    options.verifier ??
+    createCertificateVerifier({
+      now,
+      trust: () => trust ?? { relayKey: new Uint8Array(32), revoked: new Set() },
+    });
 
   const start = async (o: PeersStartOptions): Promise<LanPeersInfo> => {
-    const key = JSON.stringify([o.replica, o.storeHash]);
-    if (running?.key === key) return running.info;
+    const identity = await readIdentity(o.replica, o.identity, now);
+    const key = JSON.stringify([o.replica, o.storeHash, o.identity.publicKey]);
+    if (running?.key === key) {
+      trust = identity.trust;
+      Object.assign(running.claim, identity.claim);
+      return running.info;
+    }
     await running?.peers.stop();
     running = undefined;
-    const proof = await createEd25519DeviceProof(o.replica);
+    trust = identity.trust;
+    const claim = { ...identity.claim };
+    const proof = await createDeviceProof(claim, askRenderer);
     const peers = await startLanPeers({
       ...options.lan,
       proof,
-      verifier: options.verifier ?? createKeyPeerVerifier(),
+      verifier,
       storeHash: o.storeHash,
     });
     peers.setRoster(roster);
@@ -67,7 +177,7 @@ export function createPeerService(options: PeerServiceOptions): PeerService {
       session.onSignal((data) => options.emit({ t: 'signal', from: session.peer.replica, data }));
       session.onClose(() => options.emit({ t: 'disconnected', replica: session.peer.replica }));
     });
-    running = { key, peers, info: { port: peers.port, fingerprint: proof.fingerprint } };
+    running = { key, peers, info: { port: peers.port, fingerprint: proof.fingerprint }, claim };
     return running.info;
   };
 
@@ -95,6 +205,11 @@ export function createPeerService(options: PeerServiceOptions): PeerService {
       return session !== undefined;
     },
     list: () => running?.peers.sessions().map(infoOf) ?? [],
+    prove(id, signature) {
+      const settle = proofs.get(id);
+      settle?.(signature === null ? undefined : bytesOf(signature));
+      return settle !== undefined;
+    },
     async stop() {
       await running?.peers.stop();
       running = undefined;

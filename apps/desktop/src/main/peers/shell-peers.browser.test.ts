@@ -1,42 +1,45 @@
 /**
- * The desktop shell's peering end to end, without the Electron binary: two Chromium pages whose
- * `window.loamDesktop` is the real preload API over the real IPC router and peer service (run here in Node, as
- * main would), with no relay anywhere. They find each other by mDNS, prove their keys over LAN signaling, and
- * open a WebRTC data channel whose frames reach each page's worker.
+ * The desktop shell's LAN peering end to end, without the Electron binary: two tills (two Chromium contexts), each
+ * a real database (`@loam/client`) whose `window.loamDesktop` is the real preload API over the real IPC router and
+ * peer service (run here in Node, as main would, one per till). The relay only certifies the tills at sign-in and
+ * is stopped before the shell starts peering: the tills find each other by mDNS, prove their certified keys over
+ * LAN signaling (each signature made by the page's database worker), and sync sales over WebRTC links handed to
+ * `db.peers.connect`; a reloaded till (main, and its LAN sessions, live on) links again and still gets sales.
  */
+import { startTestRelay, type TestRelay } from '@loam/server/testing';
 import type { Page } from 'playwright-core';
-import { afterAll, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { useBrowserHarness } from '../../../../../test/browser/harness';
+import { inPageGlobal, pageGlobalReady, untilPageGlobal } from '../../../../../test/browser/page-globals';
+import type { ShellPeerPage } from '../../../test-pages/shell-peer-page';
+import { shellShopRules, shellShopSchema } from '../../../test-pages/shell-shop';
 import type { LanPeerEvent } from '../../shared/contract';
 import { createIpcRouter } from '../ipc';
 import { createPeerService, type PeerService } from './peer-service';
 
-const browser = useBrowserHarness({ preBundle: ['simple-peer/simplepeer.min.js'] });
+const browser = useBrowserHarness({
+  preBundle: ['simple-peer/simplepeer.min.js'],
+  allowConsoleErrors: [/WebSocket connection to .* failed/],
+});
 const services: PeerService[] = [];
+let relay: TestRelay | undefined;
+beforeAll(async () => {
+  relay = await startTestRelay(shellShopSchema, shellShopRules, { peers: { sameClaims: ['shop'] } });
+});
 afterAll(async () => {
   for (const s of services) await s.stop();
+  await relay?.close();
 });
 
-type ShellPage = {
-  start(replica: string, storeHash: string): Promise<{ port: number; fingerprint: string }>;
-  peers(): Promise<{ replica: string }[]>;
-  send(prefix: string, count: number): Promise<void>;
-  received(): Promise<string[]>;
-  state(): Promise<string>;
-};
-const call = <K extends keyof ShellPage>(page: Page, method: K, ...args: Parameters<ShellPage[K]>) =>
-  page.evaluate(
-    ([m, a]) =>
-      (
-        (globalThis as unknown as { __shellPeerPage: ShellPage }).__shellPeerPage[m] as (
-          ...x: unknown[]
-        ) => unknown
-      )(...a),
-    [method, args] as const,
-  ) as Promise<Awaited<ReturnType<ShellPage[K]>>>;
+const inTill = <T, A = null>(page: Page, fn: (till: ShellPeerPage, arg: A) => T | Promise<T>, arg?: A) =>
+  inPageGlobal(page, '__shellPeerPage', fn, arg);
+const untilTill = <A = null>(page: Page, predicate: (till: ShellPeerPage, arg: A) => boolean, arg?: A) =>
+  untilPageGlobal(page, '__shellPeerPage', predicate, arg, 30_000);
 
-/** A page inside an emulated shell: main's router and peer service run in this process. */
-async function terminal(): Promise<Page> {
+/** A till inside an emulated shell: main's router and peer service run in this process. */
+async function till(user: string): Promise<Page> {
+  const r = relay as TestRelay;
+  const token = await r.tokenFor(user, { claims: { shop: 7 } });
   const page = await browser().newPage();
   let events = Promise.resolve();
   const service = createPeerService({
@@ -44,7 +47,8 @@ async function terminal(): Promise<Page> {
       events = events.then(() =>
         page
           .evaluate(
-            (e) => (globalThis as unknown as { __loamDesktopEvent(e: unknown): void }).__loamDesktopEvent(e),
+            (e) =>
+              (globalThis as unknown as { __loamDesktopEvent?(e: unknown): void }).__loamDesktopEvent?.(e),
             event,
           )
           .catch(() => undefined),
@@ -56,36 +60,56 @@ async function terminal(): Promise<Page> {
     appOrigin: browser().origin,
     handlers: {
       info: () => ({ version: '0', platform: 'linux', kiosk: false }),
-      terminalConfig: () => ({ relayUrl: 'ws://127.0.0.1:1', terminalId: 'till' }),
+      terminalConfig: () => ({ relayUrl: r.server.wsUrl, terminalId: user }),
       peers: service,
     },
   });
   await page.exposeBinding('loamDesktopInvoke', (source, channel: string, args: unknown[]) =>
     router.handle(channel, { url: source.frame.url() }, args),
   );
-  await page.addScriptTag({
-    type: 'module',
-    content: "import '/apps/desktop/test-pages/shell-peer-page.ts';",
-  });
-  await page.waitForFunction(() => '__shellPeerPage' in globalThis);
-  return page;
+  const query = `db=till&sync=${encodeURIComponent(r.server.wsUrl)}&token=${token}`;
+  await page.goto(`${browser().origin}/apps/desktop/test-pages/shell-peer-page.html?${query}`);
+  return await pageGlobalReady(page, '__shellPeerPage');
 }
 
-it('two terminals with no relay find each other by mDNS and open a WebRTC link through LAN signaling', async () => {
+it('two certified tills find each other on the LAN with the relay gone, sync sales, and re-link after a reload', async () => {
   const store = `store-${process.pid}-${Date.now()}`;
-  const a = await terminal();
-  const b = await terminal();
-  await call(a, 'start', 'till-a', store);
-  await call(b, 'start', 'till-b', store);
-  await vi.waitFor(
-    async () => {
-      expect(await call(a, 'state')).toBe('open');
-      expect(await call(b, 'state')).toBe('open');
-    },
-    { timeout: 30_000, interval: 100 },
+  const a = await till('clerk-a');
+  const b = await till('clerk-b');
+  for (const t of [a, b]) await untilTill(t, () => true);
+  await expect
+    .poll(async () => [await inTill(a, (t) => t.certified()), await inTill(b, (t) => t.certified())], {
+      timeout: 20_000,
+    })
+    .toEqual([true, true]);
+  await relay?.close();
+  relay = undefined;
+
+  const started = performance.now();
+  await inTill(a, (t, s) => t.startLan(s), store);
+  await inTill(b, (t, s) => t.startLan(s), store);
+  const live = (t: ShellPeerPage) => t.peers().some((p) => p.state === 'live');
+  await untilTill(a, live);
+  await untilTill(b, live);
+  console.info(
+    `mDNS discovery to a live peer sync link (no relay): ${(performance.now() - started).toFixed(0)} ms`,
   );
-  expect(await call(a, 'peers')).toEqual([expect.objectContaining({ replica: 'till-b' })]);
-  await call(a, 'send', 'sale', 20);
-  await vi.waitFor(async () => expect(await call(b, 'received')).toHaveLength(20), { timeout: 10_000 });
-  expect(await call(b, 'received')).toEqual(Array.from({ length: 20 }, (_, i) => `sale-${i}`));
+  expect((await inTill(a, (t) => t.lanPeers())).map((p) => p.user)).toEqual(['clerk-b']);
+
+  await inTill(a, (t) => t.sell('sale-1'));
+  await untilTill(b, (t) => t.sales().includes('sale-1'));
+  await inTill(b, (t) => t.sell('sale-2'));
+  await untilTill(a, (t) => t.sales().includes('sale-2'));
+
+  await b.reload();
+  await pageGlobalReady(b, '__shellPeerPage');
+  expect(await inTill(b, (t) => t.sales())).toEqual(['sale-1', 'sale-2']);
+  const reloaded = performance.now();
+  await inTill(b, (t, s) => t.startLan(s), store);
+  await inTill(a, (t) => t.sell('sale-3'));
+  await untilTill(b, (t) => t.sales().includes('sale-3'));
+  console.info(`reloaded till to a sale over the LAN again: ${(performance.now() - reloaded).toFixed(0)} ms`);
+  await inTill(b, (t) => t.sell('sale-4'));
+  await untilTill(a, (t) => t.sales().includes('sale-4'));
+  expect(await inTill(a, (t) => t.sales())).toEqual(['sale-1', 'sale-2', 'sale-3', 'sale-4']);
 });

@@ -1,0 +1,164 @@
+/**
+ * The renderer's side of LAN peering in the desktop shell: the app's database (`@loam/client`) on one side, the
+ * shell's `window.loamDesktop.peers` on the other. Main finds peers and carries their SDP/ICE; this module keeps
+ * a WebRTC link to each and hands every open link to the database (`db.peers.connect(port)`), whose peer engine
+ * syncs over it exactly as over a relay-signaled link.
+ *
+ * ```
+ *  renderer (leader tab)                                    main
+ *   db.peers.identity() ── certificate, relay key ─────────▶ peers.start  (checks it; presents it on the LAN)
+ *   db.peers.signLanProof ◀── prove {digest} ── preload ◀── each LAN handshake
+ *   connector per peer ◀── connected / signal events ─────── LAN signaling sessions (mDNS, roster, pairing)
+ *     link open ── port ──▶ db.peers.connect(port) ──▶ the worker's peer engine
+ * ```
+ *
+ * Invariants:
+ * 1. **Certified or nothing.** Peering starts only once the relay certified this device (`db.peers.identity()`);
+ *    before that `start` rejects with `lan_not_certified` (sign in to the relay once).
+ * 2. **One link per peer, one side offers** (the smaller replica id), as with relay signaling.
+ * 3. **Main outlives the renderer.** After a reload the LAN sessions are still there: the new page asks main for
+ *    them (`list`) and links to each; a connector that has no open link when its peer's session (re)appears starts
+ *    afresh, so a reloaded till re-links without waiting for a backoff or a relay.
+ * 4. **The identity follows the database**: it is read again every `refreshMs` and handed to main when it changed
+ *    (a renewed certificate, a newer revocation list).
+ */
+import type { DeviceIdentity, PeersControls } from '@loam/client';
+import type { PeerConnector } from '@loam/sync/webrtc';
+import type { LoamDesktopPeers, PeersIdentity } from '../shared/contract';
+
+/** The part of `@loam/sync/webrtc` this module uses. */
+export interface WebRtc {
+  readonly createPeerConnector: typeof import('@loam/sync/webrtc').createPeerConnector;
+  readonly SimplePeer: typeof import('@loam/sync/webrtc').SimplePeer;
+}
+
+/** Options of {@link startLanPeering}. */
+export interface LanPeeringOptions {
+  /** `window.loamDesktop.peers`. */
+  readonly desktop: LoamDesktopPeers;
+  /** The app's database's `peers` (`db.peers`), opened with `peers` options. */
+  readonly db: Pick<PeersControls, 'identity' | 'signLanProof' | 'connect'>;
+  readonly webrtc: WebRtc;
+  /** A hash of the store the terminal serves (terminals of other stores are not dialed). */
+  readonly storeHash: string;
+  /** Interval of a link's keep-alives, ms (default 1 000); a link silent for 5× this is closed and redialed. */
+  readonly keepAliveMs?: number;
+  /** Interval of re-reading the identity, ms (default 60 000). */
+  readonly refreshMs?: number;
+}
+
+/** A running LAN peering. */
+export interface LanPeering {
+  /** The LAN signaling port main listens on (to announce to the relay for its roster). */
+  readonly port: number;
+  /** Stops linking (main's LAN sessions stay until the app starts another peering). */
+  stop(): void;
+}
+
+/** Error of {@link startLanPeering} before the relay certified the device. */
+export class LanNotCertifiedError extends Error {
+  readonly code = 'lan_not_certified';
+  constructor() {
+    super(
+      'This terminal has no device certificate yet: connect it to the relay once so it signs in, then peer',
+    );
+    this.name = 'LanNotCertifiedError';
+  }
+}
+
+const b64 = (bytes: Uint8Array) =>
+  btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
+
+/** The identity as main takes it (base64url). */
+export function toPeersIdentity(identity: DeviceIdentity): PeersIdentity {
+  return {
+    publicKey: b64(identity.publicKey),
+    certificate: b64(identity.certificate.bytes),
+    certificateSignature: b64(identity.certificate.signature),
+    relayKey: b64(identity.relayKey),
+    ...(identity.revocations
+      ? {
+          revocations: {
+            list: b64(identity.revocations.list),
+            signature: b64(identity.revocations.signature),
+          },
+        }
+      : {}),
+  };
+}
+
+/** Starts LAN peering (see the module documentation). */
+export async function startLanPeering(options: LanPeeringOptions): Promise<LanPeering> {
+  const { desktop, db, webrtc } = options;
+  const keepAliveMs = options.keepAliveMs ?? 1_000;
+  const first = await db.identity();
+  if (!first) throw new LanNotCertifiedError();
+  const self = first.replica;
+  const prove = (digest: Uint8Array) => db.signLanProof(digest);
+  let current = toPeersIdentity(first);
+  const connectors = new Map<string, PeerConnector>();
+  let stopped = false;
+
+  const link = (peer: string, fresh: boolean) => {
+    if (stopped || peer === self) return;
+    const existing = connectors.get(peer);
+    if (existing && !(fresh && existing.current()?.state() !== 'open')) return;
+    existing?.close();
+    connectors.set(
+      peer,
+      webrtc.createPeerConnector({
+        initiator: self < peer,
+        sendSignal: (data) => void desktop.signal(peer, data).catch(() => undefined),
+        onLink: (open) => {
+          db.connect(open.port).catch((error: unknown) => {
+            open.close(1011, `the database did not take the link: ${(error as Error).message}`);
+          });
+        },
+        link: { SimplePeer: webrtc.SimplePeer, keepAliveMs, deadAfterMs: keepAliveMs * 5 },
+      }),
+    );
+  };
+
+  const unsubscribe = desktop.onEvent((event) => {
+    if (event.t === 'connected') link(event.replica, true);
+    else if (event.t === 'signal') {
+      link(event.from, false);
+      connectors.get(event.from)?.signal(event.data);
+    }
+  });
+  let info: { port: number };
+  try {
+    info = await desktop.start({ replica: self, storeHash: options.storeHash, identity: current }, prove);
+    for (const peer of await desktop.list()) link(peer.replica, false);
+  } catch (error) {
+    unsubscribe();
+    throw error;
+  }
+
+  const refresh = setInterval(() => {
+    void db
+      .identity()
+      .then(async (identity) => {
+        if (!identity || stopped) return;
+        const next = toPeersIdentity(identity);
+        if (JSON.stringify(next) === JSON.stringify(current)) return;
+        current = next;
+        await desktop.start({ replica: self, storeHash: options.storeHash, identity: next }, prove);
+      })
+      .catch(() => undefined);
+  }, options.refreshMs ?? 60_000);
+
+  return {
+    port: info.port,
+    stop() {
+      stopped = true;
+      clearInterval(refresh);
+      unsubscribe();
+      for (const connector of connectors.values()) connector.close();
+      connectors.clear();
+    },
+  };
+}
