@@ -9,6 +9,7 @@
 import { openDatabase, type PeerView } from '@loam/client';
 import { createDesktopApi } from '../src/preload/desktop-api';
 import { type LanPeering, startLanPeering } from '../src/renderer/lan-peering';
+import type { LanPeerEvent } from '../src/shared/contract';
 import { shellShopRules, shellShopSchema } from './shell-shop';
 
 declare const loamDesktopInvoke: (channel: string, args: unknown[]) => Promise<unknown>;
@@ -42,6 +43,10 @@ db.peers.onChange((list) => {
   peers = list;
 });
 let peering: LanPeering | undefined;
+const lanEvents: LanPeerEvent[] = [];
+desktop.peers.onEvent((event) => {
+  if (event.t !== 'signal') lanEvents.push(event);
+});
 
 const page = {
   /** Whether the relay certified this till's device key (it signed in once). */
@@ -58,6 +63,8 @@ const page = {
     return peering.port;
   },
   lanPeers: () => desktop.peers.list(),
+  /** Main's events other than signals, in order. */
+  lanEvents: () => lanEvents,
   peers: () => peers,
   sell: async (item: string) => {
     await sales.insert({ item, qty: 1 });

@@ -22,11 +22,12 @@
  */
 import type { Rules } from '@loam/core';
 import type { DeviceIdentity, PeerView, WatchEvent } from '@loam/db-worker';
+import type { RosterPeer } from '@loam/sync';
 import type { PeerConnector } from '@loam/sync/webrtc';
 import type { Connection } from './connection';
 
 export type { DeviceIdentity, PeerView } from '@loam/db-worker';
-export type { PeerState } from '@loam/sync';
+export type { PeerState, RosterPeer } from '@loam/sync';
 
 /** The `peers` option of `openDatabase`. Needs `sync`: the relay certifies the device key peers check. */
 export interface PeersOptions {
@@ -67,11 +68,19 @@ export interface PeersControls {
    * transaction's signature this way (`lan_proof_invalid` for another size). Leader tab only.
    */
   signLanProof(digest: Uint8Array): Promise<Uint8Array>;
+  /**
+   * `listener` receives the relay's roster of this device's peers (their certificates and last announced LAN
+   * addresses), the current one first, then each new one, in every tab: what a LAN signaling layer dials when
+   * multicast finds nobody. Returns the unsubscribe function.
+   */
+  onRoster(listener: (peers: readonly RosterPeer[]) => void): () => void;
+  /** Announces this device's LAN signaling addresses (`host:port`) to its peers' rosters, while the relay is reachable. */
+  announce(addresses: readonly string[]): Promise<void>;
 }
 
 /** Builds `db.peers` over `connection`. */
 export function createPeersApi(
-  connection: Pick<Connection, 'subscribe' | 'attachPeer' | 'peerIdentity' | 'signLanProof'>,
+  connection: Pick<Connection, 'subscribe' | 'request' | 'attachPeer' | 'peerIdentity' | 'signLanProof'>,
 ): PeersControls {
   const onChange = (listener: (peers: PeerView[]) => void) => {
     let last: string | undefined;
@@ -99,6 +108,13 @@ export function createPeersApi(
     connect: (port) => connection.attachPeer(port),
     identity: () => connection.peerIdentity(),
     signLanProof: (digest) => connection.signLanProof(digest),
+    onRoster: (listener) =>
+      connection.subscribe({ kind: 'peerSignaling' }, (event: WatchEvent) => {
+        if (event.kind === 'roster') listener(event.peers);
+      }),
+    announce: async (addresses) => {
+      await connection.request({ type: 'sync', op: { kind: 'announce', addresses: [...addresses] } });
+    },
   };
 }
 

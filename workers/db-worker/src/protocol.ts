@@ -42,7 +42,9 @@ export type SyncOp =
   | { readonly kind: 'subscribe'; readonly collection: string; readonly filter?: Filter }
   | { readonly kind: 'ready' | 'unsubscribe'; readonly id: string }
   /** Sends one signaling message to peer `to` through the relay; resolves false when not connected. */
-  | { readonly kind: 'signal'; readonly to: string; readonly data: string };
+  | { readonly kind: 'signal'; readonly to: string; readonly data: string }
+  /** Announces this device's LAN signaling addresses (`host:port`) to its peers' rosters (again after reconnects). */
+  | { readonly kind: 'announce'; readonly addresses: readonly string[] };
 
 /** Every request a worker serves (live queries apart: they are subscriptions, see `DbWorkerApi.watch`). */
 export type DbRequest =

@@ -10,6 +10,8 @@
  *   db.peers.signLanProof ◀── prove {digest} ── preload ◀── each LAN handshake
  *   connector per peer ◀── connected / signal events ─────── LAN signaling sessions (mDNS, roster, pairing)
  *     link open ── port ──▶ db.peers.connect(port) ──▶ the worker's peer engine
+ *   db.peers.onRoster (relay) ── peers, certificates ──────▶ peers.setRoster  (dialed when multicast is blocked)
+ *   db.peers.announce ◀── main's LAN addresses                 (so the peers' rosters hold them)
  * ```
  *
  * Invariants:
@@ -17,10 +19,15 @@
  *    before that `start` rejects with `lan_not_certified` (sign in to the relay once).
  * 2. **One link per peer, one side offers** (the smaller replica id), as with relay signaling.
  * 3. **Main outlives the renderer.** After a reload the LAN sessions are still there: the new page asks main for
- *    them (`list`) and links to each; a connector that has no open link when its peer's session (re)appears starts
- *    afresh, so a reloaded till re-links without waiting for a backoff or a relay.
+ *    them (`list`), tells each peer it holds no link to it (a `relink` message over the session, before any SDP of
+ *    its own), and links to each; a peer told so drops whatever link it still believes open and starts afresh, as
+ *    does a connector without an open link when its peer's session (re)appears. So a reloaded till re-links at
+ *    once, without waiting for a dead link to be noticed, a backoff, or a relay.
  * 4. **The identity follows the database**: it is read again every `refreshMs` and handed to main when it changed
  *    (a renewed certificate, a newer revocation list).
+ * 5. **The roster only grows stale, never empty.** The relay's roster (with each peer's certificate) goes to main
+ *    whenever it arrives; an empty one (a page reloaded with no relay knows none yet) is not passed on, so main
+ *    keeps dialing the last one it had.
  */
 import type { DeviceIdentity, PeersControls } from '@loam/client';
 import type { PeerConnector } from '@loam/sync/webrtc';
@@ -37,7 +44,7 @@ export interface LanPeeringOptions {
   /** `window.loamDesktop.peers`. */
   readonly desktop: LoamDesktopPeers;
   /** The app's database's `peers` (`db.peers`), opened with `peers` options. */
-  readonly db: Pick<PeersControls, 'identity' | 'signLanProof' | 'connect'>;
+  readonly db: Pick<PeersControls, 'identity' | 'signLanProof' | 'connect' | 'onRoster' | 'announce'>;
   readonly webrtc: WebRtc;
   /** A hash of the store the terminal serves (terminals of other stores are not dialed). */
   readonly storeHash: string;
@@ -65,6 +72,9 @@ export class LanNotCertifiedError extends Error {
     this.name = 'LanNotCertifiedError';
   }
 }
+
+/** What a page that (re)started sends over a surviving LAN session: it holds no link to the peer (invariant 3). */
+const RELINK = '{"loam":"relink"}';
 
 const b64 = (bytes: Uint8Array) =>
   btoa(String.fromCharCode(...bytes))
@@ -102,10 +112,12 @@ export async function startLanPeering(options: LanPeeringOptions): Promise<LanPe
   const connectors = new Map<string, PeerConnector>();
   let stopped = false;
 
-  const link = (peer: string, fresh: boolean) => {
+  /** `keep`: only if there is none; `fresh`: also replace one without an open link; `force`: replace any. */
+  const link = (peer: string, mode: 'keep' | 'fresh' | 'force') => {
     if (stopped || peer === self) return;
     const existing = connectors.get(peer);
-    if (existing && !(fresh && existing.current()?.state() !== 'open')) return;
+    if (existing && mode === 'keep') return;
+    if (existing && mode === 'fresh' && existing.current()?.state() === 'open') return;
     existing?.close();
     connectors.set(
       peer,
@@ -123,20 +135,38 @@ export async function startLanPeering(options: LanPeeringOptions): Promise<LanPe
   };
 
   const unsubscribe = desktop.onEvent((event) => {
-    if (event.t === 'connected') link(event.replica, true);
+    if (event.t === 'connected') link(event.replica, 'fresh');
+    else if (event.t === 'signal' && event.data === RELINK) link(event.from, 'force');
     else if (event.t === 'signal') {
-      link(event.from, false);
+      link(event.from, 'keep');
       connectors.get(event.from)?.signal(event.data);
     }
   });
-  let info: { port: number };
+  let info: { port: number; addresses: readonly string[] };
   try {
     info = await desktop.start({ replica: self, storeHash: options.storeHash, identity: current }, prove);
-    for (const peer of await desktop.list()) link(peer.replica, false);
+    for (const peer of await desktop.list()) {
+      if (connectors.has(peer.replica)) continue;
+      await desktop.signal(peer.replica, RELINK);
+      link(peer.replica, 'keep');
+    }
   } catch (error) {
     unsubscribe();
     throw error;
   }
+
+  void db.announce(info.addresses).catch(() => undefined);
+  const stopRoster = db.onRoster((peers) => {
+    if (stopped || peers.length === 0) return;
+    const roster = peers.slice(0, 256).map((p) => ({
+      replica: p.replica,
+      addresses: p.addresses.slice(0, 16),
+      ...(p.certificate && p.certificateSig
+        ? { certificate: b64(p.certificate), certificateSignature: b64(p.certificateSig) }
+        : {}),
+    }));
+    void desktop.setRoster(roster).catch(() => undefined);
+  });
 
   const refresh = setInterval(() => {
     void db
@@ -157,6 +187,7 @@ export async function startLanPeering(options: LanPeeringOptions): Promise<LanPe
       stopped = true;
       clearInterval(refresh);
       unsubscribe();
+      stopRoster();
       for (const connector of connectors.values()) connector.close();
       connectors.clear();
     },

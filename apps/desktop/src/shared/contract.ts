@@ -85,9 +85,11 @@ export interface PeersStartOptions {
  */
 export type LanProver = (digest: Uint8Array) => Promise<Uint8Array>;
 
-/** LAN peering as started: its signaling port (to announce to the relay) and this terminal's key fingerprint. */
+/** LAN peering as started: its signaling port and addresses (to announce to the relay), and its key fingerprint. */
 export interface LanPeersInfo {
   readonly port: number;
+  /** `host:port` of the LAN signaling server on each of this machine's non-loopback interfaces. */
+  readonly addresses: readonly string[];
   readonly fingerprint: string;
 }
 
@@ -99,10 +101,16 @@ export interface LanPeerInfo {
   readonly user: string;
 }
 
-/** A peer's last known LAN signaling addresses (`host:port`), from the relay's roster. */
+/**
+ * A peer's last known LAN signaling addresses (`host:port`), from the relay's roster, with its device certificate
+ * (base64url bytes and signature) when the roster carries it: main then dials it only if the certificate checks out
+ * against the relay key, and refuses whoever answers at those addresses with another key.
+ */
 export interface RosterAddressesInput {
   readonly replica: string;
   readonly addresses: readonly string[];
+  readonly certificate?: string;
+  readonly certificateSignature?: string;
 }
 
 /** What main tells the renderer about LAN peers. */

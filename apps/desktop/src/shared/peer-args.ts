@@ -98,15 +98,33 @@ export function readPeerArgs(channel: string, args: readonly unknown[]): PeerArg
         return `expected one array of at most ${MAX_ROSTER} roster entries`;
       const peers: RosterAddressesInput[] = [];
       for (const p of list) {
-        if (!isRecord(p) || !only(p, ['replica', 'addresses']) || !isText(p.replica, 64))
+        if (
+          !isRecord(p) ||
+          !only(p, ['replica', 'addresses', 'certificate', 'certificateSignature']) ||
+          !isText(p.replica, 64)
+        )
           return 'bad roster entry';
+        if ((p.certificate === undefined) !== (p.certificateSignature === undefined))
+          return 'a roster entry has both certificate and certificateSignature, or neither';
+        if (
+          p.certificate !== undefined &&
+          (!isBase64Url(p.certificate, MAX_CERTIFICATE_CHARS) ||
+            !isBase64Url(p.certificateSignature, SIGNATURE_CHARS, true))
+        )
+          return 'a roster certificate (at most 16 KiB) and its signature (64 bytes) must be base64url';
         if (
           !Array.isArray(p.addresses) ||
           p.addresses.length > MAX_ADDRESSES ||
           !p.addresses.every((a) => isText(a, 300))
         )
           return `a roster entry has at most ${MAX_ADDRESSES} addresses, each a string`;
-        peers.push({ replica: p.replica, addresses: [...(p.addresses as string[])] });
+        peers.push({
+          replica: p.replica,
+          addresses: [...(p.addresses as string[])],
+          ...(typeof p.certificate === 'string' && typeof p.certificateSignature === 'string'
+            ? { certificate: p.certificate, certificateSignature: p.certificateSignature }
+            : {}),
+        });
       }
       return { channel, peers };
     }

@@ -17,8 +17,13 @@
  * 3. **Only certified peers** (`createCertificateVerifier`): signed by this device's relay key, valid, unrevoked.
  * 4. **Each proof request is answered once**: an answer for an unknown or settled id is ignored (`prove` returns
  *    false); a missing or empty answer fails that handshake only.
+ * 5. **The roster vouches for whom main dials.** A roster entry with a certificate is dialed only when that
+ *    certificate checks out like a peer's (relay key, validity, revocations, replica), and only a peer proving the
+ *    key it names is accepted there; an entry without one is dialed and judged by the handshake alone. The roster
+ *    is judged again whenever the identity (and so the trust) changes.
  */
 
+import { networkInterfaces } from 'node:os';
 import {
   readSignedCertificate,
   type SignedRevocationList,
@@ -38,10 +43,12 @@ import {
   type CertificateTrust,
   createCertificateVerifier,
   createDeviceProof,
+  fingerprintOf,
   type PeerClaim,
   type PeerVerifier,
 } from './device-proof';
-import { type LanPeers, type LanPeersOptions, startLanPeers } from './lan-peers';
+import { formatAddress } from './discovery';
+import { type LanPeers, type LanPeersOptions, type RosterAddresses, startLanPeers } from './lan-peers';
 import type { LanSession } from './lan-signaling';
 
 /** Options of {@link createPeerService}. */
@@ -60,7 +67,7 @@ export interface PeerServiceOptions {
 /** The handlers of the peers channels. */
 export interface PeerService {
   start(options: PeersStartOptions): Promise<LanPeersInfo>;
-  setRoster(peers: readonly RosterAddressesInput[]): void;
+  setRoster(peers: readonly RosterAddressesInput[]): Promise<void>;
   pair(address: string): Promise<LanPeerInfo>;
   signal(to: string, data: string): boolean;
   list(): LanPeerInfo[];
@@ -77,6 +84,15 @@ const infoOf = (s: LanSession): LanPeerInfo => ({
 const bytesOf = (text: string) => new Uint8Array(Buffer.from(text, 'base64url'));
 const invalid = (reason: string) =>
   new LanPeerError(DesktopErrorCode.lanIdentityInvalid, `The identity given to peers.start: ${reason}`);
+
+/** `host:port` on each non-loopback interface (IPv6 link-local left out: it needs a zone to be dialed). */
+function localAddresses(port: number, host: string | undefined): string[] {
+  if (host !== undefined && host !== '0.0.0.0' && host !== '::') return [formatAddress(host, port)];
+  return Object.values(networkInterfaces())
+    .flatMap((list) => list ?? [])
+    .filter((a) => !a.internal && !(a.family === 'IPv6' && a.address.toLowerCase().startsWith('fe80')))
+    .map((a) => formatAddress(a.address, port));
+}
 
 /** Reads and checks the app's identity (see the module documentation); throws `lan_identity_invalid`. */
 async function readIdentity(
@@ -152,12 +168,49 @@ export function createPeerService(options: PeerServiceOptions): PeerService {
       trust: () => trust ?? { relayKey: new Uint8Array(32), revoked: new Set() },
     });
 
+  /** The roster as main dials it (invariant 5): entries whose certificate fails are left out. */
+  const judgeRoster = async (): Promise<RosterAddresses[]> => {
+    const checked: RosterAddresses[] = [];
+    const t = trust;
+    for (const p of roster) {
+      if (p.certificate === undefined || p.certificateSignature === undefined) {
+        checked.push({ replica: p.replica, addresses: p.addresses });
+        continue;
+      }
+      if (!t) continue;
+      let signed: ReturnType<typeof readSignedCertificate>;
+      try {
+        signed = readSignedCertificate(bytesOf(p.certificate), bytesOf(p.certificateSignature));
+      } catch {
+        continue;
+      }
+      const verdict = await verifyCertificate(
+        signed,
+        { relayKey: t.relayKey, now, revoked: (r) => t.revoked.has(r) },
+        60_000,
+      );
+      if (!verdict.ok || verdict.value.replica !== p.replica) continue;
+      checked.push({
+        replica: p.replica,
+        addresses: p.addresses,
+        fingerprint: await fingerprintOf(verdict.value.publicKey),
+      });
+    }
+    return checked;
+  };
+  const applyRoster = async () => {
+    const peers = running?.peers;
+    const judged = await judgeRoster();
+    if (peers && running?.peers === peers) peers.setRoster(judged);
+  };
+
   const start = async (o: PeersStartOptions): Promise<LanPeersInfo> => {
     const identity = await readIdentity(o.replica, o.identity, now);
     const key = JSON.stringify([o.replica, o.storeHash, o.identity.publicKey]);
     if (running?.key === key) {
       trust = identity.trust;
       Object.assign(running.claim, identity.claim);
+      await applyRoster();
       return running.info;
     }
     await running?.peers.stop();
@@ -171,13 +224,14 @@ export function createPeerService(options: PeerServiceOptions): PeerService {
       verifier,
       storeHash: o.storeHash,
     });
-    peers.setRoster(roster);
     peers.onSession((session, via) => {
       options.emit({ t: 'connected', ...infoOf(session), via });
       session.onSignal((data) => options.emit({ t: 'signal', from: session.peer.replica, data }));
       session.onClose(() => options.emit({ t: 'disconnected', replica: session.peer.replica }));
     });
-    running = { key, peers, info: { port: peers.port, fingerprint: proof.fingerprint }, claim };
+    const addresses = localAddresses(peers.port, options.lan?.host);
+    running = { key, peers, info: { port: peers.port, addresses, fingerprint: proof.fingerprint }, claim };
+    await applyRoster();
     return running.info;
   };
 
@@ -187,9 +241,9 @@ export function createPeerService(options: PeerServiceOptions): PeerService {
       starting = next;
       return next;
     },
-    setRoster(peers) {
+    async setRoster(peers) {
       roster = peers;
-      running?.peers.setRoster(peers);
+      await applyRoster();
     },
     async pair(address) {
       if (!running)

@@ -4,18 +4,20 @@
  * peer service (run here in Node, as main would, one per till). The relay only certifies the tills at sign-in and
  * is stopped before the shell starts peering: the tills find each other by mDNS, prove their certified keys over
  * LAN signaling (each signature made by the page's database worker), and sync sales over WebRTC links handed to
- * `db.peers.connect`; a reloaded till (main, and its LAN sessions, live on) links again and still gets sales.
+ * `db.peers.connect`; a reloaded till (main, and its LAN sessions, live on) links again and still gets sales. With
+ * mDNS off (multicast blocked), they find each other through the relay's roster instead: each announces main's
+ * LAN address, and main dials the other's, pinned to the key its roster certificate names.
  */
 import { startTestRelay, type TestRelay } from '@loam/server/testing';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, expect, it } from 'vitest';
 import { useBrowserHarness } from '../../../../../test/browser/harness';
 import { inPageGlobal, pageGlobalReady, untilPageGlobal } from '../../../../../test/browser/page-globals';
 import type { ShellPeerPage } from '../../../test-pages/shell-peer-page';
 import { shellShopRules, shellShopSchema } from '../../../test-pages/shell-shop';
 import type { LanPeerEvent } from '../../shared/contract';
 import { createIpcRouter } from '../ipc';
-import { createPeerService, type PeerService } from './peer-service';
+import { createPeerService, type PeerService, type PeerServiceOptions } from './peer-service';
 
 const browser = useBrowserHarness({
   preBundle: ['simple-peer/simplepeer.min.js'],
@@ -23,26 +25,42 @@ const browser = useBrowserHarness({
 });
 const services: PeerService[] = [];
 let relay: TestRelay | undefined;
-beforeAll(async () => {
+const startRelay = async () => {
   relay = await startTestRelay(shellShopSchema, shellShopRules, { peers: { sameClaims: ['shop'] } });
-});
+};
+const stopRelay = async () => {
+  await relay?.close();
+  relay = undefined;
+};
+afterEach(stopRelay);
 afterAll(async () => {
   for (const s of services) await s.stop();
-  await relay?.close();
 });
 
 const inTill = <T, A = null>(page: Page, fn: (till: ShellPeerPage, arg: A) => T | Promise<T>, arg?: A) =>
   inPageGlobal(page, '__shellPeerPage', fn, arg);
-const untilTill = <A = null>(page: Page, predicate: (till: ShellPeerPage, arg: A) => boolean, arg?: A) =>
-  untilPageGlobal(page, '__shellPeerPage', predicate, arg, 30_000);
+async function untilTill<A = null>(page: Page, predicate: (till: ShellPeerPage, arg: A) => boolean, arg?: A) {
+  try {
+    await untilPageGlobal(page, '__shellPeerPage', predicate, arg, 30_000);
+  } catch (error) {
+    const state = await inTill(page, async (t) => ({
+      lan: t.lanEvents(),
+      sessions: await t.lanPeers(),
+      peers: t.peers(),
+      sales: t.sales(),
+    }));
+    throw new Error(`${(error as Error).message}\nthe till: ${JSON.stringify(state)}`);
+  }
+}
 
 /** A till inside an emulated shell: main's router and peer service run in this process. */
-async function till(user: string): Promise<Page> {
+async function till(user: string, lan?: PeerServiceOptions['lan']): Promise<Page> {
   const r = relay as TestRelay;
   const token = await r.tokenFor(user, { claims: { shop: 7 } });
   const page = await browser().newPage();
   let events = Promise.resolve();
   const service = createPeerService({
+    ...(lan ? { lan } : {}),
     emit: (event: LanPeerEvent) => {
       events = events.then(() =>
         page
@@ -74,6 +92,7 @@ async function till(user: string): Promise<Page> {
 
 it('two certified tills find each other on the LAN with the relay gone, sync sales, and re-link after a reload', async () => {
   const store = `store-${process.pid}-${Date.now()}`;
+  await startRelay();
   const a = await till('clerk-a');
   const b = await till('clerk-b');
   for (const t of [a, b]) await untilTill(t, () => true);
@@ -82,8 +101,7 @@ it('two certified tills find each other on the LAN with the relay gone, sync sal
       timeout: 20_000,
     })
     .toEqual([true, true]);
-  await relay?.close();
-  relay = undefined;
+  await stopRelay();
 
   const started = performance.now();
   await inTill(a, (t, s) => t.startLan(s), store);
@@ -112,4 +130,30 @@ it('two certified tills find each other on the LAN with the relay gone, sync sal
   await inTill(b, (t) => t.sell('sale-4'));
   await untilTill(a, (t) => t.sales().includes('sale-4'));
   expect(await inTill(a, (t) => t.sales())).toEqual(['sale-1', 'sale-2', 'sale-3', 'sale-4']);
+});
+
+it("with multicast blocked, two tills find each other through the relay's roster and keep syncing once it is gone", async () => {
+  const store = `store-${process.pid}-${Date.now()}-roster`;
+  await startRelay();
+  const lan = { mdns: false, host: '127.0.0.1', rosterIntervalMs: 250 } as const;
+  const a = await till('clerk-c', lan);
+  const b = await till('clerk-d', lan);
+  await expect
+    .poll(async () => [await inTill(a, (t) => t.certified()), await inTill(b, (t) => t.certified())], {
+      timeout: 20_000,
+    })
+    .toEqual([true, true]);
+  const started = performance.now();
+  await inTill(a, (t, s) => t.startLan(s), store);
+  await inTill(b, (t, s) => t.startLan(s), store);
+  const live = (t: ShellPeerPage) => t.peers().some((p) => p.state === 'live');
+  await untilTill(a, live);
+  await untilTill(b, live);
+  console.info(`roster (mDNS off) to a live peer sync link: ${(performance.now() - started).toFixed(0)} ms`);
+  const viaRoster = [...(await inTill(a, (t) => t.lanEvents())), ...(await inTill(b, (t) => t.lanEvents()))];
+  expect(viaRoster).toContainEqual(expect.objectContaining({ t: 'connected', via: 'roster' }));
+
+  await stopRelay();
+  await inTill(a, (t) => t.sell('roster-sale-1'));
+  await untilTill(b, (t) => t.sales().includes('roster-sale-1'));
 });
