@@ -33,6 +33,8 @@ import type { DeviceIdentity, PeersControls } from '@loam/client';
 import type { PeerConnector } from '@loam/sync/webrtc';
 import type { LoamDesktopPeers, PeersIdentity } from '../shared/contract';
 
+export type { LoamDesktopPeers } from '../shared/contract';
+
 /** The part of `@loam/sync/webrtc` this module uses. */
 export interface WebRtc {
   readonly createPeerConnector: typeof import('@loam/sync/webrtc').createPeerConnector;
@@ -191,5 +193,52 @@ export async function startLanPeering(options: LanPeeringOptions): Promise<LanPe
       for (const connector of connectors.values()) connector.close();
       connectors.clear();
     },
+  };
+}
+
+/**
+ * The `storeHash` terminals of one store share (advertised by mDNS, so the store id itself is not): base64url of the
+ * first 16 bytes of SHA-256 of `loam-store:<storeId>`.
+ */
+export async function storeHashOf(storeId: string | number): Promise<string> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`loam-store:${storeId}`)),
+  );
+  return b64(digest.subarray(0, 16));
+}
+
+/**
+ * {@link startLanPeering} as an app runs it at boot: when the device is not certified yet (a till that never
+ * reached its relay), tries again every `retryMs` (default 5 000) until it is; other failures are reported to
+ * `onError` and retried the same way. Returns the function that stops it for good.
+ */
+export function keepLanPeering(
+  options: LanPeeringOptions & {
+    readonly retryMs?: number;
+    readonly onError?: (error: unknown) => void;
+  },
+): () => void {
+  let peering: LanPeering | undefined;
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const attempt = () => {
+    timer = undefined;
+    startLanPeering(options).then(
+      (started) => {
+        if (stopped) started.stop();
+        else peering = started;
+      },
+      (error: unknown) => {
+        if (stopped) return;
+        if (!(error instanceof LanNotCertifiedError)) options.onError?.(error);
+        timer = setTimeout(attempt, options.retryMs ?? 5_000);
+      },
+    );
+  };
+  attempt();
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+    peering?.stop();
   };
 }
