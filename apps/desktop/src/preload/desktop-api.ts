@@ -87,8 +87,10 @@ function toBase64Url(bytes: Uint8Array): string {
 async function answerProof(invoke: Invoke, prover: LanProver | undefined, id: number, digest: string) {
   let signature: string | null = null;
   try {
-    const signed = prover ? await prover(fromBase64Url(digest)) : undefined;
-    if (signed instanceof Uint8Array && signed.length === 64) signature = toBase64Url(signed);
+    const signed: unknown = prover ? await prover(fromBase64Url(digest)) : undefined;
+    // A typed array from the app's world (through contextBridge): checked without `instanceof`, which is per realm.
+    if (ArrayBuffer.isView(signed) && signed.byteLength === 64)
+      signature = toBase64Url(new Uint8Array(signed.buffer, signed.byteOffset, 64));
   } catch {
     signature = null;
   }
