@@ -4,7 +4,7 @@
  * `lan-identities.ts`, its certificate and the relay key it trusts; `keyFile`: its key pair; `mdns`: `on` or
  * `off`; `port`: of its LAN signaling server). Commands arrive as JSON lines on stdin (`roster`, `pair`,
  * `signal`, `stop`); events leave as JSON lines on stdout (`ready`, `session`, `signal`, `paired`,
- * `pair-failed`). Not part of the app.
+ * `pair-failed`, `refused`). Not part of the app.
  */
 import { createInterface } from 'node:readline';
 import { createCertificateVerifier } from '../src/main/peers/device-proof';
@@ -34,6 +34,7 @@ peers.onSession((session, via) => {
   });
   session.onSignal((data) => out({ event: 'signal', from: session.peer.replica, data }));
 });
+peers.onRefused((r) => out({ event: 'refused', ...r }));
 out({ event: 'ready', port: peers.port, fingerprint: proof.fingerprint });
 
 for await (const line of createInterface({ input: process.stdin })) {

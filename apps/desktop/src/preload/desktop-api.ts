@@ -66,6 +66,9 @@ export function readPeerEvent(v: unknown): LanPeerEvent | undefined {
         via: e.via as 'mdns',
       };
   if (e.t === 'disconnected' && text(e.replica)) return { t: 'disconnected', replica: e.replica };
+  if (e.t === 'refused' && text(e.address) && text(e.replica) && text(e.via) && text(e.reason))
+    if (['mdns', 'roster', 'manual', 'inbound'].includes(e.via))
+      return { t: 'refused', address: e.address, replica: e.replica, via: e.via as 'mdns', reason: e.reason };
   if (e.t === 'signal' && text(e.from) && text(e.data)) return { t: 'signal', from: e.from, data: e.data };
   if (e.t === 'prove' && Number.isSafeInteger(e.id) && isBase64Url(e.digest, KEY_CHARS, true))
     return { t: 'prove', id: e.id as number, digest: e.digest };

@@ -123,6 +123,18 @@ export type LanPeerEvent =
       readonly via: 'mdns' | 'roster' | 'manual' | 'inbound';
     }
   | { readonly t: 'disconnected'; readonly replica: string }
+  /**
+   * A LAN handshake refused, either way, before any SDP: `address` dialed (or an inbound peer's), the replica it
+   * was dialed as or claimed, and why (e.g. a certificate of another relay, expired, or a key other than the one the
+   * roster's certificate names).
+   */
+  | {
+      readonly t: 'refused';
+      readonly address: string;
+      readonly replica: string;
+      readonly via: 'mdns' | 'roster' | 'manual' | 'inbound';
+      readonly reason: string;
+    }
   /** A signaling message (SDP or ICE) from a peer, for the page's WebRTC link to it. */
   | { readonly t: 'signal'; readonly from: string; readonly data: string }
   /**

@@ -260,6 +260,20 @@ describe.skipIf(reason !== undefined)('two terminals on a LAN (network namespace
     expect(expired.message).toMatch(/expired/);
     // The listener refused both before any session existed, so no signal could cross in either direction.
     expect(b.events.filter((e) => e.event === 'session' || e.event === 'signal')).toEqual([]);
+    expect(b.events.filter((e) => e.event === 'refused')).toEqual([
+      expect.objectContaining({
+        replica: name.a,
+        via: 'inbound',
+        address: ip.a,
+        reason: expect.stringMatching(/relay/),
+      }),
+      expect.objectContaining({
+        replica: name.c,
+        via: 'inbound',
+        address: ip.a,
+        reason: expect.stringMatching(/expired/),
+      }),
+    ]);
 
     // The dialer judges the listener too: the shop's terminal refuses one certified by another relay.
     b.send({ cmd: 'pair', address: `${ip.a}:47801` });

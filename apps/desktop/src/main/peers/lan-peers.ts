@@ -48,6 +48,16 @@ export interface LanPeersOptions {
   readonly rosterIntervalMs?: number;
 }
 
+/** A peer this terminal refused, or that refused this terminal, in a LAN handshake (no SDP crossed). */
+export interface LanRefusal {
+  /** Where: the address dialed, or the one an inbound peer came from. */
+  readonly address: string;
+  /** The replica it was dialed as, or claimed to be. */
+  readonly replica: string;
+  readonly via: FoundPeer['via'] | 'inbound';
+  readonly reason: string;
+}
+
 /** A running LAN peering. */
 export interface LanPeers {
   /** The LAN signaling port (advertised by mDNS, announced to the relay for the roster). */
@@ -63,6 +73,8 @@ export interface LanPeers {
   sessions(): LanSession[];
   /** Called with each new session and how its peer was found. Returns the unsubscribe function. */
   onSession(listener: (session: LanSession, via: FoundPeer['via'] | 'inbound') => void): () => void;
+  /** Called with each refused handshake, either way (a dial refused again after a backoff is reported again). */
+  onRefused(listener: (refusal: LanRefusal) => void): () => void;
   stop(): Promise<void>;
 }
 
@@ -86,6 +98,10 @@ export async function startLanPeers(options: LanPeersOptions): Promise<LanPeers>
   const sessions = new Map<string, LanSession>();
   const listeners = new Set<(session: LanSession, via: FoundPeer['via'] | 'inbound') => void>();
   const dialing = new Set<string>();
+  const refusalListeners = new Set<(refusal: LanRefusal) => void>();
+  const refused = (refusal: LanRefusal) => {
+    for (const l of [...refusalListeners]) l(refusal);
+  };
   const retryAt = new Map<string, { at: number; delay: number }>();
   let roster: readonly RosterAddresses[] = [];
   /** Peers mDNS reported (their last advertisement), dialed again with the roster until a session exists. */
@@ -110,6 +126,7 @@ export async function startLanPeers(options: LanPeersOptions): Promise<LanPeers>
     ...(options.host !== undefined ? { host: options.host } : {}),
     ...(options.port !== undefined ? { port: options.port } : {}),
     onSession: (session) => adopt(session, 'inbound'),
+    onRefused: (r) => refused({ ...r, via: 'inbound' }),
   });
 
   const dial = async (peer: FoundPeer) => {
@@ -132,7 +149,10 @@ export async function startLanPeers(options: LanPeersOptions): Promise<LanPeers>
           retryAt.delete(key);
           adopt(session, peer.via);
           return;
-        } catch {}
+        } catch (error) {
+          if ((error as LanPeerError).code === DesktopErrorCode.lanPeerRefused)
+            refused({ address, replica: peer.replica, via: peer.via, reason: (error as Error).message });
+        }
       }
       const delay = Math.min(30_000, (backoff?.delay ?? 500) * 2);
       retryAt.set(key, { at: Date.now() + delay, delay });
@@ -187,6 +207,10 @@ export async function startLanPeers(options: LanPeersOptions): Promise<LanPeers>
     onSession(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    onRefused(listener) {
+      refusalListeners.add(listener);
+      return () => refusalListeners.delete(listener);
     },
     async stop() {
       stopped = true;

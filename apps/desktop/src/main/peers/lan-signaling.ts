@@ -213,6 +213,12 @@ export interface LanSignalingServerOptions {
   readonly verifier: PeerVerifier;
   /** Called with each authenticated session a peer opened. */
   readonly onSession: (session: LanSession) => void;
+  /** Called when this side refused a peer's claim (`address`: where it connected from). */
+  readonly onRefused?: (refusal: {
+    readonly address: string;
+    readonly replica: string;
+    readonly reason: string;
+  }) => void;
   /** Interface to listen on (default all). */
   readonly host?: string;
   /** Port (default 0: any free one). */
@@ -232,11 +238,12 @@ export async function startLanSignalingServer(
     wss.once('listening', resolve);
     wss.once('error', reject);
   });
-  wss.on('connection', (ws) => {
+  wss.on('connection', (ws, request) => {
     ws.on('error', () => undefined);
-    accept(ws).catch(() => ws.close(1011, 'handshake failed'));
+    const from = request.socket.remoteAddress ?? 'unknown';
+    accept(ws, from).catch(() => ws.close(1011, 'handshake failed'));
   });
-  const accept = async (ws: WebSocket) => {
+  const accept = async (ws: WebSocket, from: string) => {
     const input = frames(ws);
     const mine = nonce();
     ws.send(JSON.stringify({ t: 'challenge', nonce: mine }));
@@ -254,6 +261,7 @@ export async function startLanSignalingServer(
     );
     if (!verdict.ok) {
       ws.send(JSON.stringify({ t: 'refused', code: verdict.code, reason: verdict.reason }));
+      options.onRefused?.({ address: from, replica: claim.replica, reason: verdict.reason });
       return ws.close(REFUSED, verdict.code);
     }
     const own = options.proof.claim;

@@ -107,6 +107,49 @@ describe('the peers API of the preload, over main', () => {
     expect(await a.api.peers.pair(`127.0.0.1:${port}`)).toMatchObject({ replica: B });
   });
 
+  it('dials a roster peer pinned to the key its certificate names, and reports who answered there with another', async () => {
+    const a = terminal();
+    const b = terminal();
+    await a.api.peers.start(...(await startArgs('till-a')));
+    const { port } = await b.api.peers.start(...(await startArgs('till-b')));
+    const C = replicaOf('till-c');
+    const c = shellIdentity(await certifyTerminal(relay, C), relay).identity;
+    // The roster says till-c is at till-b's address: till-b answers, proving its own key, not the one certified for till-c.
+    await a.api.peers.setRoster([
+      {
+        replica: C,
+        addresses: [`127.0.0.1:${port}`],
+        certificate: c.certificate,
+        certificateSignature: c.certificateSignature,
+      },
+    ]);
+    await expect
+      .poll(() => a.events.find((e) => e.t === 'refused'))
+      .toMatchObject({ t: 'refused', replica: C, via: 'roster', address: `127.0.0.1:${port}` });
+    expect(a.events.find((e) => e.t === 'refused')).toMatchObject({
+      reason: expect.stringMatching(/not the advertised/),
+    });
+    expect(a.events.filter((e) => e.t === 'connected')).toEqual([]);
+
+    const real = shellIdentity(await certifyTerminal(relay, B), relay).identity;
+    await a.api.peers.setRoster([
+      {
+        replica: B,
+        addresses: [`127.0.0.1:${port}`],
+        certificate: real.certificate,
+        certificateSignature: real.certificateSignature,
+      },
+    ]);
+    // Another certificate for till-b than the one it proves: refused too; with no certificate the handshake decides.
+    await expect
+      .poll(() => a.events.filter((e) => e.t === 'refused' && e.replica === B).length)
+      .toBeGreaterThan(0);
+    await a.api.peers.setRoster([{ replica: B, addresses: [`127.0.0.1:${port}`] }]);
+    await expect
+      .poll(() => a.events.some((e) => e.t === 'connected' && e.replica === B), { timeout: 5_000 })
+      .toBe(true);
+  });
+
   it('refuses malformed arguments in the preload and again in main, before anything runs', async () => {
     const a = terminal();
     const [options, prove] = await startArgs('till-a');

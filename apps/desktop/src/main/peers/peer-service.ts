@@ -224,6 +224,7 @@ export function createPeerService(options: PeerServiceOptions): PeerService {
       verifier,
       storeHash: o.storeHash,
     });
+    peers.onRefused((r) => options.emit({ t: 'refused', ...r }));
     peers.onSession((session, via) => {
       options.emit({ t: 'connected', ...infoOf(session), via });
       session.onSignal((data) => options.emit({ t: 'signal', from: session.peer.replica, data }));
@@ -265,6 +266,7 @@ export function createPeerService(options: PeerServiceOptions): PeerService {
       return settle !== undefined;
     },
     async stop() {
+      for (const settle of [...proofs.values()]) settle(undefined);
       await running?.peers.stop();
       running = undefined;
     },
