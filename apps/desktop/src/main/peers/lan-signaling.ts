@@ -19,11 +19,12 @@
  * 2. **Proofs are bound to this exchange.** The signed digest (SHA-256 of a transcript) covers both fresh nonces,
  *    the signer's role, replica and key: a signature cannot be replayed on another connection or reflected back.
  *    What the key signs is `lanProofMessage(digest)` of `@loam/sync` (32 bytes under a label of its own).
- * 5. **Certificates decide** (`createCertificateVerifier`): a peer certified by another relay, expired or revoked
- *    is answered `refused` and the socket closes before either side sent or accepted a `signal`.
  * 3. **Bad input closes, nothing else.** A frame that is not JSON of this protocol, oversized, or out of order
  *    closes the connection with 4002 (a refused peer with 4003); the server keeps running.
- * 4. **The dialer checks whom it reached** when it expects a fingerprint (from mDNS): another key is refused.
+ * 4. **The dialer checks whom it reached** when it expects a fingerprint (from mDNS, or the key a roster
+ *    certificate names): another key is refused.
+ * 5. **Certificates decide** (`createCertificateVerifier`): a peer certified by another relay, expired or revoked
+ *    is answered `refused` and the socket closes before either side sent or accepted a `signal`.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
