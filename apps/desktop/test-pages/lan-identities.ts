@@ -3,7 +3,7 @@
  * certificates exactly as a relay does (`issueCertificate` of `@loam/sync`), so a test can make terminals of one
  * relay, of another relay, or with an expired certificate. Not part of the app.
  */
-import { asReplicaId } from '@loam/core';
+import { asReplicaId, type Claims } from '@loam/core';
 import {
   createFileKeyStore,
   createSigningKeys,
@@ -64,6 +64,7 @@ export async function certifyTerminal(
     readonly notBefore?: number;
     readonly user?: string;
     readonly keyFile?: string;
+    readonly claims?: Record<string, unknown>;
   } = {},
 ): Promise<TestTerminal> {
   const keys = options.keyFile
@@ -75,7 +76,7 @@ export async function certifyTerminal(
     replica: asReplicaId(replica),
     publicKey: keys.publicKey,
     user: options.user ?? `clerk-${replica.slice(0, 5)}`,
-    claims: { shop: 7 },
+    claims: (options.claims ?? { shop: 7 }) as Claims,
     rulesVersion: 1,
     notBefore: options.notBefore ?? now - DAY,
     expires: options.expires ?? now + DAY,

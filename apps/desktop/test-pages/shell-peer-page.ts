@@ -58,6 +58,7 @@ const page = {
       db: db.peers,
       webrtc: await import('@loam/sync/webrtc'),
       storeHash,
+      sameClaims: ['shop'],
       keepAliveMs: 250,
     });
     return peering.port;

@@ -50,6 +50,8 @@ export interface LanPeeringOptions {
   readonly webrtc: WebRtc;
   /** A hash of the store the terminal serves (terminals of other stores are not dialed). */
   readonly storeHash: string;
+  /** The relay's `peers.sameClaims`: main then admits only peers with the same values of these claims. */
+  readonly sameClaims?: readonly string[];
   /** Interval of a link's keep-alives, ms (default 1 000); a link silent for 5× this is closed and redialed. */
   readonly keepAliveMs?: number;
   /** Interval of re-reading the identity, ms (default 60 000). */
@@ -111,6 +113,12 @@ export async function startLanPeering(options: LanPeeringOptions): Promise<LanPe
   const self = first.replica;
   const prove = (digest: Uint8Array) => db.signLanProof(digest);
   let current = toPeersIdentity(first);
+  const startOptions = (identity: PeersIdentity) => ({
+    replica: self,
+    storeHash: options.storeHash,
+    identity,
+    ...(options.sameClaims ? { sameClaims: [...options.sameClaims] } : {}),
+  });
   const connectors = new Map<string, PeerConnector>();
   let stopped = false;
 
@@ -146,7 +154,7 @@ export async function startLanPeering(options: LanPeeringOptions): Promise<LanPe
   });
   let info: { port: number; addresses: readonly string[] };
   try {
-    info = await desktop.start({ replica: self, storeHash: options.storeHash, identity: current }, prove);
+    info = await desktop.start(startOptions(current), prove);
     for (const peer of await desktop.list()) {
       if (connectors.has(peer.replica)) continue;
       await desktop.signal(peer.replica, RELINK);
@@ -178,7 +186,7 @@ export async function startLanPeering(options: LanPeeringOptions): Promise<LanPe
         const next = toPeersIdentity(identity);
         if (JSON.stringify(next) === JSON.stringify(current)) return;
         current = next;
-        await desktop.start({ replica: self, storeHash: options.storeHash, identity: next }, prove);
+        await desktop.start(startOptions(next), prove);
       })
       .catch(() => undefined);
   }, options.refreshMs ?? 60_000);

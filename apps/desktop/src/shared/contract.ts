@@ -77,6 +77,12 @@ export interface PeersStartOptions {
   readonly storeHash: string;
   /** The device's certificate and what it trusts (a renewed certificate or list: call `start` again). */
   readonly identity: PeersIdentity;
+  /**
+   * The relay's `peers.sameClaims` (e.g. `['storeId']`): main admits only peers whose certificate's claims are equal
+   * to this device's on each (`mayPeer` of `@loam/core`), as the relay does for its signaling. Absent: any terminal
+   * certified by the same relay.
+   */
+  readonly sameClaims?: readonly string[];
 }
 
 /**

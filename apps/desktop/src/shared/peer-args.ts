@@ -84,13 +84,28 @@ export function readPeerArgs(channel: string, args: readonly unknown[]): PeerArg
   switch (channel) {
     case IpcChannel.peersStart: {
       const o = args[0];
-      if (args.length !== 1 || !isRecord(o) || !only(o, ['replica', 'storeHash', 'identity']))
-        return 'expected one object {replica, storeHash, identity}';
+      if (args.length !== 1 || !isRecord(o) || !only(o, ['replica', 'storeHash', 'identity', 'sameClaims']))
+        return 'expected one object {replica, storeHash, identity, sameClaims?}';
+      if (
+        o.sameClaims !== undefined &&
+        (!Array.isArray(o.sameClaims) ||
+          o.sameClaims.length > 16 ||
+          !o.sameClaims.every((c) => isText(c, 128)))
+      )
+        return 'sameClaims: expected at most 16 claim paths';
       if (!isText(o.replica, 64) || !isText(o.storeHash, 128))
         return 'replica and storeHash must be non-empty strings (at most 64 and 128 characters)';
       const identity = readIdentity(o.identity);
       if (typeof identity === 'string') return identity;
-      return { channel, options: { replica: o.replica, storeHash: o.storeHash, identity } };
+      return {
+        channel,
+        options: {
+          replica: o.replica,
+          storeHash: o.storeHash,
+          identity,
+          ...(o.sameClaims ? { sameClaims: [...(o.sameClaims as string[])] } : {}),
+        },
+      };
     }
     case IpcChannel.peersRoster: {
       const list = args[0];

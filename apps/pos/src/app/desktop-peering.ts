@@ -5,6 +5,7 @@
  * `window.loamDesktop` and nothing happens (links are then signaled through the relay only).
  */
 import type { LoamDesktopPeers } from '@loam/desktop/renderer';
+import { PEER_GROUP_CLAIMS } from '../shop/terminal';
 import type { ShopDatabase } from './shop-database';
 
 /** Starts LAN peering when running inside the desktop shell; returns the function that stops it. */
@@ -20,6 +21,7 @@ export async function peerOnDesktopLan(db: ShopDatabase, storeId: string | numbe
     db: db.peers,
     webrtc,
     storeHash: await storeHashOf(storeId),
+    sameClaims: PEER_GROUP_CLAIMS,
     onError: (error) => console.warn(`LAN peering: ${(error as Error).message}`),
   });
 }

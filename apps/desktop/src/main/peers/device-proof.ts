@@ -16,6 +16,7 @@
  * that key. A certificate from another relay, expired or revoked is refused with its own code.
  */
 import { webcrypto } from 'node:crypto';
+import type { Claims } from '@loam/core';
 import {
   PeerErrorCode,
   readSignedCertificate,
@@ -52,6 +53,8 @@ export interface VerifiedPeer {
   readonly user: string;
   /** When its certificate expires (ms since epoch). */
   readonly expires: number;
+  /** The claims its certificate names (what the relay's `peers` rules group devices by). */
+  readonly claims: Claims;
 }
 
 /** This device's side of the handshake. */
@@ -180,6 +183,7 @@ export function createCertificateVerifier(options: CertificateVerifierOptions): 
         fingerprint: await fingerprintOf(cert.publicKey),
         user: cert.user,
         expires: cert.expires,
+        claims: cert.claims,
       };
       if (options.admit && !options.admit(peer))
         return {

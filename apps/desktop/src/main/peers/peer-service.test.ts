@@ -24,10 +24,23 @@ const A = replicaOf('till-a');
 const B = replicaOf('till-b');
 
 /** What the app would pass `peers.start` for a terminal `name` certified by `by` (default the shop's relay). */
-async function startArgs(name: string, by: TestRelayKey = relay) {
+async function startArgs(
+  name: string,
+  by: TestRelayKey = relay,
+  group: { claims?: Record<string, unknown>; sameClaims?: string[] } = {},
+) {
   const replica = replicaOf(name);
-  const { identity, prove } = shellIdentity(await certifyTerminal(by, replica), by);
-  return [{ replica, storeHash: 'store-1', identity }, prove] as const;
+  const certified = await certifyTerminal(by, replica, group.claims ? { claims: group.claims } : {});
+  const { identity, prove } = shellIdentity(certified, by);
+  return [
+    {
+      replica,
+      storeHash: 'store-1',
+      identity,
+      ...(group.sameClaims ? { sameClaims: group.sameClaims } : {}),
+    },
+    prove,
+  ] as const;
 }
 
 /** A terminal's `window.loamDesktop` wired to a real router and peer service in this process (mDNS off). */
@@ -148,6 +161,32 @@ describe('the peers API of the preload, over main', () => {
     await expect
       .poll(() => a.events.some((e) => e.t === 'connected' && e.replica === B), { timeout: 5_000 })
       .toBe(true);
+  });
+
+  it("admits only terminals of its own group when told the relay's sameClaims", async () => {
+    const a = terminal();
+    await a.api.peers.start(
+      ...(await startArgs('till-a', relay, { claims: { shop: 7 }, sameClaims: ['shop'] })),
+    );
+    const other = terminal();
+    const { port } = await other.api.peers.start(
+      ...(await startArgs('till-b', relay, { claims: { shop: 8 } })),
+    );
+    const error = await a.api.peers.pair(`127.0.0.1:${port}`).catch((e: Error & { code?: string }) => e);
+    expect(error).toMatchObject({
+      code: 'lan_peer_refused',
+      message: expect.stringMatching(/not a peer of this terminal/),
+    });
+    const same = terminal();
+    const at = await same.api.peers.start(...(await startArgs('till-c', relay, { claims: { shop: 7 } })));
+    expect(await a.api.peers.pair(`127.0.0.1:${at.port}`)).toMatchObject({ replica: replicaOf('till-c') });
+
+    const lost = terminal();
+    await expect(
+      lost.api.peers.start(
+        ...(await startArgs('till-d', relay, { claims: { shop: 7 }, sameClaims: ['storeId'] })),
+      ),
+    ).rejects.toMatchObject({ code: 'lan_identity_invalid' });
   });
 
   it('refuses malformed arguments in the preload and again in main, before anything runs', async () => {

@@ -14,7 +14,9 @@
  *    with others it stops it first (its sessions close and are reported `disconnected`).
  * 2. **Events follow sessions**: `connected` once per session, `disconnected` when it closes, `signal` for each
  *    message it carries.
- * 3. **Only certified peers** (`createCertificateVerifier`): signed by this device's relay key, valid, unrevoked.
+ * 3. **Only certified peers of this device's group** (`createCertificateVerifier`): signed by this device's relay
+ *    key, valid, unrevoked, and, when the app named the relay's `sameClaims`, with the same values of those claims
+ *    in its certificate (`mayPeer` of `@loam/core`, as the relay's signaling decides).
  * 4. **Each proof request is answered once**: an answer for an unknown or settled id is ignored (`prove` returns
  *    false); a missing or empty answer fails that handshake only.
  * 5. **The roster vouches for whom main dials.** A roster entry with a certificate is dialed only when that
@@ -24,6 +26,7 @@
  */
 
 import { networkInterfaces } from 'node:os';
+import { type Claims, mayPeer, type PeerRules } from '@loam/core';
 import {
   readSignedCertificate,
   type SignedRevocationList,
@@ -99,7 +102,7 @@ async function readIdentity(
   replica: string,
   identity: PeersIdentity,
   now: () => number,
-): Promise<{ claim: PeerClaim; trust: CertificateTrust }> {
+): Promise<{ claim: PeerClaim; trust: CertificateTrust; claims: Claims }> {
   const publicKey = bytesOf(identity.publicKey);
   const relayKey = bytesOf(identity.relayKey);
   const certificate = {
@@ -133,6 +136,7 @@ async function readIdentity(
   return {
     claim: { replica, publicKey, certificate },
     trust: { relayKey, revoked: new Set(revocations?.list.replicas ?? []) },
+    claims: signed.cert.claims,
   };
 }
 
@@ -144,6 +148,8 @@ export function createPeerService(options: PeerServiceOptions): PeerService {
   let starting: Promise<LanPeersInfo> | undefined;
   let roster: readonly RosterAddressesInput[] = [];
   let trust: CertificateTrust | undefined;
+  /** This device's claims and the relay's `peers` rules, when the app named `sameClaims` (invariant 3). */
+  let group: { rules: PeerRules; claims: Claims } | undefined;
   let nextProof = 0;
   const proofs = new Map<number, (signature: Uint8Array | undefined) => void>();
 
@@ -166,6 +172,7 @@ export function createPeerService(options: PeerServiceOptions): PeerService {
     createCertificateVerifier({
       now,
       trust: () => trust ?? { relayKey: new Uint8Array(32), revoked: new Set() },
+      admit: (peer) => !group || mayPeer(group.rules, group.claims, peer.claims),
     });
 
   /** The roster as main dials it (invariant 5): entries whose certificate fails are left out. */
@@ -206,9 +213,15 @@ export function createPeerService(options: PeerServiceOptions): PeerService {
 
   const start = async (o: PeersStartOptions): Promise<LanPeersInfo> => {
     const identity = await readIdentity(o.replica, o.identity, now);
+    const rules = o.sameClaims ? { sameClaims: o.sameClaims } : undefined;
+    if (rules && !mayPeer(rules, identity.claims, identity.claims))
+      throw invalid(
+        `this device's certificate lacks the claims peers are grouped by (${rules.sameClaims.join(', ')})`,
+      );
     const key = JSON.stringify([o.replica, o.storeHash, o.identity.publicKey]);
     if (running?.key === key) {
       trust = identity.trust;
+      group = rules ? { rules, claims: identity.claims } : undefined;
       Object.assign(running.claim, identity.claim);
       await applyRoster();
       return running.info;
@@ -216,6 +229,7 @@ export function createPeerService(options: PeerServiceOptions): PeerService {
     await running?.peers.stop();
     running = undefined;
     trust = identity.trust;
+    group = rules ? { rules, claims: identity.claims } : undefined;
     const claim = { ...identity.claim };
     const proof = await createDeviceProof(claim, askRenderer);
     const peers = await startLanPeers({
