@@ -51,7 +51,7 @@ function terminal() {
     emit: (event) => {
       for (const l of listeners) l(event);
     },
-    lan: { mdns: false, host: '127.0.0.1' },
+    lan: { mdns: false, host: '127.0.0.1', rosterIntervalMs: 200 },
     proofTimeoutMs: 1_000,
   });
   services.push(service);
