@@ -113,6 +113,8 @@ it('two certified tills find each other on the LAN with the relay gone, sync sal
     `mDNS discovery to a live peer sync link (no relay): ${(performance.now() - started).toFixed(0)} ms`,
   );
   expect((await inTill(a, (t) => t.lanPeers())).map((p) => p.user)).toEqual(['clerk-b']);
+  const found = [...(await inTill(a, (t) => t.lanEvents())), ...(await inTill(b, (t) => t.lanEvents()))];
+  expect(found).toContainEqual(expect.objectContaining({ t: 'connected', via: 'mdns' }));
 
   await inTill(a, (t) => t.sell('sale-1'));
   await untilTill(b, (t) => t.sales().includes('sale-1'));
