@@ -260,6 +260,8 @@ describe.skipIf(reason !== undefined)('two terminals on a LAN (network namespace
     expect(expired.message).toMatch(/expired/);
     // The listener refused both before any session existed, so no signal could cross in either direction.
     expect(b.events.filter((e) => e.event === 'session' || e.event === 'signal')).toEqual([]);
+    // The listener's own report of each refusal (its output may trail the dialer's).
+    await b.next((e) => e.event === 'refused' && e.replica === name.c, 'the refusal of the expired terminal');
     expect(b.events.filter((e) => e.event === 'refused')).toEqual([
       expect.objectContaining({
         replica: name.a,
