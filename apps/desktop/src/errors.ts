@@ -34,6 +34,8 @@ export const DesktopErrorCode = {
    * key, or names another replica or key. Nothing was started or changed.
    */
   lanIdentityInvalid: 'lan_identity_invalid',
+  /** LAN peering was started before the relay certified this device (it must reach its relay and sign in once). */
+  lanNotCertified: 'lan_not_certified',
 } as const;
 export type DesktopErrorCode = (typeof DesktopErrorCode)[keyof typeof DesktopErrorCode];
 
@@ -102,5 +104,15 @@ export class LanPeerError extends DesktopError {
     message: string,
   ) {
     super(code, message);
+  }
+}
+
+/** LAN peering cannot start yet: the relay has not certified this device (`startLanPeering`). */
+export class LanNotCertifiedError extends DesktopError {
+  constructor() {
+    super(
+      DesktopErrorCode.lanNotCertified,
+      'This terminal has no device certificate yet: connect it to the relay once so it signs in, then peer',
+    );
   }
 }

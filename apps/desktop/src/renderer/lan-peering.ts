@@ -31,8 +31,10 @@
  */
 import type { DeviceIdentity, PeersControls } from '@loam/client';
 import type { PeerConnector } from '@loam/sync/webrtc';
+import { LanNotCertifiedError } from '../errors';
 import type { LoamDesktopPeers, PeersIdentity } from '../shared/contract';
 
+export { LanNotCertifiedError } from '../errors';
 export type { LoamDesktopPeers } from '../shared/contract';
 
 /** The part of `@loam/sync/webrtc` this module uses. */
@@ -64,17 +66,6 @@ export interface LanPeering {
   readonly port: number;
   /** Stops linking (main's LAN sessions stay until the app starts another peering). */
   stop(): void;
-}
-
-/** Error of {@link startLanPeering} before the relay certified the device. */
-export class LanNotCertifiedError extends Error {
-  readonly code = 'lan_not_certified';
-  constructor() {
-    super(
-      'This terminal has no device certificate yet: connect it to the relay once so it signs in, then peer',
-    );
-    this.name = 'LanNotCertifiedError';
-  }
 }
 
 /** What a page that (re)started sends over a surviving LAN session: it holds no link to the peer (invariant 3). */
