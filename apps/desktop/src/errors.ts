@@ -29,6 +29,13 @@ export const DesktopErrorCode = {
   lanAddressInvalid: 'lan_address_invalid',
   /** A peers call that needs LAN peering came before `peers.start`. */
   lanPeersNotStarted: 'lan_peers_not_started',
+  /**
+   * The identity the app gave `peers.start` does not hold together: its certificate is not signed by its relay
+   * key, or names another replica or key. Nothing was started or changed.
+   */
+  lanIdentityInvalid: 'lan_identity_invalid',
+  /** LAN peering was started before the relay certified this device (it must reach its relay and sign in once). */
+  lanNotCertified: 'lan_not_certified',
 } as const;
 export type DesktopErrorCode = (typeof DesktopErrorCode)[keyof typeof DesktopErrorCode];
 
@@ -92,9 +99,20 @@ export class LanPeerError extends DesktopError {
       | typeof DesktopErrorCode.lanPeerUnreachable
       | typeof DesktopErrorCode.lanPeerRefused
       | typeof DesktopErrorCode.lanAddressInvalid
-      | typeof DesktopErrorCode.lanPeersNotStarted,
+      | typeof DesktopErrorCode.lanPeersNotStarted
+      | typeof DesktopErrorCode.lanIdentityInvalid,
     message: string,
   ) {
     super(code, message);
+  }
+}
+
+/** LAN peering cannot start yet: the relay has not certified this device (`startLanPeering`). */
+export class LanNotCertifiedError extends DesktopError {
+  constructor() {
+    super(
+      DesktopErrorCode.lanNotCertified,
+      'This terminal has no device certificate yet: connect it to the relay once so it signs in, then peer',
+    );
   }
 }

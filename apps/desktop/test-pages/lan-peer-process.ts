@@ -1,22 +1,24 @@
 /**
  * One terminal's LAN peering in its own process, for `lan-peers.netns.test.ts`, which runs two of these in two
- * network namespaces. Arguments: `replica storeHash admit mdns port` (`admit`: `*` or a comma-separated list of
- * replicas this terminal admits; `mdns`: `on` or `off`; `port`: of its LAN signaling server). Commands arrive as JSON lines on stdin
- * (`roster`, `pair`, `signal`, `stop`); events leave as JSON lines on stdout (`ready`, `session`, `signal`,
- * `paired`, `pair-failed`). Not part of the app.
+ * network namespaces. Arguments: `terminal keyFile storeHash mdns port` (`terminal`: `exportTerminal` of
+ * `lan-identities.ts`, its certificate and the relay key it trusts; `keyFile`: its key pair; `mdns`: `on` or
+ * `off`; `port`: of its LAN signaling server). Commands arrive as JSON lines on stdin (`roster`, `pair`,
+ * `signal`, `stop`); events leave as JSON lines on stdout (`ready`, `session`, `signal`, `paired`,
+ * `pair-failed`, `refused`). Not part of the app.
  */
 import { createInterface } from 'node:readline';
-import { createEd25519DeviceProof, createKeyPeerVerifier } from '../src/main/peers/device-proof';
+import { createCertificateVerifier } from '../src/main/peers/device-proof';
 import { startLanPeers } from '../src/main/peers/lan-peers';
+import { importTerminal, proofOf } from './lan-identities';
 
-const [replica = '', storeHash = '', admit = '*', mdns = 'on', port = '47800'] = process.argv.slice(2);
+const [exported = '', keyFile = '', storeHash = '', mdns = 'on', port = '47800'] = process.argv.slice(2);
 const out = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`);
 
-const proof = await createEd25519DeviceProof(replica);
-const admitted = admit === '*' ? undefined : new Set(admit.split(','));
+const { terminal, relayKey } = await importTerminal(exported, keyFile);
+const proof = await proofOf(terminal);
 const peers = await startLanPeers({
   proof,
-  verifier: createKeyPeerVerifier(admitted ? { admit: (p) => admitted.has(p.replica) } : {}),
+  verifier: createCertificateVerifier({ trust: () => ({ relayKey, revoked: new Set() }) }),
   storeHash,
   mdns: mdns === 'on',
   port: Number(port),
@@ -32,6 +34,7 @@ peers.onSession((session, via) => {
   });
   session.onSignal((data) => out({ event: 'signal', from: session.peer.replica, data }));
 });
+peers.onRefused((r) => out({ event: 'refused', ...r }));
 out({ event: 'ready', port: peers.port, fingerprint: proof.fingerprint });
 
 for await (const line of createInterface({ input: process.stdin })) {

@@ -1,23 +1,21 @@
 /**
- * A page of `shell-peers.browser.test.ts`: the POS side of peering inside the desktop shell, with the shell
- * emulated. `window.loamDesktop` is built by the real preload code (`createDesktopApi`) over the `loamDesktopInvoke`
- * binding the test installs, which runs the real IPC router and peer service in Node; main's events arrive through
- * `__loamDesktopEvent`. For each LAN peer main reports, the page keeps a WebRTC link (`createPeerConnector`) whose
- * signals travel through main, and hands each open link's port to a worker. Not part of the app.
+ * A till of `shell-peers.browser.test.ts`: the app's side of LAN peering inside the desktop shell, with the shell
+ * emulated. It opens a real database (`@loam/client`, certified by the relay `?sync=` with `?token=` at sign-in,
+ * peering only over links the shell signals: `dial: false`), builds `window.loamDesktop` with the real preload
+ * code (`createDesktopApi`) over the `loamDesktopInvoke` binding the test installs (which runs the real IPC router
+ * and peer service in Node, as main would; main's events arrive through `__loamDesktopEvent`), and links to LAN
+ * peers with `startLanPeering`, which hands each WebRTC link to `db.peers.connect`. Not part of the app.
  */
-import { createPeerConnector, type PeerConnector, SimplePeer } from '@loam/sync/webrtc';
-import * as Comlink from 'comlink';
+import { openDatabase, type PeerView } from '@loam/client';
 import { createDesktopApi } from '../src/preload/desktop-api';
+import { type LanPeering, startLanPeering } from '../src/renderer/lan-peering';
+import type { LanPeerEvent } from '../src/shared/contract';
+import { shellShopRules, shellShopSchema } from './shell-shop';
 
 declare const loamDesktopInvoke: (channel: string, args: unknown[]) => Promise<unknown>;
 
-type PeerPortWorker = {
-  attach(port: MessagePort): void;
-  send(prefix: string, count: number, bytes: number): Promise<void>;
-  received(): string[];
-  state(): string;
-};
-
+const params = new URL(location.href).searchParams;
+const token = params.get('token');
 const events = new Set<(event: unknown) => void>();
 (globalThis as unknown as { __loamDesktopEvent: (e: unknown) => void }).__loamDesktopEvent = (event) => {
   for (const l of events) l(event);
@@ -29,34 +27,51 @@ const desktop = createDesktopApi(
     return () => events.delete(listener);
   },
 );
-const worker = Comlink.wrap<PeerPortWorker>(
-  new Worker('/packages/sync/test-pages/peer-port-worker.ts', { type: 'module' }),
-);
-const connectors = new Map<string, PeerConnector>();
+const db = await openDatabase({
+  name: params.get('db') ?? 'till',
+  schema: shellShopSchema,
+  sync: { url: params.get('sync') ?? 'ws://127.0.0.1:9/', getToken: async () => token },
+  peers: { rules: shellShopRules, dial: false, keepAliveMs: 250 },
+});
+const sales = db.collection('sales');
+let items: string[] = [];
+sales.watch({ sort: [{ field: 'item', dir: 'asc' }] }, (docs) => {
+  items = docs.map((d) => d.item);
+});
+let peers: PeerView[] = [];
+db.peers.onChange((list) => {
+  peers = list;
+});
+let peering: LanPeering | undefined;
+const lanEvents: LanPeerEvent[] = [];
+desktop.peers.onEvent((event) => {
+  if (event.t !== 'signal') lanEvents.push(event);
+});
 
 const page = {
-  async start(replica: string, storeHash: string) {
-    desktop.peers.onEvent((event) => {
-      if (event.t === 'connected' && !connectors.has(event.replica)) {
-        const peer = event.replica;
-        connectors.set(
-          peer,
-          createPeerConnector({
-            initiator: replica < peer,
-            sendSignal: (message) => void desktop.peers.signal(peer, message),
-            onLink: (link) => void worker.attach(Comlink.transfer(link.port, [link.port])),
-            link: { SimplePeer, keepAliveMs: 250, deadAfterMs: 2_000 },
-          }),
-        );
-      }
-      if (event.t === 'signal') connectors.get(event.from)?.signal(event.data);
+  /** Whether the relay certified this till's device key (it signed in once). */
+  certified: async () => (await db.peers.identity()) !== undefined,
+  /** Starts LAN peering as the app does at boot; resolves with main's LAN signaling port. */
+  async startLan(storeHash: string) {
+    peering = await startLanPeering({
+      desktop: desktop.peers,
+      db: db.peers,
+      webrtc: await import('@loam/sync/webrtc'),
+      storeHash,
+      sameClaims: ['shop'],
+      keepAliveMs: 250,
     });
-    return await desktop.peers.start({ replica, storeHash });
+    return peering.port;
   },
-  peers: () => desktop.peers.list(),
-  send: (prefix: string, count: number) => worker.send(prefix, count, 10),
-  received: () => worker.received(),
-  state: () => worker.state(),
+  lanPeers: () => desktop.peers.list(),
+  /** Main's events other than signals, in order. */
+  lanEvents: () => lanEvents,
+  peers: () => peers,
+  sell: async (item: string) => {
+    await sales.insert({ item, qty: 1 });
+  },
+  sales: () => items,
 };
 
-(globalThis as unknown as { __shellPeerPage: typeof page }).__shellPeerPage = page;
+export type ShellPeerPage = typeof page;
+(globalThis as unknown as { __shellPeerPage: ShellPeerPage }).__shellPeerPage = page;

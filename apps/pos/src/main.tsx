@@ -4,6 +4,7 @@
  */
 import type { ReactNode } from 'react';
 import { createRoot } from 'react-dom/client';
+import { peerOnDesktopLan } from './app/desktop-peering';
 import { deviceCode } from './app/device';
 import { LoamProvider } from './app/loam';
 import { openTerminal, type ShopDatabase } from './app/shop-database';
@@ -107,6 +108,7 @@ async function boot(): Promise<void> {
   try {
     const db = await openTerminal(session, async () => (await signIn(terminal, store))?.token ?? null);
     exposeForConsole(db, session);
+    if (desktop) void peerOnDesktopLan(db, session.storeId);
     const seller = {
       storeId: session.storeId,
       terminal: session.terminal,

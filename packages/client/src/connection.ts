@@ -22,6 +22,7 @@ import {
   createDbWorker,
   type DbRequest,
   type DbWorkerApi,
+  type DeviceIdentity,
   type GetToken,
   leaderLockName,
   type PeersConfig,
@@ -82,6 +83,10 @@ export interface Connection {
    * Rejects with `not_leader` in a follower tab.
    */
   attachPeer(port: MessagePort): Promise<void>;
+  /** This device's identity for peers, from this tab's worker; `not_leader` in a follower tab. */
+  peerIdentity(): Promise<DeviceIdentity | undefined>;
+  /** Signs a LAN signaling digest with the device key in this tab's worker; `not_leader` in a follower tab. */
+  signLanProof(digest: Uint8Array): Promise<Uint8Array>;
   /** Starts a live query or sync status subscription; events go to `onEvent` until the returned function is called. */
   subscribe(spec: WatchSpec, onEvent: (event: WatchEvent) => void): () => void;
   /** Called whenever this tab's role or its leader changes. Returns the unsubscribe function. */
@@ -323,6 +328,16 @@ export async function openConnection(options: ConnectionOptions): Promise<Connec
       if (closed) throw new DatabaseClosedError();
       if (!leader) throw new NotLeaderError('Connecting a peer');
       await leader.remote.attachPeer(Comlink.transfer(port, [port]));
+    },
+    async peerIdentity() {
+      if (closed) throw new DatabaseClosedError();
+      if (!leader) throw new NotLeaderError('Reading the device identity');
+      return await leader.remote.peerIdentity();
+    },
+    async signLanProof(digest) {
+      if (closed) throw new DatabaseClosedError();
+      if (!leader) throw new NotLeaderError('Signing a LAN proof');
+      return await leader.remote.signLanProof(digest);
     },
     subscribe(watchSpec, onEvent) {
       if (closed) throw new DatabaseClosedError();

@@ -32,7 +32,14 @@ export {
   UnsupportedBrowserError,
 } from './errors';
 export type { LockManagerLike } from './leader-election';
-export type { PeerState, PeersControls, PeersOptions, PeerView } from './peers';
+export type {
+  DeviceIdentity,
+  PeerState,
+  PeersControls,
+  PeersOptions,
+  PeerView,
+  RosterPeer,
+} from './peers';
 export type { WriteCheck } from './permissions';
 export type {
   DownloadProgress,

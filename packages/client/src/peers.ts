@@ -21,12 +21,13 @@
  *    and across leader changes (like the sync status).
  */
 import type { Rules } from '@loam/core';
-import type { PeerView, WatchEvent } from '@loam/db-worker';
+import type { DeviceIdentity, PeerView, WatchEvent } from '@loam/db-worker';
+import type { RosterPeer } from '@loam/sync';
 import type { PeerConnector } from '@loam/sync/webrtc';
 import type { Connection } from './connection';
 
-export type { PeerView } from '@loam/db-worker';
-export type { PeerState } from '@loam/sync';
+export type { DeviceIdentity, PeerView } from '@loam/db-worker';
+export type { PeerState, RosterPeer } from '@loam/sync';
 
 /** The `peers` option of `openDatabase`. Needs `sync`: the relay certifies the device key peers check. */
 export interface PeersOptions {
@@ -55,10 +56,32 @@ export interface PeersControls {
    * elsewhere); `peers_not_configured` without `peers` options.
    */
   connect(port: MessagePort): Promise<void>;
+  /**
+   * This device as peers check it: replica, public key, the certificate the relay signed, the relay's key and the
+   * newest revocation list (all public), for a signaling layer the app runs, such as the desktop shell's LAN
+   * signaling. Undefined until the relay certified the device (it signs in once). Leader tab only.
+   */
+  identity(): Promise<DeviceIdentity | undefined>;
+  /**
+   * Proves this device's key to a LAN signaling peer: signs `digest` (exactly 32 bytes, the hash of the
+   * handshake's transcript) under a label no other signature of the key uses, so the caller cannot obtain a
+   * transaction's signature this way (`lan_proof_invalid` for another size). Leader tab only.
+   */
+  signLanProof(digest: Uint8Array): Promise<Uint8Array>;
+  /**
+   * `listener` receives the relay's roster of this device's peers (their certificates and last announced LAN
+   * addresses), the current one first, then each new one, in every tab: what a LAN signaling layer dials when
+   * multicast finds nobody. Returns the unsubscribe function.
+   */
+  onRoster(listener: (peers: readonly RosterPeer[]) => void): () => void;
+  /** Announces this device's LAN signaling addresses (`host:port`) to its peers' rosters, while the relay is reachable. */
+  announce(addresses: readonly string[]): Promise<void>;
 }
 
 /** Builds `db.peers` over `connection`. */
-export function createPeersApi(connection: Pick<Connection, 'subscribe' | 'attachPeer'>): PeersControls {
+export function createPeersApi(
+  connection: Pick<Connection, 'subscribe' | 'request' | 'attachPeer' | 'peerIdentity' | 'signLanProof'>,
+): PeersControls {
   const onChange = (listener: (peers: PeerView[]) => void) => {
     let last: string | undefined;
     return connection.subscribe({ kind: 'peers' }, (event: WatchEvent) => {
@@ -83,6 +106,15 @@ export function createPeersApi(connection: Pick<Connection, 'subscribe' | 'attac
         if (done) stop();
       }),
     connect: (port) => connection.attachPeer(port),
+    identity: () => connection.peerIdentity(),
+    signLanProof: (digest) => connection.signLanProof(digest),
+    onRoster: (listener) =>
+      connection.subscribe({ kind: 'peerSignaling' }, (event: WatchEvent) => {
+        if (event.kind === 'roster') listener(event.peers);
+      }),
+    announce: async (addresses) => {
+      await connection.request({ type: 'sync', op: { kind: 'announce', addresses: [...addresses] } });
+    },
   };
 }
 

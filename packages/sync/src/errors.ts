@@ -79,6 +79,8 @@ export const PeerErrorCode = {
   protocolVersion: WireErrorCode.protocolVersion,
   /** This replica has no device certificate yet: it must sign in to the relay once before it can peer. */
   noCertificate: 'no_certificate',
+  /** A LAN signaling proof was asked for something other than a digest of the expected size (nothing signed). */
+  lanProofInvalid: 'lan_proof_invalid',
 } as const;
 export type PeerErrorCode = (typeof PeerErrorCode)[keyof typeof PeerErrorCode];
 

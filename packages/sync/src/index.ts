@@ -45,9 +45,16 @@ export {
   verifyCertificate,
   verifyRevocationList,
 } from './peers/certificate';
+export { loadCredentials, type PeerCredentials } from './peers/credentials';
 export type { KeyStore } from './peers/key-store';
 export { createIndexedDbKeyStore } from './peers/key-store-indexeddb';
 export { createSigningKeys, type SigningKeys } from './peers/keys';
+export {
+  LAN_PROOF_DIGEST_BYTES,
+  lanProofMessage,
+  signLanProof,
+  verifyLanProof,
+} from './peers/lan-proof';
 export type { PeerInfo, PeerState, PeerTxRefusal } from './peers/peer-info';
 export {
   createPeers,

@@ -26,6 +26,7 @@ import { createPeerHost, type PeerHost } from './peer-host';
 import {
   type DbRequest,
   DEFAULT_CACHE_MIB,
+  type DeviceIdentity,
   type OpenRequest,
   type StorageReport,
   type WatchEvent,
@@ -94,6 +95,16 @@ export interface DbWorkerApi {
    * WebRTC link of `@loam/sync/webrtc`). Throws `peers_not_configured` without `peers` options.
    */
   attachPeer(port: MessagePort): void;
+  /**
+   * This device as peers check it (certificate, relay key, revocations), for a signaling layer the app runs;
+   * undefined until the relay certified the device. Throws `peers_not_configured` without `peers` options.
+   */
+  peerIdentity(): Promise<DeviceIdentity | undefined>;
+  /**
+   * Signs a LAN signaling digest (exactly 32 bytes) with the device key, under a label no other signature uses
+   * (`lan-proof.ts` of `@loam/sync`); `lan_proof_invalid` for another size, `peers_not_configured` without peers.
+   */
+  signLanProof(digest: Uint8Array): Promise<Uint8Array>;
   /** Stops serving followers and sync, rolls back open transactions and closes the engine and storage. Idempotent. */
   close(): Promise<void>;
 }
@@ -277,6 +288,8 @@ export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
     attachPeer(port) {
       ready().peers.attach(port);
     },
+    peerIdentity: () => ready().peers.identity(),
+    signLanProof: (digest) => ready().peers.signLanProof(digest),
     async close() {
       server?.close();
       channel?.close();

@@ -32,6 +32,7 @@ export {
   type BeginResult,
   type DbRequest,
   DEFAULT_CACHE_MIB,
+  type DeviceIdentity,
   type OpenRequest,
   type PeersConfig,
   type PeerView,

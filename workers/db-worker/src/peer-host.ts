@@ -13,19 +13,24 @@
  * 3. **Without peers** the list is empty and `attach` rejects with `peers_not_configured`.
  * 4. **The rules are the relay's, read as it reads them** (`validateRules`: malformed rules fail the open with
  *    `rules_invalid`), so both compute the same rules version and peers are not refused for a formatting detail.
+ * 5. **The device key signs LAN proofs only through `signLanProof`** (`@loam/sync`'s `lan-proof.ts`): a digest of
+ *    fixed size under a label of its own, so a signaling layer asking for proofs can never obtain a transaction's
+ *    or a peer challenge's signature.
  */
 import { validateRules } from '@loam/core';
 import {
   createMessagePortTransport,
   createPeers,
+  loadCredentials,
   type MessagePortLike,
   type PeerInfo,
   type Peers,
   type SigningKeys,
   type SyncStore,
+  signLanProof,
 } from '@loam/sync';
 import { PeersNotConfiguredError } from './errors';
-import type { PeersConfig, PeerView } from './protocol';
+import type { DeviceIdentity, PeersConfig, PeerView } from './protocol';
 
 /** A worker's peer engine, as the API and the watches reach it. */
 export interface PeerHost {
@@ -35,6 +40,13 @@ export interface PeerHost {
   attach(port: MessagePortLike): void;
   /** Calls `listener` with the current list now, then after each change. Returns the unsubscribe function. */
   watchPeers(listener: (peers: readonly PeerView[]) => void): () => void;
+  /**
+   * This device as peers check it; undefined until the relay certified it (it must sign in once). Rejects with
+   * `peers_not_configured` without peers.
+   */
+  identity(): Promise<DeviceIdentity | undefined>;
+  /** Signs a LAN signaling digest (exactly 32 bytes, else `lan_proof_invalid`) with the device key (invariant 5). */
+  signLanProof(digest: Uint8Array): Promise<Uint8Array>;
   /** Closes every peer connection. */
   close(): void;
 }
@@ -82,6 +94,8 @@ export function createPeerHost(
         listener([]);
         return () => undefined;
       },
+      identity: () => Promise.reject(new PeersNotConfiguredError()),
+      signLanProof: () => Promise.reject(new PeersNotConfiguredError()),
       close: () => undefined,
     };
   }
@@ -95,6 +109,21 @@ export function createPeerHost(
       listener(peerViews(peers.list()));
       return peers.onChange((list) => listener(peerViews(list)));
     },
+    async identity() {
+      const credentials = await loadCredentials(store);
+      if (!credentials) return undefined;
+      const { certificate, relayKey, revocations } = credentials;
+      return {
+        replica: store.replica,
+        publicKey: keys.publicKey,
+        certificate: { bytes: certificate.bytes, signature: certificate.signature },
+        relayKey,
+        ...(revocations
+          ? { revocations: { list: revocations.bytes, signature: revocations.signature } }
+          : {}),
+      };
+    },
+    signLanProof: (digest) => signLanProof(keys, digest),
     close: () => peers.close(),
   };
 }

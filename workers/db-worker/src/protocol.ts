@@ -42,7 +42,9 @@ export type SyncOp =
   | { readonly kind: 'subscribe'; readonly collection: string; readonly filter?: Filter }
   | { readonly kind: 'ready' | 'unsubscribe'; readonly id: string }
   /** Sends one signaling message to peer `to` through the relay; resolves false when not connected. */
-  | { readonly kind: 'signal'; readonly to: string; readonly data: string };
+  | { readonly kind: 'signal'; readonly to: string; readonly data: string }
+  /** Announces this device's LAN signaling addresses (`host:port`) to its peers' rosters (again after reconnects). */
+  | { readonly kind: 'announce'; readonly addresses: readonly string[] };
 
 /** Every request a worker serves (live queries apart: they are subscriptions, see `DbWorkerApi.watch`). */
 export type DbRequest =
@@ -90,6 +92,22 @@ export interface PeersConfig {
    * and a peer whose certificate names other rules is refused.
    */
   readonly rules: Rules;
+}
+
+/**
+ * This device as its peers check it, for a signaling layer the app runs (the desktop shell's LAN signaling): its
+ * replica and public key, its device certificate as the relay signed it, the relay's public key (which the
+ * certificate was checked against when it was saved) and the newest signed revocation list it holds. All public.
+ */
+export interface DeviceIdentity {
+  readonly replica: string;
+  /** The device's Ed25519 public key (32 raw bytes). */
+  readonly publicKey: Uint8Array;
+  /** The certificate's signed bytes and the relay's signature of them. */
+  readonly certificate: { readonly bytes: Uint8Array; readonly signature: Uint8Array };
+  /** The relay's Ed25519 public key. */
+  readonly relayKey: Uint8Array;
+  readonly revocations?: { readonly list: Uint8Array; readonly signature: Uint8Array };
 }
 
 /**

@@ -146,6 +146,9 @@ export function createSyncHost(client: SyncClient | undefined, self = ''): SyncH
           return null;
         case 'signal':
           return client.peers.signal(op.to as ReplicaId, op.data);
+        case 'announce':
+          client.peers.announce(op.addresses);
+          return null;
       }
     },
     watchStatus(listener) {

@@ -49,6 +49,7 @@ const PEER_CHANNELS: readonly string[] = [
   IpcChannel.peersPair,
   IpcChannel.peersSignal,
   IpcChannel.peersList,
+  IpcChannel.peersProof,
 ];
 
 /** Creates the router for a window whose pages live on `appOrigin`. */
@@ -80,6 +81,8 @@ export function createIpcRouter(options: { appOrigin: string; handlers: IpcHandl
         return service.signal(a.to, a.data);
       case IpcChannel.peersList:
         return service.list();
+      case IpcChannel.peersProof:
+        return service.prove(a.id, a.signature);
     }
   };
 

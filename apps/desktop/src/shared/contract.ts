@@ -12,6 +12,7 @@ export const IpcChannel = {
   peersPair: 'loam-desktop:peers-pair',
   peersSignal: 'loam-desktop:peers-signal',
   peersList: 'loam-desktop:peers-list',
+  peersProof: 'loam-desktop:peers-proof',
 } as const;
 export type IpcChannel = (typeof IpcChannel)[keyof typeof IpcChannel];
 
@@ -50,17 +51,51 @@ export type IpcResult<T> =
 /** The channel on which main sends the renderer {@link LanPeerEvent}s. */
 export const PEERS_EVENT_CHANNEL = 'loam-desktop:peers-event';
 
+/**
+ * This terminal's device identity as the app's database holds it (`db.peers.identity()` of `@loam/client`), every
+ * byte string in base64url. All of it is public: main presents the certificate to peers and checks theirs against
+ * the relay key and revocation list given here; the private key never leaves the renderer's worker.
+ */
+export interface PeersIdentity {
+  /** The device's Ed25519 public key (32 bytes). */
+  readonly publicKey: string;
+  /** The device certificate's signed bytes. */
+  readonly certificate: string;
+  /** The relay's signature of them (64 bytes). */
+  readonly certificateSignature: string;
+  /** The relay's Ed25519 public key (32 bytes). */
+  readonly relayKey: string;
+  /** The newest signed revocation list the device holds. */
+  readonly revocations?: { readonly list: string; readonly signature: string };
+}
+
 /** What the app tells main when it starts LAN peering. */
 export interface PeersStartOptions {
   /** The replica id of the app's database. */
   readonly replica: string;
   /** A hash of the store the terminal serves: only terminals with the same hash peer. */
   readonly storeHash: string;
+  /** The device's certificate and what it trusts (a renewed certificate or list: call `start` again). */
+  readonly identity: PeersIdentity;
+  /**
+   * The relay's `peers.sameClaims` (e.g. `['storeId']`): main admits only peers whose certificate's claims are equal
+   * to this device's on each (`mayPeer` of `@loam/core`), as the relay does for its signaling. Absent: any terminal
+   * certified by the same relay.
+   */
+  readonly sameClaims?: readonly string[];
 }
 
-/** LAN peering as started: its signaling port (to announce to the relay) and this terminal's key fingerprint. */
+/**
+ * Signs a LAN signaling digest with the device key (`db.peers.signLanProof` of `@loam/client`): the preload hands
+ * it exactly 32 bytes and expects a 64-byte Ed25519 signature.
+ */
+export type LanProver = (digest: Uint8Array) => Promise<Uint8Array>;
+
+/** LAN peering as started: its signaling port and addresses (to announce to the relay), and its key fingerprint. */
 export interface LanPeersInfo {
   readonly port: number;
+  /** `host:port` of the LAN signaling server on each of this machine's non-loopback interfaces. */
+  readonly addresses: readonly string[];
   readonly fingerprint: string;
 }
 
@@ -68,12 +103,20 @@ export interface LanPeersInfo {
 export interface LanPeerInfo {
   readonly replica: string;
   readonly fingerprint: string;
+  /** The user its certificate names. */
+  readonly user: string;
 }
 
-/** A peer's last known LAN signaling addresses (`host:port`), from the relay's roster. */
+/**
+ * A peer's last known LAN signaling addresses (`host:port`), from the relay's roster, with its device certificate
+ * (base64url bytes and signature) when the roster carries it: main then dials it only if the certificate checks out
+ * against the relay key, and refuses whoever answers at those addresses with another key.
+ */
 export interface RosterAddressesInput {
   readonly replica: string;
   readonly addresses: readonly string[];
+  readonly certificate?: string;
+  readonly certificateSignature?: string;
 }
 
 /** What main tells the renderer about LAN peers. */
@@ -82,16 +125,39 @@ export type LanPeerEvent =
       readonly t: 'connected';
       readonly replica: string;
       readonly fingerprint: string;
+      readonly user: string;
       readonly via: 'mdns' | 'roster' | 'manual' | 'inbound';
     }
   | { readonly t: 'disconnected'; readonly replica: string }
+  /**
+   * A LAN handshake refused, either way, before any SDP: `address` dialed (or an inbound peer's), the replica it
+   * was dialed as or claimed, and why (e.g. a certificate of another relay, expired, or a key other than the one the
+   * roster's certificate names).
+   */
+  | {
+      readonly t: 'refused';
+      readonly address: string;
+      readonly replica: string;
+      readonly via: 'mdns' | 'roster' | 'manual' | 'inbound';
+      readonly reason: string;
+    }
   /** A signaling message (SDP or ICE) from a peer, for the page's WebRTC link to it. */
-  | { readonly t: 'signal'; readonly from: string; readonly data: string };
+  | { readonly t: 'signal'; readonly from: string; readonly data: string }
+  /**
+   * Main asks for a proof of the device key over `digest` (32 bytes, base64url) for a LAN handshake; the preload
+   * answers it with the app's {@link LanProver} and never hands the event to the app.
+   */
+  | { readonly t: 'prove'; readonly id: number; readonly digest: string };
 
 /** LAN discovery and signaling, run by main; the renderer holds the WebRTC links. */
 export interface LoamDesktopPeers {
-  /** Starts (or restarts, for another replica or store) advertising, browsing and the LAN signaling server. */
-  start(options: PeersStartOptions): Promise<LanPeersInfo>;
+  /**
+   * Starts (or restarts, for another replica or store) advertising, browsing and the LAN signaling server; for the
+   * same replica and store, takes the new identity (a renewed certificate, a newer revocation list) in place.
+   * `prove` signs the handshakes' digests with the device key. Rejects with `lan_identity_invalid` when the
+   * certificate is not this replica's, for this key, signed by the relay key.
+   */
+  start(options: PeersStartOptions, prove: LanProver): Promise<LanPeersInfo>;
   /** Replaces the roster main dials when mDNS finds nobody. */
   setRoster(peers: readonly RosterAddressesInput[]): Promise<void>;
   /** Pairs with the terminal at `host:port`; rejects with `lan_address_invalid`, `lan_peer_unreachable`, `lan_peer_refused`. */

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type LoamServer, parseConfig, startServer } from '@loam/server';
 import { build, type PreviewServer, preview } from 'vite';
+import { PEER_GROUP_CLAIMS } from '../shop/terminal';
 import { demoStore } from './demo-shop';
 import { rulesFile, schemaFile } from './shop-files';
 import { DEV_AUDIENCE, DEV_ISSUER } from './terminal-tokens';
@@ -60,7 +61,7 @@ export async function startShopRelay(options: ShopRelayOptions): Promise<LoamSer
       allowedOrigins: [...options.appOrigins],
       serviceToken: options.secrets.serviceToken,
       // Tills of one store may peer: the relay signals their WebRTC links and lists them in each other's roster.
-      peers: { sameClaims: ['storeId'] },
+      peers: { sameClaims: [...PEER_GROUP_CLAIMS] },
       auth: {
         hs256Secret: options.secrets.hs256Secret,
         issuer: DEV_ISSUER,

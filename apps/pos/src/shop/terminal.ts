@@ -11,3 +11,9 @@ export function parseTerminal(value: string | null | undefined): string | undefi
   const n = Number(value.trim());
   return n >= 1 && n <= MAX_TERMINAL ? String(n) : undefined;
 }
+
+/**
+ * The claims the shop's relay groups peering tills by (its `peers.sameClaims`): tills of one store peer, through
+ * the relay's signaling and on the LAN, and no others.
+ */
+export const PEER_GROUP_CLAIMS: readonly string[] = ['storeId'];

@@ -134,6 +134,8 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
   let expiresAt: number | undefined;
   let device: Uint8Array | undefined;
   let renewal: ReturnType<typeof setTimeout> | undefined;
+  /** The certificate last issued in this session (for the roster), until the claims change. */
+  let issued: { bytes: Uint8Array; signature: Uint8Array } | undefined;
   const helloTimer = setTimeout(
     () => fail(ServerErrorCode.handshakeTimeout, `No hello received within ${limits.handshakeTimeoutMs} ms`),
     limits.handshakeTimeoutMs,
@@ -226,6 +228,8 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     });
     if (!signed || closed()) return;
     send({ t: 'certificate', cert: signed.bytes, sig: signed.signature, relayKey: ctx.devices.publicKey });
+    issued = { bytes: signed.bytes, signature: signed.signature };
+    peer?.certified(signed.bytes, signed.signature);
     const delay = Math.min(Math.max(1000, (signed.cert.expires - ctx.now()) / 2), 2 ** 31 - 1);
     renewal = setTimeout(() => enqueue(certify), delay);
   };
@@ -367,6 +371,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
   const joinPeers = () => {
     peer?.leave();
     peer = ctx.signaling.join({ replica: replica!, user: identity!.user, claims: identity!.claims, send });
+    if (issued) peer?.certified(issued.bytes, issued.signature);
   };
 
   /** The authoritative state of the documents of refused ops, for the device to revert to. */
@@ -462,6 +467,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     identity = next;
     if (same) return;
     send({ t: 'permissions', ...permissionsFor(relay.rules, next.claims) });
+    issued = undefined;
     enqueue(certify);
     joinPeers();
     // Every commit until the views are recomputed under the new claims (their filters may change).

@@ -1,4 +1,5 @@
 import type { ReplicaId } from '@loam/core';
+import { createSigningKeys, readSignedCertificate, verifyCertificate } from '@loam/sync';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { LoamServer } from '../server';
 import { mintToken, startTestServer, tempDir, testDevice } from '../testing/fixtures';
@@ -93,4 +94,32 @@ it('refuses malformed signaling frames like any bad frame', async () => {
   const b = await till('till-i', 401);
   b.c.send({ t: 'announce', addresses: Array.from({ length: 17 }, (_, i) => `10.0.0.${i}:1`) });
   expect(await b.c.next('error')).toMatchObject({ code: 'frame_invalid', fatal: true });
+});
+
+it("carries each till's device certificate, signed by the relay, in the others' rosters", async () => {
+  const a = await till('till-p', 401);
+  const device = testDevice();
+  const keys = await createSigningKeys();
+  const b = await connectClient(server.wsUrl);
+  open.push(b);
+  const certified = b.next('certificate');
+  await b.hello({
+    replica: device.replica,
+    token: await mintToken({ sub: 'till-q', storeId: 401 }),
+    device: keys.publicKey,
+  });
+  const own = await certified;
+  const roster = await a.c.next('roster', (m) =>
+    m.peers.some((p) => p.replica === device.replica && p.certificate !== undefined),
+  );
+  const entry = roster.peers.find((p) => p.replica === device.replica);
+  expect(entry?.certificate).toEqual(own.cert);
+  const signed = readSignedCertificate(entry!.certificate!, entry!.certificateSig!);
+  const verdict = await verifyCertificate(signed, {
+    relayKey: own.relayKey,
+    now: Date.now,
+    revoked: () => false,
+  });
+  expect(verdict).toMatchObject({ ok: true, value: { replica: device.replica, user: 'till-q' } });
+  expect(signed.cert.publicKey).toEqual(keys.publicKey);
 });

@@ -10,8 +10,10 @@
  *    another group's; a device that may not peer gets no roster and joins no group.
  * 3. **The newest session of a replica wins.** When a replica signs in again before its old session closed, the
  *    new one receives its signals; the old one's departure does not take the replica offline.
- * 4. **Rosters follow changes.** Every online member of a group gets a fresh roster when a member joins, leaves or
- *    announces addresses.
+ * 4. **Rosters follow changes.** Every online member of a group gets a fresh roster when a member joins, leaves,
+ *    announces addresses or is issued a certificate.
+ * 5. **Rosters carry certificates**: each member's newest device certificate as the relay signed it (bytes and
+ *    signature), so a peer can check whom it dials, offline, before any SDP (the desktop shell pins its key).
  *
  * The roster lives in this process's memory: after a restart it fills again as devices sign in; with several
  * relay nodes, signaling reaches only sessions on the same node.
@@ -33,6 +35,8 @@ export interface SignalingMember {
   forward(to: ReplicaId, data: string): boolean;
   /** Records this device's LAN signaling addresses and sends the group fresh rosters. */
   announce(addresses: readonly string[]): void;
+  /** Records the certificate the relay just issued this device and sends the group fresh rosters. */
+  certified(certificate: Uint8Array, signature: Uint8Array): void;
   /** Leaves the group (the session closed, or its claims changed); idempotent. */
   leave(): void;
 }
@@ -48,6 +52,7 @@ interface Known {
   addresses: readonly string[];
   lastSeen: number;
   session: SignalingSession | undefined;
+  certificate: { readonly bytes: Uint8Array; readonly signature: Uint8Array } | undefined;
 }
 
 /** Creates the hub over the `peers` rules (absent: no device may peer). */
@@ -66,6 +71,9 @@ export function createSignalingHub(options: {
         online: k.session !== undefined,
         addresses: k.addresses,
         lastSeen: k.session ? options.now() : k.lastSeen,
+        ...(k.certificate
+          ? { certificate: k.certificate.bytes, certificateSig: k.certificate.signature }
+          : {}),
       }));
   const publish = (group: Map<ReplicaId, Known>) => {
     for (const [replica, k] of group) k.session?.send({ t: 'roster', peers: rosterOf(group, replica) });
@@ -87,6 +95,7 @@ export function createSignalingHub(options: {
         addresses: known?.addresses ?? [],
         lastSeen: options.now(),
         session,
+        certificate: known?.certificate,
       };
       members.set(session.replica, entry);
       publish(members);
@@ -103,6 +112,11 @@ export function createSignalingHub(options: {
           if (left || entry.session !== session) return;
           entry.addresses = [...addresses];
           entry.lastSeen = options.now();
+          publish(members);
+        },
+        certified(bytes, signature) {
+          if (left || entry.session !== session) return;
+          entry.certificate = { bytes, signature };
           publish(members);
         },
         leave() {

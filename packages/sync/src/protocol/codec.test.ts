@@ -103,6 +103,7 @@ const serverMessages: ServerMessage[] = [
         addresses: ['192.168.1.21:47800'],
         lastSeen: 1_700_000_000_000,
         certificate: new Uint8Array([1, 2, 3]),
+        certificateSig: new Uint8Array(64).fill(7),
       },
       { replica, user: 'till-1', online: false, addresses: [], lastSeen: 1_700_000_000_000 },
     ],

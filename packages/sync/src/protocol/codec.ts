@@ -105,14 +105,21 @@ function addresses(v: unknown, at: string): string[] {
 }
 function rosterPeer(v: unknown, at: string): RosterPeer {
   const o = obj(v, at);
-  onlyKeys(o, ['replica', 'user', 'online', 'addresses', 'lastSeen', 'certificate'], at);
+  onlyKeys(o, ['replica', 'user', 'online', 'addresses', 'lastSeen', 'certificate', 'certificateSig'], at);
+  if ((o.certificate === undefined) !== (o.certificateSig === undefined))
+    invalid(`${at}: certificate and certificateSig go together`);
   return {
     replica: replica(o.replica, `${at}.replica`),
     user: str(o.user, `${at}.user`, 256),
     online: bool(o.online, `${at}.online`),
     addresses: addresses(o.addresses, `${at}.addresses`),
     lastSeen: int(o.lastSeen, `${at}.lastSeen`),
-    ...(o.certificate === undefined ? {} : { certificate: bytes(o.certificate, `${at}.certificate`) }),
+    ...(o.certificate === undefined
+      ? {}
+      : {
+          certificate: bytes(o.certificate, `${at}.certificate`),
+          certificateSig: sized(o.certificateSig, `${at}.certificateSig`, 64),
+        }),
   };
 }
 

@@ -102,8 +102,13 @@ export interface RosterPeer {
   readonly addresses: readonly string[];
   /** When the relay last heard of it (Unix ms). */
   readonly lastSeen: number;
-  /** Its device certificate, encoded; the relay fills it in once it issues certificates. */
+  /**
+   * Its device certificate's signed bytes (as in the `certificate` frame), once the relay issued it one; peers check
+   * it against the relay key before they dial (the desktop shell pins the key it names).
+   */
   readonly certificate?: Uint8Array;
+  /** The relay's signature of `certificate` (64 bytes); present exactly when `certificate` is. */
+  readonly certificateSig?: Uint8Array;
 }
 
 /** A signed transaction forwarded to the relay: encoded ops, the author's signature, the author's certificate. */

@@ -6,7 +6,13 @@
  * two network namespaces.
  */
 import { type Bench, percentile } from '../../../../../test/bench/bench';
-import { createEd25519DeviceProof, createKeyPeerVerifier } from './device-proof';
+import {
+  certifyTerminal,
+  createRelayKey,
+  proofOf,
+  replicaOf,
+  verifierOf,
+} from '../../../test-pages/lan-identities';
 import { type LanPeers, type LanPeersOptions, startLanPeers } from './lan-peers';
 
 const RUNS = 5;
@@ -16,20 +22,23 @@ async function pairOf(
   run: number,
 ): Promise<{ ms: number; peers: LanPeers[] }> {
   const store = `bench-${process.pid}-${how}-${run}`;
-  const options = (replica: string): Promise<LanPeersOptions> =>
-    createEd25519DeviceProof(replica).then((proof) => ({
-      proof,
-      verifier: createKeyPeerVerifier(),
-      storeHash: store,
-      mdns: how === 'mdns',
-    }));
-  const a = await startLanPeers(await options(`${store}-a`));
+  const relay = await createRelayKey();
+  const options = async (replica: string): Promise<LanPeersOptions> => ({
+    proof: await proofOf(await certifyTerminal(relay, replica)),
+    verifier: verifierOf(relay),
+    storeHash: store,
+    mdns: how === 'mdns',
+  });
+  const [ra, rb] = [replicaOf(`a${run}${how}`), replicaOf(`b${run}${how}`)];
+  const optionsA = await options(ra);
+  const optionsB = await options(rb);
+  const a = await startLanPeers(optionsA);
   const started = performance.now();
-  const b = await startLanPeers(await options(`${store}-b`));
+  const b = await startLanPeers(optionsB);
   const connected = new Promise<void>((resolve) => a.onSession(() => resolve()));
   if (how === 'roster') {
-    a.setRoster([{ replica: `${store}-b`, addresses: [`127.0.0.1:${b.port}`] }]);
-    b.setRoster([{ replica: `${store}-a`, addresses: [`127.0.0.1:${a.port}`] }]);
+    a.setRoster([{ replica: rb, addresses: [`127.0.0.1:${b.port}`] }]);
+    b.setRoster([{ replica: ra, addresses: [`127.0.0.1:${a.port}`] }]);
   }
   if (how === 'manual') await b.pair(`127.0.0.1:${a.port}`);
   await connected;

@@ -1,12 +1,23 @@
 /**
  * Two terminals in two Linux network namespaces joined by a veth pair (a two-till shop LAN), each running the
- * LAN peering of the desktop shell's main process in its own process (`test-pages/lan-peer-process.ts`). Needs
- * root and `ip` (and `nft` for the blocked-multicast case); elsewhere the tests skip and say why.
+ * LAN peering of the desktop shell's main process in its own process (`test-pages/lan-peer-process.ts`), each
+ * with a device certificate signed by a relay key (`test-pages/lan-identities.ts`). Needs root and `ip` (and
+ * `nft` for the blocked-multicast case); elsewhere the tests skip and say why.
  */
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  certifyTerminal,
+  createRelayKey,
+  exportTerminal,
+  replicaOf,
+  type TestRelayKey,
+} from '../../../test-pages/lan-identities';
 
 const root = fileURLToPath(new URL('../../../../../', import.meta.url));
 const script = fileURLToPath(new URL('../../../test-pages/lan-peer-process.ts', import.meta.url));
@@ -14,6 +25,10 @@ const tag = `l${process.pid.toString(36)}`;
 const ns = { a: `${tag}a`, b: `${tag}b` } as const;
 const ip = { a: '10.199.0.1', b: '10.199.0.2' } as const;
 const STORE = 'store-101-hash';
+const keyDir = mkdtempSync(join(tmpdir(), 'loam-lan-keys-'));
+let relay: TestRelayKey;
+let otherRelay: TestRelayKey;
+const name = { a: replicaOf('till-a'), b: replicaOf('till-b'), c: replicaOf('till-c') } as const;
 
 const run = (...args: string[]) => spawnSync(args[0]!, args.slice(1), { encoding: 'utf8' });
 const inNs = (name: string, ...args: string[]) => run('ip', 'netns', 'exec', name, ...args);
@@ -43,11 +58,26 @@ interface Terminal {
 
 const running: Terminal[] = [];
 
-function terminal(
+/**
+ * Starts terminal `replica` in `namespace`, certified by `options.certifiedBy` (default the shop's relay) and
+ * trusting `options.trusts` (default the same), its certificate expiring at `options.expires`.
+ */
+async function terminal(
   namespace: string,
   replica: string,
-  options: { admit?: string; mdns?: boolean; port?: number } = {},
-): Terminal {
+  options: {
+    mdns?: boolean;
+    port?: number;
+    certifiedBy?: TestRelayKey;
+    trusts?: TestRelayKey;
+    expires?: number;
+  } = {},
+): Promise<Terminal> {
+  const keyFile = join(keyDir, `${replica}-${options.port ?? 47800}.key`);
+  const certified = await certifyTerminal(options.certifiedBy ?? relay, replica, {
+    keyFile,
+    ...(options.expires !== undefined ? { expires: options.expires } : {}),
+  });
   const child: ChildProcessWithoutNullStreams = spawn(
     'ip',
     [
@@ -58,9 +88,9 @@ function terminal(
       '--import',
       'tsx',
       script,
-      replica,
+      exportTerminal(certified, options.trusts ?? options.certifiedBy ?? relay),
+      keyFile,
       STORE,
-      options.admit ?? '*',
       options.mdns === false ? 'off' : 'on',
       String(options.port ?? 47800),
     ],
@@ -126,7 +156,9 @@ const firewall = (name: string, action: 'add' | 'delete') => {
 };
 
 describe.skipIf(reason !== undefined)('two terminals on a LAN (network namespaces)', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
+    relay = await createRelayKey();
+    otherRelay = await createRelayKey();
     const steps = [
       ['ip', 'netns', 'add', ns.a],
       ['ip', 'netns', 'add', ns.b],
@@ -163,11 +195,12 @@ describe.skipIf(reason !== undefined)('two terminals on a LAN (network namespace
   });
   afterAll(() => {
     for (const name of Object.values(ns)) run('ip', 'netns', 'del', name);
+    rmSync(keyDir, { recursive: true, force: true });
   });
 
-  it('find each other by mDNS, prove their keys and exchange signals', async () => {
-    const a = terminal(ns.a, 'till-a');
-    const b = terminal(ns.b, 'till-b');
+  it('find each other by mDNS, prove their certified keys and exchange signals', async () => {
+    const a = await terminal(ns.a, name.a);
+    const b = await terminal(ns.b, name.b);
     await Promise.all([
       a.next((e) => e.event === 'ready', 'start'),
       b.next((e) => e.event === 'ready', 'start'),
@@ -176,11 +209,11 @@ describe.skipIf(reason !== undefined)('two terminals on a LAN (network namespace
     const atA = await a.next((e) => e.event === 'session', 'a session with till-b');
     const atB = await b.next((e) => e.event === 'session', 'a session with till-a');
     console.info(`mDNS discovery to authenticated session: ${(performance.now() - started).toFixed(0)} ms`);
-    expect(atA).toMatchObject({ replica: 'till-b', via: 'mdns', role: 'dialer' });
-    expect(atB).toMatchObject({ replica: 'till-a', via: 'inbound', role: 'listener' });
-    a.send({ cmd: 'signal', to: 'till-b', data: '{"type":"offer"}' });
+    expect(atA).toMatchObject({ replica: name.b, via: 'mdns', role: 'dialer' });
+    expect(atB).toMatchObject({ replica: name.a, via: 'inbound', role: 'listener' });
+    a.send({ cmd: 'signal', to: name.b, data: '{"type":"offer"}' });
     expect(await b.next((e) => e.event === 'signal', 'the offer')).toMatchObject({
-      from: 'till-a',
+      from: name.a,
       data: '{"type":"offer"}',
     });
   });
@@ -188,8 +221,8 @@ describe.skipIf(reason !== undefined)('two terminals on a LAN (network namespace
   it.skipIf(!hasNft)('still find each other through the roster when multicast is dropped', async () => {
     firewall(ns.a, 'add');
     firewall(ns.b, 'add');
-    const a = terminal(ns.a, 'till-a');
-    const b = terminal(ns.b, 'till-b');
+    const a = await terminal(ns.a, name.a);
+    const b = await terminal(ns.b, name.b);
     await Promise.all([
       a.next((e) => e.event === 'ready', 'start'),
       b.next((e) => e.event === 'ready', 'start'),
@@ -198,34 +231,64 @@ describe.skipIf(reason !== undefined)('two terminals on a LAN (network namespace
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     expect([...a.events, ...b.events].filter((e) => e.event === 'session')).toEqual([]);
     const started = performance.now();
-    a.send({ cmd: 'roster', peers: [{ replica: 'till-b', addresses: [`${ip.b}:47800`] }] });
-    b.send({ cmd: 'roster', peers: [{ replica: 'till-a', addresses: [`${ip.a}:47800`] }] });
+    a.send({ cmd: 'roster', peers: [{ replica: name.b, addresses: [`${ip.b}:47800`] }] });
+    b.send({ cmd: 'roster', peers: [{ replica: name.a, addresses: [`${ip.a}:47800`] }] });
     const atA = await a.next((e) => e.event === 'session', 'a session through the roster');
     console.info(`roster fallback to authenticated session: ${(performance.now() - started).toFixed(0)} ms`);
-    expect(atA).toMatchObject({ replica: 'till-b', via: 'roster' });
+    expect(atA).toMatchObject({ replica: name.b, via: 'roster' });
     await b.next((e) => e.event === 'session', 'the inbound session');
   });
 
-  it('refuse a terminal that is not admitted before any signal, and pair by address one that is', async () => {
-    const a = terminal(ns.a, 'till-a', { mdns: false });
-    const b = terminal(ns.b, 'till-b', { mdns: false, admit: 'till-c' });
-    await Promise.all([
-      a.next((e) => e.event === 'ready', 'start'),
-      b.next((e) => e.event === 'ready', 'start'),
+  it('refuse a terminal certified by another relay, or whose certificate expired, before any signal', async () => {
+    const b = await terminal(ns.b, name.b, { mdns: false });
+    const stranger = await terminal(ns.a, name.a, { mdns: false, certifiedBy: otherRelay, port: 47801 });
+    const lapsed = await terminal(ns.a, name.c, {
+      mdns: false,
+      expires: Date.now() - 3_600_000,
+      port: 47802,
+    });
+    const certified = await terminal(ns.a, name.a, { mdns: false, port: 47803 });
+    for (const t of [b, stranger, lapsed, certified]) await t.next((e) => e.event === 'ready', 'start');
+
+    stranger.send({ cmd: 'pair', address: `${ip.b}:47800` });
+    const refused = await stranger.next((e) => e.event.startsWith('pair'), 'the pairing outcome');
+    expect(refused).toMatchObject({ event: 'pair-failed', code: 'lan_peer_refused' });
+    expect(refused.message).toMatch(/not signed by this relay's key/);
+    lapsed.send({ cmd: 'pair', address: `${ip.b}:47800` });
+    const expired = await lapsed.next((e) => e.event.startsWith('pair'), 'the pairing outcome');
+    expect(expired).toMatchObject({ event: 'pair-failed', code: 'lan_peer_refused' });
+    expect(expired.message).toMatch(/expired/);
+    // The listener refused both before any session existed, so no signal could cross in either direction.
+    expect(b.events.filter((e) => e.event === 'session' || e.event === 'signal')).toEqual([]);
+    // The listener's own report of each refusal (its output may trail the dialer's).
+    await b.next((e) => e.event === 'refused' && e.replica === name.c, 'the refusal of the expired terminal');
+    expect(b.events.filter((e) => e.event === 'refused')).toEqual([
+      expect.objectContaining({
+        replica: name.a,
+        via: 'inbound',
+        address: ip.a,
+        reason: expect.stringMatching(/relay/),
+      }),
+      expect.objectContaining({
+        replica: name.c,
+        via: 'inbound',
+        address: ip.a,
+        reason: expect.stringMatching(/expired/),
+      }),
     ]);
-    a.send({ cmd: 'pair', address: `${ip.b}:47800` });
-    expect(await a.next((e) => e.event.startsWith('pair'), 'the pairing outcome')).toMatchObject({
+
+    // The dialer judges the listener too: the shop's terminal refuses one certified by another relay.
+    b.send({ cmd: 'pair', address: `${ip.a}:47801` });
+    expect(await b.next((e) => e.event.startsWith('pair'), 'the pairing outcome')).toMatchObject({
       event: 'pair-failed',
       code: 'lan_peer_refused',
     });
-    expect(b.events.filter((e) => e.event === 'session')).toEqual([]);
+    expect(stranger.events.filter((e) => e.event === 'session' || e.event === 'signal')).toEqual([]);
 
-    const c = terminal(ns.a, 'till-c', { mdns: false, port: 47801 });
-    await c.next((e) => e.event === 'ready', 'start');
-    c.send({ cmd: 'pair', address: `${ip.b}:47800` });
-    expect(await c.next((e) => e.event.startsWith('pair'), 'the pairing outcome')).toMatchObject({
+    certified.send({ cmd: 'pair', address: `${ip.b}:47800` });
+    expect(await certified.next((e) => e.event.startsWith('pair'), 'the pairing outcome')).toMatchObject({
       event: 'paired',
-      replica: 'till-b',
+      replica: name.b,
     });
   });
 });

@@ -10,7 +10,9 @@
  * 2. **The roster is the fallback.** When a roster arrives and every `rosterIntervalMs` after, each roster peer
  *    without a session is dialed at its addresses, whether mDNS works or not (multicast may be blocked on a shop's
  *    network).
- * 3. **Failures back off per peer** (doubling from 1 s to 30 s); a success resets it.
+ * 3. **Failures back off per peer and per way it was found** (doubling from 1 s to 30 s; a roster entry with stale
+ *    addresses does not hold back a peer mDNS just found); a success resets it. A peer found by mDNS is dialed
+ *    again with the roster, every `rosterIntervalMs`, until it has a session.
  * 4. **Every session is authenticated** (`lan-signaling.ts`): no unverified peer ever reaches `onSession`.
  */
 import { DesktopErrorCode, LanPeerError } from '../../errors';
@@ -18,10 +20,15 @@ import type { DeviceProof, PeerVerifier } from './device-proof';
 import { type Discovery, type FoundPeer, startDiscovery } from './discovery';
 import { dialLanPeer, type LanSession, startLanSignalingServer } from './lan-signaling';
 
-/** A roster entry as the LAN side needs it: the peer's replica and its last known signaling addresses. */
+/**
+ * A roster entry as the LAN side needs it: the peer's replica, its last known signaling addresses and, when the
+ * roster carried its certificate, the fingerprint of the key that certificate names (a peer answering there with
+ * another key is refused).
+ */
 export interface RosterAddresses {
   readonly replica: string;
   readonly addresses: readonly string[];
+  readonly fingerprint?: string;
 }
 
 /** Options of {@link startLanPeers}. */
@@ -41,6 +48,16 @@ export interface LanPeersOptions {
   readonly rosterIntervalMs?: number;
 }
 
+/** A peer this terminal refused, or that refused this terminal, in a LAN handshake (no SDP crossed). */
+export interface LanRefusal {
+  /** Where: the address dialed, or the one an inbound peer came from. */
+  readonly address: string;
+  /** The replica it was dialed as, or claimed to be. */
+  readonly replica: string;
+  readonly via: FoundPeer['via'] | 'inbound';
+  readonly reason: string;
+}
+
 /** A running LAN peering. */
 export interface LanPeers {
   /** The LAN signaling port (advertised by mDNS, announced to the relay for the roster). */
@@ -56,6 +73,8 @@ export interface LanPeers {
   sessions(): LanSession[];
   /** Called with each new session and how its peer was found. Returns the unsubscribe function. */
   onSession(listener: (session: LanSession, via: FoundPeer['via'] | 'inbound') => void): () => void;
+  /** Called with each refused handshake, either way (a dial refused again after a backoff is reported again). */
+  onRefused(listener: (refusal: LanRefusal) => void): () => void;
   stop(): Promise<void>;
 }
 
@@ -79,8 +98,14 @@ export async function startLanPeers(options: LanPeersOptions): Promise<LanPeers>
   const sessions = new Map<string, LanSession>();
   const listeners = new Set<(session: LanSession, via: FoundPeer['via'] | 'inbound') => void>();
   const dialing = new Set<string>();
+  const refusalListeners = new Set<(refusal: LanRefusal) => void>();
+  const refused = (refusal: LanRefusal) => {
+    for (const l of [...refusalListeners]) l(refusal);
+  };
   const retryAt = new Map<string, { at: number; delay: number }>();
   let roster: readonly RosterAddresses[] = [];
+  /** Peers mDNS reported (their last advertisement), dialed again with the roster until a session exists. */
+  const found = new Map<string, FoundPeer>();
   let stopped = false;
 
   const adopt = (session: LanSession, via: FoundPeer['via'] | 'inbound') => {
@@ -101,12 +126,15 @@ export async function startLanPeers(options: LanPeersOptions): Promise<LanPeers>
     ...(options.host !== undefined ? { host: options.host } : {}),
     ...(options.port !== undefined ? { port: options.port } : {}),
     onSession: (session) => adopt(session, 'inbound'),
+    onRefused: (r) => refused({ ...r, via: 'inbound' }),
   });
 
   const dial = async (peer: FoundPeer) => {
     if (stopped || peer.replica === self || sessions.has(peer.replica) || dialing.has(peer.replica)) return;
     if (peer.via !== 'manual' && !(self < peer.replica)) return;
-    const backoff = retryAt.get(peer.replica);
+    if (peer.addresses.length === 0) return;
+    const key = `${peer.via} ${peer.replica}`;
+    const backoff = retryAt.get(key);
     if (backoff && backoff.at > Date.now()) return;
     dialing.add(peer.replica);
     try {
@@ -118,13 +146,16 @@ export async function startLanPeers(options: LanPeersOptions): Promise<LanPeers>
             verifier: options.verifier,
             ...(peer.fingerprint !== undefined ? { expectFingerprint: peer.fingerprint } : {}),
           });
-          retryAt.delete(peer.replica);
+          retryAt.delete(key);
           adopt(session, peer.via);
           return;
-        } catch {}
+        } catch (error) {
+          if ((error as LanPeerError).code === DesktopErrorCode.lanPeerRefused)
+            refused({ address, replica: peer.replica, via: peer.via, reason: (error as Error).message });
+        }
       }
       const delay = Math.min(30_000, (backoff?.delay ?? 500) * 2);
-      retryAt.set(peer.replica, { at: Date.now() + delay, delay });
+      retryAt.set(key, { at: Date.now() + delay, delay });
     } finally {
       dialing.delete(peer.replica);
     }
@@ -139,17 +170,27 @@ export async function startLanPeers(options: LanPeersOptions): Promise<LanPeers>
       port: server.port,
       ...(options.mdnsInterface !== undefined ? { interface: options.mdnsInterface } : {}),
     });
-    discovery.onFound((peer) => void dial(peer));
+    discovery.onFound((peer) => {
+      found.set(peer.replica, peer);
+      void dial(peer);
+    });
   }
   const dialRoster = () => {
-    for (const p of roster) void dial({ replica: p.replica, addresses: p.addresses, via: 'roster' });
+    for (const p of found.values()) void dial(p);
+    for (const p of roster)
+      void dial({
+        replica: p.replica,
+        addresses: p.addresses,
+        via: 'roster',
+        ...(p.fingerprint !== undefined ? { fingerprint: p.fingerprint } : {}),
+      });
   };
   const rosterTimer = setInterval(dialRoster, options.rosterIntervalMs ?? 1_000);
 
   return {
     port: server.port,
     setRoster(peers) {
-      roster = peers.map((p) => ({ replica: p.replica, addresses: p.addresses.flatMap(validAddress) }));
+      roster = peers.map((p) => ({ ...p, addresses: p.addresses.flatMap(validAddress) }));
       dialRoster();
     },
     async pair(address) {
@@ -166,6 +207,10 @@ export async function startLanPeers(options: LanPeersOptions): Promise<LanPeers>
     onSession(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    onRefused(listener) {
+      refusalListeners.add(listener);
+      return () => refusalListeners.delete(listener);
     },
     async stop() {
       stopped = true;

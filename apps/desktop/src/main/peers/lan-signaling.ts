@@ -1,25 +1,32 @@
 /**
  * Signaling between terminals on the LAN, with no server: each terminal's main process serves a WebSocket; a
  * terminal that found a peer (mDNS, the roster, or an address typed in) connects to it. Before any SDP crosses,
- * both sides prove possession of their device key with a challenge:
+ * both sides present their device certificate and prove possession of its key with a challenge:
  * ```
  *  dialer                                             listener
  *                                            ◀─  challenge {nonce: Nl}
- *  hello {claim, nonce: Nd, signature} ─▶            signature over transcript('dialer', Nl, Nd, claim.replica)
- *                                            ◀─  welcome {claim, signature}     over transcript('listener', Nl, Nd, …)
+ *  hello {claim, nonce: Nd, signature} ─▶            proof of digest('dialer', Nl, Nd, claim)
+ *                                            ◀─  welcome {claim, signature}     proof of digest('listener', Nl, Nd, claim)
  *                                                 or refused {code, reason}, then close
+ *  ready {} ─▶                                        the dialer accepted the listener's proof
+ *                                                 (or it closes with 4003: the listener never had a session)
  *  signal {data} ◀──────────────────────────────▶  signal {data}                   only after both proofs
  * ```
  * Invariants:
- * 1. **No signal before both proofs.** A side forwards nothing and accepts no `signal` until it verified the
- *    other's signature (and its verifier admitted the claim); a `signal` before that closes the connection.
- * 2. **Proofs are bound to this exchange.** The signed transcript holds both fresh nonces, the signer's role and
- *    replica: a signature cannot be replayed on another connection or reflected back.
+ * 1. **No signal before both proofs.** Neither side has a session (so sends or accepts a `signal`) until both
+ *    verdicts are in: the dialer's after it verified `welcome`, the listener's after `ready`, which the dialer
+ *    sends only then. A `signal` before that closes the connection.
+ * 2. **Proofs are bound to this exchange.** The signed digest (SHA-256 of a transcript) covers both fresh nonces,
+ *    the signer's role, replica and key: a signature cannot be replayed on another connection or reflected back.
+ *    What the key signs is `lanProofMessage(digest)` of `@loam/sync` (32 bytes under a label of its own).
  * 3. **Bad input closes, nothing else.** A frame that is not JSON of this protocol, oversized, or out of order
  *    closes the connection with 4002 (a refused peer with 4003); the server keeps running.
- * 4. **The dialer checks whom it reached** when it expects a fingerprint (from mDNS): another key is refused.
+ * 4. **The dialer checks whom it reached** when it expects a fingerprint (from mDNS, or the key a roster
+ *    certificate names): another key is refused.
+ * 5. **Certificates decide** (`createCertificateVerifier`): a peer certified by another relay, expired or revoked
+ *    is answered `refused` and the socket closes before either side sent or accepted a `signal`.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { LanPeerError } from '../../errors';
@@ -30,6 +37,8 @@ export const MAX_LAN_FRAME_BYTES = 32 * 1024;
 const PROTOCOL_ERROR = 4002;
 const REFUSED = 4003;
 const HANDSHAKE_TIMEOUT_MS = 5_000;
+/** Largest certificate a claim may carry, bytes (its base64 still fits a frame). */
+const MAX_CERTIFICATE_BYTES = 16 * 1024;
 
 /** An authenticated signaling connection to one peer. */
 export interface LanSession {
@@ -45,13 +54,15 @@ export interface LanSession {
 
 type Frame = Record<string, unknown>;
 
+/** The 32-byte digest a side proves its key over. */
 function transcript(
   role: 'dialer' | 'listener',
   listenerNonce: string,
   dialerNonce: string,
-  replica: string,
-) {
-  return new TextEncoder().encode(`loam-lan-signal/1\n${role}\n${listenerNonce}\n${dialerNonce}\n${replica}`);
+  claim: PeerClaim,
+): Uint8Array {
+  const text = `loam-lan-signal/1\n${role}\n${listenerNonce}\n${dialerNonce}\n${claim.replica}\n${b64(claim.publicKey)}`;
+  return new Uint8Array(createHash('sha256').update(text, 'utf8').digest());
 }
 const nonce = () => randomBytes(32).toString('base64url');
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
@@ -77,14 +88,19 @@ function readClaim(v: unknown): PeerClaim | undefined {
   const o = v as Frame;
   const replica = str(o.replica, 64);
   const publicKey = bytes(o.publicKey, 64);
-  const certificate = o.certificate === undefined ? undefined : bytes(o.certificate, 4096);
-  if (!replica || !publicKey || (o.certificate !== undefined && !certificate)) return undefined;
-  return { replica, publicKey, ...(certificate ? { certificate } : {}) };
+  if (!replica || !publicKey) return undefined;
+  if (o.certificate === undefined && o.certificateSignature === undefined) return { replica, publicKey };
+  const certificate = bytes(o.certificate, MAX_CERTIFICATE_BYTES);
+  const signature = bytes(o.certificateSignature, 64);
+  if (!certificate || !signature) return undefined;
+  return { replica, publicKey, certificate: { bytes: certificate, signature } };
 }
 const claimFrame = (claim: PeerClaim) => ({
   replica: claim.replica,
   publicKey: b64(claim.publicKey),
-  ...(claim.certificate ? { certificate: b64(claim.certificate) } : {}),
+  ...(claim.certificate
+    ? { certificate: b64(claim.certificate.bytes), certificateSignature: b64(claim.certificate.signature) }
+    : {}),
 });
 
 /** Wraps a socket whose handshake is done. */
@@ -198,6 +214,12 @@ export interface LanSignalingServerOptions {
   readonly verifier: PeerVerifier;
   /** Called with each authenticated session a peer opened. */
   readonly onSession: (session: LanSession) => void;
+  /** Called when this side refused a peer's claim (`address`: where it connected from). */
+  readonly onRefused?: (refusal: {
+    readonly address: string;
+    readonly replica: string;
+    readonly reason: string;
+  }) => void;
   /** Interface to listen on (default all). */
   readonly host?: string;
   /** Port (default 0: any free one). */
@@ -217,11 +239,12 @@ export async function startLanSignalingServer(
     wss.once('listening', resolve);
     wss.once('error', reject);
   });
-  wss.on('connection', (ws) => {
+  wss.on('connection', (ws, request) => {
     ws.on('error', () => undefined);
-    accept(ws).catch(() => ws.close(1011, 'handshake failed'));
+    const from = request.socket.remoteAddress ?? 'unknown';
+    accept(ws, from).catch(() => ws.close(1011, 'handshake failed'));
   });
-  const accept = async (ws: WebSocket) => {
+  const accept = async (ws: WebSocket, from: string) => {
     const input = frames(ws);
     const mine = nonce();
     ws.send(JSON.stringify({ t: 'challenge', nonce: mine }));
@@ -234,17 +257,22 @@ export async function startLanSignalingServer(
     if (!claim || !theirs || !signature) return ws.close(PROTOCOL_ERROR, 'expected hello');
     const verdict = await options.verifier.verify(
       claim,
-      transcript('dialer', mine, theirs, claim.replica),
+      transcript('dialer', mine, theirs, claim),
       signature,
     );
     if (!verdict.ok) {
       ws.send(JSON.stringify({ t: 'refused', code: verdict.code, reason: verdict.reason }));
+      options.onRefused?.({ address: from, replica: claim.replica, reason: verdict.reason });
       return ws.close(REFUSED, verdict.code);
     }
     const own = options.proof.claim;
-    const proof = await options.proof.sign(transcript('listener', mine, theirs, own.replica));
+    const proof = await options.proof.prove(transcript('listener', mine, theirs, own));
     if (ws.readyState !== WebSocket.OPEN) return;
     ws.send(JSON.stringify({ t: 'welcome', claim: claimFrame(own), signature: b64(proof) }));
+    const ready = await withTimeout(input.next(), HANDSHAKE_TIMEOUT_MS, () =>
+      ws.close(PROTOCOL_ERROR, 'timeout'),
+    );
+    if (ready?.t !== 'ready') return ws.close(PROTOCOL_ERROR, 'expected ready');
     options.onSession(session(ws, verdict.peer, 'listener', input.detach()));
   };
   return {
@@ -297,7 +325,12 @@ export async function dialLanPeer(options: DialOptions): Promise<LanSession> {
   if (!theirs) return refuse('it does not speak Loam LAN signaling');
   const mine = nonce();
   const own = options.proof.claim;
-  const signature = await options.proof.sign(transcript('dialer', theirs, mine, own.replica));
+  let signature: Uint8Array;
+  try {
+    signature = await options.proof.prove(transcript('dialer', theirs, mine, own));
+  } catch (error) {
+    return refuse(`this terminal could not prove its key (${(error as Error).message})`);
+  }
   ws.send(JSON.stringify({ t: 'hello', claim: claimFrame(own), nonce: mine, signature: b64(signature) }));
 
   const answer = await step();
@@ -306,15 +339,12 @@ export async function dialLanPeer(options: DialOptions): Promise<LanSession> {
   const claim = answer?.t === 'welcome' ? readClaim(answer.claim) : undefined;
   const proof = bytes(answer?.signature, 64);
   if (!claim || !proof) return refuse('it did not answer the handshake');
-  const verdict = await options.verifier.verify(
-    claim,
-    transcript('listener', theirs, mine, claim.replica),
-    proof,
-  );
+  const verdict = await options.verifier.verify(claim, transcript('listener', theirs, mine, claim), proof);
   if (!verdict.ok) return refuse(verdict.reason);
   if (options.expectFingerprint !== undefined && verdict.peer.fingerprint !== options.expectFingerprint)
     return refuse(
       `it proved key ${verdict.peer.fingerprint}, not the advertised ${options.expectFingerprint}`,
     );
+  ws.send(JSON.stringify({ t: 'ready' }));
   return session(ws, verdict.peer, 'dialer', input.detach());
 }

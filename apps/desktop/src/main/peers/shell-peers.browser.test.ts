@@ -1,50 +1,72 @@
 /**
- * The desktop shell's peering end to end, without the Electron binary: two Chromium pages whose
- * `window.loamDesktop` is the real preload API over the real IPC router and peer service (run here in Node, as
- * main would), with no relay anywhere. They find each other by mDNS, prove their keys over LAN signaling, and
- * open a WebRTC data channel whose frames reach each page's worker.
+ * The desktop shell's LAN peering end to end, without the Electron binary: two tills (two Chromium contexts), each
+ * a real database (`@loam/client`) whose `window.loamDesktop` is the real preload API over the real IPC router and
+ * peer service (run here in Node, as main would, one per till). The relay only certifies the tills at sign-in and
+ * is stopped before the shell starts peering: the tills find each other by mDNS, prove their certified keys over
+ * LAN signaling (each signature made by the page's database worker), and sync sales over WebRTC links handed to
+ * `db.peers.connect`; a reloaded till (main, and its LAN sessions, live on) links again and still gets sales. With
+ * mDNS off (multicast blocked), they find each other through the relay's roster instead: each announces main's
+ * LAN address, and main dials the other's, pinned to the key its roster certificate names.
  */
+import { startTestRelay, type TestRelay } from '@loam/server/testing';
 import type { Page } from 'playwright-core';
-import { afterAll, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, expect, it } from 'vitest';
 import { useBrowserHarness } from '../../../../../test/browser/harness';
+import { inPageGlobal, pageGlobalReady, untilPageGlobal } from '../../../../../test/browser/page-globals';
+import type { ShellPeerPage } from '../../../test-pages/shell-peer-page';
+import { shellShopRules, shellShopSchema } from '../../../test-pages/shell-shop';
 import type { LanPeerEvent } from '../../shared/contract';
 import { createIpcRouter } from '../ipc';
-import { createPeerService, type PeerService } from './peer-service';
+import { createPeerService, type PeerService, type PeerServiceOptions } from './peer-service';
 
-const browser = useBrowserHarness({ preBundle: ['simple-peer/simplepeer.min.js'] });
+const browser = useBrowserHarness({
+  preBundle: ['simple-peer/simplepeer.min.js'],
+  allowConsoleErrors: [/WebSocket connection to .* failed/],
+});
 const services: PeerService[] = [];
+let relay: TestRelay | undefined;
+const startRelay = async () => {
+  relay = await startTestRelay(shellShopSchema, shellShopRules, { peers: { sameClaims: ['shop'] } });
+};
+const stopRelay = async () => {
+  await relay?.close();
+  relay = undefined;
+};
+afterEach(stopRelay);
 afterAll(async () => {
   for (const s of services) await s.stop();
 });
 
-type ShellPage = {
-  start(replica: string, storeHash: string): Promise<{ port: number; fingerprint: string }>;
-  peers(): Promise<{ replica: string }[]>;
-  send(prefix: string, count: number): Promise<void>;
-  received(): Promise<string[]>;
-  state(): Promise<string>;
-};
-const call = <K extends keyof ShellPage>(page: Page, method: K, ...args: Parameters<ShellPage[K]>) =>
-  page.evaluate(
-    ([m, a]) =>
-      (
-        (globalThis as unknown as { __shellPeerPage: ShellPage }).__shellPeerPage[m] as (
-          ...x: unknown[]
-        ) => unknown
-      )(...a),
-    [method, args] as const,
-  ) as Promise<Awaited<ReturnType<ShellPage[K]>>>;
+const inTill = <T, A = null>(page: Page, fn: (till: ShellPeerPage, arg: A) => T | Promise<T>, arg?: A) =>
+  inPageGlobal(page, '__shellPeerPage', fn, arg);
+async function untilTill<A = null>(page: Page, predicate: (till: ShellPeerPage, arg: A) => boolean, arg?: A) {
+  try {
+    await untilPageGlobal(page, '__shellPeerPage', predicate, arg, 30_000);
+  } catch (error) {
+    const state = await inTill(page, async (t) => ({
+      lan: t.lanEvents(),
+      sessions: await t.lanPeers(),
+      peers: t.peers(),
+      sales: t.sales(),
+    }));
+    throw new Error(`${(error as Error).message}\nthe till: ${JSON.stringify(state)}`);
+  }
+}
 
-/** A page inside an emulated shell: main's router and peer service run in this process. */
-async function terminal(): Promise<Page> {
+/** A till inside an emulated shell: main's router and peer service run in this process. */
+async function till(user: string, lan?: PeerServiceOptions['lan']): Promise<Page> {
+  const r = relay as TestRelay;
+  const token = await r.tokenFor(user, { claims: { shop: 7 } });
   const page = await browser().newPage();
   let events = Promise.resolve();
   const service = createPeerService({
+    ...(lan ? { lan } : {}),
     emit: (event: LanPeerEvent) => {
       events = events.then(() =>
         page
           .evaluate(
-            (e) => (globalThis as unknown as { __loamDesktopEvent(e: unknown): void }).__loamDesktopEvent(e),
+            (e) =>
+              (globalThis as unknown as { __loamDesktopEvent?(e: unknown): void }).__loamDesktopEvent?.(e),
             event,
           )
           .catch(() => undefined),
@@ -56,36 +78,84 @@ async function terminal(): Promise<Page> {
     appOrigin: browser().origin,
     handlers: {
       info: () => ({ version: '0', platform: 'linux', kiosk: false }),
-      terminalConfig: () => ({ relayUrl: 'ws://127.0.0.1:1', terminalId: 'till' }),
+      terminalConfig: () => ({ relayUrl: r.server.wsUrl, terminalId: user }),
       peers: service,
     },
   });
   await page.exposeBinding('loamDesktopInvoke', (source, channel: string, args: unknown[]) =>
     router.handle(channel, { url: source.frame.url() }, args),
   );
-  await page.addScriptTag({
-    type: 'module',
-    content: "import '/apps/desktop/test-pages/shell-peer-page.ts';",
-  });
-  await page.waitForFunction(() => '__shellPeerPage' in globalThis);
-  return page;
+  const query = `db=till&sync=${encodeURIComponent(r.server.wsUrl)}&token=${token}`;
+  await page.goto(`${browser().origin}/apps/desktop/test-pages/shell-peer-page.html?${query}`);
+  return await pageGlobalReady(page, '__shellPeerPage');
 }
 
-it('two terminals with no relay find each other by mDNS and open a WebRTC link through LAN signaling', async () => {
+it('two certified tills find each other on the LAN with the relay gone, sync sales, and re-link after a reload', async () => {
   const store = `store-${process.pid}-${Date.now()}`;
-  const a = await terminal();
-  const b = await terminal();
-  await call(a, 'start', 'till-a', store);
-  await call(b, 'start', 'till-b', store);
-  await vi.waitFor(
-    async () => {
-      expect(await call(a, 'state')).toBe('open');
-      expect(await call(b, 'state')).toBe('open');
-    },
-    { timeout: 30_000, interval: 100 },
+  await startRelay();
+  const a = await till('clerk-a');
+  const b = await till('clerk-b');
+  for (const t of [a, b]) await untilTill(t, () => true);
+  await expect
+    .poll(async () => [await inTill(a, (t) => t.certified()), await inTill(b, (t) => t.certified())], {
+      timeout: 20_000,
+    })
+    .toEqual([true, true]);
+  await stopRelay();
+
+  const started = performance.now();
+  await inTill(a, (t, s) => t.startLan(s), store);
+  await inTill(b, (t, s) => t.startLan(s), store);
+  const live = (t: ShellPeerPage) => t.peers().some((p) => p.state === 'live');
+  await untilTill(a, live);
+  await untilTill(b, live);
+  console.info(
+    `mDNS discovery to a live peer sync link (no relay): ${(performance.now() - started).toFixed(0)} ms`,
   );
-  expect(await call(a, 'peers')).toEqual([expect.objectContaining({ replica: 'till-b' })]);
-  await call(a, 'send', 'sale', 20);
-  await vi.waitFor(async () => expect(await call(b, 'received')).toHaveLength(20), { timeout: 10_000 });
-  expect(await call(b, 'received')).toEqual(Array.from({ length: 20 }, (_, i) => `sale-${i}`));
+  expect((await inTill(a, (t) => t.lanPeers())).map((p) => p.user)).toEqual(['clerk-b']);
+  const found = [...(await inTill(a, (t) => t.lanEvents())), ...(await inTill(b, (t) => t.lanEvents()))];
+  expect(found).toContainEqual(expect.objectContaining({ t: 'connected', via: 'mdns' }));
+
+  await inTill(a, (t) => t.sell('sale-1'));
+  await untilTill(b, (t) => t.sales().includes('sale-1'));
+  await inTill(b, (t) => t.sell('sale-2'));
+  await untilTill(a, (t) => t.sales().includes('sale-2'));
+
+  await b.reload();
+  await pageGlobalReady(b, '__shellPeerPage');
+  expect(await inTill(b, (t) => t.sales())).toEqual(['sale-1', 'sale-2']);
+  const reloaded = performance.now();
+  await inTill(b, (t, s) => t.startLan(s), store);
+  await inTill(a, (t) => t.sell('sale-3'));
+  await untilTill(b, (t) => t.sales().includes('sale-3'));
+  console.info(`reloaded till to a sale over the LAN again: ${(performance.now() - reloaded).toFixed(0)} ms`);
+  await inTill(b, (t) => t.sell('sale-4'));
+  await untilTill(a, (t) => t.sales().includes('sale-4'));
+  expect(await inTill(a, (t) => t.sales())).toEqual(['sale-1', 'sale-2', 'sale-3', 'sale-4']);
+});
+
+it("with multicast blocked, two tills find each other through the relay's roster and keep syncing once it is gone", async () => {
+  const store = `store-${process.pid}-${Date.now()}-roster`;
+  await startRelay();
+  const lan = { mdns: false, host: '127.0.0.1', rosterIntervalMs: 250 } as const;
+  const a = await till('clerk-c', lan);
+  const b = await till('clerk-d', lan);
+  await expect
+    .poll(async () => [await inTill(a, (t) => t.certified()), await inTill(b, (t) => t.certified())], {
+      timeout: 20_000,
+    })
+    .toEqual([true, true]);
+  const started = performance.now();
+  await inTill(a, (t, s) => t.startLan(s), store);
+  await inTill(b, (t, s) => t.startLan(s), store);
+  const live = (t: ShellPeerPage) => t.peers().some((p) => p.state === 'live');
+  await untilTill(a, live);
+  await untilTill(b, live);
+  console.info(`roster (mDNS off) to a live peer sync link: ${(performance.now() - started).toFixed(0)} ms`);
+  const viaRoster = [...(await inTill(a, (t) => t.lanEvents())), ...(await inTill(b, (t) => t.lanEvents()))];
+  expect(viaRoster).toContainEqual(expect.objectContaining({ t: 'connected', via: 'roster' }));
+
+  await stopRelay();
+  await inTill(a, (t) => t.sell('roster-sale-1'));
+  await untilTill(b, (t) => t.sales().includes('roster-sale-1'));
 });
