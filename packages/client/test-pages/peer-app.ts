@@ -22,11 +22,17 @@ const restarts: string[] = [];
 db.onWorkerRestart((reason) => restarts.push(reason));
 let titles: string[] = [];
 const arrivals = new Map<string, () => void>();
+/** When each title was first seen by the live query (`performance.now()`), for titles with a recorded prefix. */
+const firstSeen = new Map<string, number>();
+let recordPrefix: string | undefined;
 let echo = false;
 const echoed = new Set<string>();
 notes.watch({ sort: [{ field: 'title', dir: 'asc' }] }, (docs) => {
   titles = docs.map((d) => d.title);
+  const now = performance.now();
   for (const title of titles) {
+    if (recordPrefix !== undefined && title.startsWith(recordPrefix) && !firstSeen.has(title))
+      firstSeen.set(title, now);
     arrivals.get(title)?.();
     if (echo && title.startsWith('ping-') && !echoed.has(title)) {
       echoed.add(title);
@@ -61,6 +67,22 @@ const peerApp = {
       return null;
     } catch (error) {
       return error instanceof LoamError ? error.code : String(error);
+    }
+  },
+  /** Records when each note whose title starts with `prefix` first reaches the live query. */
+  record(prefix: string) {
+    recordPrefix = prefix;
+    firstSeen.clear();
+  },
+  /** The recorded arrival times, ms, in arrival order. */
+  recorded: () => [...firstSeen.values()].sort((x, y) => x - y),
+  /** Inserts `count` notes `<prefix><i>`, one every `everyMs` (not waiting for any answer). */
+  async stream(prefix: string, count: number, everyMs: number): Promise<void> {
+    const start = performance.now();
+    for (let i = 0; i < count; i++) {
+      const due = start + i * everyMs - performance.now();
+      if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
+      await notes.insert({ title: `${prefix}${i}`, n: 0 });
     }
   },
   /** Answers every `ping-x` note (from anyone) with a `pong-x` note. */
