@@ -138,15 +138,23 @@ export async function createWaSqliteStorage(options: WaSqliteStorageOptions): Pr
   }
 
   const asyncBuild = vfsName === WaSqliteVfs.originPrivateFileSystem || vfsName === WaSqliteVfs.indexedDb;
-  const factory = asyncBuild
-    ? (await import('wa-sqlite/dist/wa-sqlite-async.mjs')).default
-    : (await import('wa-sqlite/dist/wa-sqlite.mjs')).default;
-  const module: EmscriptenModule = await factory(
-    options.wasmBinary ? { wasmBinary: options.wasmBinary } : {},
-  );
+  // The VFS (OPFS access handles, IndexedDB) opens while the wasm module loads: neither needs the other, and both
+  // are on the cold-open path.
+  const opening = createVfs(vfsName, options.name);
+  opening.catch(() => undefined); // handled: awaited below, or released if the module fails to load
+  let module: EmscriptenModule;
+  try {
+    const factory = asyncBuild
+      ? (await import('wa-sqlite/dist/wa-sqlite-async.mjs')).default
+      : (await import('wa-sqlite/dist/wa-sqlite.mjs')).default;
+    module = await factory(options.wasmBinary ? { wasmBinary: options.wasmBinary } : {});
+  } catch (error) {
+    await (await opening.catch(() => undefined))?.close?.();
+    throw error;
+  }
   const sqlite3 = SQLite.Factory(module);
 
-  const vfs = await createVfs(vfsName, options.name);
+  const vfs = await opening;
   let db: number;
   try {
     sqlite3.vfs_register(vfs, false);
