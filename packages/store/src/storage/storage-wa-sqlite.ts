@@ -28,6 +28,7 @@ import type {
   StorageDriver,
   StorageDurability,
 } from './driver';
+import { checkpointWhenIdle } from './idle-checkpoint';
 import { createSerializedDriver, type SqlConnection } from './serialized-driver';
 import { invalidParameter, sqliteError, whyUnbindable, wrongParameterCount } from './sql-values';
 
@@ -345,7 +346,7 @@ export async function createWaSqliteStorage(options: WaSqliteStorageOptions): Pr
   const journalMode = String((await connection.get('PRAGMA journal_mode', []))?.journal_mode);
   const lockingMode = String((await connection.get('PRAGMA locking_mode', []))?.locking_mode);
   const synchronous = Number((await connection.get('PRAGMA synchronous', []))?.synchronous);
-  return createSerializedDriver(connection, {
+  const driver = createSerializedDriver(connection, {
     backend: `wa-sqlite/${vfsName}` satisfies StorageBackend,
     persistent: vfsName !== WaSqliteVfs.memory,
     durability: durabilityOf(vfsName, journalMode, synchronous),
@@ -353,6 +354,7 @@ export async function createWaSqliteStorage(options: WaSqliteStorageOptions): Pr
     lockingMode,
     sqliteVersion: sqlite3.libversion(),
   });
+  return journalMode === 'wal' ? checkpointWhenIdle(driver) : driver;
 }
 
 function durabilityOf(vfs: WaSqliteVfs, journalMode: string, synchronous: number): StorageDurability {
