@@ -31,6 +31,7 @@ import type {
 import { checkpointWhenIdle } from './idle-checkpoint';
 import { createSerializedDriver, type SqlConnection } from './serialized-driver';
 import { invalidParameter, sqliteError, whyUnbindable, wrongParameterCount } from './sql-values';
+import { bufferWalWrites, type SyncFileVfs } from './wal-write-buffer';
 
 /** The wa-sqlite VFSs this driver can run on. */
 export const WaSqliteVfs = {
@@ -91,6 +92,8 @@ interface EmscriptenModule {
 interface VfsInstance extends SQLiteVFS {
   readonly name: string;
   close?(): Promise<void> | void;
+  /** Writes what the VFS gathered (see `wal-write-buffer.ts`); returns SQLite's result code. */
+  flushWrites?(): number;
 }
 
 interface CachedStatement {
@@ -260,6 +263,12 @@ export async function createWaSqliteStorage(options: WaSqliteStorageOptions): Pr
     if (rc !== SQLite.SQLITE_OK) throw sqliteError(rc, 'Binding an empty blob failed', undefined, undefined);
   }
 
+  /** Every call ends with the bytes it wrote in the file (invariant 2 of `wal-write-buffer.ts`). */
+  function flushWrites(sql: string): void {
+    const rc = vfs.flushWrites?.() ?? SQLite.SQLITE_OK;
+    if (rc !== SQLite.SQLITE_OK) throw sqliteError(rc, 'Writing to the database file failed', sql, undefined);
+  }
+
   function readRow(stmt: number, names: readonly string[]): SqlRow {
     const row: SqlRow = {};
     for (let i = 0; i < names.length; i++) {
@@ -286,6 +295,7 @@ export async function createWaSqliteStorage(options: WaSqliteStorageOptions): Pr
       } catch {
         // reset() repeats the error step() already reported.
       }
+      flushWrites(sql);
     }
   }
 
@@ -300,6 +310,8 @@ export async function createWaSqliteStorage(options: WaSqliteStorageOptions): Pr
         await sqlite3.exec(db, sql);
       } catch (error) {
         throw toStorageError(error, sql);
+      } finally {
+        flushWrites(sql);
       }
     },
     run: (sql, params) => execute(sql, params, stepToEnd),
@@ -371,7 +383,8 @@ async function createVfs(vfs: WaSqliteVfs, name: string): Promise<VfsInstance> {
         const { AccessHandlePoolVFS } = await import('wa-sqlite/src/examples/AccessHandlePoolVFS.js');
         const instance = new AccessHandlePoolVFS(`/loam-ahp/${name}`);
         await instance.isReady;
-        return instance as unknown as VfsInstance;
+        const buffer = bufferWalWrites(instance as unknown as SyncFileVfs);
+        return Object.assign(instance as unknown as VfsInstance, { flushWrites: () => buffer.flush() });
       }
       case WaSqliteVfs.originPrivateFileSystem: {
         const { OriginPrivateFileSystemVFS } = await import(
