@@ -104,6 +104,21 @@ describe('live find queries', () => {
     view.stop();
   });
 
+  it('move an OFFSET window when a document before it leaves the result', async () => {
+    const ids = await engine.insertMany(
+      'notes',
+      Array.from({ length: 6 }, (_, i) => ({ title: `note ${i}`, n: i, group: 'a' })),
+    );
+    const query = q.query('notes', { filter: q.eq('group', 'a'), sort: [q.asc('n')], limit: 2, offset: 1 });
+    const view = live(query);
+    await settled(query, view);
+    expect(view.docs().map((d) => d.n)).toEqual([1, 2]);
+    await engine.update('notes', ids[0] as string, { group: 'b' });
+    await settled(query, view);
+    expect(view.docs().map((d) => d.n)).toEqual([2, 3]);
+    view.stop();
+  });
+
   it('match a fresh find after every random write, for sorted, filtered and windowed queries', async () => {
     const rng = createRng(12);
     const queries: Query[] = [
@@ -111,6 +126,7 @@ describe('live find queries', () => {
       q.query('notes', { filter: q.eq('group', 'a'), sort: [q.desc('n'), q.asc('title')] }),
       q.query('notes', { filter: q.lt('n', 50) }),
       q.query('notes', { sort: [q.asc('group'), q.asc('n')], limit: 5, offset: 2 }),
+      q.query('notes', { filter: q.eq('group', 'b'), sort: [q.asc('n')], limit: 4 }),
     ];
     const views = queries.map(live);
     const ids: string[] = [];

@@ -10,7 +10,7 @@
  * When the commits since the last evaluation name the documents they changed (local writes do), a find query
  * first looks at those documents alone: a changed document that neither was nor is in the result changes nothing;
  * one that was and still is there with the same sort keys keeps its place and is sent as an upsert, with no
- * `order` (unchanged). Anything else (a document entering, leaving or moving, a LIMIT/OFFSET window, too many
+ * `order` (unchanged). Anything else (a document entering, leaving or moving, an OFFSET, too many
  * changed documents, commits that did not say what they changed) re-reads the whole result as above. A write in a
  * collection of 100k documents thus costs a live query of 1,000 rows one indexed lookup, not a 1,000-row read.
  */
@@ -135,7 +135,9 @@ export function createLiveQueries(deps: LiveQueryDeps): LiveQueries {
     last: FindResult,
     changed: ReadonlySet<string>,
   ): Promise<LiveQueryEvent | undefined | 'whole'> => {
-    if (query.limit !== undefined || query.offset !== undefined) return 'whole';
+    // Without an offset nothing lies before a LIMIT window: a document outside it that does not match now
+    // cannot move it, and one that stays in place leaves it as it was.
+    if (query.offset !== undefined && query.offset !== 0) return 'whole';
     const ids = [...changed];
     const keyCount = query.sort?.length ?? 0;
     const base = selectSql(c, `id, _v${sortSelect(c, query)}`, query.filter);
