@@ -9,15 +9,21 @@
  *
  * Invariants:
  * 1. Every page is in its own context: no storage, cookies or workers shared between two `newPage()` calls.
+ *    By default a context is Playwright's off-the-record kind, whose OPFS and IndexedDB live in memory and whose
+ *    OPFS writes cost several times what a user's on-disk profile does; `storage: 'disk'` gives each page an
+ *    on-disk profile of its own instead (a temporary folder, removed on close), for benchmarks of storage.
  * 2. Errors are never dropped: `console.error` and uncaught errors from a page (and its dedicated workers) are
  *    recorded, and {@link useBrowserHarness} fails the test in which they happened.
  * 3. `close()` (or the `afterAll` of {@link useBrowserHarness}) stops Chromium and the server even when tests
  *    failed; nothing keeps running afterwards.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { createServer, type ViteDevServer } from 'vite';
+import { build, createServer, preview } from 'vite';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 
 /** The repository root: the default root the harness serves. */
@@ -45,6 +51,92 @@ export interface BrowserHarnessOptions {
    * Nothing else is pre-bundled, so no page reloads mid-test.
    */
   readonly preBundle?: readonly string[];
+  /**
+   * `memory` (default): each page in an off-the-record context (storage in memory). `disk`: each page in its own
+   * on-disk profile, as a user's browser keeps OPFS and IndexedDB (one Chromium process per page).
+   */
+  readonly storage?: 'memory' | 'disk';
+  /**
+   * Serve a production build of these HTML pages (paths relative to `root`, bundled by `vite build` as an app ships,
+   * workers and wasm included) with a static server, instead of the dev server's one-module-per-file graph.
+   */
+  readonly build?: readonly string[];
+}
+
+/** A server of the pages: the dev server, or a static server of a build. */
+interface PageServer {
+  close(): Promise<void>;
+}
+
+/** Builds `pages` of `root` as an app ships (the POS app's settings: ES workers, es2022) into `outDir`. */
+async function buildPages(root: string, pages: readonly string[], outDir: string): Promise<void> {
+  await build({
+    root,
+    configFile: false,
+    logLevel: 'error',
+    clearScreen: false,
+    optimizeDeps: { exclude: ['wa-sqlite'] },
+    worker: { format: 'es' },
+    build: {
+      outDir,
+      emptyOutDir: true,
+      target: 'es2022',
+      chunkSizeWarningLimit: 4096,
+      rollupOptions: { input: Object.fromEntries(pages.map((page, i) => [`page${i}`, join(root, page)])) },
+    },
+  });
+}
+
+async function startPageServer(options: BrowserHarnessOptions, port: number): Promise<PageServer> {
+  const root = options.root ?? repositoryRoot;
+  if (options.build) {
+    const outDir = mkdtempSync(join(repositoryRoot, 'node_modules', '.loam-pages-'));
+    try {
+      await buildPages(root, options.build, outDir);
+      const server = await preview({
+        root: outDir,
+        configFile: false,
+        logLevel: 'error',
+        build: { outDir },
+        preview: { host: '127.0.0.1', port, strictPort: true },
+      });
+      return {
+        async close() {
+          try {
+            await server.close();
+          } finally {
+            rmSync(outDir, { recursive: true, force: true });
+          }
+        },
+      };
+    } catch (error) {
+      rmSync(outDir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+  const server = await createServer({
+    root,
+    configFile: false,
+    logLevel: 'error',
+    clearScreen: false,
+    appType: 'mpa',
+    server: {
+      host: '127.0.0.1',
+      port,
+      strictPort: true,
+      hmr: false,
+      watch: null,
+      fs: { allow: [repositoryRoot] },
+    },
+    optimizeDeps: { noDiscovery: true, include: ['dexie', ...(options.preBundle ?? [])] },
+  });
+  try {
+    await server.listen();
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+  return server;
 }
 
 /** A handle on a worker started in a page with {@link BrowserHarness.startWorker}. */
@@ -84,32 +176,16 @@ export async function startBrowserHarness(options: BrowserHarnessOptions = {}): 
   const errors: string[] = [];
   const contexts = new Set<BrowserContext>();
   const port = await freePort();
-  const server: ViteDevServer = await createServer({
-    root: options.root ?? repositoryRoot,
-    configFile: false,
-    logLevel: 'error',
-    clearScreen: false,
-    appType: 'mpa',
-    server: {
-      host: '127.0.0.1',
-      port,
-      strictPort: true,
-      hmr: false,
-      watch: null,
-      fs: { allow: [repositoryRoot] },
-    },
-    optimizeDeps: { noDiscovery: true, include: ['dexie', ...(options.preBundle ?? [])] },
-  });
+  const server = await startPageServer(options, port);
+  const profiles: string[] = [];
   let browser: Browser | undefined;
   try {
-    await server.listen();
     browser = await chromium.launch({
       executablePath: chromiumPath(),
       headless: true,
       args: [...chromiumArgs],
     });
   } catch (error) {
-    await browser?.close();
     await server.close();
     throw error;
   }
@@ -125,10 +201,19 @@ export async function startBrowserHarness(options: BrowserHarnessOptions = {}): 
     origin,
     browser,
     async newPage(path = '/test/browser/index.html') {
-      const context = await browser.newContext();
+      let context: BrowserContext;
+      if (options.storage === 'disk') {
+        const profile = mkdtempSync(join(tmpdir(), 'loam-profile-'));
+        profiles.push(profile);
+        context = await chromium.launchPersistentContext(profile, {
+          executablePath: chromiumPath(),
+          headless: true,
+          args: [...chromiumArgs],
+        });
+      } else context = await browser.newContext();
       contexts.add(context);
       context.on('close', () => contexts.delete(context));
-      const page = await context.newPage();
+      const page = context.pages()[0] ?? (await context.newPage());
       page.on('console', (message) => {
         if (message.type() === 'error') record(`console.error on ${page.url()}`, message.text());
       });
@@ -171,6 +256,7 @@ export async function startBrowserHarness(options: BrowserHarnessOptions = {}): 
           await browser.close();
         } finally {
           await server.close();
+          for (const profile of profiles) rmSync(profile, { recursive: true, force: true });
         }
       })();
       return closing;

@@ -6,6 +6,9 @@
  * going back the same way; the figure is half that round trip (p50; p99 in the notes), against the DESIGN.md targets
  * p50 ≤ 10 ms and p99 ≤ 50 ms. The baseline is the same round trip between two other devices through the running
  * local relay (no peers), the path tills take when the relay is up.
+ *
+ * Each device has an on-disk browser profile, as a till does: in Playwright's default off-the-record contexts OPFS
+ * lives in memory and every commit costs several times more (p50 was 26 ms there, one commit per hop).
  */
 import { startTestRelay } from '@loam/server/testing';
 import type { Page } from 'playwright-core';
@@ -40,6 +43,7 @@ export const benches: Bench[] = [
     name: 'peers: change latency till to till over WebRTC, through @loam/client (Chromium)',
     async run() {
       const harness = await startBrowserHarness({
+        storage: 'disk',
         preBundle: ['simple-peer/simplepeer.min.js'],
         allowConsoleErrors: [/WebSocket connection to .* failed/],
       });

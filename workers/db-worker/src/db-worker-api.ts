@@ -215,6 +215,10 @@ export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
   }
 
   async function open(request: OpenRequest, getToken: GetToken | undefined): Promise<StorageReport> {
+    // The device keys (IndexedDB) load while storage opens: both are on the way to the first result.
+    const loadingKeys =
+      request.peers && request.sync && deps.openKeys ? deps.openKeys(request.name) : undefined;
+    loadingKeys?.catch(() => undefined); // awaited below once storage is open
     const driver = await openWithRetry(
       deps,
       request.name,
@@ -224,7 +228,7 @@ export function createDbWorkerApi(deps: DbWorkerDeps): DbWorkerApi {
     let opened: Engine;
     let keys: SigningKeys | undefined;
     try {
-      if (request.peers && request.sync && deps.openKeys) keys = await deps.openKeys(request.name);
+      if (loadingKeys) keys = await loadingKeys;
       opened = await deps.openEngine({ driver, schema: request.schema, ...(keys ? { keys } : {}) });
     } catch (error) {
       await driver.close();

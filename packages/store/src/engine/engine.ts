@@ -177,12 +177,13 @@ export type LiveQuerySpec<S extends Schema = Schema, C extends CollectionName<S>
 
 /**
  * What a live query's listener receives (`D`: the documents of a `find`). The first event is always a full result
- * (`reset`); later ones describe what changed. `order` lists every id of the new result in order; `upserts` holds
- * the documents that are new or changed; ids absent from `order` left the result.
+ * (`reset`); later ones describe what changed. `order` lists every id of the new result in order, and is absent
+ * when the order did not change (the same ids in the same places); `upserts` holds the documents that are new or
+ * changed; ids absent from `order` left the result.
  */
 export type LiveQueryEvent<D = Doc> =
   | { readonly kind: 'docs'; readonly reset: true; readonly docs: D[] }
-  | { readonly kind: 'docs'; readonly reset: false; readonly order: DocId[]; readonly upserts: D[] }
+  | { readonly kind: 'docs'; readonly reset: false; readonly order?: DocId[]; readonly upserts: D[] }
   | { readonly kind: 'rows'; readonly rows: SqlRow[] }
   | { readonly kind: 'error'; readonly code: string; readonly message: string };
 

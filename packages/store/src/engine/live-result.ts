@@ -8,6 +8,11 @@ import type { Doc, LiveQueryEvent } from './engine';
 /** Applies one `docs` event to the previous result. */
 export function applyLiveEvent(previous: readonly Doc[], event: LiveQueryEvent & { kind: 'docs' }): Doc[] {
   if (event.reset) return event.docs;
+  if (!event.order) {
+    const changed = new Map<string, Doc>();
+    for (const doc of event.upserts) changed.set(doc.id, doc);
+    return previous.map((doc) => changed.get(doc.id) ?? doc);
+  }
   const byId = new Map<string, Doc>();
   for (const doc of previous) byId.set(doc.id, doc);
   for (const doc of event.upserts) byId.set(doc.id, doc);

@@ -89,6 +89,17 @@ interface Group {
   size: number;
 }
 
+/** The documents a local commit changed, by collection: every row it wrote belongs to one of its ops. */
+function changedDocs(ops: CommitInfo['ops']): Map<string, Set<string>> {
+  const docs = new Map<string, Set<string>>();
+  for (const op of ops) {
+    let ids = docs.get(op.collection);
+    if (!ids) docs.set(op.collection, (ids = new Set()));
+    ids.add(op.doc);
+  }
+  return docs;
+}
+
 function randomYjsClientId(): number {
   return globalThis.crypto.getRandomValues(new Uint32Array(1))[0] as number;
 }
@@ -152,7 +163,7 @@ export async function openEngine<const S extends Schema>(options: EngineOptions<
     saveMeta: (sql: SqlExecutor) => sql.run(SAVE_META, [clock.last(), writer.nextSeq(), version]),
     notify(info) {
       for (const listener of commitListeners) listener(info);
-      live.refresh(info.collections);
+      live.refresh(info.collections, info.local ? changedDocs(info.ops) : undefined);
     },
     onCommit(listener) {
       commitListeners.add(listener);

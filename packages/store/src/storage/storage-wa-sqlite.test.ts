@@ -31,3 +31,30 @@ describe('wa-sqlite driver on MemoryVFS, in Node', () => {
     await driver.close();
   });
 });
+
+describe('wa-sqlite driver in WAL mode', () => {
+  const walPragmas = ['PRAGMA locking_mode=exclusive', 'PRAGMA journal_mode=WAL'];
+  /** Frames in the WAL now (a passive checkpoint reports them without waiting for anything). */
+  const walFrames = async (driver: Awaited<ReturnType<typeof createWaSqliteStorage>>) =>
+    Number((await driver.get('PRAGMA wal_checkpoint(PASSIVE)'))?.log);
+
+  it('empties the WAL once writes have gone quiet, keeping every committed row', async () => {
+    const driver = await createWaSqliteStorage({
+      name: 'wal',
+      vfs: 'MemoryVFS',
+      pragmas: walPragmas,
+      wasmBinary,
+    });
+    try {
+      expect(driver.info.journalMode).toBe('wal');
+      await driver.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
+      for (let i = 0; i < 20; i++) await driver.run('INSERT INTO t (body) VALUES (?)', [`row ${i}`]);
+      expect(await walFrames(driver)).toBeGreaterThan(0);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(await walFrames(driver)).toBe(0);
+      expect(await driver.get('SELECT count(*) AS n FROM t')).toEqual({ n: 20 });
+    } finally {
+      await driver.close();
+    }
+  });
+});

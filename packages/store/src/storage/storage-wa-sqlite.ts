@@ -28,8 +28,10 @@ import type {
   StorageDriver,
   StorageDurability,
 } from './driver';
+import { checkpointWhenIdle } from './idle-checkpoint';
 import { createSerializedDriver, type SqlConnection } from './serialized-driver';
 import { invalidParameter, sqliteError, whyUnbindable, wrongParameterCount } from './sql-values';
+import { bufferWalWrites, type SyncFileVfs } from './wal-write-buffer';
 
 /** The wa-sqlite VFSs this driver can run on. */
 export const WaSqliteVfs = {
@@ -90,6 +92,8 @@ interface EmscriptenModule {
 interface VfsInstance extends SQLiteVFS {
   readonly name: string;
   close?(): Promise<void> | void;
+  /** Writes what the VFS gathered (see `wal-write-buffer.ts`); returns SQLite's result code. */
+  flushWrites?(): number;
 }
 
 interface CachedStatement {
@@ -138,15 +142,23 @@ export async function createWaSqliteStorage(options: WaSqliteStorageOptions): Pr
   }
 
   const asyncBuild = vfsName === WaSqliteVfs.originPrivateFileSystem || vfsName === WaSqliteVfs.indexedDb;
-  const factory = asyncBuild
-    ? (await import('wa-sqlite/dist/wa-sqlite-async.mjs')).default
-    : (await import('wa-sqlite/dist/wa-sqlite.mjs')).default;
-  const module: EmscriptenModule = await factory(
-    options.wasmBinary ? { wasmBinary: options.wasmBinary } : {},
-  );
+  // The VFS (OPFS access handles, IndexedDB) opens while the wasm module loads: neither needs the other, and both
+  // are on the cold-open path.
+  const opening = createVfs(vfsName, options.name);
+  opening.catch(() => undefined); // handled: awaited below, or released if the module fails to load
+  let module: EmscriptenModule;
+  try {
+    const factory = asyncBuild
+      ? (await import('wa-sqlite/dist/wa-sqlite-async.mjs')).default
+      : (await import('wa-sqlite/dist/wa-sqlite.mjs')).default;
+    module = await factory(options.wasmBinary ? { wasmBinary: options.wasmBinary } : {});
+  } catch (error) {
+    await (await opening.catch(() => undefined))?.close?.();
+    throw error;
+  }
   const sqlite3 = SQLite.Factory(module);
 
-  const vfs = await createVfs(vfsName, options.name);
+  const vfs = await opening;
   let db: number;
   try {
     sqlite3.vfs_register(vfs, false);
@@ -251,6 +263,12 @@ export async function createWaSqliteStorage(options: WaSqliteStorageOptions): Pr
     if (rc !== SQLite.SQLITE_OK) throw sqliteError(rc, 'Binding an empty blob failed', undefined, undefined);
   }
 
+  /** Every call ends with the bytes it wrote in the file (invariant 2 of `wal-write-buffer.ts`). */
+  function flushWrites(sql: string): void {
+    const rc = vfs.flushWrites?.() ?? SQLite.SQLITE_OK;
+    if (rc !== SQLite.SQLITE_OK) throw sqliteError(rc, 'Writing to the database file failed', sql, undefined);
+  }
+
   function readRow(stmt: number, names: readonly string[]): SqlRow {
     const row: SqlRow = {};
     for (let i = 0; i < names.length; i++) {
@@ -277,6 +295,7 @@ export async function createWaSqliteStorage(options: WaSqliteStorageOptions): Pr
       } catch {
         // reset() repeats the error step() already reported.
       }
+      flushWrites(sql);
     }
   }
 
@@ -291,6 +310,8 @@ export async function createWaSqliteStorage(options: WaSqliteStorageOptions): Pr
         await sqlite3.exec(db, sql);
       } catch (error) {
         throw toStorageError(error, sql);
+      } finally {
+        flushWrites(sql);
       }
     },
     run: (sql, params) => execute(sql, params, stepToEnd),
@@ -337,7 +358,7 @@ export async function createWaSqliteStorage(options: WaSqliteStorageOptions): Pr
   const journalMode = String((await connection.get('PRAGMA journal_mode', []))?.journal_mode);
   const lockingMode = String((await connection.get('PRAGMA locking_mode', []))?.locking_mode);
   const synchronous = Number((await connection.get('PRAGMA synchronous', []))?.synchronous);
-  return createSerializedDriver(connection, {
+  const driver = createSerializedDriver(connection, {
     backend: `wa-sqlite/${vfsName}` satisfies StorageBackend,
     persistent: vfsName !== WaSqliteVfs.memory,
     durability: durabilityOf(vfsName, journalMode, synchronous),
@@ -345,6 +366,7 @@ export async function createWaSqliteStorage(options: WaSqliteStorageOptions): Pr
     lockingMode,
     sqliteVersion: sqlite3.libversion(),
   });
+  return journalMode === 'wal' ? checkpointWhenIdle(driver) : driver;
 }
 
 function durabilityOf(vfs: WaSqliteVfs, journalMode: string, synchronous: number): StorageDurability {
@@ -361,7 +383,8 @@ async function createVfs(vfs: WaSqliteVfs, name: string): Promise<VfsInstance> {
         const { AccessHandlePoolVFS } = await import('wa-sqlite/src/examples/AccessHandlePoolVFS.js');
         const instance = new AccessHandlePoolVFS(`/loam-ahp/${name}`);
         await instance.isReady;
-        return instance as unknown as VfsInstance;
+        const buffer = bufferWalWrites(instance as unknown as SyncFileVfs);
+        return Object.assign(instance as unknown as VfsInstance, { flushWrites: () => buffer.flush() });
       }
       case WaSqliteVfs.originPrivateFileSystem: {
         const { OriginPrivateFileSystemVFS } = await import(
