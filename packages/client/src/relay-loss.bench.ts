@@ -4,7 +4,7 @@
  * while the shop is online. Till A writes a note every 20 ms; till B records when each note reaches its live
  * query. The figure is the longest pause between two arrivals at B in a stream during which the relay stops; the
  * baseline is the longest pause in the same stream with the relay running throughout. Equal figures mean the relay's
- * loss left no gap: the peer link carried on.
+ * loss left no gap: the peer link carried on. Each till has an on-disk browser profile, as in `peers.bench.ts`.
  */
 import { startTestRelay } from '@loam/server/testing';
 import type { Page } from 'playwright-core';
@@ -40,6 +40,7 @@ export const benches: Bench[] = [
     name: 'peers: longest pause in a till-to-till stream when the relay stops (Chromium)',
     async run() {
       const harness = await startBrowserHarness({
+        storage: 'disk',
         preBundle: ['simple-peer/simplepeer.min.js'],
         allowConsoleErrors: [/WebSocket connection to .* failed/],
       });
