@@ -1,14 +1,26 @@
 /**
- * How one document's merge state lives in its row: `_state` holds the register and counter metadata (MessagePack),
- * `_doc` the materialized document (MessagePack, so dates stay dates), and one column per scalar leaf for queries.
- * List and text fields live in Yjs rows (`yjs-rows.ts`). The engine leaves them out of `_doc` (a keystroke must not
- * rewrite the whole text) and adds them when it reads a document; the relay's stores keep them in `_doc`.
+ * How one document's merge state lives in its row.
+ *
+ * The relay's stores (`rowParams` with `crdtsInDoc`): `_state` holds the register and counter metadata
+ * (MessagePack, layout 2), `_doc` the materialized document (MessagePack, so dates stay dates, list and text fields
+ * included), and one column per scalar leaf for queries.
+ *
+ * The engine (lean rows, layout 3): each value is stored once. One column per scalar leaf holds the value, as for
+ * queries; `_state` holds the timestamps (one table per document) and, for a register or counter, only a pointer to
+ * its column when the column holds exactly its value (else the value inline: a document not live, a json leaf, a
+ * value the column cannot give back). `_doc` is left NULL: a document is read by decoding `_state` with the row's
+ * columns and materializing it. Rows written before (layouts 1 and 2, with `_doc`) still decode: their values are
+ * inline. List and text fields live in Yjs rows (`yjs-rows.ts`), added when the engine reads a document.
+ *
+ * Column pointers are ordinals in the table's physical column order (`CollectionSql.columns`, read from the
+ * table on open): additive migrations append columns, so an ordinal never changes meaning.
  */
 
 import {
   type CollectionDef,
   type CounterState,
   type DocState,
+  type FieldDef,
   type MaterializedDoc,
   materialize,
   type Timestamp,
@@ -16,7 +28,7 @@ import {
 } from '@loam/core';
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { quoteIdentifier, toSqlValue } from '../query/sql-compiler';
-import type { SqlExecutor, SqlValue } from '../storage/driver';
+import type { SqlExecutor, SqlRow, SqlValue } from '../storage/driver';
 import { type DocCache, docKey } from './doc-cache';
 import { columnPaths, docTable } from './tables';
 import { crdtValue, loadYjs, removeYjs, type StoredDoc, saveAllYjs } from './yjs-rows';
@@ -28,6 +40,8 @@ const decode = (bytes: Uint8Array) => decoder.decode(bytes);
 
 /** Layout tag of `_state` written since timestamps are stored once per document (older rows have no tag). */
 const STATE_LAYOUT = 2;
+/** Layout tag of the engine's lean `_state`: values live in the row's columns (see the top of this file). */
+const LEAN_LAYOUT = 3;
 
 /**
  * Encodes a document's register and counter metadata (Yjs states are stored apart). Each distinct timestamp is
@@ -58,9 +72,14 @@ export function encodeDocState(state: DocState): Uint8Array {
   return encode([STATE_LAYOUT, state.epoch, state.created, state.deleted, times, regs, counters]);
 }
 
-/** Decodes `_state` (either layout); Yjs documents are attached separately (`yjs-rows.ts`). */
+/** Decodes `_state` (layouts 1 and 2; 3 needs the row, see `decodeRowState`); Yjs documents are attached apart. */
 export function decodeDocState(bytes: Uint8Array): DocState {
   const raw = decode(bytes) as unknown[];
+  if (raw[0] === LEAN_LAYOUT) throw new Error('A lean _state needs its row: use decodeRowState');
+  return decodeRaw(raw);
+}
+
+function decodeRaw(raw: unknown[]): DocState {
   if (raw.length === 5) {
     const [epoch, created, deleted, regs, counters] = raw as [
       number,
@@ -105,38 +124,188 @@ export function decodeDoc(bytes: Uint8Array): MaterializedDoc {
   return decode(bytes) as MaterializedDoc;
 }
 
+/** A scalar leaf's column, in the table's physical order. */
+export interface ColumnSql {
+  readonly path: string;
+  readonly def: FieldDef;
+}
+
 /** Prepared SQL for one collection. */
 export interface CollectionSql {
   readonly name: string;
   readonly def: CollectionDef;
   readonly table: string;
   readonly selectState: string;
+  /** `_state` and every column, to select for `decodeRowState` and `rowDoc`. */
+  readonly stateColumns: string;
   readonly upsert: string;
   /** Sets a row's version alone (`_v`, then `id`): a change to list or text fields only. */
   readonly bumpVersion: string;
   /** Names of the list and text fields (stored in loam_yjs). */
   readonly crdtFields: readonly string[];
-  readonly columns: readonly { path: string }[];
+  /** The scalar leaves' columns, in the table's physical order (the ordinals lean `_state` points at). */
+  readonly columns: readonly ColumnSql[];
+  /** Ordinal of each column by path. */
+  readonly columnIndex: ReadonlyMap<string, number>;
 }
 
-/** Builds the statements of a collection. */
-export function collectionSql(name: string, def: CollectionDef): CollectionSql {
+/**
+ * Builds the statements of a collection. `physical`: the table's column names in order (see `tableColumns`), so
+ * that column ordinals are stable across migrations; by default the schema's order (a table just created).
+ */
+export function collectionSql(name: string, def: CollectionDef, physical?: readonly string[]): CollectionSql {
   const table = quoteIdentifier(docTable(name));
-  const columns = columnPaths(def);
+  const leaves = columnPaths(def);
+  const byPath = new Map(leaves.map((l) => [l.path, l]));
+  const ordered = physical
+    ? physical.filter((p) => byPath.has(p)).map((p) => byPath.get(p) as ColumnSql)
+    : [];
+  for (const leaf of leaves) if (!ordered.includes(leaf)) ordered.push(leaf);
+  const columns: ColumnSql[] = ordered.map(({ path, def }) => ({ path, def }));
   const names = ['id', '_live', '_v', '_state', '_doc', ...columns.map((c) => quoteIdentifier(c.path))];
   const updates = names.slice(1).map((n) => `${n} = excluded.${n}`);
+  const stateColumns = ['_state', ...columns.map((c) => quoteIdentifier(c.path))].join(', ');
   return {
     name,
     def,
     table,
-    selectState: `SELECT _state FROM ${table} WHERE id = ?`,
+    selectState: `SELECT ${stateColumns} FROM ${table} WHERE id = ?`,
+    stateColumns,
     upsert: `INSERT INTO ${table} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}`,
     bumpVersion: `UPDATE ${table} SET _v = ? WHERE id = ?`,
     crdtFields: Object.entries(def.fields)
       .filter(([, f]) => f.kind === 'list' || f.kind === 'text')
       .map(([field]) => field),
     columns,
+    columnIndex: new Map(columns.map((c, i) => [c.path, i])),
   };
+}
+
+/** The value a register of a column of kind `kind` has when the column holds `stored` (undefined: none). */
+function fromColumn(kind: FieldDef['kind'], stored: SqlValue | undefined): unknown {
+  if (stored === null || stored === undefined) return stored;
+  switch (kind) {
+    case 'boolean':
+      return stored === 1 ? true : stored === 0 ? false : undefined;
+    case 'date':
+      return typeof stored === 'number' ? new Date(stored) : undefined;
+    case 'number':
+    case 'counter':
+      return typeof stored === 'number' ? stored : undefined;
+    default:
+      return typeof stored === 'string' ? stored : undefined;
+  }
+}
+
+const wellFormed = (s: string) =>
+  (s as string & { isWellFormed?: () => boolean }).isWellFormed?.() ?? !/[\uD800-\uDFFF]/.test(s);
+
+/** True when a column holding `stored` gives back exactly `value` once written and read back. */
+function columnHolds(kind: FieldDef['kind'], stored: SqlValue, value: unknown): boolean {
+  if (typeof stored === 'number' && (Object.is(stored, -0) || Number.isNaN(stored))) return false;
+  if (typeof stored === 'string' && !wellFormed(stored)) return false;
+  const back = fromColumn(kind, stored);
+  if (value instanceof Date) return back instanceof Date && back.getTime() === value.getTime();
+  return back !== undefined && Object.is(back, value);
+}
+
+/**
+ * Encodes the engine's lean `_state` for a row whose columns (physical order) hold `columns`:
+ * `[3, epoch, created, deleted, times, regs, counters]`, where `regs` is a flat run of `ordinal, time` (the value is
+ * the column's) or `path, value, time`, and `counters` of `ordinal | field, base, time | -1, value | null, incs`
+ * (`null`: the column's value).
+ */
+export function encodeLeanState(c: CollectionSql, state: DocState, columns: readonly SqlValue[]): Uint8Array {
+  const times: string[] = [];
+  const index = new Map<string, number>();
+  const time = (t: string | null) => {
+    if (t === null) return -1;
+    let i = index.get(t);
+    if (i === undefined) {
+      i = times.length;
+      times.push(t);
+      index.set(t, i);
+    }
+    return i;
+  };
+  const regs: unknown[] = [];
+  for (const path in state.regs) {
+    const r = state.regs[path] as DocState['regs'][string];
+    const j = c.columnIndex.get(path);
+    const col = j === undefined ? undefined : (c.columns[j] as ColumnSql);
+    if (col && columnHolds(col.def.kind, columns[j as number] as SqlValue, r.v)) regs.push(j, time(r.t));
+    else regs.push(path, r.v, time(r.t));
+  }
+  const counters: unknown[] = [];
+  for (const field in state.counters) {
+    const k = state.counters[field] as DocState['counters'][string];
+    const incs: unknown[] = [];
+    for (const id in k.incs) {
+      const [t, by] = k.incs[id] as [string, number];
+      incs.push(id, time(t), by);
+    }
+    const j = c.columnIndex.get(field);
+    if (j !== undefined && columnHolds('counter', columns[j] as SqlValue, k.value))
+      counters.push(j, k.base, time(k.t), null, incs);
+    else counters.push(field, k.base, time(k.t), k.value, incs);
+  }
+  return encode([LEAN_LAYOUT, state.epoch, state.created, state.deleted, times, regs, counters]);
+}
+
+/** Decodes a row's `_state` (any layout) with its columns (selected by `stateColumns`). */
+export function decodeRowState(c: CollectionSql, row: SqlRow): DocState {
+  const raw = decode(row._state as Uint8Array) as unknown[];
+  if (raw[0] !== LEAN_LAYOUT) return decodeRaw(raw);
+  const [, epoch, created, deleted, times, flatRegs, flatCounters] = raw as [
+    number,
+    number,
+    boolean,
+    boolean,
+    Timestamp[],
+    unknown[],
+    unknown[],
+  ];
+  const at = (i: unknown) => (i === -1 ? null : (times[i as number] as Timestamp));
+  const column = (j: number) => {
+    const col = c.columns[j];
+    if (!col) throw new Error(`_state points at column ${j}, which ${c.table} lacks`);
+    return { path: col.path, value: fromColumn(col.def.kind, row[col.path]) };
+  };
+  const regs: DocState['regs'] = {};
+  for (let i = 0; i < flatRegs.length; ) {
+    const key = flatRegs[i];
+    if (typeof key === 'number') {
+      const { path, value } = column(key);
+      regs[path] = { v: value as Value, t: at(flatRegs[i + 1]) as Timestamp };
+      i += 2;
+    } else {
+      regs[key as string] = { v: flatRegs[i + 1] as Value, t: at(flatRegs[i + 2]) as Timestamp };
+      i += 3;
+    }
+  }
+  const counters: DocState['counters'] = {};
+  for (let i = 0; i < flatCounters.length; i += 5) {
+    const key = flatCounters[i];
+    const flatIncs = flatCounters[i + 4] as unknown[];
+    const incs: CounterState['incs'] = {};
+    for (let j = 0; j < flatIncs.length; j += 3)
+      incs[flatIncs[j] as string] = [at(flatIncs[j + 1]) as Timestamp, flatIncs[j + 2] as number];
+    const inColumn = typeof key === 'number' ? column(key) : undefined;
+    counters[inColumn ? inColumn.path : (key as string)] = {
+      base: flatCounters[i + 1] as number,
+      t: at(flatCounters[i + 2]),
+      value: (inColumn ? inColumn.value : flatCounters[i + 3]) as number,
+      incs,
+    };
+  }
+  return { epoch, created, deleted, regs, counters, crdts: {} };
+}
+
+/** The document a row holds (selected with `id` and `stateColumns`; live rows only), list and text fields aside. */
+export function rowDoc(c: CollectionSql, row: SqlRow): MaterializedDoc {
+  const doc = materialize(c.def, row.id as string, decodeRowState(c, row)) as MaterializedDoc;
+  for (const field of c.crdtFields) delete doc[field];
+  return doc;
 }
 
 function leafValue(doc: MaterializedDoc | undefined, path: string): unknown {
@@ -149,8 +318,8 @@ function leafValue(doc: MaterializedDoc | undefined, path: string): unknown {
 }
 
 /**
- * The parameters of `upsert` for a document's state. `crdtsInDoc` false leaves list and text fields out of `_doc`
- * (the engine's layout: they are read from their Yjs rows).
+ * The parameters of `upsert` for a document's state. `crdtsInDoc` true: the relay's layout (layout 2 `_state`,
+ * `_doc` with list and text fields). False: the engine's lean layout (see the top of this file).
  */
 export function rowParams(
   c: CollectionSql,
@@ -159,12 +328,12 @@ export function rowParams(
   version: number,
   crdtsInDoc = true,
 ): SqlValue[] {
-  const lean = !crdtsInDoc && c.crdtFields.length > 0;
-  const doc = materialize(c.def, id, lean ? { ...state, crdts: {} } : state);
-  if (doc && lean) for (const field of c.crdtFields) delete doc[field];
-  const params: SqlValue[] = [id, doc ? 1 : 0, version, encodeDocState(state), doc ? encode(doc) : null];
-  for (const { path } of c.columns) params.push(doc ? toSqlValue(leafValue(doc, path)) : null);
-  return params;
+  const lean = !crdtsInDoc;
+  const doc = materialize(c.def, id, lean && c.crdtFields.length > 0 ? { ...state, crdts: {} } : state);
+  const columns: SqlValue[] = [];
+  for (const { path } of c.columns) columns.push(doc ? toSqlValue(leafValue(doc, path)) : null);
+  if (lean) return [id, doc ? 1 : 0, version, encodeLeanState(c, state, columns), null, ...columns];
+  return [id, doc ? 1 : 0, version, encodeDocState(state), doc ? encode(doc) : null, ...columns];
 }
 
 /** Loads a document's merge state with its Yjs fields, or undefined when no op ever touched it. */
@@ -173,9 +342,9 @@ export async function loadStoredDoc(
   c: CollectionSql,
   id: string,
 ): Promise<StoredDoc | undefined> {
-  const row = await sql.get<{ _state: Uint8Array }>(c.selectState, [id]);
+  const row = await sql.get(c.selectState, [id]);
   if (!row) return undefined;
-  const state = decodeDocState(row._state);
+  const state = decodeRowState(c, row);
   return { state, logs: c.crdtFields.length > 0 ? await loadYjs(sql, c.name, id, state) : new Map() };
 }
 

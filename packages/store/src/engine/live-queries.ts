@@ -10,7 +10,7 @@
 import { type DocId, type Query, validateQuery } from '@loam/core';
 import { encode } from '@msgpack/msgpack';
 import type { SqlExecutor, SqlRow, SqlValue, StorageDriver } from '../storage/driver';
-import { type CollectionSql, decodeDoc } from './doc-rows';
+import { type CollectionSql, rowDoc } from './doc-rows';
 import type { AggregateSpec, Doc, LiveQueryEvent, LiveQuerySpec } from './engine';
 
 /** What the live-query registry needs from the engine. */
@@ -67,10 +67,10 @@ export function createLiveQueries(deps: LiveQueryDeps): LiveQueries {
     const c = deps.collection(query.collection);
     const last = entry.last && 'ids' in entry.last ? entry.last : undefined;
     if (!last) {
-      const { sql: text, params } = deps.findSql(c, query, 'id, _v, _doc');
-      const rows = await sql.all<{ id: string; _v: number; _doc: Uint8Array }>(text, params);
+      const { sql: text, params } = deps.findSql(c, query, `id, _v, ${c.stateColumns}`);
+      const rows = await sql.all<{ id: string; _v: number }>(text, params);
       entry.last = { ids: rows.map((r) => r.id), versions: rows.map((r) => r._v) };
-      const docs = rows.map((r) => decodeDoc(r._doc));
+      const docs = rows.map((r) => rowDoc(c, r));
       await deps.attach(sql, c, docs);
       return { kind: 'docs', reset: true, docs };
     }
@@ -88,11 +88,11 @@ export function createLiveQueries(deps: LiveQueryDeps): LiveQueries {
     const upserts: Doc[] = [];
     for (let i = 0; i < changed.length; i += CHUNK) {
       const ids = changed.slice(i, i + CHUNK);
-      const docs = await sql.all<{ _doc: Uint8Array }>(
-        `SELECT _doc FROM ${c.table} WHERE id IN (${ids.map(() => '?').join(', ')})`,
+      const docs = await sql.all(
+        `SELECT id, ${c.stateColumns} FROM ${c.table} WHERE id IN (${ids.map(() => '?').join(', ')})`,
         ids,
       );
-      const decoded = docs.map((d) => decodeDoc(d._doc));
+      const decoded = docs.map((d) => rowDoc(c, d));
       await deps.attach(sql, c, decoded);
       upserts.push(...decoded);
     }

@@ -23,7 +23,7 @@ import type { SqlExecutor, StorageTransaction } from '../storage/driver';
 import { docKey } from './doc-cache';
 import {
   type CollectionSql,
-  decodeDocState,
+  decodeRowState,
   keepDoc,
   removeDoc,
   rowParams,
@@ -148,11 +148,11 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
     const ids = [...new Set(docs.map((d) => d.id))];
     for (let i = 0; i < ids.length; i += READ_CHUNK) {
       const chunk = ids.slice(i, i + READ_CHUNK);
-      const found = await sql.all<{ id: string; _state: Uint8Array }>(
-        `SELECT id, _state FROM ${c.table} WHERE id IN (${chunk.map(() => '?').join(', ')})`,
+      const found = await sql.all(
+        `SELECT id, ${c.stateColumns} FROM ${c.table} WHERE id IN (${chunk.map(() => '?').join(', ')})`,
         chunk,
       );
-      for (const r of found) states.set(r.id, decodeDocState(r._state));
+      for (const r of found) states.set(r.id as string, decodeRowState(c, r));
     }
     const changed = new Set<string>();
     for (const { id, state: incoming } of docs) {
