@@ -21,6 +21,7 @@ import {
   type CounterState,
   type DocState,
   type FieldDef,
+  isLive,
   type MaterializedDoc,
   materialize,
   type Timestamp,
@@ -210,12 +211,17 @@ function columnHolds(kind: FieldDef['kind'], stored: SqlValue, value: unknown): 
 }
 
 /**
- * Encodes the engine's lean `_state` for a row whose columns (physical order) hold `columns`:
+ * Encodes the engine's lean `_state` for a row whose columns (physical order) hold `columns` from `offset` on:
  * `[3, epoch, created, deleted, times, regs, counters]`, where `regs` is a flat run of `ordinal, time` (the value is
  * the column's) or `path, value, time`, and `counters` of `ordinal | field, base, time | -1, value | null, incs`
  * (`null`: the column's value).
  */
-export function encodeLeanState(c: CollectionSql, state: DocState, columns: readonly SqlValue[]): Uint8Array {
+export function encodeLeanState(
+  c: CollectionSql,
+  state: DocState,
+  columns: readonly SqlValue[],
+  offset = 0,
+): Uint8Array {
   const times: string[] = [];
   const index = new Map<string, number>();
   const time = (t: string | null) => {
@@ -233,7 +239,8 @@ export function encodeLeanState(c: CollectionSql, state: DocState, columns: read
     const r = state.regs[path] as DocState['regs'][string];
     const j = c.columnIndex.get(path);
     const col = j === undefined ? undefined : (c.columns[j] as ColumnSql);
-    if (col && columnHolds(col.def.kind, columns[j as number] as SqlValue, r.v)) regs.push(j, time(r.t));
+    if (col && columnHolds(col.def.kind, columns[offset + (j as number)] as SqlValue, r.v))
+      regs.push(j, time(r.t));
     else regs.push(path, r.v, time(r.t));
   }
   const counters: unknown[] = [];
@@ -245,7 +252,7 @@ export function encodeLeanState(c: CollectionSql, state: DocState, columns: read
       incs.push(id, time(t), by);
     }
     const j = c.columnIndex.get(field);
-    if (j !== undefined && columnHolds('counter', columns[j] as SqlValue, k.value))
+    if (j !== undefined && columnHolds('counter', columns[offset + j] as SqlValue, k.value))
       counters.push(j, k.base, time(k.t), null, incs);
     else counters.push(field, k.base, time(k.t), k.value, incs);
   }
@@ -308,6 +315,13 @@ export function rowDoc(c: CollectionSql, row: SqlRow): MaterializedDoc {
   return doc;
 }
 
+/** A live document's value in column `col`, as `materialize` then `toSqlValue` would give it (without the copy). */
+function columnValue(col: ColumnSql, state: DocState): SqlValue {
+  if (col.def.kind === 'counter')
+    return state.counters[col.path.slice(col.path.lastIndexOf('.') + 1)]?.value ?? 0;
+  return toSqlValue(state.regs[col.path]?.v);
+}
+
 function leafValue(doc: MaterializedDoc | undefined, path: string): unknown {
   let value: unknown = doc;
   for (const part of path.split('.')) {
@@ -328,12 +342,18 @@ export function rowParams(
   version: number,
   crdtsInDoc = true,
 ): SqlValue[] {
-  const lean = !crdtsInDoc;
-  const doc = materialize(c.def, id, lean && c.crdtFields.length > 0 ? { ...state, crdts: {} } : state);
-  const columns: SqlValue[] = [];
-  for (const { path } of c.columns) columns.push(doc ? toSqlValue(leafValue(doc, path)) : null);
-  if (lean) return [id, doc ? 1 : 0, version, encodeLeanState(c, state, columns), null, ...columns];
-  return [id, doc ? 1 : 0, version, encodeDocState(state), doc ? encode(doc) : null, ...columns];
+  if (!crdtsInDoc) {
+    const params: SqlValue[] = [id, 0, version, null, null];
+    const live = isLive(state);
+    for (const col of c.columns) params.push(live ? columnValue(col, state) : null);
+    params[1] = live ? 1 : 0;
+    params[3] = encodeLeanState(c, state, params, 5);
+    return params;
+  }
+  const doc = materialize(c.def, id, state);
+  const params: SqlValue[] = [id, doc ? 1 : 0, version, encodeDocState(state), doc ? encode(doc) : null];
+  for (const { path } of c.columns) params.push(doc ? toSqlValue(leafValue(doc, path)) : null);
+  return params;
 }
 
 /** Loads a document's merge state with its Yjs fields, or undefined when no op ever touched it. */

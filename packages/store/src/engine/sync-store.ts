@@ -176,14 +176,25 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
    * when the writer's clock is behind; a timestamp beyond the skew bound does not move it.
    */
   const observe = (download: Download) => {
-    for (const { state } of download.docs) {
-      const latest = latestTimestamp(state);
-      if (latest === undefined) continue;
+    const receive = (t: Timestamp) => {
       try {
-        core.clock.receive(latest);
+        core.clock.receive(t);
+        return true;
       } catch (error) {
         if (!(error instanceof ClockSkewError)) throw error;
+        return false;
       }
+    };
+    let latest: Timestamp | undefined;
+    for (const { state } of download.docs) {
+      const t = latestTimestamp(state);
+      if (t !== undefined && (latest === undefined || t > latest)) latest = t;
+    }
+    // The greatest timestamp moves the clock as far as every one would, unless it is beyond the bound: then each.
+    if (latest === undefined || receive(latest)) return;
+    for (const { state } of download.docs) {
+      const t = latestTimestamp(state);
+      if (t !== undefined) receive(t);
     }
   };
 
