@@ -198,13 +198,10 @@ function fromColumn(kind: FieldDef['kind'], stored: SqlValue | undefined): unkno
   }
 }
 
-const wellFormed = (s: string) =>
-  (s as string & { isWellFormed?: () => boolean }).isWellFormed?.() ?? !/[\uD800-\uDFFF]/.test(s);
-
 /** True when a column holding `stored` gives back exactly `value` once written and read back. */
 function columnHolds(kind: FieldDef['kind'], stored: SqlValue, value: unknown): boolean {
   if (typeof stored === 'number' && (Object.is(stored, -0) || Number.isNaN(stored))) return false;
-  if (typeof stored === 'string' && !wellFormed(stored)) return false;
+  if (typeof stored === 'string' && !stored.isWellFormed()) return false;
   const back = fromColumn(kind, stored);
   if (value instanceof Date) return back instanceof Date && back.getTime() === value.getTime();
   return back !== undefined && Object.is(back, value);
