@@ -3,10 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   asReplicaId,
+  createDocState,
   type DocState,
   decodeDocSnapshot,
   defineSchema,
   encodeDocSnapshot,
+  encodeOps,
   f,
   type Op,
   q,
@@ -218,6 +220,33 @@ describe('local writes', () => {
     await db.syncStore.acknowledge(all.map((op) => op.id));
     expect(await db.syncStore.pendingOps(10)).toEqual([]);
     expect(await db.pendingCount()).toBe(0);
+  });
+
+  it("keeps a bulk transaction's ops whole in a deflated outbox row: upload, partial acknowledgement, reopen, replay", async () => {
+    const db = await openAt('bulk.db');
+    const ids = await db.insertMany(
+      'products',
+      Array.from({ length: 2000 }, (_, i) => ({ name: `Product ${i}`, price: i, category: `c${i % 7}` })),
+    );
+    const committed = await db.syncStore.pendingOps(5000);
+    expect(committed.map((op) => [op.kind, op.doc])).toEqual(ids.map((id) => ['create', id]));
+    await db.close();
+    const raw = new Database(join(dir, 'bulk.db'));
+    const row = raw.prepare('SELECT ops FROM loam_outbox').get() as { ops: Buffer };
+    raw.close();
+    expect(row.ops[0]).toBe(0xfe);
+    expect(row.ops.length).toBeLessThan(encodeOps(committed).length / 2);
+
+    const again = await openAt('bulk.db');
+    expect(await again.syncStore.pendingOps(5000)).toEqual(committed);
+    await again.syncStore.acknowledge(committed.slice(0, 1500).map((op) => op.id));
+    expect(await again.syncStore.pendingOps(5000)).toEqual(committed.slice(1500));
+    const last = ids[1999] as string;
+    await again.syncStore.applyDownload({
+      docs: [{ collection: 'products', id: last, state: createDocState(), mode: 'replace' }],
+      removed: [],
+    });
+    expect(await again.get('products', last)).toMatchObject({ name: 'Product 1999', price: 1999 });
   });
 
   it('persists documents, replica id and op sequence across reopen', async () => {
