@@ -76,6 +76,7 @@ describe('merge metadata in a row (_state)', () => {
     const text = Buffer.from(bytes as Uint8Array).toString('latin1');
     expect(text).not.toContain('Flour');
     expect(text).not.toContain('supplier.name');
+    expect(text).not.toContain(state.regs.name?.t);
     expect((bytes as Uint8Array).length).toBeLessThan(encodeDocState(state).length - 'Flour'.length);
   });
 

@@ -207,9 +207,52 @@ function columnHolds(kind: FieldDef['kind'], stored: SqlValue, value: unknown): 
   return back !== undefined && Object.is(back, value);
 }
 
+const PACKABLE_TS = /^[0-9a-f]{16}[0-9a-z]{16}$/;
+const B36 = 36 ** 8;
+
+/**
+ * A timestamp in 20 bytes instead of 32 characters: wall clock (6 bytes) and counter (2) from their hex, the
+ * replica id as two base-36 halves of 8 characters (6 bytes each). Anything else stays a string.
+ */
+function packTimestamp(t: string): string | Uint8Array {
+  if (!PACKABLE_TS.test(t)) return t;
+  const out = new Uint8Array(20);
+  const view = new DataView(out.buffer);
+  const wall = Number.parseInt(t.slice(0, 12), 16);
+  view.setUint16(0, Math.floor(wall / 2 ** 32));
+  view.setUint32(2, wall % 2 ** 32);
+  view.setUint16(6, Number.parseInt(t.slice(12, 16), 16));
+  for (const [at, from] of [
+    [8, 16],
+    [14, 24],
+  ] as const) {
+    const half = Number.parseInt(t.slice(from, from + 8), 36);
+    view.setUint16(at, Math.floor(half / 2 ** 32));
+    view.setUint32(at + 2, half % 2 ** 32);
+  }
+  return out;
+}
+
+function unpackTimestamp(bytes: Uint8Array): string {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const six = (at: number) => view.getUint16(at) * 2 ** 32 + view.getUint32(at + 2);
+  const half = (at: number) => {
+    const n = six(at);
+    if (n >= B36) throw new Error('Malformed packed timestamp in _state');
+    return n.toString(36).padStart(8, '0');
+  };
+  return (
+    six(0).toString(16).padStart(12, '0') +
+    view.getUint16(6).toString(16).padStart(4, '0') +
+    half(8) +
+    half(14)
+  );
+}
+
 /**
  * Encodes the engine's lean `_state` for a row whose columns (physical order) hold `columns` from `offset` on:
- * `[3, epoch, created, deleted, times, regs, counters]`, where `regs` is a flat run of `ordinal, time` (the value is
+ * `[3, epoch, created, deleted, times, regs, counters]`, where `times` holds each distinct timestamp once (packed, see
+ * `packTimestamp`), `regs` is a flat run of `ordinal, time` (the value is
  * the column's) or `path, value, time`, and `counters` of `ordinal | field, base, time | -1, value | null, incs`
  * (`null`: the column's value).
  */
@@ -219,14 +262,14 @@ export function encodeLeanState(
   columns: readonly SqlValue[],
   offset = 0,
 ): Uint8Array {
-  const times: string[] = [];
+  const times: (string | Uint8Array)[] = [];
   const index = new Map<string, number>();
   const time = (t: string | null) => {
     if (t === null) return -1;
     let i = index.get(t);
     if (i === undefined) {
       i = times.length;
-      times.push(t);
+      times.push(packTimestamp(t));
       index.set(t, i);
     }
     return i;
@@ -256,8 +299,11 @@ export function encodeLeanState(
   return encode([LEAN_LAYOUT, state.epoch, state.created, state.deleted, times, regs, counters]);
 }
 
-/** Decodes a row's `_state` (any layout) with its columns (selected by `stateColumns`). */
-export function decodeRowState(c: CollectionSql, row: SqlRow): DocState {
+/**
+ * Decodes a row's `_state` (any layout) with its columns (selected by `stateColumns`). `withTimes` false leaves
+ * packed timestamps unread (placeholders): for reading the document's values alone.
+ */
+export function decodeRowState(c: CollectionSql, row: SqlRow, withTimes = true): DocState {
   const raw = decode(row._state as Uint8Array) as unknown[];
   if (raw[0] !== LEAN_LAYOUT) return decodeRaw(raw);
   const [, epoch, created, deleted, times, flatRegs, flatCounters] = raw as [
@@ -265,11 +311,12 @@ export function decodeRowState(c: CollectionSql, row: SqlRow): DocState {
     number,
     boolean,
     boolean,
-    Timestamp[],
+    (string | Uint8Array)[],
     unknown[],
     unknown[],
   ];
-  const at = (i: unknown) => (i === -1 ? null : (times[i as number] as Timestamp));
+  const unpacked = times.map((t) => (typeof t === 'string' || !withTimes ? t : unpackTimestamp(t)));
+  const at = (i: unknown) => (i === -1 ? null : (unpacked[i as number] as Timestamp));
   const column = (j: number) => {
     const col = c.columns[j];
     if (!col) throw new Error(`_state points at column ${j}, which ${c.table} lacks`);
@@ -307,7 +354,7 @@ export function decodeRowState(c: CollectionSql, row: SqlRow): DocState {
 
 /** The document a row holds (selected with `id` and `stateColumns`; live rows only), list and text fields aside. */
 export function rowDoc(c: CollectionSql, row: SqlRow): MaterializedDoc {
-  const doc = materialize(c.def, row.id as string, decodeRowState(c, row)) as MaterializedDoc;
+  const doc = materialize(c.def, row.id as string, decodeRowState(c, row, false)) as MaterializedDoc;
   for (const field of c.crdtFields) delete doc[field];
   return doc;
 }
