@@ -94,7 +94,7 @@ export const benches: Bench[] = [
           higherIsBetter: true,
           baseline: { name: 'raw prepared INSERT', figure: perSecond(raw) },
           target: 0.5,
-          notes: `${loam.backend}; relay frames of 256 snapshots applied 8 at a time as the sync client groups them, longest group ${loam.longestPageMs?.toFixed(0)} ms; UI thread's longest stall ${uiGap.toFixed(0)} ms`,
+          notes: `${loam.backend}; relay frames of 256 snapshots applied 32 at a time as the sync client groups them, longest group ${loam.longestPageMs?.toFixed(0)} ms; UI thread's longest stall ${uiGap.toFixed(0)} ms`,
         };
       }),
   },

@@ -42,8 +42,8 @@ export interface Timing {
 
 /** Documents per page of an initial sync: the relay's `docs` frame size. */
 const SYNC_PAGE = 256;
-/** Frames the sync client applies together when they queue up (its `MAX_GROUP_DOCS` is 2,048). */
-const SYNC_GROUP = 8;
+/** Frames the sync client applies together when they queue up (its `MAX_GROUP_DOCS` is 8,192). */
+const SYNC_GROUP = 32;
 
 const syncSchema = defineSchema({
   version: 1,
@@ -126,7 +126,7 @@ const api = {
 
   /**
    * A fresh device taking `count` documents from the relay as the sync client does when frames arrive faster than
-   * it applies them: frames of 256 snapshots, each decoded, grouped by 8 (2,048 documents) into one `applyDownload`.
+   * it applies them: frames of 256 snapshots, each decoded, grouped by 32 (8,192 documents) into one `applyDownload`.
    */
   async loamInitialSync(name: string, count: number): Promise<Timing> {
     const pages = relayPages(count);

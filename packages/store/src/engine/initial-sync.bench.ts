@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- initial`: a fresh Node device taking 100k small documents from the relay, as sync hands them over
- * (pages of 2,048 document snapshots, as the sync client groups relay frames that queue up, each page decoded and
+ * (pages of 8,192 document snapshots, as the sync client groups relay frames that queue up, each page decoded and
  * applied in one `applyDownload`), against a raw
  * better-sqlite3 insert of the same rows (a prepared INSERT in one transaction, one column per field) in the same
  * run. Also reports both database files' sizes once closed (target: the device's at most 2× the raw table's).
@@ -17,7 +17,7 @@ import { openEngine } from './open-engine';
 
 const DOCS = 100_000;
 /** Documents per applyDownload: what the sync client applies at once when relay frames queue up. */
-const PAGE = 2_048;
+const PAGE = 8_192;
 
 const schema = defineSchema({
   version: 1,
