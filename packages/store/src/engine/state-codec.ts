@@ -240,7 +240,7 @@ export function encodeLeanState(
 
 /**
  * Decodes a row's `_state` (any layout) with its columns (selected by `stateColumns`). `withTimes` false leaves
- * packed timestamps unread (placeholders): for reading the document's values alone.
+ * packed timestamps unread (placeholders) and counters' increments out: for reading the document's values alone.
  */
 export function decodeRowState(c: LeanColumns, row: SqlRow, withTimes = true): DocState {
   const raw = decode(row._state as Uint8Array) as unknown[];
@@ -278,8 +278,9 @@ export function decodeRowState(c: LeanColumns, row: SqlRow, withTimes = true): D
     const key = flatCounters[i];
     const flatIncs = flatCounters[i + 4] as unknown[];
     const incs: CounterState['incs'] = {};
-    for (let j = 0; j < flatIncs.length; j += 3)
-      incs[flatIncs[j] as string] = [at(flatIncs[j + 1]) as Timestamp, flatIncs[j + 2] as number];
+    if (withTimes)
+      for (let j = 0; j < flatIncs.length; j += 3)
+        incs[flatIncs[j] as string] = [at(flatIncs[j + 1]) as Timestamp, flatIncs[j + 2] as number];
     const inColumn = typeof key === 'number' ? column(key) : undefined;
     counters[inColumn ? inColumn.path : (key as string)] = {
       base: flatCounters[i + 1] as number,
