@@ -12,6 +12,7 @@ import { encode } from '@msgpack/msgpack';
 import type { SqlExecutor, SqlRow, SqlValue, StorageDriver } from '../storage/driver';
 import { type CollectionSql, rowDoc } from './doc-rows';
 import type { AggregateSpec, Doc, LiveQueryEvent, LiveQuerySpec } from './engine';
+import { idsForIn } from './queries';
 
 /** What the live-query registry needs from the engine. */
 export interface LiveQueryDeps {
@@ -43,7 +44,7 @@ export interface LiveQueries {
   close(): void;
 }
 
-const CHUNK = 500;
+const CHUNK = 512;
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -87,7 +88,7 @@ export function createLiveQueries(deps: LiveQueryDeps): LiveQueries {
     }
     const upserts: Doc[] = [];
     for (let i = 0; i < changed.length; i += CHUNK) {
-      const ids = changed.slice(i, i + CHUNK);
+      const ids = idsForIn(changed.slice(i, i + CHUNK));
       const docs = await sql.all(
         `SELECT id, ${c.stateColumns} FROM ${c.table} WHERE id IN (${ids.map(() => '?').join(', ')})`,
         ids,

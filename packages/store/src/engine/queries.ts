@@ -33,6 +33,19 @@ export function columnOf(c: CollectionSql): (path: string) => string {
   };
 }
 
+/**
+ * `ids` padded (with its last id, harmless in `IN (...)`) to one of a few lengths (powers of two from 8 up to 512),
+ * so that reads by id list use a handful of statements the driver keeps prepared instead of one per length.
+ */
+export function idsForIn(ids: readonly string[]): string[] {
+  let n = 8;
+  while (n < ids.length) n *= 2;
+  const out = ids.slice();
+  const last = ids[ids.length - 1];
+  if (last !== undefined) while (out.length < n) out.push(last);
+  return out;
+}
+
 /** The SQL of a find query: live rows, filter, sort (ties by id), offset, limit. */
 export function findSql(c: CollectionSql, query: Query, select: string): { sql: string; params: SqlValue[] } {
   let tail = ` ORDER BY ${compileOrderBy(query.sort ?? [], columnOf(c))}`;

@@ -40,12 +40,12 @@ import {
   replaceInOutbox,
 } from './outbox';
 import { createPeerLogPort, insertRefusals, pruneOwnLog } from './peer-log';
-import { selectSql } from './queries';
+import { idsForIn, selectSql } from './queries';
 import { appendYjs, type StoredDoc } from './yjs-rows';
 
 const CURSOR_KEY = 'cursor';
 /** Ids per `IN (...)` read (well under SQLite's bound on parameters). */
-const READ_CHUNK = 500;
+const READ_CHUNK = 512;
 const PUT_SYNC = 'INSERT OR REPLACE INTO loam_sync (key, value) VALUES (?, ?)';
 
 function checkKey(key: string): void {
@@ -147,7 +147,7 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
     const states = new Map<string, DocState>();
     const ids = [...new Set(docs.map((d) => d.id))];
     for (let i = 0; i < ids.length; i += READ_CHUNK) {
-      const chunk = ids.slice(i, i + READ_CHUNK);
+      const chunk = idsForIn(ids.slice(i, i + READ_CHUNK));
       const found = await sql.all(
         `SELECT id, ${c.stateColumns} FROM ${c.table} WHERE id IN (${chunk.map(() => '?').join(', ')})`,
         chunk,
