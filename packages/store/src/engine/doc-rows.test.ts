@@ -2,7 +2,8 @@ import { asReplicaId, type DocState, defineSchema, f } from '@loam/core';
 import { createMemoryReplica } from '@loam/core/testing';
 import { encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
-import { decodeDocState, encodeDocState } from './doc-rows';
+import type { SqlRow } from '../storage/driver';
+import { collectionSql, decodeDocState, decodeRowState, encodeDocState, rowParams } from './doc-rows';
 
 const schema = defineSchema({
   version: 1,
@@ -56,5 +57,50 @@ describe('merge metadata in a row (_state)', () => {
     const state = sampleState();
     const old = encode([state.epoch, state.created, state.deleted, state.regs, state.counters]);
     expect(decodeDocState(old)).toEqual({ ...state, crdts: {} });
+  });
+
+  it('lean rows (the engine) store each value once, in its column, and decode with the row', () => {
+    const state = sampleState();
+    const c = collectionSql('items', schema.collections.items);
+    const params = rowParams(c, 'd1', state, 7, false);
+    const [, live, , bytes, doc, ...columns] = params;
+    expect(live).toBe(1);
+    expect(doc).toBeNull();
+    const row: SqlRow = { _state: bytes as Uint8Array };
+    c.columns.forEach((col, i) => {
+      row[col.path] = columns[i] as SqlRow[string];
+    });
+    const back = decodeRowState(c, row);
+    expect(back).toEqual({ ...state, crdts: {} });
+    expect(back.regs.added?.v).toBeInstanceOf(Date);
+    const text = Buffer.from(bytes as Uint8Array).toString('latin1');
+    expect(text).not.toContain('Flour');
+    expect(text).not.toContain('supplier.name');
+    expect(text).not.toContain(state.regs.name?.t);
+    expect((bytes as Uint8Array).length).toBeLessThan(encodeDocState(state).length - 'Flour'.length);
+  });
+
+  it('lean rows keep inline what a column cannot give back: a document not live, a cleared field', () => {
+    const c = collectionSql('items', schema.collections.items);
+    const t = 'x' as never;
+    const state: DocState = {
+      epoch: 0,
+      created: false,
+      deleted: false,
+      regs: { name: { v: 'early', t }, price: { v: 1.5, t } },
+      counters: {},
+      crdts: {},
+    };
+    const decodeLean = (s: DocState) => {
+      const [, , , bytes, , ...columns] = rowParams(c, 'd1', s, 1, false);
+      const row: SqlRow = { _state: bytes as Uint8Array };
+      c.columns.forEach((col, i) => {
+        row[col.path] = columns[i] as SqlRow[string];
+      });
+      return decodeRowState(c, row);
+    };
+    expect(decodeLean(state)).toEqual(state);
+    const live = { ...state, created: true, regs: { ...state.regs, 'supplier.city': { v: null, t } } };
+    expect(decodeLean(live)).toEqual(live);
   });
 });

@@ -1,104 +1,33 @@
 /**
- * How one document's merge state lives in its row: `_state` holds the register and counter metadata (MessagePack),
- * `_doc` the materialized document (MessagePack, so dates stay dates), and one column per scalar leaf for queries.
- * List and text fields live in Yjs rows (`yjs-rows.ts`). The engine leaves them out of `_doc` (a keystroke must not
- * rewrite the whole text) and adds them when it reads a document; the relay's stores keep them in `_doc`.
+ * A document's row: its columns (one per scalar leaf, for queries), `_live`, `_v`, and its merge state in `_state`
+ * (encodings and layouts in `state-codec.ts`: the engine's lean rows store each value once, in its column; the
+ * relay's stores also keep the materialized document in `_doc`). List and text fields live in Yjs rows
+ * (`yjs-rows.ts`), added when the engine reads a document.
  */
 
-import {
-  type CollectionDef,
-  type CounterState,
-  type DocState,
-  type MaterializedDoc,
-  materialize,
-  type Timestamp,
-  type Value,
-} from '@loam/core';
-import { Decoder, Encoder } from '@msgpack/msgpack';
+import { type CollectionDef, type DocState, isLive, type MaterializedDoc, materialize } from '@loam/core';
 import { quoteIdentifier, toSqlValue } from '../query/sql-compiler';
-import type { SqlExecutor, SqlValue } from '../storage/driver';
+import type { SqlExecutor, SqlRow, SqlValue } from '../storage/driver';
 import { type DocCache, docKey } from './doc-cache';
+import {
+  type ColumnSql,
+  decode,
+  decodeRowState,
+  encode,
+  encodeDocState,
+  encodeLeanState,
+  type LeanColumns,
+} from './state-codec';
 import { columnPaths, docTable } from './tables';
 import { crdtValue, loadYjs, removeYjs, type StoredDoc, saveAllYjs } from './yjs-rows';
 
-const encoder = new Encoder();
-const decoder = new Decoder();
-const encode = (value: unknown) => encoder.encode(value);
-const decode = (bytes: Uint8Array) => decoder.decode(bytes);
-
-/** Layout tag of `_state` written since timestamps are stored once per document (older rows have no tag). */
-const STATE_LAYOUT = 2;
-
-/**
- * Encodes a document's register and counter metadata (Yjs states are stored apart). Each distinct timestamp is
- * written once, in a table the registers, resets and increments point into: the registers a create wrote share one.
- * `[2, epoch, created, deleted, times, [path, value, time]..., [field, base, time | -1, value, [opId, time, by]...]...]`
- */
-export function encodeDocState(state: DocState): Uint8Array {
-  const times: string[] = [];
-  const index = new Map<string, number>();
-  const time = (t: string | null) => {
-    if (t === null) return -1;
-    let i = index.get(t);
-    if (i === undefined) {
-      i = times.length;
-      times.push(t);
-      index.set(t, i);
-    }
-    return i;
-  };
-  const regs: unknown[] = [];
-  for (const [path, r] of Object.entries(state.regs)) regs.push(path, r.v, time(r.t));
-  const counters: unknown[] = [];
-  for (const [field, c] of Object.entries(state.counters)) {
-    const incs: unknown[] = [];
-    for (const [id, [t, by]] of Object.entries(c.incs)) incs.push(id, time(t), by);
-    counters.push(field, c.base, time(c.t), c.value, incs);
-  }
-  return encode([STATE_LAYOUT, state.epoch, state.created, state.deleted, times, regs, counters]);
-}
-
-/** Decodes `_state` (either layout); Yjs documents are attached separately (`yjs-rows.ts`). */
-export function decodeDocState(bytes: Uint8Array): DocState {
-  const raw = decode(bytes) as unknown[];
-  if (raw.length === 5) {
-    const [epoch, created, deleted, regs, counters] = raw as [
-      number,
-      boolean,
-      boolean,
-      DocState['regs'],
-      DocState['counters'],
-    ];
-    return { epoch, created, deleted, regs, counters, crdts: {} };
-  }
-  const [, epoch, created, deleted, times, flatRegs, flatCounters] = raw as [
-    number,
-    number,
-    boolean,
-    boolean,
-    Timestamp[],
-    unknown[],
-    unknown[],
-  ];
-  const at = (i: unknown) => (i === -1 ? null : (times[i as number] as Timestamp));
-  const regs: DocState['regs'] = {};
-  for (let i = 0; i < flatRegs.length; i += 3)
-    regs[flatRegs[i] as string] = { v: flatRegs[i + 1] as Value, t: at(flatRegs[i + 2]) as Timestamp };
-  const counters: DocState['counters'] = {};
-  for (let i = 0; i < flatCounters.length; i += 5) {
-    const flatIncs = flatCounters[i + 4] as unknown[];
-    const incs: CounterState['incs'] = {};
-    for (let j = 0; j < flatIncs.length; j += 3)
-      incs[flatIncs[j] as string] = [at(flatIncs[j + 1]) as Timestamp, flatIncs[j + 2] as number];
-    counters[flatCounters[i] as string] = {
-      base: flatCounters[i + 1] as number,
-      t: at(flatCounters[i + 2]),
-      value: flatCounters[i + 3] as number,
-      incs,
-    };
-  }
-  return { epoch, created, deleted, regs, counters, crdts: {} };
-}
+export {
+  type ColumnSql,
+  decodeDocState,
+  decodeRowState,
+  encodeDocState,
+  encodeLeanState,
+} from './state-codec';
 
 /** Decodes a `_doc` blob. */
 export function decodeDoc(bytes: Uint8Array): MaterializedDoc {
@@ -106,37 +35,64 @@ export function decodeDoc(bytes: Uint8Array): MaterializedDoc {
 }
 
 /** Prepared SQL for one collection. */
-export interface CollectionSql {
+export interface CollectionSql extends LeanColumns {
   readonly name: string;
   readonly def: CollectionDef;
   readonly table: string;
   readonly selectState: string;
+  /** `_state` and every column, to select for `decodeRowState` and `rowDoc`. */
+  readonly stateColumns: string;
   readonly upsert: string;
   /** Sets a row's version alone (`_v`, then `id`): a change to list or text fields only. */
   readonly bumpVersion: string;
   /** Names of the list and text fields (stored in loam_yjs). */
   readonly crdtFields: readonly string[];
-  readonly columns: readonly { path: string }[];
 }
 
-/** Builds the statements of a collection. */
-export function collectionSql(name: string, def: CollectionDef): CollectionSql {
+/**
+ * Builds the statements of a collection. `physical`: the table's column names in order (see `tableColumns`), so
+ * that column ordinals are stable across migrations; by default the schema's order (a table just created).
+ */
+export function collectionSql(name: string, def: CollectionDef, physical?: readonly string[]): CollectionSql {
   const table = quoteIdentifier(docTable(name));
-  const columns = columnPaths(def);
+  const leaves = columnPaths(def);
+  const byPath = new Map(leaves.map((l) => [l.path, l]));
+  const ordered = physical
+    ? physical.filter((p) => byPath.has(p)).map((p) => byPath.get(p) as ColumnSql)
+    : [];
+  for (const leaf of leaves) if (!ordered.includes(leaf)) ordered.push(leaf);
+  const columns: ColumnSql[] = ordered.map(({ path, def }) => ({ path, def }));
   const names = ['id', '_live', '_v', '_state', '_doc', ...columns.map((c) => quoteIdentifier(c.path))];
   const updates = names.slice(1).map((n) => `${n} = excluded.${n}`);
+  const stateColumns = ['_state', ...columns.map((c) => quoteIdentifier(c.path))].join(', ');
   return {
     name,
     def,
     table,
-    selectState: `SELECT _state FROM ${table} WHERE id = ?`,
+    selectState: `SELECT ${stateColumns} FROM ${table} WHERE id = ?`,
+    stateColumns,
     upsert: `INSERT INTO ${table} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}`,
     bumpVersion: `UPDATE ${table} SET _v = ? WHERE id = ?`,
     crdtFields: Object.entries(def.fields)
       .filter(([, f]) => f.kind === 'list' || f.kind === 'text')
       .map(([field]) => field),
     columns,
+    columnIndex: new Map(columns.map((c, i) => [c.path, i])),
   };
+}
+
+/** The document a row holds (selected with `id` and `stateColumns`; live rows only), list and text fields aside. */
+export function rowDoc(c: CollectionSql, row: SqlRow): MaterializedDoc {
+  const doc = materialize(c.def, row.id as string, decodeRowState(c, row, false)) as MaterializedDoc;
+  for (const field of c.crdtFields) delete doc[field];
+  return doc;
+}
+
+/** A live document's value in column `col`, as `materialize` then `toSqlValue` would give it (without the copy). */
+function columnValue(col: ColumnSql, state: DocState): SqlValue {
+  if (col.def.kind === 'counter')
+    return state.counters[col.path.slice(col.path.lastIndexOf('.') + 1)]?.value ?? 0;
+  return toSqlValue(state.regs[col.path]?.v);
 }
 
 function leafValue(doc: MaterializedDoc | undefined, path: string): unknown {
@@ -149,8 +105,8 @@ function leafValue(doc: MaterializedDoc | undefined, path: string): unknown {
 }
 
 /**
- * The parameters of `upsert` for a document's state. `crdtsInDoc` false leaves list and text fields out of `_doc`
- * (the engine's layout: they are read from their Yjs rows).
+ * The parameters of `upsert` for a document's state. `crdtsInDoc` true: the relay's layout (layout 2 `_state`,
+ * `_doc` with list and text fields). False: the engine's lean layout (see the top of this file).
  */
 export function rowParams(
   c: CollectionSql,
@@ -159,9 +115,15 @@ export function rowParams(
   version: number,
   crdtsInDoc = true,
 ): SqlValue[] {
-  const lean = !crdtsInDoc && c.crdtFields.length > 0;
-  const doc = materialize(c.def, id, lean ? { ...state, crdts: {} } : state);
-  if (doc && lean) for (const field of c.crdtFields) delete doc[field];
+  if (!crdtsInDoc) {
+    const params: SqlValue[] = [id, 0, version, null, null];
+    const live = isLive(state);
+    for (const col of c.columns) params.push(live ? columnValue(col, state) : null);
+    params[1] = live ? 1 : 0;
+    params[3] = encodeLeanState(c, state, params, 5);
+    return params;
+  }
+  const doc = materialize(c.def, id, state);
   const params: SqlValue[] = [id, doc ? 1 : 0, version, encodeDocState(state), doc ? encode(doc) : null];
   for (const { path } of c.columns) params.push(doc ? toSqlValue(leafValue(doc, path)) : null);
   return params;
@@ -173,9 +135,9 @@ export async function loadStoredDoc(
   c: CollectionSql,
   id: string,
 ): Promise<StoredDoc | undefined> {
-  const row = await sql.get<{ _state: Uint8Array }>(c.selectState, [id]);
+  const row = await sql.get(c.selectState, [id]);
   if (!row) return undefined;
-  const state = decodeDocState(row._state);
+  const state = decodeRowState(c, row);
   return { state, logs: c.crdtFields.length > 0 ? await loadYjs(sql, c.name, id, state) : new Map() };
 }
 

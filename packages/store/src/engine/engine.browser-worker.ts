@@ -3,7 +3,8 @@
  * AccessHandlePoolVFS in Chromium) against raw wa-sqlite prepared statements on the same VFS and pragmas, in one
  * dedicated worker. Not part of the package's API.
  */
-import { defineSchema, f } from '@loam/core';
+import { asReplicaId, decodeDocSnapshot, defineSchema, encodeDocSnapshot, f } from '@loam/core';
+import { createMemoryReplica } from '@loam/core/testing';
 import * as Comlink from 'comlink';
 import * as SQLite from 'wa-sqlite';
 import { createWaSqliteStorage, defaultPragmas } from '../storage/storage-wa-sqlite';
@@ -35,6 +36,51 @@ export interface Timing {
   readonly ms: number;
   readonly operations: number;
   readonly backend: string;
+  /** Initial sync: the longest a group of frames took (how long the progress shown can stand still). */
+  readonly longestPageMs?: number;
+}
+
+/** Documents per page of an initial sync: the relay's `docs` frame size. */
+const SYNC_PAGE = 256;
+/** Frames the sync client applies together when they queue up (its `MAX_GROUP_DOCS` is 8,192). */
+const SYNC_GROUP = 32;
+
+const syncSchema = defineSchema({
+  version: 1,
+  collections: {
+    products: {
+      fields: {
+        name: f.string(),
+        price: f.number(),
+        category: f.string({ indexed: true }),
+        active: f.boolean(),
+        stock: f.counter(),
+      },
+    },
+  },
+});
+
+const syncRow = (i: number) => ({
+  id: `p${String(i).padStart(6, '0')}`,
+  name: `Product ${i}`,
+  price: (i % 997) / 10,
+  category: `c${i % 50}`,
+  active: i % 3 !== 0,
+  stock: i % 40,
+});
+
+/** The relay's snapshots of `count` documents, as `docs` frames carry them, in pages. */
+function relayPages(count: number): { id: string; bytes: Uint8Array }[][] {
+  const relay = createMemoryReplica({ schema: syncSchema, replica: asReplicaId('relay00000000000') });
+  const pages: { id: string; bytes: Uint8Array }[][] = [];
+  for (let i = 0; i < count; i++) {
+    const row = syncRow(i);
+    relay.insert('products', row);
+    if (i % SYNC_PAGE === 0) pages.push([]);
+    const state = relay.state.getState('products', row.id);
+    if (state) pages.at(-1)?.push({ id: row.id, bytes: encodeDocSnapshot(state) });
+  }
+  return pages;
 }
 
 async function rawDatabase(name: string) {
@@ -77,6 +123,91 @@ async function rawDatabase(name: string) {
 
 const api = {
   ping: () => 'pong',
+
+  /**
+   * A fresh device taking `count` documents from the relay as the sync client does when frames arrive faster than
+   * it applies them: frames of 256 snapshots, each decoded, grouped by 32 (8,192 documents) into one `applyDownload`.
+   */
+  async loamInitialSync(name: string, count: number): Promise<Timing> {
+    const pages = relayPages(count);
+    const engine = await openEngine({ driver: await createWaSqliteStorage({ name }), schema: syncSchema });
+    try {
+      let longestPageMs = 0;
+      const start = performance.now();
+      for (let g = 0; g < pages.length; g += SYNC_GROUP) {
+        const pageStart = performance.now();
+        const docs = pages.slice(g, g + SYNC_GROUP).flatMap((page) =>
+          page.map(({ id, bytes }) => ({
+            collection: 'products',
+            id,
+            state: decodeDocSnapshot(bytes),
+            mode: 'merge' as const,
+          })),
+        );
+        await engine.syncStore.applyDownload({ docs, removed: [] });
+        longestPageMs = Math.max(longestPageMs, performance.now() - pageStart);
+      }
+      const ms = performance.now() - start;
+      const [counted] = await engine.aggregate({
+        collection: 'products',
+        aggregates: { n: { fn: 'count' } },
+      });
+      if (counted?.n !== count) throw new Error(`the device holds ${counted?.n} documents, not ${count}`);
+      return { ms, operations: count, backend: engine.storage.backend, longestPageMs };
+    } finally {
+      await engine.close();
+    }
+  },
+
+  /** The same rows with raw wa-sqlite: one prepared INSERT per document (a column per field) in one transaction. */
+  async rawInitialSync(name: string, count: number): Promise<Timing> {
+    const { default: factory } = await import('wa-sqlite/dist/wa-sqlite.mjs');
+    const { AccessHandlePoolVFS } = await import('wa-sqlite/src/examples/AccessHandlePoolVFS.js');
+    const sqlite3 = SQLite.Factory(await factory());
+    const vfs = new AccessHandlePoolVFS(`/loam-raw/${name}`);
+    await vfs.isReady;
+    sqlite3.vfs_register(vfs as unknown as SQLiteVFS, false);
+    const db = await sqlite3.open_v2(
+      'raw.sqlite3',
+      SQLite.SQLITE_OPEN_CREATE | SQLite.SQLITE_OPEN_READWRITE,
+      vfs.name,
+    );
+    for (const pragma of defaultPragmas.AccessHandlePoolVFS) await sqlite3.exec(db, pragma);
+    await sqlite3.exec(
+      db,
+      'CREATE TABLE products (id TEXT PRIMARY KEY, name TEXT, price REAL, category TEXT, active INTEGER, stock INTEGER); CREATE INDEX products_category ON products (category)',
+    );
+    const str = sqlite3.str_new(db, 'INSERT INTO products VALUES (?, ?, ?, ?, ?, ?)');
+    const prepared = await sqlite3.prepare_v2(db, sqlite3.str_value(str));
+    if (!prepared) throw new Error('prepare failed');
+    const rows = Array.from({ length: count }, (_, i) => syncRow(i));
+    try {
+      const start = performance.now();
+      await sqlite3.exec(db, 'BEGIN');
+      for (const r of rows) {
+        sqlite3.bind_collection(prepared.stmt, [
+          r.id,
+          r.name,
+          r.price,
+          r.category,
+          r.active ? 1 : 0,
+          r.stock,
+        ]);
+        await sqlite3.step(prepared.stmt);
+        await sqlite3.reset(prepared.stmt);
+      }
+      await sqlite3.exec(db, 'COMMIT');
+      return {
+        ms: performance.now() - start,
+        operations: count,
+        backend: 'raw wa-sqlite AccessHandlePoolVFS',
+      };
+    } finally {
+      await sqlite3.finalize(prepared.stmt);
+      sqlite3.str_finish(str);
+      await sqlite3.close(db);
+    }
+  },
 
   /** `count` documents in one transaction through `insertMany`. */
   async loamBulk(name: string, count: number): Promise<Timing> {

@@ -18,9 +18,9 @@
 import { type DocId, type Query, validateQuery } from '@loam/core';
 import { encode } from '@msgpack/msgpack';
 import type { SqlExecutor, SqlRow, SqlValue, StorageDriver } from '../storage/driver';
-import { type CollectionSql, decodeDoc } from './doc-rows';
+import { type CollectionSql, rowDoc } from './doc-rows';
 import type { AggregateSpec, Doc, LiveQueryEvent, LiveQuerySpec } from './engine';
-import { columnOf, selectSql } from './queries';
+import { columnOf, idsForIn, selectSql } from './queries';
 
 /** What the live-query registry needs from the engine. */
 export interface LiveQueryDeps {
@@ -65,7 +65,7 @@ export interface LiveQueries {
   close(): void;
 }
 
-const CHUNK = 500;
+const CHUNK = 512;
 /** Changed documents above which a find query is re-read whole rather than looked at one by one. */
 const MAX_CHANGED = 64;
 
@@ -112,12 +112,12 @@ export function createLiveQueries(deps: LiveQueryDeps): LiveQueries {
   const readDocs = async (sql: SqlExecutor, c: CollectionSql, changed: readonly string[]): Promise<Doc[]> => {
     const upserts: Doc[] = [];
     for (let i = 0; i < changed.length; i += CHUNK) {
-      const ids = changed.slice(i, i + CHUNK);
-      const docs = await sql.all<{ _doc: Uint8Array }>(
-        `SELECT _doc FROM ${c.table} WHERE id IN (${ids.map(() => '?').join(', ')})`,
+      const ids = idsForIn(changed.slice(i, i + CHUNK));
+      const docs = await sql.all(
+        `SELECT id, ${c.stateColumns} FROM ${c.table} WHERE id IN (${ids.map(() => '?').join(', ')})`,
         ids,
       );
-      const decoded = docs.map((d) => decodeDoc(d._doc));
+      const decoded = docs.map((d) => rowDoc(c, d));
       await deps.attach(sql, c, decoded);
       upserts.push(...decoded);
     }
@@ -173,10 +173,14 @@ export function createLiveQueries(deps: LiveQueryDeps): LiveQueries {
     const keyCount = query.sort?.length ?? 0;
     const last = entry.last && 'ids' in entry.last ? entry.last : undefined;
     if (!last) {
-      const { sql: text, params } = deps.findSql(c, query, `id, _v, _doc${sortSelect(c, query)}`);
+      const { sql: text, params } = deps.findSql(
+        c,
+        query,
+        `id, _v, ${c.stateColumns}${sortSelect(c, query)}`,
+      );
       const rows = await sql.all(text, params);
       entry.last = findResult(rows, keyCount);
-      const docs = rows.map((r) => decodeDoc(r._doc as Uint8Array));
+      const docs = rows.map((r) => rowDoc(c, r));
       await deps.attach(sql, c, docs);
       return { kind: 'docs', reset: true, docs };
     }

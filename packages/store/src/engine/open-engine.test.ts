@@ -3,10 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   asReplicaId,
+  createDocState,
   type DocState,
   decodeDocSnapshot,
   defineSchema,
   encodeDocSnapshot,
+  encodeOps,
   f,
   type Op,
   q,
@@ -14,10 +16,12 @@ import {
   writeIntent,
 } from '@loam/core';
 import { createMemoryReplica, type MemoryReplica } from '@loam/core/testing';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRng } from '../../../../test/convergence/random';
 import { fuzzSchema, randomWrite } from '../../../../test/convergence/workload';
 import { createBetterSqlite3Storage } from '../storage/storage-better-sqlite3';
+import { collectionSql, rowParams } from './doc-rows';
 import type { Engine, LiveQueryEvent } from './engine';
 import { applyLiveEvent } from './live-result';
 import { openEngine } from './open-engine';
@@ -216,6 +220,33 @@ describe('local writes', () => {
     await db.syncStore.acknowledge(all.map((op) => op.id));
     expect(await db.syncStore.pendingOps(10)).toEqual([]);
     expect(await db.pendingCount()).toBe(0);
+  });
+
+  it("keeps a bulk transaction's ops whole in a deflated outbox row: upload, partial acknowledgement, reopen, replay", async () => {
+    const db = await openAt('bulk.db');
+    const ids = await db.insertMany(
+      'products',
+      Array.from({ length: 2000 }, (_, i) => ({ name: `Product ${i}`, price: i, category: `c${i % 7}` })),
+    );
+    const committed = await db.syncStore.pendingOps(5000);
+    expect(committed.map((op) => [op.kind, op.doc])).toEqual(ids.map((id) => ['create', id]));
+    await db.close();
+    const raw = new Database(join(dir, 'bulk.db'));
+    const row = raw.prepare('SELECT ops FROM loam_outbox').get() as { ops: Buffer };
+    raw.close();
+    expect(row.ops[0]).toBe(0xfe);
+    expect(row.ops.length).toBeLessThan(encodeOps(committed).length / 2);
+
+    const again = await openAt('bulk.db');
+    expect(await again.syncStore.pendingOps(5000)).toEqual(committed);
+    await again.syncStore.acknowledge(committed.slice(0, 1500).map((op) => op.id));
+    expect(await again.syncStore.pendingOps(5000)).toEqual(committed.slice(1500));
+    const last = ids[1999] as string;
+    await again.syncStore.applyDownload({
+      docs: [{ collection: 'products', id: last, state: createDocState(), mode: 'replace' }],
+      removed: [],
+    });
+    expect(await again.get('products', last)).toMatchObject({ name: 'Product 1999', price: 1999 });
   });
 
   it('persists documents, replica id and op sequence across reopen', async () => {
@@ -457,6 +488,105 @@ describe('schema evolution on open', () => {
       await again.find({ collection: 'products', filter: { op: 'eq', field: 'sku', value: 'T-1' } }),
     ).toHaveLength(1);
     await again.insert('stores', { city: 'Lyon' });
+  });
+
+  it('keeps every value in place when a new field comes first in the schema (lean rows point at columns)', async () => {
+    const db = await openAt('order.db');
+    const id = await db.insert('products', {
+      name: 'Tea',
+      price: 2,
+      category: 'drinks',
+      active: false,
+      supplier: { name: 'Mill' },
+      stock: 4,
+    });
+    await db.close();
+    const v2 = defineSchema({
+      version: 2,
+      collections: {
+        products: { fields: { barcode: f.string({ optional: true }), ...shop.collections.products.fields } },
+      },
+    });
+    const again = await openAt('order.db', v2);
+    const expected = {
+      id,
+      name: 'Tea',
+      price: 2,
+      category: 'drinks',
+      active: false,
+      supplier: { name: 'Mill' },
+      stock: 4,
+      tags: [],
+      note: '',
+    };
+    expect(await again.get('products', id)).toEqual(expected);
+    await again.update('products', id, { barcode: '123' });
+    await again.increment('products', id, 'stock', 1);
+    expect(await again.get('products', id)).toEqual({ ...expected, barcode: '123', stock: 5 });
+  });
+
+  it('opens a database written before lean rows (values in _state and _doc) and keeps its data', async () => {
+    const reference = createMemoryReplica({ schema: shop, replica: asReplicaId('oldwriter0000000') });
+    const { id: a } = reference.insert('products', {
+      name: 'Tea',
+      price: 2,
+      category: 'drinks',
+      supplier: { name: 'Mill', city: 'Lyon' },
+      stock: 3,
+    });
+    const { id: b } = reference.insert('products', { name: 'Cake', price: 5 });
+    reference.increment('products', a, 'stock', 2);
+    const db = await openAt('old.db');
+    await db.close();
+    const raw = new Database(join(dir, 'old.db'));
+    const c = collectionSql('products', shop.collections.products);
+    for (const id of [a, b]) {
+      const params = rowParams(
+        c,
+        id,
+        { ...(reference.state.getState('products', id) as DocState), crdts: {} },
+        1,
+      );
+      raw.prepare(c.upsert).run(...params);
+    }
+    expect(raw.prepare('SELECT count(*) AS n FROM loam_doc_products WHERE _doc IS NOT NULL').get()).toEqual({
+      n: 2,
+    });
+    raw.close();
+
+    const again = await openAt('old.db');
+    const docs = () => again.find({ collection: 'products', sort: [{ field: 'price', dir: 'asc' }] });
+    expect(await docs()).toEqual([
+      {
+        id: a,
+        name: 'Tea',
+        price: 2,
+        category: 'drinks',
+        active: true,
+        supplier: { name: 'Mill', city: 'Lyon' },
+        stock: 5,
+        tags: [],
+        note: '',
+      },
+      { id: b, name: 'Cake', price: 5, active: true, stock: 0, tags: [], note: '' },
+    ]);
+    await again.increment('products', a, 'stock', 1);
+    await again.update('products', b, { category: 'sweet' });
+    const other = createMemoryReplica({ schema: shop, replica: asReplicaId('otherwriter00000') });
+    other.receive(reference.log());
+    other.update('products', a, { price: 3 });
+    await again.syncStore.applyDownload({
+      docs: [{ collection: 'products', id: a, state: snapshotOf(other, a), mode: 'merge' }],
+      removed: [],
+    });
+    await again.close();
+    const reopened = await openAt('old.db');
+    expect(await reopened.get('products', a)).toMatchObject({
+      price: 3,
+      stock: 6,
+      supplier: { city: 'Lyon' },
+    });
+    expect(await reopened.get('products', b)).toMatchObject({ name: 'Cake', category: 'sweet' });
   });
 
   it('refuses a change that is not additive, naming it, and leaves the database as it was', async () => {

@@ -53,7 +53,7 @@ import { appendToOutbox, outboxCount, prepareOutbox } from './outbox';
 import { logOwnTransaction, preparePeerLog } from './peer-log';
 import { aggregateSql, findDocs, findSql, readDoc, readOnlySql } from './queries';
 import { createEngineSyncStore } from './sync-store';
-import { prepareTables } from './tables';
+import { prepareTables, tableColumns } from './tables';
 import { createWriteContext, UnitRefused, type WriteContext, type WriteOutcome } from './write-context';
 import { YJS_LOG_DDL } from './yjs-rows';
 
@@ -111,7 +111,7 @@ function randomYjsClientId(): number {
  */
 export async function openEngine<const S extends Schema>(options: EngineOptions<S>): Promise<Engine<S>> {
   const { driver, schema, keys } = options;
-  const meta = await driver.transaction(async (tx) => {
+  const { m: meta, physical } = await driver.transaction(async (tx) => {
     const m = await prepareTables(tx, schema);
     await prepareOutbox(tx);
     await tx.exec(YJS_LOG_DDL);
@@ -122,7 +122,9 @@ export async function openEngine<const S extends Schema>(options: EngineOptions<
       m.set('replica', replica);
     }
     await tx.run('DELETE FROM loam_requests WHERE at < ?', [Date.now() - REQUEST_TTL_MS]);
-    return m;
+    const physical = new Map<string, string[]>();
+    for (const name of Object.keys(schema.collections)) physical.set(name, await tableColumns(tx, name));
+    return { m, physical };
   });
 
   const replica = meta.get('replica') as ReplicaId;
@@ -142,7 +144,7 @@ export async function openEngine<const S extends Schema>(options: EngineOptions<
   let version = Number(meta.get('version') ?? 0);
   const collections = new Map<string, CollectionSql>();
   for (const [name, def] of Object.entries(schema.collections))
-    collections.set(name, collectionSql(name, def));
+    collections.set(name, collectionSql(name, def, physical.get(name)));
   const commitListeners = new Set<(info: CommitInfo) => void>();
   let closed = false;
 

@@ -1,6 +1,6 @@
 /**
  * The outbox: this replica's local ops not yet acknowledged, one row per committed transaction (`encodeOps` of its
- * ops, in commit order), with an index of the documents each transaction wrote.
+ * ops, in commit order; deflated when large, see `DEFLATED`), with an index of the documents each transaction wrote.
  *
  * ```
  * loam_outbox       seq (commit order) → ops, count
@@ -26,7 +26,37 @@ CREATE TABLE IF NOT EXISTS loam_outbox_docs (
 CREATE INDEX IF NOT EXISTS loam_outbox_docs_tx ON loam_outbox_docs (tx);
 `;
 
-function decodeRow(bytes: Uint8Array): Op[] {
+/**
+ * First byte of a row stored deflated (`encodeOps` rows start with their format version, 1). Only large rows are
+ * deflated: a bulk transaction's ops repeat the replica, collection and timestamp prefixes op after op, and every
+ * byte not written is a page not written at commit; a small transaction is not worth the round trip.
+ */
+const DEFLATED = 0xfe;
+const DEFLATE_FROM_BYTES = 16 * 1024;
+
+async function pipe(
+  bytes: Uint8Array,
+  through: CompressionStream | DecompressionStream,
+): Promise<Uint8Array> {
+  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(through);
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** A transaction's ops as stored in its row: `encodeOps`, deflated when large. */
+async function encodeRow(ops: readonly Op[]): Promise<Uint8Array> {
+  const bytes = encodeOps(ops);
+  if (bytes.length < DEFLATE_FROM_BYTES) return bytes;
+  const packed = await pipe(bytes, new CompressionStream('deflate'));
+  if (packed.length + 1 >= bytes.length) return bytes;
+  const out = new Uint8Array(packed.length + 1);
+  out[0] = DEFLATED;
+  out.set(packed, 1);
+  return out;
+}
+
+async function decodeRow(stored: Uint8Array): Promise<Op[]> {
+  const bytes =
+    stored[0] === DEFLATED ? await pipe(stored.subarray(1), new DecompressionStream('deflate')) : stored;
   return decodeOps(bytes, { maxOps: Number.MAX_SAFE_INTEGER, maxBytes: bytes.length });
 }
 
@@ -57,7 +87,7 @@ async function* transactions(sql: SqlExecutor): AsyncGenerator<{ seq: number; op
       'SELECT seq, ops FROM loam_outbox WHERE seq > ? ORDER BY seq LIMIT ?',
       [after, CHUNK],
     );
-    for (const row of rows) yield { seq: row.seq, ops: decodeRow(row.ops) };
+    for (const row of rows) yield { seq: row.seq, ops: await decodeRow(row.ops) };
     if (rows.length < CHUNK) return;
     after = (rows[rows.length - 1] as { seq: number }).seq;
   }
@@ -65,7 +95,7 @@ async function* transactions(sql: SqlExecutor): AsyncGenerator<{ seq: number; op
 
 /** Appends one committed transaction's ops. */
 export async function appendToOutbox(sql: SqlExecutor, ops: readonly Op[]): Promise<void> {
-  const row = await sql.get<{ seq: number }>(INSERT_TX, [encodeOps(ops), ops.length]);
+  const row = await sql.get<{ seq: number }>(INSERT_TX, [await encodeRow(ops), ops.length]);
   await indexDocs(sql, (row as { seq: number }).seq, ops);
 }
 
@@ -92,9 +122,11 @@ export async function pendingOpsOf(sql: SqlExecutor, collection: string, doc: st
     'SELECT o.ops FROM loam_outbox_docs d JOIN loam_outbox o ON o.seq = d.tx WHERE d.collection = ? AND d.doc = ? ORDER BY o.seq',
     [collection, doc],
   );
-  return rows.flatMap((row) =>
-    decodeRow(row.ops).filter((op) => op.collection === collection && op.doc === doc),
-  );
+  const out: Op[] = [];
+  for (const row of rows)
+    for (const op of await decodeRow(row.ops))
+      if (op.collection === collection && op.doc === doc) out.push(op);
+  return out;
 }
 
 /** The ids of the documents of `collection` that have pending ops. */
@@ -127,7 +159,7 @@ async function rewrite(sql: SqlExecutor, targets: ReadonlySet<string>, change: (
       continue;
     }
     await sql.run('UPDATE loam_outbox SET ops = ?, count = ? WHERE seq = ?', [
-      encodeOps(kept),
+      await encodeRow(kept),
       kept.length,
       row.seq,
     ]);

@@ -5,7 +5,7 @@
 import { type Query, QueryError, validateFilter, validateQuery } from '@loam/core';
 import { compileFilter, compileOrderBy, quoteIdentifier } from '../query/sql-compiler';
 import type { SqlExecutor, SqlRow, SqlValue, StorageDriver } from '../storage/driver';
-import { type CollectionSql, decodeDoc } from './doc-rows';
+import { type CollectionSql, rowDoc } from './doc-rows';
 import type { AggregateSpec, Doc } from './engine';
 
 /** A read query's SQL, with the `_live` guard and the collection's column mapping. */
@@ -31,6 +31,19 @@ export function columnOf(c: CollectionSql): (path: string) => string {
       `Field "${path}" of ${c.name} cannot be queried (json, list and text fields have no column)`,
     );
   };
+}
+
+/**
+ * `ids` padded (with its last id, harmless in `IN (...)`) to one of a few lengths (powers of two from 8 up to 512),
+ * so that reads by id list use a handful of statements the driver keeps prepared instead of one per length.
+ */
+export function idsForIn(ids: readonly string[]): string[] {
+  let n = 8;
+  while (n < ids.length) n *= 2;
+  const out = ids.slice();
+  const last = ids[ids.length - 1];
+  if (last !== undefined) while (out.length < n) out.push(last);
+  return out;
 }
 
 /** The SQL of a find query: live rows, filter, sort (ties by id), offset, limit. */
@@ -99,7 +112,7 @@ export async function readOnlySql(
 }
 
 /**
- * Adds the list and text fields of collection `c` to documents decoded from `_doc` (the engine keeps them in their
+ * Adds the list and text fields of collection `c` to documents read from rows (the engine keeps them in their
  * Yjs rows, see `doc-rows.ts`).
  */
 export type AttachCrdts = (c: CollectionSql, docs: Doc[]) => Promise<void>;
@@ -111,11 +124,9 @@ export async function readDoc(
   id: string,
   attach: AttachCrdts,
 ): Promise<Doc | undefined> {
-  const row = await sql.get<{ _doc: Uint8Array }>(`SELECT _doc FROM ${c.table} WHERE id = ? AND _live = 1`, [
-    id,
-  ]);
+  const row = await sql.get(`SELECT id, ${c.stateColumns} FROM ${c.table} WHERE id = ? AND _live = 1`, [id]);
   if (!row) return undefined;
-  const doc = decodeDoc(row._doc);
+  const doc = rowDoc(c, row);
   await attach(c, [doc]);
   return doc;
 }
@@ -129,8 +140,8 @@ export async function findDocs(
 ): Promise<Doc[]> {
   const query = validateQuery(input);
   const c = collection(query.collection);
-  const { sql: text, params } = findSql(c, query, '_doc');
-  const docs = (await sql.all<{ _doc: Uint8Array }>(text, params)).map((r) => decodeDoc(r._doc));
+  const { sql: text, params } = findSql(c, query, `id, ${c.stateColumns}`);
+  const docs = (await sql.all(text, params)).map((r) => rowDoc(c, r));
   await attach(c, docs);
   return docs;
 }

@@ -23,7 +23,7 @@ import type { SqlExecutor, StorageTransaction } from '../storage/driver';
 import { docKey } from './doc-cache';
 import {
   type CollectionSql,
-  decodeDocState,
+  decodeRowState,
   keepDoc,
   removeDoc,
   rowParams,
@@ -40,12 +40,12 @@ import {
   replaceInOutbox,
 } from './outbox';
 import { createPeerLogPort, insertRefusals, pruneOwnLog } from './peer-log';
-import { selectSql } from './queries';
+import { idsForIn, selectSql } from './queries';
 import { appendYjs, type StoredDoc } from './yjs-rows';
 
 const CURSOR_KEY = 'cursor';
 /** Ids per `IN (...)` read (well under SQLite's bound on parameters). */
-const READ_CHUNK = 500;
+const READ_CHUNK = 512;
 const PUT_SYNC = 'INSERT OR REPLACE INTO loam_sync (key, value) VALUES (?, ?)';
 
 function checkKey(key: string): void {
@@ -147,12 +147,12 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
     const states = new Map<string, DocState>();
     const ids = [...new Set(docs.map((d) => d.id))];
     for (let i = 0; i < ids.length; i += READ_CHUNK) {
-      const chunk = ids.slice(i, i + READ_CHUNK);
-      const found = await sql.all<{ id: string; _state: Uint8Array }>(
-        `SELECT id, _state FROM ${c.table} WHERE id IN (${chunk.map(() => '?').join(', ')})`,
+      const chunk = idsForIn(ids.slice(i, i + READ_CHUNK));
+      const found = await sql.all(
+        `SELECT id, ${c.stateColumns} FROM ${c.table} WHERE id IN (${chunk.map(() => '?').join(', ')})`,
         chunk,
       );
-      for (const r of found) states.set(r.id, decodeDocState(r._state));
+      for (const r of found) states.set(r.id as string, decodeRowState(c, r));
     }
     const changed = new Set<string>();
     for (const { id, state: incoming } of docs) {
@@ -176,14 +176,25 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
    * when the writer's clock is behind; a timestamp beyond the skew bound does not move it.
    */
   const observe = (download: Download) => {
-    for (const { state } of download.docs) {
-      const latest = latestTimestamp(state);
-      if (latest === undefined) continue;
+    const receive = (t: Timestamp) => {
       try {
-        core.clock.receive(latest);
+        core.clock.receive(t);
+        return true;
       } catch (error) {
         if (!(error instanceof ClockSkewError)) throw error;
+        return false;
       }
+    };
+    let latest: Timestamp | undefined;
+    for (const { state } of download.docs) {
+      const t = latestTimestamp(state);
+      if (t !== undefined && (latest === undefined || t > latest)) latest = t;
+    }
+    // The greatest timestamp moves the clock as far as every one would, unless it is beyond the bound: then each.
+    if (latest === undefined || receive(latest)) return;
+    for (const { state } of download.docs) {
+      const t = latestTimestamp(state);
+      if (t !== undefined) receive(t);
     }
   };
 

@@ -10,7 +10,8 @@
  * loam_refused   the refused-writes log: ops the server refused, with its code and reason
  * loam_sync      sync state (cursor, subscriptions), MessagePack values
  * loam_doc_<c>   one row per document of collection <c>: id, _live, _v (row version), _state (merge metadata),
- *                _doc (the materialized document) and one column per scalar leaf (the queryable fields)
+ *                _doc (the materialized document: the relay's stores; NULL in the engine's lean rows, see
+ *                `doc-rows.ts`) and one column per scalar leaf (the queryable fields)
  * <c>            a view of loam_doc_<c>'s live rows and scalar columns, for read-only SQL
  * ```
  * Scalar columns are declared without a type, so SQLite applies no affinity and compares values exactly as the
@@ -152,6 +153,14 @@ export function migrationSql(previous: Schema, next: Schema): string[] {
     if (columnsChanged) out.push(`DROP VIEW ${quoteIdentifier(name)}`, viewSql(name, col));
   }
   return out;
+}
+
+/** The column names of collection `name`'s table, in their physical order (additive migrations append). */
+export async function tableColumns(sql: SqlExecutor, name: string): Promise<string[]> {
+  const rows = await sql.all<{ name: string }>(`SELECT name FROM pragma_table_info(?) ORDER BY cid`, [
+    docTable(name),
+  ]);
+  return rows.map((r) => r.name);
 }
 
 /** Reserved collection names: they would collide with Loam's own tables. */

@@ -32,11 +32,11 @@ import {
 import * as Y from 'yjs';
 import { StorageError } from '../errors';
 import type { StorageTransaction } from '../storage/driver';
-import { attachCrdts, type CollectionSql, keepDoc, rowParams, saveDoc, takeDoc } from './doc-rows';
+import { attachCrdts, type CollectionSql, keepDoc, rowParams, takeDoc } from './doc-rows';
 import type { Doc, EngineWrites } from './engine';
 import type { EngineCore } from './engine-core';
 import { findDocs, readDoc } from './queries';
-import { appendYjs, type StoredDoc } from './yjs-rows';
+import { appendYjs, type StoredDoc, saveAllYjs } from './yjs-rows';
 
 interface Touched {
   readonly c: CollectionSql;
@@ -155,7 +155,7 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
     }
     dirty.clear();
     for (const [c, docs] of byCollection) {
-      const rows = docs.filter((t) => t.row && !t.all);
+      const rows = docs.filter((t) => t.row);
       if (rows.length > 0)
         await sql.batch(
           c.upsert,
@@ -167,8 +167,9 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
           c.bumpVersion,
           bumped.map((t) => [version, t.id]),
         );
+      if (c.crdtFields.length === 0) continue;
       for (const t of docs) {
-        if (t.all) await saveDoc(sql, c, t.id, t.doc, version);
+        if (t.all) await saveAllYjs(sql, c.name, t.id, c.crdtFields, t.doc);
         else
           for (const [field, updates] of t.yjs)
             await appendYjs(sql, c.name, t.id, field, t.doc, mergeOnce(updates));

@@ -2,7 +2,8 @@
  * Downloads: `docs` and `synced` frames into the local database, the cursor, and client resets.
  *
  * Invariants:
- * 1. **Atomic frames.** A `docs` frame's documents, removals and cursor are stored in one local transaction.
+ * 1. **Atomic frames.** A `docs` frame's documents, removals and cursor are stored in one local transaction
+ *    (consecutive frames waiting in the queue share one, see `docsMany`, in their order).
  *    `synced` stores its cursor too, never moving the cursor back.
  * 2. **A client reset replaces.** When the relay's `welcome` says `reset` (the cursor is older than its history),
  *    nothing moves the cursor until every subscription's fresh set arrived; each fresh set is taken in `replace`
@@ -44,6 +45,12 @@ export interface Downloader {
   /** A subscription that will send no set (ended, refused). */
   forget(sub: string): Promise<void>;
   docs(message: Extract<ServerMessage, { t: 'docs' }>): Promise<void>;
+  /**
+   * Consecutive `docs` frames, applied in as few transactions as their order allows (one, unless a frame removes
+   * documents: its removals apply before the next frame's documents): a long download waiting in the queue pays
+   * one commit per group instead of one per frame.
+   */
+  docsMany(messages: readonly Extract<ServerMessage, { t: 'docs' }>[]): Promise<void>;
   synced(message: Extract<ServerMessage, { t: 'synced' }>): Promise<void>;
   /** The connection ended: a reset in progress is abandoned (the next welcome starts it again). */
   end(): void;
@@ -67,6 +74,54 @@ export function createDownloader(
     await store.finishReset(await registry.coverage(), received, cursor);
   };
 
+  const docsMany = async (messages: readonly Extract<ServerMessage, { t: 'docs' }>[]) => {
+    const map = await registry.all();
+    const r = reset;
+    let docs: DownloadedDoc[] = [];
+    let removed: { readonly collection: string; readonly id: string }[] = [];
+    let cursor = 0;
+    let frames = 0;
+    let progress: { sub: string; sent: number; total: number } | undefined;
+    const apply = async () => {
+      await store.applyDownload({ docs, removed, ...(cursor > 0 && !r ? { cursor } : {}) });
+      status.set({ lastSyncedAt: now(), ...(progress ? { downloading: progress } : {}) });
+      docs = [];
+      removed = [];
+      progress = undefined;
+      frames = 0;
+    };
+    for (const message of messages) {
+      const relevant = message.sub === undefined || map.has(message.sub);
+      // A fresh set of a reset replaces, whether its subscription went in `hello` or after `welcome`.
+      const fresh = r !== null && message.sub !== undefined && r.waiting.has(message.sub);
+      const frameDocs: DownloadedDoc[] = relevant
+        ? message.docs.map((d) => ({
+            collection: d.collection,
+            id: d.id,
+            state: decodeDocSnapshot(d.state),
+            mode: fresh ? 'replace' : d.mode,
+          }))
+        : [];
+      for (const received of sets.values())
+        for (const d of frameDocs) received.add(docKey(d.collection, d.id));
+      if (r) {
+        for (const d of frameDocs) r.received.add(docKey(d.collection, d.id));
+        r.cursor = Math.max(r.cursor, message.cursor);
+      }
+      for (const d of frameDocs) docs.push(d);
+      frames++;
+      cursor = Math.max(cursor, message.cursor);
+      if (relevant && message.sub !== undefined && message.progress)
+        progress = { sub: message.sub, ...message.progress };
+      if (message.removed.length > 0) {
+        // Removals apply after their frame's documents: later frames' documents go in the next transaction.
+        removed = [...message.removed];
+        await apply();
+      }
+    }
+    if (frames > 0) await apply();
+  };
+
   return {
     async welcome(isReset, subs, cursor) {
       reset = isReset ? { received: new Set(), waiting: new Set(subs), cursor } : null;
@@ -82,37 +137,8 @@ export function createDownloader(
       if (!reset?.waiting.delete(sub)) return;
       await finishIfDone();
     },
-    async docs(message) {
-      const map = await registry.all();
-      const relevant = message.sub === undefined || map.has(message.sub);
-      const r = reset;
-      // A fresh set of a reset replaces, whether its subscription went in `hello` or after `welcome`.
-      const fresh = r !== null && message.sub !== undefined && r.waiting.has(message.sub);
-      const docs: DownloadedDoc[] = relevant
-        ? message.docs.map((d) => ({
-            collection: d.collection,
-            id: d.id,
-            state: decodeDocSnapshot(d.state),
-            mode: fresh ? 'replace' : d.mode,
-          }))
-        : [];
-      for (const received of sets.values()) for (const d of docs) received.add(docKey(d.collection, d.id));
-      if (r) {
-        for (const d of docs) r.received.add(docKey(d.collection, d.id));
-        r.cursor = Math.max(r.cursor, message.cursor);
-      }
-      await store.applyDownload({
-        docs,
-        removed: message.removed,
-        ...(message.cursor > 0 && !r ? { cursor: message.cursor } : {}),
-      });
-      status.set({
-        lastSyncedAt: now(),
-        ...(relevant && message.sub !== undefined && message.progress
-          ? { downloading: { sub: message.sub, ...message.progress } }
-          : {}),
-      });
-    },
+    docs: (message) => docsMany([message]),
+    docsMany,
     async synced(message) {
       if (reset) reset.cursor = Math.max(reset.cursor, message.cursor);
       else if (message.cursor > 0 && (await store.cursor()) < message.cursor)

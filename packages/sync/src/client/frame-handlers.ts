@@ -53,6 +53,8 @@ export interface SessionHandlers {
   hello(link: Link, token: string | null): Promise<void>;
   /** Handles one frame of `link`. */
   handle(link: Link, message: ServerMessage): Promise<void>;
+  /** Handles consecutive `docs` frames of `link` together (see the downloader's `docsMany`). */
+  handleDocs(link: Link, messages: readonly Extract<ServerMessage, { t: 'docs' }>[]): Promise<void>;
 }
 
 /** Creates the handlers. */
@@ -159,6 +161,8 @@ export function createSessionHandlers(deps: {
         ...(store.devicePublicKey ? { device: store.devicePublicKey } : {}),
       });
     },
+
+    handleDocs: (_link, messages) => downloader.docsMany(messages),
 
     async handle(link, message) {
       switch (message.t) {

@@ -579,6 +579,56 @@ describe('subscriptions (scripted server)', () => {
     expect(await restarted.subscriptions()).toEqual([{ id: sub.id, query: sub.query, synced: true }]);
   });
 
+  it('applies docs frames that queue up behind a slow apply together, in their order, removals included', async () => {
+    const engine = await openAt('a.db');
+    const server = createFakeServer();
+    const calls: string[][] = [];
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const store = {
+      ...engine.syncStore,
+      async applyDownload(download: Parameters<Engine['syncStore']['applyDownload']>[0]) {
+        calls.push([...download.docs.map((d) => d.id), ...download.removed.map((r) => `-${r.id}`)]);
+        if (calls.length === 1) await gate;
+        return engine.syncStore.applyDownload(download);
+      },
+    };
+    const { client } = startClient(engine, server, { store });
+    const conn = await connected(server, client, 1);
+    const other = createMemoryReplica({ schema, replica: serverId });
+    const snapshot = (id: string) => ({
+      collection: 'notes',
+      id,
+      state: encodeDocSnapshot(other.state.getState('notes', id)!),
+      mode: 'merge' as const,
+    });
+    const frame = (docs: string[], removed: string[] = [], cursor = 0): ServerMessage => ({
+      t: 'docs',
+      cursor,
+      docs: docs.map(snapshot),
+      removed: removed.map((id) => ({ collection: 'notes', id })),
+    });
+    for (const title of ['x', 'a', 'b', 'c']) other.upsert('notes', title as never, { title, store: 1 });
+    conn.send(frame(['x']));
+    await until(() => calls.length === 1, 'the first apply');
+    conn.send(frame(['a']));
+    conn.send(frame(['b'], ['a']));
+    other.update('notes', 'a' as never, { title: 'a again' });
+    conn.send(frame(['a']));
+    conn.send(frame(['c'], [], 7));
+    release();
+    await until(async () => (await engine.syncStore.cursor()) === 7, 'cursor');
+    expect(calls).toEqual([['x'], ['a', 'b', '-a'], ['a', 'c']]);
+    expect((await engine.find({ collection: 'notes' })).map((d) => d.title).sort()).toEqual([
+      'a again',
+      'b',
+      'c',
+      'x',
+    ]);
+  });
+
   it('asks for the whole set of a subscription made offline, even when resuming from a cursor', async () => {
     const engine = await openAt('a.db');
     await engine.syncStore.setCursor(40);

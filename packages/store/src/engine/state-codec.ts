@@ -1,0 +1,293 @@
+/**
+ * The encodings of a document's merge state in its row (`_state`).
+ *
+ * The relay's stores (`rowParams` with `crdtsInDoc`): `_state` holds the register and counter metadata
+ * (MessagePack, layout 2), `_doc` the materialized document (MessagePack, so dates stay dates, list and text fields
+ * included), and one column per scalar leaf for queries.
+ *
+ * The engine (lean rows, layout 3): each value is stored once. One column per scalar leaf holds the value, as for
+ * queries; `_state` holds the timestamps (one table per document) and, for a register or counter, only a pointer to
+ * its column when the column holds exactly its value (else the value inline: a document not live, a json leaf, a
+ * value the column cannot give back). `_doc` is left NULL: a document is read by decoding `_state` with the row's
+ * columns and materializing it. Rows written before (layouts 1 and 2, with `_doc`) still decode: their values are
+ * inline. List and text fields live in Yjs rows (`yjs-rows.ts`), added when the engine reads a document.
+ *
+ * Column pointers are ordinals in the table's physical column order (`LeanColumns.columns`, read from the
+ * table on open): additive migrations append columns, so an ordinal never changes meaning.
+ */
+import type { CounterState, DocState, FieldDef, Timestamp, Value } from '@loam/core';
+import { Decoder, Encoder } from '@msgpack/msgpack';
+import type { SqlRow, SqlValue } from '../storage/driver';
+
+const encoder = new Encoder();
+const decoder = new Decoder();
+/** MessagePack, as `_state` and `_doc` are written. */
+export const encode = (value: unknown) => encoder.encode(value);
+/** MessagePack, as `_state` and `_doc` are read. */
+export const decode = (bytes: Uint8Array) => decoder.decode(bytes);
+
+/** Layout tag of `_state` written since timestamps are stored once per document (older rows have no tag). */
+const STATE_LAYOUT = 2;
+/** Layout tag of the engine's lean `_state`: values live in the row's columns (see the top of this file). */
+const LEAN_LAYOUT = 3;
+
+/**
+ * Encodes a document's register and counter metadata (Yjs states are stored apart). Each distinct timestamp is
+ * written once, in a table the registers, resets and increments point into: the registers a create wrote share one.
+ * `[2, epoch, created, deleted, times, [path, value, time]..., [field, base, time | -1, value, [opId, time, by]...]...]`
+ */
+export function encodeDocState(state: DocState): Uint8Array {
+  const times: string[] = [];
+  const index = new Map<string, number>();
+  const time = (t: string | null) => {
+    if (t === null) return -1;
+    let i = index.get(t);
+    if (i === undefined) {
+      i = times.length;
+      times.push(t);
+      index.set(t, i);
+    }
+    return i;
+  };
+  const regs: unknown[] = [];
+  for (const [path, r] of Object.entries(state.regs)) regs.push(path, r.v, time(r.t));
+  const counters: unknown[] = [];
+  for (const [field, c] of Object.entries(state.counters)) {
+    const incs: unknown[] = [];
+    for (const [id, [t, by]] of Object.entries(c.incs)) incs.push(id, time(t), by);
+    counters.push(field, c.base, time(c.t), c.value, incs);
+  }
+  return encode([STATE_LAYOUT, state.epoch, state.created, state.deleted, times, regs, counters]);
+}
+
+/** Decodes `_state` (layouts 1 and 2; 3 needs the row, see `decodeRowState`); Yjs documents are attached apart. */
+export function decodeDocState(bytes: Uint8Array): DocState {
+  const raw = decode(bytes) as unknown[];
+  if (raw[0] === LEAN_LAYOUT) throw new Error('A lean _state needs its row: use decodeRowState');
+  return decodeRaw(raw);
+}
+
+function decodeRaw(raw: unknown[]): DocState {
+  if (raw.length === 5) {
+    const [epoch, created, deleted, regs, counters] = raw as [
+      number,
+      boolean,
+      boolean,
+      DocState['regs'],
+      DocState['counters'],
+    ];
+    return { epoch, created, deleted, regs, counters, crdts: {} };
+  }
+  const [, epoch, created, deleted, times, flatRegs, flatCounters] = raw as [
+    number,
+    number,
+    boolean,
+    boolean,
+    Timestamp[],
+    unknown[],
+    unknown[],
+  ];
+  const at = (i: unknown) => (i === -1 ? null : (times[i as number] as Timestamp));
+  const regs: DocState['regs'] = {};
+  for (let i = 0; i < flatRegs.length; i += 3)
+    regs[flatRegs[i] as string] = { v: flatRegs[i + 1] as Value, t: at(flatRegs[i + 2]) as Timestamp };
+  const counters: DocState['counters'] = {};
+  for (let i = 0; i < flatCounters.length; i += 5) {
+    const flatIncs = flatCounters[i + 4] as unknown[];
+    const incs: CounterState['incs'] = {};
+    for (let j = 0; j < flatIncs.length; j += 3)
+      incs[flatIncs[j] as string] = [at(flatIncs[j + 1]) as Timestamp, flatIncs[j + 2] as number];
+    counters[flatCounters[i] as string] = {
+      base: flatCounters[i + 1] as number,
+      t: at(flatCounters[i + 2]),
+      value: flatCounters[i + 3] as number,
+      incs,
+    };
+  }
+  return { epoch, created, deleted, regs, counters, crdts: {} };
+}
+
+/** A scalar leaf's column, in the table's physical order. */
+export interface ColumnSql {
+  readonly path: string;
+  readonly def: FieldDef;
+}
+
+/** What the lean encoding needs of a collection: its columns in physical order, and each one's ordinal by path. */
+export interface LeanColumns {
+  readonly table: string;
+  /** The scalar leaves' columns, in the table's physical order (the ordinals lean `_state` points at). */
+  readonly columns: readonly ColumnSql[];
+  /** Ordinal of each column by path. */
+  readonly columnIndex: ReadonlyMap<string, number>;
+}
+
+/** The value a register of a column of kind `kind` has when the column holds `stored` (undefined: none). */
+function fromColumn(kind: FieldDef['kind'], stored: SqlValue | undefined): unknown {
+  if (stored === null || stored === undefined) return stored;
+  switch (kind) {
+    case 'boolean':
+      return stored === 1 ? true : stored === 0 ? false : undefined;
+    case 'date':
+      return typeof stored === 'number' ? new Date(stored) : undefined;
+    case 'number':
+    case 'counter':
+      return typeof stored === 'number' ? stored : undefined;
+    default:
+      return typeof stored === 'string' ? stored : undefined;
+  }
+}
+
+/** True when a column holding `stored` gives back exactly `value` once written and read back. */
+function columnHolds(kind: FieldDef['kind'], stored: SqlValue, value: unknown): boolean {
+  if (typeof stored === 'number' && (Object.is(stored, -0) || Number.isNaN(stored))) return false;
+  if (typeof stored === 'string' && !stored.isWellFormed()) return false;
+  const back = fromColumn(kind, stored);
+  if (value instanceof Date) return back instanceof Date && back.getTime() === value.getTime();
+  return back !== undefined && Object.is(back, value);
+}
+
+const PACKABLE_TS = /^[0-9a-f]{16}[0-9a-z]{16}$/;
+const B36 = 36 ** 8;
+
+/**
+ * A timestamp in 20 bytes instead of 32 characters: wall clock (6 bytes) and counter (2) from their hex, the
+ * replica id as two base-36 halves of 8 characters (6 bytes each). Anything else stays a string.
+ */
+function packTimestamp(t: string): string | Uint8Array {
+  if (!PACKABLE_TS.test(t)) return t;
+  const out = new Uint8Array(20);
+  const view = new DataView(out.buffer);
+  const wall = Number.parseInt(t.slice(0, 12), 16);
+  view.setUint16(0, Math.floor(wall / 2 ** 32));
+  view.setUint32(2, wall % 2 ** 32);
+  view.setUint16(6, Number.parseInt(t.slice(12, 16), 16));
+  for (const [at, from] of [
+    [8, 16],
+    [14, 24],
+  ] as const) {
+    const half = Number.parseInt(t.slice(from, from + 8), 36);
+    view.setUint16(at, Math.floor(half / 2 ** 32));
+    view.setUint32(at + 2, half % 2 ** 32);
+  }
+  return out;
+}
+
+function unpackTimestamp(bytes: Uint8Array): string {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const six = (at: number) => view.getUint16(at) * 2 ** 32 + view.getUint32(at + 2);
+  const half = (at: number) => {
+    const n = six(at);
+    if (n >= B36) throw new Error('Malformed packed timestamp in _state');
+    return n.toString(36).padStart(8, '0');
+  };
+  return (
+    six(0).toString(16).padStart(12, '0') +
+    view.getUint16(6).toString(16).padStart(4, '0') +
+    half(8) +
+    half(14)
+  );
+}
+
+/**
+ * Encodes the engine's lean `_state` for a row whose columns (physical order) hold `columns` from `offset` on:
+ * `[3, epoch, created, deleted, times, regs, counters]`, where `times` holds each distinct timestamp once (packed, see
+ * `packTimestamp`), `regs` is a flat run of `ordinal, time` (the value is the column's) or `path, value, time`, and
+ * `counters` of `ordinal | field, base, time | -1, value | null, incs` (`null`: the column's value).
+ */
+export function encodeLeanState(
+  c: LeanColumns,
+  state: DocState,
+  columns: readonly SqlValue[],
+  offset = 0,
+): Uint8Array {
+  const times: (string | Uint8Array)[] = [];
+  const index = new Map<string, number>();
+  const time = (t: string | null) => {
+    if (t === null) return -1;
+    let i = index.get(t);
+    if (i === undefined) {
+      i = times.length;
+      times.push(packTimestamp(t));
+      index.set(t, i);
+    }
+    return i;
+  };
+  const regs: unknown[] = [];
+  for (const path in state.regs) {
+    const r = state.regs[path] as DocState['regs'][string];
+    const j = c.columnIndex.get(path);
+    const col = j === undefined ? undefined : (c.columns[j] as ColumnSql);
+    if (col && columnHolds(col.def.kind, columns[offset + (j as number)] as SqlValue, r.v))
+      regs.push(j, time(r.t));
+    else regs.push(path, r.v, time(r.t));
+  }
+  const counters: unknown[] = [];
+  for (const field in state.counters) {
+    const k = state.counters[field] as DocState['counters'][string];
+    const incs: unknown[] = [];
+    for (const id in k.incs) {
+      const [t, by] = k.incs[id] as [string, number];
+      incs.push(id, time(t), by);
+    }
+    const j = c.columnIndex.get(field);
+    if (j !== undefined && columnHolds('counter', columns[offset + j] as SqlValue, k.value))
+      counters.push(j, k.base, time(k.t), null, incs);
+    else counters.push(field, k.base, time(k.t), k.value, incs);
+  }
+  return encode([LEAN_LAYOUT, state.epoch, state.created, state.deleted, times, regs, counters]);
+}
+
+/**
+ * Decodes a row's `_state` (any layout) with its columns (selected by `stateColumns`). `withTimes` false leaves
+ * packed timestamps unread (placeholders) and counters' increments out: for reading the document's values alone.
+ */
+export function decodeRowState(c: LeanColumns, row: SqlRow, withTimes = true): DocState {
+  const raw = decode(row._state as Uint8Array) as unknown[];
+  if (raw[0] !== LEAN_LAYOUT) return decodeRaw(raw);
+  const [, epoch, created, deleted, times, flatRegs, flatCounters] = raw as [
+    number,
+    number,
+    boolean,
+    boolean,
+    (string | Uint8Array)[],
+    unknown[],
+    unknown[],
+  ];
+  const unpacked = times.map((t) => (typeof t === 'string' || !withTimes ? t : unpackTimestamp(t)));
+  const at = (i: unknown) => (i === -1 ? null : (unpacked[i as number] as Timestamp));
+  const column = (j: number) => {
+    const col = c.columns[j];
+    if (!col) throw new Error(`_state points at column ${j}, which ${c.table} lacks`);
+    return { path: col.path, value: fromColumn(col.def.kind, row[col.path]) };
+  };
+  const regs: DocState['regs'] = {};
+  for (let i = 0; i < flatRegs.length; ) {
+    const key = flatRegs[i];
+    if (typeof key === 'number') {
+      const { path, value } = column(key);
+      regs[path] = { v: value as Value, t: at(flatRegs[i + 1]) as Timestamp };
+      i += 2;
+    } else {
+      regs[key as string] = { v: flatRegs[i + 1] as Value, t: at(flatRegs[i + 2]) as Timestamp };
+      i += 3;
+    }
+  }
+  const counters: DocState['counters'] = {};
+  for (let i = 0; i < flatCounters.length; i += 5) {
+    const key = flatCounters[i];
+    const flatIncs = flatCounters[i + 4] as unknown[];
+    const incs: CounterState['incs'] = {};
+    if (withTimes)
+      for (let j = 0; j < flatIncs.length; j += 3)
+        incs[flatIncs[j] as string] = [at(flatIncs[j + 1]) as Timestamp, flatIncs[j + 2] as number];
+    const inColumn = typeof key === 'number' ? column(key) : undefined;
+    counters[inColumn ? inColumn.path : (key as string)] = {
+      base: flatCounters[i + 1] as number,
+      t: at(flatCounters[i + 2]),
+      value: (inColumn ? inColumn.value : flatCounters[i + 3]) as number,
+      incs,
+    };
+  }
+  return { epoch, created, deleted, regs, counters, crdts: {} };
+}
