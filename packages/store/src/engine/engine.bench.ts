@@ -15,7 +15,7 @@ const BULK = Number(process.env.LOAM_BENCH_DOCS ?? 100_000);
 const SMALL = 1_000;
 
 async function inWorker<T>(fn: (worker: WorkerHandle, page: Page) => Promise<T>): Promise<T> {
-  const harness = await startBrowserHarness();
+  const harness = await startBrowserHarness({ storage: 'disk' });
   try {
     const page = await harness.newPage();
     return await fn(await harness.startWorker(page, WORKER), page);

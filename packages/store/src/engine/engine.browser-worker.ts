@@ -1,13 +1,14 @@
 /**
  * Worker entry for `engine.bench.ts`: the engine on wa-sqlite (the VFS the driver picks: OPFS
- * AccessHandlePoolVFS in Chromium) against raw wa-sqlite prepared statements on the same VFS and pragmas, in one
- * dedicated worker. Not part of the package's API.
+ * AccessHandlePoolVFS in Chromium) against raw wa-sqlite prepared statements on the same VFS, pragmas and WAL write
+ * gathering, in one dedicated worker. Not part of the package's API.
  */
 import { asReplicaId, decodeDocSnapshot, defineSchema, encodeDocSnapshot, f } from '@loam/core';
 import { createMemoryReplica } from '@loam/core/testing';
 import * as Comlink from 'comlink';
 import * as SQLite from 'wa-sqlite';
 import { createWaSqliteStorage, defaultPragmas } from '../storage/storage-wa-sqlite';
+import { bufferWalWrites, type SyncFileVfs } from '../storage/wal-write-buffer';
 import { openEngine } from './open-engine';
 
 const schema = defineSchema({
@@ -83,21 +84,36 @@ function relayPages(count: number): { id: string; bytes: Uint8Array }[][] {
   return pages;
 }
 
-async function rawDatabase(name: string) {
+/**
+ * Raw wa-sqlite on the VFS and pragmas the driver uses, with the driver's WAL write gathering
+ * (`wal-write-buffer.ts`), so that the baselines get every storage-level gain Loam gets. `run` steps a statement
+ * and writes what the VFS gathered, as the driver does at the end of each call.
+ */
+async function openRaw(name: string, tablesSql: string) {
   const { default: factory } = await import('wa-sqlite/dist/wa-sqlite.mjs');
   const { AccessHandlePoolVFS } = await import('wa-sqlite/src/examples/AccessHandlePoolVFS.js');
   const sqlite3 = SQLite.Factory(await factory());
   const vfs = new AccessHandlePoolVFS(`/loam-raw/${name}`);
   await vfs.isReady;
+  const gathered = bufferWalWrites(vfs as unknown as SyncFileVfs);
   sqlite3.vfs_register(vfs as unknown as SQLiteVFS, false);
   const db = await sqlite3.open_v2(
     'raw.sqlite3',
     SQLite.SQLITE_OPEN_CREATE | SQLite.SQLITE_OPEN_READWRITE,
     vfs.name,
   );
-  for (const pragma of defaultPragmas.AccessHandlePoolVFS) await sqlite3.exec(db, pragma);
-  await sqlite3.exec(
-    db,
+  const exec = async (sql: string) => {
+    await sqlite3.exec(db, sql);
+    gathered.flush();
+  };
+  for (const pragma of defaultPragmas.AccessHandlePoolVFS) await exec(pragma);
+  await exec(tablesSql);
+  return { sqlite3, db, exec, flush: () => gathered.flush() };
+}
+
+async function rawDatabase(name: string) {
+  const { sqlite3, db, exec, flush } = await openRaw(
+    name,
     'CREATE TABLE products (id TEXT PRIMARY KEY, name, price, category, stock); CREATE INDEX p_price ON products (price); CREATE INDEX p_cat ON products (category)',
   );
   const str = sqlite3.str_new(db, 'INSERT INTO products VALUES (?, ?, ?, ?, ?)');
@@ -108,10 +124,10 @@ async function rawDatabase(name: string) {
     sqlite3.bind_collection(prepared.stmt, [crypto.randomUUID(), p.name, p.price, p.category, p.stock]);
     await sqlite3.step(prepared.stmt);
     await sqlite3.reset(prepared.stmt);
+    flush();
   };
   return {
-    sqlite3,
-    db,
+    exec,
     insert,
     close: async () => {
       await sqlite3.finalize(prepared.stmt);
@@ -161,20 +177,8 @@ const api = {
 
   /** The same rows with raw wa-sqlite: one prepared INSERT per document (a column per field) in one transaction. */
   async rawInitialSync(name: string, count: number): Promise<Timing> {
-    const { default: factory } = await import('wa-sqlite/dist/wa-sqlite.mjs');
-    const { AccessHandlePoolVFS } = await import('wa-sqlite/src/examples/AccessHandlePoolVFS.js');
-    const sqlite3 = SQLite.Factory(await factory());
-    const vfs = new AccessHandlePoolVFS(`/loam-raw/${name}`);
-    await vfs.isReady;
-    sqlite3.vfs_register(vfs as unknown as SQLiteVFS, false);
-    const db = await sqlite3.open_v2(
-      'raw.sqlite3',
-      SQLite.SQLITE_OPEN_CREATE | SQLite.SQLITE_OPEN_READWRITE,
-      vfs.name,
-    );
-    for (const pragma of defaultPragmas.AccessHandlePoolVFS) await sqlite3.exec(db, pragma);
-    await sqlite3.exec(
-      db,
+    const { sqlite3, db, exec, flush } = await openRaw(
+      name,
       'CREATE TABLE products (id TEXT PRIMARY KEY, name TEXT, price REAL, category TEXT, active INTEGER, stock INTEGER); CREATE INDEX products_category ON products (category)',
     );
     const str = sqlite3.str_new(db, 'INSERT INTO products VALUES (?, ?, ?, ?, ?, ?)');
@@ -183,7 +187,7 @@ const api = {
     const rows = Array.from({ length: count }, (_, i) => syncRow(i));
     try {
       const start = performance.now();
-      await sqlite3.exec(db, 'BEGIN');
+      await exec('BEGIN');
       for (const r of rows) {
         sqlite3.bind_collection(prepared.stmt, [
           r.id,
@@ -195,8 +199,9 @@ const api = {
         ]);
         await sqlite3.step(prepared.stmt);
         await sqlite3.reset(prepared.stmt);
+        flush();
       }
-      await sqlite3.exec(db, 'COMMIT');
+      await exec('COMMIT');
       return {
         ms: performance.now() - start,
         operations: count,
@@ -227,9 +232,9 @@ const api = {
     const raw = await rawDatabase(name);
     try {
       const start = performance.now();
-      await raw.sqlite3.exec(raw.db, 'BEGIN');
+      await raw.exec('BEGIN');
       for (let i = 0; i < count; i++) await raw.insert(i);
-      await raw.sqlite3.exec(raw.db, 'COMMIT');
+      await raw.exec('COMMIT');
       return {
         ms: performance.now() - start,
         operations: count,

@@ -21,7 +21,7 @@ const DELETE_NORMAL = ['PRAGMA temp_store=MEMORY'];
 const DELETE_EXCLUSIVE = ['PRAGMA temp_store=MEMORY', 'PRAGMA locking_mode=exclusive'];
 
 async function inWorker<T>(fn: (worker: WorkerHandle) => Promise<T>): Promise<T> {
-  const harness = await startBrowserHarness();
+  const harness = await startBrowserHarness({ storage: 'disk' });
   try {
     const worker = await harness.startWorker(await harness.newPage(), WORKER);
     return await fn(worker);
