@@ -48,7 +48,7 @@ export {
 export type { KeyStore } from './peers/key-store';
 export { createIndexedDbKeyStore } from './peers/key-store-indexeddb';
 export { createSigningKeys, type SigningKeys } from './peers/keys';
-export type { PeerInfo, PeerState, PeerTxRefusal } from './peers/peer-info';
+export { PeerCloseCode, type PeerInfo, type PeerState, type PeerTxRefusal } from './peers/peer-info';
 export {
   createPeers,
   type PeerConnection,
