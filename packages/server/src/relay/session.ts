@@ -437,10 +437,10 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
       maxOps: limits.opsPerBatch,
       txs: m.txs,
     });
-    send({ t: 'forwarded', batch: m.batch, txs: result.txs });
+    // As in the ack: the corrections ride in the answer, so that no dropped link leaves the refused writes standing.
+    const corrections = result.refusedDocs.length > 0 ? await authoritative(result.refusedDocs) : undefined;
+    send({ t: 'forwarded', batch: m.batch, txs: result.txs, ...(corrections ? { corrections } : {}) });
     for (const r of result.txs) if (r.code) metrics.refusal(r.code);
-    if (result.refusedDocs.length > 0)
-      send({ t: 'docs', cursor: 0, ...(await authoritative(result.refusedDocs)) });
   };
 
   const onAuth = async (m: ClientMessage & { t: 'auth' }) => {

@@ -25,6 +25,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { WebSocket } from 'ws';
 import { createSyncClient } from '../client/lifecycle';
 import type { SyncClient } from '../client/sync-client';
+import { decodeServerMessage } from '../protocol/codec';
+import type { ServerMessage } from '../protocol/messages';
 import type { Transport } from '../transport/transport';
 import { createMemoryTransportPair } from '../transport/transport-memory';
 import { createSimplePeerTransport, type SimplePeerLike } from '../transport/transport-simple-peer';
@@ -104,6 +106,11 @@ export interface Replica {
   readonly client: SyncClient;
   readonly peers: Peers;
   relayBack(): void;
+  /**
+   * Drops the relay link right after the first server frame `last` accepts, delivering nothing after it (as a
+   * link lost there would), and keeps the relay unreachable from then on.
+   */
+  cutAfter(last: (message: ServerMessage) => boolean): void;
 }
 const open: Replica[] = [];
 afterEach(async () => {
@@ -156,7 +163,27 @@ async function certifiedReplica(role: 'manager' | 'cashier'): Promise<Replica> {
   });
   const peers = createPeers({ store: engine.syncStore, keys, rules });
   let up = true;
+  let cutAfter: ((message: ServerMessage) => boolean) | undefined;
   const live = new Set<Transport>();
+  /** `t`, whose frames stop after the one `cutAfter` names (then it closes). */
+  const cuttable = (t: Transport): Transport => {
+    let cut = false;
+    return {
+      ...t,
+      onFrame: (listener) =>
+        t.onFrame((frame) => {
+          if (cut) return;
+          if (cutAfter?.(decodeServerMessage(frame))) {
+            cut = true;
+            up = false;
+            listener(frame);
+            t.close();
+            return;
+          }
+          listener(frame);
+        }),
+    };
+  };
   const client = createSyncClient({
     store: engine.syncStore,
     transportFactory: () => {
@@ -167,7 +194,7 @@ async function certifiedReplica(role: 'manager' | 'cashier'): Promise<Replica> {
       });
       live.add(t);
       t.onClose(() => live.delete(t));
-      return t;
+      return cuttable(t);
     },
     getToken: () => relay.tokenFor(user, { claims: { role } }),
     backoff: { baseMs: 20, maxMs: 100 },
@@ -185,6 +212,9 @@ async function certifiedReplica(role: 'manager' | 'cashier'): Promise<Replica> {
     peers,
     relayBack: () => {
       up = true;
+    },
+    cutAfter: (last: (message: ServerMessage) => boolean) => {
+      cutAfter = last;
     },
   };
   open.push(replica);
@@ -418,6 +448,24 @@ describe('a forwarded transaction the relay refuses', () => {
     );
     expect(learned).toEqual([]);
     expect(await relay.server.store.getDoc('products', 'r1')).toBeUndefined();
+  });
+
+  it('reverts the refused write on the forwarder with the answer itself: a link lost right after it leaves nothing standing', async () => {
+    const a = await certifiedReplica('manager');
+    const b = await certifiedReplica('manager');
+    const pair = link(a, b);
+    await a.engine.insert('products', { id: 'r2', name: 'Spelt', price: 5, stock: 1, tags: [], notes: '' });
+    await until(async () => (await b.engine.get('products', 'r2')) !== undefined, 'b learned it');
+    pair.cut();
+    await relay.server.devices.revoke(a.engine.replica);
+    b.cutAfter((m) => m.t === 'forwarded');
+    b.relayBack();
+    await until(
+      async () => (await b.engine.refusedWrites()).some((w) => w.code === 'cert_revoked'),
+      'the refusal at the forwarder',
+    );
+    await until(async () => (await b.engine.get('products', 'r2')) === undefined, 'r2 reverted at b');
+    expect(b.client.status().connected).toBe(false);
   });
 });
 
