@@ -449,7 +449,7 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
   function failed(error: unknown) {
     if (phase === 'done') return;
     if ((error as { code?: unknown } | undefined)?.code === STORE_CLOSED)
-      return quit(PeerCloseCode.databaseClosed, "The peer's database was closed");
+      return quit(PeerCloseCode.databaseClosed, `The database of replica ${me} was closed`);
     const code = error instanceof PeerError ? error.code : PeerErrorCode.frameInvalid;
     refuse(code, (error as Error).message);
   }
@@ -505,7 +505,7 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
   return {
     info: () => info,
     close() {
-      quit(PeerCloseCode.closed, 'The peer closed the connection');
+      quit(PeerCloseCode.closed, `Replica ${me} closed the connection`);
     },
   };
 }
