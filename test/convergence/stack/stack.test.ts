@@ -9,7 +9,7 @@ import { DEFAULT_FAULTS, runStack, type StackRunOptions } from './run-stack';
 const SEEDS = 50;
 const TRANSACTIONS = 200;
 const DEVICES = 3;
-/** Every class but `peers`, which `stack-peers.test.ts` runs (see there why with fewer classes). */
+/** Every class, `peers` included (`stack-peers.test.ts` also checks that the peer links really carried traffic). */
 const FAULTS = DEFAULT_FAULTS;
 
 async function check(options: StackRunOptions) {
