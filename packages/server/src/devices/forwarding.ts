@@ -15,6 +15,7 @@ import {
   type SignedCertificate,
   verifyTransaction,
 } from '@loam/sync';
+import { ServerErrorCode } from '../errors';
 import type { Relay } from '../relay/relay';
 import type { Devices } from './devices';
 
@@ -82,11 +83,27 @@ export async function acceptForwarded(input: {
       claims: cert.cert.claims,
       ops: verdict.value,
     });
+    // An op neither accepted nor refused was not applied: a batch holding an op id conflict (its author restored
+    // and reused the id) applies nothing. Its author renumbers and pushes its own such ops again; a forwarder
+    // cannot renumber another replica's signed ops, so they are refused with the batch, documents corrected.
+    const accepted = new Set(outcome.accepted);
+    const notStored = verdict.value.filter((op) => !accepted.has(op.id));
     const first = outcome.refused[0];
-    const some =
-      outcome.refused.length < verdict.value.length ? { ops: outcome.refused.map((r) => r.op) } : {};
-    txs.push(first ? { ...key, code: first.code, reason: first.reason, ...some } : key);
-    refusedDocs.push(...outcome.refusedDocs);
+    const some = notStored.length < verdict.value.length ? { ops: notStored.map((op) => op.id) } : {};
+    txs.push(
+      notStored.length > 0
+        ? {
+            ...key,
+            code: first?.code ?? ServerErrorCode.opIdReused,
+            reason: first?.reason ?? 'The relay did not apply this transaction',
+            ...some,
+          }
+        : key,
+    );
+    refusedDocs.push(
+      ...outcome.refusedDocs,
+      ...notStored.map((op) => ({ collection: op.collection, id: op.doc })),
+    );
   }
   const unique = new Map(refusedDocs.map((d) => [`${d.collection}\u0000${d.id}`, d]));
   return { txs, refusedDocs: [...unique.values()] };
