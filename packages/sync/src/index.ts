@@ -55,7 +55,7 @@ export {
   signLanProof,
   verifyLanProof,
 } from './peers/lan-proof';
-export type { PeerInfo, PeerState, PeerTxRefusal } from './peers/peer-info';
+export { PeerCloseCode, type PeerInfo, type PeerState, type PeerTxRefusal } from './peers/peer-info';
 export {
   createPeers,
   type PeerConnection,

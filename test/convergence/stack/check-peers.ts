@@ -3,10 +3,13 @@
  * 1. no device's peer log holds anything: its own transactions were acknowledged, the ones it learned from peers
  *    were settled by the relay (forwarded and answered);
  * 2. every transaction the relay accepted from a forwarder is stored on the relay (unless compaction ran after it
- *    first arrived), and no op it refused is (it screens op by op: a refusal names the ops it refused);
+ *    first arrived), and no op it refused is (it screens op by op: a refusal names the ops it refused; an op
+ *    refused `op_id_reused` may have its id stored, with the other content the relay holds under it);
  * 3. no peer link was refused, and no peer declined a transaction, for a reason the run cannot cause
  *    (`peer-mesh.ts`).
  */
+import type { Op } from '@loam/core';
+import { opDigest } from '@loam/server/testing';
 import type { Failure } from './check';
 import type { StackDevice } from './device';
 import type { PeerMesh } from './peer-mesh';
@@ -30,6 +33,11 @@ export async function checkPeers(input: {
     });
   }
   const ledger = await relay.opLedger();
+  /** Whether the relay holds `op` itself: its id with its content (`op_id_reused` says it holds other content). */
+  const holds = (op: Op) => {
+    const hash = ledger.get(op.id);
+    return hash !== undefined && (hash === null || Buffer.from(opDigest(op)).equals(hash));
+  };
   for (const d of devices)
     for (const [key, tx] of d.log.peer.forwarded) {
       const last = tx.answers.at(-1);
@@ -43,7 +51,7 @@ export async function checkPeers(input: {
             });
       if (!tx.answers.includes('accepted') && last !== 'accepted')
         for (const op of tx.ops)
-          if (tx.refusedOps?.has(op.id) && ledger.has(op.id) && !acceptedElsewhere(devices, op.id))
+          if (tx.refusedOps?.has(op.id) && holds(op) && !acceptedElsewhere(devices, op.id))
             failures.push({
               check: 'forwarded',
               detail: `transaction ${key} forwarded by device ${d.index} refused (${last}), op ${op.id} stored`,

@@ -11,7 +11,8 @@
  *    clock can stamp, by the id it was first answered `op_id_reused` under), and the tally counter equals the sum of
  *    the increments in the relay's op ledger, with the content the relay holds for each id: with 3, no
  *    acknowledged increment is lost or counted twice (an op the relay applied but could not acknowledge, its device
- *    closed and then put back to a copy from before it, counts too: the write happened);
+ *    closed and then put back to a copy from before it, counts too: the write happened; so does one only a peer
+ *    uploaded, its author put back to a copy from before it);
  * 5. every op a device pushed since it was last restored was answered; every refusal it got is in its
  *    refused-writes log; an op answered `op_id_reused` reached the relay under a new id.
  */
@@ -94,6 +95,8 @@ export async function checkQuiescence(input: {
       return variants(pushed).find((v) => Buffer.from(opDigest(v.op)).equals(hash));
     };
     let tally = 0;
+    /** The op ids whose held content the tally has counted. */
+    const counted = new Set<string>();
     /** Each write the relay holds (see `writeOf`) → its id: a write held under two ids was applied twice. */
     const heldAs = new Map<string, string>();
     for (const d of devices) {
@@ -136,6 +139,7 @@ export async function checkQuiescence(input: {
             detail: `one write of device ${d.index} is held as ${other} and ${id}`,
           });
         heldAs.set(write, id);
+        counted.add(id);
         if (op.kind === 'increment' && op.collection === 'tallies' && op.doc === TALLY) tally += op.by;
       }
       for (const [id, answers] of d.log.answers) {
@@ -171,6 +175,16 @@ export async function checkQuiescence(input: {
           });
       }
     }
+    // A write only a peer uploaded: its author was put back to a copy from before it (and pushed other content
+    // under its id, answered `op_id_reused`), so no device's own pushes hold it, yet the relay applied it.
+    for (const d of devices)
+      for (const tx of d.log.peer.forwarded.values())
+        for (const op of tx.ops) {
+          const hash = ledger.get(op.id);
+          if (counted.has(op.id) || !hash || !Buffer.from(opDigest(op)).equals(hash)) continue;
+          counted.add(op.id);
+          if (op.kind === 'increment' && op.collection === 'tallies' && op.doc === TALLY) tally += op.by;
+        }
     const doc = (await store.queryDocs({ collection: 'tallies' })).find((t) => t.id === TALLY);
     if (doc?.n !== tally)
       failures.push({

@@ -1,9 +1,8 @@
 /**
  * The real-stack mode of `npm run fuzz`:
  * `npm run fuzz -- --stack --seeds 1000 [--start 1] [--devices 3] [--transactions 200] [--faults network,restart]`,
- * or replay one case: `npm run fuzz -- --stack --seed 1234 [--faults ...]`. Every fault class but `peers` is on
- * unless `--faults` names some: `peers` (issue 9's peer topologies) still fails known seeds in combination with
- * `restore`, `reset` and `refusals` (see `stack-peers.test.ts`), so it is asked for by name until those are fixed. Exits non-zero after the first failing seed, printing its replay command and the entry
+ * or replay one case: `npm run fuzz -- --stack --seed 1234 [--faults ...]`. Every fault class (`peers` included) is
+ * on unless `--faults` names some. Exits non-zero after the first failing seed, printing its replay command and the entry
  * to add to the `stack` section of `regressions.json`; with `--keep-going` it runs every seed and counts failures;
  * `--trace item-a` lists, for a failing seed, every op pushed on that document and the relay's answers;
  * `--store postgres` runs the relay on PostgreSQL (`LOAM_TEST_PG_URL`, a schema of its own per seed).

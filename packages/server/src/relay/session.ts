@@ -374,7 +374,12 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     if (issued) peer?.certified(issued.bytes, issued.signature);
   };
 
-  /** The authoritative state of the documents of refused ops, for the device to revert to. */
+  /**
+   * The authoritative state of the documents of refused ops, for the device to revert to. A deleted document goes
+   * back as its tombstone (its epoch, deleted, no fields), not as a removal: the device must keep knowing that
+   * incarnation ended, or an older op of it that a peer brings later (a create still in a peer's log) would bring
+   * the document back there alone.
+   */
   const authoritative = async (docsOf: readonly Removal[]) => {
     const v = views as SessionViews;
     const docs: DocSnapshotFrame[] = [];
@@ -385,7 +390,11 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
       const doc = stored?.live ? materialize(schema.collections[collection]!, id, stored.state) : undefined;
       if (stored && doc && v.access(collection).canRead(doc).allowed)
         docs.push({ collection, id, state: v.snapshot(collection, stored.state), mode: 'replace' });
-      else removed.push({ collection, id });
+      else if (stored?.state.deleted) {
+        const { epoch } = stored.state;
+        const tombstone = encodeDocSnapshot({ ...createDocState(), epoch, created: true, deleted: true });
+        docs.push({ collection, id, state: tombstone, mode: 'replace' });
+      } else removed.push({ collection, id });
     }
     metrics.docsOut(docs.length + removed.length);
     return { docs, removed };
@@ -442,10 +451,10 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
       maxOps: limits.opsPerBatch,
       txs: m.txs,
     });
-    send({ t: 'forwarded', batch: m.batch, txs: result.txs });
+    // As in the ack: the corrections ride in the answer, so that no dropped link leaves the refused writes standing.
+    const corrections = result.refusedDocs.length > 0 ? await authoritative(result.refusedDocs) : undefined;
+    send({ t: 'forwarded', batch: m.batch, txs: result.txs, ...(corrections ? { corrections } : {}) });
     for (const r of result.txs) if (r.code) metrics.refusal(r.code);
-    if (result.refusedDocs.length > 0)
-      send({ t: 'docs', cursor: 0, ...(await authoritative(result.refusedDocs)) });
   };
 
   const onAuth = async (m: ClientMessage & { t: 'auth' }) => {

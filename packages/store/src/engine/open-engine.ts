@@ -34,7 +34,6 @@ import {
   encodeOps,
   getCollection,
   isReplicaId,
-  QueryError,
   type ReplicaId,
   type Schema,
   type Timestamp,
@@ -43,6 +42,7 @@ import {
 } from '@loam/core';
 import { type SigningKeys, signTransaction } from '@loam/sync';
 import { decode, encode } from '@msgpack/msgpack';
+import { StorageError, StoreErrorCode } from '../errors';
 import type { SqlExecutor, SqlRow, StorageDriver } from '../storage/driver';
 import { createDocCache } from './doc-cache';
 import { attachCrdts, type CollectionSql, collectionSql } from './doc-rows';
@@ -192,7 +192,8 @@ export async function openEngine<const S extends Schema>(options: EngineOptions<
 
   /** Runs `fn` on a write context in one storage transaction (see the invariants of `engine.ts`). */
   const run = async <T>(fn: (ctx: WriteContext) => Promise<T>, options?: TransactionOptions): Promise<T> => {
-    if (closed) throw new QueryError('The database is closed');
+    if (closed)
+      throw new StorageError(StoreErrorCode.closed, 'The database is closed: open it again to use it');
     let committed: { ctx: WriteContext; ops: readonly unknown[] } | undefined;
     let kept = false;
     let result: T;

@@ -3,9 +3,10 @@
  * `forward` batches (a few in flight per link), interleaved with the outbox's pushes by timestamp so that a write
  * reaches the relay after the writes it was made on top of (the relay handles a link's frames in order); they leave the peer log when `forwarded` answered them
  * (stored, already held, or refused: the relay's word is final; a refusal is logged with its author and announced,
- * and the relay's compensating `docs` frame reverts what the peer's write changed here).
+ * and the answer's `corrections`, the relay's state of the documents the refused ops touched, revert what the
+ * peer's write changed here, in the local transaction that logs the refusal: no dropped link can separate them).
  */
-import { compareTimestamps, decodeOps, type Timestamp } from '@loam/core';
+import { compareTimestamps, decodeDocSnapshot, decodeOps, type Timestamp } from '@loam/core';
 import type { LoggedTransaction, RefusedWrite, SyncStore } from '../port/sync-store';
 import type { ForwardedTx, ServerMessage } from '../protocol/messages';
 import type { Link } from './link';
@@ -101,8 +102,16 @@ export function createForwarder(store: SyncStore, current: () => Link | null, no
             author: t.replica,
           }));
       });
+      const fixes = message.corrections;
+      if (refused.length > 0 || fixes)
+        await store.recordRefusals(
+          refused,
+          fixes && {
+            docs: fixes.docs.map((d) => ({ ...d, state: decodeDocSnapshot(d.state) })),
+            removed: fixes.removed,
+          },
+        );
       await store.settlePeerTransactions(sent.map((t) => ({ replica: t.replica, seq: t.seq })));
-      if (refused.length > 0) await store.refusePeerTransaction(refused);
       return refused;
     },
   };

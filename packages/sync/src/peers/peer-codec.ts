@@ -6,6 +6,7 @@
 import { isReplicaId } from '@loam/core';
 import { PeerError, PeerErrorCode } from '../errors';
 import { encodeFrame, type FrameFault, openFrame } from '../protocol/frame';
+import { PeerCloseCode } from './peer-info';
 import {
   MAX_TXS_PER_BATCH,
   MAX_VECTOR_ENTRIES,
@@ -20,6 +21,7 @@ export function encodePeerMessage(message: PeerMessage): Uint8Array {
 }
 
 type Obj = Record<string, unknown>;
+const CLOSE_CODES: readonly string[] = Object.values(PeerCloseCode);
 
 function invalid(message: string): never {
   throw new PeerError(PeerErrorCode.frameInvalid, message);
@@ -134,6 +136,12 @@ function message(o: Obj): PeerMessage {
         code: str(o.code, 'refused.code', 64),
         reason: str(o.reason, 'refused.reason', 4096),
       };
+    case 'bye': {
+      only(o, ['t', 'code', 'reason'], 'bye');
+      const code = str(o.code, 'bye.code', 64);
+      if (!CLOSE_CODES.includes(code)) invalid(`bye.code: ${JSON.stringify(code)} is not a close code`);
+      return { t: 'bye', code: code as PeerCloseCode, reason: str(o.reason, 'bye.reason', 4096) };
+    }
     default:
       return invalid(`unknown peer message type ${JSON.stringify(o.t)}`);
   }

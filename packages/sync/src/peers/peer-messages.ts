@@ -14,10 +14,12 @@
  *  live {}      the backlog was sent; new transactions follow as they are written
  *  revocations {list, sig}   a newer signed revocation list
  *  refused {code, reason}    why this side ends the session (then it closes)
+ *  bye {code, reason}        this side ends the session, not for anything the other did (then it closes)
  * ```
  * A side sends at most `WINDOW` batches without their `ack` (the send window).
  */
 import type { ReplicaId } from '@loam/core';
+import type { PeerCloseCode } from './peer-info';
 
 /** The peer protocol version this build speaks. */
 export const PEER_PROTOCOL_VERSION = 1;
@@ -55,4 +57,5 @@ export type PeerMessage =
   | { readonly t: 'ack'; readonly batch: number }
   | { readonly t: 'live' }
   | { readonly t: 'revocations'; readonly list: Uint8Array; readonly sig: Uint8Array }
-  | { readonly t: 'refused'; readonly code: string; readonly reason: string };
+  | { readonly t: 'refused'; readonly code: string; readonly reason: string }
+  | { readonly t: 'bye'; readonly code: PeerCloseCode; readonly reason: string };

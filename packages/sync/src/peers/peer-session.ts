@@ -23,6 +23,9 @@
  *    are left for the next connection's anti-entropy (the vector never moved past them).
  * 4. **Only readable data leaves** (`readableBy` of the other's certificate claims); transactions go in seq order
  *    per replica, at most `window` batches of at most `batchTxs` unacknowledged.
+ * 5. **Ending is not refusing.** `close()`, and this replica's database closed under a running session (a store
+ *    call rejected with `storage_closed`), end it with `bye` and a {@link PeerCloseCode}: state `closed` with a
+ *    `closeReason` on both sides, never a refusal of the peer or a frame fault; nothing that arrives after is read.
  */
 import { decodeOps, type Op, parseOpId, type Rules } from '@loam/core';
 import { PeerError, PeerErrorCode } from '../errors';
@@ -39,7 +42,7 @@ import {
 import { type PeerCredentials, saveRevocations } from './credentials';
 import { type SigningKeys, sign, verify } from './keys';
 import { decodePeerMessage, encodePeerMessage } from './peer-codec';
-import type { PeerInfo, PeerTxRefusal } from './peer-info';
+import { PeerCloseCode, type PeerInfo, type PeerTxRefusal } from './peer-info';
 import { createPeerJudge } from './peer-judge';
 import { PEER_PROTOCOL_VERSION, type PeerMessage, type PeerTx } from './peer-messages';
 import { rulesVersion } from './rules-version';
@@ -71,6 +74,8 @@ export interface PeerSession {
 const AUTH_CONTEXT = new TextEncoder().encode('loam/peer-auth/1\u0000');
 /** Most transactions a session keeps waiting for state this replica lacks (see invariant 3). */
 const MAX_WAITING = 1024;
+/** The code a closed {@link SyncStore} rejects every call with (its contract). */
+const STORE_CLOSED = 'storage_closed';
 /** Transport close code of a session ended by a refusal. */
 const REFUSED_CLOSE_CODE = 4001;
 
@@ -138,17 +143,24 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
     if (phase !== 'done') transport.send(encodePeerMessage(message));
   };
 
-  const end = (state: 'refused' | 'closed', refusal?: PeerInfo['refusal']) => {
+  const end = (patch: Pick<PeerInfo, 'state' | 'refusal' | 'closeReason'>) => {
     if (phase === 'done') return;
     phase = 'done';
     unsubscribe();
-    update({ state, ...(refusal ? { refusal } : {}) });
+    update(patch);
   };
   const refuse = (code: string, reason: string) => {
     if (phase === 'done') return;
     send({ t: 'refused', code, reason });
-    end('refused', { code, reason, by: 'us' });
+    end({ state: 'refused', refusal: { code, reason, by: 'us' } });
     transport.close(REFUSED_CLOSE_CODE, code);
+  };
+  /** Ends the session for a reason of this side's own (invariant 5): a `bye`, not a refusal. */
+  const quit = (code: PeerCloseCode, reason: string) => {
+    if (phase === 'done') return;
+    send({ t: 'bye', code, reason });
+    end({ state: 'closed', closeReason: { code, reason, by: 'us' } });
+    transport.close(1000, code);
   };
 
   /** Takes a revocation list when the relay key signed it and it is newer than the one held. */
@@ -370,8 +382,13 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
   const handle = async (m: PeerMessage) => {
     if (phase === 'done') return;
     if (m.t === 'refused') {
-      end('refused', { code: m.code, reason: m.reason, by: 'peer' });
+      end({ state: 'refused', refusal: { code: m.code, reason: m.reason, by: 'peer' } });
       transport.close(REFUSED_CLOSE_CODE, m.code);
+      return;
+    }
+    if (m.t === 'bye') {
+      end({ state: 'closed', closeReason: { code: m.code, reason: m.reason, by: 'peer' } });
+      transport.close(1000, m.code);
       return;
     }
     if (phase === 'hello') {
@@ -430,6 +447,9 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
   };
 
   function failed(error: unknown) {
+    if (phase === 'done') return;
+    if ((error as { code?: unknown } | undefined)?.code === STORE_CLOSED)
+      return quit(PeerCloseCode.databaseClosed, `The database of replica ${me} was closed`);
     const code = error instanceof PeerError ? error.code : PeerErrorCode.frameInvalid;
     refuse(code, (error as Error).message);
   }
@@ -479,13 +499,13 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
   });
   // After the frames that arrived before it: a peer's `refused` (and its reason) comes just before its close.
   transport.onClose(() => {
-    inbound = inbound.then(() => end('closed')).catch(failed);
+    inbound = inbound.then(() => end({ state: 'closed' })).catch(failed);
   });
 
   return {
     info: () => info,
     close() {
-      transport.close(1000, 'closed');
+      quit(PeerCloseCode.closed, `Replica ${me} closed the connection`);
     },
   };
 }

@@ -1,8 +1,19 @@
+/**
+ * (Over 450 lines: the end-to-end peer suite shares one relay and its replica helpers — certified replicas, a
+ * hand-driven peer, minted certificates — across its cases; `peer-lifecycle.test.ts` and `peer-deferred.test.ts`
+ * hold the cases that need no relay.)
+ *
+ * Peer sync against a real relay: replicas converging peer to peer with the relay unreachable, over memory and
+ * WebRTC links; every transaction reaching the relay exactly once when it returns; forwarded transactions it
+ * refuses; forgeries refused offline; what leaves for a peer.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  applyOp,
   createClock,
+  createDocState,
   createReplicaId,
   createWriter,
   type DocState,
@@ -25,6 +36,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { WebSocket } from 'ws';
 import { createSyncClient } from '../client/lifecycle';
 import type { SyncClient } from '../client/sync-client';
+import { decodeServerMessage } from '../protocol/codec';
+import type { ServerMessage } from '../protocol/messages';
 import type { Transport } from '../transport/transport';
 import { createMemoryTransportPair } from '../transport/transport-memory';
 import { createSimplePeerTransport, type SimplePeerLike } from '../transport/transport-simple-peer';
@@ -104,6 +117,11 @@ export interface Replica {
   readonly client: SyncClient;
   readonly peers: Peers;
   relayBack(): void;
+  /**
+   * Drops the relay link right after the first server frame `last` accepts, delivering nothing after it (as a
+   * link lost there would), and keeps the relay unreachable from then on.
+   */
+  cutAfter(last: (message: ServerMessage) => boolean): void;
 }
 const open: Replica[] = [];
 afterEach(async () => {
@@ -156,7 +174,27 @@ async function certifiedReplica(role: 'manager' | 'cashier'): Promise<Replica> {
   });
   const peers = createPeers({ store: engine.syncStore, keys, rules });
   let up = true;
+  let cutAfter: ((message: ServerMessage) => boolean) | undefined;
   const live = new Set<Transport>();
+  /** `t`, whose frames stop after the one `cutAfter` names (then it closes). */
+  const cuttable = (t: Transport): Transport => {
+    let cut = false;
+    return {
+      ...t,
+      onFrame: (listener) =>
+        t.onFrame((frame) => {
+          if (cut) return;
+          if (cutAfter?.(decodeServerMessage(frame))) {
+            cut = true;
+            up = false;
+            listener(frame);
+            t.close();
+            return;
+          }
+          listener(frame);
+        }),
+    };
+  };
   const client = createSyncClient({
     store: engine.syncStore,
     transportFactory: () => {
@@ -167,7 +205,7 @@ async function certifiedReplica(role: 'manager' | 'cashier'): Promise<Replica> {
       });
       live.add(t);
       t.onClose(() => live.delete(t));
-      return t;
+      return cuttable(t);
     },
     getToken: () => relay.tokenFor(user, { claims: { role } }),
     backoff: { baseMs: 20, maxMs: 100 },
@@ -185,6 +223,9 @@ async function certifiedReplica(role: 'manager' | 'cashier'): Promise<Replica> {
     peers,
     relayBack: () => {
       up = true;
+    },
+    cutAfter: (last: (message: ServerMessage) => boolean) => {
+      cutAfter = last;
     },
   };
   open.push(replica);
@@ -311,6 +352,7 @@ async function attacker(victim: Replica, cert: SignedCertificate, keys: SigningK
 }
 
 const DAY = 86_400_000;
+const seqOf = (ops: Uint8Array) => Number(decodeOps(ops)[0]?.id.split(':')[1]);
 
 async function mint(
   role: string,
@@ -419,6 +461,77 @@ describe('a forwarded transaction the relay refuses', () => {
     expect(learned).toEqual([]);
     expect(await relay.server.store.getDoc('products', 'r1')).toBeUndefined();
   });
+
+  it('reverts the refused write on the forwarder with the answer itself: a link lost right after it leaves nothing standing', async () => {
+    const a = await certifiedReplica('manager');
+    const b = await certifiedReplica('manager');
+    const pair = link(a, b);
+    await a.engine.insert('products', { id: 'r2', name: 'Spelt', price: 5, stock: 1, tags: [], notes: '' });
+    await until(async () => (await b.engine.get('products', 'r2')) !== undefined, 'b learned it');
+    pair.cut();
+    await relay.server.devices.revoke(a.engine.replica);
+    b.cutAfter((m) => m.t === 'forwarded');
+    b.relayBack();
+    await until(
+      async () => (await b.engine.refusedWrites()).some((w) => w.code === 'cert_revoked'),
+      'the refusal at the forwarder',
+    );
+    await until(async () => (await b.engine.get('products', 'r2')) === undefined, 'r2 reverted at b');
+    expect(b.client.status().connected).toBe(false);
+  });
+});
+
+describe('a write refused on a document the relay holds deleted', () => {
+  it('leaves its tombstone on the device: an older create a peer brings later does not bring it back', async () => {
+    const c = await certifiedReplica('cashier');
+    // A manager's peer creates and deletes x; C applies both, and forwards them to the relay once it is back.
+    const m = await mint('manager');
+    const create = await m.tx(
+      writeIntent.insert('products', { id: 'x', name: 'Gone', price: 1, stock: 0, tags: [], notes: '' }),
+    );
+    const state = createDocState();
+    for (const op of decodeOps(create.ops)) applyOp(schema.collections.products, state, op);
+    const remove = await m.tx(writeIntent.delete('products', 'x'), state);
+    const peer = await attacker(c, m.cert, m.keys, m.replica);
+    await until(() => peer.info()?.state === 'syncing', 'the peer authenticated');
+    const item = (tx: { ops: Uint8Array; sig: Uint8Array }) => ({
+      r: m.replica,
+      s: seqOf(tx.ops),
+      ops: tx.ops,
+      sig: tx.sig,
+    });
+    peer.send({ t: 'txs', batch: 1, items: [item(create), item(remove)] });
+    await until(
+      async () => (await c.engine.syncStore.docState('products', 'x'))?.deleted === true,
+      'c holds x deleted',
+    );
+
+    // C, a cashier, creates x again (a new incarnation): the relay takes the forwarded delete, refuses the create
+    // and corrects C.
+    await c.engine.insert('products', { id: 'x', name: 'Back', price: 2, stock: 0, tags: [], notes: '' });
+    c.relayBack();
+    await until(async () => (await c.engine.refusedWrites()).some((w) => w.doc === 'x'), 'the refusal at c');
+    await until(async () => (await c.engine.syncStore.pendingCount()) === 0, 'c has nothing pending');
+    const tombstone = await relay.server.store.getDoc('products', 'x');
+    expect(tombstone?.state.deleted).toBe(true);
+    expect(await c.engine.get('products', 'x')).toBeUndefined();
+
+    // Another manager's create of x's first incarnation, still travelling between peers, reaches C now.
+    const other = await mint('manager');
+    const late = await other.tx(
+      writeIntent.insert('products', { id: 'x', name: 'Late', price: 3, stock: 0, tags: [], notes: '' }),
+    );
+    expect(decodeOps(late.ops)[0]?.epoch).toBe(tombstone?.state.epoch);
+    const second = await attacker(c, other.cert, other.keys, other.replica);
+    await until(() => second.info()?.state === 'syncing', 'the second peer authenticated');
+    second.send({
+      t: 'txs',
+      batch: 1,
+      items: [{ r: other.replica, s: seqOf(late.ops), ops: late.ops, sig: late.sig }],
+    });
+    await until(() => second.received.some((f) => f.t === 'ack' && f.batch === 1), 'the create answered');
+    expect(await c.engine.get('products', 'x')).toBeUndefined();
+  });
 });
 
 describe('a peer refuses forgeries, offline, each with its reason, and applies nothing', () => {
@@ -469,7 +582,6 @@ describe('a peer refuses forgeries, offline, each with its reason, and applies n
       ops: foreignOps.ops,
       sig: await signTransaction(cashier.keys.privateKey, foreignOps.ops),
     };
-    const seqOf = (ops: Uint8Array) => Number(decodeOps(ops)[0]?.id.split(':')[1]);
     const item = (t: { ops: Uint8Array; sig: Uint8Array }, r: ReplicaId = cashier.replica) => ({
       r,
       s: seqOf(t.ops),

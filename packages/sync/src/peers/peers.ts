@@ -8,6 +8,12 @@
  *    `device` key); until then each connection is refused (`no_certificate`).
  * 2. **Events follow state.** `onChange` is called with every connection's info after each change; refused
  *    transactions are announced once each (`onRefusedTx`).
+ * 3. **Ended connections fold per peer, bounded.** A connection that ended (closed or refused) leaves the open
+ *    set; the list keeps, per peer replica, one entry for its ended connections: the last one's state, reason and
+ *    id, the newest `lastSeen` and the ops and refusals summed over them (so that a fold with the open connections
+ *    counts each once). A connection that ended before the peer said who it was keeps its own entry. At most
+ *    {@link MAX_ENDED} such entries are kept, the oldest dropped first: a device that reconnects all day does not
+ *    grow the list.
  */
 import type { Rules } from '@loam/core';
 import type { SyncStore } from '../port/sync-store';
@@ -17,6 +23,9 @@ import { loadCredentials } from './credentials';
 import type { SigningKeys } from './keys';
 import type { PeerInfo, PeerTxRefusal } from './peer-info';
 import { createPeerSession, type PeerSession } from './peer-session';
+
+/** Most entries of ended connections kept in the list (invariant 3). */
+export const MAX_ENDED = 64;
 
 /** Options of {@link createPeers}. */
 export interface PeersOptions {
@@ -52,7 +61,10 @@ export interface PeerConnection {
 export interface Peers {
   /** Runs the peer protocol on `transport` (open, or opening). */
   connect(transport: Transport): PeerConnection;
-  /** Every connection made and not yet dropped from the list, with its state. */
+  /**
+   * The open connections, and one entry per peer whose connections ended (invariant 3), in the order they were
+   * made (by `id`).
+   */
   list(): (PeerInfo & { readonly id: number })[];
   /** How many connections are live or syncing. */
   connectedCount(): number;
@@ -67,10 +79,37 @@ export interface Peers {
 /** Creates the peer connections manager of one replica. */
 export function createPeers(options: PeersOptions): Peers {
   const sessions = new Map<number, PeerSession>();
+  /** Peer replica (or `#id` while unknown) → its ended connections, folded (invariant 3); oldest first. */
+  const ended = new Map<string, PeerInfo & { readonly id: number }>();
   const changeListeners = new Set<(peers: (PeerInfo & { readonly id: number })[]) => void>();
   const refusalListeners = new Set<(refusal: PeerTxRefusal) => void>();
   let next = 0;
-  const list = () => [...sessions].map(([id, s]) => ({ ...s.info(), id }));
+  const list = () =>
+    [...ended.values(), ...[...sessions].map(([id, s]) => ({ ...s.info(), id }))].sort((a, b) => a.id - b.id);
+  const retire = (id: number, info: PeerInfo) => {
+    if (!sessions.delete(id)) return;
+    const key = info.replica ?? `#${id}`;
+    const before = ended.get(key);
+    ended.delete(key);
+    ended.set(
+      key,
+      before
+        ? {
+            ...info,
+            id,
+            user: info.user ?? before.user,
+            lastSeen: Math.max(info.lastSeen, before.lastSeen),
+            opsSent: info.opsSent + before.opsSent,
+            opsReceived: info.opsReceived + before.opsReceived,
+            txsRefused: info.txsRefused + before.txsRefused,
+          }
+        : { ...info, id },
+    );
+    for (const oldest of ended.keys()) {
+      if (ended.size <= MAX_ENDED) break;
+      ended.delete(oldest);
+    }
+  };
   const changed = () => {
     const peers = list();
     for (const l of changeListeners) l(peers);
@@ -96,7 +135,10 @@ export function createPeers(options: PeersOptions): Peers {
         batchTxs: options.batchTxs ?? 256,
         batchBytes: options.batchBytes ?? 64 * 1024,
         window: options.window ?? 4,
-        onChange: changed,
+        onChange: (info) => {
+          if (info.state === 'closed' || info.state === 'refused') retire(id, info);
+          changed();
+        },
         onRefusedTx: (refusal) => {
           for (const l of refusalListeners) l(refusal);
         },

@@ -80,7 +80,8 @@ export interface OutboxPort {
   /**
    * Drops refused ops from the outbox and appends them to the refused-writes log, then applies `correction` (the
    * relay's authoritative state of their documents), in one transaction. A correction may come with no refusal:
-   * for ops answered `op_id_reused` (renumbered next) and for echoes (acknowledged, not applied by the relay).
+   * for ops answered `op_id_reused` (renumbered next) and for echoes (acknowledged, not applied by the relay). The
+   * refusals of transactions forwarded for peers (other replicas' ops, never in the outbox) are recorded here too.
    */
   recordRefusals(refusals: readonly RefusedWrite[], correction?: Download): Promise<void>;
   /** The sequence number the next local op will get. */

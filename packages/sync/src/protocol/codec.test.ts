@@ -64,6 +64,21 @@ const serverMessages: ServerMessage[] = [
   },
   { t: 'synced', sub: 's1', cursor: 10 },
   {
+    t: 'forwarded',
+    batch: 2,
+    txs: [
+      { replica: asReplicaId('peer000000000000'), seq: 4 },
+      {
+        replica: asReplicaId('peer000000000000'),
+        seq: 5,
+        code: 'cert_revoked',
+        reason: 'revoked',
+        ops: ['peer000000000000:5'],
+      },
+    ],
+    corrections: { docs: [], removed: [{ collection: 'products', id: 'p5' }] },
+  },
+  {
     t: 'permissions',
     rules: {
       products: {

@@ -14,6 +14,7 @@ import { ProtocolError, SyncErrorCode } from '../errors';
 import { encodeFrame, type FrameFault, openFrame } from './frame';
 import {
   type ClientMessage,
+  type Corrections,
   type DocSnapshotFrame,
   MAX_PEER_ADDRESSES,
   MAX_SIGNAL_CHARS,
@@ -229,6 +230,19 @@ function snapshot(v: unknown, at: string): DocSnapshotFrame {
   };
 }
 
+/** An optional `corrections` field (of `ack` or `forwarded`), spread into the message. */
+function corrections(v: unknown, at: string): { corrections?: Corrections } {
+  if (v === undefined) return {};
+  const fixes = obj(v, at);
+  onlyKeys(fixes, ['docs', 'removed'], at);
+  return {
+    corrections: {
+      docs: arr(fixes.docs, `${at}.docs`).map((d, i) => snapshot(d, `${at}.docs[${i}]`)),
+      removed: removals(fixes.removed, `${at}.removed`),
+    },
+  };
+}
+
 function removals(v: unknown, at: string): { collection: string; id: string }[] {
   return arr(v, at).map((item, i) => {
     const r = obj(item, `${at}[${i}]`);
@@ -279,23 +293,12 @@ function serverMessage(o: Obj): ServerMessage {
       };
     case 'ack': {
       onlyKeys(o, ['t', 'batch', 'accepted', 'refused', 'corrections'], 'ack');
-      const fixes = o.corrections === undefined ? undefined : obj(o.corrections, 'ack.corrections');
-      if (fixes) onlyKeys(fixes, ['docs', 'removed'], 'ack.corrections');
       return {
         t: 'ack',
         batch: int(o.batch, 'ack.batch'),
         accepted: arr(o.accepted, 'ack.accepted').map((v, i) => str(v, `ack.accepted[${i}]`, 64)),
         refused: arr(o.refused, 'ack.refused').map((v, i) => refusal(v, `ack.refused[${i}]`)),
-        ...(fixes
-          ? {
-              corrections: {
-                docs: arr(fixes.docs, 'ack.corrections.docs').map((v, i) =>
-                  snapshot(v, `ack.corrections.docs[${i}]`),
-                ),
-                removed: removals(fixes.removed, 'ack.corrections.removed'),
-              },
-            }
-          : {}),
+        ...corrections(o.corrections, 'ack.corrections'),
       };
     }
     case 'docs': {
@@ -328,7 +331,7 @@ function serverMessage(o: Obj): ServerMessage {
         claims: obj(o.claims, 'permissions.claims'),
       };
     case 'forwarded':
-      onlyKeys(o, ['t', 'batch', 'txs'], 'forwarded');
+      onlyKeys(o, ['t', 'batch', 'txs', 'corrections'], 'forwarded');
       return {
         t: 'forwarded',
         batch: int(o.batch, 'forwarded.batch'),
@@ -347,6 +350,7 @@ function serverMessage(o: Obj): ServerMessage {
               : { ops: arr(tx.ops, `${at}.ops`).map((op, k) => str(op, `${at}.ops[${k}]`, 128)) }),
           };
         }),
+        ...corrections(o.corrections, 'forwarded.corrections'),
       };
     case 'certificate':
       onlyKeys(o, ['t', 'cert', 'sig', 'relayKey'], 'certificate');

@@ -17,7 +17,7 @@
  *  push {batch, ops} ─▶                                     (bounded batches; any number in flight)
  *                                       ◀─  ack {batch, accepted, refused, corrections?}   only once durable
  *  forward {batch, txs} ─▶                                  (signed transactions learned from peers)
- *                                       ◀─  forwarded {batch, txs}               only once durable
+ *                                       ◀─  forwarded {batch, txs, corrections?} only once durable
  *                                       ◀─  docs {cursor, docs, removed, sub?, progress?}   (downloads)
  *                                       ◀─  synced {sub, cursor}                 a subscription's first full set sent
  *  subscribe {sub, query} / unsubscribe {sub} / auth {token} / ping ─▶
@@ -36,7 +36,7 @@
  * removed by the server), never raw ops: a snapshot merges into local state by the same rules as ops
  * (`mergeDocState`), and it cannot leak a field the user may not read. `mode: 'replace'` means: replace the local
  * state of that document with this one, then re-apply the local ops not yet acknowledged (used for compensating
- * writes, in `ack.corrections` and after `forwarded`, permission changes and client resets). `removed` lists documents that left every subscription's view:
+ * writes, in `ack.corrections` and `forwarded.corrections`, permission changes and client resets). `removed` lists documents that left every subscription's view:
  * the client drops them from the device (removal, not deletion).
  *
  * Cursors: the server's documents carry a change counter; `cursor` is the largest the client has received a
@@ -109,6 +109,15 @@ export interface RosterPeer {
   readonly certificate?: Uint8Array;
   /** The relay's signature of `certificate` (64 bytes); present exactly when `certificate` is. */
   readonly certificateSig?: Uint8Array;
+}
+
+/**
+ * The relay's authoritative state of documents a device holds writes of that the relay refused (`replace` mode;
+ * `removed` when the device may not hold them), in `ack` and `forwarded`.
+ */
+export interface Corrections {
+  readonly docs: readonly DocSnapshotFrame[];
+  readonly removed: readonly { readonly collection: string; readonly id: string }[];
 }
 
 /** A signed transaction forwarded to the relay: encoded ops, the author's signature, the author's certificate. */
@@ -192,10 +201,7 @@ export type ServerMessage =
        * hold them), applied once the refused ops left the outbox. In the `ack` itself, so that a link dropping after
        * it cannot leave the refused writes standing on the device.
        */
-      readonly corrections?: {
-        readonly docs: readonly DocSnapshotFrame[];
-        readonly removed: readonly { readonly collection: string; readonly id: string }[];
-      };
+      readonly corrections?: Corrections;
     }
   | {
       readonly t: 'docs';
@@ -209,8 +215,17 @@ export type ServerMessage =
       readonly progress?: { readonly sent: number; readonly total: number };
     }
   | { readonly t: 'synced'; readonly sub: string; readonly cursor: number }
-  /** The outcome of a `forward` batch, once durable: every transaction of it, in order. */
-  | { readonly t: 'forwarded'; readonly batch: number; readonly txs: readonly ForwardOutcome[] }
+  /**
+   * The outcome of a `forward` batch, once durable: every transaction of it, in order. With refusals, the
+   * authoritative state of the documents the refused ops touched rides along (`corrections`, as in `ack`), so that
+   * no dropped link can leave the forwarder holding the refused writes.
+   */
+  | {
+      readonly t: 'forwarded';
+      readonly batch: number;
+      readonly txs: readonly ForwardOutcome[];
+      readonly corrections?: Corrections;
+    }
   /**
    * What the session's token may do: per collection the role that applies (`permissionsFor` of `@loam/core`) and
    * the claims its placeholders read. Devices evaluate it locally to hide actions the relay would refuse.
