@@ -32,23 +32,32 @@ const STATE_LAYOUT = 2;
 const LEAN_LAYOUT = 3;
 
 /**
- * Encodes a document's register and counter metadata (Yjs states are stored apart). Each distinct timestamp is
- * written once, in a table the registers, resets and increments point into: the registers a create wrote share one.
- * `[2, epoch, created, deleted, times, [path, value, time]..., [field, base, time | -1, value, [opId, time, by]...]...]`
+ * A state's timestamp table: `time(t)` gives `t`'s index, adding `entry(t)` to `times` the first time it is seen;
+ * `null` (no timestamp) is -1.
  */
-export function encodeDocState(state: DocState): Uint8Array {
-  const times: string[] = [];
+function timeTable<T>(entry: (t: string) => T): { times: T[]; time: (t: string | null) => number } {
+  const times: T[] = [];
   const index = new Map<string, number>();
   const time = (t: string | null) => {
     if (t === null) return -1;
     let i = index.get(t);
     if (i === undefined) {
       i = times.length;
-      times.push(t);
+      times.push(entry(t));
       index.set(t, i);
     }
     return i;
   };
+  return { times, time };
+}
+
+/**
+ * Encodes a document's register and counter metadata (Yjs states are stored apart). Each distinct timestamp is
+ * written once, in a table the registers, resets and increments point into: the registers a create wrote share one.
+ * `[2, epoch, created, deleted, times, [path, value, time]..., [field, base, time | -1, value, [opId, time, by]...]...]`
+ */
+export function encodeDocState(state: DocState): Uint8Array {
+  const { times, time } = timeTable((t) => t);
   const regs: unknown[] = [];
   for (const [path, r] of Object.entries(state.regs)) regs.push(path, r.v, time(r.t));
   const counters: unknown[] = [];
@@ -201,18 +210,7 @@ export function encodeLeanState(
   columns: readonly SqlValue[],
   offset = 0,
 ): Uint8Array {
-  const times: (string | Uint8Array)[] = [];
-  const index = new Map<string, number>();
-  const time = (t: string | null) => {
-    if (t === null) return -1;
-    let i = index.get(t);
-    if (i === undefined) {
-      i = times.length;
-      times.push(packTimestamp(t));
-      index.set(t, i);
-    }
-    return i;
-  };
+  const { times, time } = timeTable<string | Uint8Array>(packTimestamp);
   const regs: unknown[] = [];
   for (const path in state.regs) {
     const r = state.regs[path] as DocState['regs'][string];
