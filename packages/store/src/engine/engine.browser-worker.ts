@@ -3,12 +3,12 @@
  * AccessHandlePoolVFS in Chromium) against raw wa-sqlite prepared statements on the same VFS, pragmas and WAL write
  * gathering, in one dedicated worker. Not part of the package's API.
  */
-import { asReplicaId, decodeDocSnapshot, defineSchema, encodeDocSnapshot, f } from '@loam/core';
-import { createMemoryReplica } from '@loam/core/testing';
+import { decodeDocSnapshot, defineSchema, f } from '@loam/core';
 import * as Comlink from 'comlink';
 import * as SQLite from 'wa-sqlite';
 import { createWaSqliteStorage, defaultPragmas } from '../storage/storage-wa-sqlite';
 import { bufferWalWrites, type SyncFileVfs } from '../storage/wal-write-buffer';
+import { relayPages, syncRow, syncSchema } from './initial-sync-data';
 import { openEngine } from './open-engine';
 
 const schema = defineSchema({
@@ -45,44 +45,6 @@ export interface Timing {
 const SYNC_PAGE = 256;
 /** Frames the sync client applies together when they queue up (its `MAX_GROUP_DOCS` is 8,192). */
 const SYNC_GROUP = 32;
-
-const syncSchema = defineSchema({
-  version: 1,
-  collections: {
-    products: {
-      fields: {
-        name: f.string(),
-        price: f.number(),
-        category: f.string({ indexed: true }),
-        active: f.boolean(),
-        stock: f.counter(),
-      },
-    },
-  },
-});
-
-const syncRow = (i: number) => ({
-  id: `p${String(i).padStart(6, '0')}`,
-  name: `Product ${i}`,
-  price: (i % 997) / 10,
-  category: `c${i % 50}`,
-  active: i % 3 !== 0,
-  stock: i % 40,
-});
-
-/** The relay's snapshots of `count` documents, as `docs` frames carry them, in pages. */
-function relayPages(count: number): { id: string; bytes: Uint8Array }[][] {
-  const relay = createMemoryReplica({ schema: syncSchema, replica: asReplicaId('relay00000000000') });
-  const pages: { id: string; bytes: Uint8Array }[][] = [];
-  for (let i = 0; i < count; i++) {
-    const row = syncRow(i);
-    relay.insert('products', row);
-    if (i % SYNC_PAGE === 0) pages.push([]);
-    const state = relay.state.getState('products', row.id);
-    if (state) pages.at(-1)?.push({ id: row.id, bytes: encodeDocSnapshot(state) });
-  }
-  return pages;
-}
 
 /**
  * Raw wa-sqlite on the VFS and pragmas the driver uses, with the driver's WAL write gathering
@@ -145,7 +107,7 @@ const api = {
    * it applies them: frames of 256 snapshots, each decoded, grouped by 32 (8,192 documents) into one `applyDownload`.
    */
   async loamInitialSync(name: string, count: number): Promise<Timing> {
-    const pages = relayPages(count);
+    const pages = relayPages(count, SYNC_PAGE);
     const engine = await openEngine({ driver: await createWaSqliteStorage({ name }), schema: syncSchema });
     try {
       let longestPageMs = 0;

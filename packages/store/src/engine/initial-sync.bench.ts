@@ -8,61 +8,16 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { asReplicaId, decodeDocSnapshot, defineSchema, encodeDocSnapshot, f } from '@loam/core';
-import { createMemoryReplica } from '@loam/core/testing';
+import { decodeDocSnapshot } from '@loam/core';
 import Database from 'better-sqlite3';
 import type { Bench } from '../../../../test/bench/bench';
 import { createBetterSqlite3Storage } from '../storage/storage-better-sqlite3';
+import { relayPages, syncRow, syncSchema } from './initial-sync-data';
 import { openEngine } from './open-engine';
 
 const DOCS = 100_000;
 /** Documents per applyDownload: what the sync client applies at once when relay frames queue up. */
 const PAGE = 8_192;
-
-const schema = defineSchema({
-  version: 1,
-  collections: {
-    products: {
-      fields: {
-        name: f.string(),
-        price: f.number(),
-        category: f.string({ indexed: true }),
-        active: f.boolean(),
-        stock: f.counter(),
-      },
-    },
-  },
-});
-
-interface Row {
-  id: string;
-  name: string;
-  price: number;
-  category: string;
-  active: boolean;
-  stock: number;
-}
-
-function relayPages(): { rows: Row[]; pages: { id: string; bytes: Uint8Array }[][] } {
-  const relay = createMemoryReplica({ schema, replica: asReplicaId('relay00000000000') });
-  const rows: Row[] = [];
-  const pages: { id: string; bytes: Uint8Array }[][] = [];
-  for (let i = 0; i < DOCS; i++) {
-    const row = {
-      id: `p${String(i).padStart(6, '0')}`,
-      name: `Product ${i}`,
-      price: (i % 997) / 10,
-      category: `c${i % 50}`,
-      active: i % 3 !== 0,
-      stock: i % 40,
-    };
-    relay.insert('products', row);
-    rows.push(row);
-    if (i % PAGE === 0) pages.push([]);
-    pages.at(-1)?.push({ id: row.id, bytes: encodeDocSnapshot(relay.state.getState('products', row.id)!) });
-  }
-  return { rows, pages };
-}
 
 const size = (path: string) => statSync(path).size;
 
@@ -72,7 +27,8 @@ export const benches: Bench[] = [
     async run() {
       const dir = mkdtempSync(join(tmpdir(), 'loam-initial-sync-'));
       try {
-        const { rows, pages } = relayPages();
+        const rows = Array.from({ length: DOCS }, (_, i) => syncRow(i));
+        const pages = relayPages(DOCS, PAGE);
         const rawFile = join(dir, 'raw.db');
         const raw = new Database(rawFile);
         raw.pragma('journal_mode = WAL');
@@ -91,7 +47,7 @@ export const benches: Bench[] = [
         const file = join(dir, 'device.db');
         const engine = await openEngine({
           driver: await createBetterSqlite3Storage({ filename: file }),
-          schema,
+          schema: syncSchema,
         });
         start = performance.now();
         let decodeMs = 0;
