@@ -340,6 +340,8 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
    * four times the views' documents, plus {@link RESUME_FLOOR}, `reset`: the device is sent its whole sets
    * instead (a client reset). After a relay restart under load, 1,000 resuming terminals were otherwise each sent
    * the whole shop chain's changes since their cursors as removals (10 M entries, and the drain never ended).
+   * Counted on the version index, and only up to the threshold: nothing is read or decoded here, the resume reads
+   * the documents once (each hello of a reconnect storm reading them all twice kept the relay busy for minutes).
    */
   const resendIsCheaper = async (
     subs: readonly Parameters<SessionViews['authorize']>[0][],
@@ -349,18 +351,20 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     const probe = createSessionViews(schema, relay.rules, who.claims);
     const collections = new Set<string>();
     let docs = 0;
-    let changes = 0;
     for (const sub of subs) {
       if (!isCollectionName(sub.query.collection)) continue;
       const active = probe.authorize(sub);
       if ('denied' in active) continue;
-      if (!collections.has(active.collection)) {
-        collections.add(active.collection);
-        changes += (await store.changedSince(active.collection, cursor)).length;
-      }
+      collections.add(active.collection);
       docs += await store.countDocs(active.collection, active.filter);
     }
-    return changes > RESUME_FLOOR + 4 * docs;
+    const threshold = RESUME_FLOOR + 4 * docs;
+    let changes = 0;
+    for (const collection of collections) {
+      changes += await store.countChangedSince(collection, cursor, threshold + 1 - changes);
+      if (changes > threshold) return true;
+    }
+    return false;
   };
 
   /** Joins (again) the device's peer group under its current claims; see `signaling.ts`. */

@@ -340,6 +340,11 @@ export const serverStoreCases: readonly ServerStoreCase[] = [
       );
       check(since1[0]!.state.deleted, 'a tombstone carries the deleted state');
       same((await ctx.store.changedSince('items', 3)).length, 0, 'nothing since the newest version');
+      same(await ctx.store.countChangedSince('items', 0), 2, 'counted since 0, tombstone included');
+      same(await ctx.store.countChangedSince('items', 2), 1, 'counted since 2');
+      same(await ctx.store.countChangedSince('items', 3), 0, 'none counted since the newest version');
+      same(await ctx.store.countChangedSince('items', 0, 1), 1, 'counting stops at the limit');
+      same(await ctx.store.countChangedSince('items', 0, 5), 2, 'a limit above the count changes nothing');
     },
   },
   {

@@ -260,6 +260,11 @@ export interface ServerStore {
   getDoc(collection: string, id: string): Promise<StoredDoc | undefined>;
   /** Documents (tombstones included) with a row version greater than `cursor`, by version then id. */
   changedSince(collection: string, cursor: number): Promise<StoredDoc[]>;
+  /**
+   * How many documents (tombstones included) `changedSince(collection, cursor)` would return, counting at most
+   * `limit` (the answer is then `limit`): reads the version index only, nothing is decoded.
+   */
+  countChangedSince(collection: string, cursor: number, limit?: number): Promise<number>;
   /** Live documents matching `filter` (all when absent), in id order, a page at a time. */
   findDocs(collection: string, filter: Filter | undefined, page: FindPage): Promise<StoredDoc[]>;
   /** How many live documents match `filter`. */

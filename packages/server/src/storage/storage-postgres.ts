@@ -234,6 +234,16 @@ export async function createPostgresServerStore(
         return rows.map((row) => toStored(c, row));
       }),
 
+    countChangedSince: (collection, cursor, limit) =>
+      read(async () => {
+        const c = coll(collection);
+        const [row] = await sql.unsafe<{ n: string }[]>(
+          `SELECT count(*) AS n FROM (SELECT 1 FROM ${c.table} WHERE "$v" > $1 LIMIT $2::bigint) AS changed`,
+          [cursor, limit ?? null],
+        );
+        return Number(row?.n ?? 0);
+      }),
+
     findDocs: (collection, filter, page) =>
       read(async () => {
         const c = coll(collection);

@@ -323,6 +323,16 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
       return out;
     },
 
+    async countChangedSince(collection, cursor, limit) {
+      guard();
+      const c = coll(collection);
+      const row = await driver.get<{ n: number | bigint }>(
+        `SELECT count(*) AS n FROM (SELECT 1 FROM ${c.table} WHERE _v > ? LIMIT ?)`,
+        [cursor, limit ?? -1],
+      );
+      return Number(row?.n ?? 0);
+    },
+
     async findDocs(collection, filter, page: FindPage) {
       guard();
       const c = coll(collection);
@@ -357,6 +367,12 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
 
     async claimReplica(replica, user) {
       guard();
+      // A returning replica (every hello after the first) is answered by one read, outside any write transaction.
+      const bound = await driver.get<{ user: string }>(
+        'SELECT user FROM loam_server_replicas WHERE replica = ?',
+        [replica],
+      );
+      if (bound) return bound.user === user;
       return driver.transaction(async (tx) => {
         const row = await tx.get<{ user: string }>(
           'SELECT user FROM loam_server_replicas WHERE replica = ?',
