@@ -308,7 +308,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     phase = 'ready';
     ctx.signedIn?.();
     views = createSessionViews(schema, relay.rules, who.claims);
-    downloads = createSessionDownloads({ transport, open: () => !closed(), store, schema, views, metrics });
+    downloads = createSessionDownloads({ transport, open: () => !closed(), store, views, metrics });
     const d = downloads;
     send({
       t: 'welcome',

@@ -311,16 +311,27 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
       return row ? toStored(driver, c, row) : undefined;
     },
 
-    async changedSince(collection, cursor) {
+    async changedSince(collection, cursor, filter) {
       guard();
       const c = coll(collection);
+      const where = whereOf(c, filter);
       const rows = await driver.all<Row>(
-        `SELECT id, _v, _live, _state FROM ${c.table} WHERE _v > ? ORDER BY _v, id`,
-        [cursor],
+        `SELECT id, _v, _live, _state FROM ${c.table} WHERE _v > ?${where.sql ? ` AND (_live = 0 OR (1${where.sql}))` : ''} ORDER BY _v, id`,
+        [cursor, ...where.params],
       );
       const out: StoredDoc[] = [];
       for (const row of rows) out.push(await toStored(driver, c, row));
       return out;
+    },
+
+    async changedIdsSince(collection, cursor) {
+      guard();
+      const c = coll(collection);
+      const rows = await driver.all<{ id: string }>(
+        `SELECT id FROM ${c.table} WHERE _v > ? AND _live = 1 ORDER BY _v, id`,
+        [cursor],
+      );
+      return rows.map((r) => r.id);
     },
 
     async countChangedSince(collection, cursor, limit) {
