@@ -31,7 +31,15 @@ process.on('message', (m: ToWorker) => {
         process.exit(0);
       }
     } catch (error) {
-      send({ t: 'failed', message: (error as Error).stack ?? String(error) });
+      // Fails this request only (the coordinator reports what it could check); the terminals stay open.
+      const replyTo = {
+        start: undefined,
+        stop: 'stopped',
+        check: `checked:${'id' in m ? m.id : ''}`,
+        result: 'result',
+        close: 'closed',
+      }[m.t];
+      send({ t: 'failed', replyTo, message: (error as Error).stack ?? String(error) });
     }
   })();
 });

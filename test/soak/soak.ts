@@ -55,6 +55,8 @@ export interface SoakReport {
   readonly wrong: number;
   /** Terminals whose orders differ from the relay's for their shop after the drain (must be 0). */
   readonly diverged: number;
+  /** Why the final comparison with the relay could not be made (then `missing`, `wrong`, `diverged` are NaN). */
+  readonly checkFailed?: string;
   readonly drainMs: number;
   readonly workers: number;
 }
@@ -103,6 +105,11 @@ function startWorker(options: TerminalsOptions): Promise<Worker & { readonly cou
     waiting.clear();
   };
   proc.on('message', (m: Record<string, unknown>) => {
+    if (m.t === 'failed' && typeof m.replyTo === 'string') {
+      waiting.get(m.replyTo)?.(m);
+      waiting.delete(m.replyTo);
+      return;
+    }
     if (m.t === 'failed') return fail(new Error(`soak worker failed: ${m.message}`));
     const key = m.id === undefined ? String(m.t) : `${m.t}:${m.id}`;
     waiting.get(key)?.(m);
@@ -220,14 +227,30 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     while (performance.now() < drainUntil && quietRounds < 2) {
       await sleep(1000);
       rss.peak = Math.max(rss.peak, rssMb(relay.process.pid));
-      const c = await checkAll(false);
+      const c = await checkAll(false).catch((error: Error) => error);
+      if (c instanceof Error) {
+        quietRounds = 0;
+        log(`draining: the check failed (${c.message.split('\n')[0]}), trying again`);
+        continue;
+      }
       quietRounds = c.busy === 0 && c.diverged === 0 ? quietRounds + 1 : 0;
       if (quietRounds === 0)
         log(`draining: ${c.busy} terminals busy, ${c.busy > 0 ? '?' : c.diverged} not converged`);
     }
     const drainMs = performance.now() - drainStart;
     if (quietRounds < 2) log('drain timed out: comparing every terminal with the relay as they are');
-    const final = await checkAll(true);
+    let final: Awaited<ReturnType<typeof checkAll>> | undefined;
+    let checkFailed: string | undefined;
+    for (let attempt = 1; !final && attempt <= 5; attempt++) {
+      try {
+        final = await checkAll(true);
+        checkFailed = undefined;
+      } catch (error) {
+        checkFailed = (error as Error).message.split('\n')[0];
+        log(`final check failed (${checkFailed}); attempt ${attempt} of 5`);
+        if (attempt < 5) await sleep(15_000);
+      }
+    }
 
     const results = await Promise.all(
       workers.map((w) => w.request<{ result: TerminalsResult }>({ t: 'result' }, 'result')),
@@ -248,9 +271,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       relayKills,
       disconnects: results.reduce((n, r) => n + r.result.disconnects, 0),
       issues,
-      missing: final.missing,
-      wrong: final.wrong,
-      diverged: final.diverged,
+      missing: final?.missing ?? Number.NaN,
+      wrong: final?.wrong ?? Number.NaN,
+      diverged: final?.diverged ?? Number.NaN,
+      ...(checkFailed ? { checkFailed } : {}),
       drainMs,
       workers: workerCount,
     };
