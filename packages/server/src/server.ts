@@ -21,6 +21,7 @@ import { ServerErrorCode } from './errors';
 import { createHttpApi } from './http/http-api';
 import { createWebhooks, type Webhooks } from './http/webhooks';
 import { createAddressLimits } from './limits/address-limits';
+import { createBadFrameLimits } from './limits/bad-frames';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { createFanOutIndex } from './relay/fan-out-index';
 import { createRelay, type Relay } from './relay/relay';
@@ -167,6 +168,10 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
     });
     const alive = new WeakMap<WebSocket, boolean>();
     const addresses = createAddressLimits(config.limits);
+    const badFrames = createBadFrameLimits({
+      perMinute: config.limits.badFramesPerMinute,
+      cooldownMs: config.limits.badFrameCooldownMs,
+    });
     http.on('upgrade', (req, socket, head) => {
       const origin = req.headers.origin;
       if (!originAllowed(config, origin)) {
@@ -218,6 +223,8 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
           },
           now,
           signedIn: () => setMaxPayload(ws, maxPayload),
+          badFrame: (user) => badFrames.strike(user),
+          coolingDown: (user) => badFrames.coolingDown(user),
           devices,
           maxClockDriftMs: config.maxClockDriftMs,
           viewsChanged: (subs) => fanOut.set(session, subs),
@@ -271,6 +278,7 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
           clearInterval(keepAlive);
           clearInterval(compaction);
           addresses.close();
+          badFrames.close();
           for (const ws of wss.clients) ws.terminate();
           wss.close();
           const stopped = new Promise<void>((resolve) => http.close(() => resolve()));

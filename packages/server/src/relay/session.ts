@@ -27,6 +27,9 @@
  * 7. **A bad subscription costs only itself.** A malformed collection name (`subscription_invalid`), one
  *    subscription over `limits.subscriptionsPerConnection` (`too_many_subscriptions`) or one the rules refuse
  *    (`subscription_denied`) is answered with a non-fatal `error` naming it; the connection stays.
+ * 8. **Bad frames cost their user.** A signed-in connection ended by a frame refused as malformed, too deep or too
+ *    large is a strike against its user; a user over `limits.badFramesPerMinute` strikes is refused at hello with
+ *    `too_many_bad_frames` until its cooldown ends (`limits/bad-frames.ts`).
  */
 import {
   createDocState,
@@ -65,6 +68,13 @@ export { DOCS_PER_FRAME } from './downloads';
 /** Documents changed since a device's cursor under which a resume is always chosen over a client reset. */
 const RESUME_FLOOR = 1000;
 
+/** Refusals of a frame a signed-in connection sent: each is a strike against its user (invariant 8). */
+const BAD_FRAME_CODES: ReadonlySet<string> = new Set([
+  ServerErrorCode.frameInvalid,
+  ServerErrorCode.frameTooDeep,
+  ServerErrorCode.frameTooLarge,
+]);
+
 /** WebSocket close code of a session ended by a fatal error (policy violation). */
 const FATAL_CLOSE_CODE = 1008;
 
@@ -82,6 +92,10 @@ export interface SessionContext {
   readonly admit: (user: string) => boolean;
   readonly release: (user: string) => void;
   readonly now: () => number;
+  /** A signed-in connection of `user` ends on a refused frame (invariant 8). */
+  readonly badFrame?: (user: string) => void;
+  /** Ms left of `user`'s cooldown for refused frames (0: may sign in). */
+  readonly coolingDown?: (user: string) => number;
   /** Called once `welcome` is sent: frames up to `limits.frameBytes` are accepted from then on. */
   readonly signedIn?: () => void;
   /** The device authority: certificates for sessions whose hello carries a device key. */
@@ -148,6 +162,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
   };
 
   function fail(code: string, message: string) {
+    if (phase === 'ready' && identity && BAD_FRAME_CODES.has(code)) ctx.badFrame?.(identity.user);
     metrics.error(code);
     send({ t: 'error', code, message: bounded(message), fatal: true });
     shutdown();
@@ -281,6 +296,12 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
       throw error;
     }
     if (closed()) return;
+    const cooling = ctx.coolingDown?.(who.user) ?? 0;
+    if (cooling > 0)
+      return fail(
+        ServerErrorCode.tooManyBadFrames,
+        `Connections of user ${who.user} sent more frames the relay refused than ${limits.badFramesPerMinute} a minute: sign-in refused for ${Math.ceil(cooling / 1000)} s`,
+      );
     if (!ctx.admit(who.user))
       return fail(
         ServerErrorCode.limitExceeded,
