@@ -239,14 +239,19 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
     });
 
     const keepAlive = setInterval(() => {
-      for (const ws of wss.clients) {
-        if (alive.get(ws) === false) {
-          ws.terminate();
-          continue;
+      // After the next read of the sockets: a relay whose event loop was busy past the interval (a reconnect storm
+      // on a loaded machine) runs this timer before it reads the pongs that came in time, and ended every
+      // connection at once, which started the next storm.
+      setImmediate(() => {
+        for (const ws of wss.clients) {
+          if (alive.get(ws) === false) {
+            ws.terminate();
+            continue;
+          }
+          alive.set(ws, false);
+          ws.ping();
         }
-        alive.set(ws, false);
-        ws.ping();
-      }
+      });
     }, config.keepAliveMs);
     keepAlive.unref();
     const compaction = setInterval(() => {

@@ -148,8 +148,15 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
   let expiresAt: number | undefined;
   let device: Uint8Array | undefined;
   let renewal: ReturnType<typeof setTimeout> | undefined;
+  let helloArrived = false;
+  // Decided after the next read of the sockets: a relay whose event loop was busy past the timeout (a reconnect
+  // storm on a loaded machine) runs expired timers before it reads the hello frames that arrived in time.
   const helloTimer = setTimeout(
-    () => fail(ServerErrorCode.handshakeTimeout, `No hello received within ${limits.handshakeTimeoutMs} ms`),
+    () =>
+      setImmediate(() => {
+        if (!helloArrived && !closed())
+          fail(ServerErrorCode.handshakeTimeout, `No hello received within ${limits.handshakeTimeoutMs} ms`);
+      }),
     limits.handshakeTimeoutMs,
   );
   const closed = () => phase === 'closed';
@@ -502,7 +509,6 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
 
   const handle = async (m: ClientMessage) => {
     if (closed()) return;
-    if (m.t === 'ping') return send({ t: 'pong' });
     if (phase === 'hello') {
       if (m.t !== 'hello')
         return fail(ServerErrorCode.protocolOrder, `Expected hello first, received ${m.t}`);
@@ -554,6 +560,10 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
       const code = error instanceof ProtocolError ? error.code : ServerErrorCode.frameInvalid;
       return fail(code, (error as Error).message);
     }
+    if (message.t === 'hello') helloArrived = true;
+    // Answered at once, not behind the session's queue: a device whose push waits on a busy relay is still connected,
+    // and reconnecting (its ping timing out) would only add a hello to the relay's work.
+    if (message.t === 'ping') return send({ t: 'pong' });
     inbound = inbound
       .then(() => handle(message))
       .catch((error: unknown) =>
