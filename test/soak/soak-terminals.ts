@@ -125,6 +125,7 @@ export async function openTerminals(options: TerminalsOptions) {
   let total = 0;
   let writing: Promise<void> | undefined;
   let stop = false;
+  let halted = false;
 
   const open = async (index: number): Promise<Terminal> => {
     const shop = `shop${Math.floor(index / options.shopSize)}`;
@@ -198,6 +199,7 @@ export async function openTerminals(options: TerminalsOptions) {
           t.offline = true;
           void t.device.client.stop().then(async () => {
             await sleep(500 + Math.random() * 2500);
+            if (halted) return;
             t.device.client.start();
             t.offline = false;
           });
@@ -221,6 +223,11 @@ export async function openTerminals(options: TerminalsOptions) {
     async stopWriting() {
       stop = true;
       await writing;
+    },
+    /** Stops every terminal's sync client (before the final check: the relay then answers only the check). */
+    async halt() {
+      halted = true;
+      await Promise.all(terminals.map((t) => t.device.client.stop()));
     },
     /** Compares every terminal with the relay at `relayUrl` (orders of its shop); `full` also checks every write. */
     async check(relayUrl: string, full: boolean): Promise<Check> {

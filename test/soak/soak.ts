@@ -6,10 +6,11 @@
  * SIGKILL and restarted on the same database and port every `killEveryMs`.
  *
  * At the end, writes stop and the run waits for quiescence: every terminal connected with nothing left to upload,
- * and every terminal's orders equal the relay's for its shop, twice in a row a second apart. Then it checks that
- * every order written is stored on the relay exactly once with the value written, and reports acknowledged ops/s,
- * ack and fan-out latency (p50/p99, measured on the terminals: write → outbox acknowledged, write → visible on
- * another terminal of the shop), the relay's RSS at start, peak and end, and the sync issues seen by code.
+ * and every terminal's orders equal the relay's for its shop, twice in a row a second apart. Then every terminal's
+ * sync stops, and it checks that every order written is stored on the relay exactly once with the value written,
+ * and reports acknowledged ops/s, ack and fan-out latency (p50/p99, measured on the terminals: write → outbox
+ * acknowledged, write → visible on another terminal of the shop), the relay's RSS at start, peak and end, and the
+ * sync issues seen by code.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -239,6 +240,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     }
     const drainMs = performance.now() - drainStart;
     if (quietRounds < 2) log('drain timed out: comparing every terminal with the relay as they are');
+    // Every terminal's sync stopped first: after a drain that timed out, 1,000 terminals reconnecting and
+    // uploading kept the relay from answering the check's queries within minutes.
+    await Promise.all(
+      workers.map((w) =>
+        w.request({ t: 'halt' }, 'halted').catch((error: Error) => log(`halt: ${error.message}`)),
+      ),
+    );
     let final: Awaited<ReturnType<typeof checkAll>> | undefined;
     let checkFailed: string | undefined;
     for (let attempt = 1; !final && attempt <= 5; attempt++) {
