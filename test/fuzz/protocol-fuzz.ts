@@ -188,7 +188,12 @@ export async function fuzzProtocol(options: ProtocolFuzzOptions): Promise<Protoc
   try {
     for (let i = 0; i < options.frames; i++) {
       const device = testDevice();
-      const token = await mintToken({ sub: `fuzz${r.int(5)}`, role: r.pick(['manager', 'clerk', 'x']) });
+      // A user per frame: a user whose connections keep sending refused frames is cooled down (too_many_bad_frames,
+      // tested in limits.test.ts), and the fuzz is here to reach the decoders.
+      const token = await mintToken({
+        sub: `fuzz${r.int(5)}-${i}`,
+        role: r.pick(['manager', 'clerk', 'x']),
+      });
       const signIn = r.next() < 0.6;
       const ops: Op[] = [];
       for (let k = 0, n = 1 + r.int(3); k < n; k++) {

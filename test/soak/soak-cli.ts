@@ -49,5 +49,6 @@ console.log(
   `relay kills ${report.relayKills}, disconnects ${report.disconnects}, drain ${f(report.drainMs / 1000)} s`,
 );
 console.log(`sync issues by code: ${JSON.stringify(report.issues)}`);
+if (report.checkFailed) console.log(`final check against the relay failed: ${report.checkFailed}`);
 console.log(`missing ${report.missing}, wrong ${report.wrong}, diverged terminals ${report.diverged}`);
 process.exit(report.missing === 0 && report.wrong === 0 && report.diverged === 0 ? 0 : 1);

@@ -90,6 +90,29 @@ async function openTerminal(dir: string, index: number, url: string, user: strin
   };
 }
 
+/**
+ * The relay's orders of `shop` through its HTTP API. An overloaded relay (a reconnect storm after a restart) may
+ * refuse or time out a request: tried up to 6 times, 30 s each, 5 s apart, before the check fails.
+ */
+async function relayOrders(relayUrl: string, shop: string): Promise<{ id: string; total: number }[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(`${relayUrl}/v1/collections/orders/query`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${SERVICE_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ filter: q.eq('storeId', shop) }),
+        signal: AbortSignal.timeout(30_000),
+      });
+      if (!res.ok) throw new Error(`relay query failed: ${res.status} ${await res.text()}`);
+      return ((await res.json()) as { docs: { id: string; total: number }[] }).docs;
+    } catch (error) {
+      if (attempt === 6)
+        throw new Error(`relay query of ${shop} failed ${attempt} times: ${(error as Error).message}`);
+      await sleep(5000);
+    }
+  }
+}
+
 /** Opens a process's terminals (see the module documentation). */
 export async function openTerminals(options: TerminalsOptions) {
   const terminals: Terminal[] = [];
@@ -102,6 +125,7 @@ export async function openTerminals(options: TerminalsOptions) {
   let total = 0;
   let writing: Promise<void> | undefined;
   let stop = false;
+  let halted = false;
 
   const open = async (index: number): Promise<Terminal> => {
     const shop = `shop${Math.floor(index / options.shopSize)}`;
@@ -175,6 +199,7 @@ export async function openTerminals(options: TerminalsOptions) {
           t.offline = true;
           void t.device.client.stop().then(async () => {
             await sleep(500 + Math.random() * 2500);
+            if (halted) return;
             t.device.client.start();
             t.offline = false;
           });
@@ -199,6 +224,11 @@ export async function openTerminals(options: TerminalsOptions) {
       stop = true;
       await writing;
     },
+    /** Stops every terminal's sync client (before the final check: the relay then answers only the check). */
+    async halt() {
+      halted = true;
+      await Promise.all(terminals.map((t) => t.device.client.stop()));
+    },
     /** Compares every terminal with the relay at `relayUrl` (orders of its shop); `full` also checks every write. */
     async check(relayUrl: string, full: boolean): Promise<Check> {
       const busy = terminals.filter(
@@ -209,13 +239,7 @@ export async function openTerminals(options: TerminalsOptions) {
       let diverged = 0;
       const held = new Map<string, number[]>();
       for (const shop of shops) {
-        const res = await fetch(`${relayUrl}/v1/collections/orders/query`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${SERVICE_TOKEN}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ filter: q.eq('storeId', shop) }),
-        });
-        if (!res.ok) throw new Error(`relay query failed: ${res.status} ${await res.text()}`);
-        const docs = ((await res.json()) as { docs: { id: string; total: number }[] }).docs;
+        const docs = await relayOrders(relayUrl, shop);
         for (const d of docs) held.set(d.id, [...(held.get(d.id) ?? []), d.total]);
         const expected = fingerprint(docs);
         for (const t of mates.get(shop)!) {

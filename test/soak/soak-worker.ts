@@ -8,6 +8,7 @@ import { openTerminals, type TerminalsOptions } from './soak-terminals';
 export type ToWorker =
   | { readonly t: 'start' }
   | { readonly t: 'stop' }
+  | { readonly t: 'halt' }
   | { readonly t: 'check'; readonly id: number; readonly relayUrl: string; readonly full: boolean }
   | { readonly t: 'result' }
   | { readonly t: 'close' };
@@ -22,6 +23,9 @@ process.on('message', (m: ToWorker) => {
       else if (m.t === 'stop') {
         await terminals.stopWriting();
         send({ t: 'stopped' });
+      } else if (m.t === 'halt') {
+        await terminals.halt();
+        send({ t: 'halted' });
       } else if (m.t === 'check')
         send({ t: 'checked', id: m.id, check: await terminals.check(m.relayUrl, m.full) });
       else if (m.t === 'result') send({ t: 'result', result: terminals.result() });
@@ -31,7 +35,16 @@ process.on('message', (m: ToWorker) => {
         process.exit(0);
       }
     } catch (error) {
-      send({ t: 'failed', message: (error as Error).stack ?? String(error) });
+      // Fails this request only (the coordinator reports what it could check); the terminals stay open.
+      const replyTo = {
+        start: undefined,
+        stop: 'stopped',
+        halt: 'halted',
+        check: `checked:${'id' in m ? m.id : ''}`,
+        result: 'result',
+        close: 'closed',
+      }[m.t];
+      send({ t: 'failed', replyTo, message: (error as Error).stack ?? String(error) });
     }
   })();
 });

@@ -6,10 +6,11 @@
  * SIGKILL and restarted on the same database and port every `killEveryMs`.
  *
  * At the end, writes stop and the run waits for quiescence: every terminal connected with nothing left to upload,
- * and every terminal's orders equal the relay's for its shop, twice in a row a second apart. Then it checks that
- * every order written is stored on the relay exactly once with the value written, and reports acknowledged ops/s,
- * ack and fan-out latency (p50/p99, measured on the terminals: write → outbox acknowledged, write → visible on
- * another terminal of the shop), the relay's RSS at start, peak and end, and the sync issues seen by code.
+ * and every terminal's orders equal the relay's for its shop, twice in a row a second apart. Then every terminal's
+ * sync stops, and it checks that every order written is stored on the relay exactly once with the value written,
+ * and reports acknowledged ops/s, ack and fan-out latency (p50/p99, measured on the terminals: write → outbox
+ * acknowledged, write → visible on another terminal of the shop), the relay's RSS at start, peak and end, and the
+ * sync issues seen by code.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -55,6 +56,8 @@ export interface SoakReport {
   readonly wrong: number;
   /** Terminals whose orders differ from the relay's for their shop after the drain (must be 0). */
   readonly diverged: number;
+  /** Why the final comparison with the relay could not be made (then `missing`, `wrong`, `diverged` are NaN). */
+  readonly checkFailed?: string;
   readonly drainMs: number;
   readonly workers: number;
 }
@@ -103,6 +106,11 @@ function startWorker(options: TerminalsOptions): Promise<Worker & { readonly cou
     waiting.clear();
   };
   proc.on('message', (m: Record<string, unknown>) => {
+    if (m.t === 'failed' && typeof m.replyTo === 'string') {
+      waiting.get(m.replyTo)?.(m);
+      waiting.delete(m.replyTo);
+      return;
+    }
     if (m.t === 'failed') return fail(new Error(`soak worker failed: ${m.message}`));
     const key = m.id === undefined ? String(m.t) : `${m.t}:${m.id}`;
     waiting.get(key)?.(m);
@@ -220,14 +228,37 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     while (performance.now() < drainUntil && quietRounds < 2) {
       await sleep(1000);
       rss.peak = Math.max(rss.peak, rssMb(relay.process.pid));
-      const c = await checkAll(false);
+      const c = await checkAll(false).catch((error: Error) => error);
+      if (c instanceof Error) {
+        quietRounds = 0;
+        log(`draining: the check failed (${c.message.split('\n')[0]}), trying again`);
+        continue;
+      }
       quietRounds = c.busy === 0 && c.diverged === 0 ? quietRounds + 1 : 0;
       if (quietRounds === 0)
         log(`draining: ${c.busy} terminals busy, ${c.busy > 0 ? '?' : c.diverged} not converged`);
     }
     const drainMs = performance.now() - drainStart;
     if (quietRounds < 2) log('drain timed out: comparing every terminal with the relay as they are');
-    const final = await checkAll(true);
+    // Every terminal's sync stopped first: after a drain that timed out, 1,000 terminals reconnecting and
+    // uploading kept the relay from answering the check's queries within minutes.
+    await Promise.all(
+      workers.map((w) =>
+        w.request({ t: 'halt' }, 'halted').catch((error: Error) => log(`halt: ${error.message}`)),
+      ),
+    );
+    let final: Awaited<ReturnType<typeof checkAll>> | undefined;
+    let checkFailed: string | undefined;
+    for (let attempt = 1; !final && attempt <= 5; attempt++) {
+      try {
+        final = await checkAll(true);
+        checkFailed = undefined;
+      } catch (error) {
+        checkFailed = (error as Error).message.split('\n')[0];
+        log(`final check failed (${checkFailed}); attempt ${attempt} of 5`);
+        if (attempt < 5) await sleep(15_000);
+      }
+    }
 
     const results = await Promise.all(
       workers.map((w) => w.request<{ result: TerminalsResult }>({ t: 'result' }, 'result')),
@@ -248,9 +279,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       relayKills,
       disconnects: results.reduce((n, r) => n + r.result.disconnects, 0),
       issues,
-      missing: final.missing,
-      wrong: final.wrong,
-      diverged: final.diverged,
+      missing: final?.missing ?? Number.NaN,
+      wrong: final?.wrong ?? Number.NaN,
+      diverged: final?.diverged ?? Number.NaN,
+      ...(checkFailed ? { checkFailed } : {}),
       drainMs,
       workers: workerCount,
     };

@@ -21,6 +21,7 @@ import { ServerErrorCode } from './errors';
 import { createHttpApi } from './http/http-api';
 import { createWebhooks, type Webhooks } from './http/webhooks';
 import { createAddressLimits } from './limits/address-limits';
+import { createBadFrameLimits } from './limits/bad-frames';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { createFanOutIndex } from './relay/fan-out-index';
 import { createRelay, type Relay } from './relay/relay';
@@ -167,6 +168,10 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
     });
     const alive = new WeakMap<WebSocket, boolean>();
     const addresses = createAddressLimits(config.limits);
+    const badFrames = createBadFrameLimits({
+      perMinute: config.limits.badFramesPerMinute,
+      cooldownMs: config.limits.badFrameCooldownMs,
+    });
     http.on('upgrade', (req, socket, head) => {
       const origin = req.headers.origin;
       if (!originAllowed(config, origin)) {
@@ -218,6 +223,8 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
           },
           now,
           signedIn: () => setMaxPayload(ws, maxPayload),
+          badFrame: (user) => badFrames.strike(user),
+          coolingDown: (user) => badFrames.coolingDown(user),
           devices,
           maxClockDriftMs: config.maxClockDriftMs,
           viewsChanged: (subs) => fanOut.set(session, subs),
@@ -232,14 +239,19 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
     });
 
     const keepAlive = setInterval(() => {
-      for (const ws of wss.clients) {
-        if (alive.get(ws) === false) {
-          ws.terminate();
-          continue;
+      // After the next read of the sockets: a relay whose event loop was busy past the interval (a reconnect storm
+      // on a loaded machine) runs this timer before it reads the pongs that came in time, and ended every
+      // connection at once, which started the next storm.
+      setImmediate(() => {
+        for (const ws of wss.clients) {
+          if (alive.get(ws) === false) {
+            ws.terminate();
+            continue;
+          }
+          alive.set(ws, false);
+          ws.ping();
         }
-        alive.set(ws, false);
-        ws.ping();
-      }
+      });
     }, config.keepAliveMs);
     keepAlive.unref();
     const compaction = setInterval(() => {
@@ -271,6 +283,7 @@ export async function startServer(options: StartServerOptions): Promise<LoamServ
           clearInterval(keepAlive);
           clearInterval(compaction);
           addresses.close();
+          badFrames.close();
           for (const ws of wss.clients) ws.terminate();
           wss.close();
           const stopped = new Promise<void>((resolve) => http.close(() => resolve()));

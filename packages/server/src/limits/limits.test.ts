@@ -146,6 +146,29 @@ describe('limits after hello', () => {
     expect(server.relay.version()).toBe(before + 1);
   });
 
+  it('a user whose connections keep sending refused frames may not sign in for the cooldown (too_many_bad_frames); others may', async () => {
+    const server = await serverWith({ badFramesPerMinute: 2, badFrameCooldownMs: 60_000 });
+    const bad = [nestedFrame(60_000), Uint8Array.of(PROTOCOL_VERSION, 0xc1), nestedFrame(60_000)];
+    for (const frame of bad) {
+      const { c } = await signedIn(server);
+      c.sendRaw(frame);
+      expect((await c.next('error')).fatal).toBe(true);
+    }
+    const refused = await client(server);
+    await expect(
+      refused.hello({
+        replica: testDevice().replica,
+        token: await mintToken({ sub: 'ann', role: 'manager' }),
+      }),
+    ).rejects.toMatchObject({ code: 'too_many_bad_frames' });
+    expect((await refused.closed).code).toBe(1008);
+    const other = await client(server);
+    const bob = testDevice();
+    await other.hello({ replica: bob.replica, token: await mintToken({ sub: 'bob', role: 'manager' }) });
+    const { ops } = bob.insert('orders', { storeId: 's1', owner: 'bob', total: 1 });
+    expect((await other.push(1, ops)).refused).toEqual([]);
+  });
+
   it('a subscription past subscriptionsPerConnection is refused alone (too_many_subscriptions); the connection stays', async () => {
     const server = await serverWith({ subscriptionsPerConnection: 2 });
     const { c } = await signedIn(server);

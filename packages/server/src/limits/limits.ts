@@ -12,7 +12,11 @@
  *    the upgrade is refused with 429 otherwise.
  * 4. **Each refusal has its own code** (`frame_too_large`, `frame_too_deep`, `handshake_timeout`,
  *    `too_many_connections`, `handshake_rate`, `too_many_subscriptions`, `subscription_invalid`, `body_too_large`,
- *    `body_too_deep`).
+ *    `body_too_deep`, `too_many_bad_frames`).
+ * 5. **A user who keeps sending bad frames is cooled down.** A frame is read whole before it can be refused, and a
+ *    fresh connection per frame dodges every per-connection limit: when a user's signed-in connections end on more
+ *    than `badFramesPerMinute` refused frames (malformed, too deep, too large) within a minute, that user's hellos
+ *    are refused with `too_many_bad_frames` for `badFrameCooldownMs` (see `bad-frames.ts`).
  */
 import { ConfigError } from '../errors';
 
@@ -34,6 +38,10 @@ export interface LimitsConfig {
   readonly handshakesPerSecond: number;
   /** Most subscriptions one connection may hold. */
   readonly subscriptionsPerConnection: number;
+  /** Most signed-in connections of one user a minute that may end on a refused frame (invariant 5). */
+  readonly badFramesPerMinute: number;
+  /** How long a user over `badFramesPerMinute` may not sign in, ms. */
+  readonly badFrameCooldownMs: number;
 }
 
 /** Default of every limit. */
@@ -46,6 +54,8 @@ export const LIMIT_DEFAULTS: LimitsConfig = {
   connectionsPerAddress: 1024,
   handshakesPerSecond: 200,
   subscriptionsPerConnection: 256,
+  badFramesPerMinute: 3,
+  badFrameCooldownMs: 60_000,
 };
 
 /** The range each limit accepts. */
@@ -58,6 +68,8 @@ const RANGES: { readonly [K in keyof LimitsConfig]: readonly [number, number] } 
   connectionsPerAddress: [1, 1_000_000],
   handshakesPerSecond: [1, 1_000_000],
   subscriptionsPerConnection: [1, 100_000],
+  badFramesPerMinute: [1, 1_000_000],
+  badFrameCooldownMs: [1000, 3_600_000],
 };
 
 /** Checks the `limits` object of a configuration file; throws `ConfigError` naming the key at fault. */

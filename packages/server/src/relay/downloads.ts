@@ -10,7 +10,7 @@
  * 3. **Bounded memory.** Long sets go out `DOCS_PER_FRAME` entries a frame, each sent once the previous one left
  *    the process (`Transport.flushed`).
  */
-import { type DocState, evaluateFilter, type Filter, materialize, type Schema } from '@loam/core';
+import type { DocState, Filter } from '@loam/core';
 import { type DocSnapshotFrame, encodeMessage, type ServerMessage, type Transport } from '@loam/sync';
 import type { Metrics } from '../metrics/metrics';
 import type { ServerStore } from '../storage/server-store';
@@ -41,11 +41,10 @@ export function createSessionDownloads(deps: {
   readonly transport: Transport;
   readonly open: () => boolean;
   readonly store: ServerStore;
-  readonly schema: Schema;
   readonly views: SessionViews;
   readonly metrics: Metrics;
 }): SessionDownloads {
-  const { transport, store, schema, views, metrics } = deps;
+  const { transport, store, views, metrics } = deps;
   let watermark = 0;
   let sentCursor = 0;
 
@@ -140,21 +139,24 @@ export function createSessionDownloads(deps: {
       for (const collection of new Set(bySub.map((s) => s.collection))) {
         const mine = bySub.filter((s) => s.collection === collection);
         const docs: DocSnapshotFrame[] = [];
+        const sent = new Set<string>();
+        // Read per subscription with its filter in SQL: under a reconnect storm, decoding every document changed
+        // in the collection (the other shops' orders too) for each resuming device was most of the relay's work.
+        for (const sub of mine)
+          for (const row of await store.changedSince(collection, cursor, sub.filter)) {
+            if (sent.has(row.id)) continue;
+            sent.add(row.id);
+            if (row.live || row.state.deleted)
+              docs.push({
+                collection,
+                id: row.id,
+                state: views.snapshot(collection, row.state),
+                mode: 'merge',
+              });
+          }
         const removed: Removal[] = [];
-        const def = schema.collections[collection]!;
-        for (const row of await store.changedSince(collection, cursor)) {
-          const snapshot = () => ({
-            collection,
-            id: row.id,
-            state: views.snapshot(collection, row.state),
-            mode: 'merge' as const,
-          });
-          if (row.live) {
-            const doc = materialize(def, row.id, row.state);
-            if (doc && mine.some((s) => evaluateFilter(s.filter, doc))) docs.push(snapshot());
-            else removed.push({ collection, id: row.id });
-          } else if (row.state.deleted) docs.push(snapshot());
-        }
+        for (const id of await store.changedIdsSince(collection, cursor))
+          if (!sent.has(id)) removed.push({ collection, id });
         await frames(docs, removed);
       }
       watermark = Math.max(watermark, version);

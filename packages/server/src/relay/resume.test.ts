@@ -48,3 +48,29 @@ it('a device far behind with a small view is sent its whole set (reset) instead 
   expect(delta.docs.map((d) => [d.id, d.mode])).toEqual([[mine.id, 'merge']]);
   for (const c of [w, far, near]) c.close();
 }, 120_000);
+
+it("a resume sends what changed in the view and a deletion; what left the view and another shop's new order only as removals", async () => {
+  const token = await mintToken({ sub: 'm', role: 'manager' });
+  const writer = testDevice();
+  const w = await connectClient(server.wsUrl);
+  await w.hello({ replica: writer.replica, token });
+  const stays = writer.insert('orders', { storeId: 'a', owner: 'm', total: 1 });
+  const leaves = writer.insert('orders', { storeId: 'a', owner: 'm', total: 2 });
+  const goes = writer.insert('orders', { storeId: 'a', owner: 'm', total: 3 });
+  await w.push(1, [...stays.ops, ...leaves.ops, ...goes.ops]);
+  const cursor = server.relay.version();
+  await w.push(2, writer.update('orders', stays.id, { total: 10 }));
+  await w.push(3, writer.update('orders', leaves.id, { storeId: 'b' }));
+  await w.push(4, writer.delete('orders', goes.id));
+  const arrives = writer.insert('orders', { storeId: 'a', owner: 'm', total: 4 });
+  const elsewhere = writer.insert('orders', { storeId: 'b', owner: 'm', total: 5 });
+  await w.push(5, [...arrives.ops, ...elsewhere.ops]);
+
+  const back = await connectClient(server.wsUrl);
+  const welcome = await back.hello({ replica: testDevice().replica, token, cursor, subs: [...shopA] });
+  expect(welcome.reset).toBe(false);
+  const delta = await back.next('docs');
+  expect(delta.docs.map((d) => d.id).sort()).toEqual([stays.id, goes.id, arrives.id].sort());
+  expect(delta.removed.map((r) => r.id).sort()).toEqual([leaves.id, elsewhere.id].sort());
+  for (const c of [w, back]) c.close();
+}, 60_000);

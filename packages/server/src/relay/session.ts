@@ -27,6 +27,9 @@
  * 7. **A bad subscription costs only itself.** A malformed collection name (`subscription_invalid`), one
  *    subscription over `limits.subscriptionsPerConnection` (`too_many_subscriptions`) or one the rules refuse
  *    (`subscription_denied`) is answered with a non-fatal `error` naming it; the connection stays.
+ * 8. **Bad frames cost their user.** A signed-in connection ended by a frame refused as malformed, too deep or too
+ *    large is a strike against its user; a user over `limits.badFramesPerMinute` strikes is refused at hello with
+ *    `too_many_bad_frames` until its cooldown ends (`limits/bad-frames.ts`).
  */
 import {
   createDocState,
@@ -65,6 +68,13 @@ export { DOCS_PER_FRAME } from './downloads';
 /** Documents changed since a device's cursor under which a resume is always chosen over a client reset. */
 const RESUME_FLOOR = 1000;
 
+/** Refusals of a frame a signed-in connection sent: each is a strike against its user (invariant 8). */
+const BAD_FRAME_CODES: ReadonlySet<string> = new Set([
+  ServerErrorCode.frameInvalid,
+  ServerErrorCode.frameTooDeep,
+  ServerErrorCode.frameTooLarge,
+]);
+
 /** WebSocket close code of a session ended by a fatal error (policy violation). */
 const FATAL_CLOSE_CODE = 1008;
 
@@ -82,6 +92,10 @@ export interface SessionContext {
   readonly admit: (user: string) => boolean;
   readonly release: (user: string) => void;
   readonly now: () => number;
+  /** A signed-in connection of `user` ends on a refused frame (invariant 8). */
+  readonly badFrame?: (user: string) => void;
+  /** Ms left of `user`'s cooldown for refused frames (0: may sign in). */
+  readonly coolingDown?: (user: string) => number;
   /** Called once `welcome` is sent: frames up to `limits.frameBytes` are accepted from then on. */
   readonly signedIn?: () => void;
   /** The device authority: certificates for sessions whose hello carries a device key. */
@@ -136,8 +150,15 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
   let renewal: ReturnType<typeof setTimeout> | undefined;
   /** The certificate last issued in this session (for the roster), until the claims change. */
   let issued: { bytes: Uint8Array; signature: Uint8Array } | undefined;
+  let helloArrived = false;
+  // Decided after the next read of the sockets: a relay whose event loop was busy past the timeout (a reconnect
+  // storm on a loaded machine) runs expired timers before it reads the hello frames that arrived in time.
   const helloTimer = setTimeout(
-    () => fail(ServerErrorCode.handshakeTimeout, `No hello received within ${limits.handshakeTimeoutMs} ms`),
+    () =>
+      setImmediate(() => {
+        if (!helloArrived && !closed())
+          fail(ServerErrorCode.handshakeTimeout, `No hello received within ${limits.handshakeTimeoutMs} ms`);
+      }),
     limits.handshakeTimeoutMs,
   );
   const closed = () => phase === 'closed';
@@ -150,6 +171,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
   };
 
   function fail(code: string, message: string) {
+    if (phase === 'ready' && identity && BAD_FRAME_CODES.has(code)) ctx.badFrame?.(identity.user);
     metrics.error(code);
     send({ t: 'error', code, message: bounded(message), fatal: true });
     shutdown();
@@ -285,6 +307,12 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
       throw error;
     }
     if (closed()) return;
+    const cooling = ctx.coolingDown?.(who.user) ?? 0;
+    if (cooling > 0)
+      return fail(
+        ServerErrorCode.tooManyBadFrames,
+        `Connections of user ${who.user} sent more frames the relay refused than ${limits.badFramesPerMinute} a minute: sign-in refused for ${Math.ceil(cooling / 1000)} s`,
+      );
     if (!ctx.admit(who.user))
       return fail(
         ServerErrorCode.limitExceeded,
@@ -312,7 +340,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     phase = 'ready';
     ctx.signedIn?.();
     views = createSessionViews(schema, relay.rules, who.claims);
-    downloads = createSessionDownloads({ transport, open: () => !closed(), store, schema, views, metrics });
+    downloads = createSessionDownloads({ transport, open: () => !closed(), store, views, metrics });
     const d = downloads;
     send({
       t: 'welcome',
@@ -344,6 +372,8 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
    * four times the views' documents, plus {@link RESUME_FLOOR}, `reset`: the device is sent its whole sets
    * instead (a client reset). After a relay restart under load, 1,000 resuming terminals were otherwise each sent
    * the whole shop chain's changes since their cursors as removals (10 M entries, and the drain never ended).
+   * Counted on the version index, and only up to the threshold: nothing is read or decoded here, the resume reads
+   * the documents once (each hello of a reconnect storm reading them all twice kept the relay busy for minutes).
    */
   const resendIsCheaper = async (
     subs: readonly Parameters<SessionViews['authorize']>[0][],
@@ -353,18 +383,20 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     const probe = createSessionViews(schema, relay.rules, who.claims);
     const collections = new Set<string>();
     let docs = 0;
-    let changes = 0;
     for (const sub of subs) {
       if (!isCollectionName(sub.query.collection)) continue;
       const active = probe.authorize(sub);
       if ('denied' in active) continue;
-      if (!collections.has(active.collection)) {
-        collections.add(active.collection);
-        changes += (await store.changedSince(active.collection, cursor)).length;
-      }
+      collections.add(active.collection);
       docs += await store.countDocs(active.collection, active.filter);
     }
-    return changes > RESUME_FLOOR + 4 * docs;
+    const threshold = RESUME_FLOOR + 4 * docs;
+    let changes = 0;
+    for (const collection of collections) {
+      changes += await store.countChangedSince(collection, cursor, threshold + 1 - changes);
+      if (changes > threshold) return true;
+    }
+    return false;
   };
 
   /** Joins (again) the device's peer group under its current claims; see `signaling.ts`. */
@@ -492,7 +524,6 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
 
   const handle = async (m: ClientMessage) => {
     if (closed()) return;
-    if (m.t === 'ping') return send({ t: 'pong' });
     if (phase === 'hello') {
       if (m.t !== 'hello')
         return fail(ServerErrorCode.protocolOrder, `Expected hello first, received ${m.t}`);
@@ -544,6 +575,10 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
       const code = error instanceof ProtocolError ? error.code : ServerErrorCode.frameInvalid;
       return fail(code, (error as Error).message);
     }
+    if (message.t === 'hello') helloArrived = true;
+    // Answered at once, not behind the session's queue: a device whose push waits on a busy relay is still connected,
+    // and reconnecting (its ping timing out) would only add a hello to the relay's work.
+    if (message.t === 'ping') return send({ t: 'pong' });
     inbound = inbound
       .then(() => handle(message))
       .catch((error: unknown) =>

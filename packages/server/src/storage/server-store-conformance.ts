@@ -340,6 +340,24 @@ export const serverStoreCases: readonly ServerStoreCase[] = [
       );
       check(since1[0]!.state.deleted, 'a tombstone carries the deleted state');
       same((await ctx.store.changedSince('items', 3)).length, 0, 'nothing since the newest version');
+      const named = (name: string) => ({ op: 'eq', field: 'name', value: name }) as const;
+      same(
+        (await ctx.store.changedSince('items', 1, named('y2'))).map((d) => d.id),
+        [x.id, y.id],
+        'a filter keeps the matching live documents and every tombstone',
+      );
+      same(
+        (await ctx.store.changedSince('items', 1, named('y'))).map((d) => d.id),
+        [x.id],
+        'a live document the filter does not match is left out',
+      );
+      same(await ctx.store.changedIdsSince('items', 0), [y.id], 'ids of the live documents changed since 0');
+      same(await ctx.store.changedIdsSince('items', 3), [], 'no ids since the newest version');
+      same(await ctx.store.countChangedSince('items', 0), 2, 'counted since 0, tombstone included');
+      same(await ctx.store.countChangedSince('items', 2), 1, 'counted since 2');
+      same(await ctx.store.countChangedSince('items', 3), 0, 'none counted since the newest version');
+      same(await ctx.store.countChangedSince('items', 0, 1), 1, 'counting stops at the limit');
+      same(await ctx.store.countChangedSince('items', 0, 5), 2, 'a limit above the count changes nothing');
     },
   },
   {

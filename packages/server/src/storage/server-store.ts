@@ -258,8 +258,18 @@ export interface ServerStore {
   applyBatch(request: ApplyBatchRequest): Promise<BatchResult>;
   /** One document's stored state, tombstones included; undefined when no op ever touched it. */
   getDoc(collection: string, id: string): Promise<StoredDoc | undefined>;
-  /** Documents (tombstones included) with a row version greater than `cursor`, by version then id. */
-  changedSince(collection: string, cursor: number): Promise<StoredDoc[]>;
+  /**
+   * Documents (tombstones included) with a row version greater than `cursor`, by version then id. With `filter`,
+   * a live document only when it matches (filtered as `findDocs` does); every one that is not live is kept.
+   */
+  changedSince(collection: string, cursor: number, filter?: Filter): Promise<StoredDoc[]>;
+  /** The ids of the live documents with a row version greater than `cursor`, by version then id; nothing decoded. */
+  changedIdsSince(collection: string, cursor: number): Promise<string[]>;
+  /**
+   * How many documents (tombstones included) `changedSince(collection, cursor)` would return, counting at most
+   * `limit` (the answer is then `limit`): reads the version index only, nothing is decoded.
+   */
+  countChangedSince(collection: string, cursor: number, limit?: number): Promise<number>;
   /** Live documents matching `filter` (all when absent), in id order, a page at a time. */
   findDocs(collection: string, filter: Filter | undefined, page: FindPage): Promise<StoredDoc[]>;
   /** How many live documents match `filter`. */

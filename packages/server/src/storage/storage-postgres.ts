@@ -224,14 +224,37 @@ export async function createPostgresServerStore(
         return row ? toStored(c, row) : undefined;
       }),
 
-    changedSince: (collection, cursor) =>
+    changedSince: (collection, cursor, filter) =>
       read(async () => {
         const c = coll(collection);
+        const params: unknown[] = [cursor];
+        const matching =
+          filter === undefined ? '' : ` AND (NOT "$live" OR (${liveWhere(c, filter, params)}))`;
         const rows = await sql.unsafe<Row[]>(
-          `SELECT ${c.stateColumns()} FROM ${c.table} WHERE "$v" > $1 ORDER BY "$v", id`,
-          [cursor],
+          `SELECT ${c.stateColumns()} FROM ${c.table} WHERE "$v" > $1${matching} ORDER BY "$v", id`,
+          params as never[],
         );
         return rows.map((row) => toStored(c, row));
+      }),
+
+    changedIdsSince: (collection, cursor) =>
+      read(async () => {
+        const c = coll(collection);
+        const rows = await sql.unsafe<{ id: string }[]>(
+          `SELECT id FROM ${c.table} WHERE "$v" > $1 AND "$live" ORDER BY "$v", id`,
+          [cursor],
+        );
+        return rows.map((r) => r.id);
+      }),
+
+    countChangedSince: (collection, cursor, limit) =>
+      read(async () => {
+        const c = coll(collection);
+        const [row] = await sql.unsafe<{ n: string }[]>(
+          `SELECT count(*) AS n FROM (SELECT 1 FROM ${c.table} WHERE "$v" > $1 LIMIT $2::bigint) AS changed`,
+          [cursor, limit ?? null],
+        );
+        return Number(row?.n ?? 0);
       }),
 
     findDocs: (collection, filter, page) =>

@@ -8,7 +8,8 @@
  * ```
  * loam_server_ops       op id → content digest, batch time: the dedupe table (never compacted)
  * loam_server_batches   version → batch time: which versions compaction may fold away
- * loam_server_replicas  replica id → user: a replica belongs to one user
+ * loam_server_replicas  replica id → user: a replica belongs to one user (written with its first batch at the latest,
+ *                       see `sqlite-replica-claims.ts`)
  * loam_server_seqs      replica id → highest sequence number of its accepted ops (never compacted)
  * loam_server_reissues  (content digest, id) of a write answered as a conflict → renumbering due?, id applied under
  * loam_meta             replica, clock, seq (next server op), version, horizon (plus the engine's schema keys)
@@ -60,6 +61,7 @@ import {
   type StoredDoc,
 } from './server-store';
 import { highestSeq, recordedDigest, recordOpIds, recordReissues, reissuedAs } from './sqlite-op-ledger';
+import { createReplicaClaims } from './sqlite-replica-claims';
 import { createSqliteDeliveryQueue, SQLITE_DELIVERIES_DDL } from './storage-sqlite-deliveries';
 
 /** Options of {@link createSqliteServerStore}. */
@@ -195,6 +197,7 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
     }
   };
 
+  const claims = createReplicaClaims(driver);
   let closed = false;
   const guard = () => {
     if (closed) throw new ServerStorageError('The server store is closed');
@@ -232,7 +235,9 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
       guard();
       const now = request.now ?? Date.now();
       const started = performance.now();
+      let claimed: () => void = () => undefined;
       const result = await driver.transaction(async (tx) => {
+        claimed = await claims.writeTo(tx);
         const row = await tx.get<{ value: number | bigint }>(
           "SELECT value FROM loam_meta WHERE key = 'version'",
         );
@@ -270,6 +275,7 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
         if (request.nextSeq !== undefined) await tx.run(SAVE_META, ['seq', request.nextSeq]);
         return { version: changes.length > 0 ? version : current, changes, plan };
       });
+      claimed();
       stats.dbLatency.observe((performance.now() - started) / 1000);
       stats.batchOps.observe(request.ops.length);
       stats.batchRequests.observe(1);
@@ -311,16 +317,37 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
       return row ? toStored(driver, c, row) : undefined;
     },
 
-    async changedSince(collection, cursor) {
+    async changedSince(collection, cursor, filter) {
       guard();
       const c = coll(collection);
+      const where = whereOf(c, filter);
       const rows = await driver.all<Row>(
-        `SELECT id, _v, _live, _state FROM ${c.table} WHERE _v > ? ORDER BY _v, id`,
-        [cursor],
+        `SELECT id, _v, _live, _state FROM ${c.table} WHERE _v > ?${where.sql ? ` AND (_live = 0 OR (1${where.sql}))` : ''} ORDER BY _v, id`,
+        [cursor, ...where.params],
       );
       const out: StoredDoc[] = [];
       for (const row of rows) out.push(await toStored(driver, c, row));
       return out;
+    },
+
+    async changedIdsSince(collection, cursor) {
+      guard();
+      const c = coll(collection);
+      const rows = await driver.all<{ id: string }>(
+        `SELECT id FROM ${c.table} WHERE _v > ? AND _live = 1 ORDER BY _v, id`,
+        [cursor],
+      );
+      return rows.map((r) => r.id);
+    },
+
+    async countChangedSince(collection, cursor, limit) {
+      guard();
+      const c = coll(collection);
+      const row = await driver.get<{ n: number | bigint }>(
+        `SELECT count(*) AS n FROM (SELECT 1 FROM ${c.table} WHERE _v > ? LIMIT ?)`,
+        [cursor, limit ?? -1],
+      );
+      return Number(row?.n ?? 0);
     },
 
     async findDocs(collection, filter, page: FindPage) {
@@ -357,15 +384,7 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
 
     async claimReplica(replica, user) {
       guard();
-      return driver.transaction(async (tx) => {
-        const row = await tx.get<{ user: string }>(
-          'SELECT user FROM loam_server_replicas WHERE replica = ?',
-          [replica],
-        );
-        if (row) return row.user === user;
-        await tx.run('INSERT INTO loam_server_replicas (replica, user) VALUES (?, ?)', [replica, user]);
-        return true;
-      });
+      return claims.claim(replica, user);
     },
 
     async replicaSeq(replica) {
@@ -393,6 +412,7 @@ export async function createSqliteServerStore(options: SqliteServerStoreOptions)
     async close() {
       if (closed) return;
       closed = true;
+      await claims.close();
       await driver.close();
     },
   };

@@ -29,6 +29,11 @@ export const WireErrorCode = {
   tooManyConnections: 'too_many_connections',
   /** The address opened connections faster than the relay's handshakes-per-second limit. */
   handshakeRate: 'handshake_rate',
+  /**
+   * The user's connections sent more frames the relay refused (malformed, too deep, too large) within a minute
+   * than it allows: its sign-ins are refused until the cooldown ends (fatal; the client retries later).
+   */
+  tooManyBadFrames: 'too_many_bad_frames',
   /** The connection already holds as many subscriptions as the relay allows one connection (not fatal). */
   tooManySubscriptions: 'too_many_subscriptions',
   /** A subscription that is not well formed (bad collection name, bad filter); only it is refused (not fatal). */
