@@ -25,7 +25,6 @@ import { createBetterSqlite3Storage, openEngine } from '@loam/store/node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryTransportPair } from '../transport/transport-memory';
 import { issueCertificate } from './certificate';
-import { saveCertificate } from './credentials';
 import { createSigningKeys, type SigningKeys, sign } from './keys';
 import { decodePeerMessage, encodePeerMessage } from './peer-codec';
 import { PEER_PROTOCOL_VERSION, type PeerMessage } from './peer-messages';
@@ -33,6 +32,7 @@ import { challenge } from './peer-session';
 import { createPeers } from './peers';
 import { rulesVersion } from './rules-version';
 import { signTransaction } from './signed-transaction';
+import { certifyForTest } from './test-certify';
 
 const schema = defineSchema({
   version: 1,
@@ -86,21 +86,7 @@ describe('a transaction on a document the receiver does not hold yet', () => {
       keys,
     });
     cleanups.push(() => engine.close());
-    const own = await issueCertificate(relay.privateKey, {
-      serial: 1,
-      replica: engine.replica,
-      publicKey: keys.publicKey,
-      user: 'victim',
-      claims: {},
-      rulesVersion: rulesVersion(rules),
-      notBefore: Date.now() - DAY,
-      expires: Date.now() + DAY,
-    });
-    await saveCertificate(
-      engine.syncStore,
-      { replica: engine.replica, publicKey: keys.publicKey, now: Date.now },
-      { cert: own.bytes, sig: own.signature, relayKey: relay.publicKey },
-    );
+    await certifyForTest(engine, keys, relay, { serial: 1, user: 'victim', rules });
     const peers = createPeers({ store: engine.syncStore, keys, rules });
     cleanups.push(() => peers.close());
     const refusals: string[] = [];

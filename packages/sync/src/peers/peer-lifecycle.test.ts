@@ -13,12 +13,10 @@ import type { Engine } from '@loam/store';
 import { createBetterSqlite3Storage, openEngine } from '@loam/store/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createMemoryTransportPair } from '../transport/transport-memory';
-import { issueCertificate } from './certificate';
-import { saveCertificate } from './credentials';
 import { createSigningKeys, type SigningKeys } from './keys';
 import { PEER_PROTOCOL_VERSION } from './peer-messages';
 import { createPeers, MAX_ENDED, type PeerConnection, type Peers } from './peers';
-import { rulesVersion } from './rules-version';
+import { certifyForTest } from './test-certify';
 
 const schema = defineSchema({
   version: 1,
@@ -27,7 +25,6 @@ const schema = defineSchema({
 const rules: Rules = {
   products: { roles: [{ name: 'staff', read: true, write: true, insert: true, delete: true }] },
 };
-const DAY = 86_400_000;
 
 let dir: string;
 let relayKeys: SigningKeys;
@@ -55,21 +52,7 @@ async function certified(): Promise<Device> {
     schema,
     keys,
   });
-  const cert = await issueCertificate(relayKeys.privateKey, {
-    serial,
-    replica: engine.replica,
-    publicKey: keys.publicKey,
-    user: `user-${serial}`,
-    claims: {},
-    rulesVersion: rulesVersion(rules),
-    notBefore: Date.now() - DAY,
-    expires: Date.now() + DAY,
-  });
-  await saveCertificate(
-    engine.syncStore,
-    { replica: engine.replica, publicKey: keys.publicKey, now: Date.now },
-    { cert: cert.bytes, sig: cert.signature, relayKey: relayKeys.publicKey },
-  );
+  await certifyForTest(engine, keys, relayKeys, { serial, user: `user-${serial}`, rules });
   const peers = createPeers({ store: engine.syncStore, keys, rules });
   cleanups.push(async () => {
     peers.close();

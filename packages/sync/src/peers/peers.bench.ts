@@ -29,12 +29,11 @@ import { type Bench, percentile } from '../../../../test/bench/bench';
 import type { Transport } from '../transport/transport';
 import { createSimplePeerTransport, type SimplePeerLike } from '../transport/transport-simple-peer';
 import { issueCertificate, readSignedCertificate } from './certificate';
-import { saveCertificate } from './credentials';
 import { createSigningKeys, type SigningKeys, sign, verify } from './keys';
 import { encodePeerMessage } from './peer-codec';
 import { createPeers, type Peers } from './peers';
-import { rulesVersion } from './rules-version';
 import { signTransaction, verifyTransaction } from './signed-transaction';
+import { certifyForTest } from './test-certify';
 
 const schema = defineSchema({
   version: 1,
@@ -57,21 +56,7 @@ async function certified(dir: string, relay: SigningKeys, name: string): Promise
     schema,
     keys,
   });
-  const cert = await issueCertificate(relay.privateKey, {
-    serial: 1,
-    replica: engine.replica,
-    publicKey: keys.publicKey,
-    user: name,
-    claims: {},
-    rulesVersion: rulesVersion(rules),
-    notBefore: Date.now() - DAY,
-    expires: Date.now() + DAY,
-  });
-  await saveCertificate(
-    engine.syncStore,
-    { replica: engine.replica, publicKey: keys.publicKey, now: Date.now },
-    { cert: cert.bytes, sig: cert.signature, relayKey: relay.publicKey },
-  );
+  await certifyForTest(engine, keys, relay, { serial: 1, user: name, rules });
   return { engine, peers: createPeers({ store: engine.syncStore, keys, rules }) };
 }
 
