@@ -94,7 +94,10 @@ function changedDocs(ops: CommitInfo['ops']): Map<string, Set<string>> {
   const docs = new Map<string, Set<string>>();
   for (const op of ops) {
     let ids = docs.get(op.collection);
-    if (!ids) docs.set(op.collection, (ids = new Set()));
+    if (!ids) {
+      ids = new Set();
+      docs.set(op.collection, ids);
+    }
     ids.add(op.doc);
   }
   return docs;
