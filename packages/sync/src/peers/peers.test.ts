@@ -550,6 +550,8 @@ describe('a peer refuses forgeries, offline, each with its reason, and applies n
       const peer = await attacker(victim, who.cert, who.keys, who.replica);
       await until(() => peer.info()?.state === 'refused', `${code} refused`);
       expect(peer.info()?.refusal).toMatchObject({ code, by: 'us' });
+      // The victim settles its side before its `refused` frame has crossed the link to the attacker.
+      await until(() => peer.received.at(-1)?.t === 'refused', `${code} sent to the peer`);
       expect(peer.received.at(-1)).toMatchObject({ t: 'refused', code });
     }
   });
