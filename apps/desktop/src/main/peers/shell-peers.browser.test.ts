@@ -90,25 +90,35 @@ async function till(user: string, lan?: PeerServiceOptions['lan']): Promise<Page
   return await pageGlobalReady(page, '__shellPeerPage');
 }
 
+/** Waits until the relay has certified both tills (a till cannot peer before it met its relay once). */
+async function untilCertified(a: Page, b: Page): Promise<void> {
+  await expect
+    .poll(async () => [await inTill(a, (t) => t.certified()), await inTill(b, (t) => t.certified())], {
+      timeout: 20_000,
+    })
+    .toEqual([true, true]);
+}
+
+/** Starts LAN peering on both tills for `store` and waits until each has a live peer sync link. */
+async function linkOverLan(a: Page, b: Page, store: string): Promise<void> {
+  await inTill(a, (t, s) => t.startLan(s), store);
+  await inTill(b, (t, s) => t.startLan(s), store);
+  const live = (t: ShellPeerPage) => t.peers().some((p) => p.state === 'live');
+  await untilTill(a, live);
+  await untilTill(b, live);
+}
+
 it('two certified tills find each other on the LAN with the relay gone, sync sales, and re-link after a reload', async () => {
   const store = `store-${process.pid}-${Date.now()}`;
   await startRelay();
   const a = await till('clerk-a');
   const b = await till('clerk-b');
   for (const t of [a, b]) await untilTill(t, () => true);
-  await expect
-    .poll(async () => [await inTill(a, (t) => t.certified()), await inTill(b, (t) => t.certified())], {
-      timeout: 20_000,
-    })
-    .toEqual([true, true]);
+  await untilCertified(a, b);
   await stopRelay();
 
   const started = performance.now();
-  await inTill(a, (t, s) => t.startLan(s), store);
-  await inTill(b, (t, s) => t.startLan(s), store);
-  const live = (t: ShellPeerPage) => t.peers().some((p) => p.state === 'live');
-  await untilTill(a, live);
-  await untilTill(b, live);
+  await linkOverLan(a, b, store);
   console.info(
     `mDNS discovery to a live peer sync link (no relay): ${(performance.now() - started).toFixed(0)} ms`,
   );
@@ -140,17 +150,9 @@ it("with multicast blocked, two tills find each other through the relay's roster
   const lan = { mdns: false, host: '127.0.0.1', rosterIntervalMs: 250 } as const;
   const a = await till('clerk-c', lan);
   const b = await till('clerk-d', lan);
-  await expect
-    .poll(async () => [await inTill(a, (t) => t.certified()), await inTill(b, (t) => t.certified())], {
-      timeout: 20_000,
-    })
-    .toEqual([true, true]);
+  await untilCertified(a, b);
   const started = performance.now();
-  await inTill(a, (t, s) => t.startLan(s), store);
-  await inTill(b, (t, s) => t.startLan(s), store);
-  const live = (t: ShellPeerPage) => t.peers().some((p) => p.state === 'live');
-  await untilTill(a, live);
-  await untilTill(b, live);
+  await linkOverLan(a, b, store);
   console.info(`roster (mDNS off) to a live peer sync link: ${(performance.now() - started).toFixed(0)} ms`);
   const viaRoster = [...(await inTill(a, (t) => t.lanEvents())), ...(await inTill(b, (t) => t.lanEvents()))];
   expect(viaRoster).toContainEqual(expect.objectContaining({ t: 'connected', via: 'roster' }));
