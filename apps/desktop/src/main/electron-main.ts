@@ -80,6 +80,7 @@ function openWindow(shell: ShellConfig, entry: AppEntry, terminal: TerminalConfi
 
   const peers = createPeerService({
     emit: (event) => mainWindow?.webContents.send(PEERS_EVENT_CHANNEL, event),
+    ...(terminal.relayKey ? { relayKey: terminal.relayKey } : {}),
   });
   app.on('will-quit', () => void peers.stop());
   const router = createIpcRouter({

@@ -81,6 +81,20 @@ describe('terminal configuration file', () => {
     }
   });
 
+  it('takes the relay key LAN peering trusts, and refuses anything but 32 bytes in base64url', async () => {
+    const relayKey = Buffer.alloc(32, 7).toString('base64url');
+    await writeFile(terminalConfigPath(dir), JSON.stringify({ terminalId: '4', relayKey }));
+    expect(load()).toEqual({ relayUrl: defaults.relayUrl, terminalId: '4', relayKey });
+    for (const bad of [
+      Buffer.alloc(31).toString('base64url'),
+      `${relayKey}=`,
+      relayKey.replace('B', '+'),
+      7,
+    ]) {
+      expect((await refusal(JSON.stringify({ relayKey: bad }))).message).toContain('"relayKey"');
+    }
+  });
+
   it('refuses a corrupt file with an error naming it, and leaves it untouched', async () => {
     const error = await refusal('{ "relayUrl": "ws://127.0.0.1:8787", ');
     expect(error.code).toBe('terminal_config_invalid');

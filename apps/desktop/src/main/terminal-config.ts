@@ -6,6 +6,9 @@
  * { "relayUrl": "wss://relay.example.com", "terminalId": "till-1" }
  * ```
  *
+ * `sessionUrl` (the shop's sign-in endpoint) and `relayKey` (the relay's certificate key that LAN peering trusts)
+ * are optional too.
+ *
  * Both keys are optional. The shell only reads this file: a missing file means defaults, and a broken one
  * stops the shell with an error naming the file, which is left exactly as it was.
  */
@@ -21,7 +24,9 @@ export const TERMINAL_CONFIG_FILE = 'terminal.json';
 export const DEFAULT_RELAY_URL = 'ws://127.0.0.1:8787/';
 
 const TERMINAL_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const KEYS = new Set(['relayUrl', 'terminalId', 'sessionUrl']);
+const KEYS = new Set(['relayUrl', 'terminalId', 'sessionUrl', 'relayKey']);
+/** 32 bytes in base64url without padding. */
+const RELAY_KEY = /^[A-Za-z0-9_-]{43}$/;
 
 /** The path of the terminal configuration file in `userDataDir`. */
 export function terminalConfigPath(userDataDir: string): string {
@@ -88,6 +93,7 @@ export function loadTerminalConfig(options: LoadTerminalConfigOptions): Terminal
   let relayUrl = defaults.relayUrl;
   let terminalId = defaults.terminalId;
   let sessionUrl: string | undefined;
+  let relayKey: string | undefined;
   if (text !== undefined) {
     let raw: unknown;
     try {
@@ -101,7 +107,7 @@ export function loadTerminalConfig(options: LoadTerminalConfigOptions): Terminal
     const record = raw as Record<string, unknown>;
     for (const key of Object.keys(record)) {
       if (!KEYS.has(key))
-        throw invalid(`has an unknown key "${key}" (known: relayUrl, terminalId, sessionUrl)`);
+        throw invalid(`has an unknown key "${key}" (known: relayUrl, terminalId, sessionUrl, relayKey)`);
     }
     if (record.relayUrl !== undefined) {
       if (typeof record.relayUrl !== 'string') throw invalid('"relayUrl" must be a string');
@@ -130,10 +136,16 @@ export function loadTerminalConfig(options: LoadTerminalConfigOptions): Terminal
       }
       sessionUrl = url.href;
     }
+    if (record.relayKey !== undefined) {
+      if (typeof record.relayKey !== 'string' || !RELAY_KEY.test(record.relayKey))
+        throw invalid('"relayKey" must be the relay\'s 32-byte key in base64url (GET /v1/devices/relay-key)');
+      relayKey = record.relayKey;
+    }
   }
   return {
     relayUrl: options.relayUrlOverride ?? relayUrl,
     terminalId,
     ...(sessionUrl ? { sessionUrl } : {}),
+    ...(relayKey ? { relayKey } : {}),
   };
 }

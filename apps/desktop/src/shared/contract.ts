@@ -38,6 +38,12 @@ export interface TerminalConfig {
    * cashier). Absent: the app uses the `/dev/session` endpoint of the server it was loaded from (development).
    */
   readonly sessionUrl?: string;
+  /**
+   * The relay's certificate key (32 bytes, base64url, as the relay's `GET /v1/devices/relay-key` answers). When set,
+   * main peers on the LAN only with an app identity certified by this key: a renderer that names another relay is
+   * refused (`lan_identity_invalid`). Absent: main trusts the relay key the app brings with its certificate.
+   */
+  readonly relayKey?: string;
 }
 
 /**

@@ -31,11 +31,11 @@ describe('the device authority', () => {
   });
 });
 
-describe('certificates at sign-in and POST /v1/devices/:replica/revoke', () => {
+describe('certificates at sign-in, GET /v1/devices/relay-key and POST /v1/devices/:replica/revoke', () => {
   let server: LoamServer;
   afterAll(() => server?.close());
 
-  it('certifies a device key at hello and delivers a revocation to connected devices at once', async () => {
+  it('certifies a device key at hello, names the key that signs it to a backend, and delivers a revocation to connected devices at once', async () => {
     server = await startTestServer(join(tmp.dir, 'srv'));
     const keys = await createSigningKeys();
     const { replica } = testDevice();
@@ -53,6 +53,11 @@ describe('certificates at sign-in and POST /v1/devices/:replica/revoke', () => {
 
     const post = (path: string, token: string | null = SERVICE_TOKEN, method = 'POST') =>
       fetch(`${server.url}${path}`, { method, headers: token ? { authorization: `Bearer ${token}` } : {} });
+    const key = await post('/v1/devices/relay-key', SERVICE_TOKEN, 'GET');
+    expect(key.status).toBe(200);
+    expect(Buffer.from((await key.json()).relayKey, 'base64url')).toEqual(Buffer.from(frame.relayKey));
+    expect((await post('/v1/devices/relay-key', null, 'GET')).status).toBe(401);
+    expect((await post('/v1/devices/relay-key')).status).toBe(405);
     expect((await post(`/v1/devices/${replica}/revoke`, null)).status).toBe(401);
     expect((await post('/v1/devices/not-a-replica/revoke')).status).toBe(400);
     expect((await post(`/v1/devices/${replica}/revoke`, SERVICE_TOKEN, 'GET')).status).toBe(405);

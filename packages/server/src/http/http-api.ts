@@ -10,7 +10,10 @@
  * DELETE /v1/collections/:c/docs/:id                                                 → 200 { deleted: true }
  * POST   /v1/collections/:c/query                body: { filter?, sort?, limit?, offset? } → 200 { docs }
  * POST   /v1/devices/:replica/revoke                                                 → 200 { version, revoked }
+ * GET    /v1/devices/relay-key                                                       → 200 { relayKey }
  * ```
+ * `relayKey` is the public key (32 bytes, base64url) that signs device certificates and revocation lists: a
+ * desktop terminal's `terminal.json` pins it, so its LAN peering trusts this relay and no other.
  * Revoking a device (its replica id) signs a new revocation list that reaches every connected device at once and
  * travels between peers: the device gets no new certificate and its transactions are refused everywhere.
  * Bodies and responses are JSON; `date` fields travel as ISO 8601 strings (converted by the schema, in bodies
@@ -211,6 +214,11 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
           : 'The HTTP API is off: configure serviceToken',
       );
     const [root, name, kind, id, action] = path;
+    if (root === 'devices' && name === 'relay-key' && kind === undefined) {
+      if (req.method !== 'GET')
+        throw new HttpApiError(405, ServerErrorCode.badRequest, `${req.method} is not allowed here`);
+      return send(res, 200, { relayKey: Buffer.from(options.devices.publicKey).toString('base64url') });
+    }
     if (root === 'devices' && name !== undefined && kind === 'revoke' && id === undefined) {
       if (req.method !== 'POST')
         throw new HttpApiError(405, ServerErrorCode.badRequest, `${req.method} is not allowed here`);

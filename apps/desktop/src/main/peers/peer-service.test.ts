@@ -44,13 +44,14 @@ async function startArgs(
 }
 
 /** A terminal's `window.loamDesktop` wired to a real router and peer service in this process (mDNS off). */
-function terminal() {
+function terminal(pinned?: TestRelayKey) {
   const events: LanPeerEvent[] = [];
   const listeners = new Set<(e: unknown) => void>();
   const service = createPeerService({
     emit: (event) => {
       for (const l of listeners) l(event);
     },
+    ...(pinned ? { relayKey: Buffer.from(pinned.keys.publicKey).toString('base64url') } : {}),
     lan: { mdns: false, host: '127.0.0.1', rosterIntervalMs: 200 },
     proofTimeoutMs: 1_000,
   });
@@ -94,6 +95,23 @@ describe('the peers API of the preload, over main', () => {
 
     await a.api.peers.start(...(await startArgs('till-a2')));
     await expect.poll(() => b.events.some((e) => e.t === 'disconnected' && e.replica === A)).toBe(true);
+  });
+
+  it("with the relay key pinned in the terminal's configuration, refuses an app certified by another relay", async () => {
+    const pinned = terminal(relay);
+    const other = await createRelayKey();
+    await expect(pinned.api.peers.start(...(await startArgs('till-a', other)))).rejects.toMatchObject({
+      code: 'lan_identity_invalid',
+      message: expect.stringContaining('terminal.json'),
+    });
+    expect(await pinned.api.peers.list()).toEqual([]);
+    // Unpinned, the same self-consistent identity of another relay is taken: the pin is what refuses it.
+    await expect(terminal().api.peers.start(...(await startArgs('till-a', other)))).resolves.toMatchObject({
+      port: expect.any(Number),
+    });
+    await expect(pinned.api.peers.start(...(await startArgs('till-a')))).resolves.toMatchObject({
+      port: expect.any(Number),
+    });
   });
 
   it('refuses an identity that does not hold together, and a terminal whose app cannot prove its key', async () => {

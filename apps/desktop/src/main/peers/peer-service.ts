@@ -5,7 +5,7 @@
  *
  * Identity: main holds no key. The app's `start` brings the device certificate, the relay's key and the newest
  * revocation list (all public, checked here: a certificate not signed by that relay key, or of another replica or
- * key, is refused with `lan_identity_invalid`); each handshake's digest goes to the renderer as a `prove` event and
+ * key, or a relay key other than the one the terminal's configuration pins, is refused with `lan_identity_invalid`); each handshake's digest goes to the renderer as a `prove` event and
  * its signature comes back on the proof channel (`prove`), or the handshake fails after `proofTimeoutMs`.
  *
  * Invariants:
@@ -63,6 +63,11 @@ export interface PeerServiceOptions {
   /** How long a handshake waits for the renderer's proof, ms (default 5 000). */
   readonly proofTimeoutMs?: number;
   readonly now?: () => number;
+  /**
+   * The relay key (base64url) this terminal's configuration pins (`terminal.json`'s `relayKey`): an app identity
+   * certified by any other key is refused with `lan_identity_invalid`. Absent: the key the app brings is trusted.
+   */
+  readonly relayKey?: string;
   /** Options of the LAN peering besides identity (mDNS on/off, port, roster interval). */
   readonly lan?: Omit<LanPeersOptions, 'proof' | 'verifier' | 'storeHash'>;
 }
@@ -102,7 +107,10 @@ async function readIdentity(
   replica: string,
   identity: PeersIdentity,
   now: () => number,
+  pinned: string | undefined,
 ): Promise<{ claim: PeerClaim; trust: CertificateTrust; claims: Claims }> {
+  if (pinned !== undefined && identity.relayKey !== pinned)
+    throw invalid(`its relay key is not the one terminal.json pins (relayKey ${pinned})`);
   const publicKey = bytesOf(identity.publicKey);
   const relayKey = bytesOf(identity.relayKey);
   const certificate = {
@@ -212,7 +220,7 @@ export function createPeerService(options: PeerServiceOptions): PeerService {
   };
 
   const start = async (o: PeersStartOptions): Promise<LanPeersInfo> => {
-    const identity = await readIdentity(o.replica, o.identity, now);
+    const identity = await readIdentity(o.replica, o.identity, now, options.relayKey);
     const rules = o.sameClaims ? { sameClaims: o.sameClaims } : undefined;
     if (rules && !mayPeer(rules, identity.claims, identity.claims))
       throw invalid(
