@@ -230,7 +230,7 @@ export async function openEngine<const S extends Schema>(options: EngineOptions<
           if (keys) {
             const encoded = encodeOps(ops);
             const signature = await signTransaction(keys.privateKey, encoded);
-            await logOwnTransaction(sql, replica, ops, encoded, signature);
+            await logOwnTransaction(sql, replica, ops, encoded, signature, ctx.gone);
           }
           await appendToOutbox(sql, ops);
           await core.saveMeta(sql);

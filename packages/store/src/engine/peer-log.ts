@@ -4,6 +4,8 @@
  * ```
  * loam_peer_log     (replica, seq) → last seq, encoded ops, signature, author's certificate (NULL: own)
  * loam_peer_vector  replica → highest seq applied or refused from peers
+ * loam_peer_gone    (collection, id, epoch, replica, seq) → the document as it was just before that logged
+ *                   transaction deleted it (scalar fields, `_doc` encoding)
  * ```
  * Invariants (the port's 5 among them):
  * 1. A local transaction joins the log in the storage transaction that writes it (`logOwnTransaction`), signed.
@@ -11,12 +13,27 @@
  *    learned entries leave when the relay acknowledged them (`settlePeerTransactions`).
  * 3. A peer transaction is applied, logged and counted in the vector in one storage transaction; one the vector
  *    already covers changes nothing.
+ * 4. A logged transaction that deletes a live document keeps its last state in `loam_peer_gone`, written with it
+ *    and dropped when it leaves the log (invariant 2): a deleted document's values stay on the device no longer
+ *    than its delete may still travel to a peer.
  */
-import { applyOp, ClockSkewError, createDocState, type Op, parseOpId, type ReplicaId } from '@loam/core';
+import {
+  applyOp,
+  ClockSkewError,
+  createDocState,
+  type DocState,
+  isLive,
+  type MaterializedDoc,
+  materialize,
+  type Op,
+  parseOpId,
+  type ReplicaId,
+} from '@loam/core';
 import type { LoggedTransaction, PeerLogPort, RefusedWrite } from '@loam/sync';
 import type { SqlExecutor } from '../storage/driver';
-import { keepDoc, loadStoredDoc, saveDoc, takeDoc } from './doc-rows';
+import { type CollectionSql, keepDoc, loadStoredDoc, saveDoc, takeDoc } from './doc-rows';
 import type { EngineCore } from './engine-core';
+import { decode, encode } from './state-codec';
 
 /** The peer log's tables; the refused-writes log gains the author of a refused peer transaction. */
 export const PEER_LOG_DDL = `
@@ -25,6 +42,10 @@ CREATE TABLE IF NOT EXISTS loam_peer_log (
   cert BLOB, cert_sig BLOB, PRIMARY KEY (replica, seq)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS loam_peer_vector (replica TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS loam_peer_gone (
+  collection TEXT NOT NULL, id TEXT NOT NULL, epoch INTEGER NOT NULL, replica TEXT NOT NULL, seq INTEGER NOT NULL,
+  doc BLOB NOT NULL, PRIMARY KEY (collection, id, epoch, replica, seq)
+) WITHOUT ROWID;
 `;
 
 const INSERT_LOG =
@@ -40,23 +61,78 @@ export async function preparePeerLog(sql: SqlExecutor): Promise<void> {
     await sql.exec('ALTER TABLE loam_refused ADD COLUMN author TEXT');
 }
 
-/** Keeps one signed local transaction in the log (inside the transaction that wrote it). */
+/** A live document a transaction deletes, as it is just before the delete (invariant 4). */
+export interface GoneDoc {
+  readonly c: CollectionSql;
+  readonly id: string;
+  readonly state: DocState;
+}
+
+/**
+ * `state`, live and about to take a delete, as it is now. O(1): a delete replaces the register and counter maps
+ * rather than changing them, so they are kept, not copied; list and text fields are left out (its Yjs documents are
+ * destroyed by the delete, and read filters compare scalar fields).
+ */
+function goneDoc(c: CollectionSql, id: string, state: DocState): GoneDoc {
+  return {
+    c,
+    id,
+    state: {
+      epoch: state.epoch,
+      created: true,
+      deleted: false,
+      regs: state.regs,
+      counters: state.counters,
+      crdts: {},
+    },
+  };
+}
+
+/** Records the live documents `op` deletes in `state`, before it is applied. */
+export function noteGone(gone: GoneDoc[], c: CollectionSql, op: Op, state: DocState): void {
+  if (op.kind === 'delete' && op.epoch === state.epoch && isLive(state)) gone.push(goneDoc(c, op.doc, state));
+}
+
+async function keepGone(sql: SqlExecutor, replica: string, seq: number, gone: readonly GoneDoc[]) {
+  for (const g of gone) {
+    const doc = materialize(g.c.def, g.id, g.state) as MaterializedDoc;
+    for (const field of g.c.crdtFields) delete doc[field];
+    await sql.run(
+      'INSERT OR REPLACE INTO loam_peer_gone (collection, id, epoch, replica, seq, doc) VALUES (?, ?, ?, ?, ?, ?)',
+      [g.c.name, g.id, g.state.epoch, replica, seq, encode(doc)],
+    );
+  }
+}
+
+/** Drops the last states whose deleting transaction left the log. */
+const dropGone = (sql: SqlExecutor) =>
+  sql.run(
+    'DELETE FROM loam_peer_gone WHERE NOT EXISTS (SELECT 1 FROM loam_peer_log l WHERE l.replica = loam_peer_gone.replica AND l.seq = loam_peer_gone.seq)',
+  );
+
+/**
+ * Keeps one signed local transaction in the log (inside the transaction that wrote it), with the documents it
+ * deleted as they were before (invariant 4).
+ */
 export async function logOwnTransaction(
   sql: SqlExecutor,
   replica: ReplicaId,
   ops: readonly Op[],
   encoded: Uint8Array,
   signature: Uint8Array,
+  gone: readonly GoneDoc[] = [],
 ): Promise<void> {
   const first = parseOpId((ops[0] as Op).id).seq;
   const last = parseOpId((ops[ops.length - 1] as Op).id).seq;
   await sql.run(INSERT_LOG, [replica, first, last, encoded, signature, null, null]);
+  await keepGone(sql, replica, first, gone);
 }
 
 /** Drops own entries none of whose ops is still pending (the lowest pending seq is above their last). */
 export async function pruneOwnLog(sql: SqlExecutor, replica: ReplicaId, lowestPending: number | undefined) {
   if (lowestPending === undefined) await sql.run('DELETE FROM loam_peer_log WHERE replica = ?', [replica]);
   else await sql.run('DELETE FROM loam_peer_log WHERE replica = ? AND last < ?', [replica, lowestPending]);
+  await dropGone(sql);
 }
 
 const INSERT_REFUSED =
@@ -119,6 +195,13 @@ export function createPeerLogPort(core: EngineCore): PeerLogPort {
     },
     // The database holds every committed state (the cache only saves reloading it), so it is read there.
     docState: async (collection, id) => (await loadStoredDoc(driver, core.collection(collection), id))?.state,
+    async lastLiveDoc(collection, id, epoch) {
+      const row = await driver.get<{ doc: Uint8Array }>(
+        'SELECT doc FROM loam_peer_gone WHERE collection = ? AND id = ? AND epoch = ? LIMIT 1',
+        [collection, id, epoch],
+      );
+      return row ? (decode(row.doc) as MaterializedDoc) : undefined;
+    },
     async applyPeerTransaction(tx, ops) {
       const touched = new Set<string>();
       let applied: boolean;
@@ -126,12 +209,14 @@ export function createPeerLogPort(core: EngineCore): PeerLogPort {
         applied = await driver.transaction(async (sql) => {
           if (tx.replica === replica || tx.seq <= (await held(sql, tx.replica))) return false;
           const version = core.takeVersion();
+          const gone: GoneDoc[] = [];
           for (const op of ops) {
             const c = core.collection(op.collection);
             const stored = (await takeDoc(core.docs, sql, c, op.doc)) ?? {
               state: createDocState(),
               logs: new Map(),
             };
+            noteGone(gone, c, op, stored.state);
             applyOp(c.def, stored.state, op);
             await saveDoc(sql, c, op.doc, stored, version);
             keepDoc(core.docs, c, op.doc, stored);
@@ -152,6 +237,7 @@ export function createPeerLogPort(core: EngineCore): PeerLogPort {
             tx.certificate?.bytes ?? null,
             tx.certificate?.signature ?? null,
           ]);
+          await keepGone(sql, tx.replica, tx.seq, gone);
           await sql.run(PUT_VECTOR, [tx.replica, last]);
           await core.saveMeta(sql);
           return true;
@@ -181,6 +267,7 @@ export function createPeerLogPort(core: EngineCore): PeerLogPort {
         for (const k of keys)
           if (k.replica !== replica)
             await sql.run('DELETE FROM loam_peer_log WHERE replica = ? AND seq = ?', [k.replica, k.seq]);
+        await dropGone(sql);
       });
     },
     onPeerLog(listener) {

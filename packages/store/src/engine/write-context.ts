@@ -35,6 +35,7 @@ import type { StorageTransaction } from '../storage/driver';
 import { attachCrdts, type CollectionSql, keepDoc, rowParams, takeDoc } from './doc-rows';
 import type { Doc, EngineWrites } from './engine';
 import type { EngineCore } from './engine-core';
+import { type GoneDoc, noteGone } from './peer-log';
 import { findDocs, readDoc } from './queries';
 import { appendYjs, type StoredDoc, saveAllYjs } from './yjs-rows';
 
@@ -79,6 +80,8 @@ export interface WriteContext {
   readonly writes: EngineWrites;
   /** Collections with a changed document. */
   readonly touched: ReadonlySet<string>;
+  /** Live documents the transaction deleted, as they were just before (the peer log keeps them). */
+  readonly gone: readonly GoneDoc[];
   /**
    * Runs independent units of writes in order (each unit all or nothing), including units appended to `units` while
    * they run. A unit whose first write the writer refuses ({@link refusedAlone}) has changed nothing: the error is its
@@ -123,6 +126,7 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
   /** Indexes of run ops that ended with no update (edits that changed nothing): left out of the transaction. */
   const dropped = new Set<number>();
   const touched = new Set<string>();
+  const gone: GoneDoc[] = [];
   let ended = false;
   let chain: Promise<unknown> = Promise.resolve();
   const key = (c: CollectionSql, id: string) => `${c.name}\u0000${id}`;
@@ -212,7 +216,10 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
     const { id, ops: produced } = core.writer.write(intent, stored?.state);
     if (produced.length === 0) return id;
     const doc = stored ?? { state: createDocState(), logs: new Map() };
-    for (const op of produced) applyOp(c.def, doc.state, op);
+    for (const op of produced) {
+      noteGone(gone, c, op, doc.state);
+      applyOp(c.def, doc.state, op);
+    }
     const k = key(c, id);
     states.set(k, doc);
     const entry = dirty.get(k) ?? { c, id, doc, yjs: new Map(), row: false, all: false };
@@ -319,6 +326,7 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
   return {
     writes,
     touched,
+    gone,
     writeEach: (units) =>
       serial(async () => {
         const outcomes: WriteOutcome[] = [];

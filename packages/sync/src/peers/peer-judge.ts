@@ -12,9 +12,13 @@
  *    never logged). Such a transaction is `deferred`, neither applied nor refused, to be judged once that state
  *    arrives (or settled by the relay).
  *
- * Sending (`readableBy`): a transaction leaves only when the reader may read every document it touches (as this
- * replica holds it now) and every field it writes. A document no longer live here (deleted) leaves only to a
- * reader whose role reads the whole collection. Anything else waits for the relay, which redacts.
+ * Sending (`readableBy`): a transaction leaves only when the reader may read every field it writes and every
+ * document it touches, as this replica last held that incarnation live: as it is now, or, when a logged transaction
+ * deleted it, as it was just before (`lastLiveDoc`): the relay too sends a delete to a device that had the
+ * document in view. A delete op carries no values (its id, timestamp, document and incarnation), and a transaction
+ * is signed whole: it leaves whole or not at all. An incarnation this replica holds neither live nor as deleted by
+ * a logged transaction leaves only to a reader whose role reads the whole collection. Anything else waits for the
+ * relay, which redacts.
  */
 import {
   type Access,
@@ -29,6 +33,7 @@ import {
   encodeDocSnapshot,
   grantsField,
   judgeOp,
+  type MaterializedDoc,
   materialize,
   type Op,
   type OpRefusal,
@@ -86,7 +91,7 @@ const clone = (state: DocState): DocState => decodeDocSnapshot(encodeDocSnapshot
 export function createPeerJudge(input: {
   readonly schema: Schema;
   readonly rules: Rules;
-  readonly store: Pick<PeerLogPort, 'docState'>;
+  readonly store: Pick<PeerLogPort, 'docState' | 'lastLiveDoc'>;
   readonly trust: () => Trust;
   readonly maxSkewMs: number;
   readonly maxBytes: number;
@@ -127,6 +132,13 @@ export function createPeerJudge(input: {
     return null;
   };
 
+  /** Incarnation `op.epoch` of `op`'s document as this replica last held it live (see the module doc). */
+  const lastLive = async (col: CollectionDef, op: Op): Promise<MaterializedDoc | undefined> => {
+    const state = await store.docState(op.collection, op.doc);
+    const now = state?.epoch === op.epoch ? materialize(col, op.doc, state) : undefined;
+    return now ?? store.lastLiveDoc(op.collection, op.doc, op.epoch);
+  };
+
   const verifyOf = (
     tx: { readonly ops: Uint8Array; readonly signature: Uint8Array },
     cert: SignedCertificate,
@@ -161,20 +173,18 @@ export function createPeerJudge(input: {
     },
 
     async readableBy(claims, ops) {
+      const seen = new Map<string, MaterializedDoc | undefined>();
       for (const op of ops) {
         const col = schema.collections[op.collection];
         if (!col) return false;
         const access = accessFor(claims, op.collection);
         if (access.role === null) return false;
         if (access.readFilter.op === 'true' && access.readableFields === '*') continue;
-        const state = await store.docState(op.collection, op.doc);
-        const doc = state ? materialize(col, op.doc, state) : undefined;
-        if (!doc) {
-          if (access.readFilter.op !== 'true' || access.readableFields !== '*') return false;
-          continue;
-        }
-        if (!access.canRead(doc).allowed) return false;
         for (const field of touchedFields(op)) if (!grantsField(access.readableFields, field)) return false;
+        const key = `${op.collection}\u0000${op.doc}\u0000${op.epoch}`;
+        if (!seen.has(key)) seen.set(key, await lastLive(col, op));
+        const doc = seen.get(key);
+        if (!doc || !access.canRead(doc).allowed) return false;
       }
       return true;
     },

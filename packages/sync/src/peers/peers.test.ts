@@ -5,7 +5,7 @@
  *
  * Peer sync against a real relay: replicas converging peer to peer with the relay unreachable, over memory and
  * WebRTC links; every transaction reaching the relay exactly once when it returns; forwarded transactions it
- * refuses; forgeries refused offline; what leaves for a peer.
+ * refuses; forgeries refused offline; what leaves for a peer; deletes reaching a till that reads only its store.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,8 +68,11 @@ export const schema = defineSchema({
       },
     },
     payroll: { fields: { amount: f.number() } },
+    orders: { fields: { storeId: f.string(), total: f.number(), margin: f.number({ optional: true }) } },
   },
 });
+
+const ownStore = { op: 'eq', field: 'storeId', value: '%%user.storeId' } as const;
 
 export const rules: Rules = {
   products: {
@@ -93,6 +96,27 @@ export const rules: Rules = {
           read: ['name', 'price', 'stock', 'tags', 'notes', 'place'],
           write: ['stock', 'tags', 'notes'],
         },
+      },
+    ],
+  },
+  orders: {
+    roles: [
+      {
+        name: 'manager',
+        applyWhen: { op: 'eq', field: 'role', value: 'manager' },
+        read: true,
+        write: true,
+        insert: true,
+        delete: true,
+      },
+      {
+        name: 'till',
+        applyWhen: { op: 'eq', field: 'role', value: 'cashier' },
+        read: ownStore,
+        write: ownStore,
+        insert: true,
+        delete: true,
+        fields: { read: ['storeId', 'total'], write: ['storeId', 'total'] },
       },
     ],
   },
@@ -160,10 +184,10 @@ function unreachable(): Transport {
 }
 
 /**
- * A replica that signed in to the relay once as `role` (so it holds a certificate), then lost the relay: its
- * sync client keeps retrying until `relayBack()`.
+ * A replica that signed in to the relay once as `role` (so it holds a certificate), with `storeId` among its claims
+ * when given, then lost the relay: its sync client keeps retrying until `relayBack()`.
  */
-async function certifiedReplica(role: 'manager' | 'cashier'): Promise<Replica> {
+async function certifiedReplica(role: 'manager' | 'cashier', storeId?: string): Promise<Replica> {
   const user = `user-${++counter}`;
   const file = join(dir, `${user}.db`);
   const keys = await createFileKeyStore(`${file}.key`).deviceKeys();
@@ -207,7 +231,7 @@ async function certifiedReplica(role: 'manager' | 'cashier'): Promise<Replica> {
       t.onClose(() => live.delete(t));
       return cuttable(t);
     },
-    getToken: () => relay.tokenFor(user, { claims: { role } }),
+    getToken: () => relay.tokenFor(user, { claims: storeId === undefined ? { role } : { role, storeId } }),
     backoff: { baseMs: 20, maxMs: 100 },
     peers,
   });
@@ -663,5 +687,106 @@ describe('what leaves for a peer', () => {
     expect(sent.filter((op) => JSON.stringify(op).includes('secret'))).toEqual([]);
     expect(await cashier.engine.get('payroll', 'ann')).toBeUndefined();
     expect(await cashier.engine.get('products', 'p2')).toBeUndefined();
+  });
+});
+
+describe('deletes, to a till whose role reads only its own store, with the relay unreachable', () => {
+  const orders = async (r: Replica) =>
+    (await r.engine.find({ collection: 'orders', sort: [{ field: 'id', dir: 'asc' }] })).map((d) => ({
+      ...d,
+    }));
+
+  it('reach it from the other till: a sale deleted, one changed then deleted, one made and deleted at once', async () => {
+    const a = await certifiedReplica('cashier', 's1');
+    const b = await certifiedReplica('cashier', 's1');
+    link(a, b);
+    await a.engine.insert('orders', { id: 'o1', storeId: 's1', total: 10 });
+    await a.engine.insert('orders', { id: 'o2', storeId: 's1', total: 20 });
+    await until(async () => (await orders(b)).length === 2, 'b shows both sales');
+
+    await a.engine.delete('orders', 'o1');
+    await a.engine.transaction(async (tx) => {
+      await tx.update('orders', 'o2', { total: 25 });
+      await tx.delete('orders', 'o2');
+    });
+    await until(async () => (await orders(b)).length === 0, 'b drops both sales');
+    // A sale rung up and voided in one transaction leaves its tombstone: no late copy of it can come back.
+    await a.engine.transaction(async (tx) => {
+      await tx.insert('orders', { id: 'o3', storeId: 's1', total: 30 });
+      await tx.delete('orders', 'o3');
+    });
+    await until(
+      async () => (await b.engine.syncStore.docState('orders', 'o3'))?.deleted === true,
+      'b holds o3 deleted',
+    );
+    expect(await b.engine.refusedWrites()).toEqual([]);
+    expect(b.peers.list()[0]?.txsRefused).toBe(0);
+  });
+
+  it("never carry another store's document nor a field the till may not read; the relay settles the rest", async () => {
+    const m = await certifiedReplica('manager');
+    const b = await certifiedReplica('cashier', 's1');
+    const pair = link(m, b);
+    const toTill: PeerMessage[] = [];
+    pair.tap((from, frame) => {
+      if (from === 'a') toTill.push(decodePeerMessage(frame, 1 << 24));
+    });
+    await m.engine.insert('orders', { id: 'mine', storeId: 's1', total: 1 });
+    await m.engine.insert('orders', { id: 'kept', storeId: 's1', total: 2 });
+    await m.engine.insert('orders', { id: 'gone', storeId: 's1', total: 3 });
+    await m.engine.insert('orders', { id: 'theirs', storeId: 's2', total: 4 });
+    await until(async () => (await orders(b)).length === 3, 'b shows its store');
+
+    await m.engine.delete('orders', 'gone');
+    await m.engine.delete('orders', 'theirs');
+    await m.engine.transaction(async (tx) => {
+      await tx.update('orders', 'kept', { margin: 0.4 });
+      await tx.delete('orders', 'mine');
+    });
+    // Transactions leave in seq order: once this one arrives, every earlier one was judged.
+    await m.engine.insert('orders', { id: 'after', storeId: 's1', total: 5 });
+    await until(async () => (await b.engine.get('orders', 'after')) !== undefined, 'b shows the last sale');
+    expect(await orders(b)).toEqual([
+      { id: 'after', storeId: 's1', total: 5 },
+      { id: 'kept', storeId: 's1', total: 2 },
+      { id: 'mine', storeId: 's1', total: 1 },
+    ]);
+    const sent = toTill.flatMap((f) => (f.t === 'txs' ? f.items.flatMap((i) => decodeOps(i.ops)) : []));
+    expect(sent.filter((op) => op.doc === 'theirs')).toEqual([]);
+    expect(sent.filter((op) => JSON.stringify(op).includes('margin'))).toEqual([]);
+    expect(sent.filter((op) => op.kind === 'delete').map((op) => op.doc)).toEqual(['gone']);
+
+    const lastLive = async (r: Replica, id: string) =>
+      r.engine.syncStore.lastLiveDoc(
+        'orders',
+        id,
+        (await r.engine.syncStore.docState('orders', id))?.epoch ?? 0,
+      );
+    expect(await lastLive(b, 'gone')).toEqual({ id: 'gone', storeId: 's1', total: 3 });
+
+    b.client.subscribe('orders');
+    m.relayBack();
+    b.relayBack();
+    await until(async () => (await m.engine.syncStore.pendingCount()) === 0, 'the manager uploads');
+    await until(
+      async () => (await b.engine.get('orders', 'mine')) === undefined,
+      'the relay brings the rest',
+    );
+    expect(await orders(b)).toEqual([
+      { id: 'after', storeId: 's1', total: 5 },
+      { id: 'kept', storeId: 's1', total: 2 },
+    ]);
+    const kept = await relay.server.store.getDoc('orders', 'kept');
+    expect(kept && materialize(schema.collections.orders, 'kept', kept.state)).toMatchObject({ margin: 0.4 });
+    for (const id of ['mine', 'gone', 'theirs'])
+      expect((await relay.server.store.getDoc('orders', id))?.state.deleted).toBe(true);
+    expect(await m.engine.refusedWrites()).toEqual([]);
+    expect(await b.engine.refusedWrites()).toEqual([]);
+    // What the deleted sales held leaves the devices with their deletes' transactions.
+    const held = async (r: Replica) =>
+      (await r.engine.syncStore.peerTransactions({ [r.engine.replica]: Number.MAX_SAFE_INTEGER }, 100))
+        .length;
+    await until(async () => (await held(b)) === 0, 'b settled what it learned');
+    for (const r of [m, b]) for (const id of ['mine', 'gone']) expect(await lastLive(r, id)).toBeUndefined();
   });
 });

@@ -24,8 +24,11 @@
  * 5. **Signed once, with the write.** With a device key, each local transaction is signed in the storage
  *    transaction that writes it and joins the peer log there; a peer transaction is applied, logged and counted in
  *    the version vector together, or not at all. Logged bytes are never re-encoded (their signature covers them).
+ * 6. **A deleted document's last state lives as long as its delete is logged.** A logged transaction that deletes
+ *    a live document keeps, beside it, the document as it was just before (`lastLiveDoc`): peers judge who may
+ *    receive the delete on it. It leaves the device with that transaction (acknowledged or settled).
  */
-import type { DocState, Filter, Op, ReplicaId, Schema } from '@loam/core';
+import type { DocState, Filter, MaterializedDoc, Op, ReplicaId, Schema } from '@loam/core';
 
 /** A write the relay refused, as kept in the refused-writes log. */
 export interface RefusedWrite {
@@ -156,6 +159,11 @@ export interface PeerLogPort {
   peerTransactions(vector: VersionVector, limit: number): Promise<LoggedTransaction[]>;
   /** A document's current merge state (what a received transaction is judged against). */
   docState(collection: string, id: string): Promise<DocState | undefined>;
+  /**
+   * Incarnation `epoch` of a document as it was just before a transaction still in the log deleted it (list and
+   * text fields left out: read filters compare scalar fields), or undefined (invariant 6).
+   */
+  lastLiveDoc(collection: string, id: string, epoch: number): Promise<MaterializedDoc | undefined>;
   /**
    * Applies a checked peer transaction: merges `ops` (its decoded ops) into local state, keeps it in the log and
    * moves the vector, in one local transaction. Resolves false, changing nothing, when the vector already holds
