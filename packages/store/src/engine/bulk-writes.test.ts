@@ -55,6 +55,28 @@ describe('bulk writes of documents with given ids', () => {
     expect(await db.pendingCount()).toBe(101);
   });
 
+  it('sees its own earlier writes across a long transaction: a repeated id far apart, updates of early documents', async () => {
+    const db = await openAt('a.db');
+    const many = products(0, 5000);
+    await expect(
+      db.insertMany('products', [...many, { id: 'p10', name: 'again', price: 0 }]),
+    ).rejects.toMatchObject({
+      code: 'already_exists',
+    });
+    expect(await db.pendingCount()).toBe(0);
+    await db.transaction(async (tx) => {
+      await tx.insertMany('products', many);
+      await tx.update('products', 'p10', { name: 'changed' });
+      await tx.increment('products', 'p10', 'stock', 5);
+      expect(await tx.get('products', 'p10')).toMatchObject({ name: 'changed', price: 10, stock: 5 });
+    });
+    expect(await db.get('products', 'p10')).toMatchObject({ name: 'changed', price: 10, stock: 5 });
+    expect(await db.get('products', 'p4999')).toMatchObject({ name: 'P4999' });
+    const ops = await db.syncStore.pendingOps(10_000);
+    expect(ops.filter((op) => op.doc === 'p10').map((op) => op.kind)).toEqual(['create', 'set', 'increment']);
+    expect(ops).toHaveLength(5002);
+  });
+
   it('inserts again documents deleted earlier, as their next incarnation', async () => {
     const db = await openAt('a.db');
     await db.insertMany('products', products(0, 30));

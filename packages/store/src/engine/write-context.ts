@@ -1,7 +1,10 @@
 /**
  * The in-memory side of one write transaction: turns write intents into ops with the engine's writer, keeps the
  * merge state of every document it touched, and writes changed rows through to SQLite before any read of the
- * transaction and before it commits (rows of one collection in one batch).
+ * transaction, before it commits, and once {@link FLUSH_FROM} documents changed (rows of one collection in multi-row
+ * upserts). A document without list or text fields is dropped from memory once its row is written (the row holds
+ * all of its state, and is read back if the transaction writes it again): a bulk write keeps a bounded number of
+ * states, not one per document.
  *
  * Invariants:
  * 1. **One at a time.** Calls on the context run in the order they were made, even when the caller does not await
@@ -64,8 +67,12 @@ interface Touched {
  */
 const MERGE_FAN_IN = 16;
 
-/** Writes of one call above which the states of their documents are loaded together first (`prefetch`). */
+/** Writes of one call from which the states of their documents are loaded together first (`prefetch`)... */
 const PREFETCH_FROM = 8;
+/** ...by windows of this many writes. */
+const PREFETCH_WINDOW = 2048;
+/** Changed documents from which their rows are written through before the next write. */
+const FLUSH_FROM = 2048;
 
 /** Per collection, per document id. */
 type ByDoc<T> = Map<CollectionSql, Map<string, T>>;
@@ -140,6 +147,7 @@ export function refusedAlone(error: unknown): boolean {
 export function createWriteContext(core: EngineCore, sql: StorageTransaction, version: number): WriteContext {
   const states: ByDoc<StoredDoc | undefined> = new Map();
   const dirty: ByDoc<Touched> = new Map();
+  let dirtyCount = 0;
   const ops: Op[] = [];
   /** The op each list or text field's edit run goes into, with its updates (invariant 4). */
   const runs = new Map<string, { index: number; updates: Uint8Array[] }>();
@@ -201,6 +209,7 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
     if (dirty.size === 0) return;
     const pending = [...dirty];
     dirty.clear();
+    dirtyCount = 0;
     for (const [c, docs] of pending) {
       const rows: SqlValue[] = [];
       const bumped: SqlValue[][] = [];
@@ -210,7 +219,11 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
       }
       if (rows.length > 0) await upsertRows(sql, c, rows);
       if (bumped.length > 0) await sql.batch(c.bumpVersion, bumped);
-      if (c.crdtFields.length === 0) continue;
+      if (c.crdtFields.length === 0) {
+        const known = states.get(c);
+        if (known) for (const id of docs.keys()) known.delete(id);
+        continue;
+      }
       for (const t of docs.values()) {
         if (t.all) await saveAllYjs(sql, c.name, t.id, c.crdtFields, t.doc);
         else if (t.yjs)
@@ -264,6 +277,7 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
     else {
       entry = { id, doc, row: false, all: false };
       changed.set(id, entry);
+      dirtyCount++;
     }
     for (const op of produced) record(c, id, entry, op);
     touched.add(c.name);
@@ -280,13 +294,17 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
     return stateOf(c, target).then((stored) => apply(c, intent, stored));
   };
 
-  /** Runs writes in order (prefetching their documents when they are many); rejects at the first that fails. */
-  const writeList = async (intents: readonly WriteIntent[]) => {
-    if (intents.length >= PREFETCH_FROM) await prefetch(intents);
-    const ids: DocId[] = [];
-    for (const intent of intents) {
-      const id = writeNow(intent);
+  /**
+   * Runs writes in order (prefetching their documents when they are many), adding their documents' ids to `ids`;
+   * rejects at the first that fails.
+   */
+  const writeList = async (intents: readonly WriteIntent[], ids: DocId[] = []) => {
+    for (let i = 0; i < intents.length; i++) {
+      if (i % PREFETCH_WINDOW === 0 && intents.length >= PREFETCH_FROM)
+        await prefetch(intents.slice(i, i + PREFETCH_WINDOW));
+      const id = writeNow(intents[i] as WriteIntent);
       ids.push(typeof id === 'string' ? id : await id);
+      if (dirtyCount >= FLUSH_FROM) await flush();
     }
     return ids;
   };
@@ -385,13 +403,7 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
           }
           const ids: DocId[] = [];
           try {
-            if (unit.length >= PREFETCH_FROM) await prefetch(unit);
-            for (const intent of unit) {
-              let id = writeNow(intent);
-              if (typeof id !== 'string') id = await id;
-              ids.push(id);
-            }
-            outcomes.push({ ids });
+            outcomes.push({ ids: await writeList(unit, ids) });
           } catch (error) {
             if (!refusedAlone(error)) throw error;
             if (ids.length > 0) throw new UnitRefused(i, error);
