@@ -15,14 +15,16 @@
  * written with multi-row INSERTs (`multi-row.ts`).
  */
 import { decodeOps, encodeOps, type Op } from '@loam/core';
-import type { SqlExecutor, SqlValue } from '../storage/driver';
+import type { SqlExecutor } from '../storage/driver';
 import { type InsertShape, insertRows, whereIn } from '../storage/multi-row';
 
 const CHUNK = 200;
 const INSERT_TX = 'INSERT INTO loam_outbox (ops, count) VALUES (?, ?) RETURNING seq';
+/** Index rows of one collection and transaction (shared), a document id each. */
 const INSERT_DOCS: InsertShape = {
-  head: 'INSERT OR IGNORE INTO loam_outbox_docs (collection, doc, tx) VALUES',
-  width: 3,
+  head: 'INSERT OR IGNORE INTO loam_outbox_docs (collection, tx, doc) SELECT ?, ?, column1 FROM (VALUES',
+  width: 1,
+  tail: ')',
 };
 const DELETE_DOCS = 'DELETE FROM loam_outbox_docs WHERE collection = ? AND tx = ? AND doc';
 
@@ -97,15 +99,13 @@ function without(docs: Map<string, Set<string>>, except: Map<string, Set<string>
   return out;
 }
 
-/** Index rows `(collection, doc, tx)` of `docs`, one after the other. */
-function indexRows(docs: Map<string, Iterable<string>>, tx: number): SqlValue[] {
-  const rows: SqlValue[] = [];
-  for (const [collection, ids] of docs) for (const id of ids) rows.push(collection, id, tx);
-  return rows;
+/** Writes the index rows of transaction `tx` for `docs`. */
+async function indexRows(sql: SqlExecutor, docs: Map<string, Iterable<string>>, tx: number): Promise<void> {
+  for (const [collection, ids] of docs) await insertRows(sql, INSERT_DOCS, [...ids], [collection, tx]);
 }
 
 async function indexDocs(sql: SqlExecutor, tx: number, ops: readonly Op[]): Promise<void> {
-  await insertRows(sql, INSERT_DOCS, indexRows(docsOf(ops), tx));
+  await indexRows(sql, docsOf(ops), tx);
 }
 
 /** Creates the tables, and indexes the transactions of an outbox written before the document index existed. */
@@ -193,7 +193,7 @@ async function rewrite(sql: SqlExecutor, targets: ReadonlySet<string>, change: (
     const after = docsOf(kept);
     for (const [collection, ids] of without(before, after))
       await whereIn(sql, DELETE_DOCS, ids, [collection, row.seq]);
-    await insertRows(sql, INSERT_DOCS, indexRows(without(after, before), row.seq));
+    await indexRows(sql, without(after, before), row.seq);
     if (kept.length === 0) {
       await sql.run('DELETE FROM loam_outbox WHERE seq = ?', [row.seq]);
       continue;

@@ -45,6 +45,20 @@ describe.each(drivers)('multi-row statements on %s', (_, create) => {
     });
   });
 
+  it('binds shared values once per statement, before the rows', async () => {
+    await withTable(async (driver) => {
+      const shape = {
+        head: 'INSERT INTO w (c1, c2, c0) SELECT ?, ?, column1 FROM (VALUES',
+        width: 1,
+        tail: ')',
+      };
+      const keys = Array.from({ length: 1000 }, (_, i) => i);
+      expect(await driver.transaction((tx) => insertRows(tx, shape, keys, ['a', 'b']))).toBe(1000);
+      const stored = await driver.all('SELECT c0, c1, c2 FROM w ORDER BY c0');
+      expect(stored).toEqual(keys.map((c0) => ({ c0, c1: 'a', c2: 'b' })));
+    });
+  });
+
   it('refuses values that are not whole rows, and rolls a failing row back with its transaction', async () => {
     await withTable(async (driver) => {
       await expect(insertRows(driver, wide, rowOf(1).slice(1))).rejects.toBeInstanceOf(RangeError);

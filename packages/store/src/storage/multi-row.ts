@@ -12,20 +12,25 @@
 import type { SqlExecutor, SqlRow, SqlValue } from './driver';
 
 /** Most rows one INSERT carries. */
-export const MAX_ROWS = 64;
+export const MAX_ROWS = 256;
 /** Most values bound to one statement (SQLite's historical limit of variables, which every build accepts). */
 export const MAX_PARAMS = 999;
 
-/** The shape of a multi-row INSERT: `head (?, …), (?, …) tail`. */
+/**
+ * The shape of a multi-row INSERT: `head (?, …), (?, …) tail`. Values shared by every row (`insertRows`'s `shared`)
+ * are the `?`s of `head`, e.g. `INSERT INTO t (a, b) SELECT ?, column1 FROM (VALUES` with `tail` `)`. (Parameters
+ * stay anonymous: better-sqlite3 binds numbered ones by name.)
+ */
 export interface InsertShape {
-  /** Everything before the values, ending with `VALUES`, e.g. `INSERT INTO t (a, b) VALUES`. */
+  /** Everything before the rows, ending with `VALUES`, e.g. `INSERT INTO t (a, b) VALUES`. */
   readonly head: string;
   /** Values per row. */
   readonly width: number;
-  /** Anything after the values (an `ON CONFLICT` clause), or nothing. */
+  /** Anything after the rows (an `ON CONFLICT` clause), or nothing. */
   readonly tail?: string;
 }
 
+const insertTexts = new WeakMap<InsertShape, Map<number, string>>();
 const texts = new Map<string, string>();
 
 function cachedText(key: string, make: () => string): string {
@@ -53,25 +58,41 @@ async function inChunks(total: number, first: number, run: (at: number, count: n
     for (; total - at >= count; at += count) await run(at, count);
 }
 
+function insertText(shape: InsertShape, rows: number): string {
+  let byRows = insertTexts.get(shape);
+  if (!byRows) {
+    byRows = new Map();
+    insertTexts.set(shape, byRows);
+  }
+  let text = byRows.get(rows);
+  if (text === undefined) {
+    const { head, width, tail } = shape;
+    const row = `(${placeholders(width)})`;
+    text = `${head} ${Array.from({ length: rows }, () => row).join(', ')}${tail ? ` ${tail}` : ''}`;
+    byRows.set(rows, text);
+  }
+  return text;
+}
+
 /**
  * Inserts the rows held in `values` (row after row, `shape.width` values each) in as few statements as the limits
- * allow. Returns SQLite's count of rows changed.
+ * allow, binding `shared` once per statement, before the rows (see {@link InsertShape}). Returns SQLite's count of rows changed.
  */
 export async function insertRows(
   sql: SqlExecutor,
   shape: InsertShape,
   values: readonly SqlValue[],
+  shared: readonly SqlValue[] = [],
 ): Promise<number> {
-  const { width, head, tail } = shape;
+  const { width } = shape;
   if (values.length % width !== 0)
     throw new RangeError(`insertRows: ${values.length} values are not rows of ${width}`);
   let changes = 0;
-  await inChunks(values.length / width, chunkRows(width, MAX_ROWS), async (at, count) => {
-    const text = cachedText(`I${count}\u0000${width}\u0000${head}\u0000${tail ?? ''}`, () => {
-      const row = `(${placeholders(width)})`;
-      return `${head} ${Array.from({ length: count }, () => row).join(', ')}${tail ? ` ${tail}` : ''}`;
-    });
-    changes += (await sql.run(text, values.slice(at * width, (at + count) * width))).changes;
+  const rows = chunkRows(width, MAX_ROWS, MAX_PARAMS - shared.length);
+  await inChunks(values.length / width, rows, async (at, count) => {
+    const own = values.slice(at * width, (at + count) * width);
+    const params = shared.length === 0 ? own : [...shared, ...own];
+    changes += (await sql.run(insertText(shape, count), params)).changes;
   });
   return changes;
 }
