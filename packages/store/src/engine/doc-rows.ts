@@ -8,6 +8,7 @@
 import { type CollectionDef, type DocState, isLive, type MaterializedDoc, materialize } from '@loam/core';
 import { quoteIdentifier, toSqlValue } from '../query/sql-compiler';
 import type { SqlExecutor, SqlRow, SqlValue } from '../storage/driver';
+import { type InsertShape, insertRows, whereIn } from '../storage/multi-row';
 import { type DocCache, docKey } from './doc-cache';
 import {
   type ColumnSql,
@@ -203,4 +204,60 @@ export async function removeDoc(sql: SqlExecutor, c: CollectionSql, id: string):
   const removed = await sql.run(`DELETE FROM ${c.table} WHERE id = ?`, [id]);
   if (c.crdtFields.length > 0) await removeYjs(sql, c.name, id);
   return removed.changes > 0;
+}
+
+const upsertShapes = new WeakMap<CollectionSql, InsertShape>();
+
+/** `upsert` as a multi-row statement: the rows `rowParams` gives (`c`'s width each), one after the other. */
+function upsertShape(c: CollectionSql): InsertShape {
+  let shape = upsertShapes.get(c);
+  if (!shape) {
+    const names = [
+      'id',
+      '_live',
+      '_v',
+      '_state',
+      '_doc',
+      ...c.columns.map((col) => quoteIdentifier(col.path)),
+    ];
+    shape = {
+      head: `INSERT INTO ${c.table} (${names.join(', ')}) VALUES`,
+      width: names.length,
+      tail: `ON CONFLICT (id) DO UPDATE SET ${names
+        .slice(1)
+        .map((n) => `${n} = excluded.${n}`)
+        .join(', ')}`,
+    };
+    upsertShapes.set(c, shape);
+  }
+  return shape;
+}
+
+/** Writes rows of `c` (`rowParams` of each, one after the other in `values`) with multi-row upserts. */
+export function upsertRows(sql: SqlExecutor, c: CollectionSql, values: readonly SqlValue[]): Promise<number> {
+  return insertRows(sql, upsertShape(c), values);
+}
+
+/**
+ * Loads the merge states of documents `ids` of `c` in a few queries (`whereIn`) and Yjs fields per document found:
+ * what `loadStoredDoc` gives for each, `undefined` for a document no op ever touched.
+ */
+export async function loadStoredDocs(
+  sql: SqlExecutor,
+  c: CollectionSql,
+  ids: readonly string[],
+): Promise<Map<string, StoredDoc | undefined>> {
+  const out = new Map<string, StoredDoc | undefined>();
+  const rows = await whereIn(sql, `SELECT id, ${c.stateColumns} FROM ${c.table} WHERE id`, ids);
+  const found = new Map(rows.map((row) => [row.id as string, row]));
+  for (const id of ids) {
+    const row = found.get(id);
+    if (!row) {
+      out.set(id, undefined);
+      continue;
+    }
+    const state = decodeRowState(c, row);
+    out.set(id, { state, logs: c.crdtFields.length > 0 ? await loadYjs(sql, c.name, id, state) : new Map() });
+  }
+  return out;
 }

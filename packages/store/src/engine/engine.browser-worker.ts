@@ -3,34 +3,22 @@
  * AccessHandlePoolVFS in Chromium) against raw wa-sqlite prepared statements on the same VFS, pragmas and WAL write
  * gathering, in one dedicated worker. Not part of the package's API.
  */
-import { decodeDocSnapshot, defineSchema, f } from '@loam/core';
+import { decodeDocSnapshot } from '@loam/core';
 import * as Comlink from 'comlink';
 import * as SQLite from 'wa-sqlite';
 import { createWaSqliteStorage, defaultPragmas } from '../storage/storage-wa-sqlite';
 import { bufferWalWrites, type SyncFileVfs } from '../storage/wal-write-buffer';
+import {
+  product,
+  RAW_INSERT,
+  RAW_PRODUCTS_DDL,
+  rawRow,
+  bulkSchema as schema,
+  timedDriver,
+  type WriteSplit,
+} from './bulk-data';
 import { relayPages, syncRow, syncSchema } from './initial-sync-data';
 import { openEngine } from './open-engine';
-
-const schema = defineSchema({
-  version: 1,
-  collections: {
-    products: {
-      fields: {
-        name: f.string(),
-        price: f.number({ indexed: true }),
-        category: f.string({ indexed: true }),
-        stock: f.counter(),
-      },
-    },
-  },
-});
-
-const product = (i: number) => ({
-  name: `Product ${i}`,
-  price: (i % 500) / 4,
-  category: `cat-${i % 20}`,
-  stock: i % 50,
-});
 
 /** A timing taken inside the worker. */
 export interface Timing {
@@ -39,6 +27,8 @@ export interface Timing {
   readonly backend: string;
   /** Initial sync: the longest a group of frames took (how long the progress shown can stand still). */
   readonly longestPageMs?: number;
+  /** Bulk insert: time in statements inside the transaction and in its COMMIT (the rest of `ms` is JS). */
+  readonly split?: WriteSplit;
 }
 
 /** Documents per page of an initial sync: the relay's `docs` frame size. */
@@ -74,16 +64,12 @@ async function openRaw(name: string, tablesSql: string) {
 }
 
 async function rawDatabase(name: string) {
-  const { sqlite3, db, exec, flush } = await openRaw(
-    name,
-    'CREATE TABLE products (id TEXT PRIMARY KEY, name, price, category, stock); CREATE INDEX p_price ON products (price); CREATE INDEX p_cat ON products (category)',
-  );
-  const str = sqlite3.str_new(db, 'INSERT INTO products VALUES (?, ?, ?, ?, ?)');
+  const { sqlite3, db, exec, flush } = await openRaw(name, RAW_PRODUCTS_DDL);
+  const str = sqlite3.str_new(db, RAW_INSERT);
   const prepared = await sqlite3.prepare_v2(db, sqlite3.str_value(str));
   if (!prepared) throw new Error('prepare failed');
   const insert = async (i: number) => {
-    const p = product(i);
-    sqlite3.bind_collection(prepared.stmt, [crypto.randomUUID(), p.name, p.price, p.category, p.stock]);
+    sqlite3.bind_collection(prepared.stmt, rawRow(i));
     await sqlite3.step(prepared.stmt);
     await sqlite3.reset(prepared.stmt);
     flush();
@@ -178,12 +164,14 @@ const api = {
 
   /** `count` documents in one transaction through `insertMany`. */
   async loamBulk(name: string, count: number): Promise<Timing> {
-    const engine = await openEngine({ driver: await createWaSqliteStorage({ name }), schema });
+    const { driver, split } = timedDriver(await createWaSqliteStorage({ name }));
+    const engine = await openEngine({ driver, schema });
     try {
       const docs = Array.from({ length: count }, (_, i) => product(i));
+      Object.assign(split, { sqlMs: 0, commitMs: 0 });
       const start = performance.now();
       await engine.insertMany('products', docs);
-      return { ms: performance.now() - start, operations: count, backend: engine.storage.backend };
+      return { ms: performance.now() - start, operations: count, backend: engine.storage.backend, split };
     } finally {
       await engine.close();
     }
@@ -196,11 +184,14 @@ const api = {
       const start = performance.now();
       await raw.exec('BEGIN');
       for (let i = 0; i < count; i++) await raw.insert(i);
+      const commit = performance.now();
       await raw.exec('COMMIT');
+      const end = performance.now();
       return {
-        ms: performance.now() - start,
+        ms: end - start,
         operations: count,
         backend: 'raw wa-sqlite AccessHandlePoolVFS',
+        split: { sqlMs: commit - start, commitMs: end - commit },
       };
     } finally {
       await raw.close();

@@ -314,7 +314,7 @@ export async function openEngine<const S extends Schema>(options: EngineOptions<
     ...bindWrites(write),
     write,
     writeAll,
-    insertMany: (collection, docs) => writeAll(docs.map((doc) => writeIntent.insert(collection, doc))),
+    insertMany: (collection, docs) => enqueue(docs.map((doc) => writeIntent.insert(collection, doc))),
     get: ordered((collection: string, id: string) => {
       const c = core.collection(collection);
       return reading(c, (sql) => readDoc(sql, c, id, attachFrom(sql)));

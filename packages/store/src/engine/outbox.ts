@@ -9,21 +9,35 @@
  * Invariant: a document has a row in `loam_outbox_docs` for a transaction exactly when that transaction still has
  * a pending op on it. So "the pending ops of one document" reads only the transactions that wrote it, never the
  * whole outbox (a replace-mode download of every document after a client reset stays linear).
+ *
+ * The index has no second index by transaction: whoever rewrites a transaction has decoded its ops, so it knows the
+ * documents' rows to delete, and a bulk transaction writes each document's key once instead of twice. Its rows are
+ * written with multi-row INSERTs (`multi-row.ts`).
  */
 import { decodeOps, encodeOps, type Op } from '@loam/core';
 import type { SqlExecutor } from '../storage/driver';
+import { type InsertShape, insertRows, whereIn } from '../storage/multi-row';
 
 const CHUNK = 200;
 const INSERT_TX = 'INSERT INTO loam_outbox (ops, count) VALUES (?, ?) RETURNING seq';
-const INSERT_DOC = 'INSERT OR IGNORE INTO loam_outbox_docs (collection, doc, tx) VALUES (?, ?, ?)';
+/** Index rows of one collection and transaction (shared), a document id each. */
+const INSERT_DOCS: InsertShape = {
+  head: 'INSERT OR IGNORE INTO loam_outbox_docs (collection, tx, doc) SELECT ?, ?, column1 FROM (VALUES',
+  width: 1,
+  tail: ')',
+};
+const DELETE_DOCS = 'DELETE FROM loam_outbox_docs WHERE collection = ? AND tx = ? AND doc';
 
-/** The outbox's tables (created on open; the document index is filled in for databases made before it existed). */
+/**
+ * The outbox's tables (created on open; the document index is filled in for databases made before it existed, and
+ * loses the index by transaction databases made before it was dropped had).
+ */
 export const OUTBOX_DDL = `
 CREATE TABLE IF NOT EXISTS loam_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, ops BLOB NOT NULL, count INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS loam_outbox_docs (
   collection TEXT NOT NULL, doc TEXT NOT NULL, tx INTEGER NOT NULL, PRIMARY KEY (collection, doc, tx)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS loam_outbox_docs_tx ON loam_outbox_docs (tx);
+DROP INDEX IF EXISTS loam_outbox_docs_tx;
 `;
 
 /**
@@ -60,16 +74,38 @@ async function decodeRow(stored: Uint8Array): Promise<Op[]> {
   return decodeOps(bytes, { maxOps: Number.MAX_SAFE_INTEGER, maxBytes: bytes.length });
 }
 
-async function indexDocs(sql: SqlExecutor, tx: number, ops: readonly Op[]): Promise<void> {
-  const seen = new Set<string>();
-  const rows: [string, string, number][] = [];
+/** The documents `ops` write, by collection. */
+function docsOf(ops: readonly Op[]): Map<string, Set<string>> {
+  const docs = new Map<string, Set<string>>();
   for (const op of ops) {
-    const key = `${op.collection}\u0000${op.doc}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    rows.push([op.collection, op.doc, tx]);
+    let ids = docs.get(op.collection);
+    if (!ids) {
+      ids = new Set();
+      docs.set(op.collection, ids);
+    }
+    ids.add(op.doc);
   }
-  await sql.batch(INSERT_DOC, rows);
+  return docs;
+}
+
+/** The documents of `docs` that `except` lacks. */
+function without(docs: Map<string, Set<string>>, except: Map<string, Set<string>>): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [collection, ids] of docs) {
+    const skip = except.get(collection);
+    const left = skip ? [...ids].filter((id) => !skip.has(id)) : [...ids];
+    if (left.length > 0) out.set(collection, left);
+  }
+  return out;
+}
+
+/** Writes the index rows of transaction `tx` for `docs`. */
+async function indexRows(sql: SqlExecutor, docs: Map<string, Iterable<string>>, tx: number): Promise<void> {
+  for (const [collection, ids] of docs) await insertRows(sql, INSERT_DOCS, [...ids], [collection, tx]);
+}
+
+async function indexDocs(sql: SqlExecutor, tx: number, ops: readonly Op[]): Promise<void> {
+  await indexRows(sql, docsOf(ops), tx);
 }
 
 /** Creates the tables, and indexes the transactions of an outbox written before the document index existed. */
@@ -153,7 +189,11 @@ async function rewrite(sql: SqlExecutor, targets: ReadonlySet<string>, change: (
       const next = change(op);
       if (next) kept.push(next);
     }
-    await sql.run('DELETE FROM loam_outbox_docs WHERE tx = ?', [row.seq]);
+    const before = docsOf(row.ops);
+    const after = docsOf(kept);
+    for (const [collection, ids] of without(before, after))
+      await whereIn(sql, DELETE_DOCS, ids, [collection, row.seq]);
+    await indexRows(sql, without(after, before), row.seq);
     if (kept.length === 0) {
       await sql.run('DELETE FROM loam_outbox WHERE seq = ?', [row.seq]);
       continue;
@@ -163,7 +203,6 @@ async function rewrite(sql: SqlExecutor, targets: ReadonlySet<string>, change: (
       kept.length,
       row.seq,
     ]);
-    await indexDocs(sql, row.seq, kept);
   }
 }
 

@@ -1,7 +1,10 @@
 /**
  * The in-memory side of one write transaction: turns write intents into ops with the engine's writer, keeps the
  * merge state of every document it touched, and writes changed rows through to SQLite before any read of the
- * transaction and before it commits (rows of one collection in one batch).
+ * transaction, before it commits, and once {@link FLUSH_FROM} documents changed (rows of one collection in multi-row
+ * upserts). A document without list or text fields is dropped from memory once its row is written (the row holds
+ * all of its state, and is read back if the transaction writes it again): a bulk write keeps a bounded number of
+ * states, not one per document.
  *
  * Invariants:
  * 1. **One at a time.** Calls on the context run in the order they were made, even when the caller does not await
@@ -31,8 +34,17 @@ import {
 } from '@loam/core';
 import * as Y from 'yjs';
 import { StorageError } from '../errors';
-import type { StorageTransaction } from '../storage/driver';
-import { attachCrdts, type CollectionSql, keepDoc, rowParams, takeDoc } from './doc-rows';
+import type { SqlValue, StorageTransaction } from '../storage/driver';
+import { docKey } from './doc-cache';
+import {
+  attachCrdts,
+  type CollectionSql,
+  keepDoc,
+  loadStoredDocs,
+  rowParams,
+  takeDoc,
+  upsertRows,
+} from './doc-rows';
 import type { Doc, EngineWrites } from './engine';
 import type { EngineCore } from './engine-core';
 import { type GoneDoc, noteGone } from './peer-log';
@@ -40,11 +52,10 @@ import { findDocs, readDoc } from './queries';
 import { appendYjs, type StoredDoc, saveAllYjs } from './yjs-rows';
 
 interface Touched {
-  readonly c: CollectionSql;
   readonly id: string;
   doc: StoredDoc;
-  /** Updates of list and text fields since the last write-through, by field. */
-  readonly yjs: Map<string, Uint8Array[]>;
+  /** Updates of list and text fields since the last write-through, by field (made at the first). */
+  yjs?: Map<string, Uint8Array[]>;
   /** A register or counter changed: the row is rewritten. */
   row: boolean;
   /** A create or delete happened: the row and every list and text field are written whole. */
@@ -56,6 +67,25 @@ interface Touched {
  * quadratic; a tree of small merges is not.
  */
 const MERGE_FAN_IN = 16;
+
+/** Writes of one call from which the states of their documents are loaded together first (`prefetch`)... */
+const PREFETCH_FROM = 8;
+/** ...by windows of this many writes. */
+const PREFETCH_WINDOW = 2048;
+/** Changed documents from which their rows are written through before the next write. */
+const FLUSH_FROM = 2048;
+
+/** Per collection, per document id. */
+type ByDoc<T> = Map<CollectionSql, Map<string, T>>;
+
+function docsOf<T>(all: ByDoc<T>, c: CollectionSql): Map<string, T> {
+  let docs = all.get(c);
+  if (!docs) {
+    docs = new Map();
+    all.set(c, docs);
+  }
+  return docs;
+}
 
 /** Merges a list of updates once (the op and the Yjs log of one field often merge the same list). */
 const merged = new WeakMap<Uint8Array[], { count: number; bytes: Uint8Array }>();
@@ -118,8 +148,9 @@ export function refusedAlone(error: unknown): boolean {
 
 /** Creates the context of a transaction running on `sql`, whose rows get version `version`. */
 export function createWriteContext(core: EngineCore, sql: StorageTransaction, version: number): WriteContext {
-  const states = new Map<string, StoredDoc | undefined>();
-  const dirty = new Map<string, Touched>();
+  const states: ByDoc<StoredDoc | undefined> = new Map();
+  const dirty: ByDoc<Touched> = new Map();
+  let dirtyCount = 0;
   const ops: Op[] = [];
   /** The op each list or text field's edit run goes into, with its updates (invariant 4). */
   const runs = new Map<string, { index: number; updates: Uint8Array[] }>();
@@ -129,7 +160,6 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
   const gone: GoneDoc[] = [];
   let ended = false;
   let chain: Promise<unknown> = Promise.resolve();
-  const key = (c: CollectionSql, id: string) => `${c.name}\u0000${id}`;
 
   const serial = <T>(task: () => Promise<T>): Promise<T> => {
     if (ended) return Promise.reject(new QueryError('This transaction has already finished'));
@@ -142,39 +172,65 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
   };
 
   const stateOf = async (c: CollectionSql, id: string): Promise<StoredDoc | undefined> => {
-    const k = key(c, id);
-    if (states.has(k)) return states.get(k);
+    const known = docsOf(states, c);
+    if (known.has(id)) return known.get(id);
     const doc = await takeDoc(core.docs, sql, c, id);
-    states.set(k, doc);
+    known.set(id, doc);
     return doc;
+  };
+
+  /**
+   * Loads the states of the documents `intents` name that this transaction has not seen yet, a few queries per
+   * collection instead of one per document (a bulk insert of given ids, a bulk update): `takeDoc` for each, together.
+   */
+  const prefetch = async (intents: readonly WriteIntent[]) => {
+    const wanted = new Map<CollectionSql, Set<string>>();
+    for (const intent of intents) {
+      const target = intentTarget(intent);
+      if (target === undefined || !Object.hasOwn(core.schema.collections, intent.collection)) continue;
+      const c = core.collection(intent.collection);
+      if (states.get(c)?.has(target)) continue;
+      let ids = wanted.get(c);
+      if (!ids) {
+        ids = new Set();
+        wanted.set(c, ids);
+      }
+      ids.add(target);
+    }
+    for (const [c, ids] of wanted) {
+      const known = docsOf(states, c);
+      const load: string[] = [];
+      for (const id of ids) {
+        const cached = c.crdtFields.length > 0 ? core.docs.take(docKey(c.name, id)) : undefined;
+        if (cached) known.set(id, cached);
+        else load.push(id);
+      }
+      if (load.length > 0) for (const [id, doc] of await loadStoredDocs(sql, c, load)) known.set(id, doc);
+    }
   };
 
   const flush = async () => {
     if (dirty.size === 0) return;
-    const byCollection = new Map<CollectionSql, Touched[]>();
-    for (const t of dirty.values()) {
-      const list = byCollection.get(t.c);
-      if (list) list.push(t);
-      else byCollection.set(t.c, [t]);
-    }
+    const pending = [...dirty];
     dirty.clear();
-    for (const [c, docs] of byCollection) {
-      const rows = docs.filter((t) => t.row);
-      if (rows.length > 0)
-        await sql.batch(
-          c.upsert,
-          rows.map((t) => rowParams(c, t.id, t.doc.state, version, false)),
-        );
-      const bumped = docs.filter((t) => !t.row && !t.all);
-      if (bumped.length > 0)
-        await sql.batch(
-          c.bumpVersion,
-          bumped.map((t) => [version, t.id]),
-        );
-      if (c.crdtFields.length === 0) continue;
-      for (const t of docs) {
+    dirtyCount = 0;
+    for (const [c, docs] of pending) {
+      const rows: SqlValue[] = [];
+      const bumped: SqlValue[][] = [];
+      for (const t of docs.values()) {
+        if (t.row) for (const value of rowParams(c, t.id, t.doc.state, version, false)) rows.push(value);
+        else if (!t.all) bumped.push([version, t.id]);
+      }
+      if (rows.length > 0) await upsertRows(sql, c, rows);
+      if (bumped.length > 0) await sql.batch(c.bumpVersion, bumped);
+      if (c.crdtFields.length === 0) {
+        const known = states.get(c);
+        if (known) for (const id of docs.keys()) known.delete(id);
+        continue;
+      }
+      for (const t of docs.values()) {
         if (t.all) await saveAllYjs(sql, c.name, t.id, c.crdtFields, t.doc);
-        else
+        else if (t.yjs)
           for (const [field, updates] of t.yjs)
             await appendYjs(sql, c.name, t.id, field, t.doc, mergeOnce(updates));
       }
@@ -196,6 +252,7 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
   /** Adds an update to its run and to the updates its field writes through next (often the same list). */
   const pushUpdate = (entry: Touched, field: string, run: { updates: Uint8Array[] }, update: Uint8Array) => {
     run.updates.push(update);
+    entry.yjs ??= new Map();
     const pending = entry.yjs.get(field);
     if (!pending) entry.yjs.set(field, run.updates.length === 1 ? run.updates : [update]);
     else if (pending !== run.updates) pending.push(update);
@@ -220,12 +277,16 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
       noteGone(gone, c, op, doc.state);
       applyOp(c.def, doc.state, op);
     }
-    const k = key(c, id);
-    states.set(k, doc);
-    const entry = dirty.get(k) ?? { c, id, doc, yjs: new Map(), row: false, all: false };
-    entry.doc = doc;
+    docsOf(states, c).set(id, doc);
+    const changed = docsOf(dirty, c);
+    let entry = changed.get(id);
+    if (entry) entry.doc = doc;
+    else {
+      entry = { id, doc, row: false, all: false };
+      changed.set(id, entry);
+      dirtyCount++;
+    }
     for (const op of produced) record(c, id, entry, op);
-    dirty.set(k, entry);
     touched.add(c.name);
     return id;
   };
@@ -235,9 +296,24 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
     const c = core.collection(intent.collection);
     const target = intentTarget(intent);
     if (target === undefined) return apply(c, intent, undefined);
-    const k = key(c, target);
-    if (states.has(k)) return apply(c, intent, states.get(k));
+    const known = states.get(c);
+    if (known?.has(target)) return apply(c, intent, known.get(target));
     return stateOf(c, target).then((stored) => apply(c, intent, stored));
+  };
+
+  /**
+   * Runs writes in order (prefetching their documents when they are many), adding their documents' ids to `ids`;
+   * rejects at the first that fails.
+   */
+  const writeList = async (intents: readonly WriteIntent[], ids: DocId[] = []) => {
+    for (let i = 0; i < intents.length; i++) {
+      if (i % PREFETCH_WINDOW === 0 && intents.length >= PREFETCH_FROM)
+        await prefetch(intents.slice(i, i + PREFETCH_WINDOW));
+      const id = writeNow(intents[i] as WriteIntent);
+      ids.push(typeof id === 'string' ? id : await id);
+      if (dirtyCount >= FLUSH_FROM) await flush();
+    }
+    return ids;
   };
 
   const write = (intent: WriteIntent) => serial(async () => writeNow(intent));
@@ -252,7 +328,7 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
     const { collection, id, field } = intent as WriteIntent & { id: string; field: string };
     if (!Object.hasOwn(core.schema.collections, collection)) return undefined;
     const c = core.collection(collection);
-    const stored = states.get(key(c, id));
+    const stored = states.get(c)?.get(id);
     const doc = stored?.state.crdts[field];
     return doc && stored ? { c, id, field, doc, stored } : undefined;
   };
@@ -291,20 +367,16 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
     } finally {
       doc.off('update', onUpdate);
     }
-    const entry = dirty.get(key(c, id));
+    const entry = dirty.get(c)?.get(id);
     const run = runs.get(`${c.name}\u0000${id}\u0000${field}\u0000${stored.state.epoch}`);
     if (update && entry && run) pushUpdate(entry, field, run, update);
     return i;
   };
 
   const attach = (c: CollectionSql, docs: Doc[]) =>
-    attachCrdts(core.docs, sql, c, docs, (id) => states.get(key(c, id))?.state);
+    attachCrdts(core.docs, sql, c, docs, (id) => states.get(c)?.get(id)?.state);
 
-  const writeAll = async (intents: readonly WriteIntent[]) => {
-    const ids: DocId[] = [];
-    for (const intent of intents) ids.push(await write(intent));
-    return ids;
-  };
+  const writeAll = (intents: readonly WriteIntent[]) => serial(() => writeList(intents));
 
   const writes: EngineWrites = {
     ...bindWrites(write),
@@ -339,12 +411,7 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
           }
           const ids: DocId[] = [];
           try {
-            for (const intent of unit) {
-              let id = writeNow(intent);
-              if (typeof id !== 'string') id = await id;
-              ids.push(id);
-            }
-            outcomes.push({ ids });
+            outcomes.push({ ids: await writeList(unit, ids) });
           } catch (error) {
             if (!refusedAlone(error)) throw error;
             if (ids.length > 0) throw new UnitRefused(i, error);
@@ -364,10 +431,9 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
           }
         }
         await flush();
-        for (const [k, doc] of states) {
-          if (!doc) continue;
-          const at = k.indexOf('\u0000');
-          keepDoc(core.docs, core.collection(k.slice(0, at)), k.slice(at + 1), doc);
+        for (const [c, docs] of states) {
+          if (c.crdtFields.length === 0) continue;
+          for (const [id, doc] of docs) if (doc) keepDoc(core.docs, c, id, doc);
         }
       });
       ended = true;
