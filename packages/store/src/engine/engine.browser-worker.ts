@@ -3,12 +3,12 @@
  * AccessHandlePoolVFS in Chromium) against raw wa-sqlite prepared statements on the same VFS, pragmas and WAL write
  * gathering, in one dedicated worker. Not part of the package's API.
  */
-import { decodeDocSnapshot, defineSchema, f } from '@loam/core';
+import { defineSchema, f } from '@loam/core';
 import * as Comlink from 'comlink';
 import * as SQLite from 'wa-sqlite';
 import { createWaSqliteStorage, defaultPragmas } from '../storage/storage-wa-sqlite';
 import { bufferWalWrites, type SyncFileVfs } from '../storage/wal-write-buffer';
-import { relayPages, syncRow, syncSchema } from './initial-sync-data';
+import { downloadedDocs, relayPages, syncRow, syncSchema } from './initial-sync-data';
 import { openEngine } from './open-engine';
 
 const schema = defineSchema({
@@ -114,14 +114,7 @@ const api = {
       const start = performance.now();
       for (let g = 0; g < pages.length; g += SYNC_GROUP) {
         const pageStart = performance.now();
-        const docs = pages.slice(g, g + SYNC_GROUP).flatMap((page) =>
-          page.map(({ id, bytes }) => ({
-            collection: 'products',
-            id,
-            state: decodeDocSnapshot(bytes),
-            mode: 'merge' as const,
-          })),
-        );
+        const docs = pages.slice(g, g + SYNC_GROUP).flatMap(downloadedDocs);
         await engine.syncStore.applyDownload({ docs, removed: [] });
         longestPageMs = Math.max(longestPageMs, performance.now() - pageStart);
       }

@@ -25,7 +25,7 @@
  *    transaction that writes it and joins the peer log there; a peer transaction is applied, logged and counted in
  *    the version vector together, or not at all. Logged bytes are never re-encoded (their signature covers them).
  */
-import type { DocState, Filter, Op, ReplicaId, Schema } from '@loam/core';
+import type { DocState, Filter, Op, PackedDocState, ReplicaId, Schema } from '@loam/core';
 
 /** A write the relay refused, as kept in the refused-writes log. */
 export interface RefusedWrite {
@@ -47,7 +47,11 @@ export interface RefusedWrite {
 export interface DownloadedDoc {
   readonly collection: string;
   readonly id: string;
-  readonly state: DocState;
+  /**
+   * The snapshot's state: a `DocState`, or a format-2 snapshot as decoded (`readDocSnapshot`), which a store may
+   * write without building a `DocState` when it holds nothing of the document (else `unpackDocState`, once).
+   */
+  readonly state: DocState | PackedDocState;
   /** `merge`: join into the local state. `replace`: take it as the state, then re-apply this replica's pending ops. */
   readonly mode: 'merge' | 'replace';
 }
