@@ -154,3 +154,34 @@ it.each([1, 2, 3])(
     expect(others('packed.db').length).toBeGreaterThan(10);
   },
 );
+
+it('a download of hundreds of documents, new and already held, stores each as the relay has it', async () => {
+  const relay = createMemoryReplica({ schema, replica: asReplicaId('relay00000000000') });
+  const ids = Array.from({ length: 300 }, (_, i) => `q${i}` as DocId);
+  for (const [i, id] of ids.entries())
+    relay.upsert('products', id, { name: `n${i}`, price: i, stock: i % 7 });
+  const download = () => ({
+    docs: ids.map((id) => ({
+      collection: 'products',
+      id,
+      state: readDocSnapshot(encodeDocSnapshot(relay.state.getState('products', id)!, 2)),
+      mode: 'merge' as const,
+    })),
+    removed: [],
+  });
+  const device = await openEngine({
+    driver: await createBetterSqlite3Storage({ filename: join(dir, 'many.db') }),
+    schema,
+  });
+  try {
+    const expected = () =>
+      ids.map((id) => relay.get('products', id)).sort((a, b) => (a!.id < b!.id ? -1 : 1));
+    expect(await device.syncStore.applyDownload(download())).toBe(300);
+    expect(await device.find({ collection: 'products', sort: [{ field: 'id', dir: 'asc' }] })).toEqual(expected());
+    for (const [i, id] of ids.entries()) if (i % 2 === 0) relay.update('products', id, { price: -i - 1 });
+    expect(await device.syncStore.applyDownload(download())).toBe(150);
+    expect(await device.find({ collection: 'products', sort: [{ field: 'id', dir: 'asc' }] })).toEqual(expected());
+  } finally {
+    await device.close();
+  }
+});
