@@ -177,10 +177,14 @@ it('a download of hundreds of documents, new and already held, stores each as th
     const expected = () =>
       ids.map((id) => relay.get('products', id)).sort((a, b) => (a!.id < b!.id ? -1 : 1));
     expect(await device.syncStore.applyDownload(download())).toBe(300);
-    expect(await device.find({ collection: 'products', sort: [{ field: 'id', dir: 'asc' }] })).toEqual(expected());
+    expect(await device.find({ collection: 'products', sort: [{ field: 'id', dir: 'asc' }] })).toEqual(
+      expected(),
+    );
     for (const [i, id] of ids.entries()) if (i % 2 === 0) relay.update('products', id, { price: -i - 1 });
     expect(await device.syncStore.applyDownload(download())).toBe(150);
-    expect(await device.find({ collection: 'products', sort: [{ field: 'id', dir: 'asc' }] })).toEqual(expected());
+    expect(await device.find({ collection: 'products', sort: [{ field: 'id', dir: 'asc' }] })).toEqual(
+      expected(),
+    );
   } finally {
     await device.close();
   }
