@@ -3,8 +3,22 @@
  * concurrently (every field kind, deletes and re-creates, counter resets, list and text edits), then the ops are
  * applied to fresh states in different orders, groupings and with duplicates.
  */
-import { asReplicaId, decodeDocSnapshot, encodeDocSnapshot, type Op } from '@loam/core';
-import { createMemoryReplica, createMemoryState, type MemoryState } from '@loam/core/testing';
+import {
+  asReplicaId,
+  decodeDocSnapshot,
+  encodeDocSnapshot,
+  isPackedDocState,
+  latestTimestamp,
+  type Op,
+  readDocSnapshot,
+  SNAPSHOT_VERSIONS,
+} from '@loam/core';
+import {
+  canonicalDocState,
+  createMemoryReplica,
+  createMemoryState,
+  type MemoryState,
+} from '@loam/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRng } from './random';
@@ -106,30 +120,57 @@ describe('merge', () => {
     expect(stateOf([...replica.log()].reverse())).toEqual(replica.state.canonical());
   });
 
-  it('joining document snapshots equals applying the union of the ops (state-based merge agrees with op-based)', () => {
-    const joinInto = (target: MemoryState, source: MemoryState, ids: readonly string[]) => {
-      for (const id of ids) {
-        const state = source.getState('items', id);
-        if (state) target.mergeState('items', id, decodeDocSnapshot(encodeDocSnapshot(state)));
-      }
-    };
-    const ids = ['a', 'b', 'c', 'd', 'e', 'f'].map((s) => `item-${s}`);
+  it.each(SNAPSHOT_VERSIONS)(
+    'joining document snapshots (format %i) equals applying the union of the ops (state-based merge agrees with op-based)',
+    (version) => {
+      const joinInto = (target: MemoryState, source: MemoryState, ids: readonly string[]) => {
+        for (const id of ids) {
+          const state = source.getState('items', id);
+          if (state) target.mergeState('items', id, decodeDocSnapshot(encodeDocSnapshot(state, version)));
+        }
+      };
+      const ids = ['a', 'b', 'c', 'd', 'e', 'f'].map((s) => `item-${s}`);
+      fc.assert(
+        fc.property(
+          opSets.chain((ops) => fc.tuple(fc.constant(ops), fc.subarray(ops), fc.subarray(ops))),
+          ([, left, right]) => {
+            const a = createMemoryState(fuzzSchema);
+            for (const op of left) a.apply(op);
+            const b = createMemoryState(fuzzSchema);
+            for (const op of right) b.apply(op);
+            const union = [...new Map([...left, ...right].map((op) => [op.id, op])).values()];
+            joinInto(a, b, ids);
+            expect(a.canonical()).toEqual(stateOf(union));
+            joinInto(a, b, ids);
+            expect(a.canonical()).toEqual(stateOf(union));
+          },
+        ),
+        { numRuns: 150 },
+      );
+    },
+  );
+
+  it('a snapshot of either format decodes to the state it was taken of, with the same latest timestamp', () => {
+    const items = fuzzSchema.collections.items as Parameters<typeof canonicalDocState>[0];
     fc.assert(
-      fc.property(
-        opSets.chain((ops) => fc.tuple(fc.constant(ops), fc.subarray(ops), fc.subarray(ops))),
-        ([, left, right]) => {
-          const a = createMemoryState(fuzzSchema);
-          for (const op of left) a.apply(op);
-          const b = createMemoryState(fuzzSchema);
-          for (const op of right) b.apply(op);
-          const union = [...new Map([...left, ...right].map((op) => [op.id, op])).values()];
-          joinInto(a, b, ids);
-          expect(a.canonical()).toEqual(stateOf(union));
-          joinInto(a, b, ids);
-          expect(a.canonical()).toEqual(stateOf(union));
-        },
-      ),
-      { numRuns: 150 },
+      fc.property(opSets, (ops) => {
+        const source = createMemoryState(fuzzSchema);
+        for (const op of ops) source.apply(op);
+        for (const id of ['a', 'b', 'c', 'd', 'e', 'f'].map((s) => `item-${s}`)) {
+          const state = source.getState('items', id);
+          if (!state) continue;
+          for (const version of SNAPSHOT_VERSIONS) {
+            const bytes = encodeDocSnapshot(state, version);
+            expect(canonicalDocState(items, decodeDocSnapshot(bytes))).toEqual(
+              canonicalDocState(items, state),
+            );
+            const read = readDocSnapshot(bytes);
+            expect(isPackedDocState(read)).toBe(version === 2);
+            expect(latestTimestamp(read)).toBe(latestTimestamp(state));
+          }
+        }
+      }),
+      { numRuns: 100 },
     );
   });
 });

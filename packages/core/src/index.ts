@@ -20,8 +20,12 @@ export {
   createClock,
   decodeTimestamp,
   type HlcParts,
+  isPackedTimestamp,
   isTimestamp,
+  PACKED_TIMESTAMP_BYTES,
+  packTimestamp,
   type Timestamp,
+  unpackTimestamp,
 } from './clock/hlc';
 export {
   AlreadyExistsError,
@@ -69,9 +73,16 @@ export {
 export {
   decodeDocSnapshot,
   encodeDocSnapshot,
+  isPackedDocState,
   latestTimestamp,
+  latestTimestampOf,
   mergeDocState,
+  type PackedDocState,
+  readDocSnapshot,
   redactDocState,
+  SNAPSHOT_VERSIONS,
+  type SnapshotVersion,
+  unpackDocState,
 } from './merge/snapshot';
 export { checkIntent, patchedDoc } from './ops/check-intent';
 export {

@@ -3,8 +3,10 @@ import {
   createDocState,
   type DocId,
   decodeDocSnapshot,
+  isPackedDocState,
   materialize,
   mergeDocState,
+  readDocSnapshot,
 } from '@loam/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LoamServer, startServer } from './server';
@@ -127,6 +129,43 @@ describe('upload and download', () => {
     await writer.push(3, a.update('orders', id, { storeId: 's-elsewhere' }));
     const left = await reader.next('docs', (m) => m.removed.length > 0);
     expect(left.removed).toEqual([{ collection: 'orders', id }]);
+  });
+
+  it('sends snapshots in the newest format a client announced, and format 1 to a client that announced none', async () => {
+    const writer = await client();
+    const a = testDevice();
+    const token = await mintToken({ sub: 'mgr', role: 'manager' });
+    await writer.hello({ replica: a.replica, token });
+    const { id, ops } = a.insert('orders', { storeId: 's-format', owner: 'mgr', total: 7 });
+    await writer.push(1, ops);
+    const sub = {
+      id: 'f',
+      query: { collection: 'orders', filter: { op: 'eq', field: 'storeId', value: 's-format' } },
+    } as const;
+    const formats: number[] = [];
+    const format = (bytes: Uint8Array) => (isPackedDocState(readDocSnapshot(bytes)) ? 2 : 1);
+    // Two readers of the same view, so a fan-out frame cached for one would reach the other.
+    const readers = [await client(), await client()];
+    for (const [i, announced] of [undefined, 2].entries()) {
+      const reader = readers[i]!;
+      await reader.hello({
+        replica: testDevice().replica,
+        token,
+        subs: [sub],
+        ...(announced ? { snapshots: announced } : {}),
+      });
+      const first = await reader.next('docs', (m) => m.sub === 'f');
+      expect(decoded(first)).toEqual([expect.objectContaining({ id, total: 7 })]);
+      formats.push(format(first.docs[0]!.state));
+      await reader.next('synced');
+    }
+    await writer.push(2, a.update('orders', id, { total: 8 }));
+    for (const reader of readers) {
+      const live = await reader.next('docs', (m) => m.sub === undefined && m.docs.length > 0);
+      expect(decoded(live)).toEqual([expect.objectContaining({ id, total: 8 })]);
+      formats.push(format(live.docs[0]!.state));
+    }
+    expect(formats).toEqual([1, 2, 1, 2]);
   });
 
   it('acknowledges a re-sent batch without applying it twice', async () => {

@@ -2,7 +2,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ClockError, ClockSkewError } from '../errors';
 import { asReplicaId } from '../ids/ids';
-import { compareTimestamps, createClock, decodeTimestamp, encodeTimestamp, type Timestamp } from './hlc';
+import {
+  compareTimestamps,
+  createClock,
+  decodeTimestamp,
+  encodeTimestamp,
+  packTimestamp,
+  type Timestamp,
+  unpackTimestamp,
+} from './hlc';
 
 const A = asReplicaId('aaaaaaaaaaaaaaaa');
 const B = asReplicaId('bbbbbbbbbbbbbbbb');
@@ -79,5 +87,26 @@ describe('hybrid logical clock', () => {
       last = next;
     }
     expect(decodeTimestamp(last).wall).toBe(8);
+  });
+
+  it('packs a timestamp in 20 bytes that unpack to it and order as it does', () => {
+    const stamp = fc
+      .tuple(
+        fc.integer({ min: 0, max: 0xffff_ffff_ffff }),
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.stringMatching(/^[0-9a-z]{16}$/),
+      )
+      .map(([wall, counter, replica]) => encodeTimestamp({ wall, counter, replica: asReplicaId(replica) }));
+    fc.assert(
+      fc.property(stamp, stamp, (a, b) => {
+        const [pa, pb] = [packTimestamp(a), packTimestamp(b)] as Uint8Array[];
+        expect(pa).toHaveLength(20);
+        expect(unpackTimestamp(pa as Uint8Array)).toBe(a);
+        const bytes = Buffer.compare(pa as Uint8Array, pb as Uint8Array);
+        expect(Math.sign(bytes)).toBe(Math.sign(compareTimestamps(a, b)));
+      }),
+    );
+    expect(packTimestamp('not a timestamp')).toBe('not a timestamp');
+    expect(unpackTimestamp(new Uint8Array(20).fill(255))).toBeUndefined();
   });
 });

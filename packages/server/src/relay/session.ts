@@ -61,7 +61,7 @@ import type { ServerStore } from '../storage/server-store';
 import { createSessionDownloads, type SessionDownloads } from './downloads';
 import type { Commit, Relay } from './relay';
 import type { SignalingHub, SignalingMember } from './signaling';
-import { type ActiveSub, createSessionViews, type Removal, type SessionViews } from './views';
+import { type ActiveSub, createSessionViews, type Removal, type SessionViews, snapshotFormat } from './views';
 
 export { DOCS_PER_FRAME } from './downloads';
 
@@ -339,7 +339,7 @@ export function createSession(transport: Transport, ctx: SessionContext): Sessio
     if (closed()) return;
     phase = 'ready';
     ctx.signedIn?.();
-    views = createSessionViews(schema, relay.rules, who.claims);
+    views = createSessionViews(schema, relay.rules, who.claims, snapshotFormat(m.snapshots));
     downloads = createSessionDownloads({ transport, open: () => !closed(), store, views, metrics });
     const d = downloads;
     send({

@@ -7,8 +7,11 @@
  * 1. **Only readable data leaves.** Every snapshot is `redactDocState` of the stored state with the user's readable
  *    fields; a document is in a view only when it matches a subscription's filter AND the role's read filter;
  *    subscriptions that filter on unreadable fields are refused (`subscription_denied`).
- * 2. **Shared work.** Snapshots are cached per state and readable-field set, and fan-out frames per commit and view,
- *    so sessions with the same view encode a commit once.
+ * 2. **Shared work.** Snapshots are cached per state, readable-field set and format, and fan-out frames per commit
+ *    and view, so sessions with the same view encode a commit once.
+ * 3. **Readable formats only.** A session's snapshots are in the newest format its client announced in `hello`
+ *    (`snapshots`; format 1 when it announced none), never newer: a client sharing a view with a newer one still
+ *    gets frames it can decode (the format is part of the view's key).
  */
 import {
   type Access,
@@ -22,6 +25,8 @@ import {
   type Rules,
   redactDocState,
   type Schema,
+  SNAPSHOT_VERSIONS,
+  type SnapshotVersion,
 } from '@loam/core';
 import { collectionSql, columnOf, compileFilter } from '@loam/store/sql';
 import { type DocSnapshotFrame, encodeMessage, type Subscription } from '@loam/sync';
@@ -54,9 +59,19 @@ function fieldsKey(access: Access): string {
   return access.readableFields === '*' ? '*' : access.readableFields.join('\u0000');
 }
 
-/** The redacted snapshot of a state for one access (cached per state and readable-field set). */
-export function snapshotOf(state: DocState, access: Access): Uint8Array {
-  const key = fieldsKey(access);
+/**
+ * The snapshot format to send a client that announced `announced` (`hello.snapshots`): the newest this relay writes
+ * that is not newer; 1 when it announced none.
+ */
+export function snapshotFormat(announced: number | undefined): SnapshotVersion {
+  let format: SnapshotVersion = 1;
+  for (const v of SNAPSHOT_VERSIONS) if (announced !== undefined && v <= announced) format = v;
+  return format;
+}
+
+/** The redacted snapshot of a state for one access, in format `version` (cached per state, field set and format). */
+export function snapshotOf(state: DocState, access: Access, version: SnapshotVersion): Uint8Array {
+  const key = `${version}\n${fieldsKey(access)}`;
   let perState = snapshotCache.get(state);
   if (!perState) {
     perState = new Map();
@@ -65,7 +80,10 @@ export function snapshotOf(state: DocState, access: Access): Uint8Array {
   let bytes = perState.get(key);
   if (!bytes) {
     const fields = access.readableFields;
-    bytes = encodeDocSnapshot(redactDocState(state, (path) => grantsField(fields, path)));
+    bytes = encodeDocSnapshot(
+      redactDocState(state, (path) => grantsField(fields, path)),
+      version,
+    );
     perState.set(key, bytes);
   }
   return bytes;
@@ -98,8 +116,16 @@ export interface SessionViews {
   }>;
 }
 
-/** Creates the views of a session whose user has `claims`. */
-export function createSessionViews(schema: Schema, rules: Rules, initialClaims: Claims): SessionViews {
+/**
+ * Creates the views of a session whose user has `claims` and whose client reads snapshots up to format `snapshots`
+ * (`hello.snapshots`).
+ */
+export function createSessionViews(
+  schema: Schema,
+  rules: Rules,
+  initialClaims: Claims,
+  snapshots: SnapshotVersion = 1,
+): SessionViews {
   const subs = new Map<string, ActiveSub>();
   let claims = initialClaims;
   let accessOf = new Map<string, Access>();
@@ -134,7 +160,7 @@ export function createSessionViews(schema: Schema, rules: Rules, initialClaims: 
     for (const s of [...subs.values()].filter((x) => x.active)) {
       parts.push(`${s.collection}|${JSON.stringify(s.filter)}|${fieldsKey(access(s.collection))}`);
     }
-    return parts.sort().join('\n');
+    return `${snapshots}\n${parts.sort().join('\n')}`;
   };
 
   const isIn = (change: CommittedChange, mine: ActiveSub[], which: 'before' | 'after') => {
@@ -151,7 +177,7 @@ export function createSessionViews(schema: Schema, rules: Rules, initialClaims: 
       const snapshot = () => ({
         collection: change.collection,
         id: change.id,
-        state: snapshotOf(change.after, access(change.collection)),
+        state: snapshotOf(change.after, access(change.collection), snapshots),
         mode: 'merge' as const,
       });
       if (isIn(change, mine, 'after')) docs.push(snapshot());
@@ -170,7 +196,7 @@ export function createSessionViews(schema: Schema, rules: Rules, initialClaims: 
   return {
     subs,
     access,
-    snapshot: (collection, state) => snapshotOf(state, access(collection)),
+    snapshot: (collection, state) => snapshotOf(state, access(collection), snapshots),
     authorize,
     invalidate() {
       viewKey = undefined;
@@ -226,8 +252,10 @@ export function createSessionViews(schema: Schema, rules: Rules, initialClaims: 
         const fieldsChanged = !old || fieldsKey(old) !== fieldsKey(a);
         const docs: DocSnapshotFrame[] = [];
         for (const [id, state] of after) {
-          if (fieldsChanged) docs.push({ collection, id, state: snapshotOf(state, a), mode: 'replace' });
-          else if (!before.has(id)) docs.push({ collection, id, state: snapshotOf(state, a), mode: 'merge' });
+          if (fieldsChanged)
+            docs.push({ collection, id, state: snapshotOf(state, a, snapshots), mode: 'replace' });
+          else if (!before.has(id))
+            docs.push({ collection, id, state: snapshotOf(state, a, snapshots), mode: 'merge' });
         }
         const removed = [...before].filter((id) => !after.has(id)).map((id) => ({ collection, id }));
         out.push({ docs, removed });

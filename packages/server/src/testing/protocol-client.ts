@@ -44,6 +44,8 @@ export interface ProtocolClient {
     schemaVersion?: number;
     /** A device public key: the relay answers with a `certificate`. */
     device?: Uint8Array;
+    /** The newest snapshot format to announce (absent: none, as a client older than format 2 sends). */
+    snapshots?: number;
   }): Promise<ServerMessage & { t: 'welcome' }>;
   /** Pushes ops as batch `batch` and resolves with its ack. */
   push(batch: number, ops: readonly Op[]): Promise<ServerMessage & { t: 'ack' }>;
@@ -133,6 +135,7 @@ export function connectClient(url: string, options: ConnectOptions = {}): Promis
         cursor: input.cursor ?? 0,
         subs: input.subs ?? [],
         ...(input.device ? { device: input.device } : {}),
+        ...(input.snapshots === undefined ? {} : { snapshots: input.snapshots }),
       });
       const first = await client.waitFor((m) => m.t === 'welcome' || m.t === 'error');
       if (first.t === 'error') throw Object.assign(new Error(first.message), { code: first.code });

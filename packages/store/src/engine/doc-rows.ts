@@ -5,7 +5,14 @@
  * (`yjs-rows.ts`), added when the engine reads a document.
  */
 
-import { type CollectionDef, type DocState, isLive, type MaterializedDoc, materialize } from '@loam/core';
+import {
+  type CollectionDef,
+  type DocState,
+  isLive,
+  type MaterializedDoc,
+  materialize,
+  type PackedDocState,
+} from '@loam/core';
 import { quoteIdentifier, toSqlValue } from '../query/sql-compiler';
 import type { SqlExecutor, SqlRow, SqlValue } from '../storage/driver';
 import { type InsertShape, insertRows, whereIn } from '../storage/multi-row';
@@ -17,6 +24,7 @@ import {
   encode,
   encodeDocState,
   encodeLeanState,
+  encodePackedLeanState,
   type LeanColumns,
 } from './state-codec';
 import { columnPaths, docTable } from './tables';
@@ -260,4 +268,61 @@ export async function loadStoredDocs(
     out.set(id, { state, logs: c.crdtFields.length > 0 ? await loadYjs(sql, c.name, id, state) : new Map() });
   }
   return out;
+}
+
+/** Per collection: its counter columns, as `[ordinal, counter name]` (see `columnValue`). */
+const counterColumnsOf = new WeakMap<CollectionSql, [number, string][]>();
+
+function counterColumns(c: CollectionSql): [number, string][] {
+  let list = counterColumnsOf.get(c);
+  if (!list) {
+    list = [];
+    for (const [j, col] of c.columns.entries())
+      if (col.def.kind === 'counter') list.push([j, col.path.slice(col.path.lastIndexOf('.') + 1)]);
+    counterColumnsOf.set(c, list);
+  }
+  return list;
+}
+
+/**
+ * `rowParams(c, id, state, version, false)` for the state `mergeDocState` gives when a device holding nothing of a
+ * document joins a decoded format-2 snapshot into it, written straight from the snapshot. Only for a snapshot that
+ * changes an empty state, is not a tombstone and has no list or text fields (`isFreshWritable`): else unpack it and
+ * merge.
+ */
+export function packedRowParams(
+  c: CollectionSql,
+  id: string,
+  state: PackedDocState,
+  version: number,
+): SqlValue[] {
+  const live = state.created;
+  const params: SqlValue[] = [id, live ? 1 : 0, version, null, null];
+  for (let j = 0; j < c.columns.length; j++) params.push(null);
+  if (live) {
+    const regs = state.regs;
+    for (let i = 0; i < regs.length; i += 3) {
+      const j = c.columnIndex.get(regs[i] as string);
+      if (j !== undefined && (c.columns[j] as ColumnSql).def.kind !== 'counter')
+        params[5 + j] = toSqlValue(regs[i + 1]);
+    }
+    const counters = state.counters;
+    for (const [j, name] of counterColumns(c)) {
+      let value = 0;
+      for (let i = 0; i < counters.length; i += 5)
+        if (counters[i] === name) value = counters[i + 3] as number;
+      params[5 + j] = value;
+    }
+  }
+  params[3] = encodePackedLeanState(c, state, params, 5);
+  return params;
+}
+
+/**
+ * True when `packedRowParams` may write `state` for a document the device holds nothing of: joined into an empty
+ * state it changes it (an epoch, a create, a field), it is not a tombstone, and it carries no list or text field.
+ */
+export function isFreshWritable(state: PackedDocState): boolean {
+  if (state.deleted || Object.keys(state.crdts).length > 0) return false;
+  return state.epoch > 0 || state.created || state.regs.length > 0 || state.counters.length > 0;
 }

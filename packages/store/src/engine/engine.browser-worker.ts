@@ -3,7 +3,6 @@
  * AccessHandlePoolVFS in Chromium) against raw wa-sqlite prepared statements on the same VFS, pragmas and WAL write
  * gathering, in one dedicated worker. Not part of the package's API.
  */
-import { decodeDocSnapshot } from '@loam/core';
 import * as Comlink from 'comlink';
 import * as SQLite from 'wa-sqlite';
 import { createWaSqliteStorage, defaultPragmas } from '../storage/storage-wa-sqlite';
@@ -17,7 +16,7 @@ import {
   timedDriver,
   type WriteSplit,
 } from './bulk-data';
-import { relayPages, syncRow, syncSchema } from './initial-sync-data';
+import { downloadedDocs, relayPages, syncRow, syncSchema } from './initial-sync-data';
 import { openEngine } from './open-engine';
 
 /** A timing taken inside the worker. */
@@ -100,14 +99,7 @@ const api = {
       const start = performance.now();
       for (let g = 0; g < pages.length; g += SYNC_GROUP) {
         const pageStart = performance.now();
-        const docs = pages.slice(g, g + SYNC_GROUP).flatMap((page) =>
-          page.map(({ id, bytes }) => ({
-            collection: 'products',
-            id,
-            state: decodeDocSnapshot(bytes),
-            mode: 'merge' as const,
-          })),
-        );
+        const docs = pages.slice(g, g + SYNC_GROUP).flatMap(downloadedDocs);
         await engine.syncStore.applyDownload({ docs, removed: [] });
         longestPageMs = Math.max(longestPageMs, performance.now() - pageStart);
       }

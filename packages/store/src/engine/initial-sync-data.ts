@@ -3,8 +3,16 @@
  * one collection of small products, and the relay's snapshots of them in pages as `docs` frames carry them. Not
  * part of the package's API.
  */
-import { asReplicaId, defineSchema, encodeDocSnapshot, f } from '@loam/core';
+import {
+  asReplicaId,
+  defineSchema,
+  encodeDocSnapshot,
+  f,
+  readDocSnapshot,
+  type SnapshotVersion,
+} from '@loam/core';
 import { createMemoryReplica } from '@loam/core/testing';
+import type { DownloadedDoc } from '@loam/sync';
 
 export const syncSchema = defineSchema({
   version: 1,
@@ -31,8 +39,15 @@ export const syncRow = (i: number) => ({
   stock: i % 40,
 });
 
-/** The relay's snapshots of products 0 to `count - 1`, in pages of `pageSize`. */
-export function relayPages(count: number, pageSize: number): { id: string; bytes: Uint8Array }[][] {
+/**
+ * The relay's snapshots of products 0 to `count - 1`, in pages of `pageSize`, in format `version` (2: what a current
+ * client announces and gets).
+ */
+export function relayPages(
+  count: number,
+  pageSize: number,
+  version: SnapshotVersion = 2,
+): { id: string; bytes: Uint8Array }[][] {
   const relay = createMemoryReplica({ schema: syncSchema, replica: asReplicaId('relay00000000000') });
   const pages: { id: string; bytes: Uint8Array }[][] = [];
   for (let i = 0; i < count; i++) {
@@ -40,7 +55,17 @@ export function relayPages(count: number, pageSize: number): { id: string; bytes
     relay.insert('products', row);
     if (i % pageSize === 0) pages.push([]);
     const state = relay.state.getState('products', row.id);
-    if (state) pages.at(-1)?.push({ id: row.id, bytes: encodeDocSnapshot(state) });
+    if (state) pages.at(-1)?.push({ id: row.id, bytes: encodeDocSnapshot(state, version) });
   }
   return pages;
+}
+
+/** A page's snapshots decoded as the sync client's downloader hands them to `applyDownload`. */
+export function downloadedDocs(page: readonly { id: string; bytes: Uint8Array }[]): DownloadedDoc[] {
+  return page.map(({ id, bytes }) => ({
+    collection: 'products',
+    id,
+    state: readDocSnapshot(bytes),
+    mode: 'merge' as const,
+  }));
 }

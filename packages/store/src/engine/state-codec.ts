@@ -15,7 +15,16 @@
  * Column pointers are ordinals in the table's physical column order (`LeanColumns.columns`, read from the
  * table on open): additive migrations append columns, so an ordinal never changes meaning.
  */
-import type { CounterState, DocState, FieldDef, Timestamp, Value } from '@loam/core';
+import {
+  type CounterState,
+  type DocState,
+  type FieldDef,
+  type PackedDocState,
+  packTimestamp,
+  type Timestamp,
+  unpackTimestamp,
+  type Value,
+} from '@loam/core';
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { SqlRow, SqlValue } from '../storage/driver';
 
@@ -156,46 +165,10 @@ function columnHolds(kind: FieldDef['kind'], stored: SqlValue, value: unknown): 
   return back !== undefined && Object.is(back, value);
 }
 
-const PACKABLE_TS = /^[0-9a-f]{16}[0-9a-z]{16}$/;
-const B36 = 36 ** 8;
-
-/**
- * A timestamp in 20 bytes instead of 32 characters: wall clock (6 bytes) and counter (2) from their hex, the
- * replica id as two base-36 halves of 8 characters (6 bytes each). Anything else stays a string.
- */
-function packTimestamp(t: string): string | Uint8Array {
-  if (!PACKABLE_TS.test(t)) return t;
-  const out = new Uint8Array(20);
-  const view = new DataView(out.buffer);
-  const wall = Number.parseInt(t.slice(0, 12), 16);
-  view.setUint16(0, Math.floor(wall / 2 ** 32));
-  view.setUint32(2, wall % 2 ** 32);
-  view.setUint16(6, Number.parseInt(t.slice(12, 16), 16));
-  for (const [at, from] of [
-    [8, 16],
-    [14, 24],
-  ] as const) {
-    const half = Number.parseInt(t.slice(from, from + 8), 36);
-    view.setUint16(at, Math.floor(half / 2 ** 32));
-    view.setUint32(at + 2, half % 2 ** 32);
-  }
-  return out;
-}
-
-function unpackTimestamp(bytes: Uint8Array): string {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const six = (at: number) => view.getUint16(at) * 2 ** 32 + view.getUint32(at + 2);
-  const half = (at: number) => {
-    const n = six(at);
-    if (n >= B36) throw new Error('Malformed packed timestamp in _state');
-    return n.toString(36).padStart(8, '0');
-  };
-  return (
-    six(0).toString(16).padStart(12, '0') +
-    view.getUint16(6).toString(16).padStart(4, '0') +
-    half(8) +
-    half(14)
-  );
+function unpackStored(bytes: Uint8Array): string {
+  const t = unpackTimestamp(bytes);
+  if (t === undefined) throw new Error('Malformed packed timestamp in _state');
+  return t;
 }
 
 /**
@@ -252,7 +225,7 @@ export function decodeRowState(c: LeanColumns, row: SqlRow, withTimes = true): D
     unknown[],
     unknown[],
   ];
-  const unpacked = times.map((t) => (typeof t === 'string' || !withTimes ? t : unpackTimestamp(t)));
+  const unpacked = times.map((t) => (typeof t === 'string' || !withTimes ? t : unpackStored(t)));
   const at = (i: unknown) => (i === -1 ? null : (unpacked[i as number] as Timestamp));
   const column = (j: number) => {
     const col = c.columns[j];
@@ -288,4 +261,37 @@ export function decodeRowState(c: LeanColumns, row: SqlRow, withTimes = true): D
     };
   }
   return { epoch, created, deleted, regs, counters, crdts: {} };
+}
+
+/**
+ * `encodeLeanState` for a decoded format-2 snapshot taken as a document's whole state (see `packedRowParams`),
+ * without building a `DocState`: the snapshot's timestamp table is the row's (same packing), its increments are
+ * kept as they are, and a register or counter whose column holds its value points at the column.
+ */
+export function encodePackedLeanState(
+  c: LeanColumns,
+  state: PackedDocState,
+  columns: readonly SqlValue[],
+  offset = 0,
+): Uint8Array {
+  const regs: unknown[] = [];
+  const flatRegs = state.regs;
+  for (let i = 0; i < flatRegs.length; i += 3) {
+    const path = flatRegs[i] as string;
+    const j = c.columnIndex.get(path);
+    const col = j === undefined ? undefined : (c.columns[j] as ColumnSql);
+    if (col && columnHolds(col.def.kind, columns[offset + (j as number)] as SqlValue, flatRegs[i + 1]))
+      regs.push(j, flatRegs[i + 2]);
+    else regs.push(path, flatRegs[i + 1], flatRegs[i + 2]);
+  }
+  const counters: unknown[] = [];
+  const flat = state.counters;
+  for (let i = 0; i < flat.length; i += 5) {
+    const field = flat[i] as string;
+    const j = c.columnIndex.get(field);
+    if (j !== undefined && columnHolds('counter', columns[offset + j] as SqlValue, flat[i + 3]))
+      counters.push(j, flat[i + 1], flat[i + 2], null, flat[i + 4]);
+    else counters.push(field, flat[i + 1], flat[i + 2], flat[i + 3], flat[i + 4]);
+  }
+  return encode([LEAN_LAYOUT, state.epoch, state.created, state.deleted, state.times, regs, counters]);
 }

@@ -11,20 +11,26 @@ import {
   createDocState,
   createOpId,
   type DocState,
+  isPackedDocState,
   latestTimestamp,
+  latestTimestampOf,
   mergeDocState,
   type Op,
+  type PackedDocState,
   parseOpId,
   type Timestamp,
+  unpackDocState,
 } from '@loam/core';
 import type { Coverage, Download, DownloadedDoc, RefusedWrite, SyncStore } from '@loam/sync';
 import { decode, encode } from '@msgpack/msgpack';
-import type { SqlExecutor, StorageTransaction } from '../storage/driver';
+import type { SqlExecutor, SqlValue, StorageTransaction } from '../storage/driver';
 import { docKey } from './doc-cache';
 import {
   type CollectionSql,
   decodeRowState,
+  isFreshWritable,
   keepDoc,
+  packedRowParams,
   removeDoc,
   rowParams,
   saveDoc,
@@ -41,12 +47,17 @@ import {
 } from './outbox';
 import { createPeerLogPort, insertRefusals, pruneOwnLog } from './peer-log';
 import { idsForIn, selectSql } from './queries';
+import { upsertRows } from './upsert-rows';
 import { appendYjs, type StoredDoc } from './yjs-rows';
 
 const CURSOR_KEY = 'cursor';
 /** Ids per `IN (...)` read (well under SQLite's bound on parameters). */
 const READ_CHUNK = 512;
 const PUT_SYNC = 'INSERT OR REPLACE INTO loam_sync (key, value) VALUES (?, ?)';
+
+/** A downloaded state as a `DocState` (a format-2 snapshot is unpacked: do it once per download entry). */
+const docStateOf = (state: DocState | PackedDocState): DocState =>
+  isPackedDocState(state) ? unpackDocState(state) : state;
 
 function checkKey(key: string): void {
   if (key === CURSOR_KEY) throw new RangeError(`"${CURSOR_KEY}" is reserved: use cursor()/setCursor()`);
@@ -136,7 +147,10 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
 
   /**
    * Joins downloaded states into documents without list or text fields, many at a time: their current states in a
-   * few `IN (...)` reads, their rows in one batch. Returns how many documents changed.
+   * few `IN (...)` reads, their rows in one batch. Returns how many documents changed. A format-2 snapshot of a
+   * document this device holds no row of (so no state and no pending op: a pending op's document has a row) is
+   * written as it came (`packedRowParams`: the row `mergeDocState` into an empty state would give), unless the
+   * download carries that document twice.
    */
   const mergeRows = async (
     sql: SqlExecutor,
@@ -155,20 +169,32 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
       for (const r of found) states.set(r.id as string, decodeRowState(c, r));
     }
     const changed = new Set<string>();
+    const fresh = new Map<string, PackedDocState>();
     for (const { id, state: incoming } of docs) {
       let state = states.get(id);
       if (!state) {
+        if (isPackedDocState(incoming) && !fresh.has(id) && isFreshWritable(incoming)) {
+          fresh.set(id, incoming);
+          continue;
+        }
         state = createDocState();
         states.set(id, state);
+        const first = fresh.get(id);
+        if (first) {
+          fresh.delete(id);
+          mergeDocState(state, unpackDocState(first));
+          changed.add(id);
+        }
       }
-      if (mergeDocState(state, incoming)) changed.add(id);
+      if (mergeDocState(state, docStateOf(incoming))) changed.add(id);
     }
-    if (changed.size > 0)
-      await sql.batch(
-        c.upsert,
-        [...changed].map((id) => rowParams(c, id, states.get(id) as DocState, version, false)),
-      );
-    return changed.size;
+    if (changed.size + fresh.size > 0) {
+      const rows: SqlValue[][] = [];
+      for (const [id, packed] of fresh) rows.push(packedRowParams(c, id, packed, version));
+      for (const id of changed) rows.push(rowParams(c, id, states.get(id) as DocState, version, false));
+      await upsertRows(sql, c, rows);
+    }
+    return changed.size + fresh.size;
   };
 
   /**
@@ -185,11 +211,7 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
         return false;
       }
     };
-    let latest: Timestamp | undefined;
-    for (const { state } of download.docs) {
-      const t = latestTimestamp(state);
-      if (t !== undefined && (latest === undefined || t > latest)) latest = t;
-    }
+    const latest = latestTimestampOf(download.docs.map((d) => d.state));
     // The greatest timestamp moves the clock as far as every one would, unless it is beyond the bound: then each.
     if (latest === undefined || receive(latest)) return;
     for (const { state } of download.docs) {
@@ -213,7 +235,7 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
       rows = undefined;
     };
     for (const doc of changes.docs) {
-      const { collection, id, state: incoming, mode } = doc;
+      const { collection, id, mode } = doc;
       const c = core.collection(collection);
       if (mode === 'merge' && c.crdtFields.length === 0) {
         if (rows?.c !== c) await flushRows();
@@ -222,6 +244,7 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
         continue;
       }
       await flushRows();
+      const incoming = docStateOf(doc.state);
       if (mode === 'replace') {
         await replaceWith(sql, c, id, incoming, version);
         dropped = true;

@@ -15,6 +15,7 @@
  *  ◀─ roster / signal   peer signaling (`peer-signaling.ts`)
  * ```
  */
+import { SNAPSHOT_VERSIONS } from '@loam/core';
 import { SyncClientErrorCode } from '../errors';
 import { loadCredentials, saveCertificate, saveRevocations } from '../peers/credentials';
 import type { RefusedWrite, SyncStore } from '../port/sync-store';
@@ -159,6 +160,7 @@ export function createSessionHandlers(deps: {
         cursor,
         subs: subs.map((s) => ({ id: s.stored.id, query: s.stored.query })),
         ...(store.devicePublicKey ? { device: store.devicePublicKey } : {}),
+        snapshots: Math.max(...SNAPSHOT_VERSIONS),
       });
     },
 

@@ -28,7 +28,7 @@
  *    a live document keeps, beside it, the document as it was just before (`lastLiveDoc`): peers judge who may
  *    receive the delete on it. It leaves the device with that transaction (acknowledged or settled).
  */
-import type { DocState, Filter, MaterializedDoc, Op, ReplicaId, Schema } from '@loam/core';
+import type { DocState, Filter, MaterializedDoc, Op, PackedDocState, ReplicaId, Schema } from '@loam/core';
 
 /** A write the relay refused, as kept in the refused-writes log. */
 export interface RefusedWrite {
@@ -50,7 +50,11 @@ export interface RefusedWrite {
 export interface DownloadedDoc {
   readonly collection: string;
   readonly id: string;
-  readonly state: DocState;
+  /**
+   * The snapshot's state: a `DocState`, or a format-2 snapshot as decoded (`readDocSnapshot`), which a store may
+   * write without building a `DocState` when it holds nothing of the document (else `unpackDocState`, once).
+   */
+  readonly state: DocState | PackedDocState;
   /** `merge`: join into the local state. `replace`: take it as the state, then re-apply this replica's pending ops. */
   readonly mode: 'merge' | 'replace';
 }

@@ -153,7 +153,7 @@ function clientMessage(o: Obj): ClientMessage {
     case 'hello': {
       onlyKeys(
         o,
-        ['t', 'protocol', 'replica', 'token', 'schemaVersion', 'cursor', 'subs', 'device'],
+        ['t', 'protocol', 'replica', 'token', 'schemaVersion', 'cursor', 'subs', 'device', 'snapshots'],
         'hello',
       );
       if (!isReplicaId(o.replica)) invalid('hello.replica: not a replica id');
@@ -166,6 +166,7 @@ function clientMessage(o: Obj): ClientMessage {
         cursor: int(o.cursor, 'hello.cursor'),
         subs: arr(o.subs, 'hello.subs').map((s, i) => subscription(s, `hello.subs[${i}]`)),
         ...(o.device === undefined ? {} : { device: sized(o.device, 'hello.device', 32) }),
+        ...(o.snapshots === undefined ? {} : { snapshots: int(o.snapshots, 'hello.snapshots') }),
       };
     }
     case 'push':

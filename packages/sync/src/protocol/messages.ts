@@ -8,7 +8,7 @@
  * Session, in order:
  * ```
  * client                                    server
- *  hello {replica, token, cursor, subs, device?} ─▶
+ *  hello {replica, token, cursor, subs, device?, snapshots?} ─▶
  *                                       ◀─  welcome {server, cursor, reset, replicaSeq}  or  error {code, fatal: true}
  *                                       ◀─  permissions {rules, claims}          the rules of this token (again when
  *                                                                                a new token changes the claims)
@@ -33,7 +33,8 @@
  * announced addresses; it is sent after `welcome` and again whenever one of them comes, goes or announces.
  *
  * Downloads carry document *snapshots* (the merge state of a document, with the fields the user may not read
- * removed by the server), never raw ops: a snapshot merges into local state by the same rules as ops
+ * removed by the server; in the newest format the client announced in `hello.snapshots`, format 1 when none), never
+ * raw ops: a snapshot merges into local state by the same rules as ops
  * (`mergeDocState`), and it cannot leak a field the user may not read. `mode: 'replace'` means: replace the local
  * state of that document with this one, then re-apply the local ops not yet acknowledged (used for compensating
  * writes, in `ack.corrections` and `forwarded.corrections`, permission changes and client resets). `removed` lists documents that left every subscription's view:
@@ -156,6 +157,11 @@ export type ClientMessage =
       readonly subs: readonly Subscription[];
       /** The device's Ed25519 public key (32 bytes): the relay answers with a `certificate` for peer sync. */
       readonly device?: Uint8Array;
+      /**
+       * The newest document snapshot format this client reads (`SNAPSHOT_VERSIONS` in @loam/core); absent: 1. The
+       * relay sends no snapshot in a newer format than the client announced.
+       */
+      readonly snapshots?: number;
     }
   /** `ops` is `encodeOps(batch)`; `batch` numbers the push so the ack can name it. */
   | { readonly t: 'push'; readonly batch: number; readonly ops: Uint8Array }

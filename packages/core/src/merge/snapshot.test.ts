@@ -1,0 +1,162 @@
+/**
+ * The snapshot decoder is total over both formats: bytes from the network either decode to what was encoded or
+ * are refused with `OpDecodeError`, never another exception, never a state that points nowhere.
+ */
+import { Encoder } from '@msgpack/msgpack';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { OpDecodeError } from '../errors';
+import { asReplicaId } from '../ids/ids';
+import { decodeBoundedMsgpack } from '../ops/codec';
+import { defineSchema, f } from '../schema/schema';
+import { createMemoryReplica } from './memory-replica';
+import { decodeDocSnapshot, encodeDocSnapshot, readDocSnapshot, SNAPSHOT_VERSIONS } from './snapshot';
+import { readSubset } from './snapshot-reader';
+
+const schema = defineSchema({
+  version: 1,
+  collections: {
+    notes: {
+      fields: { title: f.string(), at: f.date({ optional: true }), n: f.counter(), tags: f.list<string>() },
+    },
+  },
+});
+
+function sample() {
+  const r = createMemoryReplica({
+    schema,
+    replica: asReplicaId('writer0000000000'),
+    now: () => 1_750_000_000_000,
+  });
+  const { id } = r.insert('notes', { title: 'a', at: new Date(5), n: 2, tags: ['x'] });
+  r.increment('notes', id, 'n', 3);
+  r.update('notes', id, { title: 'b' });
+  return r.state.getState('notes', id)!;
+}
+
+const raw = (value: unknown) => new Encoder().encode(value);
+const refusal = (bytes: Uint8Array): string | undefined => {
+  try {
+    decodeDocSnapshot(bytes);
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof OpDecodeError)) throw error;
+    return error.reason;
+  }
+};
+const packed = new Uint8Array(20);
+
+describe('document snapshots', () => {
+  it.each(SNAPSHOT_VERSIONS)(
+    'format %i round-trips a state, dates, counters and lists included',
+    (version) => {
+      const state = sample();
+      const back = decodeDocSnapshot(encodeDocSnapshot(state, version));
+      expect(back.regs).toEqual(state.regs);
+      expect(back.counters).toEqual(state.counters);
+      expect(back.crdts.tags?.getArray('v').toJSON()).toEqual(['x']);
+    },
+  );
+
+  it('format 2 writes each timestamp once and is smaller than format 1', () => {
+    const state = sample();
+    expect(encodeDocSnapshot(state, 2).length).toBeLessThan(encodeDocSnapshot(state, 1).length);
+  });
+
+  it.each([
+    ['an unknown format', raw([3, 0, false, false, [], [], [], []]), 'unsupported_version'],
+    ['a time index out of range', raw([2, 1, true, false, [packed], ['a', 1, 1], [], []]), 'malformed'],
+    [
+      'a timestamp nothing points at',
+      raw([2, 1, true, false, [packed, 'x'], ['a', 1, 0], [], []]),
+      'malformed',
+    ],
+    [
+      'a packed timestamp of the wrong size',
+      raw([2, 1, true, false, [new Uint8Array(19)], ['a', 1, 0], [], []]),
+      'malformed',
+    ],
+    [
+      'a replica id out of base-36 range',
+      raw([2, 1, true, false, [new Uint8Array(20).fill(255)], ['a', 1, 0], [], []]),
+      'malformed',
+    ],
+    ['a `__proto__` path', raw([2, 1, true, false, [packed], ['__proto__', 1, 0], [], []]), 'malformed'],
+    ['a register run cut short', raw([2, 1, true, false, [packed], ['a', 1], [], []]), 'malformed'],
+    [
+      'a counter that is not an integer',
+      raw([2, 1, true, false, [packed], [], ['n', 0.5, 0, 1, []], []]),
+      'malformed',
+    ],
+    [
+      'an increment with a bad time',
+      raw([2, 1, true, false, [packed], [], ['n', 0, 0, 1, ['op', 7, 1]], []]),
+      'malformed',
+    ],
+    [
+      'a bad Yjs update',
+      raw([2, 1, true, false, [], [], [], ['tags', new Uint8Array([9, 9, 9])]]),
+      'malformed',
+    ],
+    ['a negative epoch', raw([2, -1, true, false, [], [], [], []]), 'malformed'],
+    ['a layout of the wrong length', raw([2, 1, true, false, [], [], []]), 'malformed'],
+    ['nothing', new Uint8Array(0), 'truncated'],
+  ])('refuses %s', (_, bytes, reason) => {
+    expect(refusal(bytes)).toBe(reason);
+  });
+
+  it.each(SNAPSHOT_VERSIONS)(
+    'format %i: any truncation or corrupted byte decodes or is refused, never throws anything else',
+    (version) => {
+      const bytes = encodeDocSnapshot(sample(), version);
+      fc.assert(
+        fc.property(
+          fc.nat({ max: bytes.length }),
+          fc.array(fc.tuple(fc.nat({ max: bytes.length - 1 }), fc.nat({ max: 255 })), { maxLength: 4 }),
+          (cut, flips) => {
+            const copy = bytes.slice(0, Math.max(cut, 1));
+            for (const [at, value] of flips) if (at < copy.length) copy[at] = value;
+            refusal(copy);
+            const read = (() => {
+              try {
+                return readDocSnapshot(copy);
+              } catch {
+                return undefined;
+              }
+            })();
+            // What decodes never points outside its timestamp table.
+            if (read && 'packed' in read) expect(() => decodeDocSnapshot(copy)).not.toThrow();
+          },
+        ),
+        { numRuns: 500 },
+      );
+    },
+  );
+
+  it('the fast reader gives what the general decoder gives, or gives up', () => {
+    const same = (bytes: Uint8Array) => {
+      const fast = readSubset(bytes);
+      if (fast === undefined) return;
+      expect(decodeBoundedMsgpack(bytes)).toEqual(fast);
+    };
+    fc.assert(
+      fc.property(
+        fc.jsonValue({ maxDepth: 5 }).filter((v) => !JSON.stringify(v).includes('"__proto__"')),
+        fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { maxLength: 3 }),
+        (json, flips) => {
+          const bytes = raw(json);
+          same(bytes);
+          for (const [at, value] of flips) if (bytes.length > 0) bytes[at % bytes.length] = value;
+          same(bytes);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), same), { numRuns: 1000 });
+    expect(readSubset(encodeDocSnapshot(sample(), 2).subarray(0))).toBeUndefined();
+    const plain = createMemoryReplica({ schema, replica: asReplicaId('writer0000000000') });
+    const { id } = plain.insert('notes', { title: 'plain', n: 1 });
+    const bytes = encodeDocSnapshot(plain.state.getState('notes', id)!, 2);
+    expect(readSubset(bytes)).toEqual(decodeBoundedMsgpack(bytes));
+  });
+});

@@ -1,0 +1,191 @@
+/**
+ * Downloads of format-2 snapshots: a device writes a document it holds nothing of straight from the snapshot
+ * (`packedRowParams`), and must end exactly where joining the unpacked state would have taken it, whatever else the
+ * download and the device hold (its own pending writes, tombstones, the same document twice).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  asReplicaId,
+  type DocId,
+  type DocState,
+  decodeDocSnapshot,
+  defineSchema,
+  encodeDocSnapshot,
+  f,
+  readDocSnapshot,
+} from '@loam/core';
+import { canonicalDocState, createMemoryReplica } from '@loam/core/testing';
+import type { DownloadedDoc } from '@loam/sync';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { createRng } from '../../../../test/convergence/random';
+import { createBetterSqlite3Storage } from '../storage/storage-better-sqlite3';
+import { collectionSql, decodeRowState } from './doc-rows';
+import { openEngine } from './open-engine';
+import { docTable } from './tables';
+
+const schema = defineSchema({
+  version: 1,
+  collections: {
+    products: {
+      fields: {
+        name: f.string(),
+        price: f.number({ indexed: true }),
+        category: f.string({ optional: true, indexed: true }),
+        active: f.boolean({ default: true }),
+        since: f.date({ optional: true }),
+        extra: f.json({ optional: true }),
+        supplier: f.object({ name: f.string(), city: f.string({ optional: true }) }, { optional: true }),
+        stock: f.counter(),
+      },
+    },
+  },
+});
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'loam-sync-store-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Every row's merge state, canonical, by id (read from the closed database file). */
+function storedStates(file: string): Map<string, unknown> {
+  const c = collectionSql('products', schema.collections.products!);
+  const db = new Database(join(dir, file), { readonly: true });
+  try {
+    const rows = db.prepare(`SELECT id, ${c.stateColumns} FROM "${docTable('products')}" ORDER BY id`).all();
+    return new Map(
+      (rows as Record<string, unknown>[]).map((r) => [
+        r.id as string,
+        canonicalDocState(c.def, decodeRowState(c, r as never)),
+      ]),
+    );
+  } finally {
+    db.close();
+  }
+}
+
+it.each([1, 2, 3])(
+  'a format-2 download ends where the same download unpacked ends (seed %i)',
+  async (seed) => {
+    const rng = createRng(seed);
+    let time = 1_750_000_000_000;
+    const relay = createMemoryReplica({ schema, replica: asReplicaId('relay00000000000'), now: () => time });
+    const ids = Array.from({ length: 40 }, (_, i) => `p${i}` as DocId);
+    const write = () => {
+      time += rng.int(0, 2);
+      const id = rng.pick(ids);
+      const live = relay.get('products', id);
+      const r = rng.int(0, 99);
+      if (!live || r < 10)
+        return relay.upsert('products', id, {
+          name: `n${rng.int(0, 9)}`,
+          price: rng.int(0, 50) / 4,
+          ...(rng.chance(0.5) ? { category: `c${rng.int(0, 3)}` } : {}),
+          ...(rng.chance(0.3) ? { since: new Date(time) } : {}),
+          ...(rng.chance(0.3) ? { extra: { a: [1, 'x'] } } : {}),
+          ...(rng.chance(0.3) ? { supplier: { name: 's', city: 'c' } } : {}),
+          stock: rng.int(0, 5),
+        });
+      if (r < 20) return relay.delete('products', id);
+      if (r < 50) return relay.increment('products', id, 'stock', rng.int(-3, 3));
+      return relay.update('products', id, { price: rng.int(0, 50) / 4, active: rng.chance(0.5) });
+    };
+    for (let i = 0; i < 150; i++) write();
+
+    const devices = await Promise.all(
+      ['unpacked.db', 'packed.db'].map(async (file) =>
+        openEngine({ driver: await createBetterSqlite3Storage({ filename: join(dir, file) }), schema }),
+      ),
+    );
+    // Both devices hold a few documents already, with writes of their own not yet acknowledged.
+    for (const device of devices) {
+      for (const id of ids.slice(0, 5)) {
+        const state = relay.state.getState('products', id);
+        if (state)
+          await device.syncStore.applyDownload({
+            docs: [
+              {
+                collection: 'products',
+                id,
+                state: decodeDocSnapshot(encodeDocSnapshot(state)),
+                mode: 'merge',
+              },
+            ],
+            removed: [],
+          });
+        if (await device.get('products', id)) await device.increment('products', id, 'stock', 1);
+      }
+    }
+    for (let i = 0; i < 60; i++) write();
+    const page = (packed: boolean): DownloadedDoc[] => {
+      const docs: DownloadedDoc[] = [];
+      // Some documents twice in one download, as consecutive frames can carry them.
+      for (const id of [...ids, ...ids.filter(() => rng.chance(0.1))]) {
+        const state = relay.state.getState('products', id) as DocState | undefined;
+        if (!state) continue;
+        const bytes = encodeDocSnapshot(state, 2);
+        docs.push({
+          collection: 'products',
+          id,
+          state: packed ? readDocSnapshot(bytes) : decodeDocSnapshot(bytes),
+          mode: 'merge',
+        });
+      }
+      return docs;
+    };
+    const [unpacked, packed] = devices as [(typeof devices)[0], (typeof devices)[0]];
+    const changed = await unpacked.syncStore.applyDownload({ docs: page(false), removed: [] });
+    expect(await packed.syncStore.applyDownload({ docs: page(true), removed: [] })).toBe(changed);
+    const all = { collection: 'products' } as const;
+    expect(await packed.find(all)).toEqual(await unpacked.find(all));
+    expect(await packed.find(all)).not.toEqual([]);
+    // Taking the same snapshots again changes nothing on either.
+    expect(await packed.syncStore.applyDownload({ docs: page(true), removed: [] })).toBe(0);
+    expect(await unpacked.syncStore.applyDownload({ docs: page(false), removed: [] })).toBe(0);
+    await unpacked.close();
+    await packed.close();
+    // The documents neither device wrote itself hold the same merge state (timestamps, increments) on both.
+    const others = (file: string) =>
+      [...storedStates(file)].filter(([id]) => !ids.slice(0, 5).includes(id as DocId));
+    expect(others('packed.db')).toEqual(others('unpacked.db'));
+    expect(others('packed.db').length).toBeGreaterThan(10);
+  },
+);
+
+it('a download of hundreds of documents, new and already held, stores each as the relay has it', async () => {
+  const relay = createMemoryReplica({ schema, replica: asReplicaId('relay00000000000') });
+  const ids = Array.from({ length: 300 }, (_, i) => `q${i}` as DocId);
+  for (const [i, id] of ids.entries())
+    relay.upsert('products', id, { name: `n${i}`, price: i, stock: i % 7 });
+  const download = () => ({
+    docs: ids.map((id) => ({
+      collection: 'products',
+      id,
+      state: readDocSnapshot(encodeDocSnapshot(relay.state.getState('products', id)!, 2)),
+      mode: 'merge' as const,
+    })),
+    removed: [],
+  });
+  const device = await openEngine({
+    driver: await createBetterSqlite3Storage({ filename: join(dir, 'many.db') }),
+    schema,
+  });
+  try {
+    const expected = () =>
+      ids.map((id) => relay.get('products', id)).sort((a, b) => (a!.id < b!.id ? -1 : 1));
+    expect(await device.syncStore.applyDownload(download())).toBe(300);
+    expect(await device.find({ collection: 'products', sort: [{ field: 'id', dir: 'asc' }] })).toEqual(
+      expected(),
+    );
+    for (const [i, id] of ids.entries()) if (i % 2 === 0) relay.update('products', id, { price: -i - 1 });
+    expect(await device.syncStore.applyDownload(download())).toBe(150);
+    expect(await device.find({ collection: 'products', sort: [{ field: 'id', dir: 'asc' }] })).toEqual(
+      expected(),
+    );
+  } finally {
+    await device.close();
+  }
+});
