@@ -267,7 +267,7 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
         const plan = await planBatch(p.request, {
           def: (name) => coll(name).def,
           recorded: ledger.recorded,
-          digest: ledger.digest,
+          digests: ledger.digests,
           reissued: ledger.reissued,
           load: (collection, id) => docs.get(`${collection}\u0000${id}`)?.current,
         });

@@ -21,7 +21,7 @@ import {
   type Reissue,
   reissueOf,
 } from './batch-plan';
-import { contentDigest, opDigest, sameDigest } from './op-digest';
+import { type OpDigests, opDigests, sameDigest } from './op-digest';
 import type { ApplyBatchRequest } from './server-store';
 
 const INSERT_OPS = `INSERT INTO loam_server_ops (id, at, hash)
@@ -55,8 +55,8 @@ export interface GroupLedger {
   readHeld(tx: TransactionSql, inserted: readonly { id: string }[]): Promise<void>;
   /** For `planBatch`: the digest recorded with an id, by an earlier transaction or an earlier batch of the group. */
   recorded(id: string): Digest;
-  /** For `planBatch`: an op's digest, computed once per group. */
-  digest(op: Op): Uint8Array;
+  /** For `planBatch`: an op's digests, computed once per group. */
+  digests(op: Op): OpDigests;
   /** What is remembered of the group's op contents as conflicting writes; queue it in the first flight. */
   readReissues(tx: TransactionSql): PromiseLike<void>;
   /** For `planBatch`: the pending renumberings of a content. */
@@ -71,15 +71,15 @@ export interface GroupLedger {
 export function createGroupLedger(requests: readonly ApplyBatchRequest[]): GroupLedger {
   const at = new Map<string, number>();
   const inserting = new Map<string, Uint8Array>();
-  const digests = new Map<Op, Uint8Array>();
+  const digests = new Map<Op, OpDigests>();
   for (const request of requests) {
     const now = request.now ?? Date.now();
     for (const op of request.ops) {
-      const digest = opDigest(op);
+      const digest = opDigests(op);
       digests.set(op, digest);
       if (at.has(op.id)) continue;
       at.set(op.id, now);
-      inserting.set(op.id, digest);
+      inserting.set(op.id, digest.op);
     }
   }
   const inserted = new Set<string>();
@@ -111,13 +111,10 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
         held.set(row.id, row.hash);
     },
     recorded: (id) => accepted.get(id) ?? (inserted.has(id) ? undefined : (held.get(id) ?? null)),
-    digest: (op) => digests.get(op) ?? opDigest(op),
+    digests: (op) => digests.get(op) ?? opDigests(op),
     readReissues(tx) {
       const contents = new Map<string, Uint8Array>();
-      for (const op of digests.keys()) {
-        const content = contentDigest(op);
-        contents.set(hex(content), content);
-      }
+      for (const { content } of digests.values()) contents.set(hex(content), content);
       if (contents.size === 0) return Promise.resolve();
       return tx
         .unsafe<{ content: Buffer; origin: string; id: string | null; pending: number }[]>(READ_REISSUES, [
