@@ -80,17 +80,21 @@ async function backends(db: TestSchema | undefined): Promise<number[]> {
   return rows.map((r) => r.pid);
 }
 
-/** What an ingest run measured: acknowledged ops/s, and CPU ms per 1,000 acknowledged ops of relays and database. */
+/**
+ * What an ingest run measured: acknowledged ops/s, and CPU ms per 1,000 acknowledged ops of the relays, the
+ * database and the load generator (this process: the devices' writers, encoding, `ws`).
+ */
 interface Ingest {
   readonly opsPerSecond: number;
   readonly relayCpuMs: number;
   readonly dbCpuMs: number;
+  readonly loadCpuMs: number;
 }
 
 /** "CPU per 1,000 ops" notes, with what that CPU would allow on 2 idle cores (load generator elsewhere). */
 function cpuNote(r: Ingest): string {
   const idle = 2_000_000 / (r.relayCpuMs + r.dbCpuMs);
-  return `CPU per 1,000 acked ops: relays ${r.relayCpuMs.toFixed(0)} ms, PostgreSQL ${r.dbCpuMs.toFixed(0)} ms (≈ ${Math.round(idle).toLocaleString('en-US')} ops/s on 2 otherwise idle cores)`;
+  return `CPU per 1,000 acked ops: relays ${r.relayCpuMs.toFixed(0)} ms, PostgreSQL ${r.dbCpuMs.toFixed(0)} ms (≈ ${Math.round(idle).toLocaleString('en-US')} ops/s on 2 otherwise idle cores), load generator ${r.loadCpuMs.toFixed(0)} ms`;
 }
 
 /**
@@ -109,6 +113,8 @@ async function ingest(
   const relayPids = nodes.map((n) => n.process.pid as number);
   const relayBefore = cpuSeconds(relayPids);
   const dbBefore = cpuSeconds(await backends(db));
+  const loadBefore = process.cpuUsage();
+  const window = process.hrtime.bigint();
   let acked = 0;
   let stop = false;
   const started = performance.now();
@@ -132,6 +138,10 @@ async function ingest(
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  const load = process.cpuUsage(loadBefore);
+  // With LOAM_NODE_PROF (node CPU profiles), the pushing window on the monotonic clock the profiles' times use (µs).
+  if (process.env.LOAM_NODE_PROF)
+    process.stderr.write(`ingest window µs ${window / 1000n} ${process.hrtime.bigint() / 1000n}\n`);
   const spent = (before: Map<number, number>, after: Map<number, number>) =>
     [...after].reduce((sum, [pid, s]) => sum + s - (before.get(pid) ?? 0), 0);
   const relayCpu = spent(relayBefore, cpuSeconds(relayPids));
@@ -141,6 +151,7 @@ async function ingest(
     opsPerSecond: acked / elapsed,
     relayCpuMs: (relayCpu * 1_000_000) / acked,
     dbCpuMs: (dbCpu * 1_000_000) / acked,
+    loadCpuMs: (load.user + load.system) / 1000 / (acked / 1000),
   };
 }
 
@@ -195,7 +206,7 @@ export const benches: Bench[] = [
         unit: 'ops/s',
         higherIsBetter: true,
         baseline: { name: 'one SQLite relay', figure: baseline.opsPerSecond },
-        notes: `${CONNECTIONS} connections, batches of 10 inserts, 2 in flight each, ${INGEST_SECONDS} s; ${cpuNote(run)}; SQLite relay ${baseline.relayCpuMs.toFixed(0)} ms`,
+        notes: `${CONNECTIONS} connections, batches of 10 inserts, 2 in flight each, ${INGEST_SECONDS} s; ${cpuNote(run)}; SQLite relay ${baseline.relayCpuMs.toFixed(0)} ms (load generator ${baseline.loadCpuMs.toFixed(0)} ms)`,
       };
     },
   },

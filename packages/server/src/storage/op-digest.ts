@@ -29,7 +29,7 @@ export interface OpDigests {
 /** Bytes a MessagePack unsigned integer or float takes, from its first byte (undefined: not one). */
 function numberBytes(first: number): number | undefined {
   if (first < 0x80) return 1;
-  return ({ 0xcc: 2, 0xcd: 3, 0xce: 5, 0xcf: 9, 0xcb: 9 } as Record<number, number>)[first];
+  return ({ 204: 2, 205: 3, 206: 5, 207: 9, 203: 9 } as Record<number, number>)[first];
 }
 
 /**

@@ -94,20 +94,26 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
   return {
     insert(tx) {
       if (at.size === 0) return Promise.resolve([]);
-      return tx.unsafe<{ id: string }[]>(INSERT_OPS, [
-        [...at.keys()],
-        [...at.values()],
-        tx.array(
-          [...inserting.values()].map((d) => Buffer.from(d)),
-          BYTEA,
-        ),
-      ] as never[]);
+      return tx.unsafe<{ id: string }[]>(
+        INSERT_OPS,
+        [
+          [...at.keys()],
+          [...at.values()],
+          tx.array(
+            [...inserting.values()].map((d) => Buffer.from(d)),
+            BYTEA,
+          ),
+        ] as never[],
+        { prepare: true },
+      );
     },
     async readHeld(tx, rows) {
       for (const row of rows) inserted.add(row.id);
       const before = [...at.keys()].filter((id) => !inserted.has(id));
       if (before.length === 0) return;
-      for (const row of await tx.unsafe<{ id: string; hash: Buffer | null }[]>(READ_HELD, [before]))
+      for (const row of await tx.unsafe<{ id: string; hash: Buffer | null }[]>(READ_HELD, [before], {
+        prepare: true,
+      }))
         held.set(row.id, row.hash);
     },
     recorded: (id) => accepted.get(id) ?? (inserted.has(id) ? undefined : (held.get(id) ?? null)),
@@ -117,12 +123,16 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
       for (const { content } of digests.values()) contents.set(hex(content), content);
       if (contents.size === 0) return Promise.resolve();
       return tx
-        .unsafe<{ content: Buffer; origin: string; id: string | null; pending: number }[]>(READ_REISSUES, [
-          tx.array(
-            [...contents.values()].map((c) => Buffer.from(c)),
-            BYTEA,
-          ),
-        ] as never[])
+        .unsafe<{ content: Buffer; origin: string; id: string | null; pending: number }[]>(
+          READ_REISSUES,
+          [
+            tx.array(
+              [...contents.values()].map((c) => Buffer.from(c)),
+              BYTEA,
+            ),
+          ] as never[],
+          { prepare: true },
+        )
         .then((rows) => {
           for (const row of rows) {
             const key = hex(row.content);
@@ -161,51 +171,69 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
     settle(tx) {
       const statements: Promise<unknown>[] = [];
       const dropped = [...inserted].filter((id) => !accepted.has(id));
-      if (dropped.length > 0) statements.push(tx.unsafe(DROP_OPS, [dropped]));
+      if (dropped.length > 0) statements.push(tx.unsafe(DROP_OPS, [dropped], { prepare: true }));
       const rehashed = fresh.filter((f) => !sameDigest(inserting.get(f.op.id), f.digest));
       if (rehashed.length > 0)
         statements.push(
-          tx.unsafe(REHASH_OPS, [
-            rehashed.map((f) => f.op.id),
-            tx.array(
-              rehashed.map((f) => Buffer.from(f.digest)),
-              BYTEA,
-            ),
-          ] as never[]),
+          tx.unsafe(
+            REHASH_OPS,
+            [
+              rehashed.map((f) => f.op.id),
+              tx.array(
+                rehashed.map((f) => Buffer.from(f.digest)),
+                BYTEA,
+              ),
+            ] as never[],
+            { prepare: true },
+          ),
         );
       if (remembered.length > 0)
         statements.push(
-          tx.unsafe(INSERT_REISSUES, [
-            tx.array(
-              remembered.map((r) => Buffer.from(r.content)),
-              BYTEA,
-            ),
-            remembered.map((r) => r.origin),
-          ] as never[]),
+          tx.unsafe(
+            INSERT_REISSUES,
+            [
+              tx.array(
+                remembered.map((r) => Buffer.from(r.content)),
+                BYTEA,
+              ),
+              remembered.map((r) => r.origin),
+            ] as never[],
+            { prepare: true },
+          ),
         );
       if (settled.length > 0)
         statements.push(
-          tx.unsafe(SETTLE_REISSUES, [
-            tx.array(
-              settled.map((r) => Buffer.from(r.content)),
-              BYTEA,
-            ),
-            settled.map((r) => r.id),
-          ] as never[]),
+          tx.unsafe(
+            SETTLE_REISSUES,
+            [
+              tx.array(
+                settled.map((r) => Buffer.from(r.content)),
+                BYTEA,
+              ),
+              settled.map((r) => r.id),
+            ] as never[],
+            { prepare: true },
+          ),
         );
       if (echoed.length > 0)
         statements.push(
-          tx.unsafe(INSERT_ECHOES, [
-            tx.array(
-              echoed.map((e) => Buffer.from(e.content)),
-              BYTEA,
-            ),
-            echoed.map((e) => e.id),
-          ] as never[]),
+          tx.unsafe(
+            INSERT_ECHOES,
+            [
+              tx.array(
+                echoed.map((e) => Buffer.from(e.content)),
+                BYTEA,
+              ),
+              echoed.map((e) => e.id),
+            ] as never[],
+            { prepare: true },
+          ),
         );
       const raised = [...highestSeqs(fresh)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
       if (raised.length > 0)
-        statements.push(tx.unsafe(RAISE_SEQS, [raised.map(([r]) => r), raised.map(([, n]) => n)]));
+        statements.push(
+          tx.unsafe(RAISE_SEQS, [raised.map(([r]) => r), raised.map(([, n]) => n)], { prepare: true }),
+        );
       return statements;
     },
   };
