@@ -259,7 +259,11 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
     const ledger = createGroupLedger(group.map((p) => p.request));
     const keys = [...docKeys.values()];
     const byCollection = new Map<PgCollection, string[]>();
-    for (const { c, id } of keys) byCollection.set(c, [...(byCollection.get(c) ?? []), id]);
+    for (const { c, id } of keys) {
+      const ids = byCollection.get(c);
+      if (ids) ids.push(id);
+      else byCollection.set(c, [id]);
+    }
     const [, inserted, , [counter], ...rowsPerCollection] = await Promise.all([
       tx.unsafe(LOCK_DOCS, [keys.map((k) => k.c.name), keys.map((k) => k.id)], { prepare: true }),
       ledger.insert(tx),
@@ -418,6 +422,10 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
 
 function groupBy(docs: readonly GroupDoc[]): Map<PgCollection, GroupDoc[]> {
   const out = new Map<PgCollection, GroupDoc[]>();
-  for (const d of docs) out.set(d.c, [...(out.get(d.c) ?? []), d]);
+  for (const d of docs) {
+    const list = out.get(d.c);
+    if (list) list.push(d);
+    else out.set(d.c, [d]);
+  }
   return out;
 }
