@@ -48,7 +48,7 @@ import type {
   StoreCommit,
 } from './server-store';
 import { createGroupLedger } from './storage-postgres-op-ledger';
-import { type PgCollection, upsertDocsSql } from './storage-postgres-sql';
+import { byteaArray, type PgCollection, upsertDocsSql } from './storage-postgres-sql';
 import type { WorkInFlight } from './work-in-flight';
 
 /** What the group committer needs from its store. */
@@ -339,14 +339,7 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
       send(
         tx.unsafe(
           `INSERT INTO loam_server_changes (version, collection, id, before) SELECT ${VERSION}, * FROM unnest($1::text[], $2::text[], $3::bytea[])`,
-          [
-            dirty.map((d) => d.c.name),
-            dirty.map((d) => d.id),
-            sql.array(
-              dirty.map((d) => d.beforeBytes),
-              17,
-            ),
-          ],
+          [dirty.map((d) => d.c.name), dirty.map((d) => d.id), byteaArray(dirty.map((d) => d.beforeBytes))],
           { prepare: true },
         ),
       );
@@ -390,11 +383,14 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
       list.map((d) => ({ id: d.id, state: d.current as DocState })),
       VERSION,
     );
-    const oid = { bytea: 17, boolean: 16 } as const;
     return tx.unsafe(
       text,
       arrays.map((a) =>
-        a.type === 'bytea' || a.type === 'boolean' ? sql.array(a.values as never[], oid[a.type]) : a.values,
+        a.type === 'bytea'
+          ? byteaArray(a.values as (Uint8Array | null)[])
+          : a.type === 'boolean'
+            ? sql.array(a.values as never[], 16)
+            : a.values,
       ) as never[],
       { prepare: true },
     );

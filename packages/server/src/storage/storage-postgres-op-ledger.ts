@@ -23,6 +23,7 @@ import {
 } from './batch-plan';
 import { type OpDigests, opDigests, sameDigest } from './op-digest';
 import type { ApplyBatchRequest } from './server-store';
+import { byteaArray } from './storage-postgres-sql';
 
 const INSERT_OPS = `INSERT INTO loam_server_ops (id, at, hash)
   SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[]) ON CONFLICT DO NOTHING RETURNING id`;
@@ -41,7 +42,6 @@ const INSERT_REISSUES = `INSERT INTO loam_server_reissues (content, origin, pend
   DO UPDATE SET pending = loam_server_reissues.pending + 1`;
 const SETTLE_REISSUES = `UPDATE loam_server_reissues r SET id = coalesce(r.id, u.id), pending = 0
   FROM unnest($1::bytea[], $2::text[]) AS u(content, id) WHERE r.content = u.content AND r.pending > 0`;
-const BYTEA = 17;
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 /** A group's op ids, from insertion (before planning) to settlement (after). */
@@ -96,14 +96,7 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
       if (at.size === 0) return Promise.resolve([]);
       return tx.unsafe<{ id: string }[]>(
         INSERT_OPS,
-        [
-          [...at.keys()],
-          [...at.values()],
-          tx.array(
-            [...inserting.values()].map((d) => Buffer.from(d)),
-            BYTEA,
-          ),
-        ] as never[],
+        [[...at.keys()], [...at.values()], byteaArray([...inserting.values()])] as never[],
         { prepare: true },
       );
     },
@@ -125,12 +118,7 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
       return tx
         .unsafe<{ content: Buffer; origin: string; id: string | null; pending: number }[]>(
           READ_REISSUES,
-          [
-            tx.array(
-              [...contents.values()].map((c) => Buffer.from(c)),
-              BYTEA,
-            ),
-          ] as never[],
+          [byteaArray([...contents.values()])] as never[],
           { prepare: true },
         )
         .then((rows) => {
@@ -177,13 +165,7 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
         statements.push(
           tx.unsafe(
             REHASH_OPS,
-            [
-              rehashed.map((f) => f.op.id),
-              tx.array(
-                rehashed.map((f) => Buffer.from(f.digest)),
-                BYTEA,
-              ),
-            ] as never[],
+            [rehashed.map((f) => f.op.id), byteaArray(rehashed.map((f) => f.digest))] as never[],
             { prepare: true },
           ),
         );
@@ -191,13 +173,7 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
         statements.push(
           tx.unsafe(
             INSERT_REISSUES,
-            [
-              tx.array(
-                remembered.map((r) => Buffer.from(r.content)),
-                BYTEA,
-              ),
-              remembered.map((r) => r.origin),
-            ] as never[],
+            [byteaArray(remembered.map((r) => r.content)), remembered.map((r) => r.origin)] as never[],
             { prepare: true },
           ),
         );
@@ -205,13 +181,7 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
         statements.push(
           tx.unsafe(
             SETTLE_REISSUES,
-            [
-              tx.array(
-                settled.map((r) => Buffer.from(r.content)),
-                BYTEA,
-              ),
-              settled.map((r) => r.id),
-            ] as never[],
+            [byteaArray(settled.map((r) => r.content)), settled.map((r) => r.id)] as never[],
             { prepare: true },
           ),
         );
@@ -219,13 +189,7 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
         statements.push(
           tx.unsafe(
             INSERT_ECHOES,
-            [
-              tx.array(
-                echoed.map((e) => Buffer.from(e.content)),
-                BYTEA,
-              ),
-              echoed.map((e) => e.id),
-            ] as never[],
+            [byteaArray(echoed.map((e) => e.content)), echoed.map((e) => e.id)] as never[],
             { prepare: true },
           ),
         );
