@@ -11,7 +11,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type DocId, encodeOps } from '@loam/core';
+import { createClock, createWriter, type DocId, encodeOps, writeIntent } from '@loam/core';
 import { type Bench, percentile } from '../../../test/bench/bench';
 import { type RelayNode, startRelayNode, writeClusterConfig } from './testing/cluster';
 import { mintToken, testDevice, testRules, testSchema } from './testing/fixtures';
@@ -89,12 +89,14 @@ interface Ingest {
   readonly relayCpuMs: number;
   readonly dbCpuMs: number;
   readonly loadCpuMs: number;
+  /** Ops per database transaction, averaged over the run (connecting included). */
+  readonly opsPerTransaction: number;
 }
 
 /** "CPU per 1,000 ops" notes, with what that CPU would allow on 2 idle cores (load generator elsewhere). */
 function cpuNote(r: Ingest): string {
   const idle = 2_000_000 / (r.relayCpuMs + r.dbCpuMs);
-  return `CPU per 1,000 acked ops: relays ${r.relayCpuMs.toFixed(0)} ms, PostgreSQL ${r.dbCpuMs.toFixed(0)} ms (≈ ${Math.round(idle).toLocaleString('en-US')} ops/s on 2 otherwise idle cores), load generator ${r.loadCpuMs.toFixed(0)} ms`;
+  return `CPU per 1,000 acked ops: relays ${r.relayCpuMs.toFixed(0)} ms, PostgreSQL ${r.dbCpuMs.toFixed(0)} ms (≈ ${Math.round(idle).toLocaleString('en-US')} ops/s on 2 otherwise idle cores), load generator ${r.loadCpuMs.toFixed(0)} ms; ${Math.round(r.opsPerTransaction)} ops per transaction`;
 }
 
 /**
@@ -120,13 +122,13 @@ async function ingest(
   const started = performance.now();
   await Promise.all(
     clients.map(async ({ device, client }) => {
+      // The device's writer alone: its memory replica would also apply and keep every op, CPU the relays need.
+      const writer = createWriter({ schema: testSchema, clock: createClock({ replica: device.replica }) });
+      const order = writeIntent.insert('orders', { storeId: 'bench', owner: 'bench', total: 1 });
       let batch = 0;
       const lane = async () => {
         while (!stop) {
-          const ops = Array.from(
-            { length: 10 },
-            () => device.insert('orders', { storeId: 'bench', owner: 'bench', total: 1 }).ops,
-          ).flat();
+          const ops = Array.from({ length: 10 }, () => writer.write(order, undefined).ops).flat();
           const ack = await client.push(++batch, ops);
           if (!stop) acked += ack.accepted.length;
         }
@@ -147,11 +149,19 @@ async function ingest(
   const relayCpu = spent(relayBefore, cpuSeconds(relayPids));
   const dbCpu = spent(dbBefore, cpuSeconds(await backends(db)));
   for (const { client } of clients) client.close();
+  let groupOps = 0;
+  let groups = 0;
+  for (const n of nodes) {
+    const text = await (await fetch(`${n.url}/metrics`)).text();
+    groupOps += Number(/^loam_db_batch_ops_sum (\S+)/m.exec(text)?.[1] ?? 0);
+    groups += Number(/^loam_db_batch_ops_count (\S+)/m.exec(text)?.[1] ?? 0);
+  }
   return {
     opsPerSecond: acked / elapsed,
     relayCpuMs: (relayCpu * 1_000_000) / acked,
     dbCpuMs: (dbCpu * 1_000_000) / acked,
     loadCpuMs: (load.user + load.system) / 1000 / (acked / 1000),
+    opsPerTransaction: groups > 0 ? groupOps / groups : 0,
   };
 }
 
