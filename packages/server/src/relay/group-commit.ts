@@ -8,15 +8,15 @@
  * Invariants:
  * 1. **Each push is answered as if applied alone, in arrival order.** The group is the pushes' ops in arrival
  *    order; each op is screened by its own push's screening (found by the op object), so `depends_on_refused`
- *    stays within a push. A push's result holds its own accepted, refused, echoed and conflicting ops; the version
- *    and the changes are the group's.
+ *    stays within a push. A push's result holds its own accepted, refused, echoed and conflicting ops, and the
+ *    changes of its own documents (by whichever push of the group); the version is the group's.
  * 2. **One push's conflict costs only itself.** When the group holds an op id recorded with other content, the
  *    store applied nothing of it; the pushes are then applied again one by one, so only the restored device's push
  *    is answered `op_id_reused`.
  * 3. **Bounded groups.** A group holds at most `maxOps` ops (a larger push goes alone).
  */
 import type { Op } from '@loam/core';
-import type { ApplyBatchRequest, BatchResult, Screen, ServerStore } from '../storage/server-store';
+import type { ApplyBatchRequest, BatchResult, DocChange, Screen, ServerStore } from '../storage/server-store';
 
 /** Options of {@link createGroupCommit}. */
 export interface GroupCommitOptions {
@@ -77,18 +77,43 @@ export function createGroupCommit(
       for (const p of group) p.resolve(await alone(p));
       return;
     }
+    // Each push's share in one pass over the group's outcome (filtering it per push was quadratic in the group).
+    const idOwners = new Map<string, Set<Pending>>();
+    for (const p of group)
+      for (const op of p.ops) {
+        const owners = idOwners.get(op.id);
+        if (owners) owners.add(p);
+        else idOwners.set(op.id, new Set([p]));
+      }
+    const shares = new Map(
+      group.map((p) => [
+        p,
+        {
+          accepted: [] as string[],
+          duplicates: [] as string[],
+          refused: [] as BatchResult['refused'][number][],
+          echoes: [] as Op[],
+          changes: new Set<DocChange>(),
+        },
+      ]),
+    );
+    const each = (id: string, add: (share: NonNullable<ReturnType<typeof shares.get>>) => void) => {
+      for (const p of idOwners.get(id) ?? []) add(shares.get(p)!);
+    };
+    for (const id of result.accepted) each(id, (s) => s.accepted.push(id));
+    for (const id of result.duplicates) each(id, (s) => s.duplicates.push(id));
+    for (const op of result.echoes) each(op.id, (s) => s.echoes.push(op));
+    for (const r of result.refused) shares.get(owner.get(r.op) as Pending)?.refused.push(r);
+    // Each push's own documents only: the relay looks its ops' documents up in them.
+    const changeOf = new Map(result.changes.map((c) => [`${c.collection}\u0000${c.id}`, c]));
+    for (const p of group)
+      for (const op of p.ops) {
+        const change = changeOf.get(`${op.collection}\u0000${op.doc}`);
+        if (change) shares.get(p)!.changes.add(change);
+      }
     for (const p of group) {
-      const ids = new Set<string>(p.ops.map((op) => op.id));
-      const mine = (id: string) => ids.has(id);
-      p.resolve({
-        version: result.version,
-        accepted: result.accepted.filter(mine),
-        duplicates: result.duplicates.filter(mine),
-        refused: result.refused.filter((r) => owner.get(r.op) === p),
-        echoes: result.echoes.filter((op) => mine(op.id)),
-        changes: result.changes,
-        conflicts: [],
-      });
+      const share = shares.get(p)!;
+      p.resolve({ version: result.version, ...share, changes: [...share.changes], conflicts: [] });
     }
   };
 

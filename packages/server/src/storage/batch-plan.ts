@@ -27,7 +27,7 @@ import {
   type Op,
   parseOpId,
 } from '@loam/core';
-import { contentDigest, opDigest, sameDigest } from './op-digest';
+import { contentDigest, type OpDigests, opDigests, sameDigest } from './op-digest';
 import type { ApplyBatchRequest, ScreenRefusal } from './server-store';
 
 /** A deep copy of a document state (Yjs documents included) that shares nothing mutable with `state`. */
@@ -112,8 +112,8 @@ export interface PlanSource {
    * one (before digests were kept; it matches any content).
    */
   recorded(opId: string): Digest | Promise<Digest>;
-  /** The digest of an op's content; default {@link opDigest} (a store that hashed the op already passes its own). */
-  digest?(op: Op): Uint8Array;
+  /** An op's digests; default {@link opDigests} (a store that hashed the op already passes its own). */
+  digests?(op: Op): OpDigests;
   /**
    * The pending renumberings of a content (`contentDigest`) for op `opId`: `none`, `fresh` (none of them was
    * applied yet) or `again` (one was: the write conflicted again; or `opId` is a known echo). Without it, a write
@@ -141,7 +141,18 @@ export async function planBatch(
     echoed: [],
     echoes: [],
   };
-  const digestOf = source.digest ?? opDigest;
+  const memo = new Map<Op, OpDigests>();
+  const digestsOf =
+    source.digests ??
+    ((op: Op) => {
+      let d = memo.get(op);
+      if (!d) {
+        d = opDigests(op);
+        memo.set(op, d);
+      }
+      return d;
+    });
+  const digestOf = (op: Op) => digestsOf(op).op;
   const firsts = new Map<string, FreshOp>();
   const known = new Set<string>();
   for (const op of request.ops) {
@@ -177,7 +188,7 @@ export async function planBatch(
     }
     let renumbered: Uint8Array | undefined;
     if (source.reissued) {
-      const content = contentDigest(op);
+      const content = digestsOf(op).content;
       const key = Buffer.from(content).toString('hex');
       const pending = settledNow.has(key) ? 'none' : await source.reissued(content, op.id);
       if (pending === 'again') {

@@ -31,16 +31,24 @@
  * unknown collection) is rejected without touching the others.
  */
 import { type DocState, getCollection, type Schema } from '@loam/core';
-import { decodeDocState } from '@loam/store/sql';
+import { decodeDoc, decodeDocState } from '@loam/store/sql';
 import type { Timers } from '@loam/sync';
 import type { PendingQuery, Row, Sql, TransactionSql } from 'postgres';
 import * as Y from 'yjs';
 import { ServerStorageError } from '../errors';
 import type { createStoreStats } from '../metrics/histogram';
 import { planBatch } from './batch-plan';
-import type { ApplyBatchRequest, BatchResult, DocChange, OutboxRenderer } from './server-store';
+import { lazyChange, once } from './commit-feed';
+import type {
+  ApplyBatchRequest,
+  BatchResult,
+  CommitSource,
+  DocChange,
+  OutboxRenderer,
+  StoreCommit,
+} from './server-store';
 import { createGroupLedger } from './storage-postgres-op-ledger';
-import { type PgCollection, upsertDocsSql } from './storage-postgres-sql';
+import { byteaArray, type PgCollection, upsertDocsSql } from './storage-postgres-sql';
 import type { WorkInFlight } from './work-in-flight';
 
 /** What the group committer needs from its store. */
@@ -55,8 +63,11 @@ export interface GroupContext {
   readonly channel: string;
   readonly stats: ReturnType<typeof createStoreStats>;
   outbox(): OutboxRenderer | undefined;
-  /** Called after each commit with its version. */
-  committed(version: number): void;
+  /**
+   * Called as a group transaction starts; the function it returns is called once it ended, with the version it
+   * committed and its changes as written, if it took one.
+   */
+  committing(): (commit?: StoreCommit) => void;
   /** Queues webhook deliveries of the version this transaction takes (see `VERSION`). */
   enqueueDeliveries(
     tx: TransactionSql,
@@ -163,14 +174,16 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
     timer = undefined;
     if (running || queue.length === 0) return;
     const group = take();
-    running = ctx.work.track(runGroup(group)).finally(() => {
+    const ended = ctx.committing();
+    running = ctx.work.track(runGroup(group, ended)).finally(() => {
+      ended();
       running = undefined;
       if (queue.length > 0) start();
       else for (const w of idleWaiters.splice(0)) w();
     });
   };
 
-  const runGroup = async (group: Pending[]) => {
+  const runGroup = async (group: Pending[], ended: (commit: StoreCommit) => void) => {
     const valid: Pending[] = [];
     for (const p of group) {
       try {
@@ -196,7 +209,21 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
         ctx.stats.dbLatency.observe((performance.now() - started) / 1000);
         ctx.stats.batchRequests.observe(valid.length);
         ctx.stats.batchOps.observe(valid.reduce((n, p) => n + p.request.ops.length, 0));
-        if (version !== undefined) ctx.committed(version);
+        if (version !== undefined && outcome.written)
+          ended({
+            version,
+            at: outcome.written.at,
+            source: outcome.written.source,
+            changes: outcome.written.docs.map((d) => {
+              const before = d.beforeBytes;
+              return lazyChange(
+                d.c.name,
+                d.id,
+                once(() => (before ? decodeDoc(before) : undefined)),
+                () => d.current as DocState,
+              );
+            }),
+          });
         for (const [p, result] of outcome.results) p.reject(result);
         for (const { p, changes, plan } of outcome.plans)
           p.resolve({
@@ -232,16 +259,22 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
     const ledger = createGroupLedger(group.map((p) => p.request));
     const keys = [...docKeys.values()];
     const byCollection = new Map<PgCollection, string[]>();
-    for (const { c, id } of keys) byCollection.set(c, [...(byCollection.get(c) ?? []), id]);
+    for (const { c, id } of keys) {
+      const ids = byCollection.get(c);
+      if (ids) ids.push(id);
+      else byCollection.set(c, [id]);
+    }
     const [, inserted, , [counter], ...rowsPerCollection] = await Promise.all([
-      tx.unsafe(LOCK_DOCS, [keys.map((k) => k.c.name), keys.map((k) => k.id)]),
+      tx.unsafe(LOCK_DOCS, [keys.map((k) => k.c.name), keys.map((k) => k.id)], { prepare: true }),
       ledger.insert(tx),
       ledger.readReissues(tx),
       tx.unsafe<{ version: string }[]>('SELECT version FROM loam_server_counter'),
       ...[...byCollection].map(([c, ids]) =>
-        tx.unsafe<DocRow[]>(`SELECT ${c.stateColumns()}, "$doc" FROM ${c.table} WHERE id = ANY($1::text[])`, [
-          ids,
-        ]),
+        tx.unsafe<DocRow[]>(
+          `SELECT ${c.stateColumns()}, "$doc" FROM ${c.table} WHERE id = ANY($1::text[])`,
+          [ids],
+          { prepare: true },
+        ),
       ),
     ]);
     await ledger.readHeld(tx, inserted);
@@ -267,7 +300,7 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
         const plan = await planBatch(p.request, {
           def: (name) => coll(name).def,
           recorded: ledger.recorded,
-          digest: ledger.digest,
+          digests: ledger.digests,
           reissued: ledger.reissued,
           load: (collection, id) => docs.get(`${collection}\u0000${id}`)?.current,
         });
@@ -293,6 +326,7 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
     };
     for (const statement of ledger.settle(tx)) send(statement);
     let counted: PendingQuery<{ version: string }[]> | undefined;
+    let written: { at: number; source: CommitSource; docs: GroupDoc[] } | undefined;
     const now = Math.max(...group.map((p) => p.request.now ?? Date.now()));
     if (dirty.length > 0) {
       counted = tx.unsafe<{ version: string }[]>(
@@ -300,27 +334,23 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
       );
       send(counted);
       const source = group[0]?.request.source ?? 'device';
+      written = { at: now, source, docs: dirty };
       for (const [c, list] of groupBy(dirty)) send(upsertDocs(tx, c, list));
       send(
         tx.unsafe(
           `INSERT INTO loam_server_changes (version, collection, id, before) SELECT ${VERSION}, * FROM unnest($1::text[], $2::text[], $3::bytea[])`,
-          [
-            dirty.map((d) => d.c.name),
-            dirty.map((d) => d.id),
-            sql.array(
-              dirty.map((d) => d.beforeBytes),
-              17,
-            ),
-          ],
+          [dirty.map((d) => d.c.name), dirty.map((d) => d.id), byteaArray(dirty.map((d) => d.beforeBytes))],
+          { prepare: true },
         ),
       );
       send(
-        tx.unsafe(`INSERT INTO loam_server_batches (version, at, source) VALUES (${VERSION}, $1, $2)`, [
-          now,
-          source,
-        ]),
+        tx.unsafe(
+          `INSERT INTO loam_server_batches (version, at, source) VALUES (${VERSION}, $1, $2)`,
+          [now, source],
+          { prepare: true },
+        ),
       );
-      send(tx.unsafe(`SELECT pg_notify($1, ${VERSION}::text)`, [ctx.channel]));
+      send(tx.unsafe(`SELECT pg_notify($1, ${VERSION}::text)`, [ctx.channel], { prepare: true }));
       const entries =
         ctx.outbox()?.({
           source,
@@ -335,6 +365,7 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
         tx.unsafe(
           'UPDATE loam_server_nodes SET clock = GREATEST(clock, $2), seq = GREATEST(seq, $3) WHERE replica = $1',
           [ctx.replica, clocks.sort().at(-1) ?? null, seqs.length > 0 ? Math.max(...seqs) : null],
+          { prepare: true },
         ),
       );
     const failures: unknown[] = [];
@@ -343,7 +374,7 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
         failures.push(error);
       }),
     );
-    return { counted, settled, failures, plans, results, current: Number(counter?.version ?? 0) };
+    return { counted, written, settled, failures, plans, results, current: Number(counter?.version ?? 0) };
   };
 
   const upsertDocs = (tx: TransactionSql, c: PgCollection, list: GroupDoc[]) => {
@@ -352,12 +383,16 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
       list.map((d) => ({ id: d.id, state: d.current as DocState })),
       VERSION,
     );
-    const oid = { bytea: 17, boolean: 16 } as const;
     return tx.unsafe(
       text,
       arrays.map((a) =>
-        a.type === 'bytea' || a.type === 'boolean' ? sql.array(a.values as never[], oid[a.type]) : a.values,
+        a.type === 'bytea'
+          ? byteaArray(a.values as (Uint8Array | null)[])
+          : a.type === 'boolean'
+            ? sql.array(a.values as never[], 16)
+            : a.values,
       ) as never[],
+      { prepare: true },
     );
   };
 
@@ -383,6 +418,10 @@ export function createGroupCommitter(ctx: GroupContext, options: GroupOptions): 
 
 function groupBy(docs: readonly GroupDoc[]): Map<PgCollection, GroupDoc[]> {
   const out = new Map<PgCollection, GroupDoc[]>();
-  for (const d of docs) out.set(d.c, [...(out.get(d.c) ?? []), d]);
+  for (const d of docs) {
+    const list = out.get(d.c);
+    if (list) list.push(d);
+    else out.set(d.c, [d]);
+  }
   return out;
 }

@@ -1,13 +1,21 @@
 /**
- * The PostgreSQL store's commit feed (invariant 6 of `server-store.ts`): every relay node reads committed versions
- * back from the database, its own commits and other nodes' alike, in version order.
+ * The PostgreSQL store's commit feed (invariant 6 of `server-store.ts`): every relay node hears of every committed
+ * version, in version order; its own from memory, other nodes' read back from the database.
  *
  * ```
+ *  own commit, in memory ───────────▶ offered: delivered once every version before it was
  *  pg_notify(version) ──LISTEN──┐
- *  own commit ──────────────────┼──▶ read (position, newest announced version, else the counter]:
- *  poll every pollMs ───────────┤      batches (version, at, source) + change log ⋈ current document rows
- *  LISTEN (re)connected ────────┘    ──▶ emit versions in order; a version whose changes were purged ▶ gap
+ *  own commit's version ────────┼──▶ read (position, newest announced version, else the counter], less the
+ *  poll every pollMs ───────────┤      versions held: batches (version, at, source) + change log ⋈ current
+ *  LISTEN (re)connected ────────┘      document rows ──▶ emit versions in order; a version whose changes were
+ *                                                          purged ▶ gap
  * ```
+ * A node's own commit is handed over as its group built it (`committing`): read back, each of its documents was
+ * sent and decoded again. It waits in the emitter until the versions before it (other nodes', interleaved by the
+ * counter) were read; a read leaves the versions held there out and counts them as found, so none is skipped or
+ * read twice. No read starts while a group of this node is in progress: its version, unknown until the commit
+ * returns, may already be announced (the NOTIFY can arrive before the COMMIT's answer), and would be read back.
+ * Deferred reads run as the group ends, so another node's commit waits at most one group of this node.
  * A lost notification (the LISTEN connection dropped, PostgreSQL restarted) only delays: the poll and the
  * re-LISTEN read from the position, so nothing is skipped. An announced version v bounds the read without asking
  * the counter: versions commit in order, so every version up to v is committed. Versions missing from a read are
@@ -16,12 +24,12 @@
  * as read (possibly from a later version: merging is idempotent) and the materialized document before the
  * version, kept in the change log so leaving a view can be told apart from never having been in it.
  */
-import type { DocState, MaterializedDoc } from '@loam/core';
+import type { DocState } from '@loam/core';
 import { decodeDoc } from '@loam/store/sql';
 import type { Timers } from '@loam/sync';
 import type { Sql } from 'postgres';
 import type { createStoreStats } from '../metrics/histogram';
-import { createCommitEmitter } from './commit-feed';
+import { createCommitEmitter, lazyChange, once } from './commit-feed';
 import type { CommitFeed, CommitSource, CommittedDocChange, StoreCommit } from './server-store';
 import { stateOfRow } from './storage-postgres-batch';
 import type { PgCollection } from './storage-postgres-sql';
@@ -48,48 +56,18 @@ export interface PostgresFeed {
   readonly feed: CommitFeed;
   /** Starts listening; resolves once the LISTEN is in place. */
   start(): Promise<void>;
-  /** Asks for a read (e.g. after this node committed `version`). */
+  /** Asks for a read (`version`: a version known to be committed). */
   poke(version?: number): void;
+  /**
+   * A group transaction of this node starts: reads wait until it ended (see the module documentation). Call the
+   * function returned once it ended, with the version it committed and its changes as written, if any.
+   */
+  committing(): (commit?: StoreCommit) => void;
   close(): Promise<void>;
 }
 
 type BatchRow = { version: string; at: string; source: CommitSource };
 type ChangeRow = { version: string; $change: string; before: Buffer | null } & Record<string, unknown>;
-
-/** Memoizes a computation. */
-function once<T>(compute: () => T): () => T {
-  let done = false;
-  let value: T;
-  return () => {
-    if (!done) {
-      value = compute();
-      done = true;
-    }
-    return value;
-  };
-}
-
-/**
- * A change whose states are decoded on first use: a node decodes only what its sessions and webhooks look at
- * (a document's Yjs fields and the change log's before image cost real time to decode).
- */
-function lazyChange(
-  collection: string,
-  id: string,
-  before: () => MaterializedDoc | undefined,
-  after: () => DocState,
-): CommittedDocChange {
-  return {
-    collection,
-    id,
-    get beforeDoc() {
-      return before();
-    },
-    get after() {
-      return after();
-    },
-  };
-}
 
 /** Creates the feed of a PostgreSQL store. */
 export function createPostgresFeed(options: PostgresFeedOptions): PostgresFeed {
@@ -103,6 +81,10 @@ export function createPostgresFeed(options: PostgresFeedOptions): PostgresFeed {
   let again = false;
   let closed = false;
   let unlisten: (() => Promise<void>) | undefined;
+  /** Group transactions of this node in progress; while there is one, reads wait (`deferred`). */
+  let holds = 0;
+  let deferred = false;
+  const released: (() => void)[] = [];
 
   const readOnce = async (): Promise<boolean> => {
     const from = emitter.feed.position();
@@ -115,17 +97,23 @@ export function createPostgresFeed(options: PostgresFeedOptions): PostgresFeed {
       if (newest <= from) return false;
     }
     const to = Math.min(newest, from + maxVersions);
+    const held = new Set(emitter.held(from, to));
+    const skip = [...held];
     const [batches, ...perCollection] = await Promise.all([
       sql.unsafe<BatchRow[]>(
-        'SELECT version, at, source FROM loam_server_batches WHERE version > $1 AND version <= $2 ORDER BY version',
-        [from, to],
+        `SELECT version, at, source FROM loam_server_batches
+         WHERE version > $1 AND version <= $2 AND version <> ALL($3::bigint[]) ORDER BY version`,
+        [from, to, skip],
+        { prepare: true },
       ),
       ...[...collections.values()].map((c) =>
         sql.unsafe<ChangeRow[]>(
           `SELECT ch.version, ch.id AS "$change", ch.before, d."$live" AS "$found", ${c.stateColumns('d')}
            FROM loam_server_changes ch LEFT JOIN ${c.table} d ON d.id = ch.id
-           WHERE ch.collection = $1 AND ch.version > $2 AND ch.version <= $3 ORDER BY ch.version, ch.id`,
-          [c.name, from, to],
+           WHERE ch.collection = $1 AND ch.version > $2 AND ch.version <= $3 AND ch.version <> ALL($4::bigint[])
+           ORDER BY ch.version, ch.id`,
+          [c.name, from, to, skip],
+          { prepare: true },
         ),
       ),
     ]);
@@ -159,8 +147,9 @@ export function createPostgresFeed(options: PostgresFeedOptions): PostgresFeed {
         emitter.offer(commit);
         continue;
       }
+      if (held.has(v)) continue;
       let next = v + 1;
-      while (next <= to && !complete.has(next)) next++;
+      while (next <= to && !complete.has(next) && !held.has(next)) next++;
       if (next > to && !confirmed) {
         announced = v - 1;
         return true;
@@ -177,15 +166,24 @@ export function createPostgresFeed(options: PostgresFeedOptions): PostgresFeed {
       again = true;
       return;
     }
+    if (holds > 0) {
+      deferred = true;
+      return;
+    }
     const run = (async () => {
-      do {
+      for (;;) {
+        if (closed) return;
+        if (holds > 0) {
+          deferred = true;
+          return;
+        }
         again = false;
         try {
-          while (!closed && (await readOnce()));
+          if (!(await readOnce()) && !again) return;
         } catch {
           return;
         }
-      } while (again && !closed);
+      }
     })();
     reading = work.track(run).finally(() => {
       reading = undefined;
@@ -208,7 +206,8 @@ export function createPostgresFeed(options: PostgresFeedOptions): PostgresFeed {
         const newest = Number(counter?.version ?? 0);
         if (newest < version) return;
         announce(newest);
-        while (reading) await reading;
+        while (!closed && (reading || deferred))
+          await (reading ?? new Promise<void>((resolve) => released.push(resolve)));
       }
     } catch {
       return;
@@ -238,8 +237,29 @@ export function createPostgresFeed(options: PostgresFeedOptions): PostgresFeed {
       if (version === undefined) pump();
       else announce(version);
     },
+    committing() {
+      holds++;
+      let ended = false;
+      return (commit) => {
+        if (ended) return;
+        ended = true;
+        holds--;
+        if (commit) {
+          emitter.offer(commit);
+          if (commit.version > announced) announced = commit.version;
+          if (commit.version > emitter.feed.position()) deferred = true;
+        }
+        if (holds > 0) return;
+        for (const resolve of released.splice(0)) resolve();
+        if (deferred) {
+          deferred = false;
+          pump();
+        }
+      };
+    },
     async close() {
       closed = true;
+      for (const resolve of released.splice(0)) resolve();
       timers.clearTimeout(poll);
       await unlisten?.().catch(() => undefined);
       await reading;

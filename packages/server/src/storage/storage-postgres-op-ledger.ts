@@ -21,8 +21,9 @@ import {
   type Reissue,
   reissueOf,
 } from './batch-plan';
-import { contentDigest, opDigest, sameDigest } from './op-digest';
+import { type OpDigests, opDigests, sameDigest } from './op-digest';
 import type { ApplyBatchRequest } from './server-store';
+import { byteaArray } from './storage-postgres-sql';
 
 const INSERT_OPS = `INSERT INTO loam_server_ops (id, at, hash)
   SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[]) ON CONFLICT DO NOTHING RETURNING id`;
@@ -41,7 +42,6 @@ const INSERT_REISSUES = `INSERT INTO loam_server_reissues (content, origin, pend
   DO UPDATE SET pending = loam_server_reissues.pending + 1`;
 const SETTLE_REISSUES = `UPDATE loam_server_reissues r SET id = coalesce(r.id, u.id), pending = 0
   FROM unnest($1::bytea[], $2::text[]) AS u(content, id) WHERE r.content = u.content AND r.pending > 0`;
-const BYTEA = 17;
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 /** A group's op ids, from insertion (before planning) to settlement (after). */
@@ -55,8 +55,8 @@ export interface GroupLedger {
   readHeld(tx: TransactionSql, inserted: readonly { id: string }[]): Promise<void>;
   /** For `planBatch`: the digest recorded with an id, by an earlier transaction or an earlier batch of the group. */
   recorded(id: string): Digest;
-  /** For `planBatch`: an op's digest, computed once per group. */
-  digest(op: Op): Uint8Array;
+  /** For `planBatch`: an op's digests, computed once per group. */
+  digests(op: Op): OpDigests;
   /** What is remembered of the group's op contents as conflicting writes; queue it in the first flight. */
   readReissues(tx: TransactionSql): PromiseLike<void>;
   /** For `planBatch`: the pending renumberings of a content. */
@@ -71,15 +71,15 @@ export interface GroupLedger {
 export function createGroupLedger(requests: readonly ApplyBatchRequest[]): GroupLedger {
   const at = new Map<string, number>();
   const inserting = new Map<string, Uint8Array>();
-  const digests = new Map<Op, Uint8Array>();
+  const digests = new Map<Op, OpDigests>();
   for (const request of requests) {
     const now = request.now ?? Date.now();
     for (const op of request.ops) {
-      const digest = opDigest(op);
+      const digest = opDigests(op);
       digests.set(op, digest);
       if (at.has(op.id)) continue;
       at.set(op.id, now);
-      inserting.set(op.id, digest);
+      inserting.set(op.id, digest.op);
     }
   }
   const inserted = new Set<string>();
@@ -94,38 +94,33 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
   return {
     insert(tx) {
       if (at.size === 0) return Promise.resolve([]);
-      return tx.unsafe<{ id: string }[]>(INSERT_OPS, [
-        [...at.keys()],
-        [...at.values()],
-        tx.array(
-          [...inserting.values()].map((d) => Buffer.from(d)),
-          BYTEA,
-        ),
-      ] as never[]);
+      return tx.unsafe<{ id: string }[]>(
+        INSERT_OPS,
+        [[...at.keys()], [...at.values()], byteaArray([...inserting.values()])] as never[],
+        { prepare: true },
+      );
     },
     async readHeld(tx, rows) {
       for (const row of rows) inserted.add(row.id);
       const before = [...at.keys()].filter((id) => !inserted.has(id));
       if (before.length === 0) return;
-      for (const row of await tx.unsafe<{ id: string; hash: Buffer | null }[]>(READ_HELD, [before]))
+      for (const row of await tx.unsafe<{ id: string; hash: Buffer | null }[]>(READ_HELD, [before], {
+        prepare: true,
+      }))
         held.set(row.id, row.hash);
     },
     recorded: (id) => accepted.get(id) ?? (inserted.has(id) ? undefined : (held.get(id) ?? null)),
-    digest: (op) => digests.get(op) ?? opDigest(op),
+    digests: (op) => digests.get(op) ?? opDigests(op),
     readReissues(tx) {
       const contents = new Map<string, Uint8Array>();
-      for (const op of digests.keys()) {
-        const content = contentDigest(op);
-        contents.set(hex(content), content);
-      }
+      for (const { content } of digests.values()) contents.set(hex(content), content);
       if (contents.size === 0) return Promise.resolve();
       return tx
-        .unsafe<{ content: Buffer; origin: string; id: string | null; pending: number }[]>(READ_REISSUES, [
-          tx.array(
-            [...contents.values()].map((c) => Buffer.from(c)),
-            BYTEA,
-          ),
-        ] as never[])
+        .unsafe<{ content: Buffer; origin: string; id: string | null; pending: number }[]>(
+          READ_REISSUES,
+          [byteaArray([...contents.values()])] as never[],
+          { prepare: true },
+        )
         .then((rows) => {
           for (const row of rows) {
             const key = hex(row.content);
@@ -164,51 +159,45 @@ export function createGroupLedger(requests: readonly ApplyBatchRequest[]): Group
     settle(tx) {
       const statements: Promise<unknown>[] = [];
       const dropped = [...inserted].filter((id) => !accepted.has(id));
-      if (dropped.length > 0) statements.push(tx.unsafe(DROP_OPS, [dropped]));
+      if (dropped.length > 0) statements.push(tx.unsafe(DROP_OPS, [dropped], { prepare: true }));
       const rehashed = fresh.filter((f) => !sameDigest(inserting.get(f.op.id), f.digest));
       if (rehashed.length > 0)
         statements.push(
-          tx.unsafe(REHASH_OPS, [
-            rehashed.map((f) => f.op.id),
-            tx.array(
-              rehashed.map((f) => Buffer.from(f.digest)),
-              BYTEA,
-            ),
-          ] as never[]),
+          tx.unsafe(
+            REHASH_OPS,
+            [rehashed.map((f) => f.op.id), byteaArray(rehashed.map((f) => f.digest))] as never[],
+            { prepare: true },
+          ),
         );
       if (remembered.length > 0)
         statements.push(
-          tx.unsafe(INSERT_REISSUES, [
-            tx.array(
-              remembered.map((r) => Buffer.from(r.content)),
-              BYTEA,
-            ),
-            remembered.map((r) => r.origin),
-          ] as never[]),
+          tx.unsafe(
+            INSERT_REISSUES,
+            [byteaArray(remembered.map((r) => r.content)), remembered.map((r) => r.origin)] as never[],
+            { prepare: true },
+          ),
         );
       if (settled.length > 0)
         statements.push(
-          tx.unsafe(SETTLE_REISSUES, [
-            tx.array(
-              settled.map((r) => Buffer.from(r.content)),
-              BYTEA,
-            ),
-            settled.map((r) => r.id),
-          ] as never[]),
+          tx.unsafe(
+            SETTLE_REISSUES,
+            [byteaArray(settled.map((r) => r.content)), settled.map((r) => r.id)] as never[],
+            { prepare: true },
+          ),
         );
       if (echoed.length > 0)
         statements.push(
-          tx.unsafe(INSERT_ECHOES, [
-            tx.array(
-              echoed.map((e) => Buffer.from(e.content)),
-              BYTEA,
-            ),
-            echoed.map((e) => e.id),
-          ] as never[]),
+          tx.unsafe(
+            INSERT_ECHOES,
+            [byteaArray(echoed.map((e) => e.content)), echoed.map((e) => e.id)] as never[],
+            { prepare: true },
+          ),
         );
       const raised = [...highestSeqs(fresh)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
       if (raised.length > 0)
-        statements.push(tx.unsafe(RAISE_SEQS, [raised.map(([r]) => r), raised.map(([, n]) => n)]));
+        statements.push(
+          tx.unsafe(RAISE_SEQS, [raised.map(([r]) => r), raised.map(([, n]) => n)], { prepare: true }),
+        );
       return statements;
     },
   };

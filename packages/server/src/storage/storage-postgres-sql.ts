@@ -149,6 +149,21 @@ export function pgValue(value: unknown, type: PgColumnType): string | number | B
   return type === 'bytes' ? Buffer.from(v, 'utf8') : v;
 }
 
+/**
+ * A `bytea[]` parameter written as PostgreSQL's array literal (`{"\\x0a1b",NULL}`), for a `$n::bytea[]`
+ * placeholder. The client library turns each element of an array it is given into hex text and then escapes it
+ * with a regular expression: for the documents of a group, a measurable share of a relay node's CPU.
+ */
+export function byteaArray(values: readonly (Uint8Array | null | undefined)[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (i > 0) out += ',';
+    out += v ? `"\\\\x${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}"` : 'NULL';
+  }
+  return `${out}}`;
+}
+
 /** An array parameter: its values and the PostgreSQL type of its elements. */
 export interface PgArray {
   readonly type: 'text' | 'boolean' | 'bytea' | 'double precision';
@@ -165,7 +180,7 @@ export function upsertDocsSql(
   version: string,
 ): { text: string; arrays: PgArray[] } {
   const rows = docs.map((d) => rowParams(c.rows, d.id, d.state, 0));
-  const bytes = (values: readonly unknown[]) => values.map((v) => (v ? Buffer.from(v as Uint8Array) : null));
+  const bytes = (values: readonly unknown[]) => values.map((v) => (v as Uint8Array | null) ?? null);
   const columns: [string, PgArray][] = [
     ['id', { type: 'text', values: rows.map((r) => r[0]) }],
     ['"$live"', { type: 'boolean', values: rows.map((r) => r[1] === 1) }],
@@ -184,7 +199,7 @@ export function upsertDocsSql(
         type: 'bytea',
         values: docs.map((d) => {
           const y = d.state.crdts[field];
-          return y ? Buffer.from(Y.encodeStateAsUpdate(y)) : null;
+          return y ? Y.encodeStateAsUpdate(y) : null;
         }),
       },
     ]),

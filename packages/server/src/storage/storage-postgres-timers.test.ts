@@ -86,7 +86,7 @@ describe('PostgreSQL server store on given timers', () => {
     expect((await store.meta()).version).toBe(1);
   });
 
-  it('flush commits the waiting group at once; settled resolves once the commit feed read it back', async () => {
+  it('flush commits the waiting group at once; settled resolves once the commit feed delivered it', async () => {
     const clock = manualTimers();
     const store = await open(clock.timers);
     const seen: number[] = [];

@@ -86,8 +86,12 @@ describe('PostgreSQL server store: several nodes', () => {
     const db = freshSchema();
     const [n1, n2] = [await open(db), await open(db)];
     const seen: StoreCommit[] = [];
+    const seenBy1: StoreCommit[] = [];
     n2.commits.subscribe((e) => {
       if (e.t === 'commit') seen.push(e.commit);
+    });
+    n1.commits.subscribe((e) => {
+      if (e.t === 'commit') seenBy1.push(e.commit);
     });
     const a = device();
     const { id, ops } = a.insert('items', { name: 'shared', owner: 'u1' });
@@ -109,6 +113,14 @@ describe('PostgreSQL server store: several nodes', () => {
       'SELECT version FROM loam_server_batches ORDER BY version',
     );
     expect(rows.map((r) => Number(r.version))).toEqual(seen.map((c) => c.version));
+    // Each node hears its own commits from memory and the other's from the database: the same changes either way.
+    await vi.waitFor(() => expect(n1.commits.position()).toBe(version), { timeout: 10_000 });
+    const told = (commits: StoreCommit[]) =>
+      commits.map((c) => ({
+        version: c.version,
+        changes: c.changes.map((ch) => [ch.collection, ch.id, ch.beforeDoc, ch.after.created]),
+      }));
+    expect(told(seenBy1)).toEqual(told(seen));
   });
 
   it('an op id sent with two contents through two nodes at once is applied once; the other content is a conflict', async () => {

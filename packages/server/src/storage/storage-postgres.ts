@@ -135,7 +135,7 @@ export async function createPostgresServerStore(
       channel,
       stats,
       outbox: () => outbox,
-      committed: (version) => feed.poke(version),
+      committing: () => feed.committing(),
       enqueueDeliveries: (tx, entries, now) => deliveries.enqueue(tx, entries, now),
       work,
       timers,
