@@ -35,6 +35,7 @@ import {
   rowParams,
   saveDoc,
   takeDoc,
+  upsertRows,
 } from './doc-rows';
 import type { EngineCore } from './engine-core';
 import {
@@ -47,7 +48,6 @@ import {
 } from './outbox';
 import { createPeerLogPort, insertRefusals, pruneOwnLog } from './peer-log';
 import { idsForIn, selectSql } from './queries';
-import { upsertRows } from './upsert-rows';
 import { appendYjs, type StoredDoc } from './yjs-rows';
 
 const CURSOR_KEY = 'cursor';
@@ -189,10 +189,12 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
       if (mergeDocState(state, docStateOf(incoming))) changed.add(id);
     }
     if (changed.size + fresh.size > 0) {
-      const rows: SqlValue[][] = [];
-      for (const [id, packed] of fresh) rows.push(packedRowParams(c, id, packed, version));
-      for (const id of changed) rows.push(rowParams(c, id, states.get(id) as DocState, version, false));
-      await upsertRows(sql, c, rows);
+      const values: SqlValue[] = [];
+      for (const [id, packed] of fresh)
+        for (const v of packedRowParams(c, id, packed, version)) values.push(v);
+      for (const id of changed)
+        for (const v of rowParams(c, id, states.get(id) as DocState, version, false)) values.push(v);
+      await upsertRows(sql, c, values);
     }
     return changed.size + fresh.size;
   };
