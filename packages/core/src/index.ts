@@ -25,6 +25,7 @@ export {
   PACKED_TIMESTAMP_BYTES,
   packTimestamp,
   type Timestamp,
+  timeTable,
   unpackTimestamp,
 } from './clock/hlc';
 export {

@@ -179,3 +179,23 @@ export function unpackTimestamp(bytes: Uint8Array): Timestamp | undefined {
     six(bytes, 8).toString(36).padStart(8, '0') +
     six(bytes, 14).toString(36).padStart(8, '0')) as Timestamp;
 }
+
+/**
+ * A document state's timestamp table (snapshots, the engine's rows): `time(t)` gives `t`'s index, adding `entry(t)` to `times` the first time it is seen;
+ * `null` (no timestamp) is -1.
+ */
+export function timeTable<T>(entry: (t: string) => T): { times: T[]; time: (t: string | null) => number } {
+  const times: T[] = [];
+  const index = new Map<string, number>();
+  const time = (t: string | null) => {
+    if (t === null) return -1;
+    let i = index.get(t);
+    if (i === undefined) {
+      i = times.length;
+      times.push(entry(t));
+      index.set(t, i);
+    }
+    return i;
+  };
+  return { times, time };
+}

@@ -8,7 +8,7 @@
  */
 import { Encoder } from '@msgpack/msgpack';
 import * as Y from 'yjs';
-import { isPackedTimestamp, packTimestamp, type Timestamp, unpackTimestamp } from '../clock/hlc';
+import { isPackedTimestamp, packTimestamp, type Timestamp, timeTable, unpackTimestamp } from '../clock/hlc';
 import { OpDecodeError } from '../errors';
 import { decodeBoundedMsgpack } from '../ops/codec';
 import {
@@ -74,18 +74,7 @@ export function encodeDocSnapshot(state: DocState, version: SnapshotVersion = 1)
 
 /** `[2, epoch, created, deleted, times, regs, counters, crdts]`, see `PackedDocState` (crdts: `field, update`...). */
 function encodeV2(state: DocState): Uint8Array {
-  const times: (Uint8Array | string)[] = [];
-  const index = new Map<string, number>();
-  const time = (t: string | null) => {
-    if (t === null) return -1;
-    let i = index.get(t);
-    if (i === undefined) {
-      i = times.length;
-      times.push(packTimestamp(t));
-      index.set(t, i);
-    }
-    return i;
-  };
+  const { times, time } = timeTable<Uint8Array | string>(packTimestamp);
   const regs: unknown[] = [];
   for (const path in state.regs) {
     const r = state.regs[path] as Register;

@@ -22,6 +22,7 @@ import {
   type PackedDocState,
   packTimestamp,
   type Timestamp,
+  timeTable,
   unpackTimestamp,
   type Value,
 } from '@loam/core';
@@ -39,26 +40,6 @@ export const decode = (bytes: Uint8Array) => decoder.decode(bytes);
 const STATE_LAYOUT = 2;
 /** Layout tag of the engine's lean `_state`: values live in the row's columns (see the top of this file). */
 const LEAN_LAYOUT = 3;
-
-/**
- * A state's timestamp table: `time(t)` gives `t`'s index, adding `entry(t)` to `times` the first time it is seen;
- * `null` (no timestamp) is -1.
- */
-function timeTable<T>(entry: (t: string) => T): { times: T[]; time: (t: string | null) => number } {
-  const times: T[] = [];
-  const index = new Map<string, number>();
-  const time = (t: string | null) => {
-    if (t === null) return -1;
-    let i = index.get(t);
-    if (i === undefined) {
-      i = times.length;
-      times.push(entry(t));
-      index.set(t, i);
-    }
-    return i;
-  };
-  return { times, time };
-}
 
 /**
  * Encodes a document's register and counter metadata (Yjs states are stored apart). Each distinct timestamp is
