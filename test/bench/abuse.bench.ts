@@ -12,9 +12,12 @@
  * allocation rate and keeps, empty, until a collection finds the process quiet (1.24-1.33×; the relay held nothing
  * more).
  *
- * The relay runs with `MALLOC_MMAP_THRESHOLD_=131072` (a setting for relay deployments): glibc then maps
- * every large buffer (a 4 MiB frame) on its own and unmaps it when freed; with its default, adaptive threshold it
- * keeps such buffers in its heap once one was freed (`LOAM_ABUSE_DEFAULT_MALLOC=1` measures that).
+ * The relay runs with `MALLOC_MMAP_THRESHOLD_=65536` (a setting for relay deployments, see the server README): glibc
+ * then maps every buffer of 64 KiB or more (Node's socket reads, a 4 MiB frame) on its own and unmaps it when freed.
+ * With its default, adaptive threshold it keeps 4 MiB frame buffers in its heap once one was freed
+ * (`LOAM_ABUSE_DEFAULT_MALLOC=1` measures that); with 131072, freed 64 KiB buffers stayed between live blocks of its
+ * heap after attacks of many connections (`nested 64 KiB before hello` 1.10×, all attacks 1.16×, against 1.02× and
+ * 1.04× with 65536).
  *
  * Environment: `LOAM_ABUSE_SECONDS` (default 12 per attack).
  */
@@ -67,7 +70,7 @@ function setup(): Promise<Setup> {
     const dir = mkdtempSync(join(tmpdir(), 'loam-abuse-bench-'));
     const node = await startRelayNode(writeClusterConfig(dir, testSchema, testRules), join(dir, 'relay.db'), {
       NODE_OPTIONS: `--expose-gc --require ${GC_HOOK}`,
-      ...(process.env.LOAM_ABUSE_DEFAULT_MALLOC ? {} : { MALLOC_MMAP_THRESHOLD_: '131072' }),
+      ...(process.env.LOAM_ABUSE_DEFAULT_MALLOC ? {} : { MALLOC_MMAP_THRESHOLD_: '65536' }),
     });
     const device = testDevice();
     const legit = await connectClient(node.wsUrl);
