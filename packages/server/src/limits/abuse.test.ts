@@ -2,9 +2,9 @@
  * Eight sockets send the worst frames we can build at a real `loam-server` child process (its default limits):
  * a legitimate device keeps being served (every push acknowledged, nothing refused), nothing the attackers sent is
  * stored, the relay's memory stays under twice its baseline during the attack (before the depth limit, one nested
- * frame took it from 107 MB to 782 MB) and falls back under 1.5× its baseline afterwards, read once the relay is
- * quiet (`settledMemory`: collections until V8's young generation, which it grows for the attack's allocation rate,
- * is back to its smallest). The relay runs with `MALLOC_MMAP_THRESHOLD_=65536`, as a relay should be deployed
+ * frame took it from 107 MB to 782 MB) and falls back under 1.3× its baseline afterwards (the target is 1.2×;
+ * measured 1.00-1.08× at load 5-10), read once the relay is quiet (`settledMemory`: collections until V8's young
+ * generation, which it grows for the attack's allocation rate, is back to its smallest). The relay runs with `MALLOC_MMAP_THRESHOLD_=65536`, as a relay should be deployed
  * (server README): glibc then maps 64 KiB and larger buffers apart and unmaps them when freed, instead of keeping
  * them in its heap (`npm run bench -- abuse` measures each attack). The round trips under attack and at rest,
  * and both ratios, are printed, not asserted (timing belongs to benchmarks: `npm run bench -- abuse`). Round trips are medians of many, the baseline pooled from before and after the
@@ -94,7 +94,7 @@ it('a legitimate device keeps being served and the relay keeps its memory bounde
   );
   expect(sent).toBeGreaterThan(8);
   expect(peakRss).toBeLessThan(baselineRss * 2);
-  expect(afterRss).toBeLessThan(baselineRss * 1.5);
+  expect(afterRss).toBeLessThan(baselineRss * 1.3);
   // Stored: the legitimate device's orders, each once; nothing of the attackers'.
   const res = await fetch(`${node.url}/v1/collections/orders/query`, {
     method: 'POST',
