@@ -211,19 +211,66 @@ export function rssMb(pid: number): number {
   return Number(m?.[1]) / 1024;
 }
 
+/** What the abuse GC hook (`limits/abuse-gc-hook.cjs`) reports after a full collection, MB. */
+export interface CollectedHeap {
+  /** V8 heap in use: objects the relay holds. */
+  readonly heapUsed: number;
+  /** The young generation's committed size: space V8 keeps for new objects, sized by the recent allocation rate. */
+  readonly young: number;
+}
+
 /**
  * Asks a relay node started with the abuse GC hook (`limits/abuse-gc-hook.cjs`) for a full garbage collection
- * (SIGUSR2) and resolves once it printed `gc done`.
+ * (SIGUSR2) and resolves with what it printed after `gc done`.
  */
-export async function collectGarbage(node: RelayNode): Promise<void> {
-  const done = new Promise<void>((resolve) => {
+export async function collectGarbage(node: RelayNode): Promise<CollectedHeap> {
+  const done = new Promise<CollectedHeap>((resolve) => {
+    let out = '';
     const onData = (d: Buffer) => {
-      if (!d.toString().includes('gc done')) return;
+      out += d.toString();
+      const m = /gc done (.*)\n/.exec(out);
+      if (!m) return;
       node.process.stdout?.off('data', onData);
-      resolve();
+      resolve(JSON.parse(m[1]!) as CollectedHeap);
     };
     node.process.stdout?.on('data', onData);
   });
   node.process.kill('SIGUSR2');
-  await done;
+  return done;
 }
+
+/** A relay node's memory once it is quiet: its RSS and the V8 heap after the last collection, MB. */
+export interface SettledMemory extends CollectedHeap {
+  readonly rss: number;
+  /** Time from the first collection until the young generation was back to its smallest, ms. */
+  readonly waitedMs: number;
+}
+
+/**
+ * Reads a relay node's memory once it is quiet: it waits `QUIET_MS`, runs full collections (`collectGarbage`) 2 s
+ * apart until V8's young generation is back to its smallest (`SMALL_YOUNG_MB`; at least two collections, at most
+ * 30 s of them), then reads the RSS. V8 sizes the young generation (up to 32 MB) by the recent allocation rate and
+ * shrinks it at a full collection once the process is quiet, by itself too (32 MB fell to 1 MB within 35 s of the
+ * end of an attack, no collection forced); read before that, the RSS after any burst of work counts that empty
+ * space as memory the relay holds. Both readings a comparison makes go through this, so neither counts it.
+ */
+export async function settledMemory(node: RelayNode): Promise<SettledMemory> {
+  await sleep(QUIET_MS);
+  const started = performance.now();
+  let heap = await collectGarbage(node);
+  for (let i = 1; i < 2 || (heap.young > SMALL_YOUNG_MB && performance.now() - started < 30_000); i++) {
+    await sleep(2000);
+    heap = await collectGarbage(node);
+  }
+  const waitedMs = performance.now() - started;
+  await sleep(1000);
+  return { ...heap, rss: rssMb(node.process.pid!), waitedMs };
+}
+
+/** How long `settledMemory` lets a relay be quiet before it collects: past V8's 5 s window of allocation rate. */
+const QUIET_MS = 6000;
+
+/** V8's young generation at its smallest: 1 MB semi-spaces, 0.3-1.3 MB committed after a collection. */
+const SMALL_YOUNG_MB = 2;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
