@@ -48,7 +48,7 @@ export {
 export { loadCredentials, type PeerCredentials } from './peers/credentials';
 export type { KeyStore } from './peers/key-store';
 export { createIndexedDbKeyStore } from './peers/key-store-indexeddb';
-export { createSigningKeys, type SigningKeys } from './peers/keys';
+export { createSigningKeys, type Ed25519Engine, type SigningKeys, useEd25519Engine } from './peers/keys';
 export {
   LAN_PROOF_DIGEST_BYTES,
   lanProofMessage,
