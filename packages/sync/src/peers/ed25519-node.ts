@@ -8,6 +8,7 @@ import type { Ed25519Engine } from './keys';
 
 const privateKeys = new WeakMap<CryptoKey, KeyObject>();
 
+/** Signs with `node:crypto` (installed by `@loam/sync/node`; pass it to `useEd25519Engine` to install it by hand). */
 export const nodeEd25519: Ed25519Engine = {
   sign(cryptoKey, data) {
     if (cryptoKey.algorithm.name !== 'Ed25519' || !cryptoKey.usages.includes('sign'))
