@@ -4,10 +4,11 @@
  * Node runs `crypto.subtle.sign`, `verify` and `digest` as thread-pool jobs: their results land after an
  * unpredictable number of event-loop turns, so a peer run (every transaction signed, every received one verified)
  * would interleave differently each time and a failing seed would not replay. For the run's duration these three
- * calls answer from `node:crypto`'s synchronous Ed25519 and SHA-256 (the same OpenSSL, the same bytes) through an
- * already resolved promise; every other call, and other algorithms, go to WebCrypto unchanged.
+ * calls answer from `node:crypto`'s synchronous Ed25519 (signing through `nodeEd25519`, as a Node app signs) and
+ * SHA-256 (the same OpenSSL, the same bytes) through an already resolved promise; every other call, and other algorithms, go to WebCrypto unchanged.
  */
-import { createHash, KeyObject, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
+import { createHash, KeyObject, verify as nodeVerify } from 'node:crypto';
+import { nodeEd25519 } from '@loam/sync/node';
 
 type Algorithm = Parameters<SubtleCrypto['sign']>[0];
 
@@ -31,7 +32,7 @@ export function installCryptoGate(): () => void {
   own.sign = (algorithm: Algorithm, key: CryptoKey, data: BufferSource) => {
     if (!isEd25519(algorithm)) return original.sign.call(subtle, algorithm, key, data);
     try {
-      return Promise.resolve(buffer(nodeSign(null, bytes(data), KeyObject.from(key))));
+      return Promise.resolve(buffer(nodeEd25519.sign(key, bytes(data))));
     } catch (error) {
       return Promise.reject(error);
     }
