@@ -157,3 +157,72 @@ describe('live find queries', () => {
     for (const view of views) view.stop();
   });
 });
+
+describe('live grouped aggregates', () => {
+  const spec = {
+    collection: 'notes',
+    groupBy: ['group'],
+    aggregates: {
+      count: { fn: 'count' },
+      total: { fn: 'sum', field: 'n' },
+      low: { fn: 'min', field: 'n' },
+      high: { fn: 'max', field: 'n' },
+      mean: { fn: 'avg', field: 'n' },
+    },
+  } as const;
+
+  it('match a fresh aggregate after every write: groups changed, appearing, vanishing, NULL, many at once', async () => {
+    const rng = createRng(7);
+    let rows: unknown[] = [];
+    let events = 0;
+    const stop = engine.watch({ kind: 'aggregate', spec }, (event) => {
+      if (event.kind === 'error') throw new Error(event.message);
+      if (event.kind === 'rows') {
+        rows = event.rows;
+        events++;
+      }
+    });
+    const matches = async () => {
+      const deadline = Date.now() + 2000;
+      for (;;) {
+        const expected = await engine.aggregate(spec);
+        if (JSON.stringify(rows) === JSON.stringify(expected)) return;
+        if (Date.now() > deadline) expect(rows).toEqual(expected);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    };
+    const groups = ['a', 'b', 'c', undefined];
+    const ids: string[] = [];
+    for (let step = 0; step < 150; step++) {
+      const roll = rng();
+      const id = ids.length > 0 ? (rng.pick(ids) as string) : undefined;
+      const group = rng.pick(groups);
+      const n = Math.floor(rng() * 1000) / 10;
+      if (roll < 0.3 || !id)
+        ids.push(await engine.insert('notes', { title: `t${step}`, n, ...(group ? { group } : {}) }));
+      else if (roll < 0.55) await engine.update('notes', id, { n });
+      else if (roll < 0.7) await engine.update('notes', id, { group: group ?? `new${step % 5}` });
+      else if (roll < 0.75) await engine.update('notes', id, { title: 'no aggregated field' });
+      else if (roll < 0.85) {
+        await engine.delete('notes', id);
+        ids.splice(ids.indexOf(id), 1);
+      } else if (roll < 0.9)
+        ids.push(
+          ...(await engine.insertMany(
+            'notes',
+            Array.from({ length: 80 }, (_, i) => ({ title: `bulk ${i}`, n: i, group: `g${i}` })),
+          )),
+        );
+      else await engine.insert('other', { title: 'another collection' });
+      if (step % 2 === 1) await matches();
+    }
+    await matches();
+    expect(events).toBeGreaterThan(30);
+
+    const temp = () => engine.sql("SELECT name FROM sqlite_temp_master WHERE name LIKE 'loam_live_groups%'");
+    expect((await temp()).length).toBeGreaterThan(0);
+    stop();
+    await engine.aggregate(spec);
+    expect(await temp()).toEqual([]);
+  });
+});

@@ -13,6 +13,13 @@
  * `order` (unchanged). Anything else (a document entering, leaving or moving, an OFFSET, too many
  * changed documents, commits that did not say what they changed) re-reads the whole result as above. A write in a
  * collection of 100k documents thus costs a live query of 1,000 rows one indexed lookup, not a 1,000-row read.
+ *
+ * A grouped aggregate (`groupBy`) has temporary triggers on its collection's table record the group keys of every
+ * row inserted, updated (before and after) or deleted, whatever wrote it (local writes, downloads, peers, resets).
+ * Its re-evaluation reads and clears those keys in the same transaction and recomputes only those groups, in SQL, so
+ * the figures are exactly what a whole re-run gives; when a group appears or disappears, or more than
+ * `MAX_GROUPS` changed, it re-runs whole. A commit that changed no row of it costs one read of an empty table. The
+ * triggers and their table are dropped when the query is stopped (and vanish with the connection).
  */
 
 import { type DocId, type Query, validateQuery } from '@loam/core';
@@ -27,7 +34,11 @@ export interface LiveQueryDeps {
   readonly driver: StorageDriver;
   collection(name: string): CollectionSql;
   findSql(c: CollectionSql, query: Query, select: string): { sql: string; params: SqlValue[] };
-  aggregateSql(c: CollectionSql, spec: AggregateSpec): { sql: string; params: SqlValue[] };
+  aggregateSql(
+    c: CollectionSql,
+    spec: AggregateSpec,
+    groups?: readonly (readonly SqlValue[])[],
+  ): { sql: string; params: SqlValue[] };
   runReadOnly(sql: string, params?: readonly SqlValue[]): Promise<SqlRow[]>;
   /** Adds list and text fields to documents read from rows (inside the evaluation's transaction). */
   attach(sql: SqlExecutor, c: CollectionSql, docs: Doc[]): Promise<void>;
@@ -42,8 +53,16 @@ interface Entry {
   dirty: boolean;
   /** Documents of its collection changed since its last evaluation, or `all` when unknown. */
   changed: Set<string> | 'all';
-  /** Last result: ids with versions and sort keys (find), or encoded rows. */
-  last: FindResult | { rows: Uint8Array } | undefined;
+  /** Last result: ids with versions and sort keys (find), or rows and their encoding. */
+  last: FindResult | RowsResult | undefined;
+  /** A grouped aggregate's temporary table of changed group keys, once its triggers exist. */
+  groups?: string;
+}
+
+/** An aggregate's or SQL query's last rows, and their encoding (to tell whether a re-run changed anything). */
+interface RowsResult {
+  readonly rows: Uint8Array;
+  readonly decoded: SqlRow[];
 }
 
 /** A find query's last result: ids in order, their row versions and sort keys, and each id's position. */
@@ -68,6 +87,8 @@ export interface LiveQueries {
 const CHUNK = 512;
 /** Changed documents above which a find query is re-read whole rather than looked at one by one. */
 const MAX_CHANGED = 64;
+/** Changed groups above which a grouped aggregate is re-run whole rather than group by group. */
+const MAX_GROUPS = 64;
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -105,6 +126,7 @@ function findResult(rows: readonly SqlRow[], keyCount: number): FindResult {
 /** Creates the registry. */
 export function createLiveQueries(deps: LiveQueryDeps): LiveQueries {
   const entries = new Set<Entry>();
+  let groupWatches = 0;
   let scheduled = false;
   let running = false;
   let closed = false;
@@ -208,8 +230,68 @@ export function createLiveQueries(deps: LiveQueryDeps): LiveQueries {
   const evaluateRows = async (entry: Entry, rows: SqlRow[]): Promise<LiveQueryEvent | undefined> => {
     const bytes = encode(rows);
     if (entry.last && 'rows' in entry.last && sameBytes(entry.last.rows, bytes)) return undefined;
-    entry.last = { rows: bytes };
+    entry.last = { rows: bytes, decoded: rows };
     return { kind: 'rows', rows };
+  };
+
+  /** Creates the temporary table of changed group keys of `entry` and the triggers that fill it. */
+  const watchGroups = async (
+    sql: SqlExecutor,
+    entry: Entry,
+    c: CollectionSql,
+    columns: readonly string[],
+  ) => {
+    const name = `loam_live_groups_${++groupWatches}`;
+    const keys = columns.map((_, i) => `k${i}`).join(', ');
+    // Keys compared with IS, so that a NULL key is recorded once, as a PRIMARY KEY would not. (A trigger's
+    // statements may not name a schema: the table is found by its name, unique to this connection.)
+    const record = (row: 'OLD' | 'NEW') =>
+      `INSERT INTO ${name} SELECT ${columns.map((col) => `${row}.${col}`).join(', ')} WHERE NOT EXISTS (SELECT 1 FROM ${name} WHERE ${columns.map((col, i) => `k${i} IS ${row}.${col}`).join(' AND ')});`;
+    await sql.exec(
+      `CREATE TEMP TABLE ${name} (${keys});
+       CREATE INDEX temp.${name}_keys ON ${name} (${keys});
+       CREATE TEMP TRIGGER ${name}_i AFTER INSERT ON main.${c.table} BEGIN ${record('NEW')} END;
+       CREATE TEMP TRIGGER ${name}_u AFTER UPDATE ON main.${c.table} BEGIN ${record('OLD')} ${record('NEW')} END;
+       CREATE TEMP TRIGGER ${name}_d AFTER DELETE ON main.${c.table} BEGIN ${record('OLD')} END;`,
+    );
+    entry.groups = name;
+  };
+
+  /** A grouped aggregate's event: its changed groups recomputed, or the whole re-run (module documentation). */
+  const evaluateGrouped = async (
+    sql: SqlExecutor,
+    entry: Entry,
+    spec: AggregateSpec,
+  ): Promise<LiveQueryEvent | undefined> => {
+    const c = deps.collection(spec.collection);
+    const paths = spec.groupBy ?? [];
+    const whole = async () => {
+      const { sql: text, params } = deps.aggregateSql(c, spec);
+      return evaluateRows(entry, await sql.all(text, params));
+    };
+    if (entry.groups === undefined) {
+      await watchGroups(sql, entry, c, paths.map(columnOf(c)));
+      return whole();
+    }
+    const changed = await sql.all(`SELECT * FROM temp.${entry.groups}`);
+    if (changed.length === 0 && entry.last) return undefined;
+    await sql.run(`DELETE FROM temp.${entry.groups}`);
+    const last = entry.last && 'decoded' in entry.last ? entry.last.decoded : undefined;
+    if (!last || changed.length > MAX_GROUPS) return whole();
+    const groups = changed.map((row) => paths.map((_, i) => row[`k${i}`] as SqlValue));
+    const { sql: text, params } = deps.aggregateSql(c, spec, groups);
+    const fresh = await sql.all(text, params);
+    const sameGroup = (row: SqlRow, group: readonly SqlValue[]) =>
+      paths.every((path, i) => sameValue(row[path], group[i]));
+    const rows = last.slice();
+    for (const group of groups) {
+      const at = rows.findIndex((row) => sameGroup(row, group));
+      const now = fresh.find((row) => sameGroup(row, group));
+      if (at === -1 && !now) continue;
+      if (at === -1 || !now) return whole();
+      rows[at] = now;
+    }
+    return evaluateRows(entry, rows);
   };
 
   const evaluate = async (
@@ -226,6 +308,13 @@ export function createLiveQueries(deps: LiveQueryDeps): LiveQueries {
         return event;
       }
       case 'aggregate': {
+        if (spec.spec.groupBy?.length) {
+          let event: LiveQueryEvent | undefined;
+          await deps.driver.transaction(async (sql) => {
+            event = await evaluateGrouped(sql, entry, spec.spec);
+          });
+          return event;
+        }
         const { sql, params } = deps.aggregateSql(deps.collection(spec.spec.collection), spec.spec);
         return evaluateRows(entry, await deps.driver.all(sql, params));
       }
@@ -303,6 +392,14 @@ export function createLiveQueries(deps: LiveQueryDeps): LiveQueries {
       return () => {
         entry.active = false;
         entries.delete(entry);
+        const name = entry.groups;
+        if (name === undefined || closed) return;
+        deps.driver
+          .exec(
+            `DROP TRIGGER IF EXISTS temp.${name}_i; DROP TRIGGER IF EXISTS temp.${name}_u;
+             DROP TRIGGER IF EXISTS temp.${name}_d; DROP TABLE IF EXISTS temp.${name}`,
+          )
+          .catch(() => {});
       };
     },
     refresh(collections, docs) {

@@ -60,8 +60,15 @@ export function findSql(c: CollectionSql, query: Query, select: string): { sql: 
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
-/** The SQL of an aggregate query; throws `QueryError` when malformed. */
-export function aggregateSql(c: CollectionSql, spec: AggregateSpec): { sql: string; params: SqlValue[] } {
+/**
+ * The SQL of an aggregate query; throws `QueryError` when malformed. With `groups` (values of the `groupBy` columns,
+ * in order, one array per group), only those groups are computed: the rows of the others are left out.
+ */
+export function aggregateSql(
+  c: CollectionSql,
+  spec: AggregateSpec,
+  groups?: readonly (readonly SqlValue[])[],
+): { sql: string; params: SqlValue[] } {
   const column = columnOf(c);
   const groupBy = spec.groupBy ?? [];
   const select: string[] = groupBy.map((path) => `${column(path)} AS ${quoteIdentifier(path)}`);
@@ -78,9 +85,18 @@ export function aggregateSql(c: CollectionSql, spec: AggregateSpec): { sql: stri
     select.push(`${agg.fn === 'sum' ? 'total' : agg.fn}(${arg}) AS ${quoteIdentifier(name)}`);
   }
   const filter = spec.filter === undefined ? undefined : validateFilter(spec.filter);
-  const groups = groupBy.map(column).join(', ');
-  const tail = groups ? ` GROUP BY ${groups} ORDER BY ${groups}` : '';
-  return selectSql(c, select.join(', '), filter, tail);
+  const columns = groupBy.map(column);
+  const byGroups = columns.join(', ');
+  const tail = byGroups ? ` GROUP BY ${byGroups} ORDER BY ${byGroups}` : '';
+  if (!groups) return selectSql(c, select.join(', '), filter, tail);
+  if (groups.length === 0 || groups.some((g) => g.length !== columns.length))
+    throw new QueryError('Each group restricting an aggregate needs one value per groupBy field');
+  const base = selectSql(c, select.join(', '), filter);
+  const one = `(${columns.map((col) => `${col} IS ?`).join(' AND ')})`;
+  return {
+    sql: `${base.sql} AND (${groups.map(() => one).join(' OR ')})${tail}`,
+    params: [...base.params, ...groups.flat()],
+  };
 }
 
 const ROLLBACK = Symbol('rollback');
