@@ -161,8 +161,20 @@ export function createRelayHost(
       const { relay, store } = up;
       up = undefined;
       dropConnections();
-      postgres?.flush();
-      await relay.drain();
+      if (postgres) {
+        // A push still in flight can reach the group queue after a flush, and its window runs on the virtual
+        // clock, which stands still while the run awaits this stop: flush until every push has ended.
+        const pg = postgres;
+        let drained = false;
+        const draining = relay.drain().finally(() => {
+          drained = true;
+        });
+        while (!drained) {
+          pg.flush();
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        await draining;
+      } else await relay.drain();
       await store.close();
       postgres = undefined;
     },

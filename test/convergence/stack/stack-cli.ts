@@ -7,11 +7,15 @@
  * `--trace item-a` lists, for a failing seed, every op pushed on that document and the relay's answers;
  * `--store postgres` runs the relay on PostgreSQL (`LOAM_TEST_PG_URL`, a schema of its own per seed).
  * `--sigkill` runs the relay as a child process killed with SIGKILL and restarted, in real time (`run-sigkill.ts`).
+ * A seed that has not ended after `SEED_TIMEOUT_S` is reported as hung, with its replay command, and the run exits.
  */
 import { parseArgs } from 'node:util';
 import type { StoreKind } from './relay-host';
 import { runSigkill } from './run-sigkill';
 import { DEFAULT_FAULTS, FAULT_CLASSES, type FaultClass, runStack } from './run-stack';
+
+/** A seed's time limit: a few seconds is usual, a minute on a loaded machine. */
+const SEED_TIMEOUT_S = 300;
 
 const USAGE =
   'usage: npm run fuzz -- --stack [--seeds N] [--start S] [--seed S] [--devices 3] [--transactions 200] ' +
@@ -50,18 +54,25 @@ export async function runStackCli(args: readonly string[]): Promise<number> {
     return 2;
   }
   const store = values.store as StoreKind;
+  const flags = `--devices ${devices} --transactions ${transactions} ${values.sigkill ? '--sigkill' : `--faults ${faults.join(',')} --store ${store}`}`;
   const started = performance.now();
   let failed = 0;
   let kills = 0;
   for (let seed = first; seed < first + total; seed++) {
     const trace = values.trace === undefined ? {} : { trace: values.trace };
+    // A seed that never ends is a failure too: name it rather than wait forever.
+    const watchdog = setTimeout(() => {
+      console.error(`HUNG: seed ${seed} did not end within ${SEED_TIMEOUT_S} s (${store})`);
+      console.error(`replay: npm run fuzz -- --stack --seed ${seed} ${flags}`);
+      process.exit(1);
+    }, SEED_TIMEOUT_S * 1000);
     const result = values.sigkill
       ? await runSigkill({ seed, devices, transactions })
       : await runStack({ seed, devices, transactions, faults, store, ...trace });
+    clearTimeout(watchdog);
     kills += result.restarts;
     if (result.failures.length > 0) {
       failed++;
-      const flags = `--devices ${devices} --transactions ${transactions} ${values.sigkill ? '--sigkill' : `--faults ${faults.join(',')} --store ${store}`}`;
       console.error(
         `FAILED: seed ${seed} (${devices} devices, ${transactions} transactions, ${faults.join(',')}, ${store})`,
       );
