@@ -132,8 +132,36 @@ export function createClock(options: ClockOptions): Clock {
 
 /** Bytes of a packed timestamp (`packTimestamp`). */
 export const PACKED_TIMESTAMP_BYTES = 20;
-const PACKABLE_TS = /^[0-9a-f]{16}[0-9a-z]{16}$/;
 const B36 = 36 ** 8;
+
+/** The value of digit `c` (a char code) in base `base` ≤ 36, lowercase letters only; -1 when it is not one. */
+function digit(c: number, base: number): number {
+  const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 122 ? c - 87 : -1;
+  return d < base ? d : -1;
+}
+
+/** The number written by `t`'s characters `from`..`to` in `base`, or -1 when one is not a digit of it. */
+function parseDigits(t: string, from: number, to: number, base: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = digit(t.charCodeAt(i), base);
+    if (d < 0) return -1;
+    n = n * base + d;
+  }
+  return n;
+}
+
+/** Writes `n` < 2^48 big-endian into `out[at..at+6)`. */
+function putSix(out: Uint8Array, at: number, n: number): void {
+  const hi = Math.floor(n / 2 ** 32);
+  const lo = n - hi * 2 ** 32;
+  out[at] = hi >>> 8;
+  out[at + 1] = hi & 0xff;
+  out[at + 2] = lo >>> 24;
+  out[at + 3] = (lo >>> 16) & 0xff;
+  out[at + 4] = (lo >>> 8) & 0xff;
+  out[at + 5] = lo & 0xff;
+}
 
 /**
  * A timestamp in 20 bytes instead of 32 characters: wall clock (6 bytes) and counter (2) from their hex, the
@@ -142,21 +170,18 @@ const B36 = 36 ** 8;
  * are stored or sent (the engine's rows, document snapshots); `unpackTimestamp` gives the string back.
  */
 export function packTimestamp(t: string): string | Uint8Array {
-  if (!PACKABLE_TS.test(t)) return t;
+  if (t.length !== 32) return t;
+  const wall = parseDigits(t, 0, 12, 16);
+  const counter = parseDigits(t, 12, 16, 16);
+  const high = parseDigits(t, 16, 24, 36);
+  const low = parseDigits(t, 24, 32, 36);
+  if (wall < 0 || counter < 0 || high < 0 || low < 0) return t;
   const out = new Uint8Array(PACKED_TIMESTAMP_BYTES);
-  const view = new DataView(out.buffer);
-  const wall = Number.parseInt(t.slice(0, 12), 16);
-  view.setUint16(0, Math.floor(wall / 2 ** 32));
-  view.setUint32(2, wall % 2 ** 32);
-  view.setUint16(6, Number.parseInt(t.slice(12, 16), 16));
-  for (const [at, from] of [
-    [8, 16],
-    [14, 24],
-  ] as const) {
-    const half = Number.parseInt(t.slice(from, from + 8), 36);
-    view.setUint16(at, Math.floor(half / 2 ** 32));
-    view.setUint32(at + 2, half % 2 ** 32);
-  }
+  putSix(out, 0, wall);
+  out[6] = counter >>> 8;
+  out[7] = counter & 0xff;
+  putSix(out, 8, high);
+  putSix(out, 14, low);
   return out;
 }
 
