@@ -30,9 +30,22 @@ const MAX_WALL = 0xffff_ffff_ffff;
 const MAX_COUNTER = 0xffff;
 const TS_RE = /^[0-9a-f]{16}[0-9a-z]{16}$/;
 
+const BYTE_HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+/** The hex of the last wall encoded: a clock issues many timestamps per millisecond. */
+let lastWall = -1;
+let lastWallHex = '';
+
 /** Encodes timestamp parts. */
 export function encodeTimestamp({ wall, counter, replica }: HlcParts): Timestamp {
-  return (wall.toString(16).padStart(12, '0') + counter.toString(16).padStart(4, '0') + replica) as Timestamp;
+  if (wall !== lastWall) {
+    lastWallHex = wall.toString(16).padStart(12, '0');
+    lastWall = wall;
+  }
+  const c =
+    counter >= 0 && counter <= MAX_COUNTER && Number.isInteger(counter)
+      ? (BYTE_HEX[counter >> 8] as string) + BYTE_HEX[counter & 0xff]
+      : counter.toString(16).padStart(4, '0');
+  return (lastWallHex + c + replica) as Timestamp;
 }
 
 /** True when `value` is a well-formed encoded timestamp. */
