@@ -224,14 +224,20 @@ export function unpackTimestamp(bytes: Uint8Array): Timestamp | undefined {
  */
 export function timeTable<T>(entry: (t: string) => T): { times: T[]; time: (t: string | null) => number } {
   const times: T[] = [];
-  const index = new Map<string, number>();
+  // A document's table is most often one or two timestamps long: searched in a list, with a map past a few.
+  const seen: string[] = [];
+  let index: Map<string, number> | undefined;
   const time = (t: string | null) => {
     if (t === null) return -1;
-    let i = index.get(t);
-    if (i === undefined) {
+    let i = index ? index.get(t) : seen.indexOf(t);
+    if (i === undefined || i < 0) {
       i = times.length;
       times.push(entry(t));
-      index.set(t, i);
+      if (index) index.set(t, i);
+      else {
+        seen.push(t);
+        if (seen.length > 8) index = new Map(seen.map((s, j) => [s, j]));
+      }
     }
     return i;
   };
