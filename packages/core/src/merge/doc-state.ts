@@ -72,6 +72,11 @@ function resetTo(state: DocState, epoch: number): void {
 }
 
 function fieldDef(col: CollectionDef, path: string): FieldDef {
+  if (!path.includes('.')) {
+    const top = Object.hasOwn(col.fields, path) ? col.fields[path] : undefined;
+    if (!top) throw new OpError(`Unknown field "${path}"`);
+    return top;
+  }
   let fields: CollectionDef['fields'] | undefined = col.fields;
   let def: FieldDef | undefined;
   for (const part of path.split('.')) {
