@@ -164,6 +164,11 @@ function parseDigits(t: string, from: number, to: number, base: number): number 
   return n;
 }
 
+/** The replica part of the last timestamp packed, and its two base-36 halves: most timestamps packed together share it. */
+let lastReplica = '';
+let lastHigh = 0;
+let lastLow = 0;
+
 /** Writes `n` < 2^48 big-endian into `out[at..at+6)`. */
 function putSix(out: Uint8Array, at: number, n: number): void {
   const hi = Math.floor(n / 2 ** 32);
@@ -186,9 +191,17 @@ export function packTimestamp(t: string): string | Uint8Array {
   if (t.length !== 32) return t;
   const wall = parseDigits(t, 0, 12, 16);
   const counter = parseDigits(t, 12, 16, 16);
-  const high = parseDigits(t, 16, 24, 36);
-  const low = parseDigits(t, 24, 32, 36);
-  if (wall < 0 || counter < 0 || high < 0 || low < 0) return t;
+  if (wall < 0 || counter < 0) return t;
+  if (lastReplica === '' || !t.endsWith(lastReplica)) {
+    const high = parseDigits(t, 16, 24, 36);
+    const low = parseDigits(t, 24, 32, 36);
+    if (high < 0 || low < 0) return t;
+    lastReplica = t.slice(16);
+    lastHigh = high;
+    lastLow = low;
+  }
+  const high = lastHigh;
+  const low = lastLow;
   const out = new Uint8Array(PACKED_TIMESTAMP_BYTES);
   putSix(out, 0, wall);
   out[6] = counter >>> 8;
