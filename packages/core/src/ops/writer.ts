@@ -251,8 +251,10 @@ export function createWriter(options: WriterOptions): Writer {
             : (given as string | undefined)?.length;
         if (!empty) continue;
         const update = replaceContent(def, new Y.Doc({ guid: name }), given);
-        if (update)
-          (crdtOps ??= []).push({ ...header(collection, id, epoch), kind: 'yjs', field: name, update });
+        if (update) {
+          crdtOps ??= [];
+          crdtOps.push({ ...header(collection, id, epoch), kind: 'yjs', field: name, update });
+        }
         continue;
       }
       const value = given === undefined ? defaultOf(def) : toStored(def, given);
