@@ -261,7 +261,10 @@ export function applyOp(col: CollectionDef, state: DocState, op: Op): boolean {
     case 'create': {
       if (!state.created) changed = true;
       state.created = true;
-      for (const [name, value] of Object.entries(op.values)) {
+      const values = op.values;
+      for (const name in values) {
+        if (!Object.hasOwn(values, name)) continue;
+        const value = values[name] as Value;
         const def = fieldDef(col, name);
         const wrote =
           def.kind === 'counter'
