@@ -107,6 +107,19 @@ describe('hybrid logical clock', () => {
       }),
     );
     expect(packTimestamp('not a timestamp')).toBe('not a timestamp');
+    const valid = '0123456789abcdef0123456789abcxyz';
+    expect(packTimestamp(valid)).toBeInstanceOf(Uint8Array);
+    for (const near of [
+      valid.slice(1),
+      `${valid}0`,
+      `g${valid.slice(1)}`,
+      `${valid.slice(0, 15)}g${valid.slice(16)}`,
+      `${valid.slice(0, 16)}A${valid.slice(17)}`,
+      `${valid.slice(0, 31)}{`,
+      `${valid.slice(0, 31)}/`,
+      `${valid.slice(0, 31)}é`,
+    ])
+      expect(packTimestamp(near)).toBe(near);
     expect(unpackTimestamp(new Uint8Array(20).fill(255))).toBeUndefined();
   });
 });

@@ -30,9 +30,22 @@ const MAX_WALL = 0xffff_ffff_ffff;
 const MAX_COUNTER = 0xffff;
 const TS_RE = /^[0-9a-f]{16}[0-9a-z]{16}$/;
 
+const BYTE_HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+/** The hex of the last wall encoded: a clock issues many timestamps per millisecond. */
+let lastWall = -1;
+let lastWallHex = '';
+
 /** Encodes timestamp parts. */
 export function encodeTimestamp({ wall, counter, replica }: HlcParts): Timestamp {
-  return (wall.toString(16).padStart(12, '0') + counter.toString(16).padStart(4, '0') + replica) as Timestamp;
+  if (wall !== lastWall) {
+    lastWallHex = wall.toString(16).padStart(12, '0');
+    lastWall = wall;
+  }
+  const c =
+    counter >= 0 && counter <= MAX_COUNTER && Number.isInteger(counter)
+      ? (BYTE_HEX[counter >> 8] as string) + BYTE_HEX[counter & 0xff]
+      : counter.toString(16).padStart(4, '0');
+  return (lastWallHex + c + replica) as Timestamp;
 }
 
 /** True when `value` is a well-formed encoded timestamp. */
@@ -132,8 +145,41 @@ export function createClock(options: ClockOptions): Clock {
 
 /** Bytes of a packed timestamp (`packTimestamp`). */
 export const PACKED_TIMESTAMP_BYTES = 20;
-const PACKABLE_TS = /^[0-9a-f]{16}[0-9a-z]{16}$/;
 const B36 = 36 ** 8;
+
+/** The value of digit `c` (a char code) in base `base` ≤ 36, lowercase letters only; -1 when it is not one. */
+function digit(c: number, base: number): number {
+  const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 122 ? c - 87 : -1;
+  return d < base ? d : -1;
+}
+
+/** The number written by `t`'s characters `from`..`to` in `base`, or -1 when one is not a digit of it. */
+function parseDigits(t: string, from: number, to: number, base: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = digit(t.charCodeAt(i), base);
+    if (d < 0) return -1;
+    n = n * base + d;
+  }
+  return n;
+}
+
+/** The replica part of the last timestamp packed, and its two base-36 halves: most timestamps packed together share it. */
+let lastReplica = '';
+let lastHigh = 0;
+let lastLow = 0;
+
+/** Writes `n` < 2^48 big-endian into `out[at..at+6)`. */
+function putSix(out: Uint8Array, at: number, n: number): void {
+  const hi = Math.floor(n / 2 ** 32);
+  const lo = n - hi * 2 ** 32;
+  out[at] = hi >>> 8;
+  out[at + 1] = hi & 0xff;
+  out[at + 2] = lo >>> 24;
+  out[at + 3] = (lo >>> 16) & 0xff;
+  out[at + 4] = (lo >>> 8) & 0xff;
+  out[at + 5] = lo & 0xff;
+}
 
 /**
  * A timestamp in 20 bytes instead of 32 characters: wall clock (6 bytes) and counter (2) from their hex, the
@@ -142,21 +188,26 @@ const B36 = 36 ** 8;
  * are stored or sent (the engine's rows, document snapshots); `unpackTimestamp` gives the string back.
  */
 export function packTimestamp(t: string): string | Uint8Array {
-  if (!PACKABLE_TS.test(t)) return t;
-  const out = new Uint8Array(PACKED_TIMESTAMP_BYTES);
-  const view = new DataView(out.buffer);
-  const wall = Number.parseInt(t.slice(0, 12), 16);
-  view.setUint16(0, Math.floor(wall / 2 ** 32));
-  view.setUint32(2, wall % 2 ** 32);
-  view.setUint16(6, Number.parseInt(t.slice(12, 16), 16));
-  for (const [at, from] of [
-    [8, 16],
-    [14, 24],
-  ] as const) {
-    const half = Number.parseInt(t.slice(from, from + 8), 36);
-    view.setUint16(at, Math.floor(half / 2 ** 32));
-    view.setUint32(at + 2, half % 2 ** 32);
+  if (t.length !== 32) return t;
+  const wall = parseDigits(t, 0, 12, 16);
+  const counter = parseDigits(t, 12, 16, 16);
+  if (wall < 0 || counter < 0) return t;
+  if (lastReplica === '' || !t.endsWith(lastReplica)) {
+    const high = parseDigits(t, 16, 24, 36);
+    const low = parseDigits(t, 24, 32, 36);
+    if (high < 0 || low < 0) return t;
+    lastReplica = t.slice(16);
+    lastHigh = high;
+    lastLow = low;
   }
+  const high = lastHigh;
+  const low = lastLow;
+  const out = new Uint8Array(PACKED_TIMESTAMP_BYTES);
+  putSix(out, 0, wall);
+  out[6] = counter >>> 8;
+  out[7] = counter & 0xff;
+  putSix(out, 8, high);
+  putSix(out, 14, low);
   return out;
 }
 
@@ -186,14 +237,20 @@ export function unpackTimestamp(bytes: Uint8Array): Timestamp | undefined {
  */
 export function timeTable<T>(entry: (t: string) => T): { times: T[]; time: (t: string | null) => number } {
   const times: T[] = [];
-  const index = new Map<string, number>();
+  // A document's table is most often one or two timestamps long: searched in a list, with a map past a few.
+  const seen: string[] = [];
+  let index: Map<string, number> | undefined;
   const time = (t: string | null) => {
     if (t === null) return -1;
-    let i = index.get(t);
-    if (i === undefined) {
+    let i = index ? index.get(t) : seen.indexOf(t);
+    if (i === undefined || i < 0) {
       i = times.length;
       times.push(entry(t));
-      index.set(t, i);
+      if (index) index.set(t, i);
+      else {
+        seen.push(t);
+        if (seen.length > 8) index = new Map(seen.map((s, j) => [s, j]));
+      }
     }
     return i;
   };

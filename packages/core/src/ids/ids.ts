@@ -86,17 +86,57 @@ export function asDocId(value: string): DocId {
 }
 
 const HEX = '0123456789abcdef';
+/** Two hex digits per byte value. */
+const BYTE_HEX = Array.from({ length: 256 }, (_, b) => (HEX[b >> 4] as string) + HEX[b & 15]);
+/** Random bytes drawn from the platform's CSPRNG a pool at a time (one `getRandomValues` per ~1600 ids). */
+const POOL_BYTES = 16 * 1024;
+const RANDOM_BYTES_PER_ID = 10;
+let pool: Uint8Array | undefined;
+let poolAt = POOL_BYTES;
+/** The hex of the last millisecond an id was made in, `xxxxxxxx-xxxx` (UUIDv7's first two groups). */
+let lastMs = -1;
+let lastMsHex = '';
+
+/** The first two groups of a UUIDv7 made at `ms`. */
+function msGroups(ms: number): string {
+  if (ms !== lastMs) {
+    const hex = ms.toString(16).padStart(12, '0').slice(-12);
+    lastMs = ms;
+    lastMsHex = `${hex.slice(0, 8)}-${hex.slice(8, 12)}`;
+  }
+  return lastMsHex;
+}
 
 /**
  * Generates a UUIDv7 (RFC 9562): 48 bits of Unix milliseconds then 74 random bits. Ids created later sort
  * later as strings (to the millisecond), which keeps inserts at the end of SQLite's primary-key b-tree.
+ *
+ * Without `random`, the 74 bits come from `crypto.getRandomValues` (drawn in pools, so an id costs a few string
+ * concatenations): ids made by different replicas in the same millisecond collide with probability ~2^-74 per pair.
+ * A `random` source (tests) is sampled once per hex digit instead.
  */
-export function createDocId(now: () => number = Date.now, random: Random = Math.random): DocId {
+export function createDocId(now: () => number = Date.now, random?: Random): DocId {
   const ms = Math.max(0, Math.floor(now()));
-  let hex = ms.toString(16).padStart(12, '0').slice(-12);
-  hex += '7';
-  for (let i = 0; i < 3; i++) hex += HEX[Math.floor(random() * 16)];
-  hex += HEX[8 + Math.floor(random() * 4)];
-  for (let i = 0; i < 15; i++) hex += HEX[Math.floor(random() * 16)];
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}` as DocId;
+  if (random) {
+    let hex = '7';
+    for (let i = 0; i < 3; i++) hex += HEX[Math.floor(random() * 16)];
+    hex += HEX[8 + Math.floor(random() * 4)];
+    for (let i = 0; i < 15; i++) hex += HEX[Math.floor(random() * 16)];
+    return `${msGroups(ms)}-${hex.slice(0, 4)}-${hex.slice(4, 8)}-${hex.slice(8)}` as DocId;
+  }
+  if (!pool || poolAt + RANDOM_BYTES_PER_ID > POOL_BYTES) {
+    pool ??= new Uint8Array(POOL_BYTES);
+    globalThis.crypto.getRandomValues(pool);
+    poolAt = 0;
+  }
+  const b = pool;
+  const i = poolAt;
+  poolAt += RANDOM_BYTES_PER_ID;
+  const b1 = b[i + 1] as number;
+  // 12 bits (version group), 2 (variant digit), 12, 48: 74 random bits.
+  return `${msGroups(ms)}-7${BYTE_HEX[b[i] as number]}${HEX[b1 >> 4]}-${HEX[8 | (b1 & 3)]}${
+    BYTE_HEX[b[i + 2] as number]
+  }${HEX[(b[i + 3] as number) & 15]}-${BYTE_HEX[b[i + 4] as number]}${BYTE_HEX[b[i + 5] as number]}${
+    BYTE_HEX[b[i + 6] as number]
+  }${BYTE_HEX[b[i + 7] as number]}${BYTE_HEX[b[i + 8] as number]}${BYTE_HEX[b[i + 9] as number]}` as DocId;
 }

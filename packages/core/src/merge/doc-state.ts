@@ -72,6 +72,11 @@ function resetTo(state: DocState, epoch: number): void {
 }
 
 function fieldDef(col: CollectionDef, path: string): FieldDef {
+  if (!path.includes('.')) {
+    const top = Object.hasOwn(col.fields, path) ? col.fields[path] : undefined;
+    if (!top) throw new OpError(`Unknown field "${path}"`);
+    return top;
+  }
   let fields: CollectionDef['fields'] | undefined = col.fields;
   let def: FieldDef | undefined;
   for (const part of path.split('.')) {
@@ -256,7 +261,10 @@ export function applyOp(col: CollectionDef, state: DocState, op: Op): boolean {
     case 'create': {
       if (!state.created) changed = true;
       state.created = true;
-      for (const [name, value] of Object.entries(op.values)) {
+      const values = op.values;
+      for (const name in values) {
+        if (!Object.hasOwn(values, name)) continue;
+        const value = values[name] as Value;
         const def = fieldDef(col, name);
         const wrote =
           def.kind === 'counter'

@@ -12,12 +12,13 @@
  * there are bytes left before anything is decoded.
  * Well formed does not mean allowed: schema and permission checks come after decoding.
  */
-import { Decoder, Encoder, ExtensionCodec } from '@msgpack/msgpack';
+import { Decoder, ExtensionCodec } from '@msgpack/msgpack';
 import { isTimestamp, type Timestamp } from '../clock/hlc';
 import { OpDecodeError } from '../errors';
 import { createOpId, type DocId, isDocId, isReplicaId, parseOpId } from '../ids/ids';
 import { MAX_JSON_DEPTH } from '../schema/validate';
 import { scanMsgpack } from './msgpack-scan';
+import { MsgpackWriter } from './msgpack-writer';
 import type { Op, Value } from './ops';
 
 /** The encoding version written by this build. */
@@ -36,34 +37,70 @@ const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const PATH_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62}){0,7}$/;
 
 const extensionCodec = new ExtensionCodec();
-const encoder = new Encoder({ extensionCodec, ignoreUndefined: true });
+const writer = new MsgpackWriter(extensionCodec);
 
-function payloadOf(op: Op): unknown[] {
-  switch (op.kind) {
-    case 'create':
-      return [op.values];
-    case 'set':
-      return [op.path, op.value];
-    case 'increment':
-      return [op.field, op.by];
-    case 'delete':
-      return [];
-    case 'yjs':
-      return [op.field, op.update];
+/**
+ * The sequence number of op id `id` when it belongs to `replica` (checked as `parseOpId` checks it: canonical
+ * decimal, positive, safe), else undefined (the caller parses it in full).
+ */
+function seqOf(id: string, replica: string): number | undefined {
+  if (replica === '' || id.length < 18 || id.charCodeAt(16) !== 58 || !id.startsWith(replica))
+    return undefined;
+  let seq = 0;
+  for (let i = 17; i < id.length; i++) {
+    const d = id.charCodeAt(i) - 48;
+    if (d < 0 || d > 9 || (d === 0 && i === 17)) return undefined;
+    seq = seq * 10 + d;
   }
+  return Number.isSafeInteger(seq) ? seq : undefined;
 }
 
-/** Encodes a batch of ops. */
+/**
+ * Encodes a batch of ops. The bytes are those of `@msgpack/msgpack`'s encoder over the op tuples (written by
+ * `MsgpackWriter` without building the tuples): signatures and digests of encoded ops do not depend on the build.
+ */
 export function encodeOps(ops: readonly Op[]): Uint8Array {
-  const tuples = ops.map((op) => {
-    const { replica, seq } = parseOpId(op.id);
-    return [KIND_CODES[op.kind], replica, seq, op.ts, op.collection, op.doc, op.epoch, ...payloadOf(op)];
-  });
-  const body = encoder.encode(tuples);
-  const out = new Uint8Array(body.length + 1);
-  out[0] = OPS_FORMAT_VERSION;
-  out.set(body, 1);
-  return out;
+  writer.reset(64 + ops.length * 128);
+  writer.byte(OPS_FORMAT_VERSION);
+  writer.arrayHeader(ops.length);
+  let replica = '';
+  for (const op of ops) {
+    let seq = seqOf(op.id, replica);
+    if (seq === undefined) {
+      const parsed = parseOpId(op.id);
+      replica = parsed.replica;
+      seq = parsed.seq;
+    }
+    const kind = op.kind;
+    writer.arrayHeader(kind === 'delete' ? 7 : kind === 'create' ? 8 : 9);
+    writer.number(KIND_CODES[kind]);
+    writer.string(replica);
+    writer.number(seq);
+    writer.value(op.ts, 3);
+    writer.value(op.collection, 3);
+    writer.value(op.doc, 3);
+    writer.value(op.epoch, 3);
+    switch (kind) {
+      case 'create':
+        writer.value(op.values, 3);
+        break;
+      case 'set':
+        writer.value(op.path, 3);
+        writer.value(op.value, 3);
+        break;
+      case 'increment':
+        writer.value(op.field, 3);
+        writer.value(op.by, 3);
+        break;
+      case 'yjs':
+        writer.value(op.field, 3);
+        writer.value(op.update, 3);
+        break;
+      case 'delete':
+        break;
+    }
+  }
+  return writer.take();
 }
 
 function malformed(message: string): never {

@@ -101,6 +101,18 @@ function toStored(def: FieldDef, value: unknown): Value {
   return value as Value;
 }
 
+const fieldLists = new WeakMap<CollectionDef, [string, FieldDef][]>();
+
+/** A collection's fields, as `Object.entries` lists them (kept: a write walks them once per document). */
+function fieldsOf(col: CollectionDef): readonly [string, FieldDef][] {
+  let fields = fieldLists.get(col);
+  if (!fields) {
+    fields = Object.entries(col.fields);
+    fieldLists.set(col, fields);
+  }
+  return fields;
+}
+
 function defaultOf(def: FieldDef): Value | undefined {
   if (def.kind === 'counter') return def.default ?? 0;
   if (!('default' in def) || def.default === undefined) return undefined;
@@ -227,9 +239,10 @@ export function createWriter(options: WriterOptions): Writer {
     if (state && isLive(state)) throw new AlreadyExistsError(collection, id);
     const epoch = !state ? 0 : state.deleted ? state.epoch + 1 : state.epoch;
     const values: Record<string, Value> = {};
-    const crdtOps: Op[] = [];
-    const first = header(collection, id, epoch);
-    for (const [name, def] of Object.entries(col.fields)) {
+    let crdtOps: Op[] | undefined;
+    const opId = createOpId(replica, seq++);
+    const ts = clock.tick();
+    for (const [name, def] of fieldsOf(col)) {
       const given = doc[name];
       if (def.kind === 'list' || def.kind === 'text') {
         const empty =
@@ -238,13 +251,17 @@ export function createWriter(options: WriterOptions): Writer {
             : (given as string | undefined)?.length;
         if (!empty) continue;
         const update = replaceContent(def, new Y.Doc({ guid: name }), given);
-        if (update) crdtOps.push({ ...header(collection, id, epoch), kind: 'yjs', field: name, update });
+        if (update) {
+          crdtOps ??= [];
+          crdtOps.push({ ...header(collection, id, epoch), kind: 'yjs', field: name, update });
+        }
         continue;
       }
       const value = given === undefined ? defaultOf(def) : toStored(def, given);
       if (value !== undefined) values[name] = value;
     }
-    return { id, ops: [{ ...first, kind: 'create', values }, ...crdtOps] };
+    const create: Op = { id: opId, ts, collection, doc: id, epoch, kind: 'create', values };
+    return { id, ops: crdtOps ? [create, ...crdtOps] : [create] };
   };
 
   const update = (

@@ -108,6 +108,21 @@ export function checkFieldValue(
   }
 }
 
+const fieldEntries = new WeakMap<object, readonly [string, FieldDef][]>();
+
+/**
+ * `Object.entries(fields)`, kept per field list (a schema does not change once defined): a bulk write validates
+ * thousands of documents against one.
+ */
+function entriesOf(fields: { readonly [name: string]: FieldDef }): readonly [string, FieldDef][] {
+  let entries = fieldEntries.get(fields);
+  if (!entries) {
+    entries = Object.entries(fields);
+    fieldEntries.set(fields, entries);
+  }
+  return entries;
+}
+
 function checkFields(
   fields: { readonly [name: string]: FieldDef },
   value: Record<string, unknown>,
@@ -115,7 +130,7 @@ function checkFields(
   mode: ValidationMode,
   problems: Problem[],
 ): void {
-  for (const [name, def] of Object.entries(fields)) {
+  for (const [name, def] of entriesOf(fields)) {
     const v = Object.hasOwn(value, name) ? value[name] : undefined;
     const path = [...prefix, name];
     if (v === undefined || v === null) {

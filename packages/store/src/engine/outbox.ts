@@ -48,12 +48,15 @@ DROP INDEX IF EXISTS loam_outbox_docs_tx;
 const DEFLATED = 0xfe;
 const DEFLATE_FROM_BYTES = 16 * 1024;
 
+/** `bytes` through a compression stream, written to it directly (no `Blob` copy of a large row). */
 async function pipe(
   bytes: Uint8Array,
   through: CompressionStream | DecompressionStream,
 ): Promise<Uint8Array> {
-  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(through);
-  return new Uint8Array(await new Response(stream).arrayBuffer());
+  const writer = through.writable.getWriter();
+  const written = writer.write(bytes as Uint8Array<ArrayBuffer>).then(() => writer.close());
+  const [out] = await Promise.all([new Response(through.readable).arrayBuffer(), written]);
+  return new Uint8Array(out);
 }
 
 /** A transaction's ops as stored in its row: `encodeOps`, deflated when large. */

@@ -382,7 +382,19 @@ export function createWriteContext(core: EngineCore, sql: StorageTransaction, ve
     ...bindWrites(write),
     write,
     writeAll,
-    insertMany: (collection, docs) => writeAll(docs.map((doc) => writeIntent.insert(collection, doc))),
+    insertMany: (collection, given) => {
+      const docs = given.slice();
+      return serial(async () => {
+        // Intents a window at a time: a bulk insert does not keep one per document until it commits.
+        const ids: DocId[] = [];
+        for (let i = 0; i < docs.length; i += PREFETCH_WINDOW)
+          await writeList(
+            docs.slice(i, i + PREFETCH_WINDOW).map((doc) => writeIntent.insert(collection, doc)),
+            ids,
+          );
+        return ids;
+      });
+    },
     get: (collection, id) =>
       serial(async () => {
         await flush();
