@@ -19,7 +19,7 @@ import {
   type Register,
   registerWins,
 } from './doc-state';
-import { readSubset } from './snapshot-reader';
+import { NO_CRDTS, readPlainV2, readSubset } from './snapshot-reader';
 
 const encoder = new Encoder({ ignoreUndefined: true });
 
@@ -108,11 +108,21 @@ const isMap = (v: unknown) =>
  * `unsupported_version`) on anything else, within time and memory bounded by the input's size.
  */
 export function readDocSnapshot(bytes: Uint8Array): DocState | PackedDocState {
-  // Format 2 with plain values (the common case) reads without the general decoder: see `snapshot-reader.ts`.
+  // Format 2 (the common case) reads without the general decoder when it can: see `snapshot-reader.ts`.
   if (bytes[0] === 0x98 && bytes[1] === 2) {
+    const plain: PackedDocState | undefined = readPlainV2(bytes);
+    if (plain) return plain;
     const fast = readSubset(bytes);
     if (fast !== undefined) return readV2(fast as unknown[]);
   }
+  return readDocSnapshotGenerally(bytes);
+}
+
+/**
+ * `readDocSnapshot` with the general decoder alone, never its fast readers (which must give what it gives, or give
+ * up: tests compare them).
+ */
+export function readDocSnapshotGenerally(bytes: Uint8Array): DocState | PackedDocState {
   let raw: unknown;
   try {
     raw = decodeBoundedMsgpack(bytes);
@@ -239,8 +249,8 @@ function timeAt(state: PackedDocState): (i: unknown) => Timestamp | null {
 }
 
 /**
- * The `DocState` of a decoded version-2 snapshot (what `decodeDocSnapshot` gives for its bytes). The result takes
- * over `state`'s Yjs documents: unpack a state once.
+ * The `DocState` of a decoded version-2 snapshot (what `decodeDocSnapshot` gives for its bytes), whose objects are
+ * its own but for the Yjs documents, which it takes over from `state`: unpack a state once.
  */
 export function unpackDocState(state: PackedDocState): DocState {
   const at = timeAt(state);
@@ -271,7 +281,7 @@ export function unpackDocState(state: PackedDocState): DocState {
     deleted: state.deleted,
     regs,
     counters,
-    crdts: state.crdts,
+    crdts: state.crdts === NO_CRDTS ? {} : state.crdts,
   };
 }
 
