@@ -189,3 +189,36 @@ it('a download of hundreds of documents, new and already held, stores each as th
     await device.close();
   }
 });
+
+it.each([
+  ['the lowest id of the download', 'k', ['k', 'm', 'x']],
+  ['the highest id of the download', 'x', ['a', 'k', 'x']],
+  ['an id between the others', 'k', ['a', 'x', 'k']],
+  // In JavaScript's order 'a\u{1F600}' < 'a\uE000'; in SQLite's (UTF-8 bytes) it is greater.
+  ['an id JavaScript and SQLite order differently', 'a\u{1F600}', ['a\uE000', 'a\u{1F600}']],
+])('a document held is merged, not overwritten, when it is %s', async (_, held, ids) => {
+  const relay = createMemoryReplica({ schema, replica: asReplicaId('relay00000000000') });
+  for (const id of ids) relay.upsert('products', id as DocId, { name: id, price: 1, stock: 10 });
+  const snapshot = (id: string, packed: boolean) => {
+    const bytes = encodeDocSnapshot(relay.state.getState('products', id)!, 2);
+    return { collection: 'products', id, state: packed ? readDocSnapshot(bytes) : decodeDocSnapshot(bytes) };
+  };
+  const device = await openEngine({
+    driver: await createBetterSqlite3Storage({ filename: join(dir, 'held.db') }),
+    schema,
+  });
+  try {
+    await device.syncStore.applyDownload({
+      docs: [{ ...snapshot(held, false), mode: 'merge' }],
+      removed: [],
+    });
+    await device.increment('products', held, 'stock', 1);
+    relay.update('products', held as DocId, { price: 2 });
+    const docs = ids.map((id) => ({ ...snapshot(id, true), mode: 'merge' as const }));
+    expect(await device.syncStore.applyDownload({ docs, removed: [] })).toBe(ids.length);
+    expect(await device.get('products', held)).toMatchObject({ price: 2, stock: 11 });
+    for (const id of ids) expect(await device.get('products', id)).toMatchObject({ name: id });
+  } finally {
+    await device.close();
+  }
+});
