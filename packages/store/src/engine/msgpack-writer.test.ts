@@ -37,7 +37,7 @@ it('writes what the general encoder writes, for every size of integer, string, b
     -(2 ** 31),
     -(2 ** 31) - 1,
   ];
-  const values = [
+  const values: unknown[] = [
     ...numbers,
     0.5,
     -1.25,
