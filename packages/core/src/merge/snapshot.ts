@@ -407,31 +407,56 @@ export function latestTimestamp(state: DocState | PackedDocState): Timestamp | u
   return latestTimestampOf([state]);
 }
 
+/** The greatest timestamp of states taken one at a time (see `trackLatestTimestamp`). */
+export interface LatestTimestampTracker {
+  /** Takes the timestamps of `state` (registers, counter resets and increments) into account. */
+  see(state: DocState | PackedDocState): void;
+  /** The greatest timestamp of the states seen so far (what `latestTimestampOf` gives for them), or undefined. */
+  latest(): Timestamp | undefined;
+}
+
+/**
+ * A tracker of the greatest timestamp of states seen one at a time, without holding them (a store decoding a large
+ * download state by state). Packed timestamps are compared packed: `latest` unpacks one.
+ */
+export function trackLatestTimestamp(): LatestTimestampTracker {
+  let latest: Timestamp | undefined;
+  let top: Uint8Array | undefined;
+  const seeOne = (t: Timestamp | null) => {
+    if (t !== null && (latest === undefined || t > latest)) latest = t;
+  };
+  return {
+    see(state) {
+      if (isPackedDocState(state)) {
+        for (const t of state.times) {
+          if (typeof t === 'string') seeOne(t as Timestamp);
+          else if (top === undefined || comparePacked(t, top) > 0) top = t;
+        }
+        return;
+      }
+      for (const path in state.regs) seeOne((state.regs[path] as Register).t);
+      for (const field in state.counters) {
+        const c = state.counters[field] as CounterState;
+        seeOne(c.t);
+        for (const id in c.incs) seeOne((c.incs[id] as [Timestamp, number])[0]);
+      }
+    },
+    latest() {
+      if (top) {
+        seeOne(unpackTimestamp(top) as Timestamp);
+        top = undefined;
+      }
+      return latest;
+    },
+  };
+}
+
 /**
  * The greatest timestamp of several states (`latestTimestamp` of each, the greatest of them). Packed states are
  * compared packed: one timestamp is unpacked in all.
  */
 export function latestTimestampOf(states: readonly (DocState | PackedDocState)[]): Timestamp | undefined {
-  let latest: Timestamp | undefined;
-  let top: Uint8Array | undefined;
-  const see = (t: Timestamp | null) => {
-    if (t !== null && (latest === undefined || t > latest)) latest = t;
-  };
-  for (const state of states) {
-    if (isPackedDocState(state)) {
-      for (const t of state.times) {
-        if (typeof t === 'string') see(t as Timestamp);
-        else if (top === undefined || comparePacked(t, top) > 0) top = t;
-      }
-      continue;
-    }
-    for (const path in state.regs) see((state.regs[path] as Register).t);
-    for (const field in state.counters) {
-      const c = state.counters[field] as CounterState;
-      see(c.t);
-      for (const id in c.incs) see((c.incs[id] as [Timestamp, number])[0]);
-    }
-  }
-  if (top) see(unpackTimestamp(top) as Timestamp);
-  return latest;
+  const tracker = trackLatestTimestamp();
+  for (const state of states) tracker.see(state);
+  return tracker.latest();
 }

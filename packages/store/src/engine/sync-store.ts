@@ -12,13 +12,15 @@ import {
   createOpId,
   type DocState,
   isPackedDocState,
+  type LatestTimestampTracker,
   latestTimestamp,
-  latestTimestampOf,
   mergeDocState,
   type Op,
   type PackedDocState,
   parseOpId,
+  readDocSnapshot,
   type Timestamp,
+  trackLatestTimestamp,
   unpackDocState,
 } from '@loam/core';
 import type { Coverage, Download, DownloadedDoc, RefusedWrite, SyncStore } from '@loam/sync';
@@ -53,7 +55,13 @@ import { appendYjs, type StoredDoc } from './yjs-rows';
 const CURSOR_KEY = 'cursor';
 /** Ids per `IN (...)` read (well under SQLite's bound on parameters). */
 const READ_CHUNK = 512;
+/** Rows of fresh documents written at a time (so that a large download's rows die young). */
+const WRITE_CHUNK = 512;
 const PUT_SYNC = 'INSERT OR REPLACE INTO loam_sync (key, value) VALUES (?, ?)';
+
+/** A downloaded state, decoded when it came as bytes (see `DownloadedDoc.state`): once per download entry. */
+const readState = (state: DownloadedDoc['state']): DocState | PackedDocState =>
+  state instanceof Uint8Array ? readDocSnapshot(state) : state;
 
 /** A downloaded state as a `DocState` (a format-2 snapshot is unpacked: do it once per download entry). */
 const docStateOf = (state: DocState | PackedDocState): DocState =>
@@ -75,33 +83,38 @@ function sortsAlike(id: string): boolean {
 }
 
 /**
- * The stored states of the documents of `docs` this device holds a row of, read in a few `IN (...)` queries. A
- * download whose ids all lie in a range of ids the table holds none of (a full set arrives in id order, page after
- * page) costs one probe of that range instead.
+ * The stored states of the documents of `docs` this device holds a row of, read in a few `IN (...)` queries, and
+ * whether no id comes twice in `docs` (known when they come in increasing order). A download whose ids all lie in a
+ * range of ids the table holds none of (a full set arrives in id order, page after page) costs one probe of that
+ * range instead.
  */
 async function heldStates(
   sql: SqlExecutor,
   c: CollectionSql,
   docs: readonly DownloadedDoc[],
-): Promise<Map<string, DocState>> {
+): Promise<{ states: Map<string, DocState>; unique: boolean }> {
   const states = new Map<string, DocState>();
-  if (docs.length === 0) return states;
+  if (docs.length === 0) return { states, unique: true };
   let low = (docs[0] as DownloadedDoc).id;
   let high = low;
   let ranged = true;
+  let increasing = true;
+  let last = '';
   for (const { id } of docs) {
-    if (id < low) low = id;
-    else if (id > high) high = id;
     if (!sortsAlike(id)) {
-      ranged = false;
+      ranged = increasing = false;
       break;
     }
+    if (id <= last) increasing = false;
+    last = id;
+    if (id < low) low = id;
+    else if (id > high) high = id;
   }
   if (
     ranged &&
     !(await sql.get(`SELECT 1 AS held FROM ${c.table} WHERE id >= ? AND id <= ? LIMIT 1`, [low, high]))
   )
-    return states;
+    return { states, unique: increasing };
   const ids = [...new Set(docs.map((d) => d.id))];
   for (let i = 0; i < ids.length; i += READ_CHUNK) {
     const chunk = idsForIn(ids.slice(i, i + READ_CHUNK));
@@ -111,7 +124,7 @@ async function heldStates(
     );
     for (const r of found) states.set(r.id as string, decodeRowState(c, r));
   }
-  return states;
+  return { states, unique: increasing };
 }
 
 /** The ids of the live documents of a coverage. */
@@ -197,28 +210,50 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
     return true;
   };
 
+  /** Writes rows of `c` (`rowParams` of each), a statement each or multi-row (see `rowByRow`). */
+  const writeRows = (sql: SqlExecutor, c: CollectionSql, rows: SqlValue[][]) =>
+    rowByRow ? sql.batch(c.upsert, rows) : upsertRows(sql, c, rows.flat());
+
   /**
    * Joins downloaded states into documents without list or text fields, many at a time: their current states read
    * together (`heldStates`), their rows written together. Returns how many documents changed. A format-2 snapshot of a
    * document this device holds no row of (so no state and no pending op: a pending op's document has a row) is
    * written as it came (`packedRowParams`: the row `mergeDocState` into an empty state would give), unless the
-   * download carries that document twice.
+   * download carries that document twice; when no id comes twice, such rows are written as they are made, a few
+   * hundred at a time, so that they die young.
    */
   const mergeRows = async (
     sql: SqlExecutor,
     c: CollectionSql,
     docs: readonly DownloadedDoc[],
     version: number,
+    seen: LatestTimestampTracker,
   ) => {
-    const states = await heldStates(sql, c, docs);
+    const { states, unique } = await heldStates(sql, c, docs);
     const changed = new Set<string>();
     const fresh = new Map<string, PackedDocState>();
-    for (const { id, state: incoming } of docs) {
+    let rows: SqlValue[][] = [];
+    let written = 0;
+    for (const doc of docs) {
+      const { id } = doc;
+      const incoming = readState(doc.state);
+      seen.see(incoming);
       let state = states.get(id);
       if (!state) {
-        if (isPackedDocState(incoming) && !fresh.has(id) && isFreshWritable(incoming)) {
-          fresh.set(id, incoming);
-          continue;
+        if (isPackedDocState(incoming) && isFreshWritable(incoming)) {
+          if (unique) {
+            rows.push(packedRowParams(c, id, incoming, version));
+            if (rows.length === WRITE_CHUNK) {
+              written += rows.length;
+              await writeRows(sql, c, rows);
+              rows = [];
+            }
+            continue;
+          }
+          if (!fresh.has(id)) {
+            fresh.set(id, incoming);
+            continue;
+          }
         }
         state = createDocState();
         states.set(id, state);
@@ -231,21 +266,19 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
       }
       if (mergeDocState(state, docStateOf(incoming))) changed.add(id);
     }
-    if (changed.size + fresh.size > 0) {
-      const rows: SqlValue[][] = [];
-      for (const [id, packed] of fresh) rows.push(packedRowParams(c, id, packed, version));
-      for (const id of changed) rows.push(rowParams(c, id, states.get(id) as DocState, version, false));
-      if (rowByRow) await sql.batch(c.upsert, rows);
-      else await upsertRows(sql, c, rows.flat());
-    }
-    return changed.size + fresh.size;
+    for (const [id, packed] of fresh) rows.push(packedRowParams(c, id, packed, version));
+    for (const id of changed) rows.push(rowParams(c, id, states.get(id) as DocState, version, false));
+    written += rows.length;
+    if (rows.length > 0) await writeRows(sql, c, rows);
+    return written;
   };
 
   /**
-   * Moves the clock past the timestamps of a download, so a write made after seeing a value orders after it even
-   * when the writer's clock is behind; a timestamp beyond the skew bound does not move it.
+   * Moves the clock past the timestamps of a download (`latest`: the greatest of them), so a write made after seeing
+   * a value orders after it even when the writer's clock is behind; a timestamp beyond the skew bound does not move
+   * it.
    */
-  const observe = (download: Download) => {
+  const observe = (latest: Timestamp | undefined, download: Download) => {
     const receive = (t: Timestamp) => {
       try {
         core.clock.receive(t);
@@ -255,11 +288,10 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
         return false;
       }
     };
-    const latest = latestTimestampOf(download.docs.map((d) => d.state));
     // The greatest timestamp moves the clock as far as every one would, unless it is beyond the bound: then each.
     if (latest === undefined || receive(latest)) return;
     for (const { state } of download.docs) {
-      const t = latestTimestamp(state);
+      const t = latestTimestamp(readState(state));
       if (t !== undefined) receive(t);
     }
   };
@@ -267,13 +299,14 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
   /** Applies a download inside a storage transaction (see `applyDownload`); returns how many documents changed. */
   const download = async (sql: StorageTransaction, touched: Set<string>, changes: Download) => {
     const version = core.takeVersion();
+    const seen = trackLatestTimestamp();
     let changed = 0;
     let dropped = false;
     /** Merges into documents without list or text fields, applied together (see `mergeRows`). */
     let rows: { c: CollectionSql; docs: DownloadedDoc[] } | undefined;
     const flushRows = async () => {
       if (!rows) return;
-      const n = await mergeRows(sql, rows.c, rows.docs, version);
+      const n = await mergeRows(sql, rows.c, rows.docs, version, seen);
       if (n > 0) touched.add(rows.c.name);
       changed += n;
       rows = undefined;
@@ -288,7 +321,9 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
         continue;
       }
       await flushRows();
-      const incoming = docStateOf(doc.state);
+      const read = readState(doc.state);
+      seen.see(read);
+      const incoming = docStateOf(read);
       if (mode === 'replace') {
         await replaceWith(sql, c, id, incoming, version);
         dropped = true;
@@ -308,6 +343,7 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
     }
     if (dropped) core.renewYjsClient();
     if (changes.cursor !== undefined) await sql.run(PUT_SYNC, [CURSOR_KEY, encode(changes.cursor)]);
+    observe(seen.latest(), changes);
     if (touched.size > 0) await core.saveMeta(sql);
     return changed;
   };
@@ -342,7 +378,6 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
     },
     async recordRefusals(refusals: readonly RefusedWrite[], correction?: Download) {
       if (refusals.length === 0 && !correction) return;
-      if (correction) observe(correction);
       await change(async (sql, touched) => {
         await dropFromOutbox(
           sql,
@@ -393,7 +428,6 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
     },
 
     applyDownload(changes: Download) {
-      observe(changes);
       return change((sql, touched) => download(sql, touched, changes));
     },
 
