@@ -52,9 +52,29 @@ function length(width: 1 | 2 | 4): number {
 }
 
 function float(width: 4 | 8): number {
-  for (let i = 0; i < width; i++) scratch[littleEndian ? width - 1 - i : i] = bytes[pos + i] as number;
+  const b = bytes;
+  const at = pos;
   pos += width;
+  if (littleEndian) {
+    for (let i = 0; i < width; i++) scratch[i] = b[at + width - 1 - i] as number;
+  } else for (let i = 0; i < width; i++) scratch[i] = b[at + i] as number;
   return width === 8 ? (f64[0] as number) : (f32[0] as number);
+}
+
+function float64(): number {
+  if (!littleEndian) return float(8);
+  const b = bytes;
+  const at = pos;
+  pos += 8;
+  scratch[0] = b[at + 7] as number;
+  scratch[1] = b[at + 6] as number;
+  scratch[2] = b[at + 5] as number;
+  scratch[3] = b[at + 4] as number;
+  scratch[4] = b[at + 3] as number;
+  scratch[5] = b[at + 2] as number;
+  scratch[6] = b[at + 1] as number;
+  scratch[7] = b[at] as number;
+  return f64[0] as number;
 }
 
 function ascii(n: number): string | undefined {
@@ -121,7 +141,7 @@ function value(depth: number): unknown {
     case 0xca:
       return pos + 4 > end ? giveUp() : float(4);
     case 0xcb:
-      return pos + 8 > end ? giveUp() : float(8);
+      return pos + 8 > end ? giveUp() : float64();
     case 0xcc:
       return length(1);
     case 0xcd:

@@ -49,7 +49,8 @@ export function byte(b: number): void {
 /** Writes a number as `Encoder` does: a safe integer in its smallest integer form, anything else as float 64. */
 export function number(n: number): void {
   room(9);
-  if (!Number.isSafeInteger(n)) {
+  if ((n & 0x7f) === n) buf[pos++] = n;
+  else if (!Number.isSafeInteger(n)) {
     buf[pos] = 0xcb;
     view.setFloat64(pos + 1, n);
     pos += 9;

@@ -127,6 +127,65 @@ async function heldStates(
   return { states, unique: increasing };
 }
 
+/** What `mergeRows` gathers while it joins a download's documents (see `joinRows`). */
+interface Joining {
+  /** The states of the documents held or joined so far. */
+  readonly states: Map<string, DocState>;
+  /** No id comes twice in the download. */
+  readonly unique: boolean;
+  /** Documents whose state changed, to write at the end. */
+  readonly changed: Set<string>;
+  /** Fresh documents to write straight from their snapshot at the end (when an id may come twice). */
+  readonly fresh: Map<string, PackedDocState>;
+  readonly seen: LatestTimestampTracker;
+  readonly version: number;
+}
+
+/**
+ * Joins `docs` from `at` on (see `mergeRows`), until `WRITE_CHUNK` rows of fresh documents are made (in `rows`, to
+ * be written at once) or the documents end; returns where it stopped. Synchronous, so that its loop runs on plain
+ * locals.
+ */
+function joinRows(
+  c: CollectionSql,
+  docs: readonly DownloadedDoc[],
+  at: number,
+  join: Joining,
+  rows: SqlValue[][],
+): number {
+  const { states, unique, changed, fresh, seen, version } = join;
+  let i = at;
+  while (i < docs.length) {
+    const doc = docs[i++] as DownloadedDoc;
+    const { id } = doc;
+    const incoming = readState(doc.state);
+    seen.see(incoming);
+    let state = states.get(id);
+    if (!state) {
+      if (isPackedDocState(incoming) && isFreshWritable(incoming)) {
+        if (unique) {
+          if (rows.push(packedRowParams(c, id, incoming, version)) === WRITE_CHUNK) break;
+          continue;
+        }
+        if (!fresh.has(id)) {
+          fresh.set(id, incoming);
+          continue;
+        }
+      }
+      state = createDocState();
+      states.set(id, state);
+      const first = fresh.get(id);
+      if (first) {
+        fresh.delete(id);
+        mergeDocState(state, unpackDocState(first));
+        changed.add(id);
+      }
+    }
+    if (mergeDocState(state, docStateOf(incoming))) changed.add(id);
+  }
+  return i;
+}
+
 /** The ids of the live documents of a coverage. */
 async function coveredIds(sql: SqlExecutor, c: CollectionSql, coverage: Coverage): Promise<string[]> {
   const { sql: text, params } = selectSql(c, 'id', coverage.filter);
@@ -229,43 +288,17 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
     version: number,
     seen: LatestTimestampTracker,
   ) => {
-    const { states, unique } = await heldStates(sql, c, docs);
-    const changed = new Set<string>();
-    const fresh = new Map<string, PackedDocState>();
-    let rows: SqlValue[][] = [];
+    const held = await heldStates(sql, c, docs);
+    const join: Joining = { ...held, changed: new Set(), fresh: new Map(), seen, version };
     let written = 0;
-    for (const doc of docs) {
-      const { id } = doc;
-      const incoming = readState(doc.state);
-      seen.see(incoming);
-      let state = states.get(id);
-      if (!state) {
-        if (isPackedDocState(incoming) && isFreshWritable(incoming)) {
-          if (unique) {
-            rows.push(packedRowParams(c, id, incoming, version));
-            if (rows.length === WRITE_CHUNK) {
-              written += rows.length;
-              await writeRows(sql, c, rows);
-              rows = [];
-            }
-            continue;
-          }
-          if (!fresh.has(id)) {
-            fresh.set(id, incoming);
-            continue;
-          }
-        }
-        state = createDocState();
-        states.set(id, state);
-        const first = fresh.get(id);
-        if (first) {
-          fresh.delete(id);
-          mergeDocState(state, unpackDocState(first));
-          changed.add(id);
-        }
-      }
-      if (mergeDocState(state, docStateOf(incoming))) changed.add(id);
+    for (let at = 0; at < docs.length; ) {
+      const rows: SqlValue[][] = [];
+      at = joinRows(c, docs, at, join, rows);
+      written += rows.length;
+      if (rows.length > 0) await writeRows(sql, c, rows);
     }
+    const { fresh, changed, states } = join;
+    const rows: SqlValue[][] = [];
     for (const [id, packed] of fresh) rows.push(packedRowParams(c, id, packed, version));
     for (const id of changed) rows.push(rowParams(c, id, states.get(id) as DocState, version, false));
     written += rows.length;
