@@ -142,9 +142,9 @@ interface Joining {
 }
 
 /**
- * Joins `docs` from `at` on (see `mergeRows`), until `WRITE_CHUNK` rows of fresh documents are made (in `rows`, to
- * be written at once) or the documents end; returns where it stopped. Synchronous, so that its loop runs on plain
- * locals.
+ * Joins `docs` from `at` on (see `mergeRows`), until `WRITE_CHUNK` rows of documents held nowhere are made (in
+ * `rows`, to be written at once; only when no id comes twice) or the documents end; returns where it stopped.
+ * Synchronous, so that its loop runs on plain locals.
  */
 function joinRows(
   c: CollectionSql,
@@ -161,12 +161,21 @@ function joinRows(
     const incoming = readState(doc.state);
     seen.see(incoming);
     let state = states.get(id);
+    if (!state && unique) {
+      // Held nowhere and not coming again in this download: its row now, from its snapshot or joined into nothing.
+      let row: SqlValue[];
+      if (isPackedDocState(incoming) && isFreshWritable(incoming))
+        row = packedRowParams(c, id, incoming, version);
+      else {
+        const joined = createDocState();
+        if (!mergeDocState(joined, docStateOf(incoming))) continue;
+        row = rowParams(c, id, joined, version, false);
+      }
+      if (rows.push(row) === WRITE_CHUNK) break;
+      continue;
+    }
     if (!state) {
       if (isPackedDocState(incoming) && isFreshWritable(incoming)) {
-        if (unique) {
-          if (rows.push(packedRowParams(c, id, incoming, version)) === WRITE_CHUNK) break;
-          continue;
-        }
         if (!fresh.has(id)) {
           fresh.set(id, incoming);
           continue;
@@ -278,8 +287,8 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
    * together (`heldStates`), their rows written together. Returns how many documents changed. A format-2 snapshot of a
    * document this device holds no row of (so no state and no pending op: a pending op's document has a row) is
    * written as it came (`packedRowParams`: the row `mergeDocState` into an empty state would give), unless the
-   * download carries that document twice; when no id comes twice, such rows are written as they are made, a few
-   * hundred at a time, so that they die young.
+   * download carries that document twice. When no id comes twice, the rows of documents held nowhere (from format
+   * 2 or joined into nothing) are written as they are made, a few hundred at a time, so that they die young.
    */
   const mergeRows = async (
     sql: SqlExecutor,
