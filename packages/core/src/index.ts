@@ -75,6 +75,7 @@ export {
   decodeDocSnapshot,
   encodeDocSnapshot,
   isPackedDocState,
+  type LatestTimestampTracker,
   latestTimestamp,
   latestTimestampOf,
   mergeDocState,
@@ -83,6 +84,7 @@ export {
   redactDocState,
   SNAPSHOT_VERSIONS,
   type SnapshotVersion,
+  trackLatestTimestamp,
   unpackDocState,
 } from './merge/snapshot';
 export { checkIntent, patchedDoc } from './ops/check-intent';

@@ -19,7 +19,7 @@ import {
   type Register,
   registerWins,
 } from './doc-state';
-import { readSubset } from './snapshot-reader';
+import { NO_CRDTS, readPlainV2, readSubset } from './snapshot-reader';
 
 const encoder = new Encoder({ ignoreUndefined: true });
 
@@ -108,11 +108,21 @@ const isMap = (v: unknown) =>
  * `unsupported_version`) on anything else, within time and memory bounded by the input's size.
  */
 export function readDocSnapshot(bytes: Uint8Array): DocState | PackedDocState {
-  // Format 2 with plain values (the common case) reads without the general decoder: see `snapshot-reader.ts`.
+  // Format 2 (the common case) reads without the general decoder when it can: see `snapshot-reader.ts`.
   if (bytes[0] === 0x98 && bytes[1] === 2) {
+    const plain: PackedDocState | undefined = readPlainV2(bytes);
+    if (plain) return plain;
     const fast = readSubset(bytes);
     if (fast !== undefined) return readV2(fast as unknown[]);
   }
+  return readDocSnapshotGenerally(bytes);
+}
+
+/**
+ * `readDocSnapshot` with the general decoder alone, never its fast readers (which must give what it gives, or give
+ * up: tests compare them).
+ */
+export function readDocSnapshotGenerally(bytes: Uint8Array): DocState | PackedDocState {
   let raw: unknown;
   try {
     raw = decodeBoundedMsgpack(bytes);
@@ -239,8 +249,8 @@ function timeAt(state: PackedDocState): (i: unknown) => Timestamp | null {
 }
 
 /**
- * The `DocState` of a decoded version-2 snapshot (what `decodeDocSnapshot` gives for its bytes). The result takes
- * over `state`'s Yjs documents: unpack a state once.
+ * The `DocState` of a decoded version-2 snapshot (what `decodeDocSnapshot` gives for its bytes), whose objects are
+ * its own but for the Yjs documents, which it takes over from `state`: unpack a state once.
  */
 export function unpackDocState(state: PackedDocState): DocState {
   const at = timeAt(state);
@@ -271,7 +281,7 @@ export function unpackDocState(state: PackedDocState): DocState {
     deleted: state.deleted,
     regs,
     counters,
-    crdts: state.crdts,
+    crdts: state.crdts === NO_CRDTS ? {} : state.crdts,
   };
 }
 
@@ -397,31 +407,56 @@ export function latestTimestamp(state: DocState | PackedDocState): Timestamp | u
   return latestTimestampOf([state]);
 }
 
+/** The greatest timestamp of states taken one at a time (see `trackLatestTimestamp`). */
+export interface LatestTimestampTracker {
+  /** Takes the timestamps of `state` (registers, counter resets and increments) into account. */
+  see(state: DocState | PackedDocState): void;
+  /** The greatest timestamp of the states seen so far (what `latestTimestampOf` gives for them), or undefined. */
+  latest(): Timestamp | undefined;
+}
+
+/**
+ * A tracker of the greatest timestamp of states seen one at a time, without holding them (a store decoding a large
+ * download state by state). Packed timestamps are compared packed: `latest` unpacks one.
+ */
+export function trackLatestTimestamp(): LatestTimestampTracker {
+  let latest: Timestamp | undefined;
+  let top: Uint8Array | undefined;
+  const seeOne = (t: Timestamp | null) => {
+    if (t !== null && (latest === undefined || t > latest)) latest = t;
+  };
+  return {
+    see(state) {
+      if (isPackedDocState(state)) {
+        for (const t of state.times) {
+          if (typeof t === 'string') seeOne(t as Timestamp);
+          else if (top === undefined || comparePacked(t, top) > 0) top = t;
+        }
+        return;
+      }
+      for (const path in state.regs) seeOne((state.regs[path] as Register).t);
+      for (const field in state.counters) {
+        const c = state.counters[field] as CounterState;
+        seeOne(c.t);
+        for (const id in c.incs) seeOne((c.incs[id] as [Timestamp, number])[0]);
+      }
+    },
+    latest() {
+      if (top) {
+        seeOne(unpackTimestamp(top) as Timestamp);
+        top = undefined;
+      }
+      return latest;
+    },
+  };
+}
+
 /**
  * The greatest timestamp of several states (`latestTimestamp` of each, the greatest of them). Packed states are
  * compared packed: one timestamp is unpacked in all.
  */
 export function latestTimestampOf(states: readonly (DocState | PackedDocState)[]): Timestamp | undefined {
-  let latest: Timestamp | undefined;
-  let top: Uint8Array | undefined;
-  const see = (t: Timestamp | null) => {
-    if (t !== null && (latest === undefined || t > latest)) latest = t;
-  };
-  for (const state of states) {
-    if (isPackedDocState(state)) {
-      for (const t of state.times) {
-        if (typeof t === 'string') see(t as Timestamp);
-        else if (top === undefined || comparePacked(t, top) > 0) top = t;
-      }
-      continue;
-    }
-    for (const path in state.regs) see((state.regs[path] as Register).t);
-    for (const field in state.counters) {
-      const c = state.counters[field] as CounterState;
-      see(c.t);
-      for (const id in c.incs) see((c.incs[id] as [Timestamp, number])[0]);
-    }
-  }
-  if (top) see(unpackTimestamp(top) as Timestamp);
-  return latest;
+  const tracker = trackLatestTimestamp();
+  for (const state of states) tracker.see(state);
+  return tracker.latest();
 }

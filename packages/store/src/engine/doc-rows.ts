@@ -297,8 +297,12 @@ export function packedRowParams(
   version: number,
 ): SqlValue[] {
   const live = state.created;
-  const params: SqlValue[] = [id, live ? 1 : 0, version, null, null];
-  for (let j = 0; j < c.columns.length; j++) params.push(null);
+  const width = 5 + c.columns.length;
+  const params: SqlValue[] = new Array(width);
+  params[0] = id;
+  params[1] = live ? 1 : 0;
+  params[2] = version;
+  for (let j = 4; j < width; j++) params[j] = null;
   if (live) {
     const regs = state.regs;
     for (let i = 0; i < regs.length; i += 3) {
@@ -323,6 +327,7 @@ export function packedRowParams(
  * state it changes it (an epoch, a create, a field), it is not a tombstone, and it carries no list or text field.
  */
 export function isFreshWritable(state: PackedDocState): boolean {
-  if (state.deleted || Object.keys(state.crdts).length > 0) return false;
+  if (state.deleted) return false;
+  for (const _ in state.crdts) return false;
   return state.epoch > 0 || state.created || state.regs.length > 0 || state.counters.length > 0;
 }

@@ -89,7 +89,7 @@ const api = {
 
   /**
    * A fresh device taking `count` documents from the relay as the sync client does when frames arrive faster than
-   * it applies them: frames of 256 snapshots, each decoded, grouped by 32 (8,192 documents) into one `applyDownload`.
+   * it applies them: frames of 256 snapshots grouped by 32 (8,192 documents) into one `applyDownload`.
    */
   async loamInitialSync(name: string, count: number): Promise<Timing> {
     const pages = relayPages(count, SYNC_PAGE);

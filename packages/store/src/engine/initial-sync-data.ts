@@ -3,14 +3,7 @@
  * one collection of small products, and the relay's snapshots of them in pages as `docs` frames carry them. Not
  * part of the package's API.
  */
-import {
-  asReplicaId,
-  defineSchema,
-  encodeDocSnapshot,
-  f,
-  readDocSnapshot,
-  type SnapshotVersion,
-} from '@loam/core';
+import { asReplicaId, defineSchema, encodeDocSnapshot, f, type SnapshotVersion } from '@loam/core';
 import { createMemoryReplica } from '@loam/core/testing';
 import type { DownloadedDoc } from '@loam/sync';
 
@@ -60,12 +53,10 @@ export function relayPages(
   return pages;
 }
 
-/** A page's snapshots decoded as the sync client's downloader hands them to `applyDownload`. */
+/**
+ * A page's snapshots as the sync client's downloader hands them to `applyDownload`: as the relay sent them, for the
+ * store to decode as it applies them.
+ */
 export function downloadedDocs(page: readonly { id: string; bytes: Uint8Array }[]): DownloadedDoc[] {
-  return page.map(({ id, bytes }) => ({
-    collection: 'products',
-    id,
-    state: readDocSnapshot(bytes),
-    mode: 'merge' as const,
-  }));
+  return page.map(({ id, bytes }) => ({ collection: 'products', id, state: bytes, mode: 'merge' as const }));
 }

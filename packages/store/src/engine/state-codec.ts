@@ -28,6 +28,7 @@ import {
 } from '@loam/core';
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { SqlRow, SqlValue } from '../storage/driver';
+import * as writer from './msgpack-writer';
 
 const encoder = new Encoder();
 const decoder = new Decoder();
@@ -247,7 +248,9 @@ export function decodeRowState(c: LeanColumns, row: SqlRow, withTimes = true): D
 /**
  * `encodeLeanState` for a decoded format-2 snapshot taken as a document's whole state (see `packedRowParams`),
  * without building a `DocState`: the snapshot's timestamp table is the row's (same packing), its increments are
- * kept as they are, and a register or counter whose column holds its value points at the column.
+ * kept as they are, and a register or counter whose column holds its value points at the column. Written by hand
+ * (`msgpack-writer.ts`) when every value it holds inline is nil, a boolean, a number or ASCII (the same bytes
+ * `encode` gives), else with the general encoder.
  */
 export function encodePackedLeanState(
   c: LeanColumns,
@@ -255,23 +258,103 @@ export function encodePackedLeanState(
   columns: readonly SqlValue[],
   offset = 0,
 ): Uint8Array {
+  return writePackedLean(c, state, columns, offset) ?? encodePackedLeanGeneral(c, state, columns, offset);
+}
+
+/** The ordinal of the column of `path` when it holds `value` (see `columnHolds`), else -1. */
+function pointer(
+  c: LeanColumns,
+  path: string,
+  kind: 'counter' | undefined,
+  stored: readonly SqlValue[],
+  offset: number,
+  value: unknown,
+): number {
+  const j = c.columnIndex.get(path);
+  if (j === undefined) return -1;
+  return columnHolds(kind ?? (c.columns[j] as ColumnSql).def.kind, stored[offset + j] as SqlValue, value)
+    ? j
+    : -1;
+}
+
+/** The column each register of the snapshot being written points at (-1: none), by register. */
+let pointers = new Int32Array(64);
+
+/** `encodePackedLeanState` by hand; undefined when a value it would hold inline is not one the writer writes. */
+function writePackedLean(
+  c: LeanColumns,
+  state: PackedDocState,
+  columns: readonly SqlValue[],
+  offset: number,
+): Uint8Array | undefined {
+  const { times, regs, counters } = state;
+  const regCount = regs.length / 3;
+  if (pointers.length < regCount) pointers = new Int32Array(regCount * 2);
+  let length = 0;
+  for (let k = 0; k < regCount; k++) {
+    const j = pointer(c, regs[3 * k] as string, undefined, columns, offset, regs[3 * k + 1]);
+    pointers[k] = j;
+    length += j === -1 ? 3 : 2;
+  }
+  const w = writer;
+  w.start();
+  w.byte(0x97);
+  w.byte(LEAN_LAYOUT);
+  w.number(state.epoch);
+  w.byte(state.created ? 0xc3 : 0xc2);
+  w.byte(state.deleted ? 0xc3 : 0xc2);
+  w.arrayHeader(times.length);
+  for (const t of times) {
+    if (typeof t !== 'string') w.binary(t);
+    else if (!w.ascii(t)) return undefined;
+  }
+  w.arrayHeader(length);
+  for (let k = 0; k < regCount; k++) {
+    const j = pointers[k] as number;
+    if (j !== -1) w.number(j);
+    else if (!w.ascii(regs[3 * k] as string) || !w.scalar(regs[3 * k + 1])) return undefined;
+    w.number(regs[3 * k + 2] as number);
+  }
+  w.arrayHeader(counters.length);
+  for (let i = 0; i < counters.length; i += 5) {
+    const j = pointer(c, counters[i] as string, 'counter', columns, offset, counters[i + 3]);
+    if (j !== -1) w.number(j);
+    else if (!w.ascii(counters[i] as string)) return undefined;
+    w.number(counters[i + 1] as number);
+    w.number(counters[i + 2] as number);
+    if (j !== -1) w.byte(0xc0);
+    else w.number(counters[i + 3] as number);
+    const incs = counters[i + 4] as readonly unknown[];
+    w.arrayHeader(incs.length);
+    for (let k = 0; k < incs.length; k += 3) {
+      if (!w.ascii(incs[k] as string)) return undefined;
+      w.number(incs[k + 1] as number);
+      w.number(incs[k + 2] as number);
+    }
+  }
+  return w.finish();
+}
+
+function encodePackedLeanGeneral(
+  c: LeanColumns,
+  state: PackedDocState,
+  columns: readonly SqlValue[],
+  offset: number,
+): Uint8Array {
   const regs: unknown[] = [];
   const flatRegs = state.regs;
   for (let i = 0; i < flatRegs.length; i += 3) {
     const path = flatRegs[i] as string;
-    const j = c.columnIndex.get(path);
-    const col = j === undefined ? undefined : (c.columns[j] as ColumnSql);
-    if (col && columnHolds(col.def.kind, columns[offset + (j as number)] as SqlValue, flatRegs[i + 1]))
-      regs.push(j, flatRegs[i + 2]);
+    const j = pointer(c, path, undefined, columns, offset, flatRegs[i + 1]);
+    if (j !== -1) regs.push(j, flatRegs[i + 2]);
     else regs.push(path, flatRegs[i + 1], flatRegs[i + 2]);
   }
   const counters: unknown[] = [];
   const flat = state.counters;
   for (let i = 0; i < flat.length; i += 5) {
     const field = flat[i] as string;
-    const j = c.columnIndex.get(field);
-    if (j !== undefined && columnHolds('counter', columns[offset + j] as SqlValue, flat[i + 3]))
-      counters.push(j, flat[i + 1], flat[i + 2], null, flat[i + 4]);
+    const j = pointer(c, field, 'counter', columns, offset, flat[i + 3]);
+    if (j !== -1) counters.push(j, flat[i + 1], flat[i + 2], null, flat[i + 4]);
     else counters.push(field, flat[i + 1], flat[i + 2], flat[i + 3], flat[i + 4]);
   }
   return encode([LEAN_LAYOUT, state.epoch, state.created, state.deleted, state.times, regs, counters]);

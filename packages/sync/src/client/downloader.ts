@@ -20,7 +20,6 @@
  *    device was not subscribed does not linger. Up to date: synced once and no set of its own still coming; two
  *    renewed subscriptions covering the same document would otherwise each keep it for the other.
  */
-import { readDocSnapshot } from '@loam/core';
 import { type DownloadedDoc, docKey, type SyncStore } from '../port/sync-store';
 import type { ServerMessage } from '../protocol/messages';
 import type { StatusStore } from './status';
@@ -98,7 +97,7 @@ export function createDownloader(
         ? message.docs.map((d) => ({
             collection: d.collection,
             id: d.id,
-            state: readDocSnapshot(d.state),
+            state: d.state,
             mode: fresh ? 'replace' : d.mode,
           }))
         : [];

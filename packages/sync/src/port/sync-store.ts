@@ -51,10 +51,13 @@ export interface DownloadedDoc {
   readonly collection: string;
   readonly id: string;
   /**
-   * The snapshot's state: a `DocState`, or a format-2 snapshot as decoded (`readDocSnapshot`), which a store may
-   * write without building a `DocState` when it holds nothing of the document (else `unpackDocState`, once).
+   * The snapshot's state: a `DocState`; a format-2 snapshot as decoded (`readDocSnapshot`), which a store may write
+   * without building a `DocState` when it holds nothing of the document (else `unpackDocState`, once); or the
+   * snapshot's bytes as the relay sent them, which the store decodes (`readDocSnapshot`) as it applies them, so that
+   * the decoded states of a large download are made one at a time and die young. Bytes that do not decode fail the
+   * whole download with the decoder's `OpDecodeError`, changing nothing (invariant 1).
    */
-  readonly state: DocState | PackedDocState;
+  readonly state: DocState | PackedDocState | Uint8Array;
   /** `merge`: join into the local state. `replace`: take it as the state, then re-apply this replica's pending ops. */
   readonly mode: 'merge' | 'replace';
 }
