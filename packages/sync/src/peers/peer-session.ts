@@ -17,12 +17,20 @@
  *    nothing of it is applied.
  * 3. **Nothing unchecked is applied or forwarded.** A transaction is applied and logged (so it may be forwarded)
  *    only when `judgeIncoming` accepts it; a refused one is recorded in the refused-writes log with its author and
- *    reason, and an authentic one moves the vector past it so it is not asked for again. One the judge defers (it
- *    touches a document this replica does not hold yet) waits in memory with its author's later ones, in seq
- *    order, and is judged again after this replica's log changes; beyond `MAX_WAITING` the author's transactions
- *    are left for the next connection's anti-entropy (the vector never moved past them).
+ *    reason, and an authentic one is counted in the vector so it is not asked for again. One the judge defers (it
+ *    touches a document this replica does not hold yet) waits in memory, and is judged again after this replica's
+ *    log changes; so do its author's later ones that touch a document one of its waiting transactions touches
+ *    (same-document order is kept, in seq order). Its author's other later transactions are judged at once: applied
+ *    or refused above the hole the waiting one leaves in the vector. The prefix given to the store (what this link
+ *    vouches for) is the highest seq taken of the author, at most its sender's own prefix when it sent it above a
+ *    hole (`h`), and below the author's oldest waiting transaction: a peer re-sends from the hole, and what is
+ *    already held (`peerHeld`) is dropped unannounced. Beyond `MAX_WAITING` the author's waiting transactions are
+ *    dropped and its later ones not read, left for the next connection's anti-entropy (the prefix never moved past
+ *    them).
  * 4. **Only readable data leaves** (`readableBy` of the other's certificate claims); transactions go in seq order
- *    per replica, at most `window` batches of at most `batchTxs` unacknowledged.
+ *    per replica, at most `window` batches of at most `batchTxs` unacknowledged. One this replica holds above a
+ *    hole goes with its prefix (`h`); when its log takes a transaction below what it already sent of that replica
+ *    (a hole filled), it sends again from there.
  * 5. **Ending is not refusing.** `close()`, and this replica's database closed under a running session (a store
  *    call rejected with `storage_closed`), end it with `bye` and a {@link PeerCloseCode}: state `closed` with a
  *    `closeReason` on both sides, never a refusal of the peer or a frame fault; nothing that arrives after is read.
@@ -46,6 +54,22 @@ import { PeerCloseCode, type PeerInfo, type PeerTxRefusal } from './peer-info';
 import { createPeerJudge } from './peer-judge';
 import { PEER_PROTOCOL_VERSION, type PeerMessage, type PeerTx } from './peer-messages';
 import { rulesVersion } from './rules-version';
+
+/** A received transaction that waits (invariant 3), with the documents it touches (`collection\0id`). */
+interface Waiting {
+  readonly item: PeerTx;
+  readonly docs: readonly string[];
+}
+
+/** The documents `item` touches; none when its ops do not decode (the judge refuses it). */
+function docsOf(item: PeerTx): string[] {
+  try {
+    const ops = decodeOps(item.ops, { maxBytes: item.ops.length, maxOps: Number.MAX_SAFE_INTEGER });
+    return [...new Set(ops.map((op) => `${op.collection}\u0000${op.doc}`))];
+  } catch {
+    return [];
+  }
+}
 
 /** Options of {@link createPeerSession}. */
 export interface PeerSessionOptions {
@@ -108,6 +132,8 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
   let revocations: SignedRevocationList | undefined;
   let theirCert: SignedCertificate | undefined;
   let theirs: Record<string, number> | undefined;
+  /** The vector the peer announced. */
+  let announced: Readonly<Record<string, number>> = {};
   const authors = new Map<string, SignedCertificate>();
   const certsSent = new Set<number>();
   let inflight = 0;
@@ -117,11 +143,17 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
   let sentLive = false;
   let theyAreLive = false;
   let inbound: Promise<unknown> = Promise.resolve();
-  /** Author → its received transactions that wait, oldest first (invariant 3). */
-  const waiting = new Map<string, PeerTx[]>();
+  /** Author → its received transactions that wait, in arrival order, with the documents they touch (invariant 3). */
+  const waiting = new Map<string, Waiting[]>();
   /** Authors whose transactions this session no longer takes (too many waited). */
   const stalled = new Set<string>();
   let waitingCount = 0;
+  /** Author → the highest seq this link vouches for of what was taken (invariant 3). */
+  const streamed = new Map<string, number>();
+  /** Authors of transactions dropped as already held: their prefix may rise (`advance`). */
+  const heldFrom = new Set<string>();
+  /** Key of the peer transaction this session is applying (its own log notice is not a filled hole). */
+  let applying: string | undefined;
 
   const update = (patch: Partial<PeerInfo>) => {
     info = { ...info, ...patch };
@@ -217,7 +249,13 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
               certsSent.add(cert.cert.serial);
               send({ t: 'cert', cert: cert.bytes, sig: cert.signature });
             }
-            items.push({ r: t.replica, s: t.seq, ops: t.ops, sig: t.signature });
+            items.push({
+              r: t.replica,
+              s: t.seq,
+              ops: t.ops,
+              sig: t.signature,
+              ...(t.prefix === undefined ? {} : { h: t.prefix }),
+            });
             count += ops.length;
             bytes += t.ops.length + 100;
           }
@@ -238,25 +276,61 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
       pumping = false;
     }
   };
-  const unsubscribe = store.onPeerLog(() => {
+  const unsubscribe = store.onPeerLog((logged) => {
+    // A transaction logged below what was already sent of its replica (a hole here filled): send again from it.
+    const key = `${logged.replica}:${logged.seq}`;
+    if (
+      theirs &&
+      key !== applying &&
+      logged.seq <= (theirs[logged.replica] ?? 0) &&
+      logged.seq > (announced[logged.replica] ?? 0)
+    )
+      theirs[logged.replica] = logged.seq - 1;
     void pump().catch(failed);
     if (waiting.size > 0) inbound = inbound.then(retryWaiting).catch(failed);
   });
 
-  /** Judges the waiting transactions again, each author's in order, until none moves. */
+  /**
+   * What this link vouches for of `author` (invariant 3): the highest seq taken, below its oldest waiting
+   * transaction other than `except`.
+   */
+  const through = (author: string, except?: PeerTx) => {
+    let prefix = streamed.get(author) ?? 0;
+    for (const w of waiting.get(author) ?? []) if (w.item !== except) prefix = Math.min(prefix, w.item.s - 1);
+    return prefix;
+  };
+
+  /** Raises the prefixes of authors whose transactions were dropped as already held (nothing else counted them). */
+  const advance = async () => {
+    if (heldFrom.size === 0 || phase !== 'ready') return;
+    const prefixes: Record<string, number> = {};
+    for (const author of heldFrom) if (!stalled.has(author)) prefixes[author] = through(author);
+    heldFrom.clear();
+    await store.advancePeerVector(prefixes);
+  };
+
+  /**
+   * Judges the waiting transactions again, each author's in arrival order (one touching a document an earlier
+   * waiting one touches stays behind it), until none moves.
+   */
   const retryWaiting = async () => {
     let moved = true;
     while (moved && phase === 'ready') {
       moved = false;
       for (const [author, queue] of [...waiting]) {
-        while (queue.length > 0 && (await take(queue[0] as PeerTx)) === 'taken') {
-          queue.shift();
-          waitingCount--;
-          moved = true;
+        const blocked = new Set<string>();
+        for (const w of [...queue]) {
+          if (phase !== 'ready') return;
+          if (!w.docs.some((d) => blocked.has(d)) && (await take(w.item)) === 'taken') {
+            queue.splice(queue.indexOf(w), 1);
+            waitingCount--;
+            moved = true;
+          } else for (const d of w.docs) blocked.add(d);
         }
         if (queue.length === 0) waiting.delete(author);
       }
     }
+    await advance();
   };
 
   const receiveTxs = async (items: readonly PeerTx[]) => {
@@ -267,22 +341,39 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
     for (const item of items) {
       if (stalled.has(item.r)) continue;
       const queue = waiting.get(item.r);
-      if (!queue && (await take(item)) === 'taken') continue;
+      if (queue?.some((w) => w.item.s === item.s)) continue;
+      const docs = queue ? docsOf(item) : undefined;
+      const behind = queue?.some((w) => w.docs.some((d) => docs?.includes(d)));
+      if (!behind && (await take(item)) === 'taken') continue;
       if (waitingCount >= MAX_WAITING) {
         waitingCount -= queue?.length ?? 0;
         waiting.delete(item.r);
         stalled.add(item.r);
         continue;
       }
-      if (queue) queue.push(item);
-      else waiting.set(item.r, [item]);
+      const w = { item, docs: docs ?? docsOf(item) };
+      const held = waiting.get(item.r);
+      if (held) held.push(w);
+      else waiting.set(item.r, [w]);
       waitingCount++;
     }
-    if (waiting.size > 0) await retryWaiting();
+    await retryWaiting();
   };
 
-  /** Judges one received transaction; applies it, refuses it, or says it must wait. */
+  /** Marks `item` taken on this link: the seq it vouches for (invariant 3) joins `streamed`. */
+  const taken = (item: PeerTx, last: number) => {
+    const vouched = Math.min(last, item.h ?? Number.MAX_SAFE_INTEGER);
+    streamed.set(item.r, Math.max(streamed.get(item.r) ?? 0, vouched));
+    if (theirs) theirs[item.r] = Math.max(theirs[item.r] ?? 0, item.s);
+  };
+
+  /** Judges one received transaction; drops it (already held), applies it, refuses it, or says it must wait. */
   const take = async (item: PeerTx): Promise<'taken' | 'waits'> => {
+    if (await store.peerHeld(item.r, item.s)) {
+      taken(item, item.s);
+      heldFrom.add(item.r);
+      return 'taken';
+    }
     const cert = authors.get(item.r);
     const verdict = cert
       ? await judge.judgeIncoming({ replica: item.r, seq: item.s, ops: item.ops, signature: item.sig }, cert)
@@ -294,30 +385,30 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
           ops: [],
         } as const);
     if (!verdict.ok && verdict.deferred) return 'waits';
+    const last = verdict.ops.at(-1);
+    if (last && (verdict.ok || verdict.authentic)) taken(item, parseOpId(last.id).seq);
     if (verdict.ok) {
-      const applied = await store.applyPeerTransaction(
-        {
-          replica: item.r,
-          seq: item.s,
-          ops: item.ops,
-          signature: item.sig,
-          certificate: {
-            bytes: (cert as SignedCertificate).bytes,
-            signature: (cert as SignedCertificate).signature,
+      applying = `${item.r}:${item.s}`;
+      const applied = await store
+        .applyPeerTransaction(
+          {
+            replica: item.r,
+            seq: item.s,
+            ops: item.ops,
+            signature: item.sig,
+            certificate: {
+              bytes: (cert as SignedCertificate).bytes,
+              signature: (cert as SignedCertificate).signature,
+            },
           },
-        },
-        verdict.ops,
-      );
-      if (theirs) theirs[item.r] = Math.max(theirs[item.r] ?? 0, item.s);
-      if (applied) update({ opsReceived: info.opsReceived + verdict.ops.length });
-      else
-        options.onRefusedTx({
-          from: info.replica,
-          replica: item.r,
-          seq: item.s,
-          code: PeerErrorCode.txReplayed,
-          reason: `Transaction ${item.r}:${item.s} is already held here: not applied again`,
+          verdict.ops,
+          through(item.r, item),
+        )
+        .finally(() => {
+          applying = undefined;
         });
+      // Not applied: held already (another link took it meanwhile), dropped as the check above would have.
+      if (applied) update({ opsReceived: info.opsReceived + verdict.ops.length });
       return 'taken';
     }
     const author = cert ? `${cert.cert.user} (${cert.cert.replica})` : item.r;
@@ -331,11 +422,13 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
       at,
       author,
     }));
-    const last = verdict.ops.at(-1);
-    await store.refusePeerTransaction(
+    const recorded = await store.refusePeerTransaction(
       refusals,
-      verdict.authentic && last ? { replica: item.r, seq: parseOpId(last.id).seq } : undefined,
+      verdict.authentic && last
+        ? { replica: item.r, seq: item.s, last: parseOpId(last.id).seq, prefix: through(item.r, item) }
+        : undefined,
     );
+    if (!recorded) return 'taken';
     update({ txsRefused: info.txsRefused + 1 });
     options.onRefusedTx({
       from: info.replica,
@@ -411,6 +504,7 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
     }
     switch (m.t) {
       case 'vector':
+        announced = m.v;
         theirs = { ...m.v };
         return pump();
       case 'cert': {
