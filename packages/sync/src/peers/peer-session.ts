@@ -55,10 +55,14 @@ import { createPeerJudge } from './peer-judge';
 import { PEER_PROTOCOL_VERSION, type PeerMessage, type PeerTx } from './peer-messages';
 import { rulesVersion } from './rules-version';
 
-/** A received transaction that waits (invariant 3), with the documents it touches (`collection\0id`). */
+/**
+ * A received transaction that waits (invariant 3), with the documents it touches (`collection\0id`) and, when the
+ * judge deferred it, the one it lacks (`missing`, set on each judgment).
+ */
 interface Waiting {
   readonly item: PeerTx;
-  readonly docs: readonly string[];
+  docs: readonly string[];
+  missing?: { readonly collection: string; readonly id: string } | undefined;
 }
 
 /** The documents `item` touches; none when its ops do not decode (the judge refuses it). */
@@ -321,7 +325,9 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
         const blocked = new Set<string>();
         for (const w of [...queue]) {
           if (phase !== 'ready') return;
-          if (!w.docs.some((d) => blocked.has(d)) && (await take(w.item)) === 'taken') {
+          // Judging again (a signature check) is pointless while the document it lacks is still not held.
+          const lacking = w.missing && !(await store.docState(w.missing.collection, w.missing.id));
+          if (!lacking && !w.docs.some((d) => blocked.has(d)) && (await take(w)) === 'taken') {
             queue.splice(queue.indexOf(w), 1);
             waitingCount--;
             moved = true;
@@ -344,14 +350,15 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
       if (queue?.some((w) => w.item.s === item.s)) continue;
       const docs = queue ? docsOf(item) : undefined;
       const behind = queue?.some((w) => w.docs.some((d) => docs?.includes(d)));
-      if (!behind && (await take(item)) === 'taken') continue;
+      const w: Waiting = { item, docs: docs ?? [] };
+      if (!behind && (await take(w)) === 'taken') continue;
       if (waitingCount >= MAX_WAITING) {
         waitingCount -= queue?.length ?? 0;
         waiting.delete(item.r);
         stalled.add(item.r);
         continue;
       }
-      const w = { item, docs: docs ?? docsOf(item) };
+      if (!docs) w.docs = docsOf(item);
       const held = waiting.get(item.r);
       if (held) held.push(w);
       else waiting.set(item.r, [w]);
@@ -367,8 +374,12 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
     if (theirs) theirs[item.r] = Math.max(theirs[item.r] ?? 0, item.s);
   };
 
-  /** Judges one received transaction; drops it (already held), applies it, refuses it, or says it must wait. */
-  const take = async (item: PeerTx): Promise<'taken' | 'waits'> => {
+  /**
+   * Judges one received transaction; drops it (already held), applies it, refuses it, or says it must wait (and
+   * notes the document it lacks in `w`).
+   */
+  const take = async (w: Waiting): Promise<'taken' | 'waits'> => {
+    const { item } = w;
     if (await store.peerHeld(item.r, item.s)) {
       taken(item, item.s);
       heldFrom.add(item.r);
@@ -384,7 +395,10 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
           authentic: false,
           ops: [],
         } as const);
-    if (!verdict.ok && verdict.deferred) return 'waits';
+    if (!verdict.ok && verdict.deferred) {
+      w.missing = verdict.missing;
+      return 'waits';
+    }
     const last = verdict.ops.at(-1);
     if (last && (verdict.ok || verdict.authentic)) taken(item, parseOpId(last.id).seq);
     if (verdict.ok) {
