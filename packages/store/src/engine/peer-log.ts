@@ -65,13 +65,17 @@ const PUT_VECTOR =
 const prefixOf = async (sql: SqlExecutor, replica: string) =>
   (await sql.get<{ seq: number }>('SELECT seq FROM loam_peer_vector WHERE replica = ?', [replica]))?.seq ?? 0;
 
-/** Whether transaction (`replica`, `seq`) is applied or refused here (at or below the prefix, or ahead of it). */
-async function covers(sql: SqlExecutor, replica: string, seq: number): Promise<boolean> {
-  if (seq <= (await prefixOf(sql, replica))) return true;
-  return (
-    (await sql.get('SELECT 1 AS x FROM loam_peer_ahead WHERE replica = ? AND seq = ?', [replica, seq])) !==
-    undefined
+/**
+ * The prefix of `replica`, and whether transaction (`replica`, `seq`) is applied or refused here (at or below the
+ * prefix, or ahead of it), in one read.
+ */
+async function coverage(sql: SqlExecutor, replica: string, seq: number) {
+  const row = await sql.get<{ prefix: number | null; ahead: number }>(
+    'SELECT (SELECT seq FROM loam_peer_vector WHERE replica = ?) AS prefix, EXISTS (SELECT 1 FROM loam_peer_ahead WHERE replica = ? AND seq = ?) AS ahead',
+    [replica, replica, seq],
   );
+  const prefix = row?.prefix ?? 0;
+  return { prefix, covered: seq <= prefix || Number(row?.ahead ?? 0) > 0 };
 }
 
 /**
@@ -84,8 +88,9 @@ async function count(
   replica: string,
   prefix: number,
   tx?: { readonly seq: number; readonly last: number },
+  known?: number,
 ) {
-  const held = await prefixOf(sql, replica);
+  const held = known ?? (await prefixOf(sql, replica));
   let p = Math.max(held, prefix);
   if (tx && tx.seq > p)
     await sql.run('INSERT OR IGNORE INTO loam_peer_ahead (replica, seq, last) VALUES (?, ?, ?)', [
@@ -218,7 +223,7 @@ export function createPeerLogPort(core: EngineCore): PeerLogPort {
       vector[replica] = core.writer.nextSeq() - 1;
       return vector;
     },
-    peerHeld: async (r, seq) => r === replica || covers(driver, r, seq),
+    peerHeld: async (r, seq) => r === replica || (await coverage(driver, r, seq)).covered,
     async peerTransactions(vector, limit) {
       const replicas = await driver.all<{ replica: string; prefix: number | null }>(
         'SELECT l.replica, v.seq AS prefix FROM (SELECT DISTINCT replica FROM loam_peer_log) l LEFT JOIN loam_peer_vector v ON v.replica = l.replica',
@@ -265,7 +270,9 @@ export function createPeerLogPort(core: EngineCore): PeerLogPort {
       let applied: boolean;
       try {
         applied = await driver.transaction(async (sql) => {
-          if (tx.replica === replica || (await covers(sql, tx.replica, tx.seq))) return false;
+          if (tx.replica === replica) return false;
+          const held = await coverage(sql, tx.replica, tx.seq);
+          if (held.covered) return false;
           const version = core.takeVersion();
           const gone: GoneDoc[] = [];
           for (const op of ops) {
@@ -296,7 +303,7 @@ export function createPeerLogPort(core: EngineCore): PeerLogPort {
             tx.certificate?.signature ?? null,
           ]);
           await keepGone(sql, tx.replica, tx.seq, gone);
-          await count(sql, tx.replica, prefix, { seq: tx.seq, last });
+          await count(sql, tx.replica, prefix, { seq: tx.seq, last }, held.prefix);
           await core.saveMeta(sql);
           return true;
         });
@@ -314,8 +321,9 @@ export function createPeerLogPort(core: EngineCore): PeerLogPort {
     async refusePeerTransaction(refusals, seen) {
       const recorded = await driver.transaction(async (sql) => {
         if (seen) {
-          if (await covers(sql, seen.replica, seen.seq)) return false;
-          await count(sql, seen.replica, seen.prefix, seen);
+          const held = await coverage(sql, seen.replica, seen.seq);
+          if (held.covered) return false;
+          await count(sql, seen.replica, seen.prefix, seen, held.prefix);
         }
         await insertRefusals(sql, refusals);
         return true;

@@ -158,6 +158,8 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
   const heldFrom = new Set<string>();
   /** Key of the peer transaction this session is applying (its own log notice is not a filled hole). */
   let applying: string | undefined;
+  /** Transactions logged while the pump reads a batch and moves `theirs` past it (invariant 4). */
+  let lateLogged: { readonly replica: string; readonly seq: number }[] | undefined;
 
   const update = (patch: Partial<PeerInfo>) => {
     info = { ...info, ...patch };
@@ -237,6 +239,7 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
         again = false;
         if (phase === 'ready') await refreshCredentials();
         while (phase === 'ready' && theirs && inflight < options.window) {
+          lateLogged = [];
           const txs = await store.peerTransactions(theirs, options.batchTxs);
           if (txs.length === 0 || phase !== 'ready') break;
           const items: PeerTx[] = [];
@@ -263,6 +266,9 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
             count += ops.length;
             bytes += t.ops.length + 100;
           }
+          // One logged meanwhile below what this batch moved `theirs` past is not in the batch: it goes next.
+          for (const l of lateLogged) if (l.seq <= (theirs[l.replica] ?? 0)) theirs[l.replica] = l.seq - 1;
+          lateLogged = undefined;
           if (items.length > 0) {
             inflight++;
             send({ t: 'txs', batch: ++batch, items });
@@ -277,19 +283,20 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
         }
       } while (again && phase === 'ready');
     } finally {
+      lateLogged = undefined;
       pumping = false;
     }
   };
   const unsubscribe = store.onPeerLog((logged) => {
     // A transaction logged below what was already sent of its replica (a hole here filled): send again from it.
-    const key = `${logged.replica}:${logged.seq}`;
     if (
       theirs &&
-      key !== applying &&
-      logged.seq <= (theirs[logged.replica] ?? 0) &&
+      `${logged.replica}:${logged.seq}` !== applying &&
       logged.seq > (announced[logged.replica] ?? 0)
-    )
-      theirs[logged.replica] = logged.seq - 1;
+    ) {
+      if (logged.seq <= (theirs[logged.replica] ?? 0)) theirs[logged.replica] = logged.seq - 1;
+      lateLogged?.push(logged);
+    }
     void pump().catch(failed);
     if (waiting.size > 0) inbound = inbound.then(retryWaiting).catch(failed);
   });
@@ -371,7 +378,8 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
   const taken = (item: PeerTx, last: number) => {
     const vouched = Math.min(last, item.h ?? Number.MAX_SAFE_INTEGER);
     streamed.set(item.r, Math.max(streamed.get(item.r) ?? 0, vouched));
-    if (theirs) theirs[item.r] = Math.max(theirs[item.r] ?? 0, item.s);
+    // The peer holds it, and (its prefix) everything before it, or before `h` when it holds it above a hole.
+    if (theirs) theirs[item.r] = Math.max(theirs[item.r] ?? 0, Math.min(item.s, item.h ?? item.s));
   };
 
   /**
