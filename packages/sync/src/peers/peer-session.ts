@@ -17,16 +17,22 @@
  *    nothing of it is applied.
  * 3. **Nothing unchecked is applied or forwarded.** A transaction is applied and logged (so it may be forwarded)
  *    only when `judgeIncoming` accepts it; a refused one is recorded in the refused-writes log with its author and
- *    reason, and an authentic one is counted in the vector so it is not asked for again. One the judge defers (it
- *    touches a document this replica does not hold yet) waits in memory, and is judged again after this replica's
- *    log changes; so do its author's later ones that touch a document one of its waiting transactions touches
- *    (same-document order is kept, in seq order). Its author's other later transactions are judged at once: applied
- *    or refused above the hole the waiting one leaves in the vector. The prefix given to the store (what this link
- *    vouches for) is the highest seq taken of the author, at most its sender's own prefix when it sent it above a
- *    hole (`h`), and below the author's oldest waiting transaction: a peer re-sends from the hole, and what is
- *    already held (`peerHeld`) is dropped unannounced. Beyond `MAX_WAITING` the author's waiting transactions are
- *    dropped and its later ones not read, left for the next connection's anti-entropy (the prefix never moved past
- *    them).
+ *    reason; an authentic one, either way, is counted in the vector so it is not asked for again.
+ *    - *Waiting.* One the judge defers (it touches a document this replica does not hold yet) waits in memory and
+ *      is judged again once that document is held (looked at after each change of this replica's log). Its
+ *      author's later transactions that touch a document one of its waiting ones touches wait behind them
+ *      (same-document order); the others are judged at once, and counted above the hole the waiting one leaves:
+ *      ```
+ *      author's txs   1    2      3     4      2 lacks d1: waits; 3 touches t as 2 does: waits behind it;
+ *      documents      t    d1,t   t     d2     4 is applied now, held above the hole (prefix stays 1);
+ *      taken          ✓    …      …     ✓      d1 arrives: 2 then 3 apply, and the prefix absorbs 4
+ *      ```
+ *    - *Prefix.* What this link vouches for of an author, and the store's prefix rises to, is the highest seq taken
+ *      of it, at most the sender's own prefix when it sent it above a hole (`h`), and below the author's oldest
+ *      waiting transaction. The prefix is what peers are told: they re-send from the hole, and a transaction already
+ *      held (`peerHeld`) is dropped unannounced (not a refusal).
+ *    - *Bound.* Beyond `MAX_WAITING` the author's waiting transactions are dropped and its later ones not read,
+ *      left for the next connection's anti-entropy (the prefix never moved past them).
  * 4. **Only readable data leaves** (`readableBy` of the other's certificate claims); transactions go in seq order
  *    per replica, at most `window` batches of at most `batchTxs` unacknowledged. One this replica holds above a
  *    hole goes with its prefix (`h`); when its log takes a transaction below what it already sent of that replica
