@@ -3,7 +3,9 @@
  *
  * ```
  * loam_peer_log     (replica, seq) → last seq, encoded ops, signature, author's certificate (NULL: own)
- * loam_peer_vector  replica → highest seq applied or refused from peers
+ * loam_peer_vector  replica → its prefix: every transaction of it up to this seq is applied or refused here, or
+ *                   will not be asked for (its sender had nothing there)
+ * loam_peer_ahead   (replica, seq) → last seq: a transaction applied or refused above a hole in the prefix
  * loam_peer_gone    (collection, id, epoch, replica, seq) → the document as it was just before that logged
  *                   transaction deleted it (scalar fields, `_doc` encoding)
  * ```
@@ -12,7 +14,10 @@
  * 2. Own entries leave the log once none of their ops is pending in the outbox (acknowledged or refused);
  *    learned entries leave when the relay acknowledged them (`settlePeerTransactions`).
  * 3. A peer transaction is applied, logged and counted in the vector in one storage transaction; one the vector
- *    already covers changes nothing.
+ *    already covers (at or below the prefix, or in `loam_peer_ahead`) changes nothing. Counted = the prefix rises
+ *    to what the caller vouches for (`prefix`) or the transaction joins `loam_peer_ahead`; in the same storage
+ *    transaction, ahead entries the prefix reaches, or that continue it seq by seq, are absorbed into it. The vector
+ *    announced to peers is the prefix: a peer re-sends from the hole, and what is already held is dropped.
  * 4. A logged transaction that deletes a live document keeps its last state in `loam_peer_gone`, written with it
  *    and dropped when it leaves the log (invariant 2): a deleted document's values stay on the device no longer
  *    than its delete may still travel to a peer.
@@ -42,6 +47,9 @@ CREATE TABLE IF NOT EXISTS loam_peer_log (
   cert BLOB, cert_sig BLOB, PRIMARY KEY (replica, seq)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS loam_peer_vector (replica TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS loam_peer_ahead (
+  replica TEXT NOT NULL, seq INTEGER NOT NULL, last INTEGER NOT NULL, PRIMARY KEY (replica, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS loam_peer_gone (
   collection TEXT NOT NULL, id TEXT NOT NULL, epoch INTEGER NOT NULL, replica TEXT NOT NULL, seq INTEGER NOT NULL,
   doc BLOB NOT NULL, PRIMARY KEY (collection, id, epoch, replica, seq)
@@ -52,6 +60,55 @@ const INSERT_LOG =
   'INSERT OR IGNORE INTO loam_peer_log (replica, seq, last, ops, sig, cert, cert_sig) VALUES (?, ?, ?, ?, ?, ?, ?)';
 const PUT_VECTOR =
   'INSERT INTO loam_peer_vector (replica, seq) VALUES (?, ?) ON CONFLICT (replica) DO UPDATE SET seq = max(seq, excluded.seq)';
+
+/** The prefix of `replica` held here (0: none). */
+const prefixOf = async (sql: SqlExecutor, replica: string) =>
+  (await sql.get<{ seq: number }>('SELECT seq FROM loam_peer_vector WHERE replica = ?', [replica]))?.seq ?? 0;
+
+/**
+ * The prefix of `replica`, and whether transaction (`replica`, `seq`) is applied or refused here (at or below the
+ * prefix, or ahead of it), in one read.
+ */
+async function coverage(sql: SqlExecutor, replica: string, seq: number) {
+  const row = await sql.get<{ prefix: number | null; ahead: number }>(
+    'SELECT (SELECT seq FROM loam_peer_vector WHERE replica = ?) AS prefix, EXISTS (SELECT 1 FROM loam_peer_ahead WHERE replica = ? AND seq = ?) AS ahead',
+    [replica, replica, seq],
+  );
+  const prefix = row?.prefix ?? 0;
+  return { prefix, covered: seq <= prefix || Number(row?.ahead ?? 0) > 0 };
+}
+
+/**
+ * Raises the prefix of `replica` to the caller's `prefix` and counts `tx` (its first and last seq, not yet covered)
+ * in the vector (invariant 3): above the new prefix it joins the ahead set; then ahead entries at or below the
+ * prefix, or starting just after it, are absorbed, until one is neither.
+ */
+async function count(
+  sql: SqlExecutor,
+  replica: string,
+  prefix: number,
+  tx?: { readonly seq: number; readonly last: number },
+  known?: number,
+) {
+  const held = known ?? (await prefixOf(sql, replica));
+  let p = Math.max(held, prefix);
+  if (tx && tx.seq > p)
+    await sql.run('INSERT OR IGNORE INTO loam_peer_ahead (replica, seq, last) VALUES (?, ?, ?)', [
+      replica,
+      tx.seq,
+      tx.last,
+    ]);
+  for (;;) {
+    const next = await sql.get<{ seq: number; last: number }>(
+      'SELECT seq, last FROM loam_peer_ahead WHERE replica = ? ORDER BY seq LIMIT 1',
+      [replica],
+    );
+    if (!next || next.seq > p + 1) break;
+    p = Math.max(p, next.last);
+    await sql.run('DELETE FROM loam_peer_ahead WHERE replica = ? AND seq = ?', [replica, next.seq]);
+  }
+  if (p > held) await sql.run(PUT_VECTOR, [replica, p]);
+}
 
 /** Creates the tables (and the refused-writes log's `author` column on databases made before it). */
 export async function preparePeerLog(sql: SqlExecutor): Promise<void> {
@@ -147,12 +204,14 @@ export async function insertRefusals(sql: SqlExecutor, refusals: readonly Refuse
 /** Creates the peer-log half of the engine's sync store. */
 export function createPeerLogPort(core: EngineCore): PeerLogPort {
   const { driver, replica } = core;
-  const listeners = new Set<() => void>();
+  const listeners = new Set<(logged: { readonly replica: ReplicaId; readonly seq: number }) => void>();
   core.onCommit((info) => {
-    if (info.local && info.ops.length > 0) for (const l of listeners) l();
+    const first = info.ops[0];
+    if (info.local && first) notify({ replica, seq: parseOpId(first.id).seq });
   });
-  const held = async (sql: SqlExecutor, r: string) =>
-    (await sql.get<{ seq: number }>('SELECT seq FROM loam_peer_vector WHERE replica = ?', [r]))?.seq ?? 0;
+  const notify = (logged: { replica: ReplicaId; seq: number }) => {
+    for (const l of listeners) l(logged);
+  };
 
   return {
     async peerVector() {
@@ -164,10 +223,13 @@ export function createPeerLogPort(core: EngineCore): PeerLogPort {
       vector[replica] = core.writer.nextSeq() - 1;
       return vector;
     },
+    peerHeld: async (r, seq) => r === replica || (await coverage(driver, r, seq)).covered,
     async peerTransactions(vector, limit) {
-      const replicas = await driver.all<{ replica: string }>('SELECT DISTINCT replica FROM loam_peer_log');
+      const replicas = await driver.all<{ replica: string; prefix: number | null }>(
+        'SELECT l.replica, v.seq AS prefix FROM (SELECT DISTINCT replica FROM loam_peer_log) l LEFT JOIN loam_peer_vector v ON v.replica = l.replica',
+      );
       const out: LoggedTransaction[] = [];
-      for (const { replica: r } of replicas) {
+      for (const { replica: r, prefix } of replicas) {
         if (out.length >= limit) break;
         const after = Object.hasOwn(vector, r) ? (vector[r] as number) : 0;
         const rows = await driver.all<{
@@ -189,6 +251,7 @@ export function createPeerLogPort(core: EngineCore): PeerLogPort {
             ...(row.cert && row.cert_sig
               ? { certificate: { bytes: row.cert, signature: row.cert_sig } }
               : {}),
+            ...(r !== replica && row.seq > (prefix ?? 0) ? { prefix: prefix ?? 0 } : {}),
           });
       }
       return out;
@@ -202,12 +265,14 @@ export function createPeerLogPort(core: EngineCore): PeerLogPort {
       );
       return row ? (decode(row.doc) as MaterializedDoc) : undefined;
     },
-    async applyPeerTransaction(tx, ops) {
+    async applyPeerTransaction(tx, ops, prefix) {
       const touched = new Set<string>();
       let applied: boolean;
       try {
         applied = await driver.transaction(async (sql) => {
-          if (tx.replica === replica || tx.seq <= (await held(sql, tx.replica))) return false;
+          if (tx.replica === replica) return false;
+          const held = await coverage(sql, tx.replica, tx.seq);
+          if (held.covered) return false;
           const version = core.takeVersion();
           const gone: GoneDoc[] = [];
           for (const op of ops) {
@@ -238,7 +303,7 @@ export function createPeerLogPort(core: EngineCore): PeerLogPort {
             tx.certificate?.signature ?? null,
           ]);
           await keepGone(sql, tx.replica, tx.seq, gone);
-          await sql.run(PUT_VECTOR, [tx.replica, last]);
+          await count(sql, tx.replica, prefix, { seq: tx.seq, last }, held.prefix);
           await core.saveMeta(sql);
           return true;
         });
@@ -249,17 +314,30 @@ export function createPeerLogPort(core: EngineCore): PeerLogPort {
       }
       if (applied) {
         core.notify({ collections: [...touched], local: false, ops: [] });
-        for (const l of listeners) l();
+        notify({ replica: tx.replica, seq: tx.seq });
       }
       return applied;
     },
     async refusePeerTransaction(refusals, seen) {
-      await driver.transaction(async (sql) => {
-        if (seen) await sql.run(PUT_VECTOR, [seen.replica, seen.seq]);
+      const recorded = await driver.transaction(async (sql) => {
+        if (seen) {
+          const held = await coverage(sql, seen.replica, seen.seq);
+          if (held.covered) return false;
+          await count(sql, seen.replica, seen.prefix, seen, held.prefix);
+        }
         await insertRefusals(sql, refusals);
+        return true;
       });
       // The refused-writes log is read by live SQL queries (the app's refusals panel): they re-run now.
-      if (refusals.length > 0) core.notify({ collections: [], local: false, ops: [] });
+      if (recorded && refusals.length > 0) core.notify({ collections: [], local: false, ops: [] });
+      return recorded;
+    },
+    async advancePeerVector(prefixes) {
+      const entries = Object.entries(prefixes).filter(([r]) => r !== replica);
+      if (entries.length === 0) return;
+      await driver.transaction(async (sql) => {
+        for (const [r, p] of entries) await count(sql, r, p);
+      });
     },
     async settlePeerTransactions(keys) {
       if (keys.length === 0) return;

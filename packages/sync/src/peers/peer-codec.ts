@@ -55,14 +55,17 @@ function replica(v: unknown, at: string) {
 
 function tx(v: unknown, at: string): PeerTx {
   const o = obj(v, at);
-  only(o, ['r', 's', 'ops', 'sig'], at);
+  only(o, ['r', 's', 'ops', 'sig', 'h'], at);
   const s = int(o.s, `${at}.s`);
   if (s < 1) invalid(`${at}.s: expected a positive sequence number`);
+  const h = o.h === undefined ? undefined : int(o.h, `${at}.h`);
+  if (h !== undefined && h >= s) invalid(`${at}.h: expected a prefix below the transaction`);
   return {
     r: replica(o.r, `${at}.r`),
     s,
     ops: bytes(o.ops, `${at}.ops`),
     sig: bytes(o.sig, `${at}.sig`, 64),
+    ...(h === undefined ? {} : { h }),
   };
 }
 

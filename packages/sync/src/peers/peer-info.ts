@@ -1,6 +1,6 @@
 /**
  * What the app sees of one peer connection: its state (see `peer-session.ts` for the transitions), the other
- * device, and what was exchanged; and the transactions a peer sent that were not applied.
+ * device, and what was exchanged; and the transactions a peer sent that were refused.
  */
 import type { ReplicaId } from '@loam/core';
 
@@ -45,7 +45,7 @@ export interface PeerInfo {
   readonly txsRefused: number;
 }
 
-/** A transaction a peer sent that was not applied. */
+/** A transaction a peer sent that was refused (not one dropped because it is already held). */
 export interface PeerTxRefusal {
   readonly from: ReplicaId | undefined;
   readonly replica: string;

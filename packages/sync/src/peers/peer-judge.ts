@@ -10,7 +10,10 @@
  *    An op on a document (or an incarnation of it) this replica does not hold cannot be judged here: the author
  *    wrote it on state this replica has not received yet (from the relay, or a transaction the author's peer
  *    never logged). Such a transaction is `deferred`, neither applied nor refused, to be judged once that state
- *    arrives (or settled by the relay).
+ *    arrives (or settled by the relay); the verdict names the document it lacks (`missing`). The session keeps it
+ *    waiting, and with it only its author's later transactions on the documents it touches
+ *    (`peer-session.ts`, invariant 3): the others are judged now, and the store holds them above the hole it
+ *    leaves in the vector (`PeerLogPort`).
  *
  * Sending (`readableBy`): a transaction leaves only when the reader may read every field it writes and every
  * document it touches, as this replica last held that incarnation live: as it is now, or, when a logged transaction
@@ -60,6 +63,8 @@ export type Incoming =
       readonly ops: readonly Op[];
       /** It touches a document this replica does not hold: neither applied nor refused (see the module doc). */
       readonly deferred?: true;
+      /** With `deferred`: the document it lacks (judging again is pointless while none of it is held). */
+      readonly missing?: { readonly collection: string; readonly id: string };
     };
 
 /** Judges transactions for one replica; see the module documentation. */
@@ -102,7 +107,7 @@ export function createPeerJudge(input: {
   const screen = async (
     ops: readonly Op[],
     claims: Claims,
-  ): Promise<(OpRefusal & { deferred?: true }) | null> => {
+  ): Promise<(OpRefusal & { deferred?: true; missing?: { collection: string; id: string } }) | null> => {
     const states = new Map<string, DocState>();
     const access = new Map<string, Access>();
     for (const op of ops) {
@@ -127,7 +132,9 @@ export function createPeerJudge(input: {
         op.kind === 'delete'
           ? materialize(col, op.doc, before) === undefined
           : materialize(col, op.doc, state) === undefined;
-      return missing ? { ...refusal, deferred: true } : refusal;
+      return missing
+        ? { ...refusal, deferred: true, missing: { collection: op.collection, id: op.doc } }
+        : refusal;
     }
     return null;
   };

@@ -8,9 +8,10 @@
  * ```
  *  hello {replica, cert, certSig, nonce, rules, revocations?} ─▶   ◀─ hello      (each side, once open)
  *  proof {sig}  signature of the other's nonce by this side's certificate key ─▶   ◀─ proof
- *  vector {v}   replica → highest seq held ─▶   ◀─ vector
+ *  vector {v}   replica → own highest seq, each other's prefix held ─▶   ◀─ vector
  *  cert {cert, sig}  an author's certificate, before the first of its transactions
  *  txs {batch, items}  missing transactions, seq order per replica, bounded batches ─▶   ◀─ ack {batch}
+ *               (version 2: an item held above a hole carries the sender's prefix `h`)
  *  live {}      the backlog was sent; new transactions follow as they are written
  *  revocations {list, sig}   a newer signed revocation list
  *  refused {code, reason}    why this side ends the session (then it closes)
@@ -22,18 +23,23 @@ import type { ReplicaId } from '@loam/core';
 import type { PeerCloseCode } from './peer-info';
 
 /** The peer protocol version this build speaks. */
-export const PEER_PROTOCOL_VERSION = 1;
+export const PEER_PROTOCOL_VERSION = 2;
 /** Most transactions in one `txs` frame. */
 export const MAX_TXS_PER_BATCH = 256;
 /** Most entries in a version vector. */
 export const MAX_VECTOR_ENTRIES = 100_000;
 
-/** One transaction in a `txs` frame: its author's replica and first seq, encoded ops and signature. */
+/**
+ * One transaction in a `txs` frame: its author's replica and first seq, encoded ops and signature; `h` when the
+ * sender holds it above a hole (an earlier transaction of its author is not held there): the sender's prefix of
+ * that author, the most the receiver may count as held through this sender.
+ */
 export interface PeerTx {
   readonly r: ReplicaId;
   readonly s: number;
   readonly ops: Uint8Array;
   readonly sig: Uint8Array;
+  readonly h?: number;
 }
 
 /** A frame of the peer protocol, by its tag `t` (see the module documentation). */

@@ -17,12 +17,26 @@
  *    nothing of it is applied.
  * 3. **Nothing unchecked is applied or forwarded.** A transaction is applied and logged (so it may be forwarded)
  *    only when `judgeIncoming` accepts it; a refused one is recorded in the refused-writes log with its author and
- *    reason, and an authentic one moves the vector past it so it is not asked for again. One the judge defers (it
- *    touches a document this replica does not hold yet) waits in memory with its author's later ones, in seq
- *    order, and is judged again after this replica's log changes; beyond `MAX_WAITING` the author's transactions
- *    are left for the next connection's anti-entropy (the vector never moved past them).
+ *    reason; an authentic one, either way, is counted in the vector so it is not asked for again.
+ *    - *Waiting.* One the judge defers (it touches a document this replica does not hold yet) waits in memory and
+ *      is judged again once that document is held (looked at after each change of this replica's log). Its
+ *      author's later transactions that touch a document one of its waiting ones touches wait behind them
+ *      (same-document order); the others are judged at once, and counted above the hole the waiting one leaves:
+ *      ```
+ *      author's txs   1    2      3     4      2 lacks d1: waits; 3 touches t as 2 does: waits behind it;
+ *      documents      t    d1,t   t     d2     4 is applied now, held above the hole (prefix stays 1);
+ *      taken          ✓    …      …     ✓      d1 arrives: 2 then 3 apply, and the prefix absorbs 4
+ *      ```
+ *    - *Prefix.* What this link vouches for of an author, and the store's prefix rises to, is the highest seq taken
+ *      of it, at most the sender's own prefix when it sent it above a hole (`h`), and below the author's oldest
+ *      waiting transaction. The prefix is what peers are told: they re-send from the hole, and a transaction already
+ *      held (`peerHeld`) is dropped unannounced (not a refusal).
+ *    - *Bound.* Beyond `MAX_WAITING` the author's waiting transactions are dropped and its later ones not read,
+ *      left for the next connection's anti-entropy (the prefix never moved past them).
  * 4. **Only readable data leaves** (`readableBy` of the other's certificate claims); transactions go in seq order
- *    per replica, at most `window` batches of at most `batchTxs` unacknowledged.
+ *    per replica, at most `window` batches of at most `batchTxs` unacknowledged. One this replica holds above a
+ *    hole goes with its prefix (`h`); when its log takes a transaction below what it already sent of that replica
+ *    (a hole filled), it sends again from there.
  * 5. **Ending is not refusing.** `close()`, and this replica's database closed under a running session (a store
  *    call rejected with `storage_closed`), end it with `bye` and a {@link PeerCloseCode}: state `closed` with a
  *    `closeReason` on both sides, never a refusal of the peer or a frame fault; nothing that arrives after is read.
@@ -46,6 +60,26 @@ import { PeerCloseCode, type PeerInfo, type PeerTxRefusal } from './peer-info';
 import { createPeerJudge } from './peer-judge';
 import { PEER_PROTOCOL_VERSION, type PeerMessage, type PeerTx } from './peer-messages';
 import { rulesVersion } from './rules-version';
+
+/**
+ * A received transaction that waits (invariant 3), with the documents it touches (`collection\0id`) and, when the
+ * judge deferred it, the one it lacks (`missing`, set on each judgment).
+ */
+interface Waiting {
+  readonly item: PeerTx;
+  docs: readonly string[];
+  missing?: { readonly collection: string; readonly id: string } | undefined;
+}
+
+/** The documents `item` touches; none when its ops do not decode (the judge refuses it). */
+function docsOf(item: PeerTx): string[] {
+  try {
+    const ops = decodeOps(item.ops, { maxBytes: item.ops.length, maxOps: Number.MAX_SAFE_INTEGER });
+    return [...new Set(ops.map((op) => `${op.collection}\u0000${op.doc}`))];
+  } catch {
+    return [];
+  }
+}
 
 /** Options of {@link createPeerSession}. */
 export interface PeerSessionOptions {
@@ -108,6 +142,8 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
   let revocations: SignedRevocationList | undefined;
   let theirCert: SignedCertificate | undefined;
   let theirs: Record<string, number> | undefined;
+  /** The vector the peer announced. */
+  let announced: Readonly<Record<string, number>> = {};
   const authors = new Map<string, SignedCertificate>();
   const certsSent = new Set<number>();
   let inflight = 0;
@@ -117,11 +153,19 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
   let sentLive = false;
   let theyAreLive = false;
   let inbound: Promise<unknown> = Promise.resolve();
-  /** Author → its received transactions that wait, oldest first (invariant 3). */
-  const waiting = new Map<string, PeerTx[]>();
+  /** Author → its received transactions that wait, in arrival order, with the documents they touch (invariant 3). */
+  const waiting = new Map<string, Waiting[]>();
   /** Authors whose transactions this session no longer takes (too many waited). */
   const stalled = new Set<string>();
   let waitingCount = 0;
+  /** Author → the highest seq this link vouches for of what was taken (invariant 3). */
+  const streamed = new Map<string, number>();
+  /** Authors of transactions dropped as already held: their prefix may rise (`advance`). */
+  const heldFrom = new Set<string>();
+  /** Key of the peer transaction this session is applying (its own log notice is not a filled hole). */
+  let applying: string | undefined;
+  /** Transactions logged while the pump reads a batch and moves `theirs` past it (invariant 4). */
+  let lateLogged: { readonly replica: string; readonly seq: number }[] | undefined;
 
   const update = (patch: Partial<PeerInfo>) => {
     info = { ...info, ...patch };
@@ -201,6 +245,7 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
         again = false;
         if (phase === 'ready') await refreshCredentials();
         while (phase === 'ready' && theirs && inflight < options.window) {
+          lateLogged = [];
           const txs = await store.peerTransactions(theirs, options.batchTxs);
           if (txs.length === 0 || phase !== 'ready') break;
           const items: PeerTx[] = [];
@@ -217,10 +262,19 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
               certsSent.add(cert.cert.serial);
               send({ t: 'cert', cert: cert.bytes, sig: cert.signature });
             }
-            items.push({ r: t.replica, s: t.seq, ops: t.ops, sig: t.signature });
+            items.push({
+              r: t.replica,
+              s: t.seq,
+              ops: t.ops,
+              sig: t.signature,
+              ...(t.prefix === undefined ? {} : { h: t.prefix }),
+            });
             count += ops.length;
             bytes += t.ops.length + 100;
           }
+          // One logged meanwhile below what this batch moved `theirs` past is not in the batch: it goes next.
+          for (const l of lateLogged) if (l.seq <= (theirs[l.replica] ?? 0)) theirs[l.replica] = l.seq - 1;
+          lateLogged = undefined;
           if (items.length > 0) {
             inflight++;
             send({ t: 'txs', batch: ++batch, items });
@@ -235,28 +289,67 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
         }
       } while (again && phase === 'ready');
     } finally {
+      lateLogged = undefined;
       pumping = false;
     }
   };
-  const unsubscribe = store.onPeerLog(() => {
+  const unsubscribe = store.onPeerLog((logged) => {
+    // A transaction logged below what was already sent of its replica (a hole here filled): send again from it.
+    if (
+      theirs &&
+      `${logged.replica}:${logged.seq}` !== applying &&
+      logged.seq > (announced[logged.replica] ?? 0)
+    ) {
+      if (logged.seq <= (theirs[logged.replica] ?? 0)) theirs[logged.replica] = logged.seq - 1;
+      lateLogged?.push(logged);
+    }
     void pump().catch(failed);
     if (waiting.size > 0) inbound = inbound.then(retryWaiting).catch(failed);
   });
 
-  /** Judges the waiting transactions again, each author's in order, until none moves. */
+  /**
+   * What this link vouches for of `author` (invariant 3): the highest seq taken, below its oldest waiting
+   * transaction other than `except`.
+   */
+  const through = (author: string, except?: PeerTx) => {
+    let prefix = streamed.get(author) ?? 0;
+    for (const w of waiting.get(author) ?? []) if (w.item !== except) prefix = Math.min(prefix, w.item.s - 1);
+    return prefix;
+  };
+
+  /** Raises the prefixes of authors whose transactions were dropped as already held (nothing else counted them). */
+  const advance = async () => {
+    if (heldFrom.size === 0 || phase !== 'ready') return;
+    const prefixes: Record<string, number> = {};
+    for (const author of heldFrom) if (!stalled.has(author)) prefixes[author] = through(author);
+    heldFrom.clear();
+    await store.advancePeerVector(prefixes);
+  };
+
+  /**
+   * Judges the waiting transactions again, each author's in arrival order (one touching a document an earlier
+   * waiting one touches stays behind it), until none moves.
+   */
   const retryWaiting = async () => {
     let moved = true;
     while (moved && phase === 'ready') {
       moved = false;
       for (const [author, queue] of [...waiting]) {
-        while (queue.length > 0 && (await take(queue[0] as PeerTx)) === 'taken') {
-          queue.shift();
-          waitingCount--;
-          moved = true;
+        const blocked = new Set<string>();
+        for (const w of [...queue]) {
+          if (phase !== 'ready') return;
+          // Judging again (a signature check) is pointless while the document it lacks is still not held.
+          const lacking = w.missing && !(await store.docState(w.missing.collection, w.missing.id));
+          if (!lacking && !w.docs.some((d) => blocked.has(d)) && (await take(w)) === 'taken') {
+            queue.splice(queue.indexOf(w), 1);
+            waitingCount--;
+            moved = true;
+          } else for (const d of w.docs) blocked.add(d);
         }
         if (queue.length === 0) waiting.delete(author);
       }
     }
+    await advance();
   };
 
   const receiveTxs = async (items: readonly PeerTx[]) => {
@@ -267,22 +360,45 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
     for (const item of items) {
       if (stalled.has(item.r)) continue;
       const queue = waiting.get(item.r);
-      if (!queue && (await take(item)) === 'taken') continue;
+      if (queue?.some((w) => w.item.s === item.s)) continue;
+      const docs = queue ? docsOf(item) : undefined;
+      const behind = queue?.some((w) => w.docs.some((d) => docs?.includes(d)));
+      const w: Waiting = { item, docs: docs ?? [] };
+      if (!behind && (await take(w)) === 'taken') continue;
       if (waitingCount >= MAX_WAITING) {
         waitingCount -= queue?.length ?? 0;
         waiting.delete(item.r);
         stalled.add(item.r);
         continue;
       }
-      if (queue) queue.push(item);
-      else waiting.set(item.r, [item]);
+      if (!docs) w.docs = docsOf(item);
+      const held = waiting.get(item.r);
+      if (held) held.push(w);
+      else waiting.set(item.r, [w]);
       waitingCount++;
     }
-    if (waiting.size > 0) await retryWaiting();
+    await retryWaiting();
   };
 
-  /** Judges one received transaction; applies it, refuses it, or says it must wait. */
-  const take = async (item: PeerTx): Promise<'taken' | 'waits'> => {
+  /** Marks `item` taken on this link: the seq it vouches for (invariant 3) joins `streamed`. */
+  const taken = (item: PeerTx, last: number) => {
+    const vouched = Math.min(last, item.h ?? Number.MAX_SAFE_INTEGER);
+    streamed.set(item.r, Math.max(streamed.get(item.r) ?? 0, vouched));
+    // The peer holds it, and (its prefix) everything before it, or before `h` when it holds it above a hole.
+    if (theirs) theirs[item.r] = Math.max(theirs[item.r] ?? 0, Math.min(item.s, item.h ?? item.s));
+  };
+
+  /**
+   * Judges one received transaction; drops it (already held), applies it, refuses it, or says it must wait (and
+   * notes the document it lacks in `w`).
+   */
+  const take = async (w: Waiting): Promise<'taken' | 'waits'> => {
+    const { item } = w;
+    if (await store.peerHeld(item.r, item.s)) {
+      taken(item, item.s);
+      heldFrom.add(item.r);
+      return 'taken';
+    }
     const cert = authors.get(item.r);
     const verdict = cert
       ? await judge.judgeIncoming({ replica: item.r, seq: item.s, ops: item.ops, signature: item.sig }, cert)
@@ -293,31 +409,34 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
           authentic: false,
           ops: [],
         } as const);
-    if (!verdict.ok && verdict.deferred) return 'waits';
+    if (!verdict.ok && verdict.deferred) {
+      w.missing = verdict.missing;
+      return 'waits';
+    }
+    const last = verdict.ops.at(-1);
+    if (last && (verdict.ok || verdict.authentic)) taken(item, parseOpId(last.id).seq);
     if (verdict.ok) {
-      const applied = await store.applyPeerTransaction(
-        {
-          replica: item.r,
-          seq: item.s,
-          ops: item.ops,
-          signature: item.sig,
-          certificate: {
-            bytes: (cert as SignedCertificate).bytes,
-            signature: (cert as SignedCertificate).signature,
+      applying = `${item.r}:${item.s}`;
+      const applied = await store
+        .applyPeerTransaction(
+          {
+            replica: item.r,
+            seq: item.s,
+            ops: item.ops,
+            signature: item.sig,
+            certificate: {
+              bytes: (cert as SignedCertificate).bytes,
+              signature: (cert as SignedCertificate).signature,
+            },
           },
-        },
-        verdict.ops,
-      );
-      if (theirs) theirs[item.r] = Math.max(theirs[item.r] ?? 0, item.s);
-      if (applied) update({ opsReceived: info.opsReceived + verdict.ops.length });
-      else
-        options.onRefusedTx({
-          from: info.replica,
-          replica: item.r,
-          seq: item.s,
-          code: PeerErrorCode.txReplayed,
-          reason: `Transaction ${item.r}:${item.s} is already held here: not applied again`,
+          verdict.ops,
+          through(item.r, item),
+        )
+        .finally(() => {
+          applying = undefined;
         });
+      // Not applied: held already (another link took it meanwhile), dropped as the check above would have.
+      if (applied) update({ opsReceived: info.opsReceived + verdict.ops.length });
       return 'taken';
     }
     const author = cert ? `${cert.cert.user} (${cert.cert.replica})` : item.r;
@@ -331,11 +450,13 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
       at,
       author,
     }));
-    const last = verdict.ops.at(-1);
-    await store.refusePeerTransaction(
+    const recorded = await store.refusePeerTransaction(
       refusals,
-      verdict.authentic && last ? { replica: item.r, seq: parseOpId(last.id).seq } : undefined,
+      verdict.authentic && last
+        ? { replica: item.r, seq: item.s, last: parseOpId(last.id).seq, prefix: through(item.r, item) }
+        : undefined,
     );
+    if (!recorded) return 'taken';
     update({ txsRefused: info.txsRefused + 1 });
     options.onRefusedTx({
       from: info.replica,
@@ -411,6 +532,7 @@ export function createPeerSession(transport: Transport, options: PeerSessionOpti
     }
     switch (m.t) {
       case 'vector':
+        announced = m.v;
         theirs = { ...m.v };
         return pump();
       case 'cert': {

@@ -7,7 +7,7 @@
  * 1. **Needs a certificate.** A replica peers only once the relay certified its device key (`hello` with a
  *    `device` key); until then each connection is refused (`no_certificate`).
  * 2. **Events follow state.** `onChange` is called with every connection's info after each change; refused
- *    transactions are announced once each (`onRefusedTx`).
+ *    transactions are announced once each (`onRefusedTx`); one already held is not a refusal and is not announced.
  * 3. **Ended connections fold per peer, bounded.** A connection that ended (closed or refused) leaves the open
  *    set; the list keeps, per peer replica, one entry for its ended connections: the last one's state, reason and
  *    id, the newest `lastSeen` and the ops and refusals summed over them (so that a fold with the open connections
@@ -70,7 +70,10 @@ export interface Peers {
   connectedCount(): number;
   /** Called after any connection changed. Returns the unsubscribe function. */
   onChange(listener: (peers: (PeerInfo & { readonly id: number })[]) => void): () => void;
-  /** Called for each transaction a peer sent that was not applied. Returns the unsubscribe function. */
+  /**
+   * Called for each transaction a peer sent that was refused (one already held here, re-sent from a hole in the
+   * vector, is dropped unannounced). Returns the unsubscribe function.
+   */
   onRefusedTx(listener: (refusal: PeerTxRefusal) => void): () => void;
   /** Closes every connection. */
   close(): void;

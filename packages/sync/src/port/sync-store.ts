@@ -10,6 +10,7 @@
  *  ├ SyncStatePort   the cursor and the client's own settings (subscriptions...), owned by sync
  *  └ PeerLogPort     signed transactions: this replica's own not yet acknowledged, and those learned from peers
  *                    not yet settled by the relay, keyed by (replica, seq); the version vector of what it holds
+ *                    (a prefix per replica, and the transactions held above a hole in it)
  * ```
  *
  * Invariants every implementation keeps:
@@ -24,6 +25,10 @@
  * 5. **Signed once, with the write.** With a device key, each local transaction is signed in the storage
  *    transaction that writes it and joins the peer log there; a peer transaction is applied, logged and counted in
  *    the version vector together, or not at all. Logged bytes are never re-encoded (their signature covers them).
+ *    The vector holds, per replica, a prefix (everything up to it is applied, refused, or not to be asked for) and
+ *    the transactions applied or refused above it (a hole below them: an earlier one waits); they are absorbed
+ *    into the prefix, in the transaction that fills the hole. Covered = at or below the prefix, or above it and
+ *    held; only the prefix is announced to peers.
  * 6. **A deleted document's last state lives as long as its delete is logged.** A logged transaction that deletes
  *    a live document keeps, beside it, the document as it was just before (`lastLiveDoc`): peers judge who may
  *    receive the delete on it. It leaves the device with that transaction (acknowledged or settled).
@@ -153,15 +158,26 @@ export interface LoggedTransaction {
   readonly signature: Uint8Array;
   /** The author's certificate (signed bytes and the relay's signature); absent on this replica's own. */
   readonly certificate?: { readonly bytes: Uint8Array; readonly signature: Uint8Array };
+  /**
+   * Set by `peerTransactions` on a learned transaction held above a hole (an earlier one of its author is not held
+   * here): the author's prefix here. A peer it is sent to must not count anything above this as held through it.
+   */
+  readonly prefix?: number;
 }
 
 /** Signed transactions for peers; see the module documentation. */
 export interface PeerLogPort {
-  /** Replica → highest sequence number held: this replica's own ops, and each peer transaction applied or refused. */
+  /**
+   * The vector announced to peers: replica → this replica's own highest sequence number, and each other replica's
+   * prefix (every transaction of it up to there is applied, refused, or not to be asked for; invariant 5).
+   */
   peerVector(): Promise<Record<string, number>>;
+  /** Whether transaction (`replica`, `seq`) is covered here: own, at or below the prefix, or held above it. */
+  peerHeld(replica: ReplicaId, seq: number): Promise<boolean>;
   /**
    * Logged transactions the holder of `vector` lacks (`seq` above its entry), in seq order within each replica:
-   * at most `limit` transactions.
+   * at most `limit` transactions. The log may hold a replica's transactions with holes (invariant 5): those above
+   * this replica's prefix carry it (`prefix`).
    */
   peerTransactions(vector: VersionVector, limit: number): Promise<LoggedTransaction[]>;
   /** A document's current merge state (what a received transaction is judged against). */
@@ -173,22 +189,38 @@ export interface PeerLogPort {
   lastLiveDoc(collection: string, id: string, epoch: number): Promise<MaterializedDoc | undefined>;
   /**
    * Applies a checked peer transaction: merges `ops` (its decoded ops) into local state, keeps it in the log and
-   * moves the vector, in one local transaction. Resolves false, changing nothing, when the vector already holds
-   * it (a replay or a duplicate).
+   * counts it in the vector, in one local transaction. `prefix` is what the caller vouches for: every transaction
+   * of `tx.replica` up to it is now applied, refused or not to be asked for; the prefix rises to it, and the
+   * transaction, when above it, is held above a hole (invariant 5). Resolves false, changing nothing, when the
+   * vector already covers it (a replay or a duplicate).
    */
-  applyPeerTransaction(tx: LoggedTransaction, ops: readonly Op[]): Promise<boolean>;
+  applyPeerTransaction(tx: LoggedTransaction, ops: readonly Op[], prefix: number): Promise<boolean>;
   /**
-   * Records the refusals of a peer transaction and, when `seen` is given (an authentic transaction: its last op's
-   * replica and seq), moves the vector past it, in one local transaction.
+   * Records the refusals of a peer transaction and, when `seen` is given (an authentic transaction: its replica,
+   * first and last seq, and the prefix as for `applyPeerTransaction`), counts it in the vector, in one local
+   * transaction. Resolves false, recording nothing, when the vector already covers `seen`.
    */
   refusePeerTransaction(
     refusals: readonly RefusedWrite[],
-    seen?: { readonly replica: ReplicaId; readonly seq: number },
-  ): Promise<void>;
+    seen?: {
+      readonly replica: ReplicaId;
+      readonly seq: number;
+      readonly last: number;
+      readonly prefix: number;
+    },
+  ): Promise<boolean>;
+  /**
+   * Raises prefixes (replica → what the caller vouches for, as for `applyPeerTransaction`) and absorbs what they
+   * reach of the transactions held above them, in one local transaction; never lowers one.
+   */
+  advancePeerVector(prefixes: Readonly<Record<string, number>>): Promise<void>;
   /** Drops logged transactions of other replicas the relay acknowledged. */
   settlePeerTransactions(keys: readonly { replica: ReplicaId; seq: number }[]): Promise<void>;
-  /** Called after a transaction joined the log (a local commit or a peer's). Returns the unsubscribe function. */
-  onPeerLog(listener: () => void): () => void;
+  /**
+   * Called after a transaction joined the log (a local commit or a peer's), with its key. Returns the unsubscribe
+   * function.
+   */
+  onPeerLog(listener: (logged: { readonly replica: ReplicaId; readonly seq: number }) => void): () => void;
 }
 
 /** Everything sync needs from one local database; see the module documentation. */
