@@ -127,6 +127,7 @@ export {
   type YjsOp,
 } from './ops/ops';
 export { createWriter, EMPTY_UPDATE, type Writer, type WriterOptions } from './ops/writer';
+export { MsgpackWriter } from './ops/msgpack-writer';
 export {
   type CompareFilter,
   type CompareOp,

@@ -167,3 +167,94 @@ describe('encodeOps with its own MessagePack writer', () => {
     }
   });
 });
+
+describe('MsgpackWriter in shared chunks (start/finish), as the store writes merge-state rows', () => {
+  const chunked = new MsgpackWriter();
+  const plain = new Encoder();
+  /** Writes `values` (numbers, ASCII strings, binaries, booleans, null) as one array; undefined if it gave up. */
+  function written(values: readonly unknown[]): Uint8Array | undefined {
+    chunked.start();
+    chunked.arrayHeader(values.length);
+    for (const v of values) {
+      if (v instanceof Uint8Array) chunked.binary(v);
+      else if (v === null) chunked.byte(0xc0);
+      else if (typeof v === 'boolean') chunked.byte(v ? 0xc3 : 0xc2);
+      else if (typeof v === 'number') chunked.number(v);
+      else if (typeof v !== 'string' || !chunked.ascii(v)) return undefined;
+    }
+    return chunked.finish();
+  }
+  const asciiString = fc.string({
+    unit: fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)),
+  });
+  const sizes = [0, 1, 15, 16, 31, 32, 255, 256, 65535, 65536];
+
+  it('writes what the general encoder writes, for every size of integer, string, binary and array', () => {
+    const edges = [0, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER];
+    const numbers = [
+      ...edges,
+      ...edges.map((n) => -n),
+      -32,
+      -33,
+      -128,
+      -129,
+      -32768,
+      -32769,
+      -(2 ** 31),
+      -(2 ** 31) - 1,
+    ];
+    const values: unknown[] = [
+      ...numbers,
+      0.5,
+      -1.25,
+      2 ** 53,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      -0,
+      null,
+      true,
+      false,
+    ];
+    for (const n of sizes) values.push('x'.repeat(n), new Uint8Array(n).fill(7));
+    for (const v of values) expect(written([v]), String(v)).toEqual(plain.encode([v]));
+    for (const n of sizes) expect(written(new Array(n).fill(1))).toEqual(plain.encode(new Array(n).fill(1)));
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.double(),
+            fc.integer(),
+            fc.maxSafeInteger(),
+            asciiString,
+            fc.uint8Array(),
+            fc.boolean(),
+          ),
+          {
+            maxLength: 40,
+          },
+        ),
+        (vs) => {
+          expect(written(vs)).toEqual(plain.encode(vs));
+        },
+      ),
+    );
+  });
+
+  it('gives up on a string that is not ASCII', () => {
+    expect(written(['é'])).toBeUndefined();
+    expect(written(['abc', 'x\u{1F600}'])).toBeUndefined();
+  });
+
+  it('keeps the bytes of every value it handed out while later values fill and outgrow its chunks', () => {
+    const kept: [Uint8Array, Uint8Array][] = [];
+    for (let i = 0; i < 3000; i++) {
+      const value = ['x'.repeat(i % 97), i, new Uint8Array(i % 300).fill(i % 256)];
+      if (i % 7 === 0) written(['abandoned', 'é']);
+      const bytes = written(value) as Uint8Array;
+      kept.push([bytes, plain.encode(value)]);
+    }
+    const big = written(['y'.repeat(200_000)]) as Uint8Array;
+    for (const [bytes, expected] of kept) expect(bytes).toEqual(expected);
+    expect(big).toEqual(plain.encode(['y'.repeat(200_000)]));
+  });
+});

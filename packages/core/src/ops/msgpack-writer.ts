@@ -1,27 +1,38 @@
 /**
- * A MessagePack writer for op batches that produces exactly the bytes `@msgpack/msgpack`'s `Encoder` (with
- * `ignoreUndefined`) produces for the same values, without its per-value dispatch: the encoded ops are signed and
- * their digests compared across replicas, so the bytes must not change, only the cost of making them.
+ * A MessagePack writer for hot paths (op batches, the store's merge-state rows) that produces exactly the bytes
+ * `@msgpack/msgpack`'s `Encoder` (with `ignoreUndefined`) produces for the same values, without its per-value
+ * dispatch: encoded ops are signed and their digests compared across replicas, so the bytes must not change, only the
+ * cost of making them.
  *
- * The common shapes are written inline: safe integers in [-2^31, 2^32), other numbers (float 64), ASCII strings,
- * booleans, null, `Uint8Array`, arrays and plain objects. Anything else (dates, non-ASCII strings, larger integers,
- * other objects) is handed to the generic encoder and its bytes copied, so rare values stay exactly as they were.
+ * The common shapes are written inline: safe integers, other numbers (float 64), ASCII strings, booleans, null,
+ * `Uint8Array`, arrays and plain objects. Anything else (dates, non-ASCII strings, other objects) is handed to the
+ * generic encoder and its bytes copied, so rare values stay exactly as they were.
+ *
+ * Two ways to take the output:
+ * - one value at a time into a buffer the writer reuses: `reset`, writes, `take` (a copy);
+ * - many small values into shared chunks: `start`, writes, `finish` (a view into the chunk, not a copy; a chunk's
+ *   bytes are never written again once a view of them was given out), so many small values cost one buffer, not
+ *   one each.
  */
 import { Encoder, type ExtensionCodec } from '@msgpack/msgpack';
 
 /** Nesting the generic encoder refuses beyond (its default `maxDepth`). */
 const MAX_DEPTH = 100;
+/** Size of a new chunk once the current one is full. */
+const CHUNK = 64 * 1024;
 
-/** Writes MessagePack into a growing buffer. Not reentrant: one batch at a time per writer. */
+/** Writes MessagePack (see the module documentation). Not reentrant: one value at a time per writer. */
 export class MsgpackWriter {
   private bytes: Uint8Array;
   private view: DataView;
+  /** Where the value being written starts (0 but with `start`/`finish`). */
+  private first = 0;
   private pos = 0;
   private readonly generic: Encoder;
 
   /** A writer whose fallback is a generic encoder with `extensionCodec` (the codec's own encoder's). */
-  constructor(extensionCodec: ExtensionCodec, initialBytes = 1024) {
-    this.generic = new Encoder({ extensionCodec, ignoreUndefined: true });
+  constructor(extensionCodec?: ExtensionCodec, initialBytes = 1024) {
+    this.generic = new Encoder({ ...(extensionCodec ? { extensionCodec } : {}), ignoreUndefined: true });
     this.bytes = new Uint8Array(initialBytes);
     this.view = new DataView(this.bytes.buffer);
   }
@@ -32,20 +43,36 @@ export class MsgpackWriter {
       this.bytes = new Uint8Array(expectedBytes);
       this.view = new DataView(this.bytes.buffer);
     }
+    this.first = 0;
     this.pos = 0;
   }
 
   /** The bytes written since `reset`, as a copy (the writer keeps its buffer for the next output). */
   take(): Uint8Array {
-    const out = this.bytes.slice(0, this.pos);
+    const out = this.bytes.slice(this.first, this.pos);
     if (this.bytes.length > 1 << 20) this.reset(1024);
     return out;
   }
 
+  /** Starts a value in the shared chunks (what was written since the last `finish` is dropped). */
+  start(): void {
+    this.pos = this.first;
+  }
+
+  /** The bytes written since `start`: a view the caller may keep (never written again), not a copy. */
+  finish(): Uint8Array {
+    const out = this.bytes.subarray(this.first, this.pos);
+    this.first = this.pos;
+    return out;
+  }
+
+  /** Makes room for `n` more bytes: a new buffer holding the value written so far when this one is full. */
   private ensure(n: number): void {
     if (this.pos + n <= this.bytes.length) return;
-    const next = new Uint8Array(Math.max(2 * this.bytes.length, this.pos + n));
-    next.set(this.bytes.subarray(0, this.pos));
+    const next = new Uint8Array(Math.max(CHUNK, 2 * (this.pos - this.first + n)));
+    next.set(this.bytes.subarray(this.first, this.pos));
+    this.pos -= this.first;
+    this.first = 0;
     this.bytes = next;
     this.view = new DataView(next.buffer);
   }
@@ -97,7 +124,8 @@ export class MsgpackWriter {
   number(n: number): void {
     this.ensure(9);
     const b = this.bytes;
-    if (Number.isSafeInteger(n)) {
+    if ((n & 0x7f) === n) b[this.pos++] = n;
+    else if (Number.isSafeInteger(n)) {
       if (n >= 0) {
         if (n < 0x80) b[this.pos++] = n;
         else if (n < 0x100) {
@@ -112,7 +140,12 @@ export class MsgpackWriter {
           b[this.pos] = 0xce;
           this.view.setUint32(this.pos + 1, n);
           this.pos += 5;
-        } else this.fallback(n);
+        } else {
+          b[this.pos] = 0xcf;
+          this.view.setUint32(this.pos + 1, Math.floor(n / 0x100000000));
+          this.view.setUint32(this.pos + 5, n >>> 0);
+          this.pos += 9;
+        }
       } else if (n >= -0x20) b[this.pos++] = 0xe0 | (n + 0x20);
       else if (n >= -0x80) {
         b[this.pos] = 0xd0;
@@ -126,21 +159,25 @@ export class MsgpackWriter {
         b[this.pos] = 0xd2;
         this.view.setInt32(this.pos + 1, n);
         this.pos += 5;
-      } else this.fallback(n);
-      return;
+      } else {
+        b[this.pos] = 0xd3;
+        this.view.setInt32(this.pos + 1, Math.floor(n / 0x100000000));
+        this.view.setUint32(this.pos + 5, n >>> 0);
+        this.pos += 9;
+      }
+    } else {
+      b[this.pos] = 0xcb;
+      this.view.setFloat64(this.pos + 1, n);
+      this.pos += 9;
     }
-    b[this.pos] = 0xcb;
-    this.view.setFloat64(this.pos + 1, n);
-    this.pos += 9;
   }
 
-  /** A string: ASCII inline, anything else through the generic encoder (its UTF-8 handling). */
-  string(s: string): void {
+  /** A string of ASCII characters; false (nothing usable written: start the value again) when it holds another. */
+  ascii(s: string): boolean {
     const n = s.length;
     this.ensure(n + 5);
-    const start = this.pos;
     const b = this.bytes;
-    let at = start;
+    let at = this.pos;
     if (n < 32) b[at++] = 0xa0 + n;
     else if (n < 0x100) {
       b[at] = 0xd9;
@@ -157,14 +194,16 @@ export class MsgpackWriter {
     }
     for (let i = 0; i < n; i++) {
       const c = s.charCodeAt(i);
-      if (c >= 0x80) {
-        this.pos = start;
-        this.fallback(s);
-        return;
-      }
+      if (c >= 0x80) return false;
       b[at++] = c;
     }
     this.pos = at;
+    return true;
+  }
+
+  /** A string: ASCII inline, anything else through the generic encoder (its UTF-8 handling). */
+  string(s: string): void {
+    if (!this.ascii(s)) this.fallback(s);
   }
 
   /** Binary data. */
@@ -184,7 +223,8 @@ export class MsgpackWriter {
       this.view.setUint32(this.pos + 1, n);
       this.pos += 5;
     }
-    this.bytes.set(data, this.pos);
+    if (n <= 32) for (let i = 0; i < n; i++) this.bytes[this.pos + i] = data[i] as number;
+    else this.bytes.set(data, this.pos);
     this.pos += n;
   }
 

@@ -19,6 +19,7 @@ import {
   type CounterState,
   type DocState,
   type FieldDef,
+  MsgpackWriter,
   type PackedDocState,
   packTimestamp,
   type Timestamp,
@@ -28,9 +29,10 @@ import {
 } from '@loam/core';
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { SqlRow, SqlValue } from '../storage/driver';
-import * as writer from './msgpack-writer';
 
 const encoder = new Encoder();
+/** Writes fresh rows' `_state` into shared chunks (`start`/`finish`): one buffer for many rows, not one each. */
+const writer = new MsgpackWriter();
 const decoder = new Decoder();
 /** MessagePack, as `_state` and `_doc` are written. */
 export const encode = (value: unknown) => encoder.encode(value);
@@ -249,7 +251,7 @@ export function decodeRowState(c: LeanColumns, row: SqlRow, withTimes = true): D
  * `encodeLeanState` for a decoded format-2 snapshot taken as a document's whole state (see `packedRowParams`),
  * without building a `DocState`: the snapshot's timestamp table is the row's (same packing), its increments are
  * kept as they are, and a register or counter whose column holds its value points at the column. Written by hand
- * (`msgpack-writer.ts`) when every value it holds inline is nil, a boolean, a number or ASCII (the same bytes
+ * (`MsgpackWriter` of `@loam/core`) when every value it holds inline is nil, a boolean, a number or ASCII (the same bytes
  * `encode` gives), else with the general encoder.
  */
 export function encodePackedLeanState(
@@ -275,6 +277,17 @@ function pointer(
   return columnHolds(kind ?? (c.columns[j] as ColumnSql).def.kind, stored[offset + j] as SqlValue, value)
     ? j
     : -1;
+}
+
+/** Writes nil, a boolean, a number or an ASCII string; false (start the value again) for any other value. */
+function scalar(w: MsgpackWriter, v: unknown): boolean {
+  if (v === null) w.byte(0xc0);
+  else if (v === true) w.byte(0xc3);
+  else if (v === false) w.byte(0xc2);
+  else if (typeof v === 'number') w.number(v);
+  else if (typeof v === 'string') return w.ascii(v);
+  else return false;
+  return true;
 }
 
 /** The column each register of the snapshot being written points at (-1: none), by register. */
@@ -312,7 +325,7 @@ function writePackedLean(
   for (let k = 0; k < regCount; k++) {
     const j = pointers[k] as number;
     if (j !== -1) w.number(j);
-    else if (!w.ascii(regs[3 * k] as string) || !w.scalar(regs[3 * k + 1])) return undefined;
+    else if (!w.ascii(regs[3 * k] as string) || !scalar(w, regs[3 * k + 1])) return undefined;
     w.number(regs[3 * k + 2] as number);
   }
   w.arrayHeader(counters.length);
