@@ -114,6 +114,7 @@ export {
   type WriteMethods,
   writeIntent,
 } from './ops/intents';
+export { MsgpackWriter } from './ops/msgpack-writer';
 export {
   type CreateOp,
   type DeleteOp,
@@ -127,7 +128,6 @@ export {
   type YjsOp,
 } from './ops/ops';
 export { createWriter, EMPTY_UPDATE, type Writer, type WriterOptions } from './ops/writer';
-export { MsgpackWriter } from './ops/msgpack-writer';
 export {
   type CompareFilter,
   type CompareOp,
