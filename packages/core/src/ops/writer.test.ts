@@ -104,6 +104,30 @@ describe('per-path updates of object fields', () => {
   });
 });
 
+describe('numbers', () => {
+  it('write -0 as 0, as SQLite stores it, so that every replica reads the same value', () => {
+    const a = device('tilla');
+    const [create] = a.upsert('customers', 'cust-0' as never, {
+      name: 'Zero',
+      address: { city: 'Lyon', geo: { lat: -0, lng: 1 } },
+    });
+    expect(
+      Object.is(
+        (create as unknown as { values: { address: { geo: { lat: number } } } }).values.address.geo.lat,
+        0,
+      ),
+    ).toBe(true);
+    const [set] = a.update('customers', 'cust-0' as never, { 'address.geo.lat': -0 });
+    expect(Object.is((set as { value: unknown }).value, 0)).toBe(true);
+    expect(
+      Object.is(
+        (a.get('customers', 'cust-0') as unknown as { address: { geo: { lat: number } } }).address.geo.lat,
+        0,
+      ),
+    ).toBe(true);
+  });
+});
+
 describe('upsert', () => {
   it('creates the document when none is live, updates the fields it carries when one is', () => {
     const a = device('tilla');

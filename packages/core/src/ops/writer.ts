@@ -90,6 +90,9 @@ export interface Writer {
 
 function toStored(def: FieldDef, value: unknown): Value {
   if (value === undefined) return null;
+  // -0 is written as 0: SQLite's REAL cannot hold the sign, so a replica reading columns would see 0 while one
+  // reading the merge state saw -0.
+  if (value === 0 && def.kind === 'number') return 0;
   if (def.kind === 'object' && value !== null) {
     const out: Record<string, Value> = {};
     for (const [name, child] of Object.entries(def.fields)) {
