@@ -219,7 +219,7 @@ export interface Database<S extends Schema> {
   ): Promise<SyncSubscription>;
   /**
    * The refused-writes log, newest first: writes the server refused (the documents were reverted) and transactions
-   * a peer sent that were not applied (with their `author`).
+   * a peer sent that this device refused (with their `author`; one that waits for a document is not in it).
    */
   refusedWrites(): Promise<RefusedWrite[]>;
   /**

@@ -68,7 +68,11 @@ export const PeerErrorCode = {
   replicaMismatch: WireErrorCode.replicaMismatch,
   /** An op's timestamp is beyond the clock skew bound. */
   clockSkew: 'clock_skew',
-  /** A transaction this replica already holds (same replica and sequence number) was sent again. */
+  /**
+   * A transaction this replica already holds (same replica and sequence number) was sent again. No longer reported:
+   * since peer protocol 2 a re-sent transaction is dropped quietly (a peer re-sends from a vector's hole by design);
+   * kept so that code matching on it still compiles.
+   */
   txReplayed: 'tx_replayed',
   /** The other side did not prove it holds its certificate's key (wrong challenge signature). */
   authFailed: 'peer_auth_failed',
