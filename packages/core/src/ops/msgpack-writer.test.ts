@@ -37,7 +37,8 @@ function referenceEncodeOps(ops: readonly Op[]): Uint8Array {
 
 const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 
-const edgeNumbers = fc.constantFrom(
+/** Numbers at the edges of MessagePack's integer forms, and floats. */
+const EDGE_NUMBERS = [
   0,
   -0,
   127,
@@ -63,7 +64,8 @@ const edgeNumbers = fc.constantFrom(
   0.5,
   Number.NaN,
   Number.POSITIVE_INFINITY,
-);
+];
+const edgeNumbers = fc.constantFrom(...EDGE_NUMBERS);
 const strings = fc.oneof(
   fc.string(),
   fc.string({ unit: 'grapheme', maxLength: 40 }),
@@ -190,31 +192,7 @@ describe('MsgpackWriter in shared chunks (start/finish), as the store writes mer
   const sizes = [0, 1, 15, 16, 31, 32, 255, 256, 65535, 65536];
 
   it('writes what the general encoder writes, for every size of integer, string, binary and array', () => {
-    const edges = [0, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER];
-    const numbers = [
-      ...edges,
-      ...edges.map((n) => -n),
-      -32,
-      -33,
-      -128,
-      -129,
-      -32768,
-      -32769,
-      -(2 ** 31),
-      -(2 ** 31) - 1,
-    ];
-    const values: unknown[] = [
-      ...numbers,
-      0.5,
-      -1.25,
-      2 ** 53,
-      Number.NaN,
-      Number.POSITIVE_INFINITY,
-      -0,
-      null,
-      true,
-      false,
-    ];
+    const values: unknown[] = [...EDGE_NUMBERS, -1.25, -(2 ** 32), -65536, null, true, false];
     for (const n of sizes) values.push('x'.repeat(n), new Uint8Array(n).fill(7));
     for (const v of values) expect(written([v]), String(v)).toEqual(plain.encode([v]));
     for (const n of sizes) expect(written(new Array(n).fill(1))).toEqual(plain.encode(new Array(n).fill(1)));
