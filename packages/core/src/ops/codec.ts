@@ -13,9 +13,9 @@
  * Well formed does not mean allowed: schema and permission checks come after decoding.
  */
 import { Decoder, ExtensionCodec } from '@msgpack/msgpack';
-import { isTimestamp, type Timestamp } from '../clock/hlc';
+import { isTimestamp } from '../clock/hlc';
 import { OpDecodeError } from '../errors';
-import { createOpId, type DocId, isDocId, isReplicaId, parseOpId } from '../ids/ids';
+import { createOpId, isDocId, isReplicaId, parseOpId } from '../ids/ids';
 import { MAX_JSON_DEPTH } from '../schema/validate';
 import { scanMsgpack } from './msgpack-scan';
 import { MsgpackWriter } from './msgpack-writer';
@@ -107,85 +107,113 @@ function malformed(message: string): never {
   throw new OpDecodeError('malformed', message);
 }
 
-function checkValue(value: unknown, depth: number, at: string): Value {
-  if (depth > MAX_JSON_DEPTH + 2) malformed(`${at}: value nested too deeply`);
+function checkValue(value: unknown, depth: number, index: number): Value {
+  if (depth > MAX_JSON_DEPTH + 2) malformed(`op ${index}: value nested too deeply`);
   if (value === null || typeof value === 'boolean' || typeof value === 'string') {
     if (typeof value === 'string' && !value.isWellFormed())
-      malformed(`${at}: string is not well-formed Unicode`);
+      malformed(`op ${index}: string is not well-formed Unicode`);
     return value;
   }
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) malformed(`${at}: number is not finite`);
+    if (!Number.isFinite(value)) malformed(`op ${index}: number is not finite`);
     return value;
   }
   if (value instanceof Date) {
-    if (Number.isNaN(value.getTime())) malformed(`${at}: invalid date`);
+    if (Number.isNaN(value.getTime())) malformed(`op ${index}: invalid date`);
     return value;
   }
   if (Array.isArray(value)) {
-    for (const item of value) checkValue(item, depth + 1, at);
+    for (const item of value) checkValue(item, depth + 1, index);
     return value as Value[];
   }
   if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
     for (const [k, v] of Object.entries(value as object)) {
-      if (k === '__proto__') malformed(`${at}: forbidden key`);
-      checkValue(v, depth + 1, at);
+      if (k === '__proto__') malformed(`op ${index}: forbidden key`);
+      checkValue(v, depth + 1, index);
     }
     return value as Value;
   }
-  return malformed(`${at}: unsupported value type`);
+  return malformed(`op ${index}: unsupported value type`);
 }
 
+/** Refuses tuple `t` (op `index`) unless it has `n` elements. */
+function expectLength(t: readonly unknown[], n: number, index: number): void {
+  if (t.length !== n) malformed(`op ${index}: expected ${n} elements, found ${t.length}`);
+}
+
+/** A field name (a path when `dotted`) of op `index`, or a refusal. */
+function fieldOf(v: unknown, dotted: boolean, index: number): string {
+  if (typeof v !== 'string' || !(dotted ? PATH_RE : NAME_RE).test(v))
+    malformed(`op ${index}: bad field path`);
+  return v;
+}
+
+// Runs once per received op: messages are built only on refusal, and the op is made in one object literal.
 function decodeTuple(t: unknown, index: number): Op {
-  const at = `op ${index}`;
-  if (!Array.isArray(t) || t.length < 7) malformed(`${at}: expected an op tuple`);
-  const [kind, replica, seq, ts, collection, doc, epoch] = t as unknown[];
-  if (!isReplicaId(replica)) malformed(`${at}: bad replica id`);
-  if (!Number.isSafeInteger(seq) || (seq as number) < 1) malformed(`${at}: bad sequence number`);
-  if (!isTimestamp(ts)) malformed(`${at}: bad timestamp`);
-  if (typeof collection !== 'string' || !NAME_RE.test(collection)) malformed(`${at}: bad collection name`);
-  if (!isDocId(doc)) malformed(`${at}: bad document id`);
-  if (!Number.isSafeInteger(epoch) || (epoch as number) < 0) malformed(`${at}: bad epoch`);
-  const header = {
-    id: createOpId(replica, seq as number),
-    ts: ts as Timestamp,
-    collection,
-    doc: doc as DocId,
-    epoch: epoch as number,
-  };
-  const expectLength = (n: number) => {
-    if (t.length !== n) malformed(`${at}: expected ${n} elements, found ${t.length}`);
-  };
-  const field = (v: unknown, dotted: boolean) => {
-    if (typeof v !== 'string' || !(dotted ? PATH_RE : NAME_RE).test(v)) malformed(`${at}: bad field path`);
-    return v;
-  };
+  if (!Array.isArray(t) || t.length < 7) malformed(`op ${index}: expected an op tuple`);
+  const kind = t[0];
+  const replica = t[1];
+  const seq = t[2];
+  const ts = t[3];
+  const collection = t[4];
+  const doc = t[5];
+  const epoch = t[6];
+  if (!isReplicaId(replica)) malformed(`op ${index}: bad replica id`);
+  if (!Number.isSafeInteger(seq) || (seq as number) < 1) malformed(`op ${index}: bad sequence number`);
+  if (!isTimestamp(ts)) malformed(`op ${index}: bad timestamp`);
+  if (typeof collection !== 'string' || !NAME_RE.test(collection))
+    malformed(`op ${index}: bad collection name`);
+  if (!isDocId(doc)) malformed(`op ${index}: bad document id`);
+  if (!Number.isSafeInteger(epoch) || (epoch as number) < 0) malformed(`op ${index}: bad epoch`);
+  const id = createOpId(replica, seq as number);
+  const e = epoch as number;
   switch (kind) {
     case KIND_CODES.create: {
-      expectLength(8);
+      expectLength(t, 8, index);
       const values = t[7];
       if (typeof values !== 'object' || values === null || Array.isArray(values) || values instanceof Date) {
-        malformed(`${at}: create values must be a map`);
+        malformed(`op ${index}: create values must be a map`);
       }
-      for (const k of Object.keys(values)) field(k, false);
-      return { ...header, kind: 'create', values: checkValue(values, 0, at) as { [field: string]: Value } };
+      for (const k in values) if (Object.hasOwn(values, k)) fieldOf(k, false, index);
+      const checked = checkValue(values, 0, index) as { [field: string]: Value };
+      return { id, ts, collection, doc, epoch: e, kind: 'create', values: checked };
     }
-    case KIND_CODES.set:
-      expectLength(9);
-      return { ...header, kind: 'set', path: field(t[7], true), value: checkValue(t[8], 0, at) };
+    case KIND_CODES.set: {
+      expectLength(t, 9, index);
+      const path = fieldOf(t[7], true, index);
+      return { id, ts, collection, doc, epoch: e, kind: 'set', path, value: checkValue(t[8], 0, index) };
+    }
     case KIND_CODES.increment:
-      expectLength(9);
-      if (!Number.isSafeInteger(t[8])) malformed(`${at}: increment must be an integer`);
-      return { ...header, kind: 'increment', field: field(t[7], false), by: t[8] as number };
+      expectLength(t, 9, index);
+      if (!Number.isSafeInteger(t[8])) malformed(`op ${index}: increment must be an integer`);
+      return {
+        id,
+        ts,
+        collection,
+        doc,
+        epoch: e,
+        kind: 'increment',
+        field: fieldOf(t[7], false, index),
+        by: t[8] as number,
+      };
     case KIND_CODES.delete:
-      expectLength(7);
-      return { ...header, kind: 'delete' };
+      expectLength(t, 7, index);
+      return { id, ts, collection, doc, epoch: e, kind: 'delete' };
     case KIND_CODES.yjs:
-      expectLength(9);
-      if (!(t[8] instanceof Uint8Array)) malformed(`${at}: yjs update must be binary`);
-      return { ...header, kind: 'yjs', field: field(t[7], false), update: t[8] as Uint8Array };
+      expectLength(t, 9, index);
+      if (!(t[8] instanceof Uint8Array)) malformed(`op ${index}: yjs update must be binary`);
+      return {
+        id,
+        ts,
+        collection,
+        doc,
+        epoch: e,
+        kind: 'yjs',
+        field: fieldOf(t[7], false, index),
+        update: t[8] as Uint8Array,
+      };
     default:
-      return malformed(`${at}: unknown op kind ${JSON.stringify(kind)}`);
+      return malformed(`op ${index}: unknown op kind ${JSON.stringify(kind)}`);
   }
 }
 
