@@ -3,6 +3,7 @@
  * quick way for tests to make ops and snapshots without a database. Not for apps: it keeps everything in memory.
  */
 
+export { discardIdRandomPool } from './ids/ids';
 export { canonicalDocState } from './merge/doc-state';
 export { createMemoryReplica, type MemoryReplica, type MemoryReplicaOptions } from './merge/memory-replica';
 export { createMemoryState, type MemoryState } from './merge/memory-state';

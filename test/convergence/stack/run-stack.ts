@@ -26,6 +26,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeIntent } from '@loam/core';
+import { discardIdRandomPool } from '@loam/core/testing';
 import { createRng } from '../random';
 import { checkQuiescence, type Failure } from './check';
 import { checkPeers } from './check-peers';
@@ -117,9 +118,13 @@ export async function runStack(options: StackRunOptions): Promise<StackRunResult
     }
     return array;
   };
+  // Document ids draw their random bits from a pool: start it afresh from the seeded source, and leave none of the
+  // seeded bytes to later runs.
+  discardIdRandomPool();
   try {
     return await run(options);
   } finally {
+    discardIdRandomPool();
     Math.random = random;
     globalThis.crypto.getRandomValues = getRandomValues;
     ungate?.();

@@ -97,6 +97,14 @@ let poolAt = POOL_BYTES;
 let lastMs = -1;
 let lastMsHex = '';
 
+/**
+ * Drops the random bytes drawn ahead for ids, so that the next id draws afresh from `crypto.getRandomValues`: for a
+ * run that seeds it (the real-stack fuzzer), whose ids must not depend on what earlier runs left in the pool.
+ */
+export function discardIdRandomPool(): void {
+  poolAt = POOL_BYTES;
+}
+
 /** The first two groups of a UUIDv7 made at `ms`. */
 function msGroups(ms: number): string {
   if (ms !== lastMs) {
