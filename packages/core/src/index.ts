@@ -72,19 +72,21 @@ export {
   YJS_ROOT,
 } from './merge/doc-state';
 export {
-  decodeDocSnapshot,
-  encodeDocSnapshot,
-  isPackedDocState,
   type LatestTimestampTracker,
   latestTimestamp,
   latestTimestampOf,
+  trackLatestTimestamp,
+} from './merge/latest-timestamp';
+export {
+  decodeDocSnapshot,
+  encodeDocSnapshot,
+  isPackedDocState,
   mergeDocState,
   type PackedDocState,
   readDocSnapshot,
   redactDocState,
   SNAPSHOT_VERSIONS,
   type SnapshotVersion,
-  trackLatestTimestamp,
   unpackDocState,
 } from './merge/snapshot';
 export { checkIntent, patchedDoc } from './ops/check-intent';

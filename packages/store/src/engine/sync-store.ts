@@ -11,17 +11,13 @@ import {
   createDocState,
   createOpId,
   type DocState,
-  isPackedDocState,
   type LatestTimestampTracker,
   latestTimestamp,
   mergeDocState,
   type Op,
-  type PackedDocState,
   parseOpId,
-  readDocSnapshot,
   type Timestamp,
   trackLatestTimestamp,
-  unpackDocState,
 } from '@loam/core';
 import type { Coverage, Download, DownloadedDoc, RefusedWrite, SyncStore } from '@loam/sync';
 import { decode, encode } from '@msgpack/msgpack';
@@ -29,8 +25,6 @@ import type { SqlExecutor, SqlValue, StorageTransaction } from '../storage/drive
 import { docKey } from './doc-cache';
 import {
   type CollectionSql,
-  decodeRowState,
-  isFreshWritable,
   keepDoc,
   packedRowParams,
   removeDoc,
@@ -39,6 +33,7 @@ import {
   takeDoc,
   upsertRows,
 } from './doc-rows';
+import { docStateOf, heldStates, type Joining, joinRows, readState } from './download-join';
 import type { EngineCore } from './engine-core';
 import {
   dropFromOutbox,
@@ -49,23 +44,11 @@ import {
   replaceInOutbox,
 } from './outbox';
 import { createPeerLogPort, insertRefusals, pruneOwnLog } from './peer-log';
-import { idsForIn, selectSql } from './queries';
+import { selectSql } from './queries';
 import { appendYjs, type StoredDoc } from './yjs-rows';
 
 const CURSOR_KEY = 'cursor';
-/** Ids per `IN (...)` read (well under SQLite's bound on parameters). */
-const READ_CHUNK = 512;
-/** Rows of fresh documents written at a time (so that a large download's rows die young). */
-const WRITE_CHUNK = 512;
 const PUT_SYNC = 'INSERT OR REPLACE INTO loam_sync (key, value) VALUES (?, ?)';
-
-/** A downloaded state, decoded when it came as bytes (see `DownloadedDoc.state`): once per download entry. */
-const readState = (state: DownloadedDoc['state']): DocState | PackedDocState =>
-  state instanceof Uint8Array ? readDocSnapshot(state) : state;
-
-/** A downloaded state as a `DocState` (a format-2 snapshot is unpacked: do it once per download entry). */
-const docStateOf = (state: DocState | PackedDocState): DocState =>
-  isPackedDocState(state) ? unpackDocState(state) : state;
 
 function checkKey(key: string): void {
   if (key === CURSOR_KEY) throw new RangeError(`"${CURSOR_KEY}" is reserved: use cursor()/setCursor()`);
@@ -74,125 +57,6 @@ function checkKey(key: string): void {
 async function readSync(sql: SqlExecutor, key: string): Promise<unknown> {
   const row = await sql.get<{ value: Uint8Array }>('SELECT value FROM loam_sync WHERE key = ?', [key]);
   return row ? decode(row.value) : undefined;
-}
-
-/** True when `id` sorts the same in JavaScript as in SQLite (UTF-16 code units against UTF-8 bytes). */
-function sortsAlike(id: string): boolean {
-  for (let i = 0; i < id.length; i++) if (id.charCodeAt(i) >= 0xd800) return false;
-  return true;
-}
-
-/**
- * The stored states of the documents of `docs` this device holds a row of, read in a few `IN (...)` queries, and
- * whether no id comes twice in `docs` (known when they come in increasing order). A download whose ids all lie in a
- * range of ids the table holds none of (a full set arrives in id order, page after page) costs one probe of that
- * range instead.
- */
-async function heldStates(
-  sql: SqlExecutor,
-  c: CollectionSql,
-  docs: readonly DownloadedDoc[],
-): Promise<{ states: Map<string, DocState>; unique: boolean }> {
-  const states = new Map<string, DocState>();
-  if (docs.length === 0) return { states, unique: true };
-  let low = (docs[0] as DownloadedDoc).id;
-  let high = low;
-  let ranged = true;
-  let increasing = true;
-  let last = '';
-  for (const { id } of docs) {
-    if (!sortsAlike(id)) {
-      ranged = increasing = false;
-      break;
-    }
-    if (id <= last) increasing = false;
-    last = id;
-    if (id < low) low = id;
-    else if (id > high) high = id;
-  }
-  if (
-    ranged &&
-    !(await sql.get(`SELECT 1 AS held FROM ${c.table} WHERE id >= ? AND id <= ? LIMIT 1`, [low, high]))
-  )
-    return { states, unique: increasing };
-  const ids = [...new Set(docs.map((d) => d.id))];
-  for (let i = 0; i < ids.length; i += READ_CHUNK) {
-    const chunk = idsForIn(ids.slice(i, i + READ_CHUNK));
-    const found = await sql.all(
-      `SELECT id, ${c.stateColumns} FROM ${c.table} WHERE id IN (${chunk.map(() => '?').join(', ')})`,
-      chunk,
-    );
-    for (const r of found) states.set(r.id as string, decodeRowState(c, r));
-  }
-  return { states, unique: increasing };
-}
-
-/** What `mergeRows` gathers while it joins a download's documents (see `joinRows`). */
-interface Joining {
-  /** The states of the documents held or joined so far. */
-  readonly states: Map<string, DocState>;
-  /** No id comes twice in the download. */
-  readonly unique: boolean;
-  /** Documents whose state changed, to write at the end. */
-  readonly changed: Set<string>;
-  /** Fresh documents to write straight from their snapshot at the end (when an id may come twice). */
-  readonly fresh: Map<string, PackedDocState>;
-  readonly seen: LatestTimestampTracker;
-  readonly version: number;
-}
-
-/**
- * Joins `docs` from `at` on (see `mergeRows`), until `WRITE_CHUNK` rows of documents held nowhere are made (in
- * `rows`, to be written at once; only when no id comes twice) or the documents end; returns where it stopped.
- * Synchronous, so that its loop runs on plain locals.
- */
-function joinRows(
-  c: CollectionSql,
-  docs: readonly DownloadedDoc[],
-  at: number,
-  join: Joining,
-  rows: SqlValue[][],
-): number {
-  const { states, unique, changed, fresh, seen, version } = join;
-  let i = at;
-  while (i < docs.length) {
-    const doc = docs[i++] as DownloadedDoc;
-    const { id } = doc;
-    const incoming = readState(doc.state);
-    seen.see(incoming);
-    let state = states.get(id);
-    if (!state && unique) {
-      // Held nowhere and not coming again in this download: its row now, from its snapshot or joined into nothing.
-      let row: SqlValue[];
-      if (isPackedDocState(incoming) && isFreshWritable(incoming))
-        row = packedRowParams(c, id, incoming, version);
-      else {
-        const joined = createDocState();
-        if (!mergeDocState(joined, docStateOf(incoming))) continue;
-        row = rowParams(c, id, joined, version, false);
-      }
-      if (rows.push(row) === WRITE_CHUNK) break;
-      continue;
-    }
-    if (!state) {
-      if (isPackedDocState(incoming) && isFreshWritable(incoming)) {
-        if (!fresh.has(id)) {
-          fresh.set(id, incoming);
-          continue;
-        }
-      }
-      state = createDocState();
-      states.set(id, state);
-      const first = fresh.get(id);
-      if (first) {
-        fresh.delete(id);
-        mergeDocState(state, unpackDocState(first));
-        changed.add(id);
-      }
-    }
-    if (mergeDocState(state, docStateOf(incoming))) changed.add(id);
-  }
-  return i;
 }
 
 /** The ids of the live documents of a coverage. */
