@@ -1,4 +1,7 @@
 /**
+ * (Over 450 lines: one transaction's write path, whose parts (intents to ops, merge states, prefetch, write-through,
+ * the serial queue) share the transaction's private state; kept in one closure so that none of it is passed around.)
+ *
  * The in-memory side of one write transaction: turns write intents into ops with the engine's writer, keeps the
  * merge state of every document it touched, and writes changed rows through to SQLite before any read of the
  * transaction, before it commits, and once {@link FLUSH_FROM} documents changed (rows of one collection in multi-row
