@@ -43,3 +43,23 @@ export function percentile(samples: readonly number[], p: number): number {
     sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN
   );
 }
+
+/**
+ * Runs `baseline` then `subject`, `rounds` times in turn, and returns the run of each whose `ms` is the median of its
+ * rounds: on a shared machine one run of either can be slowed by a neighbour, and alternating puts both sides under
+ * the same conditions.
+ */
+export async function medianRounds<T extends { readonly ms: number }>(
+  rounds: number,
+  baseline: (round: number) => Promise<T> | T,
+  subject: (round: number) => Promise<T> | T,
+): Promise<{ baseline: T; subject: T; rounds: number }> {
+  const base: T[] = [];
+  const subj: T[] = [];
+  for (let round = 0; round < rounds; round++) {
+    base.push(await baseline(round));
+    subj.push(await subject(round));
+  }
+  const median = (runs: T[]) => [...runs].sort((a, b) => a.ms - b.ms)[Math.floor((runs.length - 1) / 2)] as T;
+  return { baseline: median(base), subject: median(subj), rounds };
+}
