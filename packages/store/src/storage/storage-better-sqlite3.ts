@@ -19,6 +19,12 @@ import {
   whyUnbindable,
 } from './sql-values';
 
+/**
+ * Safe integers are bound as BigInt (better-sqlite3 binds a number as a REAL); the small ones every row carries
+ * (flags, versions, counts) are made once, not once per parameter.
+ */
+const SMALL_BIGINTS: readonly bigint[] = Array.from({ length: 1024 }, (_, i) => BigInt(i));
+
 /** Options of {@link createBetterSqlite3Storage}. */
 export interface BetterSqlite3StorageOptions {
   /** Path of the database file, or `:memory:`. The file is created if missing. */
@@ -85,7 +91,7 @@ export async function createBetterSqlite3Storage(
     for (let i = 0; i < params.length; i++) {
       const value = params[i];
       if (typeof value === 'number' && Number.isSafeInteger(value)) {
-        out[i] = BigInt(value);
+        out[i] = value >= 0 && value < SMALL_BIGINTS.length ? SMALL_BIGINTS[value] : BigInt(value);
         continue;
       }
       const why = whyUnbindable(value);
@@ -139,12 +145,11 @@ export async function createBetterSqlite3Storage(
     },
     batch(sql, rows) {
       const stmt = statement(sql);
-      let changes = 0;
-      for (const params of rows) {
-        const args = bindable(sql, params);
-        changes += Number(call(sql, () => stmt.run(...args)).changes);
-      }
-      return { changes };
+      return call(sql, () => {
+        let changes = 0;
+        for (const params of rows) changes += Number(stmt.run(...bindable(sql, params)).changes);
+        return { changes };
+      });
     },
     inTransaction: () => db.open && db.inTransaction,
     stats: () => ({ statementsPrepared: prepared, statementsCached: cache.size }),
