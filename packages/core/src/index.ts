@@ -89,6 +89,7 @@ export {
   type SnapshotVersion,
   unpackDocState,
 } from './merge/snapshot';
+export { type PlainV2Scan, scanPlainV2 } from './merge/snapshot-reader';
 export { checkIntent, patchedDoc } from './ops/check-intent';
 export {
   type DecodeLimits,

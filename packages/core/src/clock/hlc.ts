@@ -218,7 +218,12 @@ const six = (b: Uint8Array, at: number) =>
 
 /** True when `bytes` is a timestamp `packTimestamp` packed (`unpackTimestamp` gives it back). */
 export function isPackedTimestamp(bytes: Uint8Array): boolean {
-  return bytes.length === PACKED_TIMESTAMP_BYTES && six(bytes, 8) < B36 && six(bytes, 14) < B36;
+  return bytes.length === PACKED_TIMESTAMP_BYTES && isPackedTimestampAt(bytes, 0);
+}
+
+/** True when the `PACKED_TIMESTAMP_BYTES` bytes of `bytes` from `at` on (the caller checked they are there) are one. */
+export function isPackedTimestampAt(bytes: Uint8Array, at: number): boolean {
+  return six(bytes, at + 8) < B36 && six(bytes, at + 14) < B36;
 }
 
 /** The timestamp `packTimestamp` packed, or undefined when `bytes` is not a packed timestamp. */

@@ -2,13 +2,15 @@
  * The greatest timestamp that document states carry: a replica that takes states (a download, a snapshot) moves its
  * clock past it, so that its next writes order after what it has seen. Packed timestamps are compared packed.
  */
-import { type Timestamp, unpackTimestamp } from '../clock/hlc';
+import { PACKED_TIMESTAMP_BYTES, type Timestamp, unpackTimestamp } from '../clock/hlc';
 import type { CounterState, DocState, Register } from './doc-state';
 import { isPackedDocState, type PackedDocState } from './snapshot';
+import type { PlainV2Scan } from './snapshot-reader';
 
-/** Orders two packed timestamps (`packTimestamp`): their byte order is their order. */
-function comparePacked(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return (a[i] as number) - (b[i] as number);
+/** Orders two packed timestamps (`packTimestamp`), `a`'s bytes from `at` on and `b`'s from `bt` on: byte order. */
+function comparePacked(a: Uint8Array, at: number, b: Uint8Array, bt: number): number {
+  for (let i = 0; i < PACKED_TIMESTAMP_BYTES; i++)
+    if (a[at + i] !== b[bt + i]) return (a[at + i] as number) - (b[bt + i] as number);
   return 0;
 }
 
@@ -24,6 +26,8 @@ export function latestTimestamp(state: DocState | PackedDocState): Timestamp | u
 export interface LatestTimestampTracker {
   /** Takes the timestamps of `state` (registers, counter resets and increments) into account. */
   see(state: DocState | PackedDocState): void;
+  /** `see` for a snapshot read by `scanPlainV2` (before the next scan). */
+  seeScan(scan: PlainV2Scan): void;
   /** The greatest timestamp of the states seen so far (what `latestTimestampOf` gives for them), or undefined. */
   latest(): Timestamp | undefined;
 }
@@ -34,16 +38,24 @@ export interface LatestTimestampTracker {
  */
 export function trackLatestTimestamp(): LatestTimestampTracker {
   let latest: Timestamp | undefined;
+  // The greatest packed timestamp seen: its bytes from `topAt` on (the input's own bytes, not a copy).
   let top: Uint8Array | undefined;
+  let topAt = 0;
   const seeOne = (t: Timestamp | null) => {
     if (t !== null && (latest === undefined || t > latest)) latest = t;
+  };
+  const seePacked = (bytes: Uint8Array, at: number) => {
+    if (top === undefined || comparePacked(bytes, at, top, topAt) > 0) {
+      top = bytes;
+      topAt = at;
+    }
   };
   return {
     see(state) {
       if (isPackedDocState(state)) {
         for (const t of state.times) {
           if (typeof t === 'string') seeOne(t as Timestamp);
-          else if (top === undefined || comparePacked(t, top) > 0) top = t;
+          else seePacked(t, 0);
         }
         return;
       }
@@ -54,9 +66,17 @@ export function trackLatestTimestamp(): LatestTimestampTracker {
         for (const id in c.incs) seeOne((c.incs[id] as [Timestamp, number])[0]);
       }
     },
+    seeScan(scan) {
+      const { bytes, timeAt } = scan;
+      for (let i = 0; i < scan.timeCount; i++) {
+        const at = timeAt[i] as number;
+        if (at === -1) seeOne(scan.timeStrings[i] as Timestamp);
+        else seePacked(bytes, at);
+      }
+    },
     latest() {
       if (top) {
-        seeOne(unpackTimestamp(top) as Timestamp);
+        seeOne(unpackTimestamp(top.subarray(topAt, topAt + PACKED_TIMESTAMP_BYTES)) as Timestamp);
         top = undefined;
       }
       return latest;

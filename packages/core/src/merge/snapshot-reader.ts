@@ -1,6 +1,7 @@
 /**
  * Fast paths for reading format-2 snapshots, for the MessagePack subset their common case uses (arrays, nil,
- * booleans, integers up to 32 bits, floats, ASCII strings, binaries), nothing else:
+ * booleans, integers up to 32 bits, floats, well-formed UTF-8 strings, binaries, timestamps), nothing else (paths and
+ * counter fields: ASCII only):
  *
  * - `readPlainV2` reads a whole snapshot of a document without list or text fields in one pass, checks it as
  *   `readDocSnapshot` does, and gives its `PlainV2` (the decoded state, `PackedDocState` but for its Yjs fields);
@@ -11,7 +12,7 @@
  * also reports what is wrong. They never read past the input, never allocate more than the input's size, and nest
  * no deeper than `MAX_DEPTH`.
  */
-import { isPackedTimestamp } from '../clock/hlc';
+import { isPackedTimestampAt } from '../clock/hlc';
 
 const MAX_DEPTH = 4;
 
@@ -100,6 +101,76 @@ function ascii(n: number): string | undefined {
   return s;
 }
 
+/** Decodes UTF-8 that is well-formed, and refuses the rest (a general decoder may read that differently). */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Below this many bytes a string is built inline: V8 keeps a joined string this short flat. */
+const FLAT_BELOW = 13;
+/** Up to this many bytes an ASCII string is made from its codes in one call (`codes`, reused). */
+const CODES_UP_TO = 64;
+const codes: number[] = [];
+
+/**
+ * A string of `n` bytes: a short ASCII one built inline, any other well-formed UTF-8 decoded (a decoded string is flat,
+ * where one built by joining pieces is not, and SQLite binds a flat string faster); anything else gives up, and so
+ * does a leading byte-order mark (a general decoder keeps or drops it depending on the string's length).
+ */
+function text(n: number): string | undefined {
+  if (n > end - pos) return giveUp();
+  const b = bytes;
+  const stop = pos + n;
+  if (n < FLAT_BELOW) {
+    let i = pos;
+    while (i < stop && (b[i] as number) < 0x80) i++;
+    if (i === stop) return ascii(n);
+  } else if (n <= CODES_UP_TO) {
+    // ASCII made in one piece from its codes: cheaper than a decoder call for a short string.
+    codes.length = n;
+    let i = 0;
+    while (i < n && (b[pos + i] as number) < 0x80) {
+      codes[i] = b[pos + i] as number;
+      i++;
+    }
+    if (i === n) {
+      pos = stop;
+      return String.fromCharCode.apply(null, codes);
+    }
+  }
+  if (n >= 3 && b[pos] === 0xef && b[pos + 1] === 0xbb && b[pos + 2] === 0xbf) return giveUp();
+  let s: string;
+  try {
+    s = utf8.decode(b.subarray(pos, stop));
+  } catch {
+    return giveUp();
+  }
+  pos = stop;
+  return s;
+}
+
+/**
+ * A MessagePack timestamp (extension type -1, after its first byte `b`: fixext 4, fixext 8 or ext 8 of 12 bytes) as
+ * the `Date` a general decoder makes of it, by the same arithmetic; any other extension gives up.
+ */
+function date(b: number): Date | undefined {
+  let size = b === 0xd6 ? 4 : b === 0xd7 ? 8 : 0;
+  if (b === 0xc7 && pos < end && bytes[pos] === 12) {
+    size = 12;
+    pos++;
+  }
+  if (size === 0 || pos + 1 + size > end || bytes[pos] !== 0xff) return giveUp();
+  pos++;
+  if (size === 4) return new Date(uint(4) * 1e3);
+  if (size === 8) {
+    const high = uint(4);
+    const sec = (high & 0x3) * 0x100000000 + uint(4);
+    return new Date(sec * 1e3 + (high >>> 2) / 1e6);
+  }
+  const nsec = uint(4);
+  const secHigh = uint(4) | 0;
+  const sec = secHigh * 0x1_0000_0000 + uint(4);
+  return new Date(sec * 1e3 + nsec / 1e6);
+}
+
 function binary(n: number): Uint8Array | undefined {
   if (n > end - pos) return giveUp();
   const out = bytes.subarray(pos, pos + n);
@@ -125,7 +196,7 @@ function value(depth: number): unknown {
   const b = bytes[pos++] as number;
   if (b <= 0x7f) return b;
   if (b >= 0xe0) return b - 0x100;
-  if (b >= 0xa0 && b <= 0xbf) return ascii(b & 0x1f);
+  if (b >= 0xa0 && b <= 0xbf) return text(b & 0x1f);
   if (b >= 0x90 && b <= 0x9f) return array(b & 0x0f, depth);
   switch (b) {
     case 0xc0:
@@ -155,11 +226,15 @@ function value(depth: number): unknown {
     case 0xd2:
       return signed(4);
     case 0xd9:
-      return ascii(length(1));
+      return text(length(1));
     case 0xda:
-      return ascii(length(2));
+      return text(length(2));
     case 0xdc:
       return array(length(2), depth);
+    case 0xd6:
+    case 0xd7:
+    case 0xc7:
+      return date(b);
     default:
       return giveUp();
   }
@@ -268,92 +343,231 @@ function name(): string | undefined {
 }
 
 /**
+ * A format-2 snapshot of a document without list or text fields as `scanPlainV2` reads it: where each part lies in
+ * its bytes, and its registers and counters in arrays the scan reuses (valid until the next scan). What a store needs
+ * to write a row straight from the snapshot's bytes, without building its `PlainV2`.
+ */
+export interface PlainV2Scan {
+  /** The snapshot's bytes. */
+  bytes: Uint8Array;
+  epoch: number;
+  created: boolean;
+  deleted: boolean;
+  /** Where the timestamp table lies in `bytes`, its array header included (`timesFrom` to `timesTo`). */
+  timesFrom: number;
+  timesTo: number;
+  timeCount: number;
+  /** Per timestamp: where its packed bytes start in `bytes`, or -1 when it is a string (then in `timeStrings`). */
+  readonly timeAt: Int32Array;
+  readonly timeStrings: (string | undefined)[];
+  regCount: number;
+  /** Per register: its path, value and time (an index in the table). */
+  readonly regPaths: string[];
+  readonly regValues: unknown[];
+  readonly regTimes: Int32Array;
+  counterCount: number;
+  /** Per counter: its field, base, reset time (-1: none) and value. */
+  readonly counterFields: string[];
+  readonly counterBases: number[];
+  readonly counterTimes: Int32Array;
+  readonly counterValues: number[];
+  /** Per counter: where its run of increments lies in `bytes`, its array header included. */
+  readonly incsFrom: Int32Array;
+  readonly incsTo: Int32Array;
+  /** Per counter: where its increments start in `incs` (a flat run of `opId, time, by`); the next one's end it. */
+  readonly incsStart: Int32Array;
+  readonly incs: unknown[];
+}
+
+/** Entries the scan's reused arrays hold before they grow. */
+const SCAN_ENTRIES = 64;
+
+const scanned: PlainV2Scan = {
+  bytes: EMPTY,
+  epoch: 0,
+  created: false,
+  deleted: false,
+  timesFrom: 0,
+  timesTo: 0,
+  timeCount: 0,
+  timeAt: new Int32Array(SCAN_ENTRIES),
+  timeStrings: [],
+  regCount: 0,
+  regPaths: [],
+  regValues: [],
+  regTimes: new Int32Array(SCAN_ENTRIES),
+  counterCount: 0,
+  counterFields: [],
+  counterBases: [],
+  counterTimes: new Int32Array(SCAN_ENTRIES),
+  counterValues: [],
+  incsFrom: new Int32Array(SCAN_ENTRIES),
+  incsTo: new Int32Array(SCAN_ENTRIES),
+  incsStart: new Int32Array(SCAN_ENTRIES + 1),
+  incs: [],
+};
+
+/** The scan's typed arrays, grown (never shrunk) to hold `n` entries. */
+function room(n: number): void {
+  const grow = (a: Int32Array) => {
+    const next = new Int32Array(Math.max(2 * a.length, n + 1));
+    next.set(a);
+    return next;
+  };
+  const s = scanned as { -readonly [K in keyof PlainV2Scan]: PlainV2Scan[K] };
+  if (s.timeAt.length < n) s.timeAt = grow(s.timeAt);
+  if (s.regTimes.length < n) s.regTimes = grow(s.regTimes);
+  if (s.counterTimes.length < n) s.counterTimes = grow(s.counterTimes);
+  if (s.incsFrom.length < n) s.incsFrom = grow(s.incsFrom);
+  if (s.incsTo.length < n) s.incsTo = grow(s.incsTo);
+  if (s.incsStart.length < n + 1) s.incsStart = grow(s.incsStart);
+}
+
+/**
  * Reads a format-2 snapshot whose values are all of the subset and that carries no list or text field, checking it
  * as `readDocSnapshot` does (time indexes in range, every timestamp used, safe integers for counters, no
- * `__proto__` name); undefined for anything else, which the general path then reads or refuses.
+ * `__proto__` name); undefined for anything else, which the general path then reads or refuses. The scan it gives
+ * is reused by the next call: read what it holds before scanning again.
  */
-export function readPlainV2(input: Uint8Array): PlainV2 | undefined {
+export function scanPlainV2(input: Uint8Array): PlainV2Scan | undefined {
   begin(input);
   try {
-    return plainV2();
+    if (!scanV2()) return undefined;
+    scanned.bytes = input;
+    return scanned;
   } finally {
     bytes = EMPTY;
   }
 }
 
-function plainV2(): PlainV2 | undefined {
-  if (end < 5 || bytes[0] !== 0x98 || bytes[1] !== 2) return undefined;
-  pos = 2;
-  const epoch = integer();
-  if (epoch === undefined || epoch < 0 || pos + 2 > end) return undefined;
-  const flags = bytes[pos++];
-  const deletedFlag = bytes[pos++];
-  if ((flags !== 0xc2 && flags !== 0xc3) || (deletedFlag !== 0xc2 && deletedFlag !== 0xc3)) return undefined;
-  const timeCount = arrayLength();
-  if (timeCount < 0 || timeCount > end - pos) return undefined;
-  const times: (Uint8Array | string)[] = new Array(timeCount);
-  for (let i = 0; i < timeCount; i++) {
-    const b = bytes[pos];
-    if (b === 0xc4 && bytes[pos + 1] === 20 && pos + 22 <= end) {
-      const t = bytes.subarray(pos + 2, pos + 22);
-      if (!isPackedTimestamp(t)) return undefined;
-      times[i] = t;
-      pos += 22;
-    } else {
-      const t = value(3);
-      if (typeof t !== 'string') return undefined;
-      times[i] = t;
-    }
+/**
+ * Reads a format-2 snapshot as `scanPlainV2` does, into a `PlainV2` of its own (undefined for anything the scan
+ * gives up on).
+ */
+export function readPlainV2(input: Uint8Array): PlainV2 | undefined {
+  const s = scanPlainV2(input);
+  if (!s) return undefined;
+  const times: (Uint8Array | string)[] = new Array(s.timeCount);
+  for (let i = 0; i < s.timeCount; i++) {
+    const at = s.timeAt[i] as number;
+    times[i] = at === -1 ? (s.timeStrings[i] as string) : input.subarray(at, at + 20);
   }
-  // Which timestamps something points at: a bit each, in a number while there are at most 30.
-  let usedBits = 0;
-  const usedMany = timeCount > 30 ? new Uint8Array(timeCount) : undefined;
-  const time = (optional: boolean): number | undefined => {
-    const i = integer();
-    if (i === undefined || (optional && i === -1)) return i;
-    if (i < 0 || i >= timeCount) return giveUp();
-    if (usedMany) usedMany[i] = 1;
-    else usedBits |= 1 << i;
-    return i;
-  };
-  const regCount = arrayLength();
-  if (regCount < 0 || regCount % 3 !== 0 || regCount > end - pos) return undefined;
-  const regs: unknown[] = new Array(regCount);
-  for (let i = 0; i < regCount && ok; i += 3) {
-    regs[i] = name();
-    regs[i + 1] = value(2);
-    regs[i + 2] = time(false);
+  const regs: unknown[] = new Array(3 * s.regCount);
+  for (let k = 0; k < s.regCount; k++) {
+    regs[3 * k] = s.regPaths[k];
+    regs[3 * k + 1] = s.regValues[k];
+    regs[3 * k + 2] = s.regTimes[k];
   }
-  const counterCount = ok ? arrayLength() : -1;
-  if (counterCount < 0 || counterCount % 5 !== 0 || counterCount > end - pos) return undefined;
-  const counters: unknown[] = new Array(counterCount);
-  for (let i = 0; i < counterCount && ok; i += 5) {
-    counters[i] = name();
-    counters[i + 1] = integer();
-    counters[i + 2] = time(true);
-    counters[i + 3] = integer();
-    const incCount = ok ? arrayLength() : -1;
-    if (incCount < 0 || incCount % 3 !== 0 || incCount > end - pos) return undefined;
-    const incs: unknown[] = incCount === 0 ? (NO_INCS as unknown[]) : new Array(incCount);
-    for (let j = 0; j < incCount && ok; j += 3) {
-      const id = value(3);
-      if (typeof id !== 'string' || id === '__proto__') return undefined;
-      incs[j] = id;
-      incs[j + 1] = time(false);
-      incs[j + 2] = integer();
-    }
-    counters[i + 4] = incs;
+  const counters: unknown[] = new Array(5 * s.counterCount);
+  for (let k = 0; k < s.counterCount; k++) {
+    const from = s.incsStart[k] as number;
+    const to = s.incsStart[k + 1] as number;
+    counters[5 * k] = s.counterFields[k];
+    counters[5 * k + 1] = s.counterBases[k];
+    counters[5 * k + 2] = s.counterTimes[k];
+    counters[5 * k + 3] = s.counterValues[k];
+    counters[5 * k + 4] = from === to ? NO_INCS : s.incs.slice(from, to);
   }
-  if (!ok || pos + 1 !== end || bytes[pos] !== 0x90) return undefined;
-  if (usedMany ? usedMany.includes(0) : timeCount > 0 && usedBits !== 2 ** timeCount - 1) return undefined;
   return {
     packed: true,
-    epoch,
-    created: flags === 0xc3,
-    deleted: deletedFlag === 0xc3,
+    epoch: s.epoch,
+    created: s.created,
+    deleted: s.deleted,
     times,
     regs,
     counters,
     crdts: NO_CRDTS,
   };
+}
+
+/** The scan's timestamp table: its length, and which entries something points at (a bit each up to 30, else bytes). */
+let timeCountNow = 0;
+let usedBits = 0;
+let usedMany: Uint8Array | undefined;
+
+/** A time index (`optional`: -1 for none allowed), marked as used; gives up when out of the table. */
+function time(optional: boolean): number {
+  const i = integer();
+  if (i === undefined || (optional && i === -1)) return i ?? -1;
+  if (i < 0 || i >= timeCountNow) return giveUp() ?? -1;
+  if (usedMany) usedMany[i] = 1;
+  else usedBits |= 1 << i;
+  return i;
+}
+
+/** Scans the snapshot at the cursor into `scanned`; false when it gives up (see `scanPlainV2`). */
+function scanV2(): boolean {
+  const s = scanned;
+  if (end < 5 || bytes[0] !== 0x98 || bytes[1] !== 2) return false;
+  pos = 2;
+  const epoch = integer();
+  if (epoch === undefined || epoch < 0 || pos + 2 > end) return false;
+  const flags = bytes[pos++];
+  const deletedFlag = bytes[pos++];
+  if ((flags !== 0xc2 && flags !== 0xc3) || (deletedFlag !== 0xc2 && deletedFlag !== 0xc3)) return false;
+  s.epoch = epoch;
+  s.created = flags === 0xc3;
+  s.deleted = deletedFlag === 0xc3;
+  s.timesFrom = pos;
+  const timeCount = arrayLength();
+  if (timeCount < 0 || timeCount > end - pos) return false;
+  room(timeCount);
+  const { timeAt, timeStrings } = s;
+  for (let i = 0; i < timeCount; i++) {
+    const b = bytes[pos];
+    if (b === 0xc4 && bytes[pos + 1] === 20 && pos + 22 <= end) {
+      if (!isPackedTimestampAt(bytes, pos + 2)) return false;
+      timeAt[i] = pos + 2;
+      pos += 22;
+    } else {
+      const t = value(3);
+      if (typeof t !== 'string') return false;
+      timeAt[i] = -1;
+      timeStrings[i] = t;
+    }
+  }
+  s.timesTo = pos;
+  s.timeCount = timeCount;
+  usedBits = 0;
+  usedMany = timeCount > 30 ? new Uint8Array(timeCount) : undefined;
+  timeCountNow = timeCount;
+  const regCount = arrayLength();
+  if (regCount < 0 || regCount % 3 !== 0 || regCount > end - pos) return false;
+  const regs = regCount / 3;
+  room(regs);
+  const { regPaths, regValues } = s;
+  for (let k = 0; k < regs && ok; k++) {
+    regPaths[k] = name() as string;
+    regValues[k] = value(2);
+    s.regTimes[k] = time(false);
+  }
+  s.regCount = regs;
+  const counterCount = ok ? arrayLength() : -1;
+  if (counterCount < 0 || counterCount % 5 !== 0 || counterCount > end - pos) return false;
+  const counters = counterCount / 5;
+  room(counters);
+  const { counterFields, counterBases, counterValues, incs } = s;
+  let inc = 0;
+  for (let k = 0; k < counters && ok; k++) {
+    counterFields[k] = name() as string;
+    counterBases[k] = integer() as number;
+    s.counterTimes[k] = time(true);
+    counterValues[k] = integer() as number;
+    s.incsStart[k] = inc;
+    s.incsFrom[k] = pos;
+    const incCount = ok ? arrayLength() : -1;
+    if (incCount < 0 || incCount % 3 !== 0 || incCount > end - pos) return false;
+    for (let j = 0; j < incCount && ok; j += 3) {
+      const id = value(3);
+      if (typeof id !== 'string' || id === '__proto__') return false;
+      incs[inc++] = id;
+      incs[inc++] = time(false);
+      incs[inc++] = integer();
+    }
+    s.incsTo[k] = pos;
+  }
+  s.incsStart[counters] = inc;
+  s.counterCount = counters;
+  if (!ok || pos + 1 !== end || bytes[pos] !== 0x90) return false;
+  return !(usedMany ? usedMany.includes(0) : timeCount > 0 && usedBits !== (1 << timeCount) - 1);
 }

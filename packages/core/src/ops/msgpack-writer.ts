@@ -206,6 +206,17 @@ export class MsgpackWriter {
     if (!this.ascii(s)) this.fallback(s);
   }
 
+  /** MessagePack already encoded: `source`'s bytes from `from` to `to`, copied as they are. */
+  raw(source: Uint8Array, from: number, to: number): void {
+    const n = to - from;
+    this.ensure(n);
+    const bytes = this.bytes;
+    const at = this.pos;
+    if (n <= 32) for (let i = 0; i < n; i++) bytes[at + i] = source[from + i] as number;
+    else bytes.set(source.subarray(from, to), at);
+    this.pos = at + n;
+  }
+
   /** Binary data. */
   binary(data: Uint8Array): void {
     const n = data.byteLength;

@@ -80,6 +80,43 @@ describe('merge metadata in a row (_state)', () => {
     expect((bytes as Uint8Array).length).toBeLessThan(encodeDocState(state).length - 'Flour'.length);
   });
 
+  it('a document as one write left it is stored compact, and reads back whole', () => {
+    const c = collectionSql('items', schema.collections.items);
+    const replica = createMemoryReplica({ schema, replica: asReplicaId('replica000000000') });
+    const { id } = replica.insert('items', {
+      name: 'Crème',
+      price: 2.5,
+      added: new Date(1_750_000_000_000),
+      stock: 4,
+    });
+    const rowOf = (state: DocState) => {
+      const [, , , bytes, , ...columns] = rowParams(c, id, state, 1, false);
+      const row: SqlRow = { _state: bytes as Uint8Array };
+      c.columns.forEach((col, i) => {
+        row[col.path] = columns[i] as SqlRow[string];
+      });
+      return row;
+    };
+    const inserted = replica.state.getState('items', id) as DocState;
+    const row = rowOf(inserted);
+    const bytes = row._state as Uint8Array;
+    // Layout 4: one timestamp, then one ordinal per register and counter.
+    expect(bytes[0]).toBe(4);
+    expect(bytes.length).toBeLessThan(32);
+    expect(decodeRowState(c, row)).toEqual({ ...inserted, crdts: {} });
+    expect(decodeRowState(c, row, false).regs.name?.v).toBe('Crème');
+    // An increment, a second timestamp: the general layout, read back as exactly.
+    replica.increment('items', id, 'stock', 2);
+    replica.update('items', id, { price: 3 });
+    const changed = replica.state.getState('items', id) as DocState;
+    const later = rowOf(changed);
+    expect((later._state as Uint8Array)[0]).not.toBe(4);
+    expect(decodeRowState(c, later)).toEqual({ ...changed, crdts: {} });
+    // A compact row is refused where a row's columns are not at hand, and a truncated one is refused.
+    expect(() => decodeDocState(bytes)).toThrow(/needs its row/);
+    expect(() => decodeRowState(c, { ...row, _state: bytes.subarray(0, 10) })).toThrow(/Malformed/);
+  });
+
   it('lean rows keep inline what a column cannot give back: a document not live, a cleared field', () => {
     const c = collectionSql('items', schema.collections.items);
     const t = 'x' as never;

@@ -7,11 +7,16 @@
 
 import {
   type CollectionDef,
+  createDocState,
   type DocState,
   isLive,
   type MaterializedDoc,
   materialize,
+  mergeDocState,
   type PackedDocState,
+  type PlainV2Scan,
+  readDocSnapshot,
+  unpackDocState,
 } from '@loam/core';
 import { quoteIdentifier, toSqlValue } from '../query/sql-compiler';
 import type { SqlExecutor, SqlRow, SqlValue } from '../storage/driver';
@@ -24,7 +29,7 @@ import {
   encode,
   encodeDocState,
   encodeLeanState,
-  encodePackedLeanState,
+  encodeScannedLeanState,
   type LeanColumns,
 } from './state-codec';
 import { columnPaths, docTable } from './tables';
@@ -284,50 +289,79 @@ function counterColumns(c: CollectionSql): [number, string][] {
   return list;
 }
 
+/** Each register's column ordinal (-1: none) of the snapshot `snapshotRowParams` is writing. */
+let regColumns = new Int32Array(64);
+/** The collection, paths and column ordinals of the registers `snapshotRowParams` last looked up, by position. */
+let shapeOf: CollectionSql | undefined;
+const shapePaths: (string | undefined)[] = [];
+const shapeColumns = new Int32Array(64);
+
 /**
  * `rowParams(c, id, state, version, false)` for the state `mergeDocState` gives when a device holding nothing of a
- * document joins a decoded format-2 snapshot into it, written straight from the snapshot. Only for a snapshot that
- * changes an empty state, is not a tombstone and has no list or text fields (`isFreshWritable`): else unpack it and
- * merge.
+ * document joins a format-2 snapshot into it, written straight from the snapshot's bytes as `scanPlainV2` read them
+ * (its `_state` by hand: see `encodeScannedLeanState`). Only for a snapshot `isFreshWritable` accepts: else unpack it
+ * and merge. Falls back to that general path itself for a value the hand-written `_state` cannot hold (a json leaf).
  */
-export function packedRowParams(
+export function snapshotRowParams(
   c: CollectionSql,
   id: string,
-  state: PackedDocState,
+  scan: PlainV2Scan,
   version: number,
 ): SqlValue[] {
-  const live = state.created;
+  const live = scan.created;
   const width = 5 + c.columns.length;
   const params: SqlValue[] = new Array(width);
   params[0] = id;
   params[1] = live ? 1 : 0;
   params[2] = version;
   for (let j = 4; j < width; j++) params[j] = null;
-  if (live) {
-    const regs = state.regs;
-    for (let i = 0; i < regs.length; i += 3) {
-      const j = c.columnIndex.get(regs[i] as string);
-      if (j !== undefined && (c.columns[j] as ColumnSql).def.kind !== 'counter')
-        params[5 + j] = toSqlValue(regs[i + 1]);
+  const { regCount, regPaths, regValues } = scan;
+  if (regColumns.length < regCount) regColumns = new Int32Array(2 * regCount);
+  // Snapshots of one collection come one after the other with the same paths in the same order (the scan gives
+  // each path as the same string every time): their columns are looked up once.
+  if (shapeOf !== c) {
+    shapeOf = c;
+    shapePaths.length = 0;
+  }
+  for (let k = 0; k < regCount; k++) {
+    const path = regPaths[k] as string;
+    let j: number;
+    if (shapePaths[k] === path) j = shapeColumns[k] as number;
+    else {
+      j = c.columnIndex.get(path) ?? -1;
+      if (k < shapeColumns.length) {
+        shapePaths[k] = path;
+        shapeColumns[k] = j;
+      }
     }
-    const counters = state.counters;
+    regColumns[k] = j;
+    if (live && j !== -1 && (c.columns[j] as ColumnSql).def.kind !== 'counter')
+      params[5 + j] = toSqlValue(regValues[k]);
+  }
+  if (live) {
+    const { counterFields, counterValues } = scan;
     for (const [j, name] of counterColumns(c)) {
       let value = 0;
-      for (let i = 0; i < counters.length; i += 5)
-        if (counters[i] === name) value = counters[i + 3] as number;
+      for (let k = 0; k < scan.counterCount; k++)
+        if (counterFields[k] === name) value = counterValues[k] as number;
       params[5 + j] = value;
     }
   }
-  params[3] = encodePackedLeanState(c, state, params, 5);
-  return params;
+  const state = encodeScannedLeanState(c, scan, regColumns, params, 5);
+  if (state) {
+    params[3] = state;
+    return params;
+  }
+  const joined = createDocState();
+  mergeDocState(joined, unpackDocState(readDocSnapshot(scan.bytes) as PackedDocState));
+  return rowParams(c, id, joined, version, false);
 }
 
 /**
- * True when `packedRowParams` may write `state` for a document the device holds nothing of: joined into an empty
- * state it changes it (an epoch, a create, a field), it is not a tombstone, and it carries no list or text field.
+ * True when `snapshotRowParams` may write a scanned snapshot for a document the device holds nothing of: joined into
+ * an empty state it changes it (an epoch, a create, a field) and it is not a tombstone (a scanned snapshot carries
+ * no list or text field).
  */
-export function isFreshWritable(state: PackedDocState): boolean {
-  if (state.deleted) return false;
-  for (const _ in state.crdts) return false;
-  return state.epoch > 0 || state.created || state.regs.length > 0 || state.counters.length > 0;
+export function isFreshWritable(scan: PlainV2Scan): boolean {
+  return !scan.deleted && (scan.epoch > 0 || scan.created || scan.regCount > 0 || scan.counterCount > 0);
 }

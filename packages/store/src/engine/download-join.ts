@@ -10,12 +10,20 @@ import {
   type LatestTimestampTracker,
   mergeDocState,
   type PackedDocState,
+  type PlainV2Scan,
   readDocSnapshot,
+  scanPlainV2,
   unpackDocState,
 } from '@loam/core';
 import type { DownloadedDoc } from '@loam/sync';
 import type { SqlExecutor, SqlValue } from '../storage/driver';
-import { type CollectionSql, decodeRowState, isFreshWritable, packedRowParams, rowParams } from './doc-rows';
+import {
+  type CollectionSql,
+  decodeRowState,
+  isFreshWritable,
+  rowParams,
+  snapshotRowParams,
+} from './doc-rows';
 import { idsForIn } from './queries';
 
 /** Ids per `IN (...)` read (well under SQLite's bound on parameters). */
@@ -90,10 +98,17 @@ export interface Joining {
   readonly unique: boolean;
   /** Documents whose state changed, to write at the end. */
   readonly changed: Set<string>;
-  /** Fresh documents to write straight from their snapshot at the end (when an id may come twice). */
-  readonly fresh: Map<string, PackedDocState>;
+  /** Fresh documents to write straight from their snapshot's bytes at the end (when an id may come twice). */
+  readonly fresh: Map<string, Uint8Array>;
   readonly seen: LatestTimestampTracker;
   readonly version: number;
+}
+
+/** The scan of a downloaded state that came as the bytes of a snapshot a fresh row can be written from, if it is one. */
+function freshScan(state: DownloadedDoc['state']): PlainV2Scan | undefined {
+  if (!(state instanceof Uint8Array)) return undefined;
+  const scan = scanPlainV2(state);
+  return scan && isFreshWritable(scan) ? scan : undefined;
 }
 
 /**
@@ -113,35 +128,38 @@ export function joinRows(
   while (i < docs.length) {
     const doc = docs[i++] as DownloadedDoc;
     const { id } = doc;
-    const incoming = readState(doc.state);
-    seen.see(incoming);
     let state = states.get(id);
-    if (!state && unique) {
-      // Held nowhere and not coming again in this download: its row now, from its snapshot or joined into nothing.
-      let row: SqlValue[];
-      if (isPackedDocState(incoming) && isFreshWritable(incoming))
-        row = packedRowParams(c, id, incoming, version);
-      else {
-        const joined = createDocState();
-        if (!mergeDocState(joined, docStateOf(incoming))) continue;
-        row = rowParams(c, id, joined, version, false);
-      }
-      if (rows.push(row) === WRITE_CHUNK) break;
-      continue;
-    }
     if (!state) {
-      if (isPackedDocState(incoming) && isFreshWritable(incoming)) {
+      // Held nowhere: written straight from its snapshot's bytes when it can be, now when it comes only once.
+      const scan = freshScan(doc.state);
+      if (scan) {
+        seen.seeScan(scan);
+        if (unique) {
+          if (rows.push(snapshotRowParams(c, id, scan, version)) === WRITE_CHUNK) break;
+          continue;
+        }
         if (!fresh.has(id)) {
-          fresh.set(id, incoming);
+          fresh.set(id, doc.state as Uint8Array);
           continue;
         }
       }
+    }
+    const incoming = readState(doc.state);
+    seen.see(incoming);
+    if (!state && unique) {
+      // Held nowhere and not coming again in this download: its row now, joined into nothing.
+      const joined = createDocState();
+      if (!mergeDocState(joined, docStateOf(incoming))) continue;
+      if (rows.push(rowParams(c, id, joined, version, false)) === WRITE_CHUNK) break;
+      continue;
+    }
+    if (!state) {
       state = createDocState();
       states.set(id, state);
       const first = fresh.get(id);
       if (first) {
         fresh.delete(id);
-        mergeDocState(state, unpackDocState(first));
+        mergeDocState(state, docStateOf(readState(first)));
         changed.add(id);
       }
     }

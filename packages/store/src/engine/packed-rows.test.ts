@@ -1,7 +1,7 @@
 /**
- * A document the device holds nothing of is written straight from its format-2 snapshot (`packedRowParams`, with
- * its `_state` written by hand): the row must be exactly the one the general path writes for the unpacked state,
- * `_state` bytes included.
+ * A document the device holds nothing of is written straight from its format-2 snapshot's bytes (`scanPlainV2`, then
+ * `snapshotRowParams`, with its `_state` written by hand): the row must be exactly the one the general path writes
+ * for the unpacked state, `_state` bytes included.
  */
 import {
   asReplicaId,
@@ -11,12 +11,13 @@ import {
   f,
   isPackedDocState,
   readDocSnapshot,
+  scanPlainV2,
   unpackDocState,
 } from '@loam/core';
 import { createMemoryReplica } from '@loam/core/testing';
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import { collectionSql, isFreshWritable, packedRowParams, rowParams } from './doc-rows';
+import { collectionSql, isFreshWritable, rowParams, snapshotRowParams } from './doc-rows';
 
 const schema = defineSchema({
   version: 1,
@@ -40,7 +41,7 @@ const c = collectionSql('items', schema.collections.items!);
 const write = fc.oneof(
   fc.record({
     kind: fc.constant('set' as const),
-    name: fc.string({ maxLength: 40 }),
+    name: fc.oneof(fc.string({ maxLength: 40 }), fc.string({ maxLength: 40, unit: 'grapheme' })),
     price: fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.constant(-0)),
     active: fc.boolean(),
   }),
@@ -72,13 +73,17 @@ it('writes a fresh document from its snapshot as the general path writes its unp
         else r.update('items', id, { stock: w.to });
       }
       a.receive(b.log());
-      const read = readDocSnapshot(encodeDocSnapshot(a.state.getState('items', id) as DocState, 2));
-      if (!isPackedDocState(read) || !isFreshWritable(read)) return;
-      const packed = packedRowParams(c, id, read, 7);
-      expect(packed).toEqual(rowParams(c, id, unpackDocState(read), 7, false));
+      const bytes = encodeDocSnapshot(a.state.getState('items', id) as DocState, 2);
+      const scan = scanPlainV2(bytes);
+      if (!scan || !isFreshWritable(scan)) return;
+      const row = snapshotRowParams(c, id, scan, 7);
+      const read = readDocSnapshot(bytes);
+      if (!isPackedDocState(read)) throw new Error('a scanned snapshot reads as packed');
+      expect(row).toEqual(rowParams(c, id, unpackDocState(read), 7, false));
       checked++;
     }),
     { numRuns: 300 },
   );
-  expect(checked).toBeGreaterThan(250);
+  // A json leaf holding an object is not for the scan (the download path unpacks and merges it): about 1 in 5 runs.
+  expect(checked).toBeGreaterThan(200);
 });

@@ -12,23 +12,28 @@
  * columns and materializing it. Rows written before (layouts 1 and 2, with `_doc`) still decode: their values are
  * inline. List and text fields live in Yjs rows (`yjs-rows.ts`), added when the engine reads a document.
  *
+ * A state of the shape almost every document has after one write is stored in the compact layout 4 instead
+ * (`compact-state.ts`); every `_state` the engine reads may be in any layout.
+ *
  * Column pointers are ordinals in the table's physical column order (`LeanColumns.columns`, read from the
  * table on open): additive migrations append columns, so an ordinal never changes meaning.
  */
 import {
   type CounterState,
   type DocState,
-  type FieldDef,
   MsgpackWriter,
-  type PackedDocState,
+  type PlainV2Scan,
   packTimestamp,
   type Timestamp,
   timeTable,
-  unpackTimestamp,
   type Value,
 } from '@loam/core';
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { SqlRow, SqlValue } from '../storage/driver';
+import { type ColumnSql, columnHolds, fromColumn, type LeanColumns, unpackStored } from './column-values';
+import { compactFromScan, compactFromState, decodeCompact, isCompact } from './compact-state';
+
+export type { ColumnSql, LeanColumns } from './column-values';
 
 const encoder = new Encoder();
 /** Writes fresh rows' `_state` into shared chunks (`start`/`finish`): one buffer for many rows, not one each. */
@@ -64,6 +69,7 @@ export function encodeDocState(state: DocState): Uint8Array {
 
 /** Decodes `_state` (layouts 1 and 2; 3 needs the row, see `decodeRowState`); Yjs documents are attached apart. */
 export function decodeDocState(bytes: Uint8Array): DocState {
+  if (isCompact(bytes)) throw new Error('A lean _state needs its row: use decodeRowState');
   const raw = decode(bytes) as unknown[];
   if (raw[0] === LEAN_LAYOUT) throw new Error('A lean _state needs its row: use decodeRowState');
   return decodeRaw(raw);
@@ -109,52 +115,6 @@ function decodeRaw(raw: unknown[]): DocState {
   return { epoch, created, deleted, regs, counters, crdts: {} };
 }
 
-/** A scalar leaf's column, in the table's physical order. */
-export interface ColumnSql {
-  readonly path: string;
-  readonly def: FieldDef;
-}
-
-/** What the lean encoding needs of a collection: its columns in physical order, and each one's ordinal by path. */
-export interface LeanColumns {
-  readonly table: string;
-  /** The scalar leaves' columns, in the table's physical order (the ordinals lean `_state` points at). */
-  readonly columns: readonly ColumnSql[];
-  /** Ordinal of each column by path. */
-  readonly columnIndex: ReadonlyMap<string, number>;
-}
-
-/** The value a register of a column of kind `kind` has when the column holds `stored` (undefined: none). */
-function fromColumn(kind: FieldDef['kind'], stored: SqlValue | undefined): unknown {
-  if (stored === null || stored === undefined) return stored;
-  switch (kind) {
-    case 'boolean':
-      return stored === 1 ? true : stored === 0 ? false : undefined;
-    case 'date':
-      return typeof stored === 'number' ? new Date(stored) : undefined;
-    case 'number':
-    case 'counter':
-      return typeof stored === 'number' ? stored : undefined;
-    default:
-      return typeof stored === 'string' ? stored : undefined;
-  }
-}
-
-/** True when a column holding `stored` gives back exactly `value` once written and read back. */
-function columnHolds(kind: FieldDef['kind'], stored: SqlValue, value: unknown): boolean {
-  if (typeof stored === 'number' && (Object.is(stored, -0) || Number.isNaN(stored))) return false;
-  if (typeof stored === 'string' && !stored.isWellFormed()) return false;
-  const back = fromColumn(kind, stored);
-  if (value instanceof Date) return back instanceof Date && back.getTime() === value.getTime();
-  return back !== undefined && Object.is(back, value);
-}
-
-function unpackStored(bytes: Uint8Array): string {
-  const t = unpackTimestamp(bytes);
-  if (t === undefined) throw new Error('Malformed packed timestamp in _state');
-  return t;
-}
-
 /**
  * Encodes the engine's lean `_state` for a row whose columns (physical order) hold `columns` from `offset` on:
  * `[3, epoch, created, deleted, times, regs, counters]`, where `times` holds each distinct timestamp once (packed, see
@@ -167,6 +127,8 @@ export function encodeLeanState(
   columns: readonly SqlValue[],
   offset = 0,
 ): Uint8Array {
+  const compact = compactFromState(writer, c, state, columns, offset);
+  if (compact) return compact;
   const { times, time } = timeTable<string | Uint8Array>(packTimestamp);
   const regs: unknown[] = [];
   for (const path in state.regs) {
@@ -198,7 +160,9 @@ export function encodeLeanState(
  * packed timestamps unread (placeholders) and counters' increments out: for reading the document's values alone.
  */
 export function decodeRowState(c: LeanColumns, row: SqlRow, withTimes = true): DocState {
-  const raw = decode(row._state as Uint8Array) as unknown[];
+  const bytes = row._state as Uint8Array;
+  if (isCompact(bytes)) return decodeCompact(c, row, bytes, withTimes);
+  const raw = decode(bytes) as unknown[];
   if (raw[0] !== LEAN_LAYOUT) return decodeRaw(raw);
   const [, epoch, created, deleted, times, flatRegs, flatCounters] = raw as [
     number,
@@ -248,19 +212,63 @@ export function decodeRowState(c: LeanColumns, row: SqlRow, withTimes = true): D
 }
 
 /**
- * `encodeLeanState` for a decoded format-2 snapshot taken as a document's whole state (see `packedRowParams`),
- * without building a `DocState`: the snapshot's timestamp table is the row's (same packing), its increments are
- * kept as they are, and a register or counter whose column holds its value points at the column. Written by hand
- * (`MsgpackWriter` of `@loam/core`) when every value it holds inline is nil, a boolean, a number or ASCII (the same bytes
- * `encode` gives), else with the general encoder.
+ * `encodeLeanState` for a format-2 snapshot read by `scanPlainV2`, taken as a document's whole state (see
+ * `snapshotRowParams`), written by hand from the snapshot's bytes (`MsgpackWriter` of `@loam/core`) without building a
+ * `DocState`: its timestamp table and its counters' increments are the row's as they are (same packing, copied), and a
+ * register or counter whose column holds its value points at the column (`regColumns`: each register's column
+ * ordinal, -1 for none). Undefined when a value it would hold inline is not nil, a boolean, a number or ASCII (the
+ * caller then encodes the unpacked state).
  */
-export function encodePackedLeanState(
+export function encodeScannedLeanState(
   c: LeanColumns,
-  state: PackedDocState,
+  scan: PlainV2Scan,
+  regColumns: Int32Array,
   columns: readonly SqlValue[],
   offset = 0,
-): Uint8Array {
-  return writePackedLean(c, state, columns, offset) ?? encodePackedLeanGeneral(c, state, columns, offset);
+): Uint8Array | undefined {
+  const compact = compactFromScan(writer, c, scan, regColumns, columns, offset);
+  if (compact) return compact;
+  const { regCount, regPaths, regValues, regTimes } = scan;
+  if (pointers.length < regCount) pointers = new Int32Array(regCount * 2);
+  let length = 0;
+  for (let k = 0; k < regCount; k++) {
+    let j = regColumns[k] as number;
+    if (
+      j !== -1 &&
+      !columnHolds((c.columns[j] as ColumnSql).def.kind, columns[offset + j] as SqlValue, regValues[k])
+    )
+      j = -1;
+    pointers[k] = j;
+    length += j === -1 ? 3 : 2;
+  }
+  const w = writer;
+  w.start();
+  w.byte(0x97);
+  w.byte(LEAN_LAYOUT);
+  w.number(scan.epoch);
+  w.byte(scan.created ? 0xc3 : 0xc2);
+  w.byte(scan.deleted ? 0xc3 : 0xc2);
+  w.raw(scan.bytes, scan.timesFrom, scan.timesTo);
+  w.arrayHeader(length);
+  for (let k = 0; k < regCount; k++) {
+    const j = pointers[k] as number;
+    if (j !== -1) w.number(j);
+    else if (!w.ascii(regPaths[k] as string) || !scalar(w, regValues[k])) return undefined;
+    w.number(regTimes[k] as number);
+  }
+  const { counterCount, counterFields, counterBases, counterTimes, counterValues } = scan;
+  w.arrayHeader(5 * counterCount);
+  for (let k = 0; k < counterCount; k++) {
+    const j = pointer(c, counterFields[k] as string, 'counter', columns, offset, counterValues[k]);
+    if (j !== -1) w.number(j);
+    else if (!w.ascii(counterFields[k] as string)) return undefined;
+    w.number(counterBases[k] as number);
+    w.number(counterTimes[k] as number);
+    if (j !== -1) w.byte(0xc0);
+    else w.number(counterValues[k] as number);
+    w.raw(scan.bytes, scan.incsFrom[k] as number, scan.incsTo[k] as number);
+  }
+  return w.finish();
 }
 
 /** The ordinal of the column of `path` when it holds `value` (see `columnHolds`), else -1. */
@@ -292,83 +300,3 @@ function scalar(w: MsgpackWriter, v: unknown): boolean {
 
 /** The column each register of the snapshot being written points at (-1: none), by register. */
 let pointers = new Int32Array(64);
-
-/** `encodePackedLeanState` by hand; undefined when a value it would hold inline is not one the writer writes. */
-function writePackedLean(
-  c: LeanColumns,
-  state: PackedDocState,
-  columns: readonly SqlValue[],
-  offset: number,
-): Uint8Array | undefined {
-  const { times, regs, counters } = state;
-  const regCount = regs.length / 3;
-  if (pointers.length < regCount) pointers = new Int32Array(regCount * 2);
-  let length = 0;
-  for (let k = 0; k < regCount; k++) {
-    const j = pointer(c, regs[3 * k] as string, undefined, columns, offset, regs[3 * k + 1]);
-    pointers[k] = j;
-    length += j === -1 ? 3 : 2;
-  }
-  const w = writer;
-  w.start();
-  w.byte(0x97);
-  w.byte(LEAN_LAYOUT);
-  w.number(state.epoch);
-  w.byte(state.created ? 0xc3 : 0xc2);
-  w.byte(state.deleted ? 0xc3 : 0xc2);
-  w.arrayHeader(times.length);
-  for (const t of times) {
-    if (typeof t !== 'string') w.binary(t);
-    else if (!w.ascii(t)) return undefined;
-  }
-  w.arrayHeader(length);
-  for (let k = 0; k < regCount; k++) {
-    const j = pointers[k] as number;
-    if (j !== -1) w.number(j);
-    else if (!w.ascii(regs[3 * k] as string) || !scalar(w, regs[3 * k + 1])) return undefined;
-    w.number(regs[3 * k + 2] as number);
-  }
-  w.arrayHeader(counters.length);
-  for (let i = 0; i < counters.length; i += 5) {
-    const j = pointer(c, counters[i] as string, 'counter', columns, offset, counters[i + 3]);
-    if (j !== -1) w.number(j);
-    else if (!w.ascii(counters[i] as string)) return undefined;
-    w.number(counters[i + 1] as number);
-    w.number(counters[i + 2] as number);
-    if (j !== -1) w.byte(0xc0);
-    else w.number(counters[i + 3] as number);
-    const incs = counters[i + 4] as readonly unknown[];
-    w.arrayHeader(incs.length);
-    for (let k = 0; k < incs.length; k += 3) {
-      if (!w.ascii(incs[k] as string)) return undefined;
-      w.number(incs[k + 1] as number);
-      w.number(incs[k + 2] as number);
-    }
-  }
-  return w.finish();
-}
-
-function encodePackedLeanGeneral(
-  c: LeanColumns,
-  state: PackedDocState,
-  columns: readonly SqlValue[],
-  offset: number,
-): Uint8Array {
-  const regs: unknown[] = [];
-  const flatRegs = state.regs;
-  for (let i = 0; i < flatRegs.length; i += 3) {
-    const path = flatRegs[i] as string;
-    const j = pointer(c, path, undefined, columns, offset, flatRegs[i + 1]);
-    if (j !== -1) regs.push(j, flatRegs[i + 2]);
-    else regs.push(path, flatRegs[i + 1], flatRegs[i + 2]);
-  }
-  const counters: unknown[] = [];
-  const flat = state.counters;
-  for (let i = 0; i < flat.length; i += 5) {
-    const field = flat[i] as string;
-    const j = pointer(c, field, 'counter', columns, offset, flat[i + 3]);
-    if (j !== -1) counters.push(j, flat[i + 1], flat[i + 2], null, flat[i + 4]);
-    else counters.push(field, flat[i + 1], flat[i + 2], flat[i + 3], flat[i + 4]);
-  }
-  return encode([LEAN_LAYOUT, state.epoch, state.created, state.deleted, state.times, regs, counters]);
-}

@@ -15,7 +15,9 @@ import {
   latestTimestamp,
   mergeDocState,
   type Op,
+  type PlainV2Scan,
   parseOpId,
+  scanPlainV2,
   type Timestamp,
   trackLatestTimestamp,
 } from '@loam/core';
@@ -26,10 +28,10 @@ import { docKey } from './doc-cache';
 import {
   type CollectionSql,
   keepDoc,
-  packedRowParams,
   removeDoc,
   rowParams,
   saveDoc,
+  snapshotRowParams,
   takeDoc,
   upsertRows,
 } from './doc-rows';
@@ -150,7 +152,7 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
    * Joins downloaded states into documents without list or text fields, many at a time: their current states read
    * together (`heldStates`), their rows written together. Returns how many documents changed. A format-2 snapshot of a
    * document this device holds no row of (so no state and no pending op: a pending op's document has a row) is
-   * written as it came (`packedRowParams`: the row `mergeDocState` into an empty state would give), unless the
+   * written from its bytes (`snapshotRowParams`: the row `mergeDocState` into an empty state would give), unless the
    * download carries that document twice. When no id comes twice, the rows of documents held nowhere (from format
    * 2 or joined into nothing) are written as they are made, a few hundred at a time, so that they die young.
    */
@@ -172,7 +174,8 @@ export function createEngineSyncStore(core: EngineCore, devicePublicKey?: Uint8A
     }
     const { fresh, changed, states } = join;
     const rows: SqlValue[][] = [];
-    for (const [id, packed] of fresh) rows.push(packedRowParams(c, id, packed, version));
+    for (const [id, bytes] of fresh)
+      rows.push(snapshotRowParams(c, id, scanPlainV2(bytes) as PlainV2Scan, version));
     for (const id of changed) rows.push(rowParams(c, id, states.get(id) as DocState, version, false));
     written += rows.length;
     if (rows.length > 0) await writeRows(sql, c, rows);
