@@ -22,7 +22,7 @@ const WORKER = '/packages/store/src/engine/engine.browser-worker.ts';
 const BULK = Number(process.env.LOAM_BENCH_DOCS ?? 100_000);
 const SMALL = 1_000;
 /** Runs of each side of the initial sync (the median counts): one run in the browser swings with the machine. */
-const SYNC_ROUNDS = 3;
+const SYNC_ROUNDS = 5;
 
 async function inWorker<T>(fn: (worker: WorkerHandle, page: Page) => Promise<T>): Promise<T> {
   const harness = await startBrowserHarness({ storage: 'disk' });

@@ -20,7 +20,7 @@ const DOCS = 100_000;
 /** Documents per applyDownload: what the sync client applies at once when relay frames queue up. */
 const PAGE = 8_192;
 /** Runs of each side; the median counts. */
-const ROUNDS = 3;
+const ROUNDS = 5;
 
 const size = (path: string) => statSync(path).size;
 
