@@ -3,8 +3,9 @@
  * booleans, integers up to 32 bits, floats, well-formed UTF-8 strings, binaries, timestamps), nothing else (paths and
  * counter fields: ASCII only):
  *
- * - `readPlainV2` reads a whole snapshot of a document without list or text fields in one pass, checks it as
- *   `readDocSnapshot` does, and gives its `PlainV2` (the decoded state, `PackedDocState` but for its Yjs fields);
+ * - `scanPlainV2` reads a whole snapshot of a document without list or text fields in one pass, checks it as
+ *   `readDocSnapshot` does, and gives where its parts lie and its registers and counters in a reused record
+ *   (`snapshot-scan.ts`; `plain-v2.ts` makes a `PlainV2` of it);
  * - `readSubset` reads any value of the subset, as the general decoder would.
  *
  * Each gives exactly what the general decoder (and the checks after it) gives for the bytes it accepts, and gives up
@@ -13,6 +14,9 @@
  * no deeper than `MAX_DEPTH`.
  */
 import { isPackedTimestampAt } from '../clock/hlc';
+import { type PlainV2Scan, room, scanned } from './snapshot-scan';
+
+export type { PlainV2Scan } from './snapshot-scan';
 
 const MAX_DEPTH = 4;
 
@@ -258,26 +262,6 @@ export function readSubset(input: Uint8Array): unknown {
   }
 }
 
-/** The empty run of increments every counter without increments shares (a read state is never written to). */
-const NO_INCS: readonly unknown[] = Object.freeze([]);
-/**
- * The Yjs fields of every state `readPlainV2` gives: none, shared (so never to be written to: `unpackDocState`
- * gives its state an object of its own).
- */
-export const NO_CRDTS: Record<string, never> = Object.freeze({});
-
-/** A format-2 snapshot of a document without list or text fields, as `readPlainV2` reads it. */
-export interface PlainV2 {
-  readonly packed: true;
-  readonly epoch: number;
-  readonly created: boolean;
-  readonly deleted: boolean;
-  readonly times: (Uint8Array | string)[];
-  readonly regs: unknown[];
-  readonly counters: unknown[];
-  readonly crdts: Record<string, never>;
-}
-
 /** An array header's length (fixarray or array 16), or -1 for anything else. */
 function arrayLength(): number {
   if (pos >= end) return -1;
@@ -343,87 +327,6 @@ function name(): string | undefined {
 }
 
 /**
- * A format-2 snapshot of a document without list or text fields as `scanPlainV2` reads it: where each part lies in
- * its bytes, and its registers and counters in arrays the scan reuses (valid until the next scan). What a store needs
- * to write a row straight from the snapshot's bytes, without building its `PlainV2`.
- */
-export interface PlainV2Scan {
-  /** The snapshot's bytes. */
-  bytes: Uint8Array;
-  epoch: number;
-  created: boolean;
-  deleted: boolean;
-  /** Where the timestamp table lies in `bytes`, its array header included (`timesFrom` to `timesTo`). */
-  timesFrom: number;
-  timesTo: number;
-  timeCount: number;
-  /** Per timestamp: where its packed bytes start in `bytes`, or -1 when it is a string (then in `timeStrings`). */
-  readonly timeAt: Int32Array;
-  readonly timeStrings: (string | undefined)[];
-  regCount: number;
-  /** Per register: its path, value and time (an index in the table). */
-  readonly regPaths: string[];
-  readonly regValues: unknown[];
-  readonly regTimes: Int32Array;
-  counterCount: number;
-  /** Per counter: its field, base, reset time (-1: none) and value. */
-  readonly counterFields: string[];
-  readonly counterBases: number[];
-  readonly counterTimes: Int32Array;
-  readonly counterValues: number[];
-  /** Per counter: where its run of increments lies in `bytes`, its array header included. */
-  readonly incsFrom: Int32Array;
-  readonly incsTo: Int32Array;
-  /** Per counter: where its increments start in `incs` (a flat run of `opId, time, by`); the next one's end it. */
-  readonly incsStart: Int32Array;
-  readonly incs: unknown[];
-}
-
-/** Entries the scan's reused arrays hold before they grow. */
-const SCAN_ENTRIES = 64;
-
-const scanned: PlainV2Scan = {
-  bytes: EMPTY,
-  epoch: 0,
-  created: false,
-  deleted: false,
-  timesFrom: 0,
-  timesTo: 0,
-  timeCount: 0,
-  timeAt: new Int32Array(SCAN_ENTRIES),
-  timeStrings: [],
-  regCount: 0,
-  regPaths: [],
-  regValues: [],
-  regTimes: new Int32Array(SCAN_ENTRIES),
-  counterCount: 0,
-  counterFields: [],
-  counterBases: [],
-  counterTimes: new Int32Array(SCAN_ENTRIES),
-  counterValues: [],
-  incsFrom: new Int32Array(SCAN_ENTRIES),
-  incsTo: new Int32Array(SCAN_ENTRIES),
-  incsStart: new Int32Array(SCAN_ENTRIES + 1),
-  incs: [],
-};
-
-/** The scan's typed arrays, grown (never shrunk) to hold `n` entries. */
-function room(n: number): void {
-  const grow = (a: Int32Array) => {
-    const next = new Int32Array(Math.max(2 * a.length, n + 1));
-    next.set(a);
-    return next;
-  };
-  const s = scanned as { -readonly [K in keyof PlainV2Scan]: PlainV2Scan[K] };
-  if (s.timeAt.length < n) s.timeAt = grow(s.timeAt);
-  if (s.regTimes.length < n) s.regTimes = grow(s.regTimes);
-  if (s.counterTimes.length < n) s.counterTimes = grow(s.counterTimes);
-  if (s.incsFrom.length < n) s.incsFrom = grow(s.incsFrom);
-  if (s.incsTo.length < n) s.incsTo = grow(s.incsTo);
-  if (s.incsStart.length < n + 1) s.incsStart = grow(s.incsStart);
-}
-
-/**
  * Reads a format-2 snapshot whose values are all of the subset and that carries no list or text field, checking it
  * as `readDocSnapshot` does (time indexes in range, every timestamp used, safe integers for counters, no
  * `__proto__` name); undefined for anything else, which the general path then reads or refuses. The scan it gives
@@ -438,46 +341,6 @@ export function scanPlainV2(input: Uint8Array): PlainV2Scan | undefined {
   } finally {
     bytes = EMPTY;
   }
-}
-
-/**
- * Reads a format-2 snapshot as `scanPlainV2` does, into a `PlainV2` of its own (undefined for anything the scan
- * gives up on).
- */
-export function readPlainV2(input: Uint8Array): PlainV2 | undefined {
-  const s = scanPlainV2(input);
-  if (!s) return undefined;
-  const times: (Uint8Array | string)[] = new Array(s.timeCount);
-  for (let i = 0; i < s.timeCount; i++) {
-    const at = s.timeAt[i] as number;
-    times[i] = at === -1 ? (s.timeStrings[i] as string) : input.subarray(at, at + 20);
-  }
-  const regs: unknown[] = new Array(3 * s.regCount);
-  for (let k = 0; k < s.regCount; k++) {
-    regs[3 * k] = s.regPaths[k];
-    regs[3 * k + 1] = s.regValues[k];
-    regs[3 * k + 2] = s.regTimes[k];
-  }
-  const counters: unknown[] = new Array(5 * s.counterCount);
-  for (let k = 0; k < s.counterCount; k++) {
-    const from = s.incsStart[k] as number;
-    const to = s.incsStart[k + 1] as number;
-    counters[5 * k] = s.counterFields[k];
-    counters[5 * k + 1] = s.counterBases[k];
-    counters[5 * k + 2] = s.counterTimes[k];
-    counters[5 * k + 3] = s.counterValues[k];
-    counters[5 * k + 4] = from === to ? NO_INCS : s.incs.slice(from, to);
-  }
-  return {
-    packed: true,
-    epoch: s.epoch,
-    created: s.created,
-    deleted: s.deleted,
-    times,
-    regs,
-    counters,
-    crdts: NO_CRDTS,
-  };
 }
 
 /** The scan's timestamp table: its length, and which entries something points at (a bit each up to 30, else bytes). */

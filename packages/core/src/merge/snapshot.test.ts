@@ -10,6 +10,7 @@ import { asReplicaId } from '../ids/ids';
 import { decodeBoundedMsgpack } from '../ops/codec';
 import { defineSchema, f } from '../schema/schema';
 import { createMemoryReplica } from './memory-replica';
+import { readPlainV2 } from './plain-v2';
 import {
   decodeDocSnapshot,
   encodeDocSnapshot,
@@ -17,7 +18,7 @@ import {
   readDocSnapshotGenerally,
   SNAPSHOT_VERSIONS,
 } from './snapshot';
-import { readPlainV2, readSubset } from './snapshot-reader';
+import { readSubset } from './snapshot-reader';
 
 const schema = defineSchema({
   version: 1,

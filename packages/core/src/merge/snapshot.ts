@@ -19,7 +19,8 @@ import {
   type Register,
   registerWins,
 } from './doc-state';
-import { NO_CRDTS, readPlainV2, readSubset } from './snapshot-reader';
+import { NO_CRDTS, readPlainV2 } from './plain-v2';
+import { readSubset } from './snapshot-reader';
 
 const encoder = new Encoder({ ignoreUndefined: true });
 
