@@ -6,7 +6,8 @@
  * points at its column: each register's column holds its value; each counter's column holds its value, its reset is
  * at that timestamp with base equal to its value, and it has no increments. Then `_state` is
  * `0x04, flags (1: created, 2: deleted), epoch, the packed timestamp (20 bytes, no header), count, ordinal...`
- * (epoch, count and ordinals as MessagePack integers). Its first byte tells it apart from the MessagePack layouts
+ * (epoch, count and ordinals as MessagePack integers); when the ordinals are 0, 1, 2... (a document setting every
+ * column, in the schema's order, as an insert does) they are left out and the count is written negative. Its first byte tells it apart from the MessagePack layouts
  * (which start with an array header). Any other state is written in layout 3 (`state-codec.ts`).
  *
  * Both lean writers (from a `DocState`, and from a scanned snapshot's bytes) write the same bytes for the same state.
@@ -52,8 +53,13 @@ function write(
   w.byte((created ? 1 : 0) | (deleted ? 2 : 0));
   w.number(epoch);
   w.raw(time, at, at + PACKED_TIMESTAMP_BYTES);
-  w.number(n);
-  for (let k = 0; k < n; k++) w.number(ordinals[k] as number);
+  let inOrder = true;
+  for (let k = 0; k < n && inOrder; k++) inOrder = ordinals[k] === k;
+  if (inOrder) w.number(-n);
+  else {
+    w.number(n);
+    for (let k = 0; k < n; k++) w.number(ordinals[k] as number);
+  }
   return w.finish();
 }
 
@@ -172,17 +178,27 @@ function hasRepeats(n: number): boolean {
 /** Where `readInt` stopped. */
 let at = 0;
 
-/** A non-negative MessagePack integer at `at` (as `MsgpackWriter.number` writes them). */
+/** A MessagePack integer at `at` of the forms `MsgpackWriter.number` writes below 2^53 in size. */
 function readInt(bytes: Uint8Array): number {
   const b = bytes[at] as number;
-  if (b <= 0x7f) {
+  if (b <= 0x7f || b >= 0xe0) {
     at += 1;
-    return b;
+    return b <= 0x7f ? b : b - 0x100;
   }
-  const width = b === 0xcc ? 1 : b === 0xcd ? 2 : b === 0xce ? 4 : b === 0xcf ? 8 : 0;
+  const width =
+    b === 0xcc || b === 0xd0
+      ? 1
+      : b === 0xcd || b === 0xd1
+        ? 2
+        : b === 0xce || b === 0xd2
+          ? 4
+          : b === 0xcf
+            ? 8
+            : 0;
   if (width === 0 || at + 1 + width > bytes.length) throw new Error('Malformed compact _state');
   let n = 0;
   for (let i = 1; i <= width; i++) n = n * 256 + (bytes[at + i] as number);
+  if (b >= 0xd0 && n >= 2 ** (8 * width - 1)) n -= 2 ** (8 * width);
   at += 1 + width;
   return n;
 }
@@ -198,11 +214,14 @@ export function decodeCompact(c: LeanColumns, row: SqlRow, bytes: Uint8Array, wi
   if (at + PACKED_TIMESTAMP_BYTES > bytes.length) throw new Error('Malformed compact _state');
   const t = withTimes ? (unpackStored(bytes.subarray(at, at + PACKED_TIMESTAMP_BYTES)) as Timestamp) : UNREAD;
   at += PACKED_TIMESTAMP_BYTES;
-  const n = readInt(bytes);
+  const count = readInt(bytes);
+  // A negative count: the columns are the first ones, in order (no ordinals written).
+  const inOrder = count < 0;
+  const n = inOrder ? -count : count;
   const regs: DocState['regs'] = {};
   const counters: DocState['counters'] = {};
   for (let k = 0; k < n; k++) {
-    const j = readInt(bytes);
+    const j = inOrder ? k : readInt(bytes);
     const col = c.columns[j];
     if (!col) throw new Error(`_state points at column ${j}, which ${c.table} lacks`);
     const kind = col.def.kind;

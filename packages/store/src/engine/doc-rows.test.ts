@@ -112,6 +112,19 @@ describe('merge metadata in a row (_state)', () => {
     const later = rowOf(changed);
     expect((later._state as Uint8Array)[0]).not.toBe(4);
     expect(decodeRowState(c, later)).toEqual({ ...changed, crdts: {} });
+    // Every column set, in the schema's order: the ordinals are left out.
+    const full = replica.insert('items', {
+      name: 'Pain',
+      price: 1,
+      added: new Date(0),
+      supplier: { name: 'Mill', city: 'Lyon' },
+      stock: 3,
+      uses: 1,
+    });
+    const fullState = replica.state.getState('items', full.id) as DocState;
+    const fullRow = rowOf(fullState);
+    expect((fullRow._state as Uint8Array).length).toBe(1 + 1 + 1 + 20 + 1);
+    expect(decodeRowState(c, fullRow)).toEqual({ ...fullState, crdts: {} });
     // A compact row is refused where a row's columns are not at hand, and a truncated one is refused.
     expect(() => decodeDocState(bytes)).toThrow(/needs its row/);
     expect(() => decodeRowState(c, { ...row, _state: bytes.subarray(0, 10) })).toThrow(/Malformed/);
