@@ -77,10 +77,11 @@ interface FindResult {
 export interface LiveQueries {
   watch(spec: LiveQuerySpec, listener: (event: LiveQueryEvent) => void): () => void;
   /**
-   * Marks the queries over `collections` (and every SQL query) for re-evaluation. `docs`, when given, names every
-   * document the commit changed (by collection); without it any document may have changed.
+   * Marks the queries over `collections` (and every SQL query) for re-evaluation. `docs`, when given, gives every
+   * document the commit changed (by collection), called at most once and only when a query looks at them; without
+   * it any document may have changed.
    */
-  refresh(collections: readonly string[], docs?: ReadonlyMap<string, ReadonlySet<string>>): void;
+  refresh(collections: readonly string[], docs?: () => ReadonlyMap<string, ReadonlySet<string>>): void;
   close(): void;
 }
 
@@ -402,12 +403,14 @@ export function createLiveQueries(deps: LiveQueryDeps): LiveQueries {
           .catch(() => {});
       };
     },
-    refresh(collections, docs) {
+    refresh(collections, docsOf) {
+      let docs: ReadonlyMap<string, ReadonlySet<string>> | undefined;
       for (const entry of entries) {
         if (entry.collection !== undefined && !collections.includes(entry.collection)) continue;
         entry.dirty = true;
-        const ids = entry.collection === undefined ? undefined : docs?.get(entry.collection);
         if (entry.changed === 'all') continue;
+        if (entry.collection !== undefined && docsOf && !docs) docs = docsOf();
+        const ids = entry.collection === undefined ? undefined : docs?.get(entry.collection);
         if (!ids || entry.changed.size + ids.size > MAX_CHANGED) entry.changed = 'all';
         else for (const id of ids) entry.changed.add(id);
       }

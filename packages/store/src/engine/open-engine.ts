@@ -168,7 +168,8 @@ export async function openEngine<const S extends Schema>(options: EngineOptions<
     saveMeta: (sql: SqlExecutor) => sql.run(SAVE_META, [clock.last(), writer.nextSeq(), version]),
     notify(info) {
       for (const listener of commitListeners) listener(info);
-      live.refresh(info.collections, info.local ? changedDocs(info.ops) : undefined);
+      // The changed documents are gathered only if a live query looks at them (a bulk insert's are many).
+      live.refresh(info.collections, info.local ? () => changedDocs(info.ops) : undefined);
     },
     onCommit(listener) {
       commitListeners.add(listener);
