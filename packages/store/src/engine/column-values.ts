@@ -52,3 +52,15 @@ export function unpackStored(bytes: Uint8Array): string {
   if (t === undefined) throw new Error('Malformed packed timestamp in _state');
   return t;
 }
+
+/** The ordinal of the column of counter `field` when it holds `value` (see `columnHolds`), else -1. */
+export function counterPointer(
+  c: LeanColumns,
+  field: string,
+  stored: readonly SqlValue[],
+  offset: number,
+  value: number,
+): number {
+  const j = c.columnIndex.get(field);
+  return j !== undefined && columnHolds('counter', stored[offset + j] as SqlValue, value) ? j : -1;
+}

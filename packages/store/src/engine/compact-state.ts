@@ -23,7 +23,14 @@ import {
   type Timestamp,
 } from '@loam/core';
 import type { SqlRow, SqlValue } from '../storage/driver';
-import { type ColumnSql, columnHolds, fromColumn, type LeanColumns, unpackStored } from './column-values';
+import {
+  type ColumnSql,
+  columnHolds,
+  counterPointer,
+  fromColumn,
+  type LeanColumns,
+  unpackStored,
+} from './column-values';
 
 /** First byte of a compact `_state`. */
 export const COMPACT_LAYOUT = 0x04;
@@ -63,7 +70,7 @@ function write(
   return w.finish();
 }
 
-/** The ordinal of a counter's column when it holds `value`, else -1. */
+/** The ordinal of a counter's column (of kind counter: this layout tells counters by it) holding `value`, else -1. */
 function counterColumn(
   c: LeanColumns,
   field: string,
@@ -71,9 +78,8 @@ function counterColumn(
   offset: number,
   value: number,
 ) {
-  const j = c.columnIndex.get(field);
-  if (j === undefined || (c.columns[j] as ColumnSql).def.kind !== 'counter') return -1;
-  return columnHolds('counter', stored[offset + j] as SqlValue, value) ? j : -1;
+  const j = counterPointer(c, field, stored, offset, value);
+  return j !== -1 && (c.columns[j] as ColumnSql).def.kind === 'counter' ? j : -1;
 }
 
 /**

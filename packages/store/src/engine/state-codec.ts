@@ -30,7 +30,14 @@ import {
 } from '@loam/core';
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { SqlRow, SqlValue } from '../storage/driver';
-import { type ColumnSql, columnHolds, fromColumn, type LeanColumns, unpackStored } from './column-values';
+import {
+  type ColumnSql,
+  columnHolds,
+  counterPointer,
+  fromColumn,
+  type LeanColumns,
+  unpackStored,
+} from './column-values';
 import { compactFromScan, compactFromState, decodeCompact, isCompact } from './compact-state';
 
 export type { ColumnSql, LeanColumns } from './column-values';
@@ -147,9 +154,8 @@ export function encodeLeanState(
       const [t, by] = k.incs[id] as [string, number];
       incs.push(id, time(t), by);
     }
-    const j = c.columnIndex.get(field);
-    if (j !== undefined && columnHolds('counter', columns[offset + j] as SqlValue, k.value))
-      counters.push(j, k.base, time(k.t), null, incs);
+    const j = counterPointer(c, field, columns, offset, k.value);
+    if (j !== -1) counters.push(j, k.base, time(k.t), null, incs);
     else counters.push(field, k.base, time(k.t), k.value, incs);
   }
   return encode([LEAN_LAYOUT, state.epoch, state.created, state.deleted, times, regs, counters]);
@@ -259,7 +265,7 @@ export function encodeScannedLeanState(
   const { counterCount, counterFields, counterBases, counterTimes, counterValues } = scan;
   w.arrayHeader(5 * counterCount);
   for (let k = 0; k < counterCount; k++) {
-    const j = pointer(c, counterFields[k] as string, 'counter', columns, offset, counterValues[k]);
+    const j = counterPointer(c, counterFields[k] as string, columns, offset, counterValues[k] as number);
     if (j !== -1) w.number(j);
     else if (!w.ascii(counterFields[k] as string)) return undefined;
     w.number(counterBases[k] as number);
@@ -269,22 +275,6 @@ export function encodeScannedLeanState(
     w.raw(scan.bytes, scan.incsFrom[k] as number, scan.incsTo[k] as number);
   }
   return w.finish();
-}
-
-/** The ordinal of the column of `path` when it holds `value` (see `columnHolds`), else -1. */
-function pointer(
-  c: LeanColumns,
-  path: string,
-  kind: 'counter' | undefined,
-  stored: readonly SqlValue[],
-  offset: number,
-  value: unknown,
-): number {
-  const j = c.columnIndex.get(path);
-  if (j === undefined) return -1;
-  return columnHolds(kind ?? (c.columns[j] as ColumnSql).def.kind, stored[offset + j] as SqlValue, value)
-    ? j
-    : -1;
 }
 
 /** Writes nil, a boolean, a number or an ASCII string; false (start the value again) for any other value. */
